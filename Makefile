@@ -1,0 +1,46 @@
+# Polku: `make run` serves suggestions, `make test` runs the tests. Both set up first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-all lint format bench clean browser-deps
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Make .venv and install Polku with its dev extras
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: setup ## Generate a world and train a champion if none, then serve on 127.0.0.1:8000
+	$(VENV)/bin/polku run
+
+test: setup ## Run the default test suite (everything but tests marked slow)
+	$(VENV)/bin/pytest -m "not slow"
+
+test-all: setup ## Run every test, slow ones included
+	$(VENV)/bin/pytest
+
+lint: setup ## ruff (lint and format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: setup ## Apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup ## Run the benchmarks and rewrite their sections of BENCHMARKS.md
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+browser-deps: ## Install Debian's Chromium for the browser tests (needs root)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+clean: ## Remove the environment and local state (generated data, MLflow store, audit db)
+	rm -rf $(VENV) .polku data/generated

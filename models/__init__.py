@@ -1,0 +1,1 @@
+"""Polku models package."""

@@ -1,0 +1,1 @@
+"""Polku pipeline package."""

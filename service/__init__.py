@@ -1,0 +1,1 @@
+"""Polku service package."""
