@@ -1,0 +1,54 @@
+"""Facts about a person that several rules need: age on a date, and foreign-language status.
+
+Written once, on numpy arrays, so the gate, the catalog limits and the features share one
+definition; a single profile goes through the same code as arrays of length one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+# Finnish, Swedish and the Sámi languages: the national languages, which are not "foreign".
+NATIONAL_LANGUAGES: Final = ("fi", "sv", "se", "smn", "sms")
+
+
+def _ymd(dates: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    days = np.asarray(dates, dtype="datetime64[D]")
+    years = days.astype("datetime64[Y]")
+    months = days.astype("datetime64[M]")
+    year = years.astype(np.int64) + 1970
+    month = (months - years).astype(np.int64) + 1
+    day = (days - months).astype(np.int64) + 1
+    return year, month, day
+
+
+def age_in_years(birth_dates: npt.ArrayLike, on_dates: npt.ArrayLike) -> np.ndarray:
+    """Completed years of age on each date (a birthday counts from its own day).
+
+    Parameters
+    ----------
+    birth_dates, on_dates : array-like of dates (datetime64, `datetime.date` or ISO strings)
+
+    Returns
+    -------
+    ndarray of int64, the age in whole years. Someone born on 29 February comes of age on
+    1 March in common years.
+
+    Examples
+    --------
+    >>> int(age_in_years("1995-06-15", "2025-06-14")[()])
+    29
+    """
+    by, bm, bd = _ymd(birth_dates)
+    oy, om, od = _ymd(on_dates)
+    before_birthday = (om < bm) | ((om == bm) & (od < bd))
+    return np.asarray(oy - by - before_birthday.astype(np.int64))
+
+
+def is_foreign_language(mother_tongue: npt.ArrayLike, immigrant: npt.ArrayLike) -> np.ndarray:
+    """True where the registered mother tongue is not a national language, or for immigrants."""
+    tongues = np.char.lower(np.asarray(mother_tongue, dtype=str))
+    return np.asarray(~np.isin(tongues, NATIONAL_LANGUAGES) | np.asarray(immigrant, dtype=bool))
