@@ -1,0 +1,314 @@
+"""Score a ranker's top-1 policy against the baselines on held-out episodes.
+
+`EvaluationData` holds what the evaluation reads, aligned row by row (profiles, logged
+choice, propensity, observed reward, true outcome probabilities, allowed services);
+`evaluate_policies` computes every figure of the report from it and the model's predicted
+outcomes. Training (`pipeline.train`), `polku evaluate` and `polku promote` all call it, so
+the three can never disagree on how a model is judged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from models.demographics import age_in_years, is_foreign_language
+from pipeline import metrics
+from pipeline.policies import (
+    POLICY_NAMES,
+    ImitationPolicy,
+    PopularPolicy,
+    best_allowed,
+    caseworker_policy,
+    oracle_policy,
+    polku_policy,
+    random_policy,
+)
+
+GROUPINGS: Final = ("age_band", "language_group", "gender", "long_term_unemployed")
+TOP_K: Final = 3
+CALIBRATION_BINS: Final = 10
+
+
+@dataclass(frozen=True)
+class EvaluationData:
+    """Held-out episodes, aligned row by row.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        Typed profile columns of each episode (for the model and for the group slices).
+    logged_action : int ndarray (n,)
+        The caseworker's choice (service index, or `n_services` for no service).
+    propensity : float ndarray (n,)
+        Probability the caseworker's policy gave to the logged choice.
+    reward : float ndarray (n,)
+        Observed outcome of the objective (0/1, or a weighted mix of 0/1 outcomes).
+    true_outcomes : float ndarray (n, n_services + 1)
+        True probability of the objective's outcome under each service and under none.
+    allowed : bool ndarray (n, n_services)
+        Services each client may take (catalog limits).
+    """
+
+    frame: pd.DataFrame
+    logged_action: np.ndarray
+    propensity: np.ndarray
+    reward: np.ndarray
+    true_outcomes: np.ndarray
+    allowed: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.frame)
+        if n == 0:
+            raise ValueError("no held-out episodes to evaluate")
+        n_services = self.allowed.shape[1]
+        for name, array, shape in (
+            ("logged_action", self.logged_action, (n,)),
+            ("propensity", self.propensity, (n,)),
+            ("reward", self.reward, (n,)),
+            ("true_outcomes", self.true_outcomes, (n, n_services + 1)),
+            ("allowed", self.allowed, (n, n_services)),
+        ):
+            if array.shape != shape:
+                raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+
+    @property
+    def n_services(self) -> int:
+        return int(self.allowed.shape[1])
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """The baselines fitted on the training episodes: most popular service, imitation."""
+
+    popular: PopularPolicy
+    imitation: ImitationPolicy
+    seed: int = 0
+
+
+@dataclass
+class Evaluation:
+    """Every figure of an evaluation, plus the arrays the report's plots draw from."""
+
+    summary: dict[str, Any]
+    choices: dict[str, np.ndarray] = field(repr=False)
+    predicted: np.ndarray = field(repr=False)
+    group_labels: dict[str, np.ndarray] = field(repr=False)
+
+    def key_metrics(self) -> dict[str, float]:
+        """Flat numeric metrics for MLflow and `polku models`."""
+        out = {f"policy_value_{k}": v for k, v in self.summary["policy_value"].items()}
+        out["oracle_gain_captured"] = self.summary["oracle_gain_captured"]
+        out["top3_oracle_coverage"] = self.summary["top3_oracle_coverage"]
+        out["brier"] = self.summary["calibration"]["brier"]
+        out["ece"] = self.summary["calibration"]["ece"]
+        out["n_held_out"] = float(self.summary["n_episodes"])
+        return {k: float(v) for k, v in out.items()}
+
+
+def group_labels(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The audit slices of each episode: age band, language group, gender, long-term unemployed.
+
+    The language group is `foreign_language` or `national_language` by
+    `models.demographics.is_foreign_language`; like gender, it is used here for auditing only
+    and never reaches the ranker.
+    """
+    birth = pd.to_datetime(frame["birth_date"]).to_numpy(dtype="datetime64[D]")
+    on = pd.to_datetime(frame["assessment_date"]).to_numpy(dtype="datetime64[D]")
+    foreign = is_foreign_language(
+        frame["mother_tongue"].astype(str).to_numpy(), frame["immigrant"].to_numpy(dtype=bool)
+    )
+    if "gender" in frame.columns:
+        gender = frame["gender"].astype(object).where(frame["gender"].notna(), "unknown")
+        gender_labels = gender.astype(str).to_numpy(dtype=object)
+    else:
+        gender_labels = np.full(len(frame), "unknown", dtype=object)
+    long_term = metrics.long_term_unemployed(frame["unemployment_months"].to_numpy())
+    return {
+        "age_band": metrics.age_band(age_in_years(birth, on)),
+        "language_group": np.where(foreign, "foreign_language", "national_language").astype(object),
+        "gender": gender_labels,
+        "long_term_unemployed": np.where(long_term, "12_months_or_more", "under_12_months").astype(
+            object
+        ),
+    }
+
+
+def policy_choices(
+    data: EvaluationData,
+    predicted: np.ndarray,
+    baselines: Baselines,
+    imitation_features: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Each policy's top-1 choice on the held-out episodes, keyed by `POLICY_NAMES`."""
+    uplift = predicted[:, : data.n_services] - predicted[:, [data.n_services]]
+    choices = {
+        "polku": polku_policy(uplift, data.allowed),
+        "caseworkers": caseworker_policy(data.logged_action),
+        "random": random_policy(data.allowed, baselines.seed),
+        "popular": baselines.popular.choose(data.allowed),
+        "imitation": baselines.imitation.choose(imitation_features, data.allowed),
+        "oracle": oracle_policy(data.true_outcomes, data.allowed),
+    }
+    assert tuple(choices) == POLICY_NAMES
+    return choices
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _gain_block(values: Mapping[str, float]) -> dict[str, float | None]:
+    return {
+        name: _finite(
+            metrics.oracle_gain_captured(values[name], values["caseworkers"], values["oracle"])
+        )
+        for name in POLICY_NAMES
+        if name not in ("caseworkers", "oracle")
+    }
+
+
+def evaluate_policies(
+    data: EvaluationData,
+    predicted: np.ndarray,
+    baselines: Baselines,
+    imitation_features: np.ndarray,
+) -> Evaluation:
+    """Compute the evaluation of one model on held-out episodes.
+
+    Parameters
+    ----------
+    data : EvaluationData
+    predicted : ndarray of shape (n, n_services + 1)
+        The model's predicted probability of the objective's outcome under each service and
+        (last column) under none. Uplift is a service's column minus the last one.
+    baselines : Baselines
+        Fitted on the training episodes.
+    imitation_features : ndarray
+        The held-out episodes' features for the imitation classifier.
+
+    Returns
+    -------
+    Evaluation
+        `summary` has the keys `policy_value`, `oracle_gain_captured`,
+        `oracle_gain_captured_by_policy`, `top3_oracle_coverage`, `ope`, `calibration`,
+        `uplift`, `by_group` and `n_episodes`.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    if predicted.shape != data.true_outcomes.shape:
+        raise ValueError(
+            f"predicted outcomes have shape {predicted.shape}, expected {data.true_outcomes.shape}"
+        )
+    choices = policy_choices(data, predicted, baselines, imitation_features)
+    truth = data.true_outcomes
+    values = {name: metrics.policy_value(truth, choice) for name, choice in choices.items()}
+    uplift = predicted[:, : data.n_services] - predicted[:, [data.n_services]]
+    oracle = choices["oracle"]
+    rows = np.arange(len(data.frame))
+
+    ope: dict[str, dict[str, float | int | None]] = {}
+    for name, choice in choices.items():
+        matched = int(np.sum(choice == data.logged_action))
+        ope[name] = {
+            "true": values[name],
+            "ips": metrics.ips_estimate(data.reward, data.logged_action, data.propensity, choice),
+            "snips": _finite(
+                metrics.snips_estimate(data.reward, data.logged_action, data.propensity, choice)
+            ),
+            "dr": metrics.dr_estimate(
+                data.reward, data.logged_action, data.propensity, choice, predicted
+            ),
+            "direct": float(np.mean(predicted[rows, choice])),
+            "matched_episodes": matched,
+        }
+
+    logged_prediction = np.clip(predicted[rows, data.logged_action], 0.0, 1.0)
+    bins = metrics.reliability_bins(logged_prediction, data.reward, CALIBRATION_BINS)
+    allowed_full = np.column_stack([data.allowed, np.ones(len(rows), dtype=bool)])
+    true_uplift = truth[:, : data.n_services] - truth[:, [data.n_services]]
+    calibration = {
+        "brier": metrics.brier_score(logged_prediction, data.reward),
+        "ece": metrics.expected_calibration_error(logged_prediction, data.reward, CALIBRATION_BINS),
+        "reliability": bins.to_dict(),
+        "mean_abs_error_vs_truth": float(np.mean(np.abs(predicted - truth)[allowed_full])),
+        "ece_vs_truth_logged": float(
+            np.mean(np.abs(logged_prediction - truth[rows, data.logged_action]))
+        ),
+    }
+    allowed_uplift = uplift[data.allowed]
+    allowed_true_uplift = true_uplift[data.allowed]
+    uplift_summary = {
+        "rmse_vs_truth": float(np.sqrt(np.mean((allowed_uplift - allowed_true_uplift) ** 2))),
+        "correlation_with_truth": _finite(
+            float(np.corrcoef(allowed_uplift, allowed_true_uplift)[0, 1])
+        )
+        if allowed_uplift.size > 1 and allowed_uplift.std() > 0 and allowed_true_uplift.std() > 0
+        else None,
+        "mean_top1_predicted": float(np.nanmean(best_allowed_uplift(predicted, data.allowed))),
+        "mean_top1_true": float(np.mean(truth[rows, choices["polku"]] - truth[:, data.n_services])),
+    }
+
+    labels = group_labels(data.frame)
+    by_group: dict[str, dict[str, Any]] = {}
+    for grouping, group_label in labels.items():
+        table = metrics.policy_values_by_group(truth, choices, group_label)
+        for label, entry in table.items():
+            mask = group_label == label
+            group_values = {name: float(entry[name]) for name in POLICY_NAMES}
+            entry_out: dict[str, Any] = {
+                "n": entry["n"],
+                "policy_value": group_values,
+                "oracle_gain_captured": _finite(
+                    metrics.oracle_gain_captured(
+                        group_values["polku"], group_values["caseworkers"], group_values["oracle"]
+                    )
+                ),
+                "top3_oracle_coverage": metrics.top_k_coverage(
+                    uplift[mask], oracle[mask], data.allowed[mask], TOP_K
+                ),
+                "brier": metrics.brier_score(logged_prediction[mask], data.reward[mask]),
+            }
+            table[label] = entry_out
+        by_group[grouping] = table
+
+    summary: dict[str, Any] = {
+        "n_episodes": len(rows),
+        "policy_value": values,
+        "oracle_gain_captured": _finite(
+            metrics.oracle_gain_captured(values["polku"], values["caseworkers"], values["oracle"])
+        ),
+        "oracle_gain_captured_by_policy": _gain_block(values),
+        "top3_oracle_coverage": metrics.top_k_coverage(uplift, oracle, data.allowed, TOP_K),
+        "ope": ope,
+        "calibration": calibration,
+        "uplift": uplift_summary,
+        "by_group": by_group,
+    }
+    return Evaluation(summary, choices, predicted, labels)
+
+
+def fit_baselines(
+    train_features: np.ndarray, train_logged_action: np.ndarray, n_services: int, seed: int
+) -> Baselines:
+    """Fit the most-popular and imitation baselines on the training episodes."""
+    popular = PopularPolicy(n_services).fit(train_logged_action)
+    imitation = ImitationPolicy(n_services, random_state=seed).fit(
+        train_features, train_logged_action
+    )
+    return Baselines(popular, imitation, seed)
+
+
+def best_allowed_uplift(predicted: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Polku's top-1 uplift per row (NaN where no service is allowed), for the plots."""
+    n_services = allowed.shape[1]
+    uplift = predicted[:, :n_services] - predicted[:, [n_services]]
+    choice = best_allowed(uplift, allowed)
+    out = np.full(len(choice), np.nan)
+    has = choice < n_services
+    out[has] = uplift[np.flatnonzero(has), choice[has]]
+    return out

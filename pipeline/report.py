@@ -1,0 +1,282 @@
+"""The evaluation report: a JSON summary and a self-contained HTML page with plots.
+
+Every file is written to a temporary name beside its target and renamed into place, so a
+crash never leaves a half-written report. Plots are drawn on `matplotlib.figure.Figure`
+directly (no pyplot state, no GUI backend), embedded in the page as PNG data and also
+saved beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from pipeline.evaluation import Evaluation, best_allowed_uplift
+from pipeline.policies import POLICY_NAMES
+
+POLICY_LABELS: Final = {
+    "polku": "Polku",
+    "caseworkers": "Caseworkers",
+    "random": "Random allowed",
+    "popular": "Most popular",
+    "imitation": "Imitation",
+    "oracle": "Oracle",
+}
+POLICY_COLOURS: Final = {
+    "polku": "#1f6f8b",
+    "caseworkers": "#99a3a4",
+    "random": "#d5d8dc",
+    "popular": "#c39bd3",
+    "imitation": "#f0b27a",
+    "oracle": "#2e4053",
+}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def json_ready(value: Any) -> Any:
+    """Turn numpy scalars into Python ones and NaN/inf into None, recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_ready(v) for v in value.tolist()]
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write `payload` as indented JSON (NaN as null), atomically."""
+    text = json.dumps(json_ready(payload), indent=2, sort_keys=False, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def plot_policy_values(summary: Mapping[str, Any]) -> Figure:
+    """Bars of each policy's true value, overall and within each group."""
+    groupings = list(summary["by_group"])
+    figure = Figure(figsize=(11, 3.2 * (1 + len(groupings))))
+    axes = figure.subplots(1 + len(groupings), 1, squeeze=False)[:, 0]
+    sections: list[tuple[str, dict[str, dict[str, float]]]] = [
+        ("all held-out episodes", {"all": summary["policy_value"]})
+    ]
+    for grouping in groupings:
+        table = summary["by_group"][grouping]
+        sections.append(
+            (grouping, {label: entry["policy_value"] for label, entry in table.items()})
+        )
+    width = 0.8 / len(POLICY_NAMES)
+    for ax, (title, table) in zip(axes, sections, strict=True):
+        labels = list(table)
+        x = np.arange(len(labels))
+        for i, name in enumerate(POLICY_NAMES):
+            heights = [table[label][name] for label in labels]
+            ax.bar(
+                x + i * width, heights, width, label=POLICY_LABELS[name], color=POLICY_COLOURS[name]
+            )
+        ax.set_xticks(x + width * (len(POLICY_NAMES) - 1) / 2, labels)
+        ax.set_ylabel("true policy value")
+        ax.set_title(title)
+    axes[0].legend(ncol=len(POLICY_NAMES), fontsize="small", loc="lower center")
+    figure.tight_layout()
+    return figure
+
+
+def plot_calibration(summary: Mapping[str, Any]) -> Figure:
+    """Reliability curve of the predicted outcome of the logged choice."""
+    reliability = summary["calibration"]["reliability"]
+    predicted = np.array(reliability["mean_predicted"], dtype=float)
+    observed = np.array(reliability["observed_rate"], dtype=float)
+    count = np.array(reliability["count"], dtype=float)
+    figure = Figure(figsize=(5.5, 5))
+    ax = figure.subplots()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="#999999", label="perfectly calibrated")
+    filled = count > 0
+    ax.plot(
+        predicted[filled],
+        observed[filled],
+        marker="o",
+        color=POLICY_COLOURS["polku"],
+        label="model",
+    )
+    ax.set_xlabel("mean predicted probability (logged choice)")
+    ax.set_ylabel("observed rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    calibration = summary["calibration"]
+    ax.set_title(f"Brier {calibration['brier']:.4f}, ECE {calibration['ece']:.4f}")
+    ax.legend(loc="upper left")
+    return figure
+
+
+def plot_uplift(evaluation: Evaluation, allowed: np.ndarray, true_outcomes: np.ndarray) -> Figure:
+    """Distributions of predicted uplift (every allowed service, and Polku's top-1) and truth."""
+    n_services = allowed.shape[1]
+    predicted = evaluation.predicted
+    uplift = predicted[:, :n_services] - predicted[:, [n_services]]
+    true_uplift = true_outcomes[:, :n_services] - true_outcomes[:, [n_services]]
+    top = best_allowed_uplift(predicted, allowed)
+    figure = Figure(figsize=(11, 4))
+    left, right = figure.subplots(1, 2)
+    bins = np.linspace(
+        min(float(uplift[allowed].min()), float(true_uplift[allowed].min())),
+        max(float(uplift[allowed].max()), float(true_uplift[allowed].max())),
+        50,
+    )
+    left.hist(true_uplift[allowed], bins=bins, alpha=0.5, color="#2e4053", label="true")
+    left.hist(
+        uplift[allowed], bins=bins, alpha=0.6, color=POLICY_COLOURS["polku"], label="predicted"
+    )
+    left.set_title("uplift of every allowed service")
+    left.set_xlabel("uplift (probability points)")
+    left.legend()
+    right.hist(top[np.isfinite(top)], bins=40, color=POLICY_COLOURS["polku"])
+    right.set_title("predicted uplift of Polku's top-1 service")
+    right.set_xlabel("uplift (probability points)")
+    figure.tight_layout()
+    return figure
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, int):
+        return str(value)
+    return f"{float(value):.{digits}f}"
+
+
+def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes], title: str) -> str:
+    """The report page: headline figures, tables, and the plots embedded as PNG data."""
+    values = summary["policy_value"]
+    ope = summary["ope"]
+    policy_rows = [
+        [
+            POLICY_LABELS[name],
+            _fmt(values[name]),
+            _fmt(ope[name]["ips"]),
+            _fmt(ope[name]["snips"]),
+            _fmt(ope[name]["dr"]),
+            str(ope[name]["matched_episodes"]),
+        ]
+        for name in POLICY_NAMES
+    ]
+    group_rows = []
+    for grouping, table in summary["by_group"].items():
+        for label, entry in table.items():
+            pv = entry["policy_value"]
+            group_rows.append(
+                [
+                    grouping,
+                    label,
+                    str(entry["n"]),
+                    *(_fmt(pv[name]) for name in POLICY_NAMES),
+                    _fmt(entry["oracle_gain_captured"], 3),
+                ]
+            )
+    figures = "".join(
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(data).decode()}"><figcaption>{html.escape(name)}</figcaption></figure>'
+        for name, data in images.items()
+    )
+    calibration = summary["calibration"]
+    group_header = ["grouping", "group", "n", *(POLICY_LABELS[n] for n in POLICY_NAMES)]
+    group_header.append("gain captured")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }}
+th {{ background: #f4f6f7; }} td:first-child, td:nth-child(2) {{ text-align: left; }}
+figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{summary["n_episodes"]} held-out episodes of clients the model never saw in training.
+True policy value: the mean true probability of the objective's outcome when every client
+gets the policy's top-1 service (known only in the synthetic world).</p>
+<ul>
+<li>Share of the oracle's gain over the caseworkers captured by Polku:
+<strong>{_fmt(summary["oracle_gain_captured"], 3)}</strong></li>
+<li>Top-3 coverage of the oracle's choice:
+<strong>{_fmt(summary["top3_oracle_coverage"], 3)}</strong></li>
+<li>Calibration of the logged choice's predicted outcome: Brier {_fmt(calibration["brier"])},
+ECE {_fmt(calibration["ece"])}; mean absolute error against the true probabilities
+{_fmt(calibration["mean_abs_error_vs_truth"])}</li>
+</ul>
+<h2>Policies: true value and off-policy estimates from the logged data alone</h2>
+{_table(policy_rows, ["policy", "true value", "IPS", "SNIPS", "DR", "matched episodes"])}
+<h2>By group (audit only: gender and language group never reach the model)</h2>
+{_table(group_rows, group_header)}
+<h2>Plots</h2>
+{figures}
+</body></html>
+"""
+
+
+def write_report(
+    evaluation: Evaluation,
+    allowed: np.ndarray,
+    true_outcomes: np.ndarray,
+    directory: Path,
+    title: str = "Polku evaluation",
+) -> Path:
+    """Write `evaluation.json`, the plots (PNG) and `report.html` into `directory`.
+
+    Returns
+    -------
+    Path of `report.html`.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    images = {
+        "policy_values_by_group": _png(plot_policy_values(evaluation.summary)),
+        "calibration_curve": _png(plot_calibration(evaluation.summary)),
+        "uplift_distributions": _png(plot_uplift(evaluation, allowed, true_outcomes)),
+    }
+    for name, data in images.items():
+        atomic_write_bytes(directory / f"{name}.png", data)
+    write_json(directory / "evaluation.json", evaluation.summary)
+    page = directory / "report.html"
+    atomic_write_bytes(page, render_html(evaluation.summary, images, title).encode())
+    return page

@@ -1,0 +1,177 @@
+"""evaluate_policies on hand-made held-out data where the answers are known."""
+
+from __future__ import annotations
+
+import json
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from pipeline.evaluation import (
+    Baselines,
+    EvaluationData,
+    evaluate_policies,
+    group_labels,
+)
+from pipeline.policies import ImitationPolicy, PopularPolicy
+from pipeline.report import write_report
+
+N_SERVICES = 3
+
+
+def _frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "birth_date": pd.to_datetime("1960-01-01")
+            + pd.to_timedelta(rng.integers(0, 40 * 365, n), unit="D"),
+            "assessment_date": pd.to_datetime("2022-06-01"),
+            "mother_tongue": rng.choice(["fi", "sv", "ru", "so"], n),
+            "immigrant": rng.random(n) < 0.2,
+            "gender": rng.choice(["female", "male", None], n),
+            "unemployment_months": rng.integers(0, 30, n),
+        }
+    )
+
+
+def _data(n: int = 400, seed: int = 0) -> tuple[EvaluationData, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.1, 0.6, size=(n, N_SERVICES + 1))
+    allowed = rng.random((n, N_SERVICES)) < 0.8
+    allowed[:, 0] = True  # everyone may take service 0
+    logged = rng.integers(0, N_SERVICES + 1, n)
+    logged = np.where(
+        logged < N_SERVICES, np.where(allowed[np.arange(n), logged % 3], logged, 3), 3
+    )
+    propensity = np.full(n, 0.25)
+    reward = (rng.random(n) < truth[np.arange(n), logged]).astype(float)
+    data = EvaluationData(_frame(n, rng), logged, propensity, reward, truth, allowed)
+    return data, rng.normal(size=(n, 2))
+
+
+def _baselines(features: np.ndarray, logged: np.ndarray) -> Baselines:
+    imitation = ImitationPolicy(N_SERVICES, estimator=LogisticRegression()).fit(features, logged)
+    return Baselines(PopularPolicy(N_SERVICES).fit(logged), imitation, seed=1)
+
+
+def test_evaluate_policies_with_perfect_predictions_matches_oracle():
+    data, features = _data()
+    evaluation = evaluate_policies(
+        data, data.true_outcomes, _baselines(features, data.logged_action), features
+    )
+    summary = evaluation.summary
+    assert summary["policy_value"]["polku"] == pytest.approx(summary["policy_value"]["oracle"])
+    assert summary["oracle_gain_captured"] == pytest.approx(1.0)
+    assert summary["top3_oracle_coverage"] == 1.0
+    assert summary["uplift"]["rmse_vs_truth"] == pytest.approx(0.0)
+    assert summary["calibration"]["mean_abs_error_vs_truth"] == pytest.approx(0.0)
+    # The DR estimate with the true outcome model is close to the truth.
+    assert summary["ope"]["polku"]["dr"] == pytest.approx(
+        summary["policy_value"]["polku"], abs=0.05
+    )
+
+
+def test_evaluate_policies_reversed_predictions_capture_less_than_nothing():
+    data, features = _data()
+    evaluation = evaluate_policies(
+        data, 1.0 - data.true_outcomes, _baselines(features, data.logged_action), features
+    )
+    summary = evaluation.summary
+    assert summary["policy_value"]["polku"] < summary["policy_value"]["random"]
+    assert summary["oracle_gain_captured"] < summary["oracle_gain_captured_by_policy"]["random"]
+
+
+def test_evaluate_policies_choices_respect_allowed_services():
+    data, features = _data()
+    evaluation = evaluate_policies(
+        data, data.true_outcomes[::-1].copy(), _baselines(features, data.logged_action), features
+    )
+    rows = np.arange(len(data.frame))
+    for name in ("polku", "random", "popular", "imitation", "oracle"):
+        choice = evaluation.choices[name]
+        assert (choice < N_SERVICES).all()  # service 0 is always allowed
+        assert data.allowed[rows, choice].all(), name
+
+
+def test_evaluate_policies_group_values_average_to_overall():
+    data, features = _data()
+    evaluation = evaluate_policies(
+        data, data.true_outcomes, _baselines(features, data.logged_action), features
+    )
+    for grouping, table in evaluation.summary["by_group"].items():
+        total = sum(entry["n"] for entry in table.values())
+        assert total == len(data.frame), grouping
+        weighted = sum(
+            entry["n"] * entry["policy_value"]["caseworkers"] for entry in table.values()
+        )
+        assert weighted / total == pytest.approx(evaluation.summary["policy_value"]["caseworkers"])
+
+
+def test_evaluate_policies_rejects_misshaped_predictions():
+    data, features = _data()
+    with pytest.raises(ValueError, match="predicted outcomes have shape"):
+        evaluate_policies(
+            data, data.true_outcomes[:, :2], _baselines(features, data.logged_action), features
+        )
+
+
+def test_evaluation_data_rejects_misaligned_arrays():
+    data, _ = _data(n=10)
+    with pytest.raises(ValueError, match=r"reward has shape \(9,\)"):
+        EvaluationData(
+            data.frame,
+            data.logged_action,
+            data.propensity,
+            data.reward[:9],
+            data.true_outcomes,
+            data.allowed,
+        )
+
+
+def test_group_labels_slices_by_age_language_gender_and_unemployment():
+    frame = pd.DataFrame(
+        {
+            "birth_date": pd.to_datetime(["2000-07-01", "1990-01-01", "1960-01-01"]),
+            "assessment_date": pd.to_datetime(["2022-06-30", "2022-06-30", "2022-06-30"]),
+            "mother_tongue": ["fi", "ru", "sv"],
+            "immigrant": [False, False, True],
+            "gender": ["female", None, "male"],
+            "unemployment_months": [3, 12, 40],
+        }
+    )
+    labels = group_labels(frame)
+    assert labels["age_band"].tolist() == ["under_25", "30_44", "55_plus"]
+    assert labels["language_group"].tolist() == [
+        "national_language",
+        "foreign_language",
+        "foreign_language",
+    ]
+    assert labels["gender"].tolist() == ["female", "unknown", "male"]
+    assert labels["long_term_unemployed"].tolist() == [
+        "under_12_months",
+        "12_months_or_more",
+        "12_months_or_more",
+    ]
+
+
+def test_write_report_writes_json_html_and_plots(tmp_path):
+    data, features = _data()
+    evaluation = evaluate_policies(
+        data, data.true_outcomes * 0.9, _baselines(features, data.logged_action), features
+    )
+    page = write_report(evaluation, data.allowed, data.true_outcomes, tmp_path / "report")
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 3
+    assert "Oracle" in text and "SNIPS" in text
+    for name in ("policy_values_by_group", "calibration_curve", "uplift_distributions"):
+        assert (tmp_path / "report" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "report" / "evaluation.json").read_text())
+    assert set(saved) >= {
+        "policy_value",
+        "oracle_gain_captured",
+        "top3_oracle_coverage",
+        "ope",
+        "calibration",
+        "by_group",
+    }
+    assert not list((tmp_path / "report").glob(".*.tmp"))
