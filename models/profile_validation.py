@@ -1,0 +1,566 @@
+"""Validation at the boundary: raw profile values (CSV strings, JSON values) to typed profiles.
+
+`parse_profile_frame` checks a whole register extract column by column with array
+operations and collects every problem of every row; `parse_profile` is the same check on a
+one-row frame, for the API. Every error names the field and the problem. The personal
+identity code is used to derive the birth date and then dropped: it never reaches the
+typed profile, an error message or a repr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from models.henkilotunnus import (
+    HENKILOTUNNUS_PATTERN,
+    PROBLEM_MESSAGES,
+    VALID,
+    parse_henkilotunnus_array,
+)
+from models.profile import (
+    BOOL_FIELDS,
+    DATE_FIELDS,
+    ENUM_VALUES,
+    NEED_DEFAULTS,
+    PROFILE_COLUMNS,
+    PROFILE_FIELDS,
+    ClientProfile,
+)
+
+MAX_UNEMPLOYMENT_MONTHS: Final = 600
+MAX_WORK_EXPERIENCE_YEARS: Final = 70.0
+MAX_CLIENT_ID_LENGTH: Final = 128
+# Plausible calendar for every date field: older or later dates are typing errors.
+EARLIEST_DATE: Final = dt.date(1800, 1, 1)
+LATEST_DATE: Final = dt.date(2199, 12, 31)
+
+REQUIRED_FIELDS: Final = (
+    "client_id",
+    "home_municipality",
+    "mother_tongue",
+    "immigrant",
+    "registered_jobseeker",
+    "labour_market_status",
+    "unemployment_benefit",
+)
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MUNICIPALITY: Final = re.compile(r"\d{3}")
+_LANGUAGE: Final = re.compile(r"[a-z]{2,3}")
+_WHOLE_NUMBER: Final = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one field of a profile."""
+
+    field: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem with one field of one row (`row` counts data rows from 1)."""
+
+    row: int
+    field: str
+    message: str
+
+
+class ProfileValidationError(ValueError):
+    """A raw profile failed validation.
+
+    Attributes
+    ----------
+    errors : tuple of FieldError
+        Every problem found, in field order.
+    """
+
+    def __init__(self, errors: tuple[FieldError, ...]) -> None:
+        super().__init__("invalid profile: " + "; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ProfileFrame:
+    """The result of validating a register extract.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The valid rows as a typed profile frame (columns `PROFILE_COLUMNS`; dates
+        datetime64[ns] with NaT where missing, bools bool, enums str, `unemployment_months`
+        int64, `work_experience_years` float64, `gender` str or missing). Rows with any
+        error are left out; the index is the input's, so rows can be matched back.
+    errors : list of RowError
+        Every problem of every row, by row and then field order.
+    """
+
+    frame: pd.DataFrame
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row had an error."""
+        return not self.errors
+
+
+def _quote(value: object) -> str:
+    """A value for an error message, never a personal identity code."""
+    text = str(value)
+    if HENKILOTUNNUS_PATTERN.search(text):
+        return "(a value shaped like a henkilötunnus, not shown)"
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+class _Collector:
+    """Gathers (row position, field, message) triples while columns are checked."""
+
+    def __init__(self, n_rows: int) -> None:
+        self.n_rows = n_rows
+        self.items: list[tuple[int, int, str, str]] = []
+        self.bad = np.zeros(n_rows, dtype=bool)
+        self._field_order = {name: k for k, name in enumerate(PROFILE_FIELDS)}
+
+    def add(self, mask: np.ndarray, field_name: str, message: str | list[str]) -> None:
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            return
+        self.bad[rows] = True
+        order = self._field_order.get(field_name, len(self._field_order))
+        if isinstance(message, str):
+            self.items.extend((int(r), order, field_name, message) for r in rows)
+        else:
+            self.items.extend(
+                (int(r), order, field_name, m) for r, m in zip(rows, message, strict=True)
+            )
+
+    def row_errors(self) -> list[RowError]:
+        return [RowError(row + 1, name, msg) for row, _, name, msg in sorted(self.items)]
+
+
+@dataclass
+class _Column:
+    """A raw column split into missing, text and other values."""
+
+    values: np.ndarray  # object
+    missing: np.ndarray  # bool
+    is_text: np.ndarray  # bool, non-missing strings
+    text: np.ndarray  # object: stripped strings, "" where not text
+
+
+def _column(raw: pd.DataFrame, name: str) -> _Column:
+    n = len(raw)
+    if name not in raw.columns:
+        return _Column(
+            np.full(n, None, dtype=object),
+            np.ones(n, dtype=bool),
+            np.zeros(n, dtype=bool),
+            np.full(n, "", dtype=object),
+        )
+    values = raw[name].to_numpy(dtype=object)
+    is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
+    text = np.full(n, "", dtype=object)
+    if is_str.any():
+        text[is_str] = pd.Series(values[is_str], dtype=object).str.strip().to_numpy(dtype=object)
+    is_na = np.asarray(pd.isna(pd.Series(values, dtype=object)), dtype=bool)
+    missing = is_na | (is_str & (text == ""))
+    return _Column(values, missing, is_str & ~missing, text)
+
+
+def _not_text(column: _Column) -> np.ndarray:
+    return ~column.missing & ~column.is_text
+
+
+def _require(errors: _Collector, column: _Column, name: str) -> None:
+    errors.add(column.missing, name, "missing (required)")
+
+
+def _matches(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
+    if text.size == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(pd.Series(text, dtype=object).str.fullmatch(pattern.pattern), dtype=bool)
+
+
+def _parse_text(errors: _Collector, column: _Column, name: str, hint: str) -> None:
+    bad = _not_text(column)
+    errors.add(bad, name, f"must be text ({hint})")
+
+
+def _parse_enum(
+    errors: _Collector, raw: pd.DataFrame, name: str, default: object | None
+) -> np.ndarray:
+    allowed = ENUM_VALUES[name]
+    column = _column(raw, name)
+    _parse_text(errors, column, name, "one of: " + ", ".join(allowed))
+    known = np.zeros(len(raw), dtype=bool)
+    for value in allowed:
+        known |= column.text == value
+    unknown = column.is_text & ~known
+    errors.add(
+        unknown,
+        name,
+        [f"unknown value {_quote(v)}; allowed: {', '.join(allowed)}" for v in column.text[unknown]],
+    )
+    out = column.text.copy()
+    out[column.missing] = default
+    return out
+
+
+def _parse_bool(
+    errors: _Collector, raw: pd.DataFrame, name: str, default: bool | None
+) -> np.ndarray:
+    column = _column(raw, name)
+    values = column.values
+    is_bool = np.fromiter(
+        (isinstance(v, bool | np.bool_) for v in values), dtype=bool, count=len(values)
+    )
+    lowered = np.asarray(pd.Series(column.text, dtype=object).str.lower(), dtype=object)
+    is_true = (column.is_text & (lowered == "true")) | (is_bool & (values == True))  # noqa: E712
+    is_false = (column.is_text & (lowered == "false")) | (is_bool & (values == False))  # noqa: E712
+    bad = ~column.missing & ~is_true & ~is_false
+    errors.add(bad, name, [f"must be true or false, got {_quote(v)}" for v in values[bad]])
+    if default is None:
+        _require(errors, column, name)
+    else:
+        is_true = is_true | (column.missing & default)
+    return is_true
+
+
+def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    return ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+
+
+def _parse_date(errors: _Collector, raw: pd.DataFrame, name: str) -> np.ndarray:
+    """Dates as datetime64[D] (NaT where missing or invalid)."""
+    column = _column(raw, name)
+    n = len(raw)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+
+    # JSON or Parquet may hand over real dates.
+    is_date = (
+        np.fromiter(
+            (isinstance(v, dt.date | np.datetime64) for v in column.values), dtype=bool, count=n
+        )
+        & ~column.missing
+    )
+    if is_date.any():
+        out[is_date] = (
+            pd.to_datetime(pd.Series(column.values[is_date])).to_numpy().astype("datetime64[D]")
+        )
+    other = ~column.missing & ~column.is_text & ~is_date
+    errors.add(other, name, "must be an ISO date YYYY-MM-DD")
+
+    shaped = column.is_text & _matches(column.text, _ISO_DATE)
+    errors.add(
+        column.is_text & ~shaped,
+        name,
+        [
+            f"must be an ISO date YYYY-MM-DD, got {_quote(v)}"
+            for v in column.text[column.is_text & ~shaped]
+        ],
+    )
+    if shaped.any():
+        parts = pd.Series(column.text[shaped], dtype=object)
+        year = parts.str.slice(0, 4).astype(np.int64).to_numpy()
+        month = parts.str.slice(5, 7).astype(np.int64).to_numpy()
+        day = parts.str.slice(8, 10).astype(np.int64).to_numpy()
+        month_ok = (month >= 1) & (month <= 12)
+        safe_month = np.where(month_ok, month, 1)
+        exists = month_ok & (day >= 1) & (day <= _days_in_month(year, safe_month))
+        dates = ((year - 1970) * 12 + safe_month - 1).astype("datetime64[M]").astype(
+            "datetime64[D]"
+        ) + (np.where(exists, day, 1) - 1).astype("timedelta64[D]")
+        rows = np.flatnonzero(shaped)
+        impossible = np.zeros(n, dtype=bool)
+        impossible[rows[~exists]] = True
+        errors.add(
+            impossible,
+            name,
+            [f"impossible date {_quote(v)}" for v in column.text[rows[~exists]]],
+        )
+        out[rows[exists]] = dates[exists]
+
+    in_range = (out >= np.datetime64(EARLIEST_DATE)) & (out <= np.datetime64(LATEST_DATE))
+    out_of_range = ~np.isnat(out) & ~in_range
+    errors.add(
+        out_of_range,
+        name,
+        f"date out of range ({EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()})",
+    )
+    out[out_of_range] = np.datetime64("NaT")
+    return out
+
+
+def _parse_number(
+    errors: _Collector, raw: pd.DataFrame, name: str, *, whole: bool, upper: float, default: float
+) -> np.ndarray:
+    column = _column(raw, name)
+    n = len(raw)
+    out = np.full(n, float(default), dtype=np.float64)
+    is_number = (
+        np.fromiter(
+            (
+                isinstance(v, int | float | np.integer | np.floating)
+                and not isinstance(v, bool | np.bool_)
+                for v in column.values
+            ),
+            dtype=bool,
+            count=n,
+        )
+        & ~column.missing
+    )
+    out[is_number] = column.values[is_number].astype(np.float64)
+    text_rows = np.flatnonzero(column.is_text)
+    parsed = pd.to_numeric(pd.Series(column.text[text_rows], dtype=object), errors="coerce")
+    parsed_values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    if whole:
+        shaped = _matches(column.text[text_rows], _WHOLE_NUMBER)
+        parsed_values = np.where(shaped, parsed_values, np.nan)
+    out[text_rows] = parsed_values
+    unit = "a whole number" if whole else "a number"
+    problem = ~column.missing & (
+        ~np.isfinite(out)
+        | (out < 0)
+        | (out > upper)
+        | (whole & (np.floor(out) != out))
+        | (~is_number & ~column.is_text)
+    )
+    errors.add(
+        problem,
+        name,
+        [f"must be {unit} from 0 to {upper:g}, got {_quote(v)}" for v in column.values[problem]],
+    )
+    out[problem] = default
+    return out
+
+
+def _today(today: dt.date | None) -> dt.date:
+    return today if today is not None else dt.date.today()
+
+
+def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> ProfileFrame:
+    """Validate a register extract and type its valid rows.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        One profile per row; columns named as in DESIGN.md. Values are strings (as read
+        from CSV with ``dtype=str``) or JSON-like values (bools, numbers, dates). Empty
+        cells are missing. Columns the profile does not know are ignored; need fields
+        and `gender` may be absent (need fields take `NEED_DEFAULTS`).
+    today : datetime.date, optional
+        The assessment date of rows that give none (default: the current date).
+
+    Returns
+    -------
+    ProfileFrame
+        The typed valid rows and every error of every row (rows numbered from 1).
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"client_id": ["a"], "birth_date": ["1990-02-30"]})
+    >>> result = parse_profile_frame(raw)
+    >>> result.errors[0]
+    RowError(row=1, field='birth_date', message="impossible date '1990-02-30'")
+    """
+    original_index = raw.index  # every check below works on positions
+    n = len(raw)
+    errors = _Collector(n)
+    columns: dict[str, Any] = {}
+
+    client = _column(raw, "client_id")
+    _require(errors, client, "client_id")
+    _parse_text(errors, client, "client_id", "a pseudonymous client id")
+    errors.add(
+        client.is_text
+        & np.asarray(
+            pd.Series(client.text, dtype=object).str.contains(HENKILOTUNNUS_PATTERN.pattern),
+            dtype=bool,
+        ),
+        "client_id",
+        "looks like a henkilötunnus; use a pseudonymous client id",
+    )
+    too_long = client.is_text & (
+        pd.Series(client.text, dtype=object).str.len().to_numpy() > MAX_CLIENT_ID_LENGTH
+    )
+    errors.add(too_long, "client_id", f"longer than {MAX_CLIENT_ID_LENGTH} characters")
+    columns["client_id"] = client.text
+
+    # Birth date: from the code, from the field, or both when they agree.
+    code = _column(raw, "henkilotunnus")
+    errors.add(_not_text(code), "henkilotunnus", "must be text in the form DDMMYYCZZZQ")
+    code_dates, problems = parse_henkilotunnus_array(np.where(code.is_text, code.text, ""))
+    for problem, message in PROBLEM_MESSAGES.items():
+        errors.add(code.is_text & (problems == problem), "henkilotunnus", message)
+    code_ok = code.is_text & (problems == VALID)
+    birth = _parse_date(errors, raw, "birth_date")
+    birth_column = _column(raw, "birth_date")
+    errors.add(
+        code.missing & birth_column.missing,
+        "birth_date",
+        "missing: give birth_date or henkilotunnus",
+    )
+    errors.add(
+        code_ok & ~np.isnat(birth) & (birth != code_dates),
+        "birth_date",
+        "disagrees with the birth date in the henkilötunnus",
+    )
+    birth = np.where(code_ok & np.isnat(birth), code_dates, birth)
+    columns["birth_date"] = birth
+
+    municipality = _column(raw, "home_municipality")
+    _require(errors, municipality, "home_municipality")
+    hint = "a 3-digit Statistics Finland municipality code such as 091"
+    _parse_text(errors, municipality, "home_municipality", hint)
+    bad = municipality.is_text & ~_matches(municipality.text, _MUNICIPALITY)
+    errors.add(
+        bad,
+        "home_municipality",
+        [f"must be {hint}, got {_quote(v)}" for v in municipality.text[bad]],
+    )
+    columns["home_municipality"] = municipality.text
+
+    tongue = _column(raw, "mother_tongue")
+    _require(errors, tongue, "mother_tongue")
+    hint = "an ISO 639 language code of 2-3 letters such as fi"
+    _parse_text(errors, tongue, "mother_tongue", hint)
+    lowered = np.asarray(pd.Series(tongue.text, dtype=object).str.lower(), dtype=object)
+    bad = tongue.is_text & ~_matches(lowered, _LANGUAGE)
+    errors.add(bad, "mother_tongue", [f"must be {hint}, got {_quote(v)}" for v in tongue.text[bad]])
+    columns["mother_tongue"] = lowered
+
+    for name in BOOL_FIELDS:
+        default = NEED_DEFAULTS.get(name)
+        columns[name] = _parse_bool(errors, raw, name, None if default is None else bool(default))
+
+    for name in ("labour_market_status", "unemployment_benefit"):
+        _require(errors, _column(raw, name), name)
+        columns[name] = _parse_enum(errors, raw, name, None)
+    for name in ("education_level", "language_level", "work_ability", "entrepreneurship_interest"):
+        columns[name] = _parse_enum(errors, raw, name, NEED_DEFAULTS[name])
+    columns["gender"] = _parse_enum(errors, raw, "gender", None)
+
+    for name in DATE_FIELDS:
+        if name != "birth_date":
+            columns[name] = _parse_date(errors, raw, name)
+    assessment_missing = _column(raw, "assessment_date").missing
+    columns["assessment_date"] = np.where(
+        assessment_missing, np.datetime64(_today(today), "D"), columns["assessment_date"]
+    )
+    errors.add(
+        ~np.isnat(columns["birth_date"])
+        & ~np.isnat(columns["assessment_date"])
+        & (columns["birth_date"] > columns["assessment_date"]),
+        "birth_date",
+        "after the assessment date",
+    )
+
+    columns["unemployment_months"] = _parse_number(
+        errors,
+        raw,
+        "unemployment_months",
+        whole=True,
+        upper=MAX_UNEMPLOYMENT_MONTHS,
+        default=float(NEED_DEFAULTS["unemployment_months"]),  # type: ignore[arg-type]
+    ).astype(np.int64)
+    columns["work_experience_years"] = _parse_number(
+        errors,
+        raw,
+        "work_experience_years",
+        whole=False,
+        upper=MAX_WORK_EXPERIENCE_YEARS,
+        default=float(NEED_DEFAULTS["work_experience_years"]),  # type: ignore[arg-type]
+    )
+
+    valid = ~errors.bad
+    typed: dict[str, pd.Series] = {}
+    index = original_index[valid]
+    for name in PROFILE_COLUMNS:
+        values = columns[name][valid]
+        if name in DATE_FIELDS:
+            typed[name] = pd.Series(values.astype("datetime64[ns]"), index=index)
+        elif name in BOOL_FIELDS:
+            typed[name] = pd.Series(values.astype(bool), index=index)
+        elif name == "unemployment_months":
+            typed[name] = pd.Series(values, index=index, dtype=np.int64)
+        elif name == "work_experience_years":
+            typed[name] = pd.Series(values, index=index, dtype=np.float64)
+        else:
+            typed[name] = pd.Series(values, index=index, dtype="str")
+    frame = pd.DataFrame(typed, index=index, columns=list(PROFILE_COLUMNS))
+    return ProfileFrame(frame=frame, errors=errors.row_errors())
+
+
+def profile_from_row(row: Mapping[str, Any] | pd.Series) -> ClientProfile:
+    """A `ClientProfile` from one row of a typed profile frame (e.g. ``frame.iloc[k]``)."""
+
+    def date_or_none(value: Any) -> dt.date | None:
+        return None if pd.isna(value) else pd.Timestamp(value).date()
+
+    def text_or_none(value: Any) -> str | None:
+        return (
+            None
+            if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value)
+            else str(value)
+        )
+
+    values: dict[str, Any] = {}
+    for name in PROFILE_COLUMNS:
+        value = row[name]
+        if name in DATE_FIELDS:
+            values[name] = date_or_none(value)
+        elif name in BOOL_FIELDS:
+            values[name] = bool(value)
+        elif name == "unemployment_months":
+            values[name] = int(value)
+        elif name == "work_experience_years":
+            values[name] = float(value)
+        else:
+            values[name] = text_or_none(value)
+    return ClientProfile(**values)
+
+
+def parse_profile(raw: Mapping[str, Any], *, today: dt.date | None = None) -> ClientProfile:
+    """Validate one raw profile (a CSV row or a JSON object) and type it.
+
+    Parameters
+    ----------
+    raw : Mapping
+        Field name to value: strings, or JSON values (bools, numbers, dates). Need fields
+        and `gender` may be absent; a missing `assessment_date` means `today`.
+    today : datetime.date, optional
+        Default assessment date (default: the current date).
+
+    Returns
+    -------
+    ClientProfile
+        Without the personal identity code, which only supplies the birth date.
+
+    Raises
+    ------
+    ProfileValidationError
+        With every problem as a `FieldError(field, message)`; unknown fields are problems
+        too. No message contains the personal identity code.
+    """
+    unknown = sorted(set(raw) - set(PROFILE_FIELDS))
+    frame = pd.DataFrame(
+        {name: pd.Series([raw[name]], dtype=object) for name in raw if name in PROFILE_FIELDS},
+        index=pd.RangeIndex(1),
+    )
+    result = parse_profile_frame(frame, today=today)
+    field_errors = tuple(FieldError(e.field, e.message) for e in result.errors) + tuple(
+        FieldError(name if not HENKILOTUNNUS_PATTERN.search(name) else "(unknown)", "unknown field")
+        for name in unknown
+    )
+    if field_errors:
+        raise ProfileValidationError(field_errors)
+    return profile_from_row(result.frame.iloc[0])
