@@ -1,0 +1,339 @@
+"""What a model version ships: the gate's rules versions, a catalog snapshot and the fitted ranker.
+
+`PolkuModel.recommend` is the serving path for one client (gate, catalog limits, encode,
+score, intervals, drivers); `PolkuModel.score_frame` scores a whole typed profile frame for
+evaluation and nightly batches. Both read the catalog from the snapshot taken at training,
+so serving cannot drift from what the model was trained on.
+
+Examples
+--------
+>>> model = PolkuModel.build(ranker, load_catalog())  # doctest: +SKIP
+>>> decision, ranked = model.recommend(profile, "employment_12m", top_k=5)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.catalog import Catalog
+from models.eligibility import (
+    EligibilityDecision,
+    assess_eligibility,
+    assess_eligibility_frame,
+    load_rule_sets,
+)
+from models.profile import ClientProfile
+from models.ranker import ServiceRanker, objective_weights
+from models.suggestions import DEFAULT_OBJECTIVE, Driver, Objective, RankedService
+
+
+class RulesVersionError(RuntimeError):
+    """The gate decided under a rule set the model version was not built with."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameScores:
+    """Scores of every row of a profile frame against every service of the model.
+
+    Attributes
+    ----------
+    service_ids : tuple of str
+        Column order of the matrices (the ranker's services, catalog order).
+    eligible : ndarray of bool, shape (n,)
+        The gate's decision per row.
+    allowed : ndarray of bool, shape (n, n_services)
+        Services the row may be offered: eligible, within catalog limits, and supported by
+        the ranker (enough logged episodes).
+    expected_without : ndarray of shape (n,)
+        Predicted objective outcome without any service.
+    uplift : ndarray of shape (n, n_services)
+        Predicted uplift on the objective; NaN where not allowed.
+    uplift_low, uplift_high : ndarray of shape (n, n_services) or None
+        Percentile intervals (only when asked for); NaN where not allowed.
+    """
+
+    service_ids: tuple[str, ...]
+    eligible: np.ndarray
+    allowed: np.ndarray
+    expected_without: np.ndarray
+    uplift: np.ndarray
+    uplift_low: np.ndarray | None = None
+    uplift_high: np.ndarray | None = None
+
+    def top(self, k: int = 1) -> np.ndarray:
+        """Column indices of each row's k best allowed services (-1 where fewer exist)."""
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        keyed = np.where(self.allowed, self.uplift, -np.inf)
+        order = np.argsort(-keyed, axis=1, kind="stable")[:, :k]
+        taken = np.take_along_axis(self.allowed, order, axis=1)
+        return np.where(taken, order, -1)
+
+    def top_service_ids(self, k: int = 1) -> np.ndarray:
+        """Like `top`, as service ids (None where fewer exist); object array (n, k)."""
+        ids = np.array([*self.service_ids, None], dtype=object)
+        return ids[self.top(k)]  # -1 indexes the trailing None
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format: one row per (row, allowed service) with rank, with/without, uplift."""
+        rows, cols = np.nonzero(self.allowed)
+        keyed = np.where(self.allowed, self.uplift, -np.inf)
+        ranks = np.argsort(np.argsort(-keyed, axis=1, kind="stable"), axis=1) + 1
+        base = self.expected_without[rows]
+        uplift = self.uplift[rows, cols]
+        out = pd.DataFrame(
+            {
+                "row": rows,
+                "service_id": np.asarray(self.service_ids, dtype=object)[cols],
+                "rank": ranks[rows, cols],
+                "expected_without": base,
+                "expected_with": np.clip(base + uplift, 0.0, 1.0),
+                "uplift": uplift,
+            }
+        )
+        if self.uplift_low is not None and self.uplift_high is not None:
+            out["uplift_low"] = self.uplift_low[rows, cols]
+            out["uplift_high"] = self.uplift_high[rows, cols]
+        return out.sort_values(["row", "rank"], kind="stable").reset_index(drop=True)
+
+
+class PolkuModel:
+    """A model version: rules versions + catalog snapshot + fitted ranker (with its encoder).
+
+    Parameters
+    ----------
+    ranker : ServiceRanker
+        Fitted; its services must all be in the catalog.
+    catalog_snapshot : dict
+        `Catalog.to_snapshot()` of the catalog the ranker was trained with.
+    rules_versions : sequence of str
+        Versions of the gate's rule sets the model was built with; a decision under any
+        other set is refused (`RulesVersionError`).
+    trained_at : str, optional
+        ISO timestamp (UTC) of training.
+    metadata : dict, optional
+        Free-form facts (data fingerprint, parameters) carried along.
+
+    Attributes
+    ----------
+    catalog : Catalog
+        Rebuilt from the snapshot.
+    service_ids : tuple of str
+        The ranker's services (catalog order).
+    """
+
+    def __init__(
+        self,
+        ranker: ServiceRanker,
+        catalog_snapshot: dict[str, Any],
+        rules_versions: Sequence[str],
+        *,
+        trained_at: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.ranker = ranker
+        self.catalog_snapshot = catalog_snapshot
+        self.rules_versions = tuple(rules_versions)
+        self.trained_at = trained_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.metadata = dict(metadata or {})
+        self._prepare()
+
+    @classmethod
+    def build(
+        cls,
+        ranker: ServiceRanker,
+        catalog: Catalog,
+        *,
+        trained_at: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> PolkuModel:
+        """Bundle a fitted ranker with the catalog and the gate's current rule sets."""
+        versions = tuple(rule_set.version for rule_set in load_rule_sets())
+        return cls(
+            ranker, catalog.to_snapshot(), versions, trained_at=trained_at, metadata=metadata
+        )
+
+    def _prepare(self) -> None:
+        if not hasattr(self.ranker, "uplift_coef_"):
+            raise ValueError("the ranker must be fitted before it is bundled")
+        self.catalog = Catalog.from_snapshot(self.catalog_snapshot)
+        unknown = [s for s in self.ranker.services_ if s not in self.catalog.ids]
+        if unknown:
+            raise ValueError(f"ranker services not in the catalog: {', '.join(unknown)}")
+        self.service_ids: tuple[str, ...] = tuple(self.ranker.services_)
+        self._catalog_columns = np.array([self.catalog.index(s) for s in self.service_ids])
+        self._supported = np.asarray(self.ranker.supported_, dtype=bool)
+        self._n_coef = self.ranker.encoder_.n_features_out_ + 1
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "ranker": self.ranker,
+            "catalog_snapshot": self.catalog_snapshot,
+            "rules_versions": self.rules_versions,
+            "trained_at": self.trained_at,
+            "metadata": self.metadata,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._prepare()
+
+    # -- one client --------------------------------------------------------------------------
+
+    def recommend(
+        self,
+        profile: ClientProfile,
+        objective: Objective | str = DEFAULT_OBJECTIVE,
+        top_k: int | None = None,
+    ) -> tuple[EligibilityDecision, list[RankedService]]:
+        """Gate the client, then rank every service they may take by uplift on the objective.
+
+        Parameters
+        ----------
+        profile : ClientProfile
+        objective : Objective or str, default "employment_or_education_6m"
+        top_k : int, optional
+            Return only the best `top_k` services.
+
+        Returns
+        -------
+        decision : EligibilityDecision
+        ranked : list of RankedService
+            Empty for non-clients. Otherwise the allowed, supported services, best uplift
+            first, each with its interval and the client's needs that drive it (largest
+            share first).
+        """
+        if top_k is not None and top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        decision = assess_eligibility(profile)
+        self._check_rules(decision.rules_version)
+        if not decision.eligible:
+            return decision, []
+        allowed = self.catalog.allowed(profile)[self._catalog_columns] & self._supported
+        candidates = np.flatnonzero(allowed)
+        if len(candidates) == 0:
+            return decision, []
+        design = np.empty(self._n_coef)
+        design[0] = 1.0
+        design[1:] = self.ranker.encoder_.encode_one(profile)
+        scores = self.ranker.score_design(design, objective)
+        order = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
+        if top_k is not None:
+            order = order[:top_k]
+        uplift_without = self._drivers(profile, objective, order)
+        factors, without = uplift_without
+        base = scores.expected_without
+        ranked = []
+        for rank, k in enumerate(order, start=1):
+            uplift = float(scores.uplift[k])
+            drivers = tuple(
+                Driver(factor=factors[i], uplift_without=float(without[i, rank - 1]))
+                for i in np.argsort(-np.abs(uplift - without[:, rank - 1]), kind="stable")
+            )
+            ranked.append(
+                RankedService(
+                    service_id=self.service_ids[k],
+                    rank=rank,
+                    expected_with=float(min(max(base + uplift, 0.0), 1.0)),
+                    expected_without=base,
+                    uplift=uplift,
+                    uplift_low=float(scores.uplift_low[k]),
+                    uplift_high=float(scores.uplift_high[k]),
+                    drivers=drivers,
+                )
+            )
+        return decision, ranked
+
+    def _drivers(
+        self, profile: ClientProfile, objective: Objective | str, columns: np.ndarray
+    ) -> tuple[tuple[str, ...], np.ndarray]:
+        """Per need the client has, the uplift of each chosen service without that need."""
+        factors, rows = self.ranker.encoder_.encode_counterfactuals(profile)
+        if not factors:
+            return factors, np.zeros((0, len(columns)))
+        design = np.empty((len(factors), self._n_coef))
+        design[:, 0] = 1.0
+        design[:, 1:] = rows
+        coef = self.ranker.objective_uplift_coef(objective)[:, columns]
+        return factors, design @ coef
+
+    def _check_rules(self, version: str) -> None:
+        if version not in self.rules_versions:
+            raise RulesVersionError(
+                f"the gate decided under rules {version!r}, but this model was built with "
+                f"{', '.join(self.rules_versions)}; retrain or roll the rules back"
+            )
+
+    # -- many clients ------------------------------------------------------------------------
+
+    def score_frame(
+        self,
+        frame: pd.DataFrame,
+        objective: Objective | str = DEFAULT_OBJECTIVE,
+        *,
+        with_intervals: bool = False,
+        chunk_size: int = 20_000,
+    ) -> FrameScores:
+        """Gate and score every row of a typed profile frame against every service.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Typed profile frame.
+        objective : Objective or str
+        with_intervals : bool, default False
+            Also compute bootstrap percentile intervals (slower: one product per replica).
+        chunk_size : int
+            Rows per chunk (bounds memory).
+
+        Returns
+        -------
+        FrameScores
+        """
+        decisions = assess_eligibility_frame(frame)
+        for version in pd.unique(decisions["rules_version"]):
+            self._check_rules(str(version))
+        eligible = decisions["eligible"].to_numpy(dtype=bool)
+        allowed = self.catalog.allowed_frame(frame)[:, self._catalog_columns]
+        allowed &= self._supported[None, :] & eligible[:, None]
+        weights = objective_weights(objective)
+        coef = self.ranker.objective_uplift_coef(objective)
+        n = len(frame)
+        base = np.empty(n)
+        uplift = np.empty((n, len(self.service_ids)))
+        low = np.empty_like(uplift) if with_intervals else None
+        high = np.empty_like(uplift) if with_intervals else None
+        for start in range(0, n, chunk_size):
+            part = frame.iloc[start : start + chunk_size]
+            design = self.ranker.encode(part)
+            stop = start + len(part)
+            base[start:stop] = self.ranker.baseline_from_design(design) @ weights
+            uplift[start:stop] = design @ coef
+            if low is not None and high is not None:
+                low[start:stop], high[start:stop] = self.ranker.uplift_interval(part, objective)
+        uplift[~allowed] = np.nan
+        if low is not None and high is not None:
+            low[~allowed] = np.nan
+            high[~allowed] = np.nan
+        return FrameScores(self.service_ids, eligible, allowed, base, uplift, low, high)
+
+    def describe(self) -> dict[str, Any]:
+        """Plain facts about this version (for MLflow tags and the service's health route)."""
+        return {
+            "services": list(self.service_ids),
+            "supported_services": [
+                s for s, ok in zip(self.service_ids, self._supported, strict=True) if ok
+            ],
+            "rules_versions": list(self.rules_versions),
+            "catalog_fingerprint": self.catalog.fingerprint,
+            "trained_at": self.trained_at,
+            "propensity_source": self.ranker.propensity_source_,
+            "n_episodes": int(self.ranker.n_episodes_),
+            **self.metadata,
+        }
