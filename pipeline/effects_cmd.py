@@ -1,0 +1,120 @@
+"""`polku effects`: effect estimates with diagnostics, on any table or on a Polku register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.effects import ESTIMANDS, EffectsError, Estimand
+
+_DATA_HELP = (
+    "A CSV (or Parquet) table with one row per unit, or a Polku register directory "
+    "(with episodes.parquet) for the default per-service analysis."
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def effects(
+    data: Annotated[Path, typer.Argument(help=_DATA_HELP)],
+    treatment: Annotated[
+        str | None, typer.Option(help="Treatment column (which arm each unit was in).")
+    ] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="Outcome column (numeric; 0/1 or a number).")
+    ] = None,
+    covariates: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated covariate columns; default: every other column."),
+    ] = None,
+    estimand: Annotated[str, typer.Option(help="ate (both arms) or att (the treated).")] = "ate",
+    treated_value: Annotated[str | None, typer.Option(help="Label of the treated arm.")] = None,
+    control_value: Annotated[
+        str | None,
+        typer.Option(help="Label of the control arm; every other value is compared with it."),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Column grouping rows that are not independent (e.g. a person id)."),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap draws for percentile intervals (0: influence function).")
+    ] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the cross-fitting folds and the bootstrap.")
+    ] = 0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON here.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML report with plots into this directory.")
+    ] = None,
+) -> None:
+    """Estimate the effect of a treatment on an outcome, with diagnostics and warnings."""
+    if estimand not in ESTIMANDS:
+        raise _fail(f"--estimand must be one of {', '.join(ESTIMANDS)}, not {estimand!r}")
+    chosen: Estimand = "ate" if estimand == "ate" else "att"
+    if bootstrap < 0:
+        raise _fail("--bootstrap must be 0 or more")
+    if data.is_dir():
+        from pipeline.effects_register import run_register_effects
+
+        try:
+            text = run_register_effects(
+                data,
+                estimand=chosen,
+                n_bootstrap=bootstrap,
+                seed=seed,
+                json_out=json_out,
+                report=report,
+            )
+        except EffectsError as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(text)
+        return
+    if treatment is None or outcome is None:
+        raise _fail(
+            "--treatment and --outcome are needed for a table (they are optional only "
+            "for a register directory)"
+        )
+    from pipeline.effects_analysis import analyse
+    from pipeline.effects_input import check_table, read_table
+    from pipeline.effects_report import text_report, write_html_report, write_json
+
+    names = None if covariates is None else [c.strip() for c in covariates.split(",") if c.strip()]
+    try:
+        table = check_table(
+            read_table(data),
+            treatment=treatment,
+            outcome=outcome,
+            covariates=names,
+            treated_value=treated_value,
+            control_value=control_value,
+            cluster=cluster,
+        )
+        result = analyse(
+            table,
+            estimand=chosen,
+            n_bootstrap=bootstrap,
+            seed=seed,
+            source=str(data),
+        )
+    except EffectsError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(text_report(result))
+    if json_out is not None:
+        write_json(result, json_out)
+        typer.echo(f"JSON written to {json_out}")
+    if report is not None:
+        page = write_html_report(result, report)
+        typer.echo(f"HTML report written to {page}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `polku effects` to the CLI."""
+    app.command("effects")(effects)
