@@ -144,11 +144,17 @@ def policy_choices(
     predicted: np.ndarray,
     baselines: Baselines,
     imitation_features: np.ndarray,
+    rankable: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Each policy's top-1 choice on the held-out episodes, keyed by `POLICY_NAMES`."""
+    """Each policy's top-1 choice on the held-out episodes, keyed by `POLICY_NAMES`.
+
+    Polku picks among `rankable` services (those the model would rank: allowed and
+    supported) when given, else among the allowed ones.
+    """
     uplift = predicted[:, : data.n_services] - predicted[:, [data.n_services]]
+    polku_allowed = data.allowed if rankable is None else data.allowed & rankable
     choices = {
-        "polku": polku_policy(uplift, data.allowed),
+        "polku": polku_policy(uplift, polku_allowed),
         "caseworkers": caseworker_policy(data.logged_action),
         "random": random_policy(data.allowed, baselines.seed),
         "popular": baselines.popular.choose(data.allowed),
@@ -178,6 +184,7 @@ def evaluate_policies(
     predicted: np.ndarray,
     baselines: Baselines,
     imitation_features: np.ndarray,
+    rankable: np.ndarray | None = None,
 ) -> Evaluation:
     """Compute the evaluation of one model on held-out episodes.
 
@@ -191,6 +198,8 @@ def evaluate_policies(
         Fitted on the training episodes.
     imitation_features : ndarray
         The held-out episodes' features for the imitation classifier.
+    rankable : bool ndarray of shape (n, n_services), optional
+        Services the model would rank (see `policy_choices`).
 
     Returns
     -------
@@ -204,7 +213,10 @@ def evaluate_policies(
         raise ValueError(
             f"predicted outcomes have shape {predicted.shape}, expected {data.true_outcomes.shape}"
         )
-    choices = policy_choices(data, predicted, baselines, imitation_features)
+    if rankable is not None and rankable.shape != data.allowed.shape:
+        raise ValueError(f"rankable has shape {rankable.shape}, expected {data.allowed.shape}")
+    choices = policy_choices(data, predicted, baselines, imitation_features, rankable)
+    polku_allowed = data.allowed if rankable is None else data.allowed & rankable
     truth = data.true_outcomes
     values = {name: metrics.policy_value(truth, choice) for name, choice in choices.items()}
     uplift = predicted[:, : data.n_services] - predicted[:, [data.n_services]]
@@ -249,7 +261,7 @@ def evaluate_policies(
         )
         if allowed_uplift.size > 1 and allowed_uplift.std() > 0 and allowed_true_uplift.std() > 0
         else None,
-        "mean_top1_predicted": float(np.nanmean(best_allowed_uplift(predicted, data.allowed))),
+        "mean_top1_predicted": float(np.nanmean(best_allowed_uplift(predicted, polku_allowed))),
         "mean_top1_true": float(np.mean(truth[rows, choices["polku"]] - truth[:, data.n_services])),
     }
 
@@ -269,7 +281,7 @@ def evaluate_policies(
                     )
                 ),
                 "top3_oracle_coverage": metrics.top_k_coverage(
-                    uplift[mask], oracle[mask], data.allowed[mask], TOP_K
+                    uplift[mask], oracle[mask], polku_allowed[mask], TOP_K
                 ),
                 "brier": metrics.brier_score(logged_prediction[mask], data.reward[mask]),
             }
@@ -283,7 +295,7 @@ def evaluate_policies(
             metrics.oracle_gain_captured(values["polku"], values["caseworkers"], values["oracle"])
         ),
         "oracle_gain_captured_by_policy": _gain_block(values),
-        "top3_oracle_coverage": metrics.top_k_coverage(uplift, oracle, data.allowed, TOP_K),
+        "top3_oracle_coverage": metrics.top_k_coverage(uplift, oracle, polku_allowed, TOP_K),
         "ope": ope,
         "calibration": calibration,
         "uplift": uplift_summary,

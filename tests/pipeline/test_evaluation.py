@@ -176,3 +176,16 @@ def test_write_report_writes_json_html_and_plots(tmp_path):
         "by_group",
     }
     assert not list((tmp_path / "report").glob(".*.tmp"))
+
+
+def test_evaluate_policies_polku_picks_only_rankable_services():
+    data, features = _data()
+    rankable = np.zeros_like(data.allowed)
+    rankable[:, 0] = True  # the model supports service 0 only
+    evaluation = evaluate_policies(
+        data, data.true_outcomes, _baselines(features, data.logged_action), features, rankable
+    )
+    assert (evaluation.choices["polku"] == 0).all()
+    assert evaluation.summary["policy_value"]["polku"] == pytest.approx(
+        data.true_outcomes[:, 0].mean()
+    )

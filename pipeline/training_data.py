@@ -1,0 +1,169 @@
+"""From a loaded world to the training part and the held-out part of the episodes.
+
+One function, `prepare_episodes`, does the steps every command shares (the gate filters the
+episodes, the client/time split, the catalog limits, the objective's rewards and true
+outcomes), so `polku train`, `polku evaluate` and `polku promote` see the same held-out
+episodes for the same data and split settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.catalog import Catalog
+from models.eligibility import assess_eligibility_frame
+from models.profile import PROFILE_COLUMNS
+from models.ranker import objective_weights, outcomes_from_episodes
+from models.suggestions import TARGETS, Objective
+from pipeline.evaluation import EvaluationData
+from pipeline.policies import action_indices
+from pipeline.split import SplitSettings, split_masks
+
+
+@dataclass(frozen=True)
+class TrainingPart:
+    """The training episodes, ready for `ServiceRanker.fit` and the baselines.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        Typed profile columns.
+    service_id : ndarray of str
+        Logged service or `"none"`.
+    action : int ndarray
+        `service_id` as an action index (catalog order, `"none"` last).
+    outcomes : ndarray (n, len(TARGETS))
+    propensity : ndarray (n,)
+    allowed : bool ndarray (n, n_services)
+    """
+
+    frame: pd.DataFrame
+    service_id: np.ndarray
+    action: np.ndarray
+    outcomes: np.ndarray
+    propensity: np.ndarray
+    allowed: np.ndarray
+
+
+@dataclass(frozen=True)
+class PreparedEpisodes:
+    """The two parts of the episodes and the counts behind them."""
+
+    train: TrainingPart
+    held_out: EvaluationData
+    counts: dict[str, int]
+
+
+def file_fingerprint(paths: Iterable[Path]) -> str:
+    """SHA-256 over the bytes of the files, in the given order (the data's fingerprint)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with Path(path).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _profile_frame(episodes: pd.DataFrame) -> pd.DataFrame:
+    columns = [c for c in PROFILE_COLUMNS if c in episodes.columns]
+    return episodes[columns].reset_index(drop=True)
+
+
+def objective_rewards(outcomes: np.ndarray, objective: Objective | str) -> np.ndarray:
+    """The observed reward of the objective: the weighted mix of the 0/1 target outcomes."""
+    return np.asarray(outcomes, dtype=np.float64) @ objective_weights(objective)
+
+
+def prepare_episodes(
+    episodes: pd.DataFrame,
+    true_outcomes: np.ndarray,
+    catalog: Catalog,
+    objective: Objective | str,
+    split: SplitSettings,
+) -> PreparedEpisodes:
+    """Gate, split and align the episodes of a world.
+
+    Parameters
+    ----------
+    episodes : DataFrame
+        One row per episode: typed profile columns (no henkilötunnus), `service_id`,
+        `propensity` and the outcome columns (`models.ranker.outcomes_from_episodes`).
+    true_outcomes : ndarray of shape (n_episodes, n_services + 1)
+        True probability of the objective's outcome per episode under each catalog service
+        and (last column) none, aligned with `episodes`.
+    catalog : Catalog
+    objective : Objective or str
+    split : SplitSettings
+
+    Returns
+    -------
+    PreparedEpisodes
+
+    Raises
+    ------
+    ValueError
+        A needed column is missing, a service is not in the catalog (naming the row), or no
+        episode is left on one side of the split.
+    """
+    missing = [c for c in ("service_id", "propensity", "client_id") if c not in episodes.columns]
+    if missing:
+        raise ValueError(f"episodes lack column(s) {', '.join(missing)}")
+    truth = np.asarray(true_outcomes, dtype=np.float64)
+    if truth.shape != (len(episodes), len(catalog) + 1):
+        raise ValueError(
+            f"true outcomes have shape {truth.shape}, "
+            f"expected ({len(episodes)}, {len(catalog) + 1})"
+        )
+    episodes = episodes.reset_index(drop=True)
+    frame = _profile_frame(episodes)
+    eligible = assess_eligibility_frame(frame)["eligible"].to_numpy(dtype=bool)
+    train_mask, held_mask = split_masks(episodes, split)
+    train_mask &= eligible
+    held_mask &= eligible
+    counts = {
+        "episodes": len(episodes),
+        "eligible_episodes": int(eligible.sum()),
+        "train_episodes": int(train_mask.sum()),
+        "held_out_episodes": int(held_mask.sum()),
+        "train_clients": int(episodes.loc[train_mask, "client_id"].nunique()),
+        "held_out_clients": int(episodes.loc[held_mask, "client_id"].nunique()),
+    }
+    if counts["train_episodes"] == 0 or counts["held_out_episodes"] == 0:
+        raise ValueError(
+            f"the split leaves {counts['train_episodes']} training and "
+            f"{counts['held_out_episodes']} held-out eligible episodes; need some of each"
+        )
+    service_id = episodes["service_id"].astype(str).to_numpy(dtype=object)
+    action = action_indices(service_id, catalog.ids)
+    outcomes = outcomes_from_episodes(episodes)
+    propensity = episodes["propensity"].to_numpy(dtype=np.float64)
+    allowed = catalog.allowed_frame(frame)
+    weights = objective_weights(objective)
+    assert len(weights) == len(TARGETS)
+
+    def part(mask: np.ndarray) -> pd.DataFrame:
+        return frame.loc[mask].reset_index(drop=True)
+
+    train = TrainingPart(
+        frame=part(train_mask),
+        service_id=service_id[train_mask],
+        action=action[train_mask],
+        outcomes=outcomes[train_mask],
+        propensity=propensity[train_mask],
+        allowed=allowed[train_mask],
+    )
+    held_out = EvaluationData(
+        frame=part(held_mask),
+        logged_action=action[held_mask],
+        propensity=propensity[held_mask],
+        reward=objective_rewards(outcomes[held_mask], objective),
+        true_outcomes=truth[held_mask],
+        allowed=allowed[held_mask],
+    )
+    return PreparedEpisodes(train, held_out, counts)
