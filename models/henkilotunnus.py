@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -83,7 +84,7 @@ class HenkilotunnusError(ValueError):
         self.problem = problem
 
 
-def _normalise(codes: npt.ArrayLike) -> np.ndarray:
+def _normalise(codes: npt.ArrayLike | Sequence[object]) -> np.ndarray:
     """Codes as upper-case strings without surrounding blanks (non-strings become malformed)."""
     values = np.asarray(codes, dtype=object).ravel()
     as_text = np.array(
@@ -92,7 +93,9 @@ def _normalise(codes: npt.ArrayLike) -> np.ndarray:
     return np.char.upper(np.char.strip(as_text)) if as_text.size else as_text
 
 
-def parse_henkilotunnus_array(codes: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def parse_henkilotunnus_array(
+    codes: npt.ArrayLike | Sequence[object],
+) -> tuple[np.ndarray, np.ndarray]:
     """Check many codes at once and read their birth dates.
 
     Parameters

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -498,6 +498,34 @@ def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> P
             typed[name] = pd.Series(values, index=index, dtype="str")
     frame = pd.DataFrame(typed, index=index, columns=list(PROFILE_COLUMNS))
     return ProfileFrame(frame=frame, errors=errors.row_errors())
+
+
+def profiles_to_frame(profiles: Sequence[ClientProfile]) -> pd.DataFrame:
+    """A typed profile frame (as `parse_profile_frame` makes) from validated profiles.
+
+    Examples
+    --------
+    >>> profiles_to_frame([]).columns.tolist() == list(PROFILE_COLUMNS)
+    True
+    """
+    records = [p.to_record() for p in profiles]
+    typed: dict[str, pd.Series] = {}
+    for name in PROFILE_COLUMNS:
+        values = [r[name] for r in records]
+        if name in DATE_FIELDS:
+            typed[name] = pd.Series(
+                np.array([v if v is not None else "NaT" for v in values], dtype="datetime64[D]"),
+                dtype="datetime64[ns]",
+            )
+        elif name in BOOL_FIELDS:
+            typed[name] = pd.Series(values, dtype=bool)
+        elif name == "unemployment_months":
+            typed[name] = pd.Series(values, dtype=np.int64)
+        elif name == "work_experience_years":
+            typed[name] = pd.Series(values, dtype=np.float64)
+        else:
+            typed[name] = pd.Series(values, dtype="str")
+    return pd.DataFrame(typed, columns=list(PROFILE_COLUMNS))
 
 
 def profile_from_row(row: Mapping[str, Any] | pd.Series) -> ClientProfile:
