@@ -9,9 +9,10 @@ episodes for the same data and split settings.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,43 @@ def _profile_frame(episodes: pd.DataFrame) -> pd.DataFrame:
 def objective_rewards(outcomes: np.ndarray, objective: Objective | str) -> np.ndarray:
     """The observed reward of the objective: the weighted mix of the 0/1 target outcomes."""
     return np.asarray(outcomes, dtype=np.float64) @ objective_weights(objective)
+
+
+# The world's truth names each target by its outcome; the ranker's targets map onto them.
+TRUTH_COLUMN_OF_TARGET: Final = {
+    "employment_or_education_6m": "employment_or_education_6m",
+    "employment_12m": "employed_12m",
+}
+
+
+def true_objective_outcomes(
+    truth: Mapping[str, np.ndarray], objective: Objective | str
+) -> np.ndarray:
+    """True probability of the objective's outcome under each action (the weighted mix).
+
+    Parameters
+    ----------
+    truth : mapping of outcome name to ndarray (n, n_services + 1)
+        The world's true probabilities per target ("none" last), as
+        `pipeline.synth_outcomes.truth_probabilities` gives them.
+    objective : Objective or str
+
+    Returns
+    -------
+    ndarray of shape (n, n_services + 1)
+    """
+    weights = objective_weights(objective)
+    total: np.ndarray | None = None
+    for target, weight in zip(TARGETS, weights, strict=True):
+        if weight == 0.0:
+            continue
+        name = TRUTH_COLUMN_OF_TARGET[target]
+        if name not in truth:
+            raise ValueError(f"the truth lacks the outcome {name!r} the objective needs")
+        part = weight * np.asarray(truth[name], dtype=np.float64)
+        total = part if total is None else total + part
+    assert total is not None  # an objective has at least one positive weight
+    return total
 
 
 def prepare_episodes(
