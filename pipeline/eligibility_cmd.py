@@ -1,0 +1,129 @@
+"""`polku eligibility`: run the gate over a register extract and write one decision per row.
+
+All or nothing: if any row is invalid, every problem is listed (row, field, reason) on
+stderr, nothing is written and the exit status is 2. The output never carries the personal
+identity code; it is written to a temporary file and renamed, so a reader never sees half
+a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from models.eligibility import assess_eligibility_frame
+from models.profile_validation import RowError, parse_profile_frame
+
+OUTPUT_COLUMNS = ("client_id", "eligible", "target_groups", "failed_conditions", "rules_version")
+INVALID_INPUT_EXIT = 2
+
+
+class ExtractError(ValueError):
+    """The input file cannot be read as a register extract."""
+
+
+def read_extract(path: Path) -> pd.DataFrame:
+    """Read a CSV (every cell as text, empty cells empty) or Parquet register extract."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError as error:
+        raise ExtractError(f"{path}: the file is empty (expected a header row)") from error
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as error:
+        raise ExtractError(f"{path}: cannot read the file ({type(error).__name__})") from error
+
+
+def decision_table(profiles: pd.DataFrame) -> pd.DataFrame:
+    """The output rows: client id, `true`/`false`, codes joined with `;`, rules version."""
+    decisions = assess_eligibility_frame(profiles)
+    return pd.DataFrame(
+        {
+            "client_id": profiles["client_id"],
+            "eligible": decisions["eligible"].map({True: "true", False: "false"}),
+            "target_groups": decisions["target_groups"].map(";".join),
+            "failed_conditions": decisions["failed_conditions"].map(";".join),
+            "rules_version": decisions["rules_version"],
+        },
+        columns=list(OUTPUT_COLUMNS),
+    )
+
+
+def write_csv_atomically(table: pd.DataFrame, path: Path) -> None:
+    """Write `table` to a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            table.to_csv(out, index=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def format_row_error(error: RowError) -> str:
+    """One line of the invalid-input report."""
+    return f"row {error.row}: {error.field}: {error.message}"
+
+
+def eligibility(
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            help="Register extract: CSV with the profile fields as columns (ISO dates, "
+            "true/false), or Parquet.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the decisions (CSV).")
+    ],
+    today: Annotated[
+        str | None,
+        typer.Option(help="Assessment date (YYYY-MM-DD) of rows without one; default today."),
+    ] = None,
+) -> None:
+    """Decide who is a client of Helsinki's employment services, one row per input row."""
+    try:
+        default_date = dt.date.fromisoformat(today) if today else None
+    except ValueError as error:
+        raise typer.BadParameter("must be a date YYYY-MM-DD", param_hint="--today") from error
+    try:
+        raw = read_extract(input_path)
+    except ExtractError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=INVALID_INPUT_EXIT) from error
+
+    result = parse_profile_frame(raw, today=default_date)
+    if not result.ok:
+        for row_error in result.errors:
+            typer.echo(format_row_error(row_error), err=True)
+        bad_rows = len({e.row for e in result.errors})
+        typer.echo(
+            f"error: {bad_rows} of {len(raw)} rows are invalid; nothing was written",
+            err=True,
+        )
+        raise typer.Exit(code=INVALID_INPUT_EXIT)
+
+    table = decision_table(result.frame)
+    write_csv_atomically(table, output)
+    eligible = int((table["eligible"] == "true").sum())
+    typer.echo(
+        f"{len(table)} decided: {eligible} clients of Helsinki's employment services, "
+        f"{len(table) - eligible} with the TE office; wrote {output}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `polku eligibility` to the CLI."""
+    app.command("eligibility")(eligibility)
