@@ -131,9 +131,16 @@ class ServiceRanker(BaseEstimator):
         1 / floor); the share of treated rows affected is reported in `overlap_`.
     outcome_C, propensity_C : float, default 1.0
         Inverse L2 strength of the logistic outcome and propensity models.
-    final_alpha : float, default 0.05
-        Ridge strength of the final stage, per allowed row (the penalty is
-        `final_alpha * n_allowed`); the intercept is not penalised.
+    interaction_scale : float, default 0.3
+        Scale of the service x feature columns of the outcome model; below 1 penalises the
+        service-specific slopes more than the shared ones.
+    final_alpha : float or "auto", default "auto"
+        Ridge penalty of the final stage (on the sum of squared errors; the intercept is not
+        penalised). "auto" picks it from `final_alpha_grid` by cross-validated error of the
+        pseudo-outcomes over the client folds, pooled over services and targets (the
+        DR-learner's own loss, an unbiased proxy of the error against the true uplift).
+    final_alpha_grid : tuple of float
+        Candidates for "auto".
     n_bootstrap : int, default 40
         Bootstrap refits of the final stage for the intervals (0: no intervals).
     interval : float, default 0.9
@@ -156,6 +163,10 @@ class ServiceRanker(BaseEstimator):
     uplift_coef_ : ndarray of shape (n_targets, n_coef, n_services)
         Final-stage coefficients: uplift on the probability scale.
     uplift_boot_ : ndarray of shape (n_bootstrap, n_targets, n_coef, n_services)
+    final_alpha_ : float
+        The final-stage penalty used.
+    final_alpha_cv_ : pandas.DataFrame
+        With `final_alpha="auto"`: the cross-validated loss of each candidate.
     supported_ : ndarray of bool, shape (n_services,)
         Services with at least `min_treated` logged episodes.
     propensity_source_ : {"logged", "estimated"}
@@ -182,8 +193,10 @@ class ServiceRanker(BaseEstimator):
         n_folds: int = 2,
         propensity_floor: float = 0.01,
         outcome_C: float = 1.0,
+        interaction_scale: float = 0.3,
         propensity_C: float = 1.0,
-        final_alpha: float = 0.05,
+        final_alpha: float | str = "auto",
+        final_alpha_grid: tuple[float, ...] = (10.0, 100.0, 1e3, 1e4, 1e5, 1e6),
         n_bootstrap: int = 40,
         interval: float = 0.9,
         min_treated: int = 20,
@@ -194,8 +207,10 @@ class ServiceRanker(BaseEstimator):
         self.n_folds = n_folds
         self.propensity_floor = propensity_floor
         self.outcome_C = outcome_C
+        self.interaction_scale = interaction_scale
         self.propensity_C = propensity_C
         self.final_alpha = final_alpha
+        self.final_alpha_grid = final_alpha_grid
         self.n_bootstrap = n_bootstrap
         self.interval = interval
         self.min_treated = min_treated
@@ -287,6 +302,12 @@ class ServiceRanker(BaseEstimator):
 
         floored = np.maximum(logged_e, self.propensity_floor)
         pseudo = _pseudo_outcomes(mu, y, action_index, floored)
+        # The final stage fits the outcome model's own effect (plug-in, low noise) and the
+        # AIPW correction apart; only the noisy correction is shrunk, so a large penalty falls
+        # back to the outcome model's effect plus a constant correction, not to zero.
+        plug_in = mu[:, :, 1:] - mu[:, :, :1]
+        correction = pseudo - plug_in
+        del pseudo
         counts = np.bincount(action_index, minlength=n_services + 1)
         self.supported_ = counts[1:] >= self.min_treated
         self.overlap_ = _overlap_table(
@@ -296,15 +317,24 @@ class ServiceRanker(BaseEstimator):
         self.uplift_coef_ = np.zeros((len(TARGETS), design.shape[1], n_services))
         self.uplift_boot_ = np.zeros((self.n_bootstrap, *self.uplift_coef_.shape))
         boot_weights = rng.poisson(1.0, size=(self.n_bootstrap, n_groups))[:, group_codes]
-        for mask_columns, mask in _distinct_masks(allowed_mask, self.supported_):
+        masks = _distinct_masks(allowed_mask, self.supported_)
+        if self.final_alpha == "auto":
+            grid = tuple(float(a) for a in self.final_alpha_grid)
+            cv_loss = _ridge_cv_loss(design, plug_in, correction, masks, folds, self.n_folds, grid)
+            self.final_alpha_ = grid[int(np.argmin(cv_loss))]
+            self.final_alpha_cv_ = pd.DataFrame({"alpha": grid, "cv_loss": cv_loss})
+        else:
+            self.final_alpha_ = float(self.final_alpha)
+        for mask_columns, mask in masks:
             rows_k = np.flatnonzero(mask)
             x_k = design[rows_k]
-            target_k = pseudo[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
-            coef = _ridge(x_k, target_k, np.ones(len(rows_k)), self.final_alpha)
+            plug_k = plug_in[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+            corr_k = correction[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+            coef = _final_stage(x_k, plug_k, corr_k, np.ones(len(rows_k)), self.final_alpha_)
             self.uplift_coef_[:, :, mask_columns] = _unstack(coef, len(mask_columns))
             for b in range(self.n_bootstrap):
                 w = boot_weights[b, rows_k].astype(np.float64)
-                coef_b = _ridge(x_k, target_k, w, self.final_alpha)
+                coef_b = _final_stage(x_k, plug_k, corr_k, w, self.final_alpha_)
                 self.uplift_boot_[b][:, :, mask_columns] = _unstack(coef_b, len(mask_columns))
 
         self.services_ = tuple(services)
@@ -323,8 +353,18 @@ class ServiceRanker(BaseEstimator):
         check_scalar(
             self.propensity_C, "propensity_C", float, min_val=0.0, include_boundaries="neither"
         )
-        check_scalar(self.final_alpha, "final_alpha", float, min_val=0.0)
+        if self.final_alpha == "auto":
+            if not self.final_alpha_grid or min(self.final_alpha_grid) < 0:
+                raise ValueError("final_alpha_grid must hold non-negative penalties")
+        elif isinstance(self.final_alpha, str):
+            raise ValueError(f"final_alpha must be a number or 'auto', got {self.final_alpha!r}")
+        else:
+            check_scalar(self.final_alpha, "final_alpha", (int, float), min_val=0.0)
         check_scalar(self.n_bootstrap, "n_bootstrap", int, min_val=0)
+        check_scalar(
+            self.interaction_scale, "interaction_scale", (int, float), min_val=0.0,
+            include_boundaries="neither",
+        )  # fmt: skip
         check_scalar(
             self.interval, "interval", float, min_val=0.0, max_val=1.0,
             include_boundaries="neither",
@@ -367,7 +407,7 @@ class ServiceRanker(BaseEstimator):
         mu = np.zeros((n, n_targets, n_services + 1))
         # Logit coefficients of the outcome under each action: (targets, 1 + d, actions).
         coef_sum = np.zeros((n_targets, d + 1, n_services + 1))
-        design = _action_design(features, action_index, n_services)
+        design = _action_design(features, action_index, n_services, self.interaction_scale)
         for fold in range(self.n_folds):
             train = folds != fold
             test = ~train
@@ -393,7 +433,7 @@ class ServiceRanker(BaseEstimator):
         w = model.coef_.ravel()
         base = w[:d]
         action_shift = w[d : d + n_services]
-        interactions = w[d + n_services :].reshape(n_services, d)
+        interactions = w[d + n_services :].reshape(n_services, d) * self.interaction_scale
         coef[0, :] = model.intercept_[0]
         coef[0, 1:] += action_shift
         coef[1:, :] = base[:, None]
@@ -554,9 +594,13 @@ def _group_codes(groups: npt.ArrayLike | None, n: int) -> np.ndarray:
 
 
 def _action_design(
-    features: np.ndarray, action_index: np.ndarray, n_services: int
+    features: np.ndarray, action_index: np.ndarray, n_services: int, interaction_scale: float
 ) -> sp.csr_matrix:
-    """Sparse [features, service one-hot, service x feature] (no columns for `none`)."""
+    """Sparse [features, service one-hot, service x feature] (no columns for `none`).
+
+    Interaction columns are multiplied by `interaction_scale`: under one L2 penalty that
+    shrinks the service-specific slopes harder than the shared ones.
+    """
     n, d = features.shape
     treated = action_index > 0
     per_row = d + treated.astype(np.int64) * (1 + d)
@@ -576,7 +620,7 @@ def _action_design(
     data[starts[tr] + d] = 1.0
     inter_positions = starts[tr][:, None] + d + 1 + base_cols[None, :]
     indices[inter_positions] = d + n_services + service[:, None] * d + base_cols[None, :]
-    data[inter_positions] = features[tr]
+    data[inter_positions] = features[tr] * interaction_scale
     shape = (n, d + n_services + n_services * d)
     return sp.csr_matrix((data, indices, indptr), shape=shape)
 
@@ -608,15 +652,68 @@ def _distinct_masks(
     return [(np.array(ks), allowed[:, ks[0]]) for ks in groups.values()]
 
 
-def _ridge(x: np.ndarray, y: np.ndarray, weights: np.ndarray, alpha: float) -> np.ndarray:
-    """Weighted ridge with unpenalised intercept (column 0); returns (n_coef, n_outputs)."""
+# Penalty of the plug-in part of the final stage: only there to keep the solve stable.
+PLUG_IN_ALPHA: Final = 1.0
+
+
+def _final_stage(
+    x: np.ndarray, plug_in: np.ndarray, correction: np.ndarray, weights: np.ndarray, alpha: float
+) -> np.ndarray:
+    """Weighted linear fit of plug-in effect + AIPW correction; returns (n_coef, n_outputs).
+
+    Equal to a ridge regression of the pseudo-outcomes whose penalty pulls the coefficients
+    towards the outcome model's linearised effect instead of towards zero.
+    """
     xw = x * weights[:, None]
     gram = xw.T @ x
-    penalty = alpha * max(float(weights.sum()), 1.0)
-    gram[np.diag_indices_from(gram)] += penalty
-    gram[0, 0] -= penalty
-    gram[0, 0] += 1e-8
-    return np.linalg.solve(gram, xw.T @ y)
+    return _solve_ridge(gram, xw.T @ plug_in, PLUG_IN_ALPHA) + _solve_ridge(
+        gram, xw.T @ correction, alpha
+    )
+
+
+def _solve_ridge(gram: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
+    penalised = gram.copy()
+    penalised[np.diag_indices_from(penalised)] += alpha
+    penalised[0, 0] += 1e-8 - alpha  # the intercept stays unpenalised
+    try:
+        return np.linalg.solve(penalised, rhs)
+    except np.linalg.LinAlgError:  # e.g. alpha 0 on collinear one-hot columns
+        return np.linalg.lstsq(penalised, rhs, rcond=None)[0]
+
+
+def _ridge_cv_loss(
+    design: np.ndarray,
+    plug_in: np.ndarray,
+    correction: np.ndarray,
+    masks: list[tuple[np.ndarray, np.ndarray]],
+    folds: np.ndarray,
+    n_folds: int,
+    grid: tuple[float, ...],
+) -> np.ndarray:
+    """Held-out squared error of the pseudo-outcomes for each penalty, over the client folds."""
+    loss = np.zeros(len(grid))
+    for mask_columns, mask in masks:
+        rows_k = np.flatnonzero(mask)
+        x_k = design[rows_k]
+        plug_k = plug_in[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+        corr_k = correction[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+        fold_k = folds[rows_k]
+        in_fold = [fold_k == f for f in range(n_folds)]
+        grams = [x_k[m].T @ x_k[m] for m in in_fold]
+        plug_rhs = [x_k[m].T @ plug_k[m] for m in in_fold]
+        corr_rhs = [x_k[m].T @ corr_k[m] for m in in_fold]
+        gram_all, plug_all, corr_all = sum(grams), sum(plug_rhs), sum(corr_rhs)
+        for f, m in enumerate(in_fold):
+            if not m.any():
+                continue
+            gram_train = gram_all - grams[f]
+            x_f = x_k[m]
+            pseudo_f = plug_k[m] + corr_k[m]
+            fitted_plug = x_f @ _solve_ridge(gram_train, plug_all - plug_rhs[f], PLUG_IN_ALPHA)
+            for i, alpha in enumerate(grid):
+                coef = _solve_ridge(gram_train, corr_all - corr_rhs[f], alpha)
+                loss[i] += float(((pseudo_f - fitted_plug - x_f @ coef) ** 2).sum())
+    return loss
 
 
 def _unstack(coef: np.ndarray, n_columns: int) -> np.ndarray:
