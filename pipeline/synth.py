@@ -1,0 +1,313 @@
+"""A synthetic Helsinki: job seekers, caseworkers' choices, outcomes and the true effects.
+
+`generate_world(SynthConfig(n_clients=..., seed=...))` draws, with vectorised numpy only:
+
+1. the population and its assessments (`pipeline.synth_population`);
+2. the catalog's limits for each assessment (`models.catalog`);
+3. the true outcome probabilities under every service and none (`pipeline.synth_outcomes`);
+4. the caseworker's choice and its exact propensity (`pipeline.synth_caseworkers`);
+5. the logged outcomes of the choice made.
+
+`write_world` writes `clients.parquet`, `episodes.parquet` and `truth.parquet` (and CSV
+copies on request) atomically; the formats are in `docs/DATA_CARD.md`. The same seed gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from models.catalog import Catalog, load_catalog
+from models.demographics import age_in_years, is_foreign_language
+from models.profile import PROFILE_COLUMNS
+from pipeline.synth_caseworkers import choice_probabilities, draw_choices
+from pipeline.synth_outcomes import (
+    NO_SERVICE,
+    OUTCOME_TARGETS,
+    action_ids,
+    draw_outcomes,
+    truth_probabilities,
+)
+from pipeline.synth_population import PERIOD_START, Population, draw_population
+
+CLIENTS_FILE: Final = "clients"
+EPISODES_FILE: Final = "episodes"
+TRUTH_FILE: Final = "truth"
+LOGGED_OUTCOMES: Final = ("employed_6m", "education_6m", "employed_12m")
+EPISODE_COLUMNS: Final = (
+    "episode_id",
+    *PROFILE_COLUMNS,
+    "service_id",
+    "propensity",
+    *LOGGED_OUTCOMES,
+)
+CLIENT_COLUMNS: Final = ("client_id", "henkilotunnus", *PROFILE_COLUMNS[1:])
+TRUTH_SEPARATOR: Final = "__"
+_CHECK_CHARACTERS: Final = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+
+
+def truth_column(target: str, action: str) -> str:
+    """Name of the truth column of one target under one action (service id or "none")."""
+    return f"{target}{TRUTH_SEPARATOR}{action}"
+
+
+@dataclass(frozen=True, slots=True)
+class SynthConfig:
+    """What world to draw.
+
+    Attributes
+    ----------
+    n_clients : int
+        Persons in the register (each has 1-3 assessments).
+    seed : int
+        Seed of every random draw; the same seed gives the same world, byte for byte.
+    hidden_confounder : bool
+        Add an unobserved motivation that raises both the chance of an active service and
+        every outcome (for sensitivity tests). Off by default.
+    """
+
+    n_clients: int
+    seed: int = 0
+    hidden_confounder: bool = False
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.n_clients, bool)
+            or not isinstance(self.n_clients, int)
+            or self.n_clients < 1
+        ):
+            raise ValueError(f"n_clients must be a positive integer, got {self.n_clients!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+
+@dataclass(frozen=True)
+class World:
+    """A generated world.
+
+    Attributes
+    ----------
+    clients : DataFrame
+        One row per person (`CLIENT_COLUMNS`), the register as at their first assessment,
+        with a synthetic henkilötunnus (individual numbers 900-999, the test range).
+    episodes : DataFrame
+        One row per assessment (`EPISODE_COLUMNS`).
+    truth : DataFrame
+        `episode_id` and one float32 column per (target, action): `truth_column(t, a)`.
+    catalog : Catalog
+    config : SynthConfig
+    """
+
+    clients: pd.DataFrame
+    episodes: pd.DataFrame
+    truth: pd.DataFrame
+    catalog: Catalog
+    config: SynthConfig
+
+    def truth_matrix(self, target: str) -> np.ndarray:
+        """True probabilities of one target, (n_episodes, n_services + 1), "none" last."""
+        columns = [truth_column(target, a) for a in action_ids(self.catalog)]
+        return self.truth[columns].to_numpy(dtype=np.float64)
+
+
+Progress = Callable[[str], None]
+
+
+def generate_world(
+    config: SynthConfig, catalog: Catalog | None = None, progress: Progress | None = None
+) -> World:
+    """Draw a world (see the module docstring)."""
+    catalog = catalog if catalog is not None else load_catalog()
+    say = progress or (lambda _message: None)
+    population_seed, identity_seed, choice_seed, outcome_seed = np.random.SeedSequence(
+        config.seed
+    ).spawn(4)
+
+    say(f"population of {config.n_clients:,} persons")
+    population = draw_population(config.n_clients, np.random.default_rng(population_seed))
+    profiles = _episode_profiles(population)
+    hkt = synthetic_henkilotunnus(
+        population.persons["birth_date"].to_numpy(dtype="datetime64[D]"),
+        population.persons["gender"].to_numpy(dtype=object),
+        np.random.default_rng(identity_seed),
+    )
+    motivation = population.motivation if config.hidden_confounder else None
+
+    say(f"limits and true outcomes of {len(profiles):,} assessments")
+    allowed = catalog.allowed_frame(profiles)
+    truth = truth_probabilities(profiles, catalog, motivation=motivation)
+
+    say("caseworkers' choices")
+    dates = profiles["assessment_date"].to_numpy(dtype="datetime64[M]")
+    month = (dates - PERIOD_START.astype("datetime64[M]")).astype(np.int64)
+    foreign = is_foreign_language(
+        profiles["mother_tongue"].to_numpy(dtype=str), profiles["immigrant"].to_numpy()
+    )
+    probabilities = choice_probabilities(
+        catalog, allowed, truth, month=month, foreign_language=foreign, motivation=motivation
+    )
+    choice = draw_choices(probabilities, np.random.default_rng(choice_seed))
+    propensity = probabilities[np.arange(len(choice)), choice]
+
+    say("outcomes")
+    outcomes = draw_outcomes(truth, choice, np.random.default_rng(outcome_seed))
+
+    episodes = profiles.copy()
+    n_episodes = len(episodes)
+    episodes.insert(0, "episode_id", _ids("E", n_episodes, 8))
+    episodes["service_id"] = np.array(action_ids(catalog), dtype=object)[choice]
+    episodes["propensity"] = propensity
+    for name in LOGGED_OUTCOMES:
+        episodes[name] = outcomes[name]
+    episodes = episodes[list(EPISODE_COLUMNS)]
+
+    first = ~population.episodes["person"].duplicated().to_numpy()
+    clients = profiles.loc[first].reset_index(drop=True)
+    clients.insert(1, "henkilotunnus", hkt)
+    clients = clients[list(CLIENT_COLUMNS)]
+
+    say("truth table")
+    truth_frame = truth_table(episodes["episode_id"].to_numpy(), truth, catalog)
+    return World(
+        clients=clients, episodes=episodes, truth=truth_frame, catalog=catalog, config=config
+    )
+
+
+def truth_table(
+    episode_ids: np.ndarray, truth: dict[str, np.ndarray], catalog: Catalog
+) -> pd.DataFrame:
+    """The wide truth frame: `episode_id`, then float32 `target__action` columns."""
+    columns: dict[str, np.ndarray] = {"episode_id": episode_ids}
+    for target in OUTCOME_TARGETS:
+        matrix = truth[target].astype(np.float32)
+        for j, action in enumerate(action_ids(catalog)):
+            columns[truth_column(target, action)] = matrix[:, j]
+    return pd.DataFrame(columns)
+
+
+def _ids(prefix: str, n: int, width: int) -> np.ndarray:
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
+
+
+def _episode_profiles(population: Population) -> pd.DataFrame:
+    """The typed profile frame of every assessment (every profile column, no henkilötunnus)."""
+    persons, episodes = population.persons, population.episodes
+    person = episodes["person"].to_numpy()
+    frame = persons.iloc[person].reset_index(drop=True)
+    frame["client_id"] = _ids("C", len(persons), 7)[person]
+    for column in (
+        "assessment_date",
+        "labour_market_status",
+        "unemployment_benefit",
+        "unemployment_months",
+    ):
+        frame[column] = episodes[column].to_numpy()
+    frame["outdated_skills"] = episodes["outdated_skills"].to_numpy()
+    # A client since a date after this assessment was not yet a client at it.
+    since = frame["experiment_client_since"].to_numpy()
+    frame["experiment_client_since"] = np.where(
+        since > frame["assessment_date"].to_numpy(), np.datetime64("NaT"), since
+    )
+    frame["experiment_client_since"] = frame["experiment_client_since"].astype("datetime64[s]")
+    return frame[list(PROFILE_COLUMNS)]
+
+
+def synthetic_henkilotunnus(
+    birth_dates: np.ndarray, genders: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Valid, unique test-range codes (individual numbers 900-999) agreeing with the birth dates.
+
+    Odd individual numbers for men, even for women (RULES.md §4); people without a recorded
+    gender get a random parity. Century signs: `-` or (since 2023) `Y` for the 1900s, `A` or
+    `B` for the 2000s.
+    """
+    days = np.asarray(birth_dates, dtype="datetime64[D]")
+    n = len(days)
+    odd = np.where(genders == "male", 1, np.where(genders == "female", 0, rng.integers(0, 2, n)))
+    order = np.lexsort((np.arange(n), odd, days))
+    key = days.astype(np.int64) * 2 + odd
+    sorted_key = key[order]
+    group_start = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
+    starts = np.repeat(group_start, np.diff(np.r_[group_start, n]))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - starts
+    if n and rank.max() >= 50:
+        raise ValueError(
+            "more than 50 persons share a birth date and gender; the test range has no room"
+        )
+    individual = 900 + 2 * rank + odd
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = (days.astype("datetime64[M]") - days.astype("datetime64[Y]")).astype(np.int64) + 1
+    day = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
+    new_sign = rng.random(n) < 0.1
+    sign = np.where(years >= 2000, np.where(new_sign, "B", "A"), np.where(new_sign, "Y", "-"))
+    number = day * 10_000_000 + month * 100_000 + (years % 100) * 1000 + individual
+    check = np.array(list(_CHECK_CHARACTERS))[number % 31]
+    prefix = np.char.zfill((day * 10_000 + month * 100 + years % 100).astype(str), 6)
+    return np.char.add(
+        np.char.add(np.char.add(prefix, sign), individual.astype(str)), check
+    ).astype(object)
+
+
+def write_world(world: World, out_dir: str | Path, *, csv: bool = False) -> list[Path]:
+    """Write clients, episodes and truth as Parquet (and CSV), each atomically.
+
+    Returns the paths written. A failure leaves no half-written file behind.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in (
+        (CLIENTS_FILE, world.clients),
+        (EPISODES_FILE, world.episodes),
+        (TRUTH_FILE, world.truth),
+    ):
+        written.append(_atomic(out / f"{name}.parquet", frame, "parquet"))
+        if csv:
+            written.append(_atomic(out / f"{name}.csv", frame, "csv"))
+    return written
+
+
+def _atomic(path: Path, frame: pd.DataFrame, kind: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        if kind == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def ages(frame: pd.DataFrame) -> np.ndarray:
+    """Age in whole years on the assessment date of each row."""
+    return age_in_years(
+        frame["birth_date"].to_numpy(dtype="datetime64[D]"),
+        frame["assessment_date"].to_numpy(dtype="datetime64[D]"),
+    )
+
+
+__all__ = [
+    "CLIENT_COLUMNS",
+    "EPISODE_COLUMNS",
+    "NO_SERVICE",
+    "OUTCOME_TARGETS",
+    "SynthConfig",
+    "World",
+    "generate_world",
+    "synthetic_henkilotunnus",
+    "truth_column",
+    "write_world",
+]

@@ -1,0 +1,135 @@
+"""The caseworkers' behaviour policy of the synthetic world, with exact propensities.
+
+At each assessment a caseworker chooses one service the client may take, or none. The
+choice probabilities (a softmax over the allowed services and "none") depend on:
+
+- **needs**: caseworkers partly know what helps: the true uplift of each service for this
+  client (on the six- and twelve-month targets) enters the score;
+- **creaming**: job-search and entrepreneurship services go more to the already employable;
+- **habit**: popular (large) services are offered more;
+- **bias**: entrepreneurship services are under-offered to foreign-language clients;
+- **capacity**: where a month's expected demand for a service exceeds its monthly capacity
+  (scaled to the world's size), its score is lowered so expected use fits;
+- **motivation** (only when the world has a hidden confounder): motivated clients get active
+  services more often;
+- **exploration**: a share of every choice is uniform over the options, so every allowed
+  option has probability at least `EXPLORATION / n_options` (overlap for effect estimation).
+
+The recorded propensity is the exact probability of the choice made under this policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import numpy as np
+
+from models.catalog import Catalog
+
+EXPLORATION: Final = 0.2
+NONE_SCORE: Final = 3.0
+KNOWLEDGE_WEIGHT: Final = 12.0  # per unit of true uplift (probability scale)
+CREAMING_WEIGHT: Final = 2.0
+HABIT_WEIGHT: Final = 0.5
+FOREIGN_ENTREPRENEURSHIP_BIAS: Final = 1.0
+MOTIVATION_CHOICE_WEIGHT: Final = 0.6
+# Helsinki's assessments a month that the catalog's monthly capacities are set against
+# (assumed: ~70,000 clients, each assessed about every 12 months).
+HELSINKI_ASSESSMENTS_PER_MONTH: Final = 6000
+ACTIVE_FAMILIES: Final = ("job_search", "entrepreneurship", "education")
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    top = scores.max(axis=1, keepdims=True)
+    weights = np.exp(scores - top)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def choice_probabilities(
+    catalog: Catalog,
+    allowed: np.ndarray,
+    truth: Mapping[str, np.ndarray],
+    *,
+    month: np.ndarray,
+    foreign_language: np.ndarray,
+    motivation: np.ndarray | None = None,
+) -> np.ndarray:
+    """Probability of each option (services in catalog order, then none) at each assessment.
+
+    Parameters
+    ----------
+    catalog : Catalog
+    allowed : bool array (n, n_services)
+        The catalog's limits for each assessment.
+    truth : dict of target -> array (n, n_services + 1)
+        True outcome probabilities (`synth_outcomes.truth_probabilities`).
+    month : int array (n,)
+        Month of each assessment (capacity is shared within a month).
+    foreign_language : bool array (n,)
+    motivation : array (n,), optional
+        Hidden motivation; None when the world has no hidden confounder.
+
+    Returns
+    -------
+    float64 array (n, n_services + 1); rows sum to 1; disallowed services have 0.
+    """
+    n, n_services = allowed.shape
+    families = np.array([s.family for s in catalog.services], dtype=object)
+    capacity = np.array([s.monthly_capacity for s in catalog.services], dtype=np.float64)
+
+    six = truth["employment_or_education_6m"]
+    twelve = truth["employed_12m"]
+    uplift = 0.5 * (six[:, :n_services] - six[:, -1:]) + 0.5 * (
+        twelve[:, :n_services] - twelve[:, -1:]
+    )
+    scores = KNOWLEDGE_WEIGHT * uplift
+    scores += HABIT_WEIGHT * np.log(capacity / np.median(capacity))[None, :]
+    employable = truth["employed_6m"][:, -1] - 0.25
+    scores += (
+        CREAMING_WEIGHT
+        * employable[:, None]
+        * np.isin(families, ("job_search", "entrepreneurship"))[None, :]
+    )
+    scores -= FOREIGN_ENTREPRENEURSHIP_BIAS * (
+        np.asarray(foreign_language, dtype=bool)[:, None]
+        & (families == "entrepreneurship")[None, :]
+    )
+    if motivation is not None:
+        scores += (
+            MOTIVATION_CHOICE_WEIGHT
+            * motivation[:, None]
+            * np.isin(families, ACTIVE_FAMILIES)[None, :]
+        )
+    scores = np.where(allowed, scores, -np.inf)
+    scores = np.hstack([scores, np.full((n, 1), NONE_SCORE)])
+
+    first = _softmax(scores)
+    # Capacity: scale each service's score down in months where expected demand exceeds it.
+    n_months = int(month.max()) + 1 if n else 0
+    assessments = np.bincount(month, minlength=n_months).astype(np.float64)
+    limit = capacity[None, :] * (assessments[:, None] / HELSINKI_ASSESSMENTS_PER_MONTH)
+    demand = np.column_stack(
+        [np.bincount(month, weights=first[:, j], minlength=n_months) for j in range(n_services)]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(demand > limit, limit / demand, 1.0)
+    scores[:, :n_services] += np.log(np.maximum(factor, 1e-12))[month]
+    policy = _softmax(scores)
+
+    options = np.hstack([allowed, np.ones((n, 1), dtype=bool)])
+    uniform = options / options.sum(axis=1, keepdims=True)
+    return (1.0 - EXPLORATION) * policy + EXPLORATION * uniform
+
+
+def draw_choices(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One option index per row from its probabilities (inverse CDF, vectorised)."""
+    cumulative = np.cumsum(probabilities, axis=1)
+    u = rng.random(len(probabilities))[:, None] * cumulative[:, -1:]
+    chosen = (u >= cumulative).sum(axis=1)
+    chosen = np.minimum(chosen, probabilities.shape[1] - 1)
+    # Never land on a zero-probability option through rounding at the top end.
+    bad = probabilities[np.arange(len(chosen)), chosen] <= 0
+    if bad.any():
+        chosen[bad] = probabilities.shape[1] - 1
+    return chosen
