@@ -1,0 +1,382 @@
+"""The ranker in MLflow: a pyfunc wrapper, logging, registration and hash-checked loading.
+
+A model version is one `PolkuModel` (rules versions + catalog snapshot + fitted ranker)
+saved with joblib. Pickles run code when loaded, so the file's SHA-256 is recorded three
+times (the pyfunc's model config, the MLmodel metadata, and a tag on the registered
+version) and compared with the file on every load BEFORE it is unpickled; a mismatch is
+refused (`ArtifactIntegrityError`).
+
+The pyfunc is a "models from code" model (`models/pyfunc_entry.py`), so MLflow stores no
+cloudpickle of the wrapper: the only pickle is the hash-checked bundle. Loading it needs the
+`polku` package importable (the gate and the catalog limits live there and must be the code
+the model was validated with); it is not copied into the artifact with `code_paths`, which
+would let two copies of the rules drift apart. The library versions recorded with the model
+say which environment it was built in.
+
+Embedded default: a SQLite tracking and registry store at `<state_dir>/mlflow.db` and
+artifacts under `<state_dir>/mlartifacts` (MLflow's own default for a SQLite store would be
+`./mlruns` under whatever directory the process runs in, so the experiment is created with
+an explicit artifact location). `MLFLOW_TRACKING_URI` points elsewhere.
+
+Examples
+--------
+>>> configure_tracking()  # doctest: +SKIP
+>>> with mlflow.start_run():  # doctest: +SKIP
+...     version = log_model(model, input_example=frame.head(3))
+>>> loaded = load_version(version)  # doctest: +SKIP
+>>> mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking import MlflowClient
+
+from models.bundle import PolkuModel
+from models.state import state_dir
+from models.suggestions import DEFAULT_OBJECTIVE
+
+MODEL_NAME: Final = "polku-ranker"
+CHAMPION_ALIAS: Final = "champion"
+EXPERIMENT_NAME: Final = "polku-ranker"
+TRACKING_URI_ENV: Final = "MLFLOW_TRACKING_URI"
+ARTIFACT_KEY: Final = "polku_model"
+ARTIFACT_FILE: Final = "polku_model.joblib"
+SHA256_KEY: Final = "polku_model_sha256"
+ENTRY_POINT: Final = Path(__file__).resolve().parent / "pyfunc_entry.py"
+LIBRARIES: Final = ("numpy", "pandas", "scikit-learn", "scipy", "joblib", "mlflow", "polku")
+# Columns a pyfunc input may never carry into MLflow (the input example is stored as a file).
+FORBIDDEN_INPUT_COLUMNS: Final = ("henkilotunnus",)
+
+
+class ArtifactIntegrityError(RuntimeError):
+    """The model file's hash differs from the one recorded when it was logged."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered version, loaded and checked.
+
+    Attributes
+    ----------
+    model : PolkuModel
+    version : str
+        Registered version number.
+    trained_at : str
+        ISO timestamp of training.
+    metrics : dict of str to float
+        Metrics of the run that logged the version.
+    """
+
+    model: PolkuModel
+    version: str
+    trained_at: str
+    metrics: dict[str, float]
+
+
+# -- tracking --------------------------------------------------------------------------------
+
+
+def tracking_uri() -> str:
+    """`$MLFLOW_TRACKING_URI`, else the embedded SQLite store `<state_dir>/mlflow.db`."""
+    configured = os.environ.get(TRACKING_URI_ENV)
+    if configured:
+        return configured
+    return f"sqlite:///{state_dir() / 'mlflow.db'}"
+
+
+def default_artifact_location() -> str:
+    """Where the embedded store keeps artifacts: `<state_dir>/mlartifacts`, as a file URI."""
+    return (state_dir() / "mlartifacts").as_uri()
+
+
+def _is_embedded(uri: str) -> bool:
+    return uri == f"sqlite:///{state_dir() / 'mlflow.db'}"
+
+
+def configure_tracking(experiment_name: str = EXPERIMENT_NAME) -> str:
+    """Point MLflow at the store and make sure the experiment exists; returns its id.
+
+    With the embedded store the state directory is created and a new experiment gets its
+    artifacts under `<state_dir>/mlartifacts`; with a tracking server the server decides.
+    """
+    uri = tracking_uri()
+    if _is_embedded(uri):
+        state_dir().mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    location = default_artifact_location() if _is_embedded(uri) else None
+    return str(client.create_experiment(experiment_name, artifact_location=location))
+
+
+def _client() -> MlflowClient:
+    uri = tracking_uri()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a saved model depends on."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_checked(path: str | Path, expected_sha256: str) -> PolkuModel:
+    """Unpickle a bundle only if its SHA-256 equals `expected_sha256`.
+
+    Raises
+    ------
+    ArtifactIntegrityError
+        The file's hash differs (it was changed after logging), or no hash was recorded.
+    """
+    if not expected_sha256:
+        raise ArtifactIntegrityError(f"no SHA-256 recorded for {Path(path).name}; refusing it")
+    actual = file_sha256(path)
+    if actual != expected_sha256:
+        raise ArtifactIntegrityError(
+            f"{Path(path).name} has SHA-256 {actual[:12]}..., but {expected_sha256[:12]}... "
+            "was recorded when it was logged; refusing to load a changed model file"
+        )
+    model = joblib.load(path)
+    if not isinstance(model, PolkuModel):
+        raise ArtifactIntegrityError(f"{Path(path).name} does not hold a PolkuModel")
+    return model
+
+
+# -- the pyfunc ------------------------------------------------------------------------------
+
+
+class PolkuPyfunc(PythonModel):
+    """MLflow pyfunc over a `PolkuModel`.
+
+    Input: a DataFrame of raw client profiles (the fields of `models.profile`; a
+    henkilötunnus column is accepted, used for the birth date and dropped). Params:
+    `objective` (default the six-month objective) and `top_k` (0: all). Output: one row per
+    input row with `client_id`, `eligible`, `rules_version` and `suggestions` (JSON list of
+    ranked services with with/without, uplift, interval and drivers).
+    """
+
+    model: PolkuModel
+
+    def load_context(self, context: Any) -> None:
+        """Check the bundle's hash, then unpickle it."""
+        expected = (context.model_config or {}).get(SHA256_KEY, "")
+        self.model = load_checked(context.artifacts[ARTIFACT_KEY], expected)
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Gate and rank each input profile (see the class docstring)."""
+        from models.profile_validation import parse_profile_frame, profile_from_row
+
+        params = params or {}
+        objective = str(params.get("objective") or DEFAULT_OBJECTIVE)
+        top_k = int(params.get("top_k") or 0) or None
+        parsed = parse_profile_frame(pd.DataFrame(model_input))
+        if parsed.errors:
+            first = parsed.errors[:5]
+            described = "; ".join(f"row {e.row} {e.field}: {e.message}" for e in first)
+            raise ValueError(f"{len(parsed.errors)} invalid profile value(s): {described}")
+        records = []
+        for _, row in parsed.frame.iterrows():
+            profile = profile_from_row(row)
+            decision, ranked = self.model.recommend(profile, objective, top_k)
+            records.append(
+                {
+                    "client_id": profile.client_id,
+                    "eligible": decision.eligible,
+                    "rules_version": decision.rules_version,
+                    "suggestions": json.dumps([_ranked_record(r) for r in ranked]),
+                }
+            )
+        return pd.DataFrame.from_records(
+            records, columns=["client_id", "eligible", "rules_version", "suggestions"]
+        )
+
+
+def _ranked_record(ranked: Any) -> dict[str, Any]:
+    return {
+        "service_id": ranked.service_id,
+        "rank": ranked.rank,
+        "expected_with": ranked.expected_with,
+        "expected_without": ranked.expected_without,
+        "uplift": ranked.uplift,
+        "uplift_low": ranked.uplift_low,
+        "uplift_high": ranked.uplift_high,
+        "drivers": [
+            {"factor": d.factor, "uplift_without": d.uplift_without} for d in ranked.drivers
+        ],
+    }
+
+
+# -- logging and registering -----------------------------------------------------------------
+
+
+def _clean_input_example(frame: pd.DataFrame) -> pd.DataFrame:
+    example = frame.drop(columns=[c for c in FORBIDDEN_INPUT_COLUMNS if c in frame.columns])
+    example = example.reset_index(drop=True).copy()
+    # Serialisable plain values: dates as ISO strings, missing as None.
+    for column in example.columns:
+        if pd.api.types.is_datetime64_any_dtype(example[column]):
+            example[column] = example[column].dt.strftime("%Y-%m-%d").astype(object)
+            example.loc[example[column].isna(), column] = None
+    return example
+
+
+def log_polku_model(
+    model: PolkuModel,
+    *,
+    input_example: pd.DataFrame | None = None,
+    name: str = "model",
+) -> Any:
+    """Log a bundle as a pyfunc model in the active run (one is started if none is).
+
+    Parameters
+    ----------
+    model : PolkuModel
+    input_example : pandas.DataFrame, optional
+        A few profiles; used for the signature and stored with the model. A henkilötunnus
+        column is dropped first.
+    name : str
+        The logged model's name within the run.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        With `model_uri`; its metadata carries the SHA-256 of the bundle.
+    """
+    from mlflow.models import infer_signature
+
+    with tempfile.TemporaryDirectory(prefix="polku-model-") as tmp:
+        path = Path(tmp) / ARTIFACT_FILE
+        joblib.dump(model, path)
+        sha256 = file_sha256(path)
+        versions = library_versions()
+        example = None
+        signature = None
+        if input_example is not None:
+            example = _clean_input_example(input_example)
+            pyfunc = PolkuPyfunc()
+            pyfunc.model = model
+            output = pyfunc.predict(None, example)
+            signature = infer_signature(
+                example, output, params={"objective": DEFAULT_OBJECTIVE, "top_k": 0}
+            )
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(ENTRY_POINT),
+            artifacts={ARTIFACT_KEY: str(path)},
+            model_config={SHA256_KEY: sha256},
+            signature=signature,
+            input_example=example,
+            pip_requirements=[
+                f"{lib}=={versions[lib]}"
+                for lib in ("numpy", "pandas", "scikit-learn", "scipy", "joblib", "mlflow")
+            ],
+            metadata={
+                SHA256_KEY: sha256,
+                "library_versions": versions,
+                "rules_versions": list(model.rules_versions),
+                "catalog_fingerprint": model.catalog.fingerprint,
+                "trained_at": model.trained_at,
+            },
+        )
+    return info
+
+
+def register(model_info: Any) -> str:
+    """Register a logged model as a new version of `MODEL_NAME`; returns the version number.
+
+    The bundle's SHA-256 is also set as a tag of the version, so a load can compare the
+    file against the registry, not only against the metadata stored beside the file.
+    """
+    sha256 = (model_info.metadata or {}).get(SHA256_KEY)
+    if not sha256:
+        raise ValueError("the logged model carries no SHA-256; log it with log_polku_model")
+    version = mlflow.register_model(model_info.model_uri, MODEL_NAME)
+    _client().set_model_version_tag(MODEL_NAME, version.version, SHA256_KEY, sha256)
+    return str(version.version)
+
+
+def log_model(model: PolkuModel, *, input_example: pd.DataFrame | None = None) -> str:
+    """Log the bundle in the active run and register it; returns the new version number."""
+    return register(log_polku_model(model, input_example=input_example))
+
+
+def set_champion(version: str | int) -> None:
+    """Give `version` the champion alias."""
+    _client().set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, str(version))
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_version(version: str | int) -> LoadedModel:
+    """Load a registered version, checking the bundle's hash before unpickling it."""
+    client = _client()
+    model_version = client.get_model_version(MODEL_NAME, str(version))
+    return _load(client, model_version)
+
+
+def load_champion() -> LoadedModel:
+    """Load the version holding the champion alias (hash-checked)."""
+    client = _client()
+    model_version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    return _load(client, model_version)
+
+
+def _load(client: MlflowClient, model_version: Any) -> LoadedModel:
+    from mlflow.artifacts import download_artifacts
+    from mlflow.models import Model
+
+    uri = client.get_model_version_download_uri(MODEL_NAME, str(model_version.version))
+    registered_hash = (model_version.tags or {}).get(SHA256_KEY, "")
+    with tempfile.TemporaryDirectory(prefix="polku-load-") as tmp:
+        local = Path(download_artifacts(artifact_uri=uri, dst_path=tmp))
+        metadata = Model.load(str(local)).metadata or {}
+        recorded = str(metadata.get(SHA256_KEY, ""))
+        if registered_hash and recorded != registered_hash:
+            raise ArtifactIntegrityError(
+                f"version {model_version.version}: the model's recorded hash differs from the "
+                "registry's; refusing it"
+            )
+        files = list(local.rglob(ARTIFACT_FILE))
+        if len(files) != 1:
+            raise ArtifactIntegrityError(
+                f"version {model_version.version}: expected one {ARTIFACT_FILE}, found {len(files)}"
+            )
+        model = load_checked(files[0], registered_hash or recorded)
+    metrics: dict[str, float] = {}
+    if model_version.run_id:
+        metrics = dict(client.get_run(model_version.run_id).data.metrics)
+    return LoadedModel(model, str(model_version.version), model.trained_at, metrics)
