@@ -16,7 +16,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     # The service's commands (serve, audit) are composed here by name: the CLI is the one
     # place that joins the two halves, so no pipeline module imports service code.
     "pipeline.eligibility_cmd",
+    "pipeline.generate_cmd",
+    "pipeline.validate_cmd",
     "pipeline.effects_cmd",
+    "service.cli",
 )
 
 

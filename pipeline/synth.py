@@ -283,12 +283,19 @@ def _atomic(path: Path, frame: pd.DataFrame, kind: str) -> Path:
         if kind == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d", float_format="%.6g")
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def ages(frame: pd.DataFrame) -> np.ndarray:

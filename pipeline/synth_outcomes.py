@@ -43,9 +43,9 @@ OUTCOME_TARGETS: Final = (
 
 # Baseline intercepts, set so the world hits CALIBRATION.md's "25 % on the open labour
 # market 6 months after an active service" (national, 2016) among served clients.
-INTERCEPT_EMPLOYED_6M: Final = -0.55
+INTERCEPT_EMPLOYED_6M: Final = -0.4
 INTERCEPT_EDUCATION_6M: Final = -3.0
-INTERCEPT_EMPLOYED_12M: Final = -0.05
+INTERCEPT_EMPLOYED_12M: Final = 0.05
 # How strongly the hidden motivation (when switched on) raises every index.
 MOTIVATION_OUTCOME_WEIGHT: Final = 0.5
 

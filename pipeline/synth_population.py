@@ -62,8 +62,8 @@ AGE_BANDS: Final = (
 )
 # Home municipality (assumed): a few in Espoo (049), Vantaa (092), Kauniainen, Kerava.
 MUNICIPALITIES: Final = {
-    HELSINKI_MUNICIPALITY: 0.95,
-    "049": 0.025,
+    HELSINKI_MUNICIPALITY: 0.96,
+    "049": 0.018,
     "092": 0.018,
     "235": 0.003,
     "245": 0.004,
@@ -278,7 +278,7 @@ def draw_population(n_clients: int, rng: np.random.Generator) -> Population:
     # Persons who were experiment clients before their first assessment here (continuing
     # clients): most of those in a target group, fewer of the others (assumed shares).
     likely_group = foreign | (age_whole < 30) | ~fund_member
-    was_client = rng.random(n) < np.where(likely_group, 0.6, 0.55)
+    was_client = rng.random(n) < np.where(likely_group, 0.6, 0.62)
     since_offset = rng.integers(0, np.maximum((first_date - PERIOD_START).astype(np.int64), 0) + 1)
     since = np.where(
         rng.random(n) < 0.6, PERIOD_START, PERIOD_START + since_offset.astype("timedelta64[D]")

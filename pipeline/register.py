@@ -1,0 +1,372 @@
+"""Read and validate a register extract: clients, episodes and (for a synthetic world) truth.
+
+A register directory holds `clients` and `episodes` (and, when generated, `truth`), each as
+Parquet or CSV (`<name>.parquet` is preferred when both exist). Profiles are validated by
+`models.profile_validation.parse_profile_frame` (the one definition of every field); this
+module adds what is particular to episodes: a unique `episode_id`, a client that exists in
+`clients`, a service of the catalog or `"none"`, a propensity in (0, 1] and 0/1 outcomes.
+Every error names the file, the row (data rows counted from 1) and the field. Formats:
+`docs/DATA_CARD.md`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from models.catalog import Catalog, load_catalog
+from models.profile import PROFILE_COLUMNS
+from models.profile_validation import parse_profile_frame
+from pipeline.synth import CLIENTS_FILE, EPISODES_FILE, LOGGED_OUTCOMES, TRUTH_FILE, truth_column
+from pipeline.synth_outcomes import NO_SERVICE, OUTCOME_TARGETS
+
+EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *LOGGED_OUTCOMES)
+MIN_PROPENSITY_WARNING: Final = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterError:
+    """One problem in one field of one row of one file (`row` counts data rows from 1)."""
+
+    file: str
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}, " if self.row > 0 else ""
+        return f"{self.file}: {where}field {self.field!r}: {self.message}"
+
+
+class RegisterValidationError(ValueError):
+    """A register extract failed validation; `.errors` holds every problem found."""
+
+    def __init__(self, errors: Sequence[RegisterError]) -> None:
+        shown = "; ".join(str(e) for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"invalid register extract: {shown}{more}")
+        self.errors = tuple(errors)
+
+
+@dataclass
+class RegisterExtract:
+    """A validated (or partly valid) register extract.
+
+    Attributes
+    ----------
+    clients : DataFrame or None
+        Typed valid client rows (profile columns; the henkilötunnus is dropped).
+    episodes : DataFrame or None
+        Typed valid episode rows: `episode_id`, the profile columns, `service_id`,
+        `propensity`, `employed_6m`, `education_6m`, `employed_12m`.
+    errors : list of RegisterError
+    files : dict of name -> Path
+    """
+
+    clients: pd.DataFrame | None = None
+    episodes: pd.DataFrame | None = None
+    errors: list[RegisterError] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def find_file(directory: str | Path, name: str) -> Path:
+    """`<name>.parquet` (preferred) or `<name>.csv` in `directory`."""
+    directory = Path(directory)
+    for suffix in (".parquet", ".csv"):
+        path = directory / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"{directory} holds no {name}.parquet or {name}.csv")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A raw table: Parquet as typed, CSV as strings (empty cells missing)."""
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def _profile_errors(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[RegisterError]]:
+    parsed = parse_profile_frame(raw.reset_index(drop=True))
+    return parsed.frame, [RegisterError(file, e.row, e.field, e.message) for e in parsed.errors]
+
+
+def validate_clients(
+    raw: pd.DataFrame, file: str = "clients"
+) -> tuple[pd.DataFrame, list[RegisterError]]:
+    """Validate a clients table; returns the typed valid rows and every error."""
+    frame, errors = _profile_errors(raw, file)
+    if "client_id" in raw.columns:
+        ids = raw["client_id"].reset_index(drop=True)
+        duplicated = ids.duplicated(keep="first") & ids.notna()
+        errors += [
+            RegisterError(file, int(i) + 1, "client_id", "duplicate client id")
+            for i in np.flatnonzero(duplicated)
+        ]
+    return frame, sorted(errors, key=lambda e: (e.row, e.field))
+
+
+def _numbers(raw: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Column as float64 and a mask of cells that are missing or not numbers."""
+    if name not in raw.columns:
+        return np.full(len(raw), np.nan), np.ones(len(raw), dtype=bool)
+    values = pd.to_numeric(raw[name].reset_index(drop=True), errors="coerce").to_numpy(
+        dtype=np.float64
+    )
+    return values, np.isnan(values)
+
+
+def validate_episodes(
+    raw: pd.DataFrame,
+    catalog: Catalog,
+    *,
+    client_ids: pd.Series | np.ndarray | None = None,
+    file: str = "episodes",
+) -> tuple[pd.DataFrame, list[RegisterError]]:
+    """Validate an episodes table; returns the typed valid rows and every error.
+
+    Parameters
+    ----------
+    raw : DataFrame
+    catalog : Catalog
+        `service_id` must be one of its ids or `"none"`.
+    client_ids : array-like, optional
+        Known clients; each episode's `client_id` must be among them.
+    file : str
+        File name used in error messages.
+    """
+    raw = raw.reset_index(drop=True)
+    errors: list[RegisterError] = []
+    n = len(raw)
+
+    def add(mask: np.ndarray, column: str, message: str) -> None:
+        errors.extend(
+            RegisterError(file, int(i) + 1, column, message) for i in np.flatnonzero(mask)
+        )
+
+    if "henkilotunnus" in raw.columns:
+        errors.append(
+            RegisterError(file, 0, "henkilotunnus", "episodes must not carry the henkilötunnus")
+        )
+    for column in EPISODE_FIELDS:
+        if column not in raw.columns:
+            errors.append(RegisterError(file, 0, column, "column is missing"))
+    frame, profile_errors = _profile_errors(
+        raw.drop(columns=["henkilotunnus"], errors="ignore"), file
+    )
+    errors += profile_errors
+
+    if "episode_id" in raw.columns:
+        episode_id = raw["episode_id"]
+        missing_id = (
+            episode_id.isna().to_numpy() | (episode_id.astype(str).str.strip() == "").to_numpy()
+        )
+        add(missing_id, "episode_id", "missing")
+        add(
+            (episode_id.duplicated(keep="first") & ~missing_id).to_numpy(),
+            "episode_id",
+            "duplicate episode id",
+        )
+    if client_ids is not None and "client_id" in raw.columns:
+        known = np.isin(raw["client_id"].astype(str).to_numpy(), np.asarray(client_ids, dtype=str))
+        add(
+            ~known & raw["client_id"].notna().to_numpy(),
+            "client_id",
+            "no such client in the clients file",
+        )
+    if "service_id" in raw.columns:
+        services = raw["service_id"].astype(str).to_numpy()
+        unknown = (
+            ~np.isin(services, [*catalog.ids, NO_SERVICE]) | raw["service_id"].isna().to_numpy()
+        )
+        for i in np.flatnonzero(unknown):
+            errors.append(
+                RegisterError(
+                    file,
+                    int(i) + 1,
+                    "service_id",
+                    f"{raw['service_id'].iloc[i]!r} is not a catalog service or 'none'",
+                )
+            )
+    if "propensity" in raw.columns:
+        propensity, bad = _numbers(raw, "propensity")
+        add(bad, "propensity", "must be a number")
+        add(~bad & ((propensity <= 0) | (propensity > 1)), "propensity", "must lie in (0, 1]")
+    for outcome in LOGGED_OUTCOMES:
+        if outcome in raw.columns:
+            values, bad = _numbers(raw, outcome)
+            add(bad | ~np.isin(values, (0.0, 1.0)), outcome, "must be 0 or 1")
+
+    if errors or n == 0:
+        return frame, sorted(errors, key=lambda e: (e.row, e.field))
+    typed = frame.reset_index(drop=True)
+    out = pd.DataFrame({"episode_id": raw["episode_id"].astype(str).to_numpy()})
+    out = pd.concat([out, typed[list(PROFILE_COLUMNS)]], axis=1)
+    out["service_id"] = raw["service_id"].astype(str).to_numpy()
+    out["propensity"] = _numbers(raw, "propensity")[0]
+    for outcome in LOGGED_OUTCOMES:
+        out[outcome] = _numbers(raw, outcome)[0].astype(np.int8)
+    return out, []
+
+
+def validate_register(directory: str | Path, catalog: Catalog | None = None) -> RegisterExtract:
+    """Validate the clients and episodes of a register directory (the truth too, if present)."""
+    catalog = catalog if catalog is not None else load_catalog()
+    extract = RegisterExtract()
+    client_ids = None
+    try:
+        clients_path = find_file(directory, CLIENTS_FILE)
+    except FileNotFoundError as exc:
+        extract.errors.append(RegisterError(CLIENTS_FILE, 0, "-", str(exc)))
+    else:
+        extract.files[CLIENTS_FILE] = clients_path
+        raw_clients = read_table(clients_path)
+        extract.clients, errors = validate_clients(raw_clients, clients_path.name)
+        extract.errors += errors
+        if "client_id" in raw_clients.columns:
+            client_ids = raw_clients["client_id"].dropna().astype(str).to_numpy()
+    try:
+        episodes_path = find_file(directory, EPISODES_FILE)
+    except FileNotFoundError as exc:
+        extract.errors.append(RegisterError(EPISODES_FILE, 0, "-", str(exc)))
+    else:
+        extract.files[EPISODES_FILE] = episodes_path
+        extract.episodes, errors = validate_episodes(
+            read_table(episodes_path), catalog, client_ids=client_ids, file=episodes_path.name
+        )
+        extract.errors += errors
+    try:
+        truth_path = find_file(directory, TRUTH_FILE)
+    except FileNotFoundError:
+        return extract
+    extract.files[TRUTH_FILE] = truth_path
+    ids = (
+        extract.episodes["episode_id"]
+        if extract.episodes is not None and not extract.errors
+        else None
+    )
+    try:
+        load_truth(directory, ids, catalog=catalog)
+    except ValueError as exc:
+        extract.errors.append(RegisterError(truth_path.name, 0, "-", str(exc)))
+    return extract
+
+
+def load_episodes(
+    directory: str | Path, catalog: Catalog | None = None
+) -> tuple[pd.DataFrame, Path]:
+    """The validated episodes of a register directory and the file they came from.
+
+    Clients are checked too when the clients file exists (episodes must point to them).
+
+    Raises
+    ------
+    FileNotFoundError
+        No episodes file.
+    RegisterValidationError
+        Any error in any row (the message names file, row and field).
+    """
+    catalog = catalog if catalog is not None else load_catalog()
+    path = find_file(directory, EPISODES_FILE)
+    client_ids = None
+    try:
+        clients_path = find_file(directory, CLIENTS_FILE)
+    except FileNotFoundError:
+        pass
+    else:
+        raw_clients = read_table(clients_path)
+        if "client_id" in raw_clients.columns:
+            client_ids = raw_clients["client_id"].dropna().astype(str).to_numpy()
+    episodes, errors = validate_episodes(
+        read_table(path), catalog, client_ids=client_ids, file=path.name
+    )
+    if errors:
+        raise RegisterValidationError(errors)
+    return episodes, path
+
+
+def load_truth(
+    directory: str | Path,
+    episode_ids: Sequence[str] | pd.Series | np.ndarray | None = None,
+    *,
+    catalog: Catalog | None = None,
+) -> pd.DataFrame:
+    """The truth table (`episode_id` and one `target__action` column per target and action).
+
+    Parameters
+    ----------
+    directory : path
+    episode_ids : array-like, optional
+        Episodes to return, in this order (every one must be in the truth).
+    catalog : Catalog, optional
+        When given, every (target, action) column of its services and "none" must exist.
+
+    Raises
+    ------
+    ValueError
+        Missing columns or episodes, duplicate episode ids, or probabilities outside [0, 1].
+    """
+    path = find_file(directory, TRUTH_FILE)
+    truth = (
+        pd.read_parquet(path)
+        if path.suffix == ".parquet"
+        else pd.read_csv(path, dtype={"episode_id": str})
+    )
+    if "episode_id" not in truth.columns:
+        raise ValueError(f"{path.name}: field 'episode_id': column is missing")
+    if truth["episode_id"].duplicated().any():
+        row = int(np.flatnonzero(truth["episode_id"].duplicated().to_numpy())[0]) + 1
+        raise ValueError(f"{path.name}: row {row}, field 'episode_id': duplicate episode id")
+    value_columns = [c for c in truth.columns if c != "episode_id"]
+    if catalog is not None:
+        needed = [truth_column(t, a) for t in OUTCOME_TARGETS for a in (*catalog.ids, NO_SERVICE)]
+        missing = [c for c in needed if c not in truth.columns]
+        if missing:
+            raise ValueError(
+                f"{path.name}: field {missing[0]!r}: column is missing "
+                f"({len(missing)} missing in all)"
+            )
+    values = truth[value_columns].to_numpy(dtype=np.float64)
+    bad = ~((values >= 0) & (values <= 1))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{path.name}: row {row + 1}, field {value_columns[col]!r}: probability outside [0, 1]"
+        )
+    if episode_ids is None:
+        return truth
+    wanted = pd.Index(np.asarray(episode_ids, dtype=str))
+    position = pd.Index(truth["episode_id"].astype(str)).get_indexer(wanted)
+    if (position < 0).any():
+        first = int(np.flatnonzero(position < 0)[0])
+        raise ValueError(
+            f"{path.name}: field 'episode_id': episode {wanted[first]!r} has no truth row"
+        )
+    return truth.iloc[position].reset_index(drop=True)
+
+
+def load_truth_matrices(
+    directory: str | Path,
+    catalog: Catalog,
+    episode_ids: Sequence[str] | pd.Series | np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """True probabilities per target as float64 arrays (n_episodes, n_services + 1).
+
+    Columns follow the catalog's order with "none" last; rows follow `episode_ids` (or the
+    file's order).
+    """
+    truth = load_truth(directory, episode_ids, catalog=catalog)
+    actions = (*catalog.ids, NO_SERVICE)
+    return {
+        t: truth[[truth_column(t, a) for a in actions]].to_numpy(dtype=np.float64)
+        for t in OUTCOME_TARGETS
+    }

@@ -1,0 +1,58 @@
+"""`polku validate DIR`: check a register extract (generated or brought) against the schema.
+
+Lists every problem as `file: row N, field 'x': why` and exits with status 2 when there is
+any; prints a one-line summary when the extract is valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+INVALID_EXIT = 2
+MAX_LISTED = 200
+
+
+def validate(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR",
+            help="Directory with clients and episodes (Parquet or CSV), and truth if any.",
+            exists=True,
+            file_okay=False,
+        ),
+    ],
+    catalog_path: Annotated[
+        Path | None,
+        typer.Option("--catalog", help="Service catalog (default: data/catalog/services.toml)."),
+    ] = None,
+) -> None:
+    """Validate a register extract: types, enums, dates, clients and catalog services."""
+    from models.catalog import CatalogError, load_catalog
+    from pipeline.register import validate_register
+
+    try:
+        catalog = load_catalog(catalog_path)
+    except (CatalogError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=INVALID_EXIT) from error
+    extract = validate_register(directory, catalog)
+    if extract.errors:
+        for problem in extract.errors[:MAX_LISTED]:
+            typer.echo(str(problem), err=True)
+        if len(extract.errors) > MAX_LISTED:
+            typer.echo(f"... and {len(extract.errors) - MAX_LISTED} more", err=True)
+        typer.echo(f"error: {len(extract.errors)} problem(s) in {directory}", err=True)
+        raise typer.Exit(code=INVALID_EXIT)
+    n_clients = 0 if extract.clients is None else len(extract.clients)
+    n_episodes = 0 if extract.episodes is None else len(extract.episodes)
+    files = ", ".join(path.name for path in extract.files.values())
+    typer.echo(f"valid: {n_clients:,} clients, {n_episodes:,} episodes ({files})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `polku validate` to the CLI."""
+    app.command("validate")(validate)
