@@ -55,6 +55,7 @@ _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MUNICIPALITY: Final = re.compile(r"\d{3}")
 _LANGUAGE: Final = re.compile(r"[a-z]{2,3}")
 _WHOLE_NUMBER: Final = re.compile(r"[0-9]+")
+_FEW_ROWS: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,7 @@ class _Column:
     missing: np.ndarray  # bool
     is_text: np.ndarray  # bool, non-missing strings
     text: np.ndarray  # object: stripped strings, "" where not text
+    all_text: bool  # no value other than text or missing (the usual CSV case)
 
 
 def _column(raw: pd.DataFrame, name: str) -> _Column:
@@ -164,15 +166,30 @@ def _column(raw: pd.DataFrame, name: str) -> _Column:
             np.ones(n, dtype=bool),
             np.zeros(n, dtype=bool),
             np.full(n, "", dtype=object),
+            all_text=True,
         )
-    values = raw[name].to_numpy(dtype=object)
-    is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
-    text = np.full(n, "", dtype=object)
-    if is_str.any():
-        text[is_str] = pd.Series(values[is_str], dtype=object).str.strip().to_numpy(dtype=object)
-    is_na = np.asarray(pd.isna(pd.Series(values, dtype=object)), dtype=bool)
+    series = raw[name]
+    values = series.to_numpy(dtype=object)
+    is_na = np.asarray(series.isna(), dtype=bool)
+    if isinstance(series.dtype, pd.StringDtype):
+        # A text column (CSV read with dtype=str): string kernels, no per-cell Python.
+        is_str = ~is_na
+        text = series.str.strip().fillna("").to_numpy(dtype=object)
+        all_text = True
+    else:
+        is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
+        text = np.full(n, "", dtype=object)
+        if is_str.any():
+            text[is_str] = _text_series(values[is_str]).str.strip().to_numpy(dtype=object)
+        all_text = bool((is_str | is_na).all())
     missing = is_na | (is_str & (text == ""))
-    return _Column(values, missing, is_str & ~missing, text)
+    return _Column(values, missing, is_str & ~missing, text, all_text=all_text)
+
+
+def _text_series(text: np.ndarray) -> pd.Series:
+    """Strings as a Series for `.str` methods: compiled string kernels for many rows, plain
+    objects for a few (where building the string array would cost more than it saves)."""
+    return pd.Series(text, dtype="str" if len(text) > _FEW_ROWS else object)
 
 
 def _not_text(column: _Column) -> np.ndarray:
@@ -186,7 +203,7 @@ def _require(errors: _Collector, column: _Column, name: str) -> None:
 def _matches(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
     if text.size == 0:
         return np.zeros(0, dtype=bool)
-    return np.asarray(pd.Series(text, dtype=object).str.fullmatch(pattern.pattern), dtype=bool)
+    return np.asarray(_text_series(text).str.fullmatch(pattern.pattern), dtype=bool)
 
 
 def _parse_text(errors: _Collector, column: _Column, name: str, hint: str) -> None:
@@ -219,10 +236,12 @@ def _parse_bool(
 ) -> np.ndarray:
     column = _column(raw, name)
     values = column.values
-    is_bool = np.fromiter(
-        (isinstance(v, bool | np.bool_) for v in values), dtype=bool, count=len(values)
-    )
-    lowered = np.asarray(pd.Series(column.text, dtype=object).str.lower(), dtype=object)
+    is_bool = np.zeros(len(values), dtype=bool)
+    if not column.all_text:
+        is_bool = np.fromiter(
+            (isinstance(v, bool | np.bool_) for v in values), dtype=bool, count=len(values)
+        )
+    lowered = np.asarray(_text_series(column.text).str.lower(), dtype=object)
     is_true = (column.is_text & (lowered == "true")) | (is_bool & (values == True))  # noqa: E712
     is_false = (column.is_text & (lowered == "false")) | (is_bool & (values == False))  # noqa: E712
     bad = ~column.missing & ~is_true & ~is_false
@@ -246,12 +265,16 @@ def _parse_date(errors: _Collector, raw: pd.DataFrame, name: str) -> np.ndarray:
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
 
     # JSON or Parquet may hand over real dates.
-    is_date = (
-        np.fromiter(
-            (isinstance(v, dt.date | np.datetime64) for v in column.values), dtype=bool, count=n
+    is_date = np.zeros(n, dtype=bool)
+    if not column.all_text:
+        is_date = (
+            np.fromiter(
+                (isinstance(v, dt.date | np.datetime64) for v in column.values),
+                dtype=bool,
+                count=n,
+            )
+            & ~column.missing
         )
-        & ~column.missing
-    )
     if is_date.any():
         out[is_date] = (
             pd.to_datetime(pd.Series(column.values[is_date])).to_numpy().astype("datetime64[D]")
@@ -269,7 +292,7 @@ def _parse_date(errors: _Collector, raw: pd.DataFrame, name: str) -> np.ndarray:
         ],
     )
     if shaped.any():
-        parts = pd.Series(column.text[shaped], dtype=object)
+        parts = _text_series(column.text[shaped])
         year = parts.str.slice(0, 4).astype(np.int64).to_numpy()
         month = parts.str.slice(5, 7).astype(np.int64).to_numpy()
         day = parts.str.slice(8, 10).astype(np.int64).to_numpy()
@@ -306,18 +329,20 @@ def _parse_number(
     column = _column(raw, name)
     n = len(raw)
     out = np.full(n, float(default), dtype=np.float64)
-    is_number = (
-        np.fromiter(
-            (
-                isinstance(v, int | float | np.integer | np.floating)
-                and not isinstance(v, bool | np.bool_)
-                for v in column.values
-            ),
-            dtype=bool,
-            count=n,
+    is_number = np.zeros(n, dtype=bool)
+    if not column.all_text:
+        is_number = (
+            np.fromiter(
+                (
+                    isinstance(v, int | float | np.integer | np.floating)
+                    and not isinstance(v, bool | np.bool_)
+                    for v in column.values
+                ),
+                dtype=bool,
+                count=n,
+            )
+            & ~column.missing
         )
-        & ~column.missing
-    )
     out[is_number] = column.values[is_number].astype(np.float64)
     text_rows = np.flatnonzero(column.is_text)
     parsed = pd.to_numeric(pd.Series(column.text[text_rows], dtype=object), errors="coerce")
@@ -383,14 +408,14 @@ def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> P
     errors.add(
         client.is_text
         & np.asarray(
-            pd.Series(client.text, dtype=object).str.contains(HENKILOTUNNUS_PATTERN.pattern),
+            _text_series(client.text).str.contains(HENKILOTUNNUS_PATTERN.pattern),
             dtype=bool,
         ),
         "client_id",
         "looks like a henkilötunnus; use a pseudonymous client id",
     )
     too_long = client.is_text & (
-        pd.Series(client.text, dtype=object).str.len().to_numpy() > MAX_CLIENT_ID_LENGTH
+        _text_series(client.text).str.len().to_numpy() > MAX_CLIENT_ID_LENGTH
     )
     errors.add(too_long, "client_id", f"longer than {MAX_CLIENT_ID_LENGTH} characters")
     columns["client_id"] = client.text
@@ -433,7 +458,7 @@ def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> P
     _require(errors, tongue, "mother_tongue")
     hint = "an ISO 639 language code of 2-3 letters such as fi"
     _parse_text(errors, tongue, "mother_tongue", hint)
-    lowered = np.asarray(pd.Series(tongue.text, dtype=object).str.lower(), dtype=object)
+    lowered = np.asarray(_text_series(tongue.text).str.lower(), dtype=object)
     bad = tongue.is_text & ~_matches(lowered, _LANGUAGE)
     errors.add(bad, "mother_tongue", [f"must be {hint}, got {_quote(v)}" for v in tongue.text[bad]])
     columns["mother_tongue"] = lowered
