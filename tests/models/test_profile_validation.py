@@ -228,3 +228,25 @@ def test_profile_rows_round_trip_through_frames() -> None:
     assert [profile_from_row(frame.iloc[k]) for k in range(2)] == profiles
     parsed = parse_profile_frame(pd.DataFrame([_raw()])).frame
     assert profile_from_row(parsed.iloc[0]) == profiles[0]
+
+
+def test_parse_profile_frame_gives_the_same_result_for_long_extracts() -> None:
+    # Long extracts take the compiled string-kernel route; it must agree with short ones.
+    rows = [_raw(client_id=f"c{k}", birth_date=f"1990-01-{k % 28 + 1:02d}") for k in range(300)]
+    rows[4] = _raw(client_id="c4", mother_tongue="Finnish")
+    rows[298] = _raw(client_id="c298", assessment_date="2023-02-29", immigrant="TRUE")
+    long_result = parse_profile_frame(pd.DataFrame(rows).astype("str"))
+    halves = [
+        parse_profile_frame(pd.DataFrame(rows[:150])),
+        parse_profile_frame(pd.DataFrame(rows[150:])),
+    ]
+    assert [(e.row, e.field) for e in long_result.errors] == [
+        (5, "mother_tongue"),
+        (299, "assessment_date"),
+    ]
+    assert [(e.row, e.field) for h in halves for e in h.errors] == [
+        (5, "mother_tongue"),
+        (149, "assessment_date"),
+    ]
+    expected = pd.concat([h.frame for h in halves], ignore_index=True)
+    pd.testing.assert_frame_equal(long_result.frame.reset_index(drop=True), expected)
