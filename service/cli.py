@@ -1,0 +1,139 @@
+"""`polku serve` and `polku audit export|prune`: the service's commands.
+
+Composed into the `polku` CLI by name (`pipeline.cli.COMMAND_MODULES`), so no pipeline
+module imports service code. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+APP_FACTORY = "service.main:create_app"
+
+
+def _limit_native_threads() -> None:
+    # One scoring request is tiny: OpenMP/BLAS thread pools only add wake-up latency. The
+    # variables reach worker processes; threadpoolctl covers libraries already loaded.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    dev_keys: Annotated[
+        bool,
+        typer.Option(
+            "--dev-keys",
+            help="Accept the well-known DEVELOPMENT keys (dev-caseworker-key, "
+            "dev-data-scientist-key, dev-evaluator-key). Your own machine only.",
+        ),
+    ] = False,
+    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the API (and later the caseworker page) with uvicorn."""
+    import uvicorn
+
+    _limit_native_threads()
+    if dev_keys:
+        os.environ["POLKU_DEV_KEYS"] = "true"
+        typer.secho(
+            "DEVELOPMENT KEYS ENABLED: caseworker=dev-caseworker-key, "
+            "data_scientist=dev-data-scientist-key, evaluator=dev-evaluator-key",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level=log_level,
+        # uvloop sets TCP_NODELAY on every connection (asyncio misses it with --workers).
+        loop=_best_loop(),
+        http=_best_http(),
+    )
+
+
+def _best_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def _best_http() -> str:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
+audit_app = typer.Typer(
+    help="The audit store: export for evaluators, prune by retention.", no_args_is_help=True
+)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write: .csv, .jsonl or .parquet.")],
+) -> None:
+    """Write every suggestion joined with its decisions (no personal identity codes)."""
+    from service.audit import AuditStore
+    from service.settings import get_settings
+
+    store = AuditStore(get_settings().resolved_audit_db_url())
+    try:
+        count = store.export(out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+    finally:
+        store.close()
+    typer.echo(f"wrote {count} rows to {out}")
+
+
+@audit_app.command("prune")
+def audit_prune(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than-days",
+            min=1,
+            help="Remove records older than this; default POLKU_RETENTION_DAYS.",
+        ),
+    ] = None,
+) -> None:
+    """Remove audit records past the retention age (suggestions with their decisions)."""
+    from service.audit import AuditStore
+    from service.settings import get_settings
+
+    settings = get_settings()
+    days = older_than_days or settings.retention_days
+    store = AuditStore(settings.resolved_audit_db_url())
+    try:
+        result = store.prune(days)
+    finally:
+        store.close()
+    typer.echo(
+        f"removed {result.suggestions} suggestions and {result.decisions} decisions "
+        f"older than {days} days"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and the `audit` group to the `polku` CLI."""
+    app.command("serve")(serve)
+    app.add_typer(audit_app, name="audit")

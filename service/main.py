@@ -1,0 +1,137 @@
+"""Build the Polku API app. Nothing here runs at import time; `polku serve` calls `create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from service.audit import AuditStore
+from service.auth import KeyRing
+from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
+from service.model_holder import LoadedChampion, ModelHolder, champion_version
+from service.routes import (
+    admin,
+    audit,
+    decisions,
+    eligibility,
+    health,
+    model,
+    recommendations,
+    services,
+)
+from service.settings import Settings, get_settings
+from service.suggest import SuggestionService
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Polku's API for caseworkers' systems, data scientists and evaluators.
+
+The eligibility gate decides who is a client; everything after it is **advice**: the
+caseworker decides, and records the decision here. Every answer is written to an
+append-only audit store before it is returned. The personal identity code is accepted only
+to derive the birth date and a keyed pseudonym; it is never stored, logged or returned.
+
+Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; each key belongs to
+one role (caseworker, data_scientist, evaluator).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    model_loader: Callable[[], LoadedChampion] | None = None,
+) -> FastAPI:
+    """The FastAPI app: routes, error handling, and a lifespan that opens the audit store and
+    loads the champion.
+
+    Parameters
+    ----------
+    settings : defaults to `get_settings()` (the environment).
+    model_loader : how to load the champion; default `models.registry.load_champion`.
+    """
+    settings = settings or get_settings()
+    keyring = KeyRing(settings.api_keys())
+    if not len(keyring):
+        raise RuntimeError(
+            "no API keys configured: set POLKU_CASEWORKER_KEYS, POLKU_DATA_SCIENTIST_KEYS and "
+            "POLKU_EVALUATOR_KEYS (JSON objects label -> key), or use development keys "
+            "(POLKU_DEV_KEYS=true / `polku serve --dev-keys`) on your own machine"
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction()
+        if settings.limit_native_threads:
+            # Scoring one client is tiny: thread pools would only add wake-up latency.
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1)
+        if settings.dev_keys:
+            log.warning("DEVELOPMENT API KEYS ARE ACCEPTED: never run like this in production")
+        store = AuditStore(settings.resolved_audit_db_url())
+        await run_in_threadpool(store.open)
+        holder = ModelHolder(loader=model_loader)
+        app.state.audit = store
+        app.state.holder = holder
+        app.state.suggestions = SuggestionService(holder, store, settings.resolved_hmac_key())
+        if settings.load_model_on_start:
+            outcome = await run_in_threadpool(holder.reload)
+            log.info("model at start: %s", outcome.message)
+        poller = (
+            asyncio.create_task(_poll_champion(holder, settings.reload_poll_seconds))
+            if settings.reload_policy == "poll"
+            else None
+        )
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            await run_in_threadpool(store.close)
+
+    app = FastAPI(
+        title="Polku",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keyring = keyring
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for module in (
+        health,
+        eligibility,
+        recommendations,
+        services,
+        decisions,
+        model,
+        admin,
+        audit,
+    ):
+        app.include_router(module.router)
+    return app
+
+
+async def _poll_champion(holder: ModelHolder, every_seconds: float) -> None:
+    """Reload whenever the registry's champion alias points at another version."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            version: Any = await run_in_threadpool(champion_version)
+        except Exception as exc:  # the registry may be briefly unreachable: try next time
+            log.warning("could not read the champion alias: %s", type(exc).__name__)
+            continue
+        served = holder.current
+        if version is not None and (served is None or str(version) != served.version):
+            outcome = await run_in_threadpool(holder.reload)
+            log.info("champion changed: %s", outcome.message)

@@ -1,0 +1,44 @@
+"""`POST /v1/decisions`: what the caseworker decided (append-only; a correction is new)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+
+from service.deps import Caseworker, SuggestionsDep
+from service.routes.common import AUDIT_DOWN, AUTH, BODY
+from service.schemas import DecisionIn, DecisionOut, ErrorOut
+
+router = APIRouter(prefix="/v1", tags=["caseworker"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No answered request has this id."}
+}
+
+
+@router.post(
+    "/decisions",
+    response_model=DecisionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**AUTH, **BODY, **NOT_FOUND, **AUDIT_DOWN},
+)
+async def record_decision(
+    body: DecisionIn, principal: Caseworker, suggestions: SuggestionsDep
+) -> DecisionOut:
+    """Record the caseworker's decision for an answered recommendation."""
+    record = await suggestions.decide(
+        body.request_id,
+        choice=body.choice,
+        service_id=body.service_id,
+        reason=body.reason,
+        actor=principal.label,
+    )
+    return DecisionOut(
+        request_id=record.request_id,
+        recorded_at=record.created_at,
+        choice=record.choice,
+        service_id=record.service_id,
+        followed_top=record.followed_top,
+        reason=record.reason,
+    )

@@ -1,0 +1,126 @@
+"""The service's settings, read from the environment (prefix `POLKU_`) once and cached.
+
+Tests build their own `Settings(...)` and hand it to `create_app(settings)`; nothing here
+touches the disk or the network when imported.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.state import state_dir
+
+Role = Literal["caseworker", "data_scientist", "evaluator"]
+ROLES: Final[tuple[Role, ...]] = ("caseworker", "data_scientist", "evaluator")
+
+# Well-known keys for a developer's own machine only: `polku serve --dev-keys` turns them
+# on, and the server says so loudly at start. Never valid unless dev_keys is true.
+DEV_KEYS: Final[dict[Role, dict[str, str]]] = {
+    "caseworker": {"dev-caseworker": "dev-caseworker-key"},
+    "data_scientist": {"dev-data-scientist": "dev-data-scientist-key"},
+    "evaluator": {"dev-evaluator": "dev-evaluator-key"},
+}
+
+HMAC_KEY_FILE: Final = "audit-hmac.key"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment.
+
+    Parameters
+    ----------
+    audit_db_url : SQLAlchemy URL of the audit store; default SQLite in the state dir.
+    hmac_key : key of the keyed hashes (pseudonymous client key, input hash); default a
+        random key kept in the state dir (created on first use, readable by the owner only).
+    caseworker_keys, data_scientist_keys, evaluator_keys : label -> API key or bearer token,
+        as JSON in the environment, e.g. `POLKU_CASEWORKER_KEYS='{"desk-7": "..."}'`.
+    dev_keys : also accept the well-known development keys of `DEV_KEYS` (local use only).
+    max_body_bytes : largest request body accepted (413 beyond it).
+    retention_days : age after which `polku audit prune` removes audit records.
+    reload_policy : `manual` (only `POST /v1/admin/reload`) or `poll` (also check the
+        registry's champion alias every `reload_poll_seconds`).
+    load_model_on_start : load the champion in the lifespan (tests of model-less routes
+        turn it off).
+    retry_after_seconds : the `Retry-After` sent with 503 while no model is loaded.
+    limit_native_threads : limit OpenMP/BLAS to one thread in the serving process.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
+
+    audit_db_url: str | None = None
+    hmac_key: SecretStr | None = None
+    caseworker_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    data_scientist_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    evaluator_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    dev_keys: bool = False
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    retention_days: int = Field(default=365 * 5, gt=0)
+    reload_policy: Literal["manual", "poll"] = "manual"
+    reload_poll_seconds: float = Field(default=30.0, gt=0)
+    load_model_on_start: bool = True
+    retry_after_seconds: int = Field(default=30, gt=0)
+    limit_native_threads: bool = True
+
+    def resolved_audit_db_url(self) -> str:
+        """The audit store's URL; the default SQLite file lives in the state directory."""
+        if self.audit_db_url:
+            return self.audit_db_url
+        return f"sqlite:///{state_dir() / 'audit.sqlite3'}"
+
+    def api_keys(self) -> dict[Role, dict[str, str]]:
+        """Role -> label -> key, the development keys included when `dev_keys` is on."""
+        configured: dict[Role, dict[str, SecretStr]] = {
+            "caseworker": self.caseworker_keys,
+            "data_scientist": self.data_scientist_keys,
+            "evaluator": self.evaluator_keys,
+        }
+        keys: dict[Role, dict[str, str]] = {
+            role: {label: key.get_secret_value() for label, key in configured[role].items()}
+            for role in ROLES
+        }
+        if self.dev_keys:
+            for role in ROLES:
+                keys[role].update(DEV_KEYS[role])
+        return keys
+
+    def resolved_hmac_key(self) -> bytes:
+        """The key of the keyed hashes: from settings, else from (or new in) the state dir."""
+        if self.hmac_key is not None:
+            value = self.hmac_key.get_secret_value().encode()
+            if len(value) < 16:
+                raise ValueError("POLKU_HMAC_KEY must be at least 16 bytes long")
+            return value
+        return _state_dir_hmac_key(state_dir() / HMAC_KEY_FILE)
+
+
+def _state_dir_hmac_key(path: Path) -> bytes:
+    """Read the local key, creating it once (owner-only, written whole or not at all)."""
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    try:
+        # Another process may have won the race: keep whichever key landed first.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_bytes().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings()

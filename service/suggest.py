@@ -1,0 +1,427 @@
+"""The service layer: check a profile, decide, rank, word, audit. Routes and pages call this.
+
+Each operation has a `prepare_*` step (pure computation, returns the answer together with
+its audit record) and an async wrapper that writes the audit record and waits until it is
+durable before returning: no answer leaves without its record. The caseworker page reuses
+the same functions (sync wrappers are there for plain `def` handlers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from models.bundle import RulesVersionError
+from models.catalog import Catalog, load_catalog
+from models.eligibility import EligibilityDecision, assess_eligibility
+from models.henkilotunnus import pseudonymous_key
+from models.profile import ClientProfile
+from models.profile_validation import parse_profile
+from models.suggestions import Objective, RankedService
+from service.audit import AuditStore, DecisionRecord, SuggestionRecord, utc_now
+from service.model_holder import ModelHolder, ServedModel
+from service.profile_batch import ProfileBatcher
+from service.wording import worded_drivers
+
+ADVICE_NOTICE: Final[dict[str, str]] = {
+    "fi": "Ehdotukset ovat neuvoja: päätöksen tekee virkailija.",
+    "sv": "Förslagen är råd: handläggaren fattar beslutet.",
+    "en": "The suggestions are advice: the caseworker decides.",
+}
+
+
+class NoModelError(RuntimeError):
+    """No model is loaded, so no recommendation can be made (eligibility still works)."""
+
+
+class UnknownRequestError(LookupError):
+    """No answered request has this id."""
+
+
+class DecisionRejectedError(ValueError):
+    """A decision contradicts the suggestion it refers to; `field` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityAnswer:
+    """The gate's decision for one request, with the audit record written for it."""
+
+    request_id: str
+    language: str
+    decision: EligibilityDecision
+    audit: SuggestionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class DriverShown:
+    """A need or barrier behind a service's effect, worded in the request's language."""
+
+    factor: str
+    text: str
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceShown:
+    """One ranked service as the caseworker sees it."""
+
+    ranked: RankedService
+    name: str
+    family: str
+    drivers: tuple[DriverShown, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationAnswer:
+    """A recommendation: the decision, the services (none for a non-client), the versions."""
+
+    request_id: str
+    language: str
+    objective: str
+    model_version: str
+    rules_version: str
+    decision: EligibilityDecision
+    services: tuple[ServiceShown, ...]
+    audit: SuggestionRecord
+
+    @property
+    def notice(self) -> str:
+        """That the suggestion is advice and the caseworker decides, in the language."""
+        return ADVICE_NOTICE[self.language]
+
+
+class SuggestionService:
+    """Eligibility, recommendations and decisions, each one audited.
+
+    Parameters
+    ----------
+    holder : the served model.
+    audit : the open audit store.
+    hmac_key : secret of the pseudonymous client key and the input hash.
+    fallback_catalog : the catalog when no model is loaded (default: the reviewed file).
+    """
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        audit: AuditStore,
+        hmac_key: bytes,
+        fallback_catalog: Callable[[], Catalog] = load_catalog,
+    ) -> None:
+        if len(hmac_key) < 16:
+            raise ValueError("the HMAC key must be at least 16 bytes")
+        self.holder = holder
+        self.audit = audit
+        self._hmac_key = hmac_key
+        self._fallback_catalog = fallback_catalog
+        self._file_catalog: Catalog | None = None
+        self._batcher = ProfileBatcher()
+
+    # -- catalog -----------------------------------------------------------------------------
+
+    def catalog(self) -> Catalog:
+        """The served model's catalog, or the reviewed file's when no model is loaded."""
+        served = self.holder.current
+        if served is not None:
+            return served.catalog
+        if self._file_catalog is None:
+            self._file_catalog = self._fallback_catalog()
+        return self._file_catalog
+
+    # -- eligibility -------------------------------------------------------------------------
+
+    def prepare_eligibility(
+        self,
+        raw_profile: Mapping[str, Any],
+        profile: ClientProfile,
+        *,
+        language: str,
+        actor: str | None,
+    ) -> EligibilityAnswer:
+        """Run the gate on a validated profile (`raw_profile` is what was sent, for the keys)."""
+        decision = assess_eligibility(profile)
+        request_id = uuid.uuid4().hex
+        record = SuggestionRecord(
+            request_id=request_id,
+            created_at=utc_now(),
+            kind="eligibility",
+            actor=actor,
+            client_key=self.client_key(raw_profile, profile),
+            input_hash=self.input_hash({"profile": raw_profile, "language": language}),
+            rules_version=decision.rules_version,
+            model_version=None,
+            objective=None,
+            language=language,
+            top_k=None,
+            eligible=decision.eligible,
+            responsible_office=decision.responsible_office,
+            ranking="[]",
+        )
+        return EligibilityAnswer(request_id, language, decision, record)
+
+    async def eligibility(
+        self, raw_profile: Mapping[str, Any], *, language: str, actor: str | None
+    ) -> EligibilityAnswer:
+        """Validate, run the gate, and wait until the audit record is durable."""
+        profile = await self._batcher.parse(raw_profile)
+        answer = self.prepare_eligibility(raw_profile, profile, language=language, actor=actor)
+        await asyncio.wrap_future(self.audit.submit_suggestion(answer.audit))
+        return answer
+
+    def eligibility_sync(
+        self, raw_profile: Mapping[str, Any], *, language: str, actor: str | None
+    ) -> EligibilityAnswer:
+        """`eligibility` for plain `def` callers (blocks until the record is durable)."""
+        profile = parse_profile(raw_profile)
+        answer = self.prepare_eligibility(raw_profile, profile, language=language, actor=actor)
+        self.audit.write_suggestion(answer.audit)
+        return answer
+
+    # -- recommendations ---------------------------------------------------------------------
+
+    def served_model(self) -> ServedModel:
+        """The model to answer with (raises `NoModelError` when none is loaded)."""
+        served = self.holder.current
+        if served is None:
+            raise NoModelError(self.holder.last_error or "no model loaded")
+        return served
+
+    def prepare_recommendation(
+        self,
+        raw_profile: Mapping[str, Any],
+        profile: ClientProfile,
+        *,
+        top_k: int,
+        objective: str,
+        language: str,
+        actor: str | None,
+    ) -> RecommendationAnswer:
+        """Decide and rank a validated profile with the served model (`NoModelError` if none)."""
+        served = self.served_model()  # one read: this request keeps this model throughout
+        parsed_objective = Objective.parse(objective)
+        try:
+            decision, ranking = served.model.recommend(profile, parsed_objective, top_k=top_k)
+        except RulesVersionError as exc:
+            raise NoModelError(str(exc)) from None
+        if not decision.eligible:
+            ranking = []
+        services = tuple(_shown(item, profile, served, language) for item in ranking)
+        request_id = uuid.uuid4().hex
+        record = SuggestionRecord(
+            request_id=request_id,
+            created_at=utc_now(),
+            kind="recommendation",
+            actor=actor,
+            client_key=self.client_key(raw_profile, profile),
+            input_hash=self.input_hash(
+                {
+                    "profile": raw_profile,
+                    "top_k": top_k,
+                    "objective": parsed_objective.name,
+                    "language": language,
+                }
+            ),
+            rules_version=decision.rules_version,
+            model_version=served.version,
+            objective=parsed_objective.name,
+            language=language,
+            top_k=top_k,
+            eligible=decision.eligible,
+            responsible_office=decision.responsible_office,
+            ranking=_ranking_json(ranking),
+        )
+        return RecommendationAnswer(
+            request_id=request_id,
+            language=language,
+            objective=parsed_objective.name,
+            model_version=served.version,
+            rules_version=decision.rules_version,
+            decision=decision,
+            services=services,
+            audit=record,
+        )
+
+    async def recommend(
+        self,
+        raw_profile: Mapping[str, Any],
+        *,
+        top_k: int,
+        objective: str,
+        language: str,
+        actor: str | None,
+    ) -> RecommendationAnswer:
+        """Validate, decide, rank, and wait until the audit record is durable."""
+        self.served_model()  # no model: answer 503 before validating anything
+        profile = await self._batcher.parse(raw_profile)
+        answer = self.prepare_recommendation(
+            raw_profile, profile, top_k=top_k, objective=objective, language=language, actor=actor
+        )
+        await asyncio.wrap_future(self.audit.submit_suggestion(answer.audit))
+        return answer
+
+    def recommend_sync(
+        self,
+        raw_profile: Mapping[str, Any],
+        *,
+        top_k: int,
+        objective: str,
+        language: str,
+        actor: str | None,
+    ) -> RecommendationAnswer:
+        """`recommend` for plain `def` callers (blocks until the record is durable)."""
+        self.served_model()
+        profile = parse_profile(raw_profile)
+        answer = self.prepare_recommendation(
+            raw_profile, profile, top_k=top_k, objective=objective, language=language, actor=actor
+        )
+        self.audit.write_suggestion(answer.audit)
+        return answer
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def prepare_decision(
+        self,
+        request_id: str,
+        *,
+        choice: str,
+        service_id: str | None,
+        reason: str | None,
+        actor: str | None,
+    ) -> DecisionRecord:
+        """Check a caseworker's decision against the suggestion it answers.
+
+        Raises `UnknownRequestError` for an unknown request id and `DecisionRejectedError`
+        when the decision does not fit the suggestion.
+        """
+        suggestion = self.audit.suggestion(request_id)
+        if suggestion is None:
+            raise UnknownRequestError(f"no answered request has the id {request_id}")
+        if suggestion.kind != "recommendation":
+            raise DecisionRejectedError(
+                "request_id", "this request was an eligibility check, not a recommendation"
+            )
+        shown = suggestion.ranked_service_ids()
+        if choice == "none":
+            if service_id is not None:
+                raise DecisionRejectedError("service_id", "must be absent when the choice is none")
+        elif service_id is None:
+            raise DecisionRejectedError("service_id", f"is needed when the choice is {choice}")
+        elif choice == "suggested" and service_id not in shown:
+            raise DecisionRejectedError(
+                "service_id", "is not among the services suggested for this request"
+            )
+        elif choice == "other":
+            if service_id in shown:
+                raise DecisionRejectedError(
+                    "service_id", "was suggested for this request: record it as choice suggested"
+                )
+            if service_id not in self.catalog().ids:
+                raise DecisionRejectedError("service_id", "is not a service of the catalog")
+        followed_top = bool(shown) and service_id == shown[0]
+        reason = reason.strip() if reason else None
+        if shown and not followed_top and not reason:
+            raise DecisionRejectedError(
+                "reason", "is needed when the decision does not follow the top suggestion"
+            )
+        return DecisionRecord(
+            request_id=request_id,
+            created_at=utc_now(),
+            actor=actor,
+            choice=choice,  # type: ignore[arg-type]
+            service_id=service_id,
+            followed_top=followed_top,
+            reason=reason,
+        )
+
+    async def decide(
+        self,
+        request_id: str,
+        *,
+        choice: str,
+        service_id: str | None,
+        reason: str | None,
+        actor: str | None,
+    ) -> DecisionRecord:
+        """`prepare_decision`, then wait until the decision is durable."""
+        record = self.prepare_decision(
+            request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
+        )
+        await asyncio.wrap_future(self.audit.submit_decision(record))
+        return record
+
+    def decide_sync(
+        self,
+        request_id: str,
+        *,
+        choice: str,
+        service_id: str | None,
+        reason: str | None,
+        actor: str | None,
+    ) -> DecisionRecord:
+        """`decide` for plain `def` callers."""
+        record = self.prepare_decision(
+            request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
+        )
+        self.audit.write_decision(record)
+        return record
+
+    # -- keyed hashes ------------------------------------------------------------------------
+
+    def client_key(self, raw_profile: Mapping[str, Any], profile: ClientProfile) -> str:
+        """The pseudonymous client key: keyed HMAC of the henkilötunnus, else of the client id."""
+        code = raw_profile.get("henkilotunnus")
+        if isinstance(code, str) and code.strip():
+            return pseudonymous_key(code.strip().upper(), self._hmac_key)
+        return pseudonymous_key(profile.client_id, self._hmac_key)
+
+    def input_hash(self, payload: Mapping[str, Any]) -> str:
+        """A keyed hash of the request (keyed: a profile with a code could be guessed)."""
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        return hmac.new(
+            self._hmac_key, b"polku-input\x00" + canonical.encode(), hashlib.sha256
+        ).hexdigest()
+
+
+def _shown(
+    item: RankedService, profile: ClientProfile, served: ServedModel, language: str
+) -> ServiceShown:
+    service = served.catalog.get(item.service_id)
+    return ServiceShown(
+        ranked=item,
+        name=service.name.get(language),
+        family=service.family,
+        drivers=tuple(
+            DriverShown(factor=driver.factor, text=text, share=item.uplift - driver.uplift_without)
+            for driver, text in worded_drivers(item, profile, language)
+        ),
+    )
+
+
+def _ranking_json(ranking: list[RankedService]) -> str:
+    return json.dumps(
+        [
+            {
+                "service_id": r.service_id,
+                "rank": r.rank,
+                "expected_with": round(r.expected_with, 6),
+                "expected_without": round(r.expected_without, 6),
+                "uplift": round(r.uplift, 6),
+                "uplift_low": round(r.uplift_low, 6),
+                "uplift_high": round(r.uplift_high, 6),
+                "drivers": [d.factor for d in r.drivers],
+            }
+            for r in ranking
+        ],
+        separators=(",", ":"),
+    )

@@ -1,0 +1,92 @@
+"""Turn the service layer's answers into the API's response bodies."""
+
+from __future__ import annotations
+
+from models.catalog import Catalog
+from models.eligibility import EligibilityDecision
+from service.schemas import (
+    DriverOut,
+    EligibilityOut,
+    EligibilityResponse,
+    Language,
+    RankedServiceOut,
+    ReasonOut,
+    RecommendationResponse,
+    ServiceOut,
+    ServicesResponse,
+)
+from service.suggest import EligibilityAnswer, RecommendationAnswer
+
+
+def eligibility_out(decision: EligibilityDecision, language: str) -> EligibilityOut:
+    """The gate's decision with its reasons in `language`."""
+    return EligibilityOut(
+        eligible=decision.eligible,
+        responsible_office=decision.responsible_office,
+        target_groups=list(decision.target_groups),
+        failed_conditions=list(decision.failed_conditions),
+        reasons=[ReasonOut(code=r.code, text=getattr(r, language)) for r in decision.reasons],
+        rules_version=decision.rules_version,
+        benefit_notice=getattr(decision.benefit_notice, language),
+    )
+
+
+def eligibility_response(answer: EligibilityAnswer) -> EligibilityResponse:
+    """The body of `POST /v1/eligibility`."""
+    return EligibilityResponse(
+        request_id=answer.request_id,
+        language=answer.language,  # type: ignore[arg-type]
+        decision=eligibility_out(answer.decision, answer.language),
+    )
+
+
+def recommendation_response(answer: RecommendationAnswer) -> RecommendationResponse:
+    """The body of `POST /v1/recommendations`."""
+    return RecommendationResponse(
+        request_id=answer.request_id,
+        model_version=answer.model_version,
+        rules_version=answer.rules_version,
+        objective=answer.objective,
+        language=answer.language,  # type: ignore[arg-type]
+        decision=eligibility_out(answer.decision, answer.language),
+        responsible_office=answer.decision.responsible_office,
+        services=[
+            RankedServiceOut(
+                service_id=shown.ranked.service_id,
+                rank=shown.ranked.rank,
+                name=shown.name,
+                family=shown.family,
+                expected_with=shown.ranked.expected_with,
+                expected_without=shown.ranked.expected_without,
+                uplift=shown.ranked.uplift,
+                uplift_low=shown.ranked.uplift_low,
+                uplift_high=shown.ranked.uplift_high,
+                reasons=[
+                    DriverOut(factor=d.factor, text=d.text, share=d.share) for d in shown.drivers
+                ],
+            )
+            for shown in answer.services
+        ],
+        notice=answer.notice,
+    )
+
+
+def services_response(catalog: Catalog, language: Language) -> ServicesResponse:
+    """The body of `GET /v1/services`: the catalog in `language`."""
+    return ServicesResponse(
+        language=language,
+        catalog_fingerprint=catalog.fingerprint,
+        services=[
+            ServiceOut(
+                service_id=s.id,
+                name=s.name.get(language),
+                family=s.family,
+                provider=s.provider,
+                # Swedish descriptions may be missing from the catalog: fall back to Finnish.
+                description=s.description.get(language) or s.description.fi,
+                duration_weeks=s.duration_weeks,
+                languages=list(s.languages),
+            )
+            for s in catalog.services
+        ],
+    )
