@@ -226,14 +226,17 @@ def evaluate_policies(
     ope: dict[str, dict[str, float | int | None]] = {}
     for name, choice in choices.items():
         matched = int(np.sum(choice == data.logged_action))
+        # The caseworkers' policy *is* the logging policy: its importance weights are
+        # mu(a|x) / mu(a|x) = 1, so every estimator reduces to the on-policy mean.
+        propensity = np.ones_like(data.propensity) if name == "caseworkers" else data.propensity
         ope[name] = {
             "true": values[name],
-            "ips": metrics.ips_estimate(data.reward, data.logged_action, data.propensity, choice),
+            "ips": metrics.ips_estimate(data.reward, data.logged_action, propensity, choice),
             "snips": _finite(
-                metrics.snips_estimate(data.reward, data.logged_action, data.propensity, choice)
+                metrics.snips_estimate(data.reward, data.logged_action, propensity, choice)
             ),
             "dr": metrics.dr_estimate(
-                data.reward, data.logged_action, data.propensity, choice, predicted
+                data.reward, data.logged_action, propensity, choice, predicted
             ),
             "direct": float(np.mean(predicted[rows, choice])),
             "matched_episodes": matched,

@@ -189,3 +189,15 @@ def test_evaluate_policies_polku_picks_only_rankable_services():
     assert evaluation.summary["policy_value"]["polku"] == pytest.approx(
         data.true_outcomes[:, 0].mean()
     )
+
+
+def test_evaluate_policies_caseworkers_ope_is_the_on_policy_mean():
+    data, features = _data()
+    evaluation = evaluate_policies(
+        data, data.true_outcomes, _baselines(features, data.logged_action), features
+    )
+    caseworkers = evaluation.summary["ope"]["caseworkers"]
+    assert caseworkers["ips"] == pytest.approx(data.reward.mean())
+    assert caseworkers["snips"] == pytest.approx(data.reward.mean())
+    assert caseworkers["dr"] == pytest.approx(data.reward.mean())
+    assert caseworkers["matched_episodes"] == len(data.frame)

@@ -1,0 +1,59 @@
+"""`polku evaluate`: a registered version on held-out clients, as JSON and an HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def evaluate(
+    version: Annotated[str, typer.Option(help="Version of polku-ranker to evaluate.")],
+    data: Annotated[Path, typer.Option(help="A world directory (episodes and truth).")],
+    json_out: Annotated[Path, typer.Option("--json", help="Write the evaluation JSON here.")],
+    report: Annotated[
+        Path | None, typer.Option(help="Write report.html with plots into this directory.")
+    ] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(help="Rank by this objective instead of the version's training objective."),
+    ] = None,
+) -> None:
+    """Evaluate a version on held-out clients against caseworkers, baselines and the oracle."""
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.evaluate import evaluate_version
+
+    if not data.is_dir():
+        raise _fail(f"--data {data} is not a directory")
+    try:
+        result = evaluate_version(
+            version, data, json_out, report_dir=report, objective=objective, progress=typer.echo
+        )
+    except (ValueError, FileNotFoundError, MlflowException) as exc:
+        raise _fail(str(exc).splitlines()[0]) from None
+    summary = result.evaluation.summary
+    values = summary["policy_value"]
+    typer.echo(
+        "true policy value: " + ", ".join(f"{name} {value:.4f}" for name, value in values.items())
+    )
+    gain = summary["oracle_gain_captured"]
+    typer.echo(
+        "oracle gain captured: "
+        + ("n/a" if gain is None else f"{100 * gain:.1f} %")
+        + f"; top-3 coverage of the oracle's choice: {100 * summary['top3_oracle_coverage']:.1f} %"
+    )
+    typer.echo(
+        f"wrote {result.json_path}" + (f" and {result.report_path}" if result.report_path else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `polku evaluate` to the app."""
+    app.command("evaluate")(evaluate)

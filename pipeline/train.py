@@ -1,0 +1,335 @@
+"""Train a ranker on a world's episodes, evaluate it on held-out clients, track it in MLflow.
+
+The steps, each reported through `progress`:
+
+1. load and validate the register extract and the truth (`pipeline.register`);
+2. the gate filters the episodes, which are split by client (and time) (`prepare_episodes`);
+3. fit the `ServiceRanker` and bundle it as a `PolkuModel` (rules versions, catalog snapshot);
+4. evaluate it on the held-out clients against the baselines (`pipeline.evaluation`);
+5. log parameters, the data's fingerprint, metrics, the report with plots and library
+   versions to an MLflow run, log the model through `models.registry` and register a new
+   version of `polku-ranker`; optionally make it champion when there is none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from models.bundle import PolkuModel
+from models.catalog import Catalog, load_catalog
+from models.features import FeatureEncoder
+from models.ranker import ServiceRanker
+from models.suggestions import DEFAULT_OBJECTIVE, Objective
+from pipeline.evaluation import Evaluation, evaluate_policies, fit_baselines
+from pipeline.report import write_report
+from pipeline.scoring import predict_for_episodes
+from pipeline.split import SplitSettings
+from pipeline.training_data import PreparedEpisodes, prepare_episodes
+from pipeline.world_data import World, load_world
+
+EXPERIMENT_NAME: Final = "polku-ranker"
+LIBRARIES: Final = ("numpy", "pandas", "scikit-learn", "scipy", "mlflow", "pyarrow", "polku")
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What `polku train` may change.
+
+    Attributes
+    ----------
+    objective : str
+        The objective the evaluation ranks by (the model predicts every target).
+    seed : int
+        Seeds the ranker's folds and bootstrap, and the random baseline.
+    split : SplitSettings
+    n_bootstrap : int
+        Bootstrap refits of the ranker's final stage (its uplift intervals).
+    """
+
+    objective: str = DEFAULT_OBJECTIVE
+    seed: int = 0
+    split: SplitSettings = field(default_factory=SplitSettings)
+    n_bootstrap: int = 40
+
+    def __post_init__(self) -> None:
+        Objective.parse(self.objective)  # fail early on a bad objective
+
+    def to_params(self) -> dict[str, str]:
+        """The settings as MLflow parameters."""
+        return {
+            "objective": Objective.parse(self.objective).name,
+            "seed": str(self.seed),
+            "n_bootstrap": str(self.n_bootstrap),
+            **self.split.to_params(),
+        }
+
+
+@dataclass
+class TrainedModel:
+    """A fitted model with its evaluation, before or after logging."""
+
+    model: PolkuModel
+    evaluation: Evaluation
+    prepared: PreparedEpisodes
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What a training run produced in MLflow."""
+
+    run_id: str
+    version: str
+    metrics: dict[str, float]
+    promoted: bool
+    report_dir: Path | None = None
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a model artifact depends on, and Python's."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def evaluate_model(
+    model: PolkuModel,
+    prepared: PreparedEpisodes,
+    catalog: Catalog,
+    objective: str,
+    seed: int,
+) -> Evaluation:
+    """Evaluate a model on the held-out part of prepared episodes, against the baselines.
+
+    The baselines (most popular service, imitation of the caseworkers) are fitted on the
+    training part of the same preparation, so two models evaluated on the same data are
+    compared with the same baselines.
+    """
+    train, held_out = prepared.train, prepared.held_out
+    encoder = FeatureEncoder().fit(train.frame)
+    baselines = fit_baselines(encoder.transform(train.frame), train.action, len(catalog), seed)
+    predictions = predict_for_episodes(model, held_out.frame, catalog.ids, objective)
+    return evaluate_policies(
+        held_out,
+        predictions.outcomes,
+        baselines,
+        encoder.transform(held_out.frame),
+        predictions.rankable,
+    )
+
+
+def fit_model(
+    world: World,
+    settings: TrainSettings,
+    progress: Progress = _quiet,
+    *,
+    catalog: Catalog | None = None,
+) -> TrainedModel:
+    """Gate, split, fit and evaluate on a loaded world (no MLflow).
+
+    Parameters
+    ----------
+    world : World
+        The loaded, validated episodes and truth.
+    settings : TrainSettings
+    progress : callable
+        Receives one line per step.
+    catalog : Catalog, optional
+        Default: the catalog in `data/catalog`.
+    """
+    catalog = catalog or load_catalog()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    prepared = prepare_episodes(
+        world.episodes,
+        world.true_outcomes(settings.objective, catalog),
+        catalog,
+        settings.objective,
+        settings.split,
+    )
+    counts = prepared.counts
+    timings["prepare_seconds"] = time.perf_counter() - started
+    progress(
+        f"gate and split: {counts['eligible_episodes']} of {counts['episodes']} episodes "
+        f"eligible; {counts['train_episodes']} for training "
+        f"({counts['train_clients']} clients), {counts['held_out_episodes']} held out "
+        f"({counts['held_out_clients']} clients)"
+    )
+
+    started = time.perf_counter()
+    train = prepared.train
+    ranker = ServiceRanker(
+        services=catalog.ids, n_bootstrap=settings.n_bootstrap, random_state=settings.seed
+    )
+    ranker.fit(
+        train.frame,
+        train.service_id,
+        train.outcomes,
+        propensity=train.propensity,
+        allowed=train.allowed,
+        groups=train.frame["client_id"].to_numpy(),
+    )
+    model = PolkuModel.build(
+        ranker,
+        catalog,
+        metadata={
+            "data_fingerprint": world.fingerprint,
+            "objective": Objective.parse(settings.objective).name,
+        },
+    )
+    timings["fit_seconds"] = time.perf_counter() - started
+    progress(
+        f"fitted the ranker on {len(train.frame)} episodes in {timings['fit_seconds']:.1f} s "
+        f"({int(ranker.supported_.sum())} of {len(catalog)} services supported)"
+    )
+
+    started = time.perf_counter()
+    evaluation = evaluate_model(model, prepared, catalog, settings.objective, settings.seed)
+    timings["evaluate_seconds"] = time.perf_counter() - started
+    values = evaluation.summary["policy_value"]
+    progress(
+        f"evaluated on held-out clients in {timings['evaluate_seconds']:.1f} s: policy value "
+        f"Polku {values['polku']:.4f}, caseworkers {values['caseworkers']:.4f}, oracle "
+        f"{values['oracle']:.4f}; oracle gain captured "
+        f"{_percent(evaluation.summary['oracle_gain_captured'])}"
+    )
+    return TrainedModel(model, evaluation, prepared, timings)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def train_and_register(
+    data_dir: Path,
+    settings: TrainSettings,
+    progress: Progress = _quiet,
+    *,
+    promote_if_first: bool = False,
+    report_dir: Path | None = None,
+) -> TrainOutcome:
+    """The whole of `polku train`: load, fit, evaluate, log to MLflow and register a version.
+
+    Parameters
+    ----------
+    data_dir : Path
+        A world (`polku generate --out DIR`): episodes and truth.
+    settings : TrainSettings
+    progress : callable
+        Receives one line per step.
+    promote_if_first : bool
+        Give the new version the `champion` alias when no version has it yet.
+    report_dir : Path, optional
+        Also keep the evaluation report here (it is logged to MLflow either way).
+
+    Returns
+    -------
+    TrainOutcome
+    """
+    import mlflow
+
+    from models import registry
+    from pipeline.promote import promote_first_version
+
+    total_started = time.perf_counter()
+    progress(f"loading and validating the register in {data_dir}")
+    started = time.perf_counter()
+    world = load_world(data_dir)
+    load_seconds = time.perf_counter() - started
+    progress(
+        f"loaded {len(world.episodes)} episodes in {load_seconds:.1f} s "
+        f"(data fingerprint {world.fingerprint[:12]})"
+    )
+    trained = fit_model(world, settings, progress)
+    trained.timings["load_seconds"] = load_seconds
+
+    progress(f"logging to MLflow at {registry.tracking_uri()}")
+    registry.configure_tracking()
+    mlflow.set_experiment(EXPERIMENT_NAME)
+    metrics = trained.evaluation.key_metrics()
+    with mlflow.start_run(run_name=f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}") as run:
+        mlflow.log_params(
+            {
+                **settings.to_params(),
+                "data_dir": str(Path(data_dir).resolve()),
+                "data_fingerprint": world.fingerprint,
+                "catalog_fingerprint": trained.model.catalog.fingerprint,
+                "rules_versions": ",".join(trained.model.rules_versions),
+                **{f"ranker_{k}": str(v) for k, v in trained.model.ranker.get_params().items()},
+            }
+        )
+        mlflow.set_tags(
+            {
+                "data_fingerprint": world.fingerprint,
+                **{f"version.{k}": v for k, v in library_versions().items()},
+            }
+        )
+        mlflow.log_metrics(metrics)
+        mlflow.log_metrics({**{f"count_{k}": float(v) for k, v in trained.prepared.counts.items()}})
+        mlflow.log_dict(library_versions(), "environment/library_versions.json")
+        mlflow.log_dict(trained.prepared.counts, "evaluation/counts.json")
+        with tempfile.TemporaryDirectory(prefix="polku-report-") as tmp:
+            target = Path(report_dir) if report_dir is not None else Path(tmp) / "report"
+            write_report(
+                trained.evaluation,
+                trained.prepared.held_out.allowed,
+                trained.prepared.held_out.true_outcomes,
+                target,
+                title=f"Polku evaluation (run {run.info.run_id[:8]})",
+            )
+            mlflow.log_artifacts(str(target), artifact_path="evaluation")
+        overlap = trained.model.ranker.overlap_
+        mlflow.log_text(overlap.to_csv(index=False), "evaluation/overlap.csv")
+        version = registry.log_model(
+            trained.model, input_example=trained.prepared.held_out.frame.head(3)
+        )
+        trained.timings["total_seconds"] = time.perf_counter() - total_started
+        mlflow.log_metrics(trained.timings)
+        run_id = run.info.run_id
+    progress(f"registered {registry.MODEL_NAME} version {version} (run {run_id})")
+    promoted = False
+    if promote_if_first:
+        promoted = promote_first_version(version)
+        if promoted:
+            progress(f"version {version} is the first champion")
+    return TrainOutcome(run_id, str(version), metrics, promoted, report_dir)
+
+
+def seeds_summary(values: list[float]) -> dict[str, float]:
+    """Median, min and max of a figure over seeds (for the benchmark)."""
+    array = np.asarray(values, dtype=np.float64)
+    return {
+        "median": float(np.median(array)),
+        "min": float(array.min()),
+        "max": float(array.max()),
+    }
+
+
+def settings_from_run_params(params: dict[str, Any]) -> TrainSettings:
+    """Rebuild the training settings a run logged (for evaluating its version the same way)."""
+    return TrainSettings(
+        objective=str(params.get("objective") or DEFAULT_OBJECTIVE),
+        seed=int(params.get("seed") or 0),
+        split=SplitSettings.from_params({k: str(v) for k, v in params.items()}),
+        n_bootstrap=int(params.get("n_bootstrap") or 40),
+    )

@@ -1,0 +1,88 @@
+"""`polku train`: fit a ranker on a world, evaluate it, track it in MLflow, register it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from models.suggestions import DEFAULT_OBJECTIVE
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def train(
+    data: Annotated[Path, typer.Option(help="A world directory (`polku generate --out DIR`).")],
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="Objective the evaluation ranks by: employment_or_education_6m, "
+            "employment_12m, or a mix such as employment_or_education_6m=0.5,employment_12m=0.5."
+        ),
+    ] = DEFAULT_OBJECTIVE,
+    seed: Annotated[int, typer.Option(help="Seed of the ranker and the random baseline.")] = 0,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of clients held out for evaluation.")
+    ] = 0.25,
+    holdout_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Optional date (YYYY-MM-DD): train on episodes before it, evaluate on "
+            "held-out clients' episodes from it on."
+        ),
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap refits for the uplift intervals.")] = 40,
+    promote_if_first: Annotated[
+        bool,
+        typer.Option(
+            "--promote-if-first/--no-promote-if-first",
+            help="Make this version champion when no version is yet.",
+        ),
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Also keep the evaluation report in this directory.")
+    ] = None,
+) -> None:
+    """Train on a world's episodes and register a new version of polku-ranker."""
+    from models.suggestions import Objective
+    from pipeline.split import SplitSettings
+    from pipeline.train import TrainSettings, train_and_register
+
+    try:
+        Objective.parse(objective)
+        split = SplitSettings(
+            test_fraction, dt.date.fromisoformat(holdout_from) if holdout_from else None
+        )
+        settings = TrainSettings(objective=objective, seed=seed, split=split, n_bootstrap=bootstrap)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if not data.is_dir():
+        raise _fail(f"--data {data} is not a directory")
+    started = time.perf_counter()
+
+    def progress(line: str) -> None:
+        typer.echo(f"[{time.perf_counter() - started:6.1f} s] {line}")
+
+    try:
+        outcome = train_and_register(
+            data, settings, progress, promote_if_first=promote_if_first, report_dir=report
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(
+        f"version {outcome.version}: policy value {outcome.metrics['policy_value_polku']:.4f} "
+        f"(caseworkers {outcome.metrics['policy_value_caseworkers']:.4f}, oracle "
+        f"{outcome.metrics['policy_value_oracle']:.4f})"
+        + ("; now champion" if outcome.promoted else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `polku train` to the app."""
+    app.command("train")(train)
