@@ -305,7 +305,11 @@ SERVICE_EFFECTS: Final[dict[str, Callable[[Person], Effect]]] = {
         0.10 + 0.20 * p.barrier["outdated_skills"],
     ),
     "vocational_education": lambda p: (-0.40, 1.4 * p.retention, -0.25),
-    "apprenticeship": lambda p: (0.25 - 0.12 * p.low_language, 0.0, 0.30),
+    "apprenticeship": lambda p: (
+        0.05 + 0.20 * p.no_vocational - 0.12 * p.low_language - 0.10 * p.heavy_barriers,
+        0.0,
+        0.10 + 0.25 * p.no_vocational - 0.10 * p.heavy_barriers,
+    ),
     "integration_training": lambda p: (-0.30, 0.0, 0.15 + 0.25 * p.low_language),
     "stadin_osaamiskeskus": lambda p: (
         0.05 + 0.15 * (1.0 - p.no_vocational),
