@@ -65,6 +65,14 @@ GATE_INPUT_COLUMNS: Final = (
     "assessment_date",
 )
 
+REQUIRED_DATE_COLUMNS: Final = ("birth_date", "assessment_date")
+REQUIRED_TEXT_COLUMNS: Final = (
+    "home_municipality",
+    "mother_tongue",
+    "labour_market_status",
+    "unemployment_benefit",
+)
+
 DECISION_COLUMNS: Final = (
     "eligible",
     "responsible_office",
@@ -496,9 +504,8 @@ def _decision_for(failed_bits: int, group_bits: int, rules: RuleSet) -> Eligibil
     )
 
 
-def _gate_columns(
-    frame: pd.DataFrame,
-) -> dict[str, np.ndarray]:
+def _gate_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The gate's columns as numpy arrays, refusing what would silently decide wrongly."""
     missing = [c for c in GATE_INPUT_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"profile frame lacks the gate's columns: {', '.join(missing)}")
@@ -507,16 +514,19 @@ def _gate_columns(
         values = frame[name]
         if not pd.api.types.is_datetime64_any_dtype(values.dtype):
             values = pd.to_datetime(values)
-        columns[name] = values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    for name in ("birth_date", "assessment_date"):
-        missing_rows = int(np.isnat(columns[name]).sum())
-        if missing_rows:
-            raise ValueError(f"{name} is missing in {missing_rows} row(s) of the profile frame")
+        columns[name] = values.to_numpy().astype("datetime64[D]")
     for name in ("immigrant", "registered_jobseeker"):
+        if not pd.api.types.is_bool_dtype(frame[name].dtype):
+            raise ValueError(f"{name} must be a bool column, not {frame[name].dtype}")
         columns[name] = frame[name].to_numpy(dtype=bool)
-    for name in ("home_municipality", "mother_tongue", "labour_market_status"):
+    for name in REQUIRED_TEXT_COLUMNS:
         columns[name] = frame[name].to_numpy(dtype=object)
-    columns["unemployment_benefit"] = frame["unemployment_benefit"].to_numpy(dtype=object)
+    # A missing value would pass for "not Helsinki" or "a foreign language": refuse it.
+    missing_counts = {name: int(np.isnat(columns[name]).sum()) for name in REQUIRED_DATE_COLUMNS}
+    missing_counts |= {name: int(frame[name].isna().sum()) for name in REQUIRED_TEXT_COLUMNS}
+    for name, count in missing_counts.items():
+        if count:
+            raise ValueError(f"{name} is missing in {count} row(s) of the profile frame")
     return columns
 
 

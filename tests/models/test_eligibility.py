@@ -229,6 +229,25 @@ def test_assess_eligibility_frame_rejects_missing_assessment_dates() -> None:
         assess_eligibility_frame(frame)
 
 
+def test_assess_eligibility_frame_refuses_missing_text_and_non_bool_flags() -> None:
+    frame = profiles_to_frame([BASE, YOUNG])
+    frame.loc[0, "mother_tongue"] = None  # would otherwise count as a foreign language
+    with pytest.raises(ValueError, match="mother_tongue is missing in 1 row"):
+        assess_eligibility_frame(frame)
+    frame = profiles_to_frame([BASE, YOUNG])
+    frame["immigrant"] = frame["immigrant"].astype(object)
+    frame.loc[1, "immigrant"] = None
+    with pytest.raises(ValueError, match="immigrant must be a bool column"):
+        assess_eligibility_frame(frame)
+
+
+def test_assess_eligibility_frame_accepts_other_datetime_units() -> None:
+    frame = profiles_to_frame([BASE, YOUNG])
+    for name in ("birth_date", "assessment_date", "experiment_client_since"):
+        frame[name] = frame[name].astype("datetime64[s]")
+    assert assess_eligibility_frame(frame)["eligible"].tolist() == [False, True]
+
+
 def test_rule_set_for_picks_the_set_in_force() -> None:
     assert rule_set_for(dt.date(2022, 7, 31)).period_end == dt.date(2023, 6, 30)
     assert rule_set_for(dt.date(2022, 8, 1)).period_end == dt.date(2024, 12, 31)
