@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pipeline.cli import build_app
 from pipeline.eligibility_cmd import write_csv_atomically
@@ -29,7 +29,7 @@ ROWS = [
 ]
 
 
-def _run(tmp_path: Path, rows: list[str], *extra: str) -> tuple[object, Path]:
+def _run(tmp_path: Path, rows: list[str], *extra: str) -> tuple[Result, Path]:
     source = tmp_path / "in.csv"
     source.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     output = tmp_path / "out" / "decisions.csv"
@@ -41,7 +41,7 @@ def _run(tmp_path: Path, rows: list[str], *extra: str) -> tuple[object, Path]:
 
 def test_eligibility_cmd_writes_one_decision_per_row(tmp_path: Path) -> None:
     result, output = _run(tmp_path, ROWS, "--today", "2025-01-01")
-    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
     with output.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["client_id"] for r in rows] == ["a", "b", "c"]
@@ -65,7 +65,7 @@ def test_eligibility_cmd_writes_one_decision_per_row(tmp_path: Path) -> None:
     assert rows[1]["target_groups"] == "no_earnings_related_allowance;under_30"
     assert rows[2]["failed_conditions"] == "no_target_group"
     assert CODE not in output.read_text()
-    assert "2 with the TE office" in result.output  # type: ignore[attr-defined]
+    assert "2 with the TE office" in result.output
 
 
 def test_eligibility_cmd_lists_every_invalid_row_and_writes_nothing(tmp_path: Path) -> None:
@@ -76,13 +76,13 @@ def test_eligibility_cmd_lists_every_invalid_row_and_writes_nothing(tmp_path: Pa
     ]
     result, output = _run(tmp_path, rows)
     assert result.exit_code == 2
-    stderr = result.stderr  # type: ignore[attr-defined]
+    stderr = result.stderr
     assert "row 1: henkilotunnus: wrong check character" in stderr
     assert "row 3: birth_date: impossible date '1978-02-30'" in stderr
     assert "row 3: labour_market_status: unknown value 'idle'" in stderr
     assert "row 2" not in stderr
     assert "2 of 3 rows are invalid; nothing was written" in stderr
-    assert "131052-308U" not in stderr + result.stdout  # type: ignore[attr-defined]
+    assert "131052-308U" not in stderr + result.stdout
     assert not output.exists()
 
 
@@ -109,7 +109,7 @@ def test_eligibility_cmd_rejects_an_empty_file(tmp_path: Path) -> None:
 def test_eligibility_cmd_rejects_a_bad_today(tmp_path: Path) -> None:
     result, output = _run(tmp_path, ROWS, "--today", "1.1.2024")
     assert result.exit_code == 2
-    assert "YYYY-MM-DD" in result.stderr  # type: ignore[attr-defined]
+    assert "YYYY-MM-DD" in result.stderr
     assert not output.exists()
 
 
