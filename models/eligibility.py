@@ -129,9 +129,12 @@ class RuleSet:
     @classmethod
     def from_toml(cls, path: Path) -> RuleSet:
         """Read and check one parameter file; errors name the file and the key."""
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
         name = path.name
+        try:
+            with path.open("rb") as handle:
+                raw = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{name}: not valid TOML ({error})") from error
 
         def need(key: str, kind: type) -> Any:
             if key not in raw:

@@ -313,6 +313,12 @@ def test_load_rule_sets_rejects_missing_keys(tmp_path: Path) -> None:
         load_rule_sets(tmp_path)
 
 
+def test_load_rule_sets_names_a_file_that_is_not_toml(tmp_path: Path) -> None:
+    (tmp_path / "broken.toml").write_text("version = \n")
+    with pytest.raises(ValueError, match=r"broken\.toml: not valid TOML"):
+        load_rule_sets(tmp_path)
+
+
 def test_assess_eligibility_uses_the_given_rule_set(tmp_path: Path) -> None:
     _write(tmp_path / "narrow.toml", version="narrow", statuses='"laid_off"')
     (narrow,) = load_rule_sets(tmp_path)
