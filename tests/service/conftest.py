@@ -1,0 +1,49 @@
+"""Fixtures of the service tests: settings, a tiny trained model (once), apps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from models.bundle import PolkuModel
+from service.main import create_app
+from service.settings import Settings
+from tests.service.helpers import FakeLoaded, fit_tiny_model, make_settings
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> PolkuModel:
+    """One small fitted model for the whole session."""
+    return fit_tiny_model()
+
+
+@pytest.fixture
+def loader(tiny_model: PolkuModel) -> Callable[[], FakeLoaded]:
+    """A champion loader returning the tiny model as version 7."""
+    return lambda: FakeLoaded(tiny_model, "7", tiny_model.trained_at, {"policy_value": 0.41})
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def api(settings: Settings, loader: Callable[[], FakeLoaded]) -> Iterator[TestClient]:
+    """A TestClient of the app serving the tiny model."""
+    with TestClient(create_app(settings, model_loader=loader)) as client:
+        yield client
+
+
+@pytest.fixture
+def api_without_model(tmp_path: Path) -> Iterator[TestClient]:
+    """A TestClient of the app whose champion cannot be loaded."""
+
+    def no_champion() -> FakeLoaded:
+        raise LookupError("no registered model has the champion alias yet")
+
+    with TestClient(create_app(make_settings(tmp_path), model_loader=no_champion)) as client:
+        yield client
