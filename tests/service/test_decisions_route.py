@@ -1,0 +1,132 @@
+"""POST /v1/decisions: linked to a suggestion, append-only, a reason when not following."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from models.catalog import load_catalog
+from tests.service.helpers import auth, client_profile, non_client_profile
+
+CASEWORKER = auth("caseworker")
+
+
+def _suggest(api: TestClient, profile: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = api.post(
+        "/v1/recommendations",
+        json={"profile": profile or client_profile(), "top_k": 3},
+        headers=CASEWORKER,
+    )
+    assert response.status_code == 200
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _decide(api: TestClient, **body: Any) -> Any:
+    return api.post("/v1/decisions", json=body, headers=CASEWORKER)
+
+
+def test_following_the_top_suggestion_needs_no_reason(api: TestClient) -> None:
+    answer = _suggest(api)
+    top = answer["services"][0]["service_id"]
+    response = _decide(api, request_id=answer["request_id"], choice="suggested", service_id=top)
+    assert response.status_code == 201
+    assert response.json()["followed_top"] is True
+    assert response.json()["reason"] is None
+
+
+def test_taking_a_lower_suggestion_needs_a_reason(api: TestClient) -> None:
+    answer = _suggest(api)
+    second = answer["services"][1]["service_id"]
+    refused = _decide(api, request_id=answer["request_id"], choice="suggested", service_id=second)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "reason"]
+    accepted = _decide(
+        api,
+        request_id=answer["request_id"],
+        choice="suggested",
+        service_id=second,
+        reason="starts sooner",
+    )
+    assert accepted.status_code == 201
+    assert accepted.json()["followed_top"] is False
+
+
+def test_another_service_must_be_in_the_catalog_and_not_among_the_suggestions(
+    api: TestClient,
+) -> None:
+    answer = _suggest(api)
+    shown = {s["service_id"] for s in answer["services"]}
+    other = next(s for s in load_catalog().ids if s not in shown)
+    rid = answer["request_id"]
+    ok = _decide(api, request_id=rid, choice="other", service_id=other, reason="client's wish")
+    assert ok.status_code == 201
+    unknown = _decide(api, request_id=rid, choice="other", service_id="yoga", reason="x")
+    assert unknown.status_code == 422
+    assert "catalog" in unknown.json()["detail"][0]["msg"]
+    suggested = _decide(
+        api, request_id=rid, choice="other", service_id=next(iter(shown)), reason="x"
+    )
+    assert suggested.status_code == 422
+
+
+def test_a_suggested_choice_must_have_been_suggested(api: TestClient) -> None:
+    answer = _suggest(api)
+    shown = {s["service_id"] for s in answer["services"]}
+    other = next(s for s in load_catalog().ids if s not in shown)
+    response = _decide(
+        api, request_id=answer["request_id"], choice="suggested", service_id=other, reason="x"
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "service_id"]
+
+
+def test_choosing_none_needs_a_reason_and_no_service(api: TestClient) -> None:
+    rid = _suggest(api)["request_id"]
+    assert _decide(api, request_id=rid, choice="none").status_code == 422
+    with_service = _decide(api, request_id=rid, choice="none", service_id="debt_advice", reason="x")
+    assert with_service.status_code == 422
+    response = _decide(api, request_id=rid, choice="none", reason="client found work")
+    assert response.status_code == 201
+    assert response.json()["service_id"] is None
+
+
+def test_a_non_client_decision_needs_no_reason(api: TestClient) -> None:
+    answer = _suggest(api, non_client_profile())
+    assert answer["services"] == []
+    response = _decide(api, request_id=answer["request_id"], choice="none")
+    assert response.status_code == 201
+    assert response.json()["followed_top"] is False
+
+
+def test_unknown_request_id_answers_404(api: TestClient) -> None:
+    response = _decide(api, request_id="f" * 32, choice="none", reason="x")
+    assert response.status_code == 404
+
+
+def test_malformed_request_id_answers_422(api: TestClient) -> None:
+    response = _decide(api, request_id="../etc/passwd", choice="none")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "request_id"]
+
+
+def test_decisions_on_an_eligibility_check_are_refused(api: TestClient) -> None:
+    check = api.post("/v1/eligibility", json={"profile": client_profile()}, headers=CASEWORKER)
+    response = _decide(api, request_id=check.json()["request_id"], choice="none", reason="x")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "request_id"]
+
+
+def test_a_correction_is_a_new_record_and_both_are_kept(api: TestClient) -> None:
+    answer = _suggest(api)
+    rid, top = answer["request_id"], answer["services"][0]["service_id"]
+    assert _decide(api, request_id=rid, choice="suggested", service_id=top).status_code == 201
+    assert _decide(api, request_id=rid, choice="none", reason="mistake").status_code == 201
+    rows = [
+        r
+        for r in api.app.state.audit.records()  # type: ignore[attr-defined]
+        if r["request_id"] == rid
+    ]
+    assert [r["choice"] for r in rows] == ["suggested", "none"]
+    assert rows[0]["decision_id"] < rows[1]["decision_id"]
+    assert all(r["decided_by"] == "desk-1" for r in rows)

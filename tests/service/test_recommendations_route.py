@@ -1,0 +1,171 @@
+"""POST /v1/recommendations and GET /v1/services: ranked, worded, audited before answering."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from models.bundle import PolkuModel
+from models.catalog import load_catalog
+from models.profile_validation import parse_profile
+from models.suggestions import Objective
+from tests.service.helpers import auth, client_profile, non_client_profile
+
+CASEWORKER = auth("caseworker")
+
+
+def _recommend(api: TestClient, **body: object) -> dict:  # type: ignore[type-arg]
+    response = api.post(
+        "/v1/recommendations",
+        json={"profile": client_profile(), **body},
+        headers=CASEWORKER,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_recommendations_rank_what_the_model_ranks(api: TestClient, tiny_model: PolkuModel) -> None:
+    answer = _recommend(api, top_k=4, language="en")
+    _, expected = tiny_model.recommend(
+        parse_profile(client_profile()), Objective.parse("employment_or_education_6m"), top_k=4
+    )
+    assert [s["service_id"] for s in answer["services"]] == [r.service_id for r in expected]
+    assert [s["rank"] for s in answer["services"]] == [1, 2, 3, 4]
+    first, model_first = answer["services"][0], expected[0]
+    assert first["uplift"] == model_first.uplift
+    assert first["uplift_low"] <= first["uplift_high"]
+    assert first["expected_without"] == model_first.expected_without
+    assert answer["model_version"] == "7"
+    assert answer["rules_version"] == "kuntakokeilu-amendment-2022"
+    assert answer["decision"]["eligible"] is True
+    assert answer["responsible_office"] == "helsinki"
+    assert answer["notice"] == "The suggestions are advice: the caseworker decides."
+
+
+def test_recommendations_name_services_in_the_language(api: TestClient) -> None:
+    catalog = load_catalog()
+    for language in ("fi", "sv", "en"):
+        answer = _recommend(api, language=language, top_k=3)
+        for service in answer["services"]:
+            assert service["name"] == catalog.name(service["service_id"], language)
+            assert service["family"] == catalog.get(service["service_id"]).family
+
+
+def test_recommendations_word_the_drivers_with_their_share(api: TestClient) -> None:
+    answer = _recommend(api, language="en", top_k=5)
+    reasons = [r for s in answer["services"] for r in s["reasons"]]
+    assert reasons, "a client with debts and low digital skills should have drivers"
+    for service in answer["services"]:
+        shares = [abs(r["share"]) for r in service["reasons"]]
+        assert shares == sorted(shares, reverse=True)
+        for reason in service["reasons"]:
+            assert "percentage points" in reason["text"] or "hardly" in reason["text"]
+
+
+def test_recommendations_follow_the_objective(api: TestClient) -> None:
+    six = _recommend(api, objective="employment_or_education_6m", top_k=30)
+    twelve = _recommend(api, objective="employment_12m", top_k=30)
+    mixed = _recommend(api, objective="employment_12m=0.5,employment_or_education_6m=0.5", top_k=30)
+    assert mixed["objective"] == "employment_or_education_6m=0.5,employment_12m=0.5"
+    uplift = {s["service_id"]: s["uplift"] for s in six["services"]}
+    uplift12 = {s["service_id"]: s["uplift"] for s in twelve["services"]}
+    for service in mixed["services"]:
+        sid = service["service_id"]
+        assert abs(service["uplift"] - (uplift[sid] + uplift12[sid]) / 2) < 1e-9
+
+
+def test_recommendations_for_a_non_client_name_the_office_and_no_services(
+    api: TestClient,
+) -> None:
+    response = api.post(
+        "/v1/recommendations",
+        json={"profile": non_client_profile(), "language": "sv"},
+        headers=CASEWORKER,
+    )
+    answer = response.json()
+    assert response.status_code == 200
+    assert answer["services"] == []
+    assert answer["responsible_office"] == "te_office"
+    assert answer["decision"]["failed_conditions"] == ["not_helsinki_resident"]
+    assert "Helsingfors" in answer["decision"]["reasons"][0]["text"]
+
+
+def test_recommendations_are_audited_before_the_answer(api: TestClient) -> None:
+    answer = _recommend(api, top_k=3, objective="employment_12m")
+    record = api.app.state.audit.suggestion(answer["request_id"])  # type: ignore[attr-defined]
+    assert record is not None
+    assert record.kind == "recommendation"
+    assert record.model_version == "7"
+    assert record.objective == "employment_12m"
+    assert record.top_k == 3
+    assert record.ranked_service_ids() == [s["service_id"] for s in answer["services"]]
+    stored = json.loads(record.ranking)
+    assert stored[0]["uplift"] == round(answer["services"][0]["uplift"], 6)
+
+
+def test_same_input_gives_the_same_input_hash_and_client_key(api: TestClient) -> None:
+    audit = api.app.state.audit  # type: ignore[attr-defined]
+    first = audit.suggestion(_recommend(api)["request_id"])
+    second = audit.suggestion(_recommend(api)["request_id"])
+    other = audit.suggestion(_recommend(api, top_k=2)["request_id"])
+    assert first.input_hash == second.input_hash != other.input_hash
+    assert first.client_key == second.client_key == other.client_key
+
+
+def test_recommendations_422_for_an_unknown_objective_without_echo(api: TestClient) -> None:
+    response = api.post(
+        "/v1/recommendations",
+        json={"profile": client_profile(), "objective": "happiness-131052-308T"},
+        headers=CASEWORKER,
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "objective"]
+    assert "happiness" not in response.text
+
+
+def test_recommendations_422_for_top_k_out_of_range(api: TestClient) -> None:
+    response = api.post(
+        "/v1/recommendations",
+        json={"profile": client_profile(), "top_k": 0},
+        headers=CASEWORKER,
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "top_k"]
+
+
+def test_recommendations_without_a_model_answer_503_with_retry_after(
+    api_without_model: TestClient,
+) -> None:
+    response = api_without_model.post(
+        "/v1/recommendations", json={"profile": client_profile()}, headers=CASEWORKER
+    )
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert "champion alias" in response.json()["detail"]
+    ready = api_without_model.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["ready"] is False
+    model = api_without_model.get("/v1/model", headers=CASEWORKER)
+    assert model.status_code == 503
+
+
+def test_services_lists_the_catalog_in_the_language(api: TestClient) -> None:
+    catalog = load_catalog()
+    answer = api.get("/v1/services", params={"lang": "sv"}, headers=CASEWORKER).json()
+    assert answer["language"] == "sv"
+    assert [s["service_id"] for s in answer["services"]] == list(catalog.ids)
+    assert answer["services"][0]["name"] == catalog.services[0].name.sv
+    assert answer["catalog_fingerprint"] == catalog.fingerprint
+
+
+def test_services_refuses_an_unknown_language(api: TestClient) -> None:
+    response = api.get("/v1/services", params={"lang": "de"}, headers=CASEWORKER)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "lang"]
+
+
+def test_services_answers_from_the_file_without_a_model(api_without_model: TestClient) -> None:
+    response = api_without_model.get("/v1/services", headers=CASEWORKER)
+    assert response.status_code == 200
+    assert len(response.json()["services"]) == len(load_catalog())
