@@ -1,0 +1,78 @@
+"""`polku generate` and `polku validate` end to end through the Typer app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from pipeline.cli import build_app
+
+runner = CliRunner()
+
+
+def _generate(out: Path, *extra: str) -> str:
+    result = runner.invoke(
+        build_app(), ["generate", "--clients", "300", "--seed", "4", "--out", str(out), *extra]
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_generate_writes_the_three_files_and_prints_marginals(tmp_path: Path) -> None:
+    output = _generate(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clients.parquet",
+        "episodes.parquet",
+        "truth.parquet",
+    ]
+    assert "Generated marginals beside CALIBRATION.md" in output
+    assert "long-term share of the unemployed" in output and "target" in output
+    assert "population of 300 persons" in output  # progress lines
+    clients = pd.read_parquet(tmp_path / "clients.parquet")
+    assert len(clients) == 300
+    # The identity code is in the clients file only, never printed.
+    assert not any(code in output for code in clients["henkilotunnus"])
+
+
+def test_generate_csv_and_hidden_confounder(tmp_path: Path) -> None:
+    output = _generate(tmp_path, "--csv", "--hidden-confounder")
+    assert {"clients.csv", "episodes.csv", "truth.csv"} <= {p.name for p in tmp_path.iterdir()}
+    assert "hidden confounder" in output
+    episodes = pd.read_csv(tmp_path / "episodes.csv", dtype=str)
+    assert episodes["assessment_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+
+
+def test_generate_rejects_zero_clients(tmp_path: Path) -> None:
+    result = runner.invoke(build_app(), ["generate", "--clients", "0", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert not any(tmp_path.iterdir())
+
+
+def test_validate_accepts_a_generated_world(tmp_path: Path) -> None:
+    _generate(tmp_path)
+    result = runner.invoke(build_app(), ["validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "valid: 300 clients" in result.output
+
+
+def test_validate_lists_file_row_and_field_and_exits_2(tmp_path: Path) -> None:
+    _generate(tmp_path)
+    path = tmp_path / "episodes.parquet"
+    episodes = pd.read_parquet(path)
+    episodes.loc[1, "service_id"] = "knitting"
+    episodes.to_parquet(path, index=False)
+    result = runner.invoke(build_app(), ["validate", str(tmp_path)])
+    assert result.exit_code == 2
+    assert (
+        "episodes.parquet: row 2, field 'service_id': 'knitting' is not a catalog service"
+        in result.output
+    )
+    assert "1 problem(s)" in result.output
+
+
+def test_validate_reports_missing_files(tmp_path: Path) -> None:
+    result = runner.invoke(build_app(), ["validate", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no clients.parquet or clients.csv" in result.output
