@@ -15,6 +15,7 @@ from service.audit import AuditStore
 from service.auth import KeyRing
 from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
+from service.pages import routes as page
 from service.routes import (
     admin,
     audit,
@@ -117,6 +118,7 @@ def create_app(
         model,
         admin,
         audit,
+        page,
     ):
         app.include_router(module.router)
     return app

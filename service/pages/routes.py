@@ -1,0 +1,416 @@
+"""The caseworker page: sign in, assess a client, see the suggestions and why, record a decision.
+
+Server-rendered HTML (Jinja2) over `service.suggest.SuggestionService`, the same service layer
+as the API: the same validation, gate, model, wording and audit store. No route here is part
+of the OpenAPI schema. Every answer carries `Cache-Control: no-store`; after a form post the
+page redirects to the answer (post/redirect/get), so no URL, cookie or page holds the
+identity code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from models.profile_validation import ProfileValidationError, parse_profile
+from service.audit import AuditUnavailableError
+from service.pages import answers as answers_module
+from service.pages import form as profile_form
+from service.pages import i18n
+from service.pages.session import (
+    PageSession,
+    clear_session,
+    csrf_ok,
+    identify,
+    new_session,
+    read_session,
+    signed_in,
+    write_session,
+)
+from service.suggest import (
+    DecisionRejectedError,
+    NoModelError,
+    SuggestionService,
+    UnknownRequestError,
+)
+
+router = APIRouter(include_in_schema=False)
+
+PACKAGE_DIR: Final = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR: Final = PACKAGE_DIR / "templates"
+STATIC_DIR: Final = PACKAGE_DIR / "static"
+STATIC_FILES: Final = {"page.css": "text/css"}
+
+SECURITY_HEADERS: Final = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The templates (built on first use, not at import)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _cache(request: Request) -> answers_module.AnswerCache:
+    state = request.app.state
+    cache = getattr(state, "page_answers", None)
+    if cache is None:
+        cache = answers_module.AnswerCache()
+        state.page_answers = cache
+    return cache
+
+
+def _suggestions(request: Request) -> SuggestionService:
+    suggestions: SuggestionService = request.app.state.suggestions
+    return suggestions
+
+
+def _session(request: Request) -> PageSession:
+    """The request's session, or a new anonymous one; `?lang=` switches the language."""
+    session = read_session(request, i18n.DEFAULT_LANGUAGE) or new_session(i18n.DEFAULT_LANGUAGE)
+    wanted = request.query_params.get("lang")
+    if wanted in i18n.LANGUAGES:
+        session = session.with_lang(wanted)
+    return session
+
+
+def _render(
+    request: Request,
+    session: PageSession,
+    template: str,
+    context: Mapping[str, Any],
+    status_code: int = 200,
+) -> HTMLResponse:
+    lang = session.lang
+    html = (
+        _environment()
+        .get_template(template)
+        .render(
+            lang=lang,
+            languages=i18n.LANGUAGES,
+            language_names=i18n.LANGUAGE_NAMES,
+            here=request.url.path,
+            session=session,
+            t=lambda key, **values: i18n.ui(key, lang, **values),
+            label=lambda name: i18n.field_label(name, lang),
+            help=lambda name: i18n.field_help(name, lang),
+            value_label=lambda name, value: i18n.value_label(name, value, lang),
+            **context,
+        )
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    write_session(request, response, session)
+    return response
+
+
+def _redirect(request: Request, session: PageSession | None, url: str) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+    if session is not None:
+        write_session(request, response, session)
+    return response
+
+
+def _form_context(
+    values: Mapping[str, str], errors: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
+    return {
+        "groups": profile_form.GROUPS,
+        "options": profile_form.OPTIONS,
+        "values": values,
+        "errors": errors or {},
+    }
+
+
+# -- sign-in -----------------------------------------------------------------------------------
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_page(request: Request) -> Response:
+    """The sign-in form."""
+    session = _session(request)
+    if session.signed_in:
+        return _redirect(request, session, "/")
+    return _render(request, session, "signin.html", {"error": None})
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(request: Request) -> Response:
+    """Sign in with a caseworker's key (the API's keys and roles)."""
+    session = _session(request)
+    form = await request.form()
+    if not csrf_ok(read_session(request, session.lang), form.get("csrf_token")):
+        return _render(request, new_session(session.lang), "signin.html", {"error": "csrf"}, 403)
+    key = form.get("key")
+    principal = identify(request, key.strip() if isinstance(key, str) else "")
+    if principal is None:
+        return _render(request, session, "signin.html", {"error": "bad_key"}, 401)
+    if principal.role != "caseworker":
+        return _render(request, session, "signin.html", {"error": "not_caseworker"}, 403)
+    return _redirect(request, signed_in(session, principal), "/")
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    """End the session."""
+    session = read_session(request, i18n.DEFAULT_LANGUAGE)
+    form = await request.form()
+    if session is not None and not csrf_ok(session, form.get("csrf_token")):
+        return _redirect(request, session, "/")
+    response = _redirect(request, None, "/signin")
+    clear_session(response)
+    return response
+
+
+# -- the form and the answer -------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def page(request: Request) -> Response:
+    """An empty profile form."""
+    session = _session(request)
+    if not session.signed_in:
+        return _redirect(request, session, "/signin")
+    values = profile_form.default_values(dt.date.today())
+    return _render(request, session, "page.html", {"answer": None, **_form_context(values)})
+
+
+@router.post("/", response_class=HTMLResponse)
+async def assess(request: Request) -> Response:
+    """Check the profile, decide, rank (when a model is loaded), audit, and show the answer."""
+    session = read_session(request, i18n.DEFAULT_LANGUAGE)
+    if session is None or not session.signed_in:
+        return _redirect(request, session, "/signin")
+    form = await request.form()
+    if not csrf_ok(session, form.get("csrf_token")):
+        return _render(
+            request,
+            session,
+            "page.html",
+            {"answer": None, "csrf_error": True, **_form_context(_shown_values(form))},
+            403,
+        )
+    raw = profile_form.raw_profile(form)
+    objective, top_k = profile_form.request_options(form)
+    try:
+        profile = parse_profile(raw)
+    except ProfileValidationError as exc:
+        errors: dict[str, list[str]] = {}
+        for error in exc.errors:
+            errors.setdefault(error.field, []).append(i18n.error_text(error.message, session.lang))
+        return _render(
+            request,
+            session,
+            "page.html",
+            {"answer": None, **_form_context(_shown_values(form), errors)},
+            422,
+        )
+    suggestions = _suggestions(request)
+    try:
+        try:
+            answer = await suggestions.recommend(
+                raw, top_k=top_k, objective=objective, language=session.lang, actor=session.label
+            )
+            held = answers_module.PageAnswer(
+                request_id=answer.request_id,
+                owner=str(session.label),
+                profile=profile,
+                decision=answer.decision,
+                catalog=suggestions.catalog(),
+                objective=answer.objective,
+                top_k=top_k,
+                ranking=tuple(shown.ranked for shown in answer.services),
+                model_version=answer.model_version,
+            )
+        except NoModelError:
+            checked = await suggestions.eligibility(raw, language=session.lang, actor=session.label)
+            held = answers_module.PageAnswer(
+                request_id=checked.request_id,
+                owner=str(session.label),
+                profile=profile,
+                decision=checked.decision,
+                catalog=suggestions.catalog(),
+                objective=objective,
+                top_k=top_k,
+                ranking=None,
+                model_version=None,
+            )
+    except AuditUnavailableError:
+        return _render(
+            request,
+            session,
+            "page.html",
+            {"answer": None, "audit_down": True, **_form_context(_shown_values(form))},
+            503,
+        )
+    _cache(request).put(held)
+    return _redirect(request, session, f"/answers/{held.request_id}")
+
+
+def _shown_values(form: FormData) -> dict[str, str]:
+    return profile_form.values_to_show({k: v for k, v in form.items() if isinstance(v, str)})
+
+
+def _answer_page(
+    request: Request,
+    session: PageSession,
+    held: answers_module.PageAnswer,
+    *,
+    decision_error: str | None = None,
+    decision_field: str | None = None,
+    posted: Mapping[str, str] | None = None,
+    recorded: bool = False,
+    status_code: int = 200,
+) -> HTMLResponse:
+    values = profile_form.values_of_profile(held.profile, held.objective, held.top_k)
+    return _render(
+        request,
+        session,
+        "page.html",
+        {
+            "answer": answers_module.answer_view(held, session.lang),
+            "decision_error": decision_error,
+            "decision_field": decision_field,
+            "posted": posted or {},
+            "recorded": recorded,
+            **_form_context(values),
+        },
+        status_code,
+    )
+
+
+@router.get("/answers/{request_id}", response_class=HTMLResponse)
+async def show_answer(request: Request, request_id: str) -> Response:
+    """An answer given on this page, in the session's language."""
+    session = _session(request)
+    if not session.signed_in:
+        return _redirect(request, session, "/signin")
+    held = _cache(request).get(request_id, str(session.label))
+    if held is None:
+        values = profile_form.default_values(dt.date.today())
+        return _render(
+            request,
+            session,
+            "page.html",
+            {"answer": None, "answer_gone": True, **_form_context(values)},
+            404,
+        )
+    recorded = request.query_params.get("recorded") == "1"
+    return _answer_page(request, session, held, recorded=recorded)
+
+
+@router.post("/answers/{request_id}/decision", response_class=HTMLResponse)
+async def record_decision(request: Request, request_id: str) -> Response:
+    """Record the caseworker's decision through the same service-layer call as the API."""
+    session = read_session(request, i18n.DEFAULT_LANGUAGE)
+    if session is None or not session.signed_in:
+        return _redirect(request, session, "/signin")
+    held = _cache(request).get(request_id, str(session.label))
+    if held is None:
+        values = profile_form.default_values(dt.date.today())
+        return _render(
+            request,
+            session,
+            "page.html",
+            {"answer": None, "answer_gone": True, **_form_context(values)},
+            404,
+        )
+    form = await request.form()
+    posted = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    if not csrf_ok(session, form.get("csrf_token")):
+        return _answer_page(
+            request, session, held, decision_error="csrf", posted=posted, status_code=403
+        )
+    picked = posted.get("choice", "")
+    service_id: str | None
+    reason = posted.get("reason", "").strip() or None
+    if picked.startswith("suggested:"):
+        choice, service_id = "suggested", picked.removeprefix("suggested:")
+    elif picked == "other":
+        choice, service_id = "other", posted.get("other_service") or None
+    elif picked == "none":
+        choice, service_id = "none", None
+    else:
+        return _answer_page(
+            request,
+            session,
+            held,
+            decision_error="choice_needed",
+            decision_field="choice",
+            posted=posted,
+            status_code=422,
+        )
+    if choice == "other" and service_id is None:
+        return _answer_page(
+            request,
+            session,
+            held,
+            decision_error="pick_needed",
+            decision_field="other_service",
+            posted=posted,
+            status_code=422,
+        )
+    try:
+        record = await _suggestions(request).decide(
+            request_id, choice=choice, service_id=service_id, reason=reason, actor=session.label
+        )
+    except DecisionRejectedError as exc:
+        key, where = (
+            ("reason_needed", "reason") if exc.field == "reason" else ("pick_needed", "choice")
+        )
+        return _answer_page(
+            request,
+            session,
+            held,
+            decision_error=key,
+            decision_field=where,
+            posted=posted,
+            status_code=422,
+        )
+    except UnknownRequestError:
+        return _answer_page(
+            request, session, held, decision_error="answer_gone", posted=posted, status_code=404
+        )
+    except AuditUnavailableError:
+        return _answer_page(
+            request, session, held, decision_error="audit_down", posted=posted, status_code=503
+        )
+    held.decisions.append(record)
+    return _redirect(request, session, f"/answers/{request_id}?recorded=1")
+
+
+# -- static files ------------------------------------------------------------------------------
+
+
+@router.get("/static/{name}")
+async def static_file(name: str) -> Response:
+    """The page's stylesheet (a fixed list of files: no path is taken from the request)."""
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        return Response(status_code=404)
+    return FileResponse(
+        STATIC_DIR / name,
+        media_type=media_type,
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
