@@ -158,9 +158,25 @@ class _Column:
     all_text: bool  # no value other than text or missing (the usual CSV case)
 
 
-def _column(raw: pd.DataFrame, name: str) -> _Column:
-    n = len(raw)
-    if name not in raw.columns:
+class _Source:
+    """Raw columns by name (pandas Series or object arrays), each split into a `_Column` once."""
+
+    def __init__(
+        self, columns: Mapping[str, pd.Series | np.ndarray] | pd.DataFrame, n_rows: int
+    ) -> None:
+        self.columns = columns
+        self.n_rows = n_rows
+        self._split: dict[str, _Column] = {}
+
+    def __getitem__(self, name: str) -> _Column:
+        if name not in self._split:
+            raw = self.columns.get(name)
+            self._split[name] = _split_column(raw, self.n_rows)
+        return self._split[name]
+
+
+def _split_column(raw: pd.Series | np.ndarray | None, n: int) -> _Column:
+    if raw is None:
         return _Column(
             np.full(n, None, dtype=object),
             np.ones(n, dtype=bool),
@@ -168,28 +184,78 @@ def _column(raw: pd.DataFrame, name: str) -> _Column:
             np.full(n, "", dtype=object),
             all_text=True,
         )
-    series = raw[name]
-    values = series.to_numpy(dtype=object)
-    is_na = np.asarray(series.isna(), dtype=bool)
-    if isinstance(series.dtype, pd.StringDtype):
+    if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.StringDtype):
         # A text column (CSV read with dtype=str): string kernels, no per-cell Python.
+        values = raw.to_numpy(dtype=object)
+        is_na = np.asarray(raw.isna(), dtype=bool)
         is_str = ~is_na
-        text = series.str.strip().fillna("").to_numpy(dtype=object)
+        text = raw.str.strip().fillna("").to_numpy(dtype=object)
         all_text = True
     else:
+        values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
+        is_na = np.asarray(pd.isna(values), dtype=bool)
         is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
         text = np.full(n, "", dtype=object)
         if is_str.any():
-            text[is_str] = _text_series(values[is_str]).str.strip().to_numpy(dtype=object)
+            text[is_str] = _strip(values[is_str])
         all_text = bool((is_str | is_na).all())
     missing = is_na | (is_str & (text == ""))
     return _Column(values, missing, is_str & ~missing, text, all_text=all_text)
 
 
-def _text_series(text: np.ndarray) -> pd.Series:
-    """Strings as a Series for `.str` methods: compiled string kernels for many rows, plain
-    objects for a few (where building the string array would cost more than it saves)."""
-    return pd.Series(text, dtype="str" if len(text) > _FEW_ROWS else object)
+# String helpers on object arrays of str: compiled string kernels for many rows, plain
+# Python for a few (one API request), where building a string array costs more than it saves.
+def _kernels(text: np.ndarray) -> pd.Series | None:
+    return pd.Series(text, dtype="str") if len(text) > _FEW_ROWS else None
+
+
+def _strip(text: np.ndarray) -> np.ndarray:
+    series = _kernels(text)
+    if series is not None:
+        return series.str.strip().to_numpy(dtype=object)
+    out = np.empty(len(text), dtype=object)
+    out[:] = [s.strip() for s in text]
+    return out
+
+
+def _lower(text: np.ndarray) -> np.ndarray:
+    series = _kernels(text)
+    if series is not None:
+        return series.str.lower().to_numpy(dtype=object)
+    out = np.empty(len(text), dtype=object)
+    out[:] = [s.lower() for s in text]
+    return out
+
+
+def _matches(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
+    """True where the whole string matches `pattern`."""
+    series = _kernels(text)
+    if series is not None:
+        return np.asarray(series.str.fullmatch(pattern.pattern), dtype=bool)
+    return np.fromiter((pattern.fullmatch(s) is not None for s in text), bool, len(text))
+
+
+def _contains(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
+    series = _kernels(text)
+    if series is not None:
+        return np.asarray(series.str.contains(pattern.pattern), dtype=bool)
+    return np.fromiter((pattern.search(s) is not None for s in text), bool, len(text))
+
+
+def _lengths(text: np.ndarray) -> np.ndarray:
+    series = _kernels(text)
+    if series is not None:
+        return np.asarray(series.str.len(), dtype=np.int64)
+    return np.fromiter((len(s) for s in text), np.int64, len(text))
+
+
+def _iso_date_parts(text: np.ndarray) -> list[np.ndarray]:
+    """Year, month and day of strings already shaped YYYY-MM-DD."""
+    spans = ((0, 4), (5, 7), (8, 10))
+    series = _kernels(text)
+    if series is not None:
+        return [series.str.slice(a, b).astype(np.int64).to_numpy() for a, b in spans]
+    return [np.fromiter((int(s[a:b]) for s in text), np.int64, len(text)) for a, b in spans]
 
 
 def _not_text(column: _Column) -> np.ndarray:
@@ -200,24 +266,18 @@ def _require(errors: _Collector, column: _Column, name: str) -> None:
     errors.add(column.missing, name, "missing (required)")
 
 
-def _matches(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
-    if text.size == 0:
-        return np.zeros(0, dtype=bool)
-    return np.asarray(_text_series(text).str.fullmatch(pattern.pattern), dtype=bool)
-
-
 def _parse_text(errors: _Collector, column: _Column, name: str, hint: str) -> None:
     bad = _not_text(column)
     errors.add(bad, name, f"must be text ({hint})")
 
 
 def _parse_enum(
-    errors: _Collector, raw: pd.DataFrame, name: str, default: object | None
+    errors: _Collector, source: _Source, name: str, default: object | None
 ) -> np.ndarray:
     allowed = ENUM_VALUES[name]
-    column = _column(raw, name)
+    column = source[name]
     _parse_text(errors, column, name, "one of: " + ", ".join(allowed))
-    known = np.zeros(len(raw), dtype=bool)
+    known = np.zeros(source.n_rows, dtype=bool)
     for value in allowed:
         known |= column.text == value
     unknown = column.is_text & ~known
@@ -231,17 +291,15 @@ def _parse_enum(
     return out
 
 
-def _parse_bool(
-    errors: _Collector, raw: pd.DataFrame, name: str, default: bool | None
-) -> np.ndarray:
-    column = _column(raw, name)
+def _parse_bool(errors: _Collector, source: _Source, name: str, default: bool | None) -> np.ndarray:
+    column = source[name]
     values = column.values
     is_bool = np.zeros(len(values), dtype=bool)
     if not column.all_text:
         is_bool = np.fromiter(
             (isinstance(v, bool | np.bool_) for v in values), dtype=bool, count=len(values)
         )
-    lowered = np.asarray(_text_series(column.text).str.lower(), dtype=object)
+    lowered = _lower(column.text)
     is_true = (column.is_text & (lowered == "true")) | (is_bool & (values == True))  # noqa: E712
     is_false = (column.is_text & (lowered == "false")) | (is_bool & (values == False))  # noqa: E712
     bad = ~column.missing & ~is_true & ~is_false
@@ -258,10 +316,10 @@ def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
     return ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
 
 
-def _parse_date(errors: _Collector, raw: pd.DataFrame, name: str) -> np.ndarray:
+def _parse_date(errors: _Collector, source: _Source, name: str) -> np.ndarray:
     """Dates as datetime64[D] (NaT where missing or invalid)."""
-    column = _column(raw, name)
-    n = len(raw)
+    column = source[name]
+    n = source.n_rows
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
 
     # JSON or Parquet may hand over real dates.
@@ -292,10 +350,7 @@ def _parse_date(errors: _Collector, raw: pd.DataFrame, name: str) -> np.ndarray:
         ],
     )
     if shaped.any():
-        parts = _text_series(column.text[shaped])
-        year = parts.str.slice(0, 4).astype(np.int64).to_numpy()
-        month = parts.str.slice(5, 7).astype(np.int64).to_numpy()
-        day = parts.str.slice(8, 10).astype(np.int64).to_numpy()
+        year, month, day = _iso_date_parts(column.text[shaped])
         month_ok = (month >= 1) & (month <= 12)
         safe_month = np.where(month_ok, month, 1)
         exists = month_ok & (day >= 1) & (day <= _days_in_month(year, safe_month))
@@ -324,10 +379,10 @@ def _parse_date(errors: _Collector, raw: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _parse_number(
-    errors: _Collector, raw: pd.DataFrame, name: str, *, whole: bool, upper: float, default: float
+    errors: _Collector, source: _Source, name: str, *, whole: bool, upper: float, default: float
 ) -> np.ndarray:
-    column = _column(raw, name)
-    n = len(raw)
+    column = source[name]
+    n = source.n_rows
     out = np.full(n, float(default), dtype=np.float64)
     is_number = np.zeros(n, dtype=bool)
     if not column.all_text:
@@ -372,6 +427,114 @@ def _today(today: dt.date | None) -> dt.date:
     return today if today is not None else dt.date.today()
 
 
+def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndarray], _Collector]:
+    """Check every field of every row; the typed columns (all rows) and the errors found."""
+    errors = _Collector(source.n_rows)
+    columns: dict[str, Any] = {}
+
+    client = source["client_id"]
+    _require(errors, client, "client_id")
+    _parse_text(errors, client, "client_id", "a pseudonymous client id")
+    errors.add(
+        client.is_text & _contains(client.text, HENKILOTUNNUS_PATTERN),
+        "client_id",
+        "looks like a henkilötunnus; use a pseudonymous client id",
+    )
+    too_long = client.is_text & (_lengths(client.text) > MAX_CLIENT_ID_LENGTH)
+    errors.add(too_long, "client_id", f"longer than {MAX_CLIENT_ID_LENGTH} characters")
+    columns["client_id"] = client.text
+
+    # Birth date: from the code, from the field, or both when they agree.
+    code = source["henkilotunnus"]
+    errors.add(_not_text(code), "henkilotunnus", "must be text in the form DDMMYYCZZZQ")
+    code_dates, problems = parse_henkilotunnus_array(np.where(code.is_text, code.text, ""))
+    for problem, message in PROBLEM_MESSAGES.items():
+        errors.add(code.is_text & (problems == problem), "henkilotunnus", message)
+    code_ok = code.is_text & (problems == VALID)
+    birth = _parse_date(errors, source, "birth_date")
+    birth_column = source["birth_date"]
+    errors.add(
+        code.missing & birth_column.missing,
+        "birth_date",
+        "missing: give birth_date or henkilotunnus",
+    )
+    errors.add(
+        code_ok & ~np.isnat(birth) & (birth != code_dates),
+        "birth_date",
+        "disagrees with the birth date in the henkilötunnus",
+    )
+    birth = np.where(code_ok & np.isnat(birth), code_dates, birth)
+    columns["birth_date"] = birth
+
+    municipality = source["home_municipality"]
+    _require(errors, municipality, "home_municipality")
+    hint = "a 3-digit Statistics Finland municipality code such as 091"
+    _parse_text(errors, municipality, "home_municipality", hint)
+    bad = municipality.is_text & ~_matches(municipality.text, _MUNICIPALITY)
+    errors.add(
+        bad,
+        "home_municipality",
+        [f"must be {hint}, got {_quote(v)}" for v in municipality.text[bad]],
+    )
+    columns["home_municipality"] = municipality.text
+
+    tongue = source["mother_tongue"]
+    _require(errors, tongue, "mother_tongue")
+    hint = "an ISO 639 language code of 2-3 letters such as fi"
+    _parse_text(errors, tongue, "mother_tongue", hint)
+    lowered = _lower(tongue.text)
+    bad = tongue.is_text & ~_matches(lowered, _LANGUAGE)
+    errors.add(bad, "mother_tongue", [f"must be {hint}, got {_quote(v)}" for v in tongue.text[bad]])
+    columns["mother_tongue"] = lowered
+
+    for name in BOOL_FIELDS:
+        default = NEED_DEFAULTS.get(name)
+        columns[name] = _parse_bool(
+            errors, source, name, None if default is None else bool(default)
+        )
+
+    for name in ("labour_market_status", "unemployment_benefit"):
+        _require(errors, source[name], name)
+        columns[name] = _parse_enum(errors, source, name, None)
+    for name in ("education_level", "language_level", "work_ability", "entrepreneurship_interest"):
+        columns[name] = _parse_enum(errors, source, name, NEED_DEFAULTS[name])
+    columns["gender"] = _parse_enum(errors, source, "gender", None)
+
+    for name in DATE_FIELDS:
+        if name != "birth_date":
+            columns[name] = _parse_date(errors, source, name)
+    assessment_missing = source["assessment_date"].missing
+    columns["assessment_date"] = np.where(
+        assessment_missing, np.datetime64(_today(today), "D"), columns["assessment_date"]
+    )
+    errors.add(
+        ~np.isnat(columns["birth_date"])
+        & ~np.isnat(columns["assessment_date"])
+        & (columns["birth_date"] > columns["assessment_date"]),
+        "birth_date",
+        "after the assessment date",
+    )
+
+    columns["unemployment_months"] = _parse_number(
+        errors,
+        source,
+        "unemployment_months",
+        whole=True,
+        upper=MAX_UNEMPLOYMENT_MONTHS,
+        default=float(NEED_DEFAULTS["unemployment_months"]),  # type: ignore[arg-type]
+    ).astype(np.int64)
+    columns["work_experience_years"] = _parse_number(
+        errors,
+        source,
+        "work_experience_years",
+        whole=False,
+        upper=MAX_WORK_EXPERIENCE_YEARS,
+        default=float(NEED_DEFAULTS["work_experience_years"]),  # type: ignore[arg-type]
+    )
+
+    return columns, errors
+
+
 def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> ProfileFrame:
     """Validate a register extract and type its valid rows.
 
@@ -397,118 +560,10 @@ def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> P
     >>> result.errors[0]
     RowError(row=1, field='birth_date', message="impossible date '1990-02-30'")
     """
-    original_index = raw.index  # every check below works on positions
-    n = len(raw)
-    errors = _Collector(n)
-    columns: dict[str, Any] = {}
-
-    client = _column(raw, "client_id")
-    _require(errors, client, "client_id")
-    _parse_text(errors, client, "client_id", "a pseudonymous client id")
-    errors.add(
-        client.is_text
-        & np.asarray(
-            _text_series(client.text).str.contains(HENKILOTUNNUS_PATTERN.pattern),
-            dtype=bool,
-        ),
-        "client_id",
-        "looks like a henkilötunnus; use a pseudonymous client id",
-    )
-    too_long = client.is_text & (
-        _text_series(client.text).str.len().to_numpy() > MAX_CLIENT_ID_LENGTH
-    )
-    errors.add(too_long, "client_id", f"longer than {MAX_CLIENT_ID_LENGTH} characters")
-    columns["client_id"] = client.text
-
-    # Birth date: from the code, from the field, or both when they agree.
-    code = _column(raw, "henkilotunnus")
-    errors.add(_not_text(code), "henkilotunnus", "must be text in the form DDMMYYCZZZQ")
-    code_dates, problems = parse_henkilotunnus_array(np.where(code.is_text, code.text, ""))
-    for problem, message in PROBLEM_MESSAGES.items():
-        errors.add(code.is_text & (problems == problem), "henkilotunnus", message)
-    code_ok = code.is_text & (problems == VALID)
-    birth = _parse_date(errors, raw, "birth_date")
-    birth_column = _column(raw, "birth_date")
-    errors.add(
-        code.missing & birth_column.missing,
-        "birth_date",
-        "missing: give birth_date or henkilotunnus",
-    )
-    errors.add(
-        code_ok & ~np.isnat(birth) & (birth != code_dates),
-        "birth_date",
-        "disagrees with the birth date in the henkilötunnus",
-    )
-    birth = np.where(code_ok & np.isnat(birth), code_dates, birth)
-    columns["birth_date"] = birth
-
-    municipality = _column(raw, "home_municipality")
-    _require(errors, municipality, "home_municipality")
-    hint = "a 3-digit Statistics Finland municipality code such as 091"
-    _parse_text(errors, municipality, "home_municipality", hint)
-    bad = municipality.is_text & ~_matches(municipality.text, _MUNICIPALITY)
-    errors.add(
-        bad,
-        "home_municipality",
-        [f"must be {hint}, got {_quote(v)}" for v in municipality.text[bad]],
-    )
-    columns["home_municipality"] = municipality.text
-
-    tongue = _column(raw, "mother_tongue")
-    _require(errors, tongue, "mother_tongue")
-    hint = "an ISO 639 language code of 2-3 letters such as fi"
-    _parse_text(errors, tongue, "mother_tongue", hint)
-    lowered = np.asarray(_text_series(tongue.text).str.lower(), dtype=object)
-    bad = tongue.is_text & ~_matches(lowered, _LANGUAGE)
-    errors.add(bad, "mother_tongue", [f"must be {hint}, got {_quote(v)}" for v in tongue.text[bad]])
-    columns["mother_tongue"] = lowered
-
-    for name in BOOL_FIELDS:
-        default = NEED_DEFAULTS.get(name)
-        columns[name] = _parse_bool(errors, raw, name, None if default is None else bool(default))
-
-    for name in ("labour_market_status", "unemployment_benefit"):
-        _require(errors, _column(raw, name), name)
-        columns[name] = _parse_enum(errors, raw, name, None)
-    for name in ("education_level", "language_level", "work_ability", "entrepreneurship_interest"):
-        columns[name] = _parse_enum(errors, raw, name, NEED_DEFAULTS[name])
-    columns["gender"] = _parse_enum(errors, raw, "gender", None)
-
-    for name in DATE_FIELDS:
-        if name != "birth_date":
-            columns[name] = _parse_date(errors, raw, name)
-    assessment_missing = _column(raw, "assessment_date").missing
-    columns["assessment_date"] = np.where(
-        assessment_missing, np.datetime64(_today(today), "D"), columns["assessment_date"]
-    )
-    errors.add(
-        ~np.isnat(columns["birth_date"])
-        & ~np.isnat(columns["assessment_date"])
-        & (columns["birth_date"] > columns["assessment_date"]),
-        "birth_date",
-        "after the assessment date",
-    )
-
-    columns["unemployment_months"] = _parse_number(
-        errors,
-        raw,
-        "unemployment_months",
-        whole=True,
-        upper=MAX_UNEMPLOYMENT_MONTHS,
-        default=float(NEED_DEFAULTS["unemployment_months"]),  # type: ignore[arg-type]
-    ).astype(np.int64)
-    columns["work_experience_years"] = _parse_number(
-        errors,
-        raw,
-        "work_experience_years",
-        whole=False,
-        upper=MAX_WORK_EXPERIENCE_YEARS,
-        default=float(NEED_DEFAULTS["work_experience_years"]),  # type: ignore[arg-type]
-    )
-
+    columns, errors = _validate(_Source(raw, len(raw)), today)
     valid = ~errors.bad
     typed: dict[str, pd.Series] = {}
-    index = original_index[valid]
+    index = raw.index[valid]
     for name in PROFILE_COLUMNS:
         values = columns[name][valid]
         if name in DATE_FIELDS:
@@ -605,15 +660,16 @@ def parse_profile(raw: Mapping[str, Any], *, today: dt.date | None = None) -> Cl
         too. No message contains the personal identity code.
     """
     unknown = sorted(set(raw) - set(PROFILE_FIELDS))
-    frame = pd.DataFrame(
-        {name: pd.Series([raw[name]], dtype=object) for name in raw if name in PROFILE_FIELDS},
-        index=pd.RangeIndex(1),
-    )
-    result = parse_profile_frame(frame, today=today)
-    field_errors = tuple(FieldError(e.field, e.message) for e in result.errors) + tuple(
+    cells: dict[str, np.ndarray] = {}
+    for name in PROFILE_FIELDS:
+        if name in raw:
+            cells[name] = np.empty(1, dtype=object)
+            cells[name][0] = raw[name]  # a list or dict stays one (invalid) cell
+    columns, errors = _validate(_Source(cells, 1), today)
+    field_errors = tuple(FieldError(e.field, e.message) for e in errors.row_errors()) + tuple(
         FieldError(name if not HENKILOTUNNUS_PATTERN.search(name) else "(unknown)", "unknown field")
         for name in unknown
     )
     if field_errors:
         raise ProfileValidationError(field_errors)
-    return profile_from_row(result.frame.iloc[0])
+    return profile_from_row({name: columns[name][0] for name in PROFILE_COLUMNS})
