@@ -1,0 +1,261 @@
+"""The caseworker page in a real browser: Debian's Chromium, driven by Playwright, against the
+real app served by uvicorn on loopback with a tiny trained model.
+
+Screenshots go to `test-artifacts/` (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from models.bundle import PolkuModel
+from models.catalog import load_catalog
+from service.main import create_app
+from tests.service.helpers import KEYS, FakeLoaded, make_settings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# A syntactically valid code of the test range (individual number 900-999): born 2000-05-17.
+CODE = "170500A9056"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Server:
+    """uvicorn serving the app in a thread of this process."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> _Server:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(
+    tiny_model: PolkuModel, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """The base URL of a running app and the path of its audit database."""
+    state = tmp_path_factory.mktemp("page-browser")
+    settings = make_settings(state)
+
+    def loader() -> FakeLoaded:
+        return FakeLoaded(tiny_model, "7", tiny_model.trained_at, {})
+
+    port = _free_port()
+    with _Server(create_app(settings, model_loader=loader), port):
+        yield f"http://127.0.0.1:{port}", state / "audit.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, served: tuple[str, Path]) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="fi-FI")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"page-{name}.png"), full_page=True)
+
+
+def _sign_in(page: Any, base: str) -> None:
+    page.goto(base + "/")
+    assert page.url.endswith("/signin")
+    page.fill("#key", KEYS["caseworker"])
+    page.press("#key", "Enter")  # keyboard only
+    page.wait_for_url(base + "/")
+
+
+def _fill_profile(page: Any, **changes: str) -> None:
+    values = {
+        "client_id": "client-page-1",
+        "henkilotunnus": CODE,
+        "home_municipality": "091",
+        "mother_tongue": "fi",
+        "assessment_date": "2024-03-04",
+        "unemployment_months": "14",
+        "work_experience_years": "1,5",
+        **changes,
+    }
+    for name, value in values.items():
+        page.fill(f"#f-{name}", value)
+    page.select_option("#f-labour_market_status", "unemployed")
+    page.select_option("#f-unemployment_benefit", "labour_market_subsidy")
+    page.select_option("#f-education_level", "basic")
+    page.select_option("#f-language_level", "B1")
+    page.check("#f-debt_problems")
+    page.check("#f-low_digital_skills")
+
+
+def _no_code_anywhere(page: Any) -> None:
+    assert CODE not in page.url
+    assert CODE not in page.content()
+    assert page.input_value("#f-henkilotunnus") == ""
+    assert all(CODE not in c["value"] for c in page.context.cookies())
+
+
+def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
+    page: Any, served: tuple[str, Path]
+) -> None:
+    base, audit_db = served
+    catalog = load_catalog()
+    _sign_in(page, base)
+    _shot(page, "1-form-fi")
+
+    _fill_profile(page)
+    page.click("button.primary")
+    page.wait_for_url(f"{base}/answers/*")
+    assert "kuuluu Helsingin työllisyyspalveluihin" in page.inner_text("#verdict")
+    services = page.locator("ol.services > li")
+    assert services.count() >= 2
+    assert page.locator("svg.bar").count() == services.count()
+    assert "päätöksen tekee aina virkailija" in page.inner_text(".advice").lower()
+    _no_code_anywhere(page)
+    # The form comes back filled from the validated profile: birth date, not the code.
+    assert page.input_value("#f-birth_date") == "2000-05-17"
+    _shot(page, "2-answer-fi")
+
+    top_id = page.locator("ol.services > li").first.get_attribute("id").removeprefix("service-")
+    page.click("a[hreflang=sv]")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == "sv"
+    assert page.inner_text(f"#service-{top_id} h3").endswith(catalog.name(top_id, "sv"))
+    assert "handläggaren" in page.inner_text(".advice")
+    _shot(page, "3-answer-sv")
+
+    page.click("a[hreflang=en]")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.inner_text(f"#service-{top_id} h3").endswith(catalog.name(top_id, "en"))
+
+    # Override the top suggestion without a reason: refused, next to the reason.
+    page.check("#choice-none")
+    page.click("form[action$='/decision'] button")
+    assert "Give a reason" in page.inner_text("#decision-error")
+    assert page.get_attribute("#reason", "aria-invalid") == "true"
+    _shot(page, "4-decision-refused-en")
+    page.fill("#reason", "Client starts a job next week.")
+    page.click("form[action$='/decision'] button")
+    page.wait_for_url("**?recorded=1")
+    assert page.is_visible("#recorded")
+    assert "differed from the top suggestion" in page.inner_text("#recorded-list")
+    _shot(page, "5-decision-recorded-en")
+
+    request_id = page.url.split("/answers/")[1].split("?")[0]
+    with sqlite3.connect(audit_db) as db:
+        rows = db.execute(
+            "select choice, service_id, followed_top, reason, actor from decisions "
+            "where request_id = ?",
+            (request_id,),
+        ).fetchall()
+        suggestion = db.execute(
+            "select kind, eligible, ranking from suggestions where request_id = ?", (request_id,)
+        ).fetchone()
+        dump = "\n".join(db.iterdump())
+    assert rows == [("none", None, 0, "Client starts a job next week.", "desk-1")]
+    assert suggestion[0] == "recommendation" and suggestion[1] == 1
+    assert top_id in suggestion[2]
+    assert CODE not in dump
+
+
+def test_page_browser_non_client_gets_the_decision_and_no_services(
+    page: Any, served: tuple[str, Path]
+) -> None:
+    base, _ = served
+    _sign_in(page, base)
+    page.click("a[hreflang=sv]")
+    page.wait_for_load_state()
+    _fill_profile(page, home_municipality="049", client_id="client-page-2")
+    page.click("button.primary")
+    page.wait_for_url(f"{base}/answers/*")
+    assert "TE-byrån" in page.inner_text("#verdict")
+    assert "Hemkommunen är inte Helsingfors" in page.inner_text("ul.reasons")
+    assert page.locator("ol.services > li").count() == 0
+    assert page.locator("#decision-heading").count() == 0
+    _no_code_anywhere(page)
+    _shot(page, "6-non-client-sv")
+
+
+def test_page_browser_keyboard_reaches_the_form_with_a_visible_focus(
+    page: Any, served: tuple[str, Path]
+) -> None:
+    base, _ = served
+    _sign_in(page, base)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")  # skip to the content
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "f-client_id":
+            break
+    assert page.evaluate("document.activeElement.id") == "f-client_id"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")
+    _shot(page, "7-focus")
+
+
+def test_page_browser_invalid_profile_shows_errors_next_to_fields(
+    page: Any, served: tuple[str, Path]
+) -> None:
+    base, _ = served
+    _sign_in(page, base)
+    _fill_profile(page, henkilotunnus="170500A9057", birth_date="", unemployment_months="-3")
+    page.click("button.primary")
+    assert page.url == base + "/"
+    assert "tarkistusmerkki" in page.inner_text("#f-henkilotunnus-error")
+    assert page.is_visible("#f-unemployment_months-error")
+    assert page.input_value("#f-henkilotunnus") == ""
+    assert "170500A9057" not in page.content()
+    _shot(page, "8-errors-fi")
