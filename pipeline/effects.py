@@ -49,8 +49,9 @@ N_FOLDS: Final = 5
 PROPENSITY_CLIP: Final = 1e-3
 Z_95: Final = 1.959963984540054
 MAX_CATEGORY_LEVELS: Final = 50
-PROPENSITY_MODEL: Final = "LogisticRegression(C=1.0, L2) on standardised covariates"
-OUTCOME_MODEL_BINARY: Final = "LogisticRegression(C=1.0, L2) per arm on standardised covariates"
+_LOGISTIC: Final = "LogisticRegression(C=1.0, L2, solver newton-cholesky)"
+PROPENSITY_MODEL: Final = f"{_LOGISTIC} on standardised covariates"
+OUTCOME_MODEL_BINARY: Final = f"{_LOGISTIC} per arm on standardised covariates"
 OUTCOME_MODEL_CONTINUOUS: Final = "Ridge(alpha=1.0) per arm on standardised covariates"
 
 
@@ -140,7 +141,7 @@ def _fit_predict_outcome(x_fit: np.ndarray, y_fit: np.ndarray, x_new: np.ndarray
     if _is_binary(y_fit):
         if np.unique(y_fit).size < 2:  # one class in this fold's arm: its rate is the model
             return np.full(len(x_new), float(y_fit[0]))
-        model = LogisticRegression(C=1.0, max_iter=1000).fit(x_fit, y_fit)
+        model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100).fit(x_fit, y_fit)
         return np.asarray(model.predict_proba(x_new)[:, 1])
     return np.asarray(Ridge(alpha=1.0).fit(x_fit, y_fit).predict(x_new))
 
@@ -167,32 +168,50 @@ def fit_nuisances(
     -------
     propensity (clipped), number clipped, and per outcome (mu_treated, mu_control).
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
 
     t = np.asarray(treated, dtype=bool)
     n = len(t)
     propensity = np.empty(n)
     mus = [(np.empty(n), np.empty(n)) for _ in outcomes]
     folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for fit_idx, new_idx in folds.split(x, t):
-        x_fit, x_new, t_fit = x[fit_idx], x[new_idx], t[fit_idx]
-        if x.shape[1] == 0:
-            propensity[new_idx] = t_fit.mean()
-        else:
-            model = LogisticRegression(C=1.0, max_iter=1000).fit(x_fit, t_fit)
-            propensity[new_idx] = model.predict_proba(x_new)[:, 1]
-        for (mu1, mu0), y in zip(mus, outcomes, strict=True):
-            y_fit = np.asarray(y, dtype=np.float64)[fit_idx]
-            if x.shape[1] == 0:
-                mu1[new_idx] = y_fit[t_fit].mean()
-                mu0[new_idx] = y_fit[~t_fit].mean()
-                continue
-            mu1[new_idx] = _fit_predict_outcome(x_fit[t_fit], y_fit[t_fit], x_new)
-            mu0[new_idx] = _fit_predict_outcome(x_fit[~t_fit], y_fit[~t_fit], x_new)
+    # Many small fits: BLAS threads cost more in wake-ups than they save, and thrash on a
+    # shared machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for fit_idx, new_idx in folds.split(x, t):
+            _fit_fold(x, t, outcomes, fit_idx, new_idx, propensity, mus)
     clipped = np.clip(propensity, PROPENSITY_CLIP, 1 - PROPENSITY_CLIP)
     n_clipped = int(np.count_nonzero(clipped != propensity))
     return clipped, n_clipped, mus
+
+
+def _fit_fold(
+    x: np.ndarray,
+    t: np.ndarray,
+    outcomes: Sequence[np.ndarray],
+    fit_idx: np.ndarray,
+    new_idx: np.ndarray,
+    propensity: np.ndarray,
+    mus: list[tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """Fit one fold's nuisance models and fill in its held-out predictions."""
+    from sklearn.linear_model import LogisticRegression
+
+    x_fit, x_new, t_fit = x[fit_idx], x[new_idx], t[fit_idx]
+    if x.shape[1] == 0:
+        propensity[new_idx] = t_fit.mean()
+    else:
+        model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=100).fit(x_fit, t_fit)
+        propensity[new_idx] = model.predict_proba(x_new)[:, 1]
+    for (mu1, mu0), y in zip(mus, outcomes, strict=True):
+        y_fit = np.asarray(y, dtype=np.float64)[fit_idx]
+        if x.shape[1] == 0:
+            mu1[new_idx] = y_fit[t_fit].mean()
+            mu0[new_idx] = y_fit[~t_fit].mean()
+            continue
+        mu1[new_idx] = _fit_predict_outcome(x_fit[t_fit], y_fit[t_fit], x_new)
+        mu0[new_idx] = _fit_predict_outcome(x_fit[~t_fit], y_fit[~t_fit], x_new)
 
 
 @dataclass(frozen=True, slots=True)

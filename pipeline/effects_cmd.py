@@ -32,7 +32,10 @@ def effects(
         str | None,
         typer.Option(help="Comma-separated covariate columns; default: every other column."),
     ] = None,
-    estimand: Annotated[str, typer.Option(help="ate (both arms) or att (the treated).")] = "ate",
+    estimand: Annotated[
+        str | None,
+        typer.Option(help="ate (both arms) or att (the treated); default ate, att for a register."),
+    ] = None,
     treated_value: Annotated[str | None, typer.Option(help="Label of the treated arm.")] = None,
     control_value: Annotated[
         str | None,
@@ -56,9 +59,11 @@ def effects(
     ] = None,
 ) -> None:
     """Estimate the effect of a treatment on an outcome, with diagnostics and warnings."""
-    if estimand not in ESTIMANDS:
+    if estimand is not None and estimand not in ESTIMANDS:
         raise _fail(f"--estimand must be one of {', '.join(ESTIMANDS)}, not {estimand!r}")
     chosen: Estimand = "ate" if estimand == "ate" else "att"
+    if estimand is None and not data.is_dir():
+        chosen = "ate"
     if bootstrap < 0:
         raise _fail("--bootstrap must be 0 or more")
     if data.is_dir():

@@ -1,0 +1,459 @@
+"""Effects of each service against none on a Polku register, overall and by group.
+
+The defaults of `polku effects DIR` when DIR holds a register (`episodes.parquet`):
+
+- the units are the episodes of clients (those the gate lets in), clustered by client;
+- for each catalog service, the treated arm is the episodes in which the caseworker chose
+  it and the control arm those in which they chose none, among the episodes whose client
+  met the service's limits (the catalog decides; outside them the service was never
+  possible, so there is nothing to learn);
+- the outcomes are the ranker's targets (`models.suggestions.TARGETS`):
+  employment or education at six months, and employment at twelve months;
+- the covariates are the need fields of the profile, plus the facts the caseworkers and the
+  outcomes both depend on: age, foreign-language status, labour-market status, benefit and
+  the assessment year. Protected attributes may adjust an evaluation (leaving them out
+  would bias it); they still never reach the ranker;
+- the default estimand is the effect on the treated (ATT): what the service did for the
+  people who got it, which the logged data can answer without extrapolating to people no
+  caseworker would send.
+
+The group slices are those of the evaluation report (`pipeline.evaluation.group_labels`):
+age band, language group and long-term unemployment. A group's estimate reuses the
+comparison's cross-fitted nuisances and restricts the estimator's sums to the group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from models.catalog import Catalog, load_catalog
+from models.demographics import age_in_years, is_foreign_language
+from models.eligibility import assess_eligibility_frame
+from models.profile import NEED_FIELDS, PROFILE_COLUMNS
+from models.ranker import outcomes_from_episodes
+from models.suggestions import TARGETS
+from pipeline.effects import (
+    ESTIMATORS,
+    N_FOLDS,
+    OUTCOME_MODEL_BINARY,
+    PROPENSITY_MODEL,
+    ComparisonFit,
+    EffectsError,
+    Estimand,
+    Estimate,
+    comparison_from_nuisances,
+    design_matrix,
+    fit_nuisances,
+    standardise,
+)
+from pipeline.effects_analysis import ESTIMAND_WORDS
+from pipeline.effects_diagnostics import Diagnostics, diagnose
+from pipeline.evaluation import group_labels
+
+NO_SERVICE: Final = "none"
+EXTRA_COVARIATES: Final = (
+    "age",
+    "foreign_language",
+    "labour_market_status",
+    "unemployment_benefit",
+    "assessment_year",
+)
+REGISTER_COVARIATES: Final = (*NEED_FIELDS, *EXTRA_COVARIATES)
+GROUPINGS: Final = ("age_band", "language_group", "long_term_unemployed")
+# A service (or a group) needs this many episodes in each arm for an estimate.
+MIN_TREATED: Final = 30
+MIN_CONTROL: Final = 30
+MIN_GROUP_UNITS: Final = 15
+
+
+@dataclass(frozen=True)
+class RegisterEpisodes:
+    """Client episodes of a register, aligned row by row.
+
+    Attributes
+    ----------
+    frame : typed profile columns (no henkilötunnus)
+    service_id : the logged service or "none"
+    outcomes : 0/1 outcomes, one column per target of `TARGETS`
+    covariates : the adjustment columns (`REGISTER_COVARIATES`)
+    groups : group label arrays keyed by `GROUPINGS`
+    clusters : client id of each episode
+    allowed : bool (n_episodes, n_services), the catalog's limits
+    n_all_episodes : episodes before the gate
+    """
+
+    frame: pd.DataFrame
+    service_id: np.ndarray
+    outcomes: np.ndarray
+    covariates: pd.DataFrame
+    groups: dict[str, np.ndarray]
+    clusters: np.ndarray
+    allowed: np.ndarray
+    n_all_episodes: int
+    kept: np.ndarray = field(repr=False)
+
+
+def adjustment_covariates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The register's covariates: need fields, age, foreign language, status, benefit, year."""
+    birth = pd.to_datetime(frame["birth_date"]).to_numpy(dtype="datetime64[D]")
+    on = pd.to_datetime(frame["assessment_date"])
+    covariates = frame[list(NEED_FIELDS)].copy()
+    covariates["age"] = age_in_years(birth, on.to_numpy(dtype="datetime64[D]")).astype(float)
+    covariates["foreign_language"] = is_foreign_language(
+        frame["mother_tongue"].astype(str).to_numpy(), frame["immigrant"].to_numpy(dtype=bool)
+    )
+    covariates["labour_market_status"] = frame["labour_market_status"].astype(str)
+    covariates["unemployment_benefit"] = frame["unemployment_benefit"].astype(str)
+    covariates["assessment_year"] = on.dt.year.astype(str)
+    for column in NEED_FIELDS:
+        if covariates[column].isna().any():
+            rows = int(covariates[column].isna().sum())
+            raise EffectsError(f"episodes: need field {column!r} is missing in {rows} row(s)")
+    return covariates.reset_index(drop=True)
+
+
+def register_episodes(
+    episodes: pd.DataFrame, catalog: Catalog, *, clients_only: bool = True
+) -> RegisterEpisodes:
+    """Gate, align and describe the episodes of a register for the effect estimates.
+
+    Parameters
+    ----------
+    episodes : one row per episode: the profile columns, `service_id` and the outcomes
+    catalog : the services and their limits
+    clients_only : keep only the episodes the gate admits (the experiment's clients)
+    """
+    missing = [c for c in ("service_id", "client_id") if c not in episodes.columns]
+    if missing:
+        raise EffectsError(f"episodes lack column(s) {', '.join(missing)}")
+    episodes = episodes.reset_index(drop=True)
+    profile = episodes[[c for c in PROFILE_COLUMNS if c in episodes.columns]]
+    kept = np.ones(len(episodes), dtype=bool)
+    if clients_only:
+        kept = assess_eligibility_frame(profile)["eligible"].to_numpy(dtype=bool)
+    if not kept.any():
+        raise EffectsError("no episode belongs to a client of the experiment (the gate)")
+    frame = profile.loc[kept].reset_index(drop=True)
+    chosen = episodes.loc[kept, "service_id"].astype(str).to_numpy(dtype=object)
+    unknown = sorted(set(chosen) - set(catalog.ids) - {NO_SERVICE})
+    if unknown:
+        raise EffectsError(f"episodes name service(s) not in the catalog: {', '.join(unknown)}")
+    try:
+        outcomes = outcomes_from_episodes(episodes.loc[kept].reset_index(drop=True))
+    except ValueError as exc:
+        raise EffectsError(f"episodes: {exc}") from None
+    labels = group_labels(frame)
+    return RegisterEpisodes(
+        frame=frame,
+        service_id=chosen,
+        outcomes=outcomes,
+        covariates=adjustment_covariates(frame),
+        groups={g: labels[g] for g in GROUPINGS},
+        clusters=frame["client_id"].astype(str).to_numpy(dtype=object),
+        allowed=catalog.allowed_frame(frame),
+        n_all_episodes=len(episodes),
+        kept=kept,
+    )
+
+
+@dataclass(frozen=True)
+class GroupEffect:
+    """A service's effect within one group, from the comparison's nuisances."""
+
+    n_treated: int
+    n_control: int
+    estimates: dict[str, Estimate]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "estimates": {k: v.to_dict() for k, v in self.estimates.items()},
+        }
+
+
+@dataclass(frozen=True)
+class ServiceEffect:
+    """The effect of one service against none on one target, overall and by group."""
+
+    service_id: str
+    service_name: str
+    target: str
+    n_treated: int
+    n_control: int
+    estimates: dict[str, Estimate]
+    groups: dict[str, dict[str, GroupEffect]]
+    diagnostics: Diagnostics
+    rows: np.ndarray = field(repr=False)
+    fit: ComparisonFit = field(repr=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "service_id": self.service_id,
+            "service_name": self.service_name,
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "estimates": {k: v.to_dict() for k, v in self.estimates.items()},
+            "groups": {
+                g: {level: e.to_dict() for level, e in levels.items()}
+                for g, levels in self.groups.items()
+            },
+            "warnings": list(self.diagnostics.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class RegisterEffects:
+    """Every service's effects on every target, and the services left out with the reason."""
+
+    estimand: Estimand
+    effects: tuple[ServiceEffect, ...]
+    skipped: dict[str, str]
+    diagnostics: dict[str, Diagnostics]
+    n_episodes: int
+    n_all_episodes: int
+    n_bootstrap: int
+    features: tuple[str, ...]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{sid}: {w}" for sid, d in self.diagnostics.items() for w in d.warnings]
+
+    def by_target(self, target: str) -> list[ServiceEffect]:
+        return [e for e in self.effects if e.target == target]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "data": {
+                "episodes": self.n_all_episodes,
+                "client_episodes": self.n_episodes,
+                "covariates": list(REGISTER_COVARIATES),
+                "features": list(self.features),
+                "groups": list(GROUPINGS),
+            },
+            "methods": {
+                "estimand": ESTIMAND_WORDS[self.estimand],
+                "comparison": "each service against none, among client episodes whose "
+                "client met the service's limits; episodes clustered by client",
+                "propensity_model": PROPENSITY_MODEL,
+                "outcome_model": OUTCOME_MODEL_BINARY,
+                "cross_fitting": f"{N_FOLDS} folds, stratified by arm",
+                "intervals": "95 %; "
+                + (
+                    f"percentile bootstrap ({self.n_bootstrap} draws of clients, nuisance "
+                    "predictions held fixed) for DiM, IPW and AIPW"
+                    if self.n_bootstrap
+                    else "cluster-robust influence function"
+                ),
+                "minimum_units": {
+                    "treated": MIN_TREATED,
+                    "control": MIN_CONTROL,
+                    "per_group_arm": MIN_GROUP_UNITS,
+                },
+            },
+            "targets": {t: [e.to_dict() for e in self.by_target(t)] for t in TARGETS},
+            "diagnostics": {sid: d.to_dict() for sid, d in self.diagnostics.items()},
+            "skipped": self.skipped,
+            "warnings": self.warnings,
+        }
+
+
+def _group_effects(
+    fit: ComparisonFit,
+    groups: Mapping[str, np.ndarray],
+    rows: np.ndarray,
+    n_bootstrap: int,
+    seed: int,
+) -> dict[str, dict[str, GroupEffect]]:
+    out: dict[str, dict[str, GroupEffect]] = {}
+    for grouping, labels in groups.items():
+        levels: dict[str, GroupEffect] = {}
+        sub = np.asarray(labels)[rows]
+        for level in sorted({str(v) for v in sub}):
+            mask = sub.astype(str) == level
+            n_t = int((mask & fit.treated).sum())
+            n_c = int((mask & ~fit.treated).sum())
+            if min(n_t, n_c) < MIN_GROUP_UNITS:
+                continue
+            levels[level] = GroupEffect(
+                n_t, n_c, fit.estimates(mask, n_bootstrap=n_bootstrap, seed=seed)
+            )
+        out[grouping] = levels
+    return out
+
+
+def service_effects(
+    data: RegisterEpisodes,
+    catalog: Catalog,
+    *,
+    estimand: Estimand = "att",
+    n_bootstrap: int = 0,
+    seed: int = 0,
+    services: Sequence[str] | None = None,
+) -> RegisterEffects:
+    """The effect of each service against none on each target, overall and by group.
+
+    Parameters
+    ----------
+    data : the register's client episodes (`register_episodes`)
+    catalog : the services, in the order of `data.allowed`'s columns
+    estimand : "att" (default: the effect on those who got the service) or "ate"
+    n_bootstrap : bootstrap draws of clients (0: cluster-robust influence-function intervals)
+    seed : seeds the folds and the bootstrap
+    services : restrict to these service ids (default: the whole catalog)
+    """
+    design = design_matrix(data.covariates, list(data.covariates.columns))
+    effects: list[ServiceEffect] = []
+    skipped: dict[str, str] = {}
+    diagnostics: dict[str, Diagnostics] = {}
+    for service_id in services or catalog.ids:
+        j = catalog.index(service_id)
+        in_arms = (data.service_id == service_id) | (data.service_id == NO_SERVICE)
+        rows = np.flatnonzero(in_arms & data.allowed[:, j])
+        treated = data.service_id[rows] == service_id
+        n_t, n_c = int(treated.sum()), int((~treated).sum())
+        if n_t < MIN_TREATED or n_c < MIN_CONTROL:
+            skipped[service_id] = (
+                f"{n_t} treated and {n_c} control episodes; an estimate needs at least "
+                f"{MIN_TREATED} and {MIN_CONTROL}"
+            )
+            continue
+        raw = design.raw[rows]
+        outcomes = [data.outcomes[rows, k] for k in range(len(TARGETS))]
+        propensity, n_clipped, mus = fit_nuisances(standardise(raw), treated, outcomes, seed=seed)
+        diagnostics[service_id] = diagnose(
+            raw, design.names, treated, propensity, estimand, n_clipped=n_clipped
+        )
+        for k, target in enumerate(TARGETS):
+            fit = comparison_from_nuisances(
+                treated,
+                outcomes[k],
+                propensity,
+                n_clipped,
+                mus[k],
+                estimand,
+                clusters=data.clusters[rows],
+            )
+            effects.append(
+                ServiceEffect(
+                    service_id=service_id,
+                    service_name=catalog.name(service_id, "en"),
+                    target=target,
+                    n_treated=n_t,
+                    n_control=n_c,
+                    estimates=fit.estimates(n_bootstrap=n_bootstrap, seed=seed),
+                    groups=_group_effects(fit, data.groups, rows, n_bootstrap, seed),
+                    diagnostics=diagnostics[service_id],
+                    rows=rows,
+                    fit=fit,
+                )
+            )
+    return RegisterEffects(
+        estimand=estimand,
+        effects=tuple(effects),
+        skipped=skipped,
+        diagnostics=diagnostics,
+        n_episodes=len(data.service_id),
+        n_all_episodes=data.n_all_episodes,
+        n_bootstrap=n_bootstrap,
+        features=design.names,
+    )
+
+
+def true_effect(effect: ServiceEffect, true_outcomes: np.ndarray, catalog: Catalog) -> float:
+    """The true effect a `ServiceEffect` estimates, from the world's truth.
+
+    Parameters
+    ----------
+    effect : one service's estimate on one target
+    true_outcomes : true probability of the target under each action, shape
+        (n_client_episodes, n_services + 1), "none" last, aligned with the register's client
+        episodes
+    catalog : the services in the order of the truth's columns
+
+    Returns
+    -------
+    Mean over the treated (ATT) or over both arms (ATE) of p(service) - p(none).
+    """
+    j = catalog.index(effect.service_id)
+    gain = true_outcomes[effect.rows, j] - true_outcomes[effect.rows, -1]
+    if effect.fit.estimand == "att":
+        return float(gain[effect.fit.treated].mean())
+    return float(gain.mean())
+
+
+def effects_table(result: RegisterEffects) -> str:
+    """Fixed-width table per target: each service's AIPW effect and the naive difference."""
+    lines = [
+        f"Effect of each service against none: {ESTIMAND_WORDS[result.estimand]}",
+        f"{result.n_episodes} client episodes (of {result.n_all_episodes}); adjusted for "
+        f"{', '.join(REGISTER_COVARIATES)}",
+        "",
+    ]
+    for target in TARGETS:
+        lines.append(f"{target}:")
+        lines.append(
+            f"  {'service':<34}{'treated':>8}{'control':>8}{'AIPW':>9}{'95% low':>9}"
+            f"{'95% high':>9}{'naive':>9}  warnings"
+        )
+        for e in result.by_target(target):
+            a, naive = e.estimates["aipw"], e.estimates["difference_in_means"]
+            lines.append(
+                f"  {e.service_id[:33]:<34}{e.n_treated:>8}{e.n_control:>8}{a.estimate:>9.3f}"
+                f"{a.ci_low:>9.3f}{a.ci_high:>9.3f}{naive.estimate:>9.3f}  "
+                f"{len(e.diagnostics.warnings)}"
+            )
+        lines.append("")
+    if result.skipped:
+        lines.append("Not estimated (too few episodes):")
+        lines += [f"  {sid}: {why}" for sid, why in result.skipped.items()]
+    lines.append(
+        "Group estimates (age band, language group, long-term unemployment) and every "
+        "warning are in the JSON and the HTML report."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def load_register(directory: Path) -> pd.DataFrame:
+    """The episodes of a register directory (`episodes.parquet`, or `episodes.csv`)."""
+    for name, reader in (("episodes.parquet", pd.read_parquet), ("episodes.csv", pd.read_csv)):
+        path = directory / name
+        if path.exists():
+            return reader(path)
+    raise EffectsError(f"{str(directory)!r} holds no episodes.parquet (or episodes.csv)")
+
+
+def run_register_effects(
+    directory: Path,
+    *,
+    estimand: Estimand = "att",
+    n_bootstrap: int = 0,
+    seed: int = 0,
+    json_out: Path | None = None,
+    report: Path | None = None,
+    catalog: Catalog | None = None,
+) -> str:
+    """`polku effects DIR`: estimate, write the JSON and report asked for, return the table."""
+    from pipeline.effects_register_report import write_register_report
+    from pipeline.effects_report import to_json, write_atomic
+
+    catalog = catalog or load_catalog()
+    data = register_episodes(load_register(directory), catalog)
+    result = service_effects(data, catalog, estimand=estimand, n_bootstrap=n_bootstrap, seed=seed)
+    text = effects_table(result)
+    if json_out is not None:
+        write_atomic(json_out, to_json(result.to_dict()))
+        text += f"JSON written to {json_out}\n"
+    if report is not None:
+        page = write_register_report(result, report)
+        text += f"HTML report written to {page}\n"
+    return text
+
+
+__all__ = ["ESTIMATORS", "RegisterEffects", "ServiceEffect", "run_register_effects"]

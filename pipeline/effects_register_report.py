@@ -1,0 +1,131 @@
+"""HTML report of a register's per-service effects: forest plots, group tables, warnings."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from models.suggestions import TARGETS
+from pipeline.effects_report import _png, to_json, write_atomic
+
+if TYPE_CHECKING:
+    from pipeline.effects_register import RegisterEffects, ServiceEffect
+
+
+def forest_plot(effects: list[ServiceEffect], target: str) -> str:
+    """Base64 PNG: each service's AIPW effect with its 95 % interval, and the naive difference."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, max(2.5, 0.3 * len(effects) + 1)))
+    axes = figure.subplots()
+    positions = np.arange(len(effects))[::-1]
+    aipw = [e.estimates["aipw"] for e in effects]
+    axes.errorbar(
+        [a.estimate for a in aipw],
+        positions,
+        xerr=[[a.estimate - a.ci_low for a in aipw], [a.ci_high - a.estimate for a in aipw]],
+        fmt="o",
+        label="AIPW, 95 %",
+    )
+    axes.scatter(
+        [e.estimates["difference_in_means"].estimate for e in effects],
+        positions,
+        marker="x",
+        color="grey",
+        label="naive difference",
+    )
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_yticks(positions, [e.service_id for e in effects], fontsize=7)
+    axes.set_xlabel(f"effect on {target} (probability)")
+    axes.legend(loc="lower right", fontsize=7)
+    return _png(figure)
+
+
+def _service_rows(effects: list[ServiceEffect]) -> str:
+    rows = []
+    for e in effects:
+        a, naive = e.estimates["aipw"], e.estimates["difference_in_means"]
+        rows.append(
+            f"<tr><td>{html.escape(e.service_name)}</td><td>{e.n_treated}</td>"
+            f"<td>{e.n_control}</td><td>{a.estimate:+.3f}</td><td>{a.ci_low:+.3f}</td>"
+            f"<td>{a.ci_high:+.3f}</td><td>{naive.estimate:+.3f}</td>"
+            f"<td>{len(e.diagnostics.warnings)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>service</th><th>treated</th><th>control</th><th>AIPW</th>"
+        "<th>95 % low</th><th>95 % high</th><th>naive</th><th>warnings</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _group_rows(effects: list[ServiceEffect]) -> str:
+    rows = []
+    for e in effects:
+        for grouping, levels in e.groups.items():
+            for level, g in levels.items():
+                a = g.estimates["aipw"]
+                rows.append(
+                    f"<tr><td>{html.escape(e.service_id)}</td><td>{grouping}</td>"
+                    f"<td>{html.escape(level)}</td><td>{g.n_treated}</td><td>{g.n_control}</td>"
+                    f"<td>{a.estimate:+.3f}</td><td>{a.ci_low:+.3f}</td><td>{a.ci_high:+.3f}</td></tr>"
+                )
+    return (
+        "<table><tr><th>service</th><th>grouping</th><th>group</th><th>treated</th>"
+        "<th>control</th><th>AIPW</th><th>95 % low</th><th>95 % high</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def register_html(result: RegisterEffects) -> str:
+    """A self-contained page: methods, warnings, and per target a forest plot and tables."""
+    payload = result.to_dict()
+    methods = payload["methods"]
+    assert isinstance(methods, dict)
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        "<title>Effects of Polku's services</title>",
+        "<style>body{font-family:sans-serif;max-width:64em;margin:1em auto}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
+        "padding:2px 6px}.warn{background:#fff3cd;padding:.5em}</style></head><body>",
+        "<h1>Effect of each service against none</h1><ul>",
+        *(
+            f"<li><b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(str(v))}</li>"
+            for k, v in methods.items()
+        ),
+        f"<li><b>data</b>: {result.n_episodes} client episodes of {result.n_all_episodes}</li>",
+        "</ul>",
+    ]
+    for target in TARGETS:
+        effects = result.by_target(target)
+        if not effects:
+            continue
+        parts += [
+            f"<h2>{html.escape(target)}</h2>",
+            f'<img alt="forest plot" src="data:image/png;base64,{forest_plot(effects, target)}">',
+            _service_rows(effects),
+            "<h3>By group (AIPW)</h3>",
+            _group_rows(effects),
+        ]
+    if result.skipped:
+        items = "".join(
+            f"<li>{html.escape(s)}: {html.escape(w)}</li>" for s, w in result.skipped.items()
+        )
+        parts.append(f"<h2>Not estimated</h2><ul>{items}</ul>")
+    if result.warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
+        parts.append(f"<div class=warn><h2>Warnings</h2><ul>{items}</ul></div>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_register_report(result: RegisterEffects, directory: Path) -> Path:
+    """Write `report.html` and `effects.json` into `directory` atomically; return the page."""
+    page = directory / "report.html"
+    write_atomic(directory / "effects.json", to_json(result.to_dict()))
+    write_atomic(page, register_html(result))
+    return page
