@@ -14,7 +14,12 @@ import typer
 
 
 def generate(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the world into.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Directory to write the world into (default: <state dir>/world)."
+        ),
+    ] = None,
     clients: Annotated[
         int, typer.Option("--clients", "-n", min=1, help="Persons in the register.")
     ] = 10_000,
@@ -34,16 +39,16 @@ def generate(
     ] = False,
 ) -> None:
     """Generate a synthetic register (clients, episodes) and the true outcomes (truth)."""
+    from models.state import default_data_dir
     from pipeline.synth import SynthConfig, generate_world, write_world
     from pipeline.synth_marginals import calibration_marginals
 
+    out = out if out is not None else default_data_dir()
     started = time.perf_counter()
-    step = [started]
 
     def progress(message: str) -> None:
         now = time.perf_counter()
         typer.echo(f"[{now - started:6.1f} s] {message} ...")
-        step[0] = now
 
     config = SynthConfig(n_clients=clients, seed=seed, hidden_confounder=hidden_confounder)
     world = generate_world(config, progress=progress)

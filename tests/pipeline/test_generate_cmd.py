@@ -44,6 +44,13 @@ def test_generate_csv_and_hidden_confounder(tmp_path: Path) -> None:
     assert episodes["assessment_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
 
 
+def test_generate_defaults_to_the_state_dir(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("POLKU_STATE_DIR", str(tmp_path / "state"))
+    result = runner.invoke(build_app(), ["generate", "--clients", "50"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "state" / "world" / "episodes.parquet").is_file()
+
+
 def test_generate_rejects_zero_clients(tmp_path: Path) -> None:
     result = runner.invoke(build_app(), ["generate", "--clients", "0", "--out", str(tmp_path)])
     assert result.exit_code != 0
