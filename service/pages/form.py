@@ -101,8 +101,11 @@ GROUPS: Final[tuple[tuple[str, tuple[FieldSpec, ...]], ...]] = (
         "group_needs",
         (
             FieldSpec("education_level", "select", EDUCATION_LEVELS),
+            # Text, not number: a decimal comma (1,5) is how Finnish and Swedish write it.
             FieldSpec(
-                "work_experience_years", "number", attrs={"min": "0", "max": "70", "step": "0.5"}
+                "work_experience_years",
+                "text",
+                attrs={"inputmode": "decimal", "maxlength": "5", "autocomplete": "off"},
             ),
             FieldSpec("language_level", "select", LANGUAGE_LEVELS),
             FieldSpec("work_ability", "select", WORK_ABILITIES),
