@@ -11,6 +11,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,11 +28,12 @@ from models.profile import (
     PROFILE_COLUMNS,
     UNEMPLOYMENT_BENEFITS,
 )
-from models.profile_validation import parse_profile_frame, profile_from_row
+from models.profile_validation import parse_profile, parse_profile_frame, profile_from_row
 
 N_VECTORISED = 1_000_000
 N_SINGLE = 20_000
 N_VALIDATE = 100_000
+N_SINGLE_PARSE = 2_000
 REPEATS = 5
 SEED = 20260
 
@@ -107,13 +109,18 @@ def main() -> None:
     ].apply(lambda column: column.str.lower())
     validate_s = _median_seconds(lambda: parse_profile_frame(raw), 3)
     assert parse_profile_frame(raw).ok
+    # One JSON-like object at a time, as the API validates a request.
+    one_by_one: list[dict[str, Any]] = raw.head(N_SINGLE_PARSE).to_dict("records")  # type: ignore[assignment]
+    single_parse_s = _median_seconds(lambda: [parse_profile(r) for r in one_by_one], 3)
 
     vector_rate = N_VECTORISED / vector_s
     single_rate = N_SINGLE / single_s
     ratio = vector_rate / single_rate
     validation_row = (
         f"| validation `parse_profile_frame` (text) | {N_VALIDATE:,} | {validate_s:.2f} s "
-        f"| {N_VALIDATE / validate_s:,.0f} |"
+        f"| {N_VALIDATE / validate_s:,.0f} |\n"
+        f"| validation `parse_profile` (one at a time) | {N_SINGLE_PARSE:,} "
+        f"| {single_parse_s:.2f} s | {N_SINGLE_PARSE / single_parse_s:,.0f} |"
     )
     eligible_share = float(assess_eligibility_frame(frame)["eligible"].mean())
     body = f"""
