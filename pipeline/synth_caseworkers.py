@@ -35,8 +35,9 @@ HABIT_WEIGHT: Final = 0.5
 FOREIGN_ENTREPRENEURSHIP_BIAS: Final = 1.0
 MOTIVATION_CHOICE_WEIGHT: Final = 0.6
 # Helsinki's assessments a month that the catalog's monthly capacities are set against
-# (assumed: ~70,000 clients, each assessed about every 12 months).
-HELSINKI_ASSESSMENTS_PER_MONTH: Final = 6000
+# (assumed: ~70,000 clients, each assessed about every six months).
+HELSINKI_ASSESSMENTS_PER_MONTH: Final = 12_000
+CAPACITY_PASSES: Final = 4
 ACTIVE_FAMILIES: Final = ("job_search", "entrepreneurship", "education")
 
 
@@ -104,22 +105,41 @@ def choice_probabilities(
     scores = np.where(allowed, scores, -np.inf)
     scores = np.hstack([scores, np.full((n, 1), NONE_SCORE)])
 
-    first = _softmax(scores)
-    # Capacity: scale each service's score down in months where expected demand exceeds it.
+    options = np.hstack([allowed, np.ones((n, 1), dtype=bool)])
+    uniform = options / options.sum(axis=1, keepdims=True)
+
+    def mixed(score: np.ndarray) -> np.ndarray:
+        return (1.0 - EXPLORATION) * _softmax(score) + EXPLORATION * uniform
+
+    # Capacity: in months where expected starts exceed a service's capacity (scaled to the
+    # world's size), lower its score until they fit (a few multiplicative passes; the
+    # exploration share is left alone, so a service's use cannot fall below it).
     n_months = int(month.max()) + 1 if n else 0
     assessments = np.bincount(month, minlength=n_months).astype(np.float64)
     limit = capacity[None, :] * (assessments[:, None] / HELSINKI_ASSESSMENTS_PER_MONTH)
-    demand = np.column_stack(
-        [np.bincount(month, weights=first[:, j], minlength=n_months) for j in range(n_services)]
+    explored = np.column_stack(
+        [
+            np.bincount(month, weights=EXPLORATION * uniform[:, j], minlength=n_months)
+            for j in range(n_services)
+        ]
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(demand > limit, limit / demand, 1.0)
-    scores[:, :n_services] += np.log(np.maximum(factor, 1e-12))[month]
-    policy = _softmax(scores)
-
-    options = np.hstack([allowed, np.ones((n, 1), dtype=bool)])
-    uniform = options / options.sum(axis=1, keepdims=True)
-    return (1.0 - EXPLORATION) * policy + EXPLORATION * uniform
+    shift = np.zeros((n_months, n_services))
+    for _ in range(CAPACITY_PASSES):
+        policy = _softmax(
+            np.hstack([scores[:, :n_services] + shift[month], scores[:, n_services:]])
+        )
+        demand = (1.0 - EXPLORATION) * np.column_stack(
+            [
+                np.bincount(month, weights=policy[:, j], minlength=n_months)
+                for j in range(n_services)
+            ]
+        )
+        room = np.maximum(limit - explored, 1e-9)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            over = np.where(demand > room, np.log(room / demand), 0.0)
+        shift = np.maximum(shift + over, -20.0)
+    scores[:, :n_services] += shift[month]
+    return mixed(scores)
 
 
 def draw_choices(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:

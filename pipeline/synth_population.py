@@ -50,15 +50,15 @@ NATIONAL_TONGUES: Final = {"fi": 0.930, "sv": 0.065, "se": 0.003, "smn": 0.001, 
 # (CALIBRATION.md, Oct 2022) and 20-30 % of the clients (assumed figure).
 AGE_BANDS: Final = (
     (17, 20, 0.03),
-    (20, 25, 0.07),
-    (25, 30, 0.09),
+    (20, 25, 0.075),
+    (25, 30, 0.095),
     (30, 35, 0.12),
     (35, 40, 0.12),
     (40, 45, 0.12),
     (45, 50, 0.12),
     (50, 55, 0.12),
-    (55, 60, 0.12),
-    (60, 65, 0.09),
+    (55, 60, 0.115),
+    (60, 65, 0.085),
 )
 # Home municipality (assumed): a few in Espoo (049), Vantaa (092), Kauniainen, Kerava.
 MUNICIPALITIES: Final = {
@@ -74,7 +74,7 @@ REGISTERED_SHARE: Final = 0.985  # assumed
 LONG_TERM_TARGETS: Final = (("2021-11-15", 0.52), ("2022-10-15", 0.45), ("2023-12-15", 0.40))
 # Fully laid off share of job seekers: CALIBRATION.md "19-22 % (Feb-Mar 2021, COVID)",
 # decaying to an assumed 5 % with a 4-month half-life.
-LAID_OFF_START: Final = 0.20
+LAID_OFF_START: Final = 0.215
 LAID_OFF_FLOOR: Final = 0.05
 # In services + pay-subsidised: CALIBRATION.md "activation rate 18.8 % -> 21.9 % (2021)".
 IN_SERVICES_SHARE: Final = 0.14
