@@ -264,3 +264,37 @@ def test_correlations_of_the_population(large_world: World) -> None:
     assert (e.loc[~foreign, "language_level"] == "native").all()
     low = e["language_level"].isin(["A0", "A1", "A2"]).to_numpy()
     assert 0.2 < low[foreign].mean() < 0.7
+
+
+def _two_service_catalog(catalog: Catalog, small_capacity: int) -> Catalog:
+    snapshot = catalog.to_snapshot()
+    chosen = [
+        s for s in snapshot["services"] if s["id"] in ("career_guidance", "job_search_coaching")
+    ]
+    chosen[1]["monthly_capacity"] = small_capacity
+    return Catalog.from_snapshot({"version": snapshot["version"], "services": chosen})
+
+
+def test_capacity_caps_expected_starts_of_a_service(catalog: Catalog) -> None:
+    from pipeline.synth_caseworkers import (
+        EXPLORATION,
+        HELSINKI_ASSESSMENTS_PER_MONTH,
+        choice_probabilities,
+    )
+
+    n = 3000
+    month = np.repeat(np.arange(3), n // 3)
+    truth = {t: np.full((n, 3), 0.3) for t in OUTCOME_TARGETS}
+    truth["employment_or_education_6m"][:, 1] = 0.36  # coaching clearly helps: caseworkers want it
+    allowed = np.ones((n, 2), dtype=bool)
+    foreign = np.zeros(n, dtype=bool)
+    roomy = _two_service_catalog(catalog, small_capacity=100_000)
+    tight = _two_service_catalog(catalog, small_capacity=960)
+    free = choice_probabilities(roomy, allowed, truth, month=month, foreign_language=foreign)
+    capped = choice_probabilities(tight, allowed, truth, month=month, foreign_language=foreign)
+    np.testing.assert_allclose(capped.sum(axis=1), 1.0)
+    limit = 960 * (n // 3) / HELSINKI_ASSESSMENTS_PER_MONTH
+    starts = np.bincount(month, weights=capped[:, 1])
+    assert (starts <= limit * 1.02).all()
+    assert (np.bincount(month, weights=free[:, 1]) > 1.5 * limit).all()
+    assert (capped[:, 1] >= EXPLORATION / 3 - 1e-12).all()
