@@ -74,7 +74,9 @@ class AnswerCache:
         with self._lock:
             self._forget_old()
             answer = self._answers.get(request_id)
-        return answer if answer is not None and answer.owner == owner else None
+        if answer is None or answer.owner != owner:
+            return None
+        return answer if answer.created >= time.monotonic() - self._keep_seconds else None
 
     def _forget_old(self) -> None:
         limit = time.monotonic() - self._keep_seconds
@@ -161,12 +163,13 @@ def uplift_bar(ranked: RankedService, scale: float) -> dict[str, float]:
         return round(half + half * clipped / scale, 1)
 
     low, high = x(ranked.uplift_low), x(ranked.uplift_high)
+    span = max(high - low, 1.0)  # a very narrow interval still shows
     return {
         "width": BAR_WIDTH,
         "height": BAR_HEIGHT,
         "zero": half,
-        "low": low,
-        "span": max(high - low, 1.0),
+        "low": min(low, BAR_WIDTH - span),
+        "span": span,
         "estimate": x(ranked.uplift),
     }
 

@@ -162,7 +162,7 @@ def raw_profile(form: Mapping[str, Any]) -> dict[str, Any]:
         for spec in specs:
             value = form.get(spec.name)
             if spec.kind == "checkbox":
-                raw[spec.name] = value is not None and value != ""
+                raw[spec.name] = value == "true"
                 continue
             if not isinstance(value, str) or not value.strip():
                 continue

@@ -1,0 +1,161 @@
+"""Parts of the caseworker page on their own: wording, the form's round trip, the bar, the cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from models.catalog import ServiceLimits, load_catalog
+from models.eligibility import assess_eligibility
+from models.henkilotunnus import PROBLEM_MESSAGES
+from models.profile import BARRIER_FLAGS, ClientProfile
+from models.profile_validation import ProfileValidationError, parse_profile
+from models.suggestions import RankedService
+from service.pages import i18n
+from service.pages.answers import AnswerCache, PageAnswer, uplift_bar
+from service.pages.form import (
+    default_values,
+    raw_profile,
+    request_options,
+    values_of_profile,
+    values_to_show,
+)
+
+
+def test_i18n_every_text_exists_in_every_language() -> None:
+    for key, texts in i18n.UI.items():
+        assert len(texts) == 3 and all(t.strip() for t in texts), key
+    for name, (label, help_text) in i18n.FIELDS.items():
+        assert all(t.strip() for t in label), name
+        assert help_text is None or all(t.strip() for t in help_text), name
+    assert i18n.missing_texts() == []
+
+
+def test_i18n_numbers_are_written_the_way_each_language_writes_them() -> None:
+    assert i18n.percent(0.425, "en") == "42%"
+    assert i18n.percent(0.425, "fi") == "42 %"
+    assert i18n.points(0.0312, "en") == "+3.1 pp"
+    assert i18n.points(-0.0312, "fi") == "−3,1 %-yks."
+    assert i18n.points(0.0002, "sv") == "+0,0 procentenheter"
+    assert i18n.weeks(12.0, "sv") == "12 veckor"
+
+
+def test_i18n_limits_of_every_catalog_service_are_worded() -> None:
+    catalog = load_catalog()
+    for service in catalog.services:
+        for lang in i18n.LANGUAGES:
+            lines = i18n.limit_lines(service.limits, lang)
+            assert all(line.strip() for line in lines)
+    assert i18n.limit_lines(ServiceLimits(), "en") == []
+    lines = i18n.limit_lines(
+        ServiceLimits(min_age=17, max_age=29, requires_barrier=("debt_problems",)), "en"
+    )
+    assert lines == ["Aged 17 to 29", "One of: debt problems"]
+
+
+def test_i18n_gate_messages_get_their_own_wording() -> None:
+    fallback = i18n.error_text("something nobody wrote", "en")
+    for message in PROBLEM_MESSAGES.values():
+        assert i18n.error_text(message, "fi") != i18n.error_text("something nobody wrote", "fi")
+    try:
+        parse_profile({"client_id": "a", "birth_date": "1990-02-30", "home_municipality": "91"})
+    except ProfileValidationError as exc:
+        worded = [i18n.error_text(e.message, "en") for e in exc.errors]
+    assert fallback not in worded
+    assert "No such date." in worded
+
+
+def test_form_round_trip_reads_commas_and_unticked_boxes() -> None:
+    posted = {
+        **default_values(dt.date(2024, 3, 4)),
+        "client_id": " c-1 ",
+        "birth_date": "1990-01-02",
+        "work_experience_years": "2,5",
+        "debt_problems": "true",
+        "experiment_client_since": "",
+    }
+    for flag in BARRIER_FLAGS:
+        if flag != "debt_problems":
+            posted.pop(flag, None)
+    raw = raw_profile(posted)
+    assert raw["client_id"] == "c-1"
+    assert raw["work_experience_years"] == "2.5"
+    assert "experiment_client_since" not in raw
+    profile = parse_profile(raw)
+    assert profile.debt_problems and not profile.health_limitations
+    assert profile.work_experience_years == 2.5
+    assert profile.assessment_date == dt.date(2024, 3, 4)
+    back = values_of_profile(profile, "employment_12m", 3)
+    assert parse_profile(raw_profile(back)) == profile
+    assert request_options(back) == ("employment_12m", 3)
+
+
+def test_form_options_fall_back_to_safe_values() -> None:
+    assert request_options({"objective": "world_peace", "top_k": "999"}) == (
+        "employment_or_education_6m",
+        10,
+    )
+    assert request_options({"top_k": "many"})[1] == 5
+
+
+def test_form_never_shows_an_identity_code_again() -> None:
+    shown = values_to_show(
+        {"henkilotunnus": "170500A9056", "client_id": "x 170500A9056", "mother_tongue": "fi"}
+    )
+    assert "henkilotunnus" not in shown and "client_id" not in shown
+    assert shown["mother_tongue"] == "fi"
+
+
+def _ranked(uplift: float, low: float, high: float) -> RankedService:
+    return RankedService("career_guidance", 1, 0.5, 0.5 - uplift, uplift, low, high, ())
+
+
+def test_uplift_bar_puts_zero_in_the_middle_and_the_estimate_inside_its_interval() -> None:
+    bar = uplift_bar(_ranked(0.05, 0.01, 0.09), scale=0.1)
+    assert bar["zero"] == bar["width"] / 2
+    assert bar["low"] < bar["estimate"] < bar["low"] + bar["span"]
+    assert bar["estimate"] == pytest.approx(bar["width"] * 0.75)
+    negative = uplift_bar(_ranked(-0.02, -0.05, 0.01), scale=0.1)
+    assert negative["low"] < negative["zero"] < negative["low"] + negative["span"]
+    clipped = uplift_bar(_ranked(0.3, 0.2, 0.5), scale=0.1)
+    assert clipped["low"] + clipped["span"] <= clipped["width"]
+
+
+def _answer(request_id: str, owner: str = "desk-1") -> PageAnswer:
+    profile = ClientProfile(
+        client_id="c",
+        birth_date=dt.date(1990, 1, 1),
+        home_municipality="091",
+        mother_tongue="fi",
+        immigrant=False,
+        registered_jobseeker=True,
+        labour_market_status="unemployed",
+        unemployment_benefit="labour_market_subsidy",
+        assessment_date=dt.date(2024, 3, 4),
+    )
+    return PageAnswer(
+        request_id=request_id,
+        owner=owner,
+        profile=profile,
+        decision=assess_eligibility(profile),
+        catalog=load_catalog(),
+        objective="employment_or_education_6m",
+        top_k=5,
+        ranking=None,
+        model_version=None,
+    )
+
+
+def test_answer_cache_keeps_answers_for_their_owner_only_and_forgets_old_ones() -> None:
+    cache = AnswerCache(keep_seconds=60, keep_at_most=2)
+    for k in range(3):
+        cache.put(_answer(f"r{k}"))
+    assert cache.get("r0", "desk-1") is None  # over the size limit
+    assert cache.get("r2", "desk-1") is not None
+    assert cache.get("r2", "desk-2") is None
+    stale = _answer("r3")
+    stale.created = time.monotonic() - 120
+    cache.put(stale)
+    assert cache.get("r3", "desk-1") is None
