@@ -70,6 +70,15 @@ NUMERIC_CAPS: Final = {"age": 80.0, "unemployment_years": 10.0, "work_experience
 # Threshold indicators where effects are known to change (youth services, long-term unemployment).
 AGE_BANDS: Final = (("age_under_25", 0, 25), ("age_25_29", 25, 30), ("age_55_plus", 55, 200))
 LONG_TERM_MONTHS: Final = 12
+# Unemployment-length thresholds (months): short, moderately long, long-term, very long.
+UNEMPLOYMENT_THRESHOLDS: Final = (
+    ("unemployed_6m_plus", 6),
+    ("long_term_unemployed", LONG_TERM_MONTHS),
+    ("unemployed_24m_plus", 24),
+)
+# Youth without a vocational qualification: the group youth and education services target.
+YOUTH_AGE_LIMIT: Final = 30
+WITHOUT_VOCATIONAL: Final = ("none", "basic", "upper_secondary")
 
 # The no-barrier value of each need a driver can name, and when a client "has" that need.
 DRIVER_REFERENCE: Final[dict[str, object]] = {
@@ -86,7 +95,8 @@ _LOOKUP_ATTRIBUTES: Final = (
     "_flag_columns",
     "_level_columns",
     "_band_columns",
-    "_long_term_column",
+    "_threshold_columns",
+    "_extra_columns",
     "_mean",
     "_scale",
     "_cap",
@@ -111,7 +121,8 @@ def has_need(profile: ClientProfile, factor: str) -> bool:
 def _feature_names() -> tuple[str, ...]:
     names: list[str] = list(NUMERIC_FEATURES)
     names += [band for band, _, _ in AGE_BANDS]
-    names.append("long_term_unemployed")
+    names += [name for name, _ in UNEMPLOYMENT_THRESHOLDS]
+    names += ["n_barriers", "two_plus_barriers", "young_without_vocational"]
     names += list(BARRIER_FLAGS)
     for field, levels in CATEGORICAL_LEVELS.items():
         names += [f"{field}={level}" for level in levels]
@@ -178,11 +189,19 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         for _, low, high in AGE_BANDS:
             out[:, col] = (age >= low) & (age < high)
             col += 1
-        out[:, col] = _number_column(X, "unemployment_months") >= LONG_TERM_MONTHS
-        col += 1
-        for flag in BARRIER_FLAGS:
-            out[:, col] = _bool_column(X, flag)
+        months = _number_column(X, "unemployment_months")
+        for _, threshold in UNEMPLOYMENT_THRESHOLDS:
+            out[:, col] = months >= threshold
             col += 1
+        flags = np.column_stack([_bool_column(X, flag) for flag in BARRIER_FLAGS])
+        n_barriers = flags.sum(axis=1)
+        education = X["education_level"].to_numpy(dtype=object)
+        out[:, col] = n_barriers
+        out[:, col + 1] = n_barriers >= 2
+        out[:, col + 2] = (age < YOUTH_AGE_LIMIT) & np.isin(education, WITHOUT_VOCATIONAL)
+        col += 3
+        out[:, col : col + len(BARRIER_FLAGS)] = flags
+        col += len(BARRIER_FLAGS)
         rows = np.arange(n)
         for field, levels in CATEGORICAL_LEVELS.items():
             codes = _category_codes(X, field, levels)
@@ -216,7 +235,14 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             for field, levels in CATEGORICAL_LEVELS.items()
         }
         self._band_columns = tuple((index[band], low, high) for band, low, high in AGE_BANDS)
-        self._long_term_column = index["long_term_unemployed"]
+        self._threshold_columns = tuple(
+            (index[name], threshold) for name, threshold in UNEMPLOYMENT_THRESHOLDS
+        )
+        self._extra_columns = (
+            index["n_barriers"],
+            index["two_plus_barriers"],
+            index["young_without_vocational"],
+        )
         self._mean = tuple(float(v) for v in self.numeric_mean_)
         self._scale = tuple(float(v) for v in self.numeric_scale_)
         self._cap = tuple(NUMERIC_CAPS[name] for name in NUMERIC_FEATURES)
@@ -254,9 +280,20 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             out[i] = (min(value, self._cap[i]) - self._mean[i]) / self._scale[i]
         for column, low, high in self._band_columns:
             out[column] = 1.0 if low <= age < high else 0.0
-        out[self._long_term_column] = 1.0 if months >= LONG_TERM_MONTHS else 0.0
+        for column, threshold in self._threshold_columns:
+            out[column] = 1.0 if months >= threshold else 0.0
+        n_barriers = 0
         for flag, column in self._flag_columns:
-            out[column] = 1.0 if record[flag] else 0.0
+            if record[flag]:
+                out[column] = 1.0
+                n_barriers += 1
+            else:
+                out[column] = 0.0
+        count_column, two_plus_column, youth_column = self._extra_columns
+        out[count_column] = float(n_barriers)
+        out[two_plus_column] = 1.0 if n_barriers >= 2 else 0.0
+        young = age < YOUTH_AGE_LIMIT and record["education_level"] in WITHOUT_VOCATIONAL
+        out[youth_column] = 1.0 if young else 0.0
         for field, columns in self._level_columns.items():
             value = record[field]
             try:
@@ -334,7 +371,8 @@ def _bool_column(X: pd.DataFrame, field: str) -> np.ndarray:
 
 
 def _category_codes(X: pd.DataFrame, field: str, levels: tuple[str, ...]) -> np.ndarray:
-    codes = pd.Categorical(X[field], categories=list(levels)).codes.astype(np.int64)
+    codes = pd.Index(levels).get_indexer(pd.Index(X[field].to_numpy(dtype=object)))
+    codes = codes.astype(np.int64)
     bad = codes < 0
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 1
