@@ -601,6 +601,15 @@ def pick_language(value: str | None, fallback: str = DEFAULT_LANGUAGE) -> str:
     return value if value in LANGUAGES else fallback
 
 
+def preferred_language(accept_language: str) -> str:
+    """The first of the page's languages an `Accept-Language` header names, else Finnish."""
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT_LANGUAGE
+
+
 def ui(key: str, lang: str, **values: object) -> str:
     """A text of the page in `lang`, with `{name}` placeholders filled."""
     text = UI[key][_INDEX[lang]]

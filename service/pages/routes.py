@@ -89,7 +89,9 @@ def _suggestions(request: Request) -> SuggestionService:
 
 def _session(request: Request) -> PageSession:
     """The request's session, or a new anonymous one; `?lang=` switches the language."""
-    session = read_session(request, i18n.DEFAULT_LANGUAGE) or new_session(i18n.DEFAULT_LANGUAGE)
+    session = read_session(request, i18n.DEFAULT_LANGUAGE) or new_session(
+        i18n.preferred_language(request.headers.get("accept-language", ""))
+    )
     wanted = request.query_params.get("lang")
     if wanted in i18n.LANGUAGES:
         session = session.with_lang(wanted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
@@ -262,6 +263,22 @@ def test_page_client_answer_shows_ranked_services_and_is_audited(caseworker: Tes
     assert record is not None and record.kind == "recommendation"
     assert record.actor == "desk-1"
     assert record.ranked_service_ids()[0] == top
+
+
+def test_page_logs_hold_no_identity_code(
+    caseworker: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _answer(caseworker)
+    token = _csrf(caseworker.get("/").text)
+    caseworker.post("/", data={**_form(birth_date="1999-01-01"), "csrf_token": token})
+    assert caplog.records  # something was logged, and none of it holds the code
+    assert all(CODE not in r.getMessage() for r in caplog.records)
+
+
+def test_page_sign_in_page_follows_the_browser_language(api: TestClient) -> None:
+    html = api.get("/signin", headers={"Accept-Language": "sv-FI,sv;q=0.9"}).text
+    assert '<html lang="sv">' in html and "Logga in" in html
 
 
 def test_page_answers_carry_no_store_and_a_strict_policy(caseworker: TestClient) -> None:

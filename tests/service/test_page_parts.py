@@ -159,3 +159,10 @@ def test_answer_cache_keeps_answers_for_their_owner_only_and_forgets_old_ones() 
     stale.created = time.monotonic() - 120
     cache.put(stale)
     assert cache.get("r3", "desk-1") is None
+
+
+def test_i18n_preferred_language_follows_accept_language() -> None:
+    assert i18n.preferred_language("sv-FI,sv;q=0.9,en;q=0.5") == "sv"
+    assert i18n.preferred_language("de-DE, en-GB;q=0.8") == "en"
+    assert i18n.preferred_language("de") == "fi"
+    assert i18n.preferred_language("") == "fi"
