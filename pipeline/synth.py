@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from models.catalog import Catalog, load_catalog
-from models.demographics import age_in_years, is_foreign_language
+from models.demographics import is_foreign_language
 from models.profile import PROFILE_COLUMNS
 from pipeline.synth_caseworkers import choice_probabilities, draw_choices
 from pipeline.synth_outcomes import (
@@ -296,14 +296,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def ages(frame: pd.DataFrame) -> np.ndarray:
-    """Age in whole years on the assessment date of each row."""
-    return age_in_years(
-        frame["birth_date"].to_numpy(dtype="datetime64[D]"),
-        frame["assessment_date"].to_numpy(dtype="datetime64[D]"),
-    )
 
 
 __all__ = [
