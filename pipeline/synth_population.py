@@ -88,6 +88,9 @@ PENSION_SHARE_60_PLUS: Final = 0.04
 # Membership of an unemployment fund (assumed): decides earnings-related vs basic allowance.
 FUND_MEMBERSHIP: Final = {"national": 0.70, "foreign": 0.42, "under_25": 0.30}
 EARNINGS_RELATED_MAX_MONTHS: Final = 18  # 400 benefit days (assumed typical maximum)
+# Persons who had been experiment clients before their first assessment here (assumed; about
+# 50,000 were transferred in March 2021, CALIBRATION.md). Sets the gate's continuing clients.
+CONTINUING_CLIENT_SHARE: Final = 0.6
 ASSESSMENTS_PER_PERSON: Final = (0.45, 0.35, 0.20)  # 1, 2 or 3 assessments (assumed)
 
 _EDUCATION: Final = ("none", "basic", "upper_secondary", "vocational", "bachelor", "master")
@@ -175,7 +178,6 @@ def draw_population(n_clients: int, rng: np.random.Generator) -> Population:
     period_days = int((PERIOD_END - PERIOD_START).astype(np.int64))
     first_date = PERIOD_START + rng.integers(0, period_days + 1, size=n).astype("timedelta64[D]")
     birth_date = first_date - np.floor(age * 365.25).astype("timedelta64[D]")
-    age_whole = np.floor(age)
     gender = _choice(rng, {"male": 0.52, "female": 0.465, "other": 0.005, "": 0.01}, n)
     gender = np.where(gender == "", np.array(None, dtype=object), gender)
 
@@ -276,9 +278,8 @@ def draw_population(n_clients: int, rng: np.random.Generator) -> Population:
     assessment_date = dates[person_idx, rank]
 
     # Persons who were experiment clients before their first assessment here (continuing
-    # clients): most of those in a target group, fewer of the others (assumed shares).
-    likely_group = foreign | (age_whole < 30) | ~fund_member
-    was_client = rng.random(n) < np.where(likely_group, 0.6, 0.62)
+    # clients, whatever their benefit now): many were transferred when the experiment began.
+    was_client = rng.random(n) < CONTINUING_CLIENT_SHARE
     since_offset = rng.integers(0, np.maximum((first_date - PERIOD_START).astype(np.int64), 0) + 1)
     since = np.where(
         rng.random(n) < 0.6, PERIOD_START, PERIOD_START + since_offset.astype("timedelta64[D]")
