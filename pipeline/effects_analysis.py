@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -21,7 +21,7 @@ from pipeline.effects import (
     fit_comparison,
     standardise,
 )
-from pipeline.effects_diagnostics import Diagnostics, diagnose
+from pipeline.effects_diagnostics import Diagnostics, diagnose, range_warnings
 from pipeline.effects_input import EffectsTable
 
 ESTIMAND_WORDS: Final = {
@@ -148,6 +148,7 @@ def analyse(
     design = design_matrix(frame, table.covariates)
     labels = frame[table.treatment].to_numpy()
     outcome = frame[table.outcome].to_numpy(dtype=np.float64)
+    binary = bool(np.isin(outcome, (0.0, 1.0)).all())
     clusters = None if table.cluster is None else frame[table.cluster].to_numpy()
     comparisons = []
     for treated_value in table.treated_values:
@@ -162,16 +163,22 @@ def analyse(
             clusters=None if clusters is None else clusters[rows],
             seed=seed,
         )
+        estimates = fit.estimates(n_bootstrap=n_bootstrap, seed=seed)
+        diagnostics = diagnose(
+            raw, design.names, treated, fit.propensity, estimand, n_clipped=fit.n_clipped
+        )
+        diagnostics = replace(
+            diagnostics,
+            warnings=diagnostics.warnings + tuple(range_warnings(estimates, binary)),
+        )
         comparisons.append(
             ComparisonResult(
                 treated_value=treated_value,
                 control_value=table.control_value,
                 n_treated=int(treated.sum()),
                 n_control=int((~treated).sum()),
-                estimates=fit.estimates(n_bootstrap=n_bootstrap, seed=seed),
-                diagnostics=diagnose(
-                    raw, design.names, treated, fit.propensity, estimand, n_clipped=fit.n_clipped
-                ),
+                estimates=estimates,
+                diagnostics=diagnostics,
                 fit=fit,
             )
         )
@@ -183,7 +190,7 @@ def analyse(
         covariates=table.covariates,
         features=design.names,
         estimand=estimand,
-        binary_outcome=bool(np.isin(outcome, (0.0, 1.0)).all()),
+        binary_outcome=binary,
         n_bootstrap=n_bootstrap,
         cluster=table.cluster,
         comparisons=tuple(comparisons),

@@ -6,13 +6,13 @@ for controls; for the ATT, 1 for treated units and e/(1-e) for controls (e = pro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
-from pipeline.effects import Estimand
+from pipeline.effects import ESTIMATOR_LABELS, Estimand, Estimate
 
 # Thresholds behind the warnings, stated in the output so a reader can judge them.
 MIN_EFFECTIVE_UNITS: Final = 30
@@ -201,3 +201,17 @@ def diagnose(
             "model may be wrong; IPW is suspect and AIPW leans on the outcome models."
         )
     return Diagnostics(treated_arm, control_arm, balance, n_clipped, tuple(warnings))
+
+
+def range_warnings(estimates: Mapping[str, Estimate], binary_outcome: bool) -> list[str]:
+    """Warn when an effect on a 0/1 outcome falls outside [-1, 1], which no effect can."""
+    if not binary_outcome:
+        return []
+    wild = [name for name, e in estimates.items() if abs(e.estimate) > 1.0]
+    if not wild:
+        return []
+    listed = ", ".join(f"{ESTIMATOR_LABELS[n]} {estimates[n].estimate:+.2f}" for n in wild)
+    return [
+        f"Impossible estimate: {listed} lies outside [-1, 1], the range of an effect on a 0/1 "
+        "outcome; a few heavily weighted units drive it. Do not use it."
+    ]

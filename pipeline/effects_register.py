@@ -53,7 +53,7 @@ from pipeline.effects import (
     standardise,
 )
 from pipeline.effects_analysis import ESTIMAND_WORDS
-from pipeline.effects_diagnostics import Diagnostics, diagnose
+from pipeline.effects_diagnostics import Diagnostics, diagnose, range_warnings
 from pipeline.evaluation import group_labels
 
 NO_SERVICE: Final = "none"
@@ -193,6 +193,11 @@ class ServiceEffect:
     rows: np.ndarray = field(repr=False)
     fit: ComparisonFit = field(repr=False)
 
+    @property
+    def warnings(self) -> list[str]:
+        """The comparison's overlap and balance warnings, and any impossible estimate."""
+        return [*self.diagnostics.warnings, *range_warnings(self.estimates, True)]
+
     def to_dict(self) -> dict[str, object]:
         return {
             "service_id": self.service_id,
@@ -204,7 +209,7 @@ class ServiceEffect:
                 g: {level: e.to_dict() for level, e in levels.items()}
                 for g, levels in self.groups.items()
             },
-            "warnings": list(self.diagnostics.warnings),
+            "warnings": self.warnings,
         }
 
 
@@ -223,7 +228,14 @@ class RegisterEffects:
 
     @property
     def warnings(self) -> list[str]:
-        return [f"{sid}: {w}" for sid, d in self.diagnostics.items() for w in d.warnings]
+        """Each service's warnings once (overlap is shared by the targets), then per target."""
+        out = [f"{sid}: {w}" for sid, d in self.diagnostics.items() for w in d.warnings]
+        for e in self.effects:
+            out += [
+                f"{e.service_id}, {e.target}: {w}"
+                for w in e.warnings[len(e.diagnostics.warnings) :]
+            ]
+        return out
 
     def by_target(self, target: str) -> list[ServiceEffect]:
         return [e for e in self.effects if e.target == target]
@@ -407,7 +419,7 @@ def effects_table(result: RegisterEffects) -> str:
             lines.append(
                 f"  {e.service_id[:33]:<34}{e.n_treated:>8}{e.n_control:>8}{a.estimate:>9.3f}"
                 f"{a.ci_low:>9.3f}{a.ci_high:>9.3f}{naive.estimate:>9.3f}  "
-                f"{len(e.diagnostics.warnings)}"
+                f"{len(e.warnings)}"
             )
         lines.append("")
     if result.skipped:

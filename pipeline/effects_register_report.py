@@ -52,7 +52,7 @@ def _service_rows(effects: list[ServiceEffect]) -> str:
             f"<tr><td>{html.escape(e.service_name)}</td><td>{e.n_treated}</td>"
             f"<td>{e.n_control}</td><td>{a.estimate:+.3f}</td><td>{a.ci_low:+.3f}</td>"
             f"<td>{a.ci_high:+.3f}</td><td>{naive.estimate:+.3f}</td>"
-            f"<td>{len(e.diagnostics.warnings)}</td></tr>"
+            f"<td>{len(e.warnings)}</td></tr>"
         )
     return (
         "<table><tr><th>service</th><th>treated</th><th>control</th><th>AIPW</th>"

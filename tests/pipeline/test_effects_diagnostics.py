@@ -7,10 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from pipeline.effects import Estimate
 from pipeline.effects_diagnostics import (
     diagnose,
     effective_sample_size,
     estimand_weights,
+    range_warnings,
     standardised_differences,
 )
 
@@ -90,3 +92,12 @@ def test_diagnose_extreme_single_weight_warns():
     result = diagnose(raw, ["x"], t, e, "ate")
     assert result.treated.largest_weight_share > 0.5
     assert any("Extreme weights" in w and "treated" in w for w in result.warnings)
+
+
+def test_range_warnings_flag_impossible_effect_on_binary_outcome():
+    wild = Estimate("aipw", -1.4, 0.9, -3.2, 0.4, "normal")
+    sane = Estimate("ipw", 0.2, 0.1, 0.0, 0.4, "normal")
+    warnings = range_warnings({"aipw": wild, "ipw": sane}, binary_outcome=True)
+    assert len(warnings) == 1
+    assert "AIPW (doubly robust) -1.40 lies outside [-1, 1]" in warnings[0]
+    assert range_warnings({"aipw": wild}, binary_outcome=False) == []
