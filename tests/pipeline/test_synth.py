@@ -298,3 +298,27 @@ def test_capacity_caps_expected_starts_of_a_service(catalog: Catalog) -> None:
     assert (starts <= limit * 1.02).all()
     assert (np.bincount(month, weights=free[:, 1]) > 1.5 * limit).all()
     assert (capped[:, 1] >= EXPLORATION / 3 - 1e-12).all()
+
+
+def test_henkilotunnus_only_in_the_clients_file(tmp_path, small_world: World) -> None:
+    write_world(small_world, tmp_path, csv=True)
+    codes = set(small_world.clients["henkilotunnus"])
+    for name in ("episodes.csv", "truth.csv"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert not any(code in text for code in list(codes)[:200]), name
+
+
+def test_clients_file_is_the_first_assessment_of_each_person(small_world: World) -> None:
+    first = small_world.episodes.drop_duplicates("client_id", keep="first").reset_index(drop=True)
+    columns = [c for c in PROFILE_COLUMNS if c != "client_id"]
+    pd.testing.assert_frame_equal(
+        small_world.clients[["client_id", *columns]].reset_index(drop=True),
+        first[["client_id", *columns]],
+    )
+    assert (
+        first["assessment_date"].to_numpy()
+        <= small_world.episodes.groupby("client_id")["assessment_date"]
+        .min()
+        .reindex(first["client_id"])
+        .to_numpy()
+    ).all()
