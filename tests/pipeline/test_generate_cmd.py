@@ -83,3 +83,14 @@ def test_validate_reports_missing_files(tmp_path: Path) -> None:
     result = runner.invoke(build_app(), ["validate", str(tmp_path)])
     assert result.exit_code == 2
     assert "no clients.parquet or clients.csv" in result.output
+
+
+def test_validate_reports_a_bad_catalog(tmp_path: Path) -> None:
+    _generate(tmp_path / "world")
+    bad = tmp_path / "services.toml"
+    bad.write_text('[[service]]\nid = "x"\nfamily = "sports"\n', encoding="utf-8")
+    result = runner.invoke(
+        build_app(), ["validate", str(tmp_path / "world"), "--catalog", str(bad)]
+    )
+    assert result.exit_code == 2
+    assert "service 'x': field 'family'" in result.output
