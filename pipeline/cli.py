@@ -18,7 +18,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.eligibility_cmd",
     "pipeline.generate_cmd",
     "pipeline.validate_cmd",
+    "pipeline.train_cmd",
+    "pipeline.evaluate_cmd",
+    "pipeline.promote_cmd",
     "pipeline.effects_cmd",
+    "pipeline.prepare_cmd",
     "service.cli",
 )
 
