@@ -52,7 +52,8 @@ def _client() -> Any:
     from models import registry
 
     registry.configure_tracking()
-    return MlflowClient(tracking_uri=registry.tracking_uri())
+    uri = registry.tracking_uri()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def champion_version() -> str | None:
@@ -73,7 +74,8 @@ def champion_version() -> str | None:
 def _set_champion(version: str) -> None:
     from models import registry
 
-    _client().set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION_ALIAS, version)
+    _client()  # configures tracking
+    registry.set_champion(version)
 
 
 def promote_first_version(version: str) -> bool:
@@ -188,10 +190,22 @@ def list_versions() -> list[VersionRow]:
     """Every registered version of the ranker, newest first, with aliases and key metrics."""
     import datetime as dt
 
+    from mlflow.exceptions import MlflowException
+
     from models import registry
 
     client = _client()
     versions = client.search_model_versions(f"name='{registry.MODEL_NAME}'")
+    if not versions:
+        return []
+    # Searches do not fill in aliases; the registered model holds them.
+    aliases_of: dict[str, list[str]] = {}
+    try:
+        registered = client.get_registered_model(registry.MODEL_NAME)
+        for alias, version in (registered.aliases or {}).items():
+            aliases_of.setdefault(str(version), []).append(alias)
+    except MlflowException:
+        pass
     rows = []
     for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
         metrics: dict[str, float] = {}
@@ -204,7 +218,7 @@ def list_versions() -> list[VersionRow]:
         rows.append(
             VersionRow(
                 version=str(mv.version),
-                aliases=tuple(mv.aliases or ()),
+                aliases=tuple(sorted(aliases_of.get(str(mv.version), ()))),
                 created=created.isoformat(timespec="seconds"),
                 run_id=mv.run_id or "",
                 metrics=metrics,

@@ -14,14 +14,12 @@ The steps, each reported through `progress`:
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
-import platform
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 
@@ -34,11 +32,9 @@ from pipeline.evaluation import Evaluation, evaluate_policies, fit_baselines
 from pipeline.report import write_report
 from pipeline.scoring import predict_for_episodes
 from pipeline.split import SplitSettings
+from pipeline.threads import limited_threads
 from pipeline.training_data import PreparedEpisodes, prepare_episodes
 from pipeline.world_data import World, load_world
-
-EXPERIMENT_NAME: Final = "polku-ranker"
-LIBRARIES: Final = ("numpy", "pandas", "scikit-learn", "scipy", "mlflow", "pyarrow", "polku")
 
 Progress = Callable[[str], None]
 
@@ -101,17 +97,6 @@ class TrainOutcome:
     report_dir: Path | None = None
 
 
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries a model artifact depends on, and Python's."""
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
 def evaluate_model(
     model: PolkuModel,
     prepared: PreparedEpisodes,
@@ -125,6 +110,17 @@ def evaluate_model(
     training part of the same preparation, so two models evaluated on the same data are
     compared with the same baselines.
     """
+    with limited_threads():
+        return _evaluate_model(model, prepared, catalog, objective, seed)
+
+
+def _evaluate_model(
+    model: PolkuModel,
+    prepared: PreparedEpisodes,
+    catalog: Catalog,
+    objective: str,
+    seed: int,
+) -> Evaluation:
     train, held_out = prepared.train, prepared.held_out
     encoder = FeatureEncoder().fit(train.frame)
     baselines = fit_baselines(encoder.transform(train.frame), train.action, len(catalog), seed)
@@ -181,14 +177,15 @@ def fit_model(
     ranker = ServiceRanker(
         services=catalog.ids, n_bootstrap=settings.n_bootstrap, random_state=settings.seed
     )
-    ranker.fit(
-        train.frame,
-        train.service_id,
-        train.outcomes,
-        propensity=train.propensity,
-        allowed=train.allowed,
-        groups=train.frame["client_id"].to_numpy(),
-    )
+    with limited_threads():
+        ranker.fit(
+            train.frame,
+            train.service_id,
+            train.outcomes,
+            propensity=train.propensity,
+            allowed=train.allowed,
+            groups=train.frame["client_id"].to_numpy(),
+        )
     model = PolkuModel.build(
         ranker,
         catalog,
@@ -246,11 +243,6 @@ def train_and_register(
     -------
     TrainOutcome
     """
-    import mlflow
-
-    from models import registry
-    from pipeline.promote import promote_first_version
-
     total_started = time.perf_counter()
     progress(f"loading and validating the register in {data_dir}")
     started = time.perf_counter()
@@ -262,12 +254,47 @@ def train_and_register(
     )
     trained = fit_model(world, settings, progress)
     trained.timings["load_seconds"] = load_seconds
+    return log_and_register(
+        trained,
+        world,
+        settings,
+        data_dir,
+        progress,
+        promote_if_first=promote_if_first,
+        report_dir=report_dir,
+        started=total_started,
+    )
+
+
+def log_and_register(
+    trained: TrainedModel,
+    world: World,
+    settings: TrainSettings,
+    data_dir: Path,
+    progress: Progress = _quiet,
+    *,
+    promote_if_first: bool = False,
+    report_dir: Path | None = None,
+    started: float | None = None,
+) -> TrainOutcome:
+    """Log a fitted, evaluated model to a new MLflow run and register it as a new version.
+
+    Logs the parameters (settings, data directory and fingerprint, catalog fingerprint,
+    rules versions, the ranker's parameters), library versions (tags and a JSON artifact),
+    the key metrics and timings, the evaluation report with its plots, the overlap table,
+    and the model through `models.registry.log_model`.
+    """
+    import mlflow
+
+    from models import registry
+    from pipeline.promote import promote_first_version
 
     progress(f"logging to MLflow at {registry.tracking_uri()}")
-    registry.configure_tracking()
-    mlflow.set_experiment(EXPERIMENT_NAME)
+    experiment_id = registry.configure_tracking()
     metrics = trained.evaluation.key_metrics()
-    with mlflow.start_run(run_name=f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}") as run:
+    versions = registry.library_versions()
+    run_name = f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.log_params(
             {
                 **settings.to_params(),
@@ -281,12 +308,12 @@ def train_and_register(
         mlflow.set_tags(
             {
                 "data_fingerprint": world.fingerprint,
-                **{f"version.{k}": v for k, v in library_versions().items()},
+                **{f"version.{k}": v for k, v in versions.items()},
             }
         )
         mlflow.log_metrics(metrics)
-        mlflow.log_metrics({**{f"count_{k}": float(v) for k, v in trained.prepared.counts.items()}})
-        mlflow.log_dict(library_versions(), "environment/library_versions.json")
+        mlflow.log_metrics({f"count_{k}": float(v) for k, v in trained.prepared.counts.items()})
+        mlflow.log_dict(versions, "environment/library_versions.json")
         mlflow.log_dict(trained.prepared.counts, "evaluation/counts.json")
         with tempfile.TemporaryDirectory(prefix="polku-report-") as tmp:
             target = Path(report_dir) if report_dir is not None else Path(tmp) / "report"
@@ -303,7 +330,8 @@ def train_and_register(
         version = registry.log_model(
             trained.model, input_example=trained.prepared.held_out.frame.head(3)
         )
-        trained.timings["total_seconds"] = time.perf_counter() - total_started
+        if started is not None:
+            trained.timings["total_seconds"] = time.perf_counter() - started
         mlflow.log_metrics(trained.timings)
         run_id = run.info.run_id
     progress(f"registered {registry.MODEL_NAME} version {version} (run {run_id})")

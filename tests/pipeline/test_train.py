@@ -1,0 +1,155 @@
+"""`polku train` end to end on a tiny generated world, into a temporary MLflow store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from pipeline.cli import build_app
+from tests.pipeline.ranker_fixtures import (  # noqa: F401
+    migrated_store,
+    register_fitted,
+    state_dir,
+    tiny_world_dir,
+    world_dir,
+)
+
+FAST = ["--bootstrap", "5"]
+
+
+def _client(state: Path) -> MlflowClient:
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, str]]:
+    """One `polku train` through the CLI into a fresh store, shared by the read-only tests."""
+    state = tmp_path_factory.mktemp("train") / "state"
+    state.mkdir()
+    shutil.copyfile(migrated_store(), state / "mlflow.db")
+    world = tiny_world_dir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POLKU_STATE_DIR", str(state))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        result = CliRunner().invoke(
+            build_app(),
+            ["train", "--data", str(world), "--seed", "3", "--promote-if-first", *FAST],
+        )
+        assert result.exit_code == 0, result.output
+        yield state, world, result.output
+
+
+def test_train_logs_a_run_and_registers_a_champion_version(trained):
+    state, world, output = trained
+    assert "registered polku-ranker version 1" in output
+    assert "now champion" in output
+    client = _client(state)
+    version = client.get_model_version_by_alias("polku-ranker", "champion")
+    assert str(version.version) == "1"
+    run = client.get_run(version.run_id)
+    params = run.data.params
+    assert params["objective"] == "employment_or_education_6m"
+    assert params["seed"] == "3"
+    expected = hashlib.sha256((world / "episodes.parquet").read_bytes()).hexdigest()
+    assert params["data_fingerprint"] == expected
+    metrics = run.data.metrics
+    for key in (
+        "policy_value_polku",
+        "policy_value_caseworkers",
+        "policy_value_random",
+        "policy_value_popular",
+        "policy_value_imitation",
+        "policy_value_oracle",
+        "oracle_gain_captured",
+        "top3_oracle_coverage",
+        "brier",
+        "fit_seconds",
+    ):
+        assert key in metrics, key
+    # The oracle is the best a policy of allowed services can do.
+    assert metrics["policy_value_oracle"] >= metrics["policy_value_polku"]
+    assert metrics["policy_value_oracle"] >= metrics["policy_value_random"]
+    assert run.data.tags["version.scikit-learn"]
+
+
+def test_train_logs_the_report_with_plots_and_library_versions(trained):
+    state, _, _ = trained
+    client = _client(state)
+    run_id = client.get_model_version("polku-ranker", "1").run_id
+    names = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+    for name in (
+        "evaluation/report.html",
+        "evaluation/evaluation.json",
+        "evaluation/calibration_curve.png",
+        "evaluation/policy_values_by_group.png",
+        "evaluation/uplift_distributions.png",
+    ):
+        assert name in names, name
+    local = Path(client.download_artifacts(run_id, "evaluation/evaluation.json", str(state / "dl")))
+    summary = json.loads(local.read_text())
+    assert set(summary["policy_value"]) == {
+        "polku", "caseworkers", "random", "popular", "imitation", "oracle"
+    }  # fmt: skip
+    assert set(summary["by_group"]) == {
+        "age_band", "language_group", "gender", "long_term_unemployed"
+    }  # fmt: skip
+    versions = client.download_artifacts(
+        run_id, "environment/library_versions.json", str(state / "dl")
+    )
+    assert "mlflow" in json.loads(Path(versions).read_text())
+
+
+def test_train_stores_no_henkilotunnus_in_mlflow(trained):
+    state, world, _ = trained
+    codes = pd.read_parquet(world / "clients.parquet")["henkilotunnus"].astype(str)
+    assert len(codes) > 100
+    files = [p for p in state.rglob("*") if p.is_file()]
+    assert any(p.name == "mlflow.db" for p in files)
+    assert any("mlartifacts" in p.parts for p in files)
+    blob = b"\n".join(p.read_bytes() for p in files)
+    leaked = [code for code in codes if code.encode() in blob]
+    assert leaked == []
+    assert b"henkilotunnus" not in b"\n".join(
+        p.read_bytes() for p in files if p.name == "input_example.json"
+    )
+
+
+def test_train_second_version_is_not_champion_by_itself(state_dir):  # noqa: F811
+    assert register_fitted(promote_if_first=True) == "1"
+    assert register_fitted(promote_if_first=True) == "2"
+    client = _client(state_dir)
+    assert str(client.get_model_version_by_alias("polku-ranker", "champion").version) == "1"
+    listed = CliRunner().invoke(build_app(), ["models"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[1].split()[:2] == ["2", "-"]
+    assert lines[2].split()[:2] == ["1", "champion"]
+
+
+def test_models_says_when_nothing_is_registered(state_dir):  # noqa: F811
+    listed = CliRunner().invoke(build_app(), ["models"])
+    assert listed.exit_code == 0
+    assert "no registered versions yet" in listed.output
+
+
+def test_train_rejects_a_bad_objective(state_dir, world_dir):  # noqa: F811
+    result = CliRunner().invoke(
+        build_app(), ["train", "--data", str(world_dir), "--objective", "happiness"]
+    )
+    assert result.exit_code == 2
+    assert "unknown objective 'happiness'" in result.output
+
+
+def test_train_rejects_a_missing_data_dir(state_dir, tmp_path):  # noqa: F811
+    result = CliRunner().invoke(build_app(), ["train", "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "is not a directory" in result.output
