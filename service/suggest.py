@@ -20,7 +20,7 @@ from typing import Any, Final
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility
-from models.henkilotunnus import pseudonymous_key
+from models.henkilotunnus import HENKILOTUNNUS_PATTERN, pseudonymous_key
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
 from models.suggestions import Objective, RankedService
@@ -330,6 +330,9 @@ class SuggestionService:
                 raise DecisionRejectedError("service_id", "is not a service of the catalog")
         followed_top = bool(shown) and service_id == shown[0]
         reason = reason.strip() if reason else None
+        if reason and HENKILOTUNNUS_PATTERN.search(reason):
+            # Free text is stored as written: refuse it rather than keep a code in the audit.
+            raise DecisionRejectedError("reason", "must not contain a personal identity code")
         if shown and not followed_top and not reason:
             raise DecisionRejectedError(
                 "reason", "is needed when the decision does not follow the top suggestion"

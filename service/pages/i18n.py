@@ -202,6 +202,11 @@ UI: Final[Texts] = {
         "Give a reason when the decision differs from the top suggestion.",
     ),
     "pick_needed": ("Valitse palvelu.", "Välj en tjänst.", "Choose a service."),
+    "not_decidable": (
+        "Tälle arviolle ei voi kirjata päätöstä.",
+        "Ett beslut kan inte registreras för den här bedömningen.",
+        "No decision can be recorded for this assessment.",
+    ),
     "choice_needed": ("Valitse päätös.", "Välj ett beslut.", "Choose a decision."),
     "audit_down": (
         "Tapahtumalokiin ei juuri nyt voi kirjoittaa, joten mitään ei tallennettu. Yritä hetken "

@@ -378,9 +378,10 @@ async def record_decision(request: Request, request_id: str) -> Response:
             request_id, choice=choice, service_id=service_id, reason=reason, actor=session.label
         )
     except DecisionRejectedError as exc:
-        key, where = (
-            ("reason_needed", "reason") if exc.field == "reason" else ("pick_needed", "choice")
-        )
+        key, where = {
+            "reason": ("reason_needed", "reason"),
+            "service_id": ("pick_needed", "choice"),
+        }.get(exc.field, ("not_decidable", "choice"))
         return _answer_page(
             request,
             session,

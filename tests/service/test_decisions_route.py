@@ -130,3 +130,11 @@ def test_a_correction_is_a_new_record_and_both_are_kept(api: TestClient) -> None
     assert [r["choice"] for r in rows] == ["suggested", "none"]
     assert rows[0]["decision_id"] < rows[1]["decision_id"]
     assert all(r["decided_by"] == "desk-1" for r in rows)
+
+
+def test_a_reason_holding_a_personal_identity_code_is_refused(api: TestClient) -> None:
+    rid = _suggest(api)["request_id"]
+    response = _decide(api, request_id=rid, choice="none", reason="asiakas 131052-308T kieltäytyi")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert "131052-308T" not in response.text

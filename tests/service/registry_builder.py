@@ -1,0 +1,40 @@
+"""Build a small MLflow registry for the live-server tests, in its own process.
+
+`python -m tests.service.registry_builder ROOT` fits the tiny model, logs it twice as
+versions 1 and 2 of `polku-ranker` under `ROOT/mlflow.db` and makes version 1 champion.
+A separate process keeps MLflow's global tracking state out of the test session.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def tracking_uri(root: Path) -> str:
+    """The registry's tracking URI."""
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def build(root: Path) -> None:
+    """Fit, log and register two versions; version 1 is champion."""
+    os.environ["POLKU_STATE_DIR"] = str(root)
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri(root)
+    import mlflow
+
+    from models.registry import configure_tracking, log_model, set_champion
+    from tests.service.helpers import fit_tiny_model
+
+    model = fit_tiny_model()
+    experiment = configure_tracking()
+    versions = []
+    for run in range(2):
+        with mlflow.start_run(experiment_id=experiment, run_name=f"tiny-{run + 1}"):
+            mlflow.log_metric("policy_value", 0.4 + run / 100)
+            versions.append(log_model(model))
+    set_champion(versions[0])
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]))
