@@ -24,7 +24,7 @@ from pipeline.training_data import TRUTH_COLUMN_OF_TARGET
 
 @pytest.fixture(scope="module")
 def world():
-    return generate_world(SynthConfig(n_clients=4000, seed=0))
+    return generate_world(SynthConfig(n_clients=3000, seed=0))
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +104,8 @@ def test_register_episodes_unknown_service_named(world):
         register_episodes(episodes, world.catalog, clients_only=False)
 
 
-def test_effects_cli_register_directory_json_and_report(world, tmp_path):
-    write_world(world, tmp_path / "world")
+def test_effects_cli_register_directory_json_and_report(tmp_path):
+    write_world(generate_world(SynthConfig(n_clients=1500, seed=1)), tmp_path / "world")
     out = tmp_path / "effects.json"
     result = _run(str(tmp_path / "world"), "--json", str(out), "--report", str(tmp_path / "rep"))
     assert result.exit_code == 0, result.output
