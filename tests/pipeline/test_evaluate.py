@@ -1,0 +1,85 @@
+"""`polku evaluate` on a registered version and the held-out clients of its world."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from pipeline.cli import build_app
+from tests.pipeline.ranker_fixtures import (  # noqa: F401
+    register_fitted,
+    state_dir,
+    world_dir,
+)
+
+
+def test_evaluate_writes_the_json_and_report_matching_the_training_run(
+    state_dir: Path,  # noqa: F811
+    world_dir: Path,  # noqa: F811
+    tmp_path: Path,
+):
+    version = register_fitted()
+    out = tmp_path / "out" / "evaluation.json"
+    result = CliRunner().invoke(
+        build_app(),
+        [
+            "evaluate",
+            "--version",
+            version,
+            "--data",
+            str(world_dir),
+            "--json",
+            str(out),
+            "--report",
+            str(tmp_path / "report"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())
+    for key in (
+        "policy_value",
+        "oracle_gain_captured",
+        "top3_oracle_coverage",
+        "ope",
+        "calibration",
+        "by_group",
+    ):
+        assert key in summary, key
+    assert set(summary["policy_value"]) == {
+        "polku", "caseworkers", "random", "popular", "imitation", "oracle"
+    }  # fmt: skip
+    for policy in summary["policy_value"]:
+        assert set(summary["ope"][policy]) >= {"ips", "snips", "dr", "true"}
+    assert {"brier", "ece", "reliability"} <= set(summary["calibration"])
+    # The same split and seed as at training: the same held-out clients, the same figures.
+    uri = f"sqlite:///{state_dir / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.get_run(client.get_model_version("polku-ranker", version).run_id)
+    assert summary["policy_value"]["polku"] == pytest.approx(run.data.metrics["policy_value_polku"])
+    assert summary["n_episodes"] == run.data.metrics["count_held_out_episodes"]
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3
+    assert "oracle gain captured" in result.output
+
+
+def test_evaluate_names_an_unknown_version(state_dir, world_dir, tmp_path):  # noqa: F811
+    result = CliRunner().invoke(
+        build_app(),
+        ["evaluate", "--version", "7", "--data", str(world_dir), "--json", str(tmp_path / "x")],
+    )
+    assert result.exit_code == 2
+    assert "error:" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_evaluate_rejects_a_missing_data_dir(state_dir, tmp_path):  # noqa: F811
+    result = CliRunner().invoke(
+        build_app(),
+        ["evaluate", "--version", "1", "--data", str(tmp_path / "no"), "--json", "x.json"],
+    )
+    assert result.exit_code == 2
+    assert "is not a directory" in result.output

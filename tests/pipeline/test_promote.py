@@ -1,0 +1,67 @@
+"""`polku promote`: the first version is promoted; a worse challenger is refused."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from pipeline.cli import build_app
+from tests.pipeline.ranker_fixtures import (  # noqa: F401
+    fitted_tiny_model,
+    register_fitted,
+    state_dir,
+)
+
+
+def _champion(state: Path) -> str:
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return str(client.get_model_version_by_alias("polku-ranker", "champion").version)
+
+
+def _degraded():
+    """The fitted model with every uplift reversed: it ranks the least useful service first."""
+    _, trained, _ = fitted_tiny_model()
+    model = copy.deepcopy(trained.model)
+    model.ranker.uplift_coef_ = -model.ranker.uplift_coef_
+    model.ranker.uplift_boot_ = -model.ranker.uplift_boot_
+    model.ranker.__dict__.pop("_serving_cache", None)
+    return model
+
+
+def test_promote_makes_the_first_version_champion(state_dir):  # noqa: F811
+    version = register_fitted()
+    result = CliRunner().invoke(build_app(), ["promote", "--version", version])
+    assert result.exit_code == 0, result.output
+    assert "no version was champion" in result.output
+    assert _champion(state_dir) == version
+
+
+def test_promote_refuses_a_worse_challenger_and_keeps_the_alias(state_dir):  # noqa: F811
+    champion = register_fitted(promote_if_first=True)
+    challenger = register_fitted(_degraded())
+    result = CliRunner().invoke(build_app(), ["promote", "--version", challenger])
+    assert result.exit_code == 1, result.output
+    assert "is below the champion's" in result.output
+    assert f"not promoted: the champion stays version {champion}" in result.output
+    assert _champion(state_dir) == champion
+
+
+def test_promote_accepts_an_equally_good_challenger(state_dir):  # noqa: F811
+    register_fitted(promote_if_first=True)
+    challenger = register_fitted()  # the same model again: not worse anywhere
+    result = CliRunner().invoke(
+        build_app(), ["promote", "--version", challenger, "--group-tolerance", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"promoted: version {challenger} is the champion" in result.output
+    assert _champion(state_dir) == challenger
+
+
+def test_promote_names_an_unknown_version(state_dir):  # noqa: F811
+    result = CliRunner().invoke(build_app(), ["promote", "--version", "9"])
+    assert result.exit_code == 2
+    assert "error:" in result.output
