@@ -325,6 +325,11 @@ def test_page_without_a_model_still_decides_eligibility(no_model: TestClient) ->
     assert "/decision" not in page
     record = no_model.app.state.audit.suggestion(request_id)  # type: ignore[attr-defined]
     assert record is not None and record.kind == "eligibility"
+    # Nothing was suggested, so nothing can be decided against it.
+    refused = _decide(no_model, request_id, choice="none", reason="x")
+    assert refused.status_code == 422
+    assert "Tälle arviolle ei voi kirjata päätöstä." in refused.text
+    assert _decisions(no_model, request_id) == []
 
 
 def test_page_answers_are_only_shown_to_their_caseworker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 
 import pytest
@@ -166,3 +167,39 @@ def test_i18n_preferred_language_follows_accept_language() -> None:
     assert i18n.preferred_language("de-DE, en-GB;q=0.8") == "en"
     assert i18n.preferred_language("de") == "fi"
     assert i18n.preferred_language("") == "fi"
+
+
+def _contrast(a: str, b: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_page_css_text_colours_meet_wcag_aa_on_their_backgrounds() -> None:
+    from service.pages.routes import STATIC_DIR
+
+    css = (STATIC_DIR / "page.css").read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6});", css))
+    text_on = [
+        ("ink", "paper"),
+        ("ink", "page"),
+        ("muted", "paper"),
+        ("muted", "page"),
+        ("muted", "good-bg"),
+        ("bad", "paper"),
+        ("bad", "bad-bg"),
+        ("ink", "bad-bg"),
+        ("ink", "good-bg"),
+        ("ink", "note-bg"),
+        ("brand", "paper"),
+        ("brand", "page"),
+    ]
+    for fg, bg in text_on:
+        assert _contrast(colours[fg], colours[bg]) >= 4.5, (fg, bg)
+    assert _contrast("#ffffff", colours["brand"]) >= 4.5  # header and buttons
+    # The focus ring (ink outline on a yellow halo) stands out from white: 3:1 for non-text.
+    assert _contrast(colours["ink"], colours["paper"]) >= 3.0
