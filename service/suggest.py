@@ -26,7 +26,6 @@ from models.profile_validation import parse_profile
 from models.suggestions import Objective, RankedService
 from service.audit import AuditStore, DecisionRecord, SuggestionRecord, utc_now
 from service.model_holder import ModelHolder, ServedModel
-from service.profile_batch import ProfileBatcher
 from service.wording import worded_drivers
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
@@ -126,7 +125,6 @@ class SuggestionService:
         self._hmac_key = hmac_key
         self._fallback_catalog = fallback_catalog
         self._file_catalog: Catalog | None = None
-        self._batcher = ProfileBatcher()
 
     # -- catalog -----------------------------------------------------------------------------
 
@@ -174,7 +172,7 @@ class SuggestionService:
         self, raw_profile: Mapping[str, Any], *, language: str, actor: str | None
     ) -> EligibilityAnswer:
         """Validate, run the gate, and wait until the audit record is durable."""
-        profile = await self._batcher.parse(raw_profile)
+        profile = parse_profile(raw_profile)
         answer = self.prepare_eligibility(raw_profile, profile, language=language, actor=actor)
         await asyncio.wrap_future(self.audit.submit_suggestion(answer.audit))
         return answer
@@ -263,7 +261,7 @@ class SuggestionService:
     ) -> RecommendationAnswer:
         """Validate, decide, rank, and wait until the audit record is durable."""
         self.served_model()  # no model: answer 503 before validating anything
-        profile = await self._batcher.parse(raw_profile)
+        profile = parse_profile(raw_profile)
         answer = self.prepare_recommendation(
             raw_profile, profile, top_k=top_k, objective=objective, language=language, actor=actor
         )

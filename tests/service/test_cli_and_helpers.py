@@ -1,22 +1,17 @@
-"""`polku audit export|prune`, `polku serve --help`, the profile batcher, log redaction."""
+"""`polku audit export|prune`, `polku serve --help`, log redaction."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from models.profile_validation import ProfileValidationError, parse_profile
 from pipeline.cli import build_app
 from service.audit import AuditStore
 from service.errors import RedactingFilter, redact, without_values
-from service.profile_batch import ProfileBatcher, parse_profiles
-from tests.service.helpers import client_profile
 from tests.service.test_audit_store import decision, suggestion
 
 
@@ -64,40 +59,6 @@ def test_serve_command_is_registered_with_loopback_defaults() -> None:
     assert "127.0.0.1" in result.output
     assert "8000" in result.output
     assert "--dev-keys" in result.output
-
-
-def test_parse_profiles_matches_parse_profile_one_by_one() -> None:
-    raws: list[dict[str, Any]] = [
-        client_profile(),
-        client_profile(henkilotunnus="170500A9057"),
-        client_profile(henkilotunnus=None, birth_date="1980-02-29"),
-        client_profile(labour_market_status="astronaut"),
-        {**client_profile(), "shoe_size": 44},
-        client_profile(experiment_client_since="2022-01-01", gender="female"),
-    ]
-    batched = parse_profiles(raws)
-    for raw, got in zip(raws, batched, strict=True):
-        try:
-            expected: Any = parse_profile(raw)
-        except ProfileValidationError as exc:
-            assert isinstance(got, ProfileValidationError)
-            assert got.errors == exc.errors
-        else:
-            assert got == expected
-
-
-def test_batcher_answers_each_concurrent_request_with_its_own_profile() -> None:
-    async def run() -> list[Any]:
-        batcher = ProfileBatcher()
-        raws = [client_profile(client_id=f"c{i}") for i in range(20)]
-        raws[7] = client_profile(client_id="c7", unemployment_months="many")
-        return await asyncio.gather(*(batcher.parse(r) for r in raws), return_exceptions=True)
-
-    results = asyncio.run(run())
-    assert isinstance(results[7], ProfileValidationError)
-    assert [r.client_id for i, r in enumerate(results) if i != 7] == [
-        f"c{i}" for i in range(20) if i != 7
-    ]
 
 
 def test_redact_removes_anything_shaped_like_a_code() -> None:
