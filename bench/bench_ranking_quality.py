@@ -67,6 +67,7 @@ def run_seed(n_clients: int, seed: int, directory: Path) -> dict[str, object]:
         "top3": summary["top3_oracle_coverage"],
         "groups": groups,
         "generate_seconds": generate_seconds,
+        "load_seconds": load_seconds,
         "train_seconds": load_seconds
         + trained.timings["prepare_seconds"]
         + trained.timings["fit_seconds"],
@@ -192,6 +193,7 @@ def render(n_clients: int, results: list[dict], full_train: float) -> str:
     ]
     for key, label in (
         ("generate_seconds", "generate the world"),
+        ("load_seconds", "load and validate the register (`pipeline.register`)"),
         ("fit_seconds", "fit the ranker"),
         ("train_seconds", "training: load + gate + split + fit"),
         ("evaluate_seconds", "evaluate (6 policies, OPE, calibration, groups)"),
