@@ -66,43 +66,26 @@ class World:
         return true_objective_outcomes(self.truth_matrices(catalog), objective)
 
 
-def load_world(data_dir: Path) -> World:
-    """Load a world's episodes and truth, the truth aligned to the episodes by `episode_id`.
+def load_world(data_dir: Path, catalog: Catalog | None = None) -> World:
+    """Load and validate a world's episodes and truth (`pipeline.register`).
+
+    The truth comes back aligned with the episodes row by row.
 
     Raises
     ------
     FileNotFoundError
-        A file is missing.
+        The episodes or the truth file is missing.
     ValueError
-        The truth does not cover every episode exactly once.
+        A file does not validate (`RegisterValidationError` names file, row and field).
     """
+    from pipeline.register import load_episodes, load_truth
+
     directory = Path(data_dir)
-    episode_file = directory / "episodes.parquet"
-    truth_file = directory / "truth.parquet"
-    for path in (episode_file, truth_file):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing (generate a world with `polku generate`)")
-    episodes = pd.read_parquet(episode_file)
-    truth = pd.read_parquet(truth_file)
+    episodes, episode_file = load_episodes(directory, catalog)
+    truth = load_truth(directory, episodes["episode_id"], catalog=catalog)
     return World(
         episodes=episodes.reset_index(drop=True),
-        truth=align_truth(truth, episodes["episode_id"]),
+        truth=truth.reset_index(drop=True),
         fingerprint=file_fingerprint([episode_file]),
         files=(episode_file,),
     )
-
-
-def align_truth(truth: pd.DataFrame, episode_ids: pd.Series) -> pd.DataFrame:
-    """The truth's rows in the order of `episode_ids` (each must appear exactly once)."""
-    if "episode_id" not in truth.columns:
-        raise ValueError("the truth lacks the column episode_id")
-    duplicated = truth["episode_id"].duplicated()
-    if duplicated.any():
-        row = int(np.flatnonzero(duplicated.to_numpy())[0]) + 1
-        raise ValueError(f"truth row {row}: episode_id appears more than once")
-    indexed = truth.set_index("episode_id")
-    missing = ~episode_ids.isin(indexed.index)
-    if missing.any():
-        row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
-        raise ValueError(f"episode row {row}: no truth for its episode_id")
-    return indexed.loc[episode_ids.to_numpy()].reset_index(drop=True)
