@@ -1,30 +1,44 @@
-"""Answers the page has given, held briefly so they can be shown again in another language.
+"""Answers the page has given, sealed into a cookie so they can be shown again.
 
 After a form post the page redirects to `/answers/<request_id>` (post/redirect/get): the
 browser's history then holds no form with an identity code, and a language switch is a
-plain link. The answer is kept in this process's memory only (never on disk, never with
-the identity code, which the validated profile does not hold), for its owner only, for a
-few hours at most. Its audit record is in the audit store from the moment it was given.
+plain link. To show the answer again (in another language, after a decision) without any
+state in the serving process, so that any worker or replica can answer, the answer travels
+in an encrypted, authenticated cookie (Fernet, with a key derived from the service's HMAC
+key): HttpOnly, SameSite=Lax, limited to `/answers/`, valid for four hours, bound to the
+caseworker who asked. It holds the validated profile (which has no identity code), the
+ranking and the decisions recorded on the page, nothing the page did not already show.
+The answer's audit record is in the audit store from the moment it was given.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import zlib
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
+from cryptography.fernet import Fernet, InvalidToken
+
 from models.catalog import Catalog
-from models.eligibility import EligibilityDecision
-from models.profile import ClientProfile
-from models.suggestions import RankedService
+from models.eligibility import EligibilityDecision, assess_eligibility
+from models.profile import DATE_FIELDS, ClientProfile
+from models.suggestions import Driver, RankedService
 from service.audit import DecisionRecord
 from service.pages import i18n
 from service.wording import worded_drivers
 
 KEEP_SECONDS: Final = 4 * 60 * 60
-KEEP_AT_MOST: Final = 512
+COOKIE_NAME: Final = "polku_answer"
+COOKIE_PATH: Final = "/answers/"
+# Decisions shown again on the page (all of them are in the audit store); reasons shortened
+# so that the cookie stays well under the 4 kB browsers keep.
+SHOWN_DECISIONS: Final = 3
+SHOWN_REASON_CHARS: Final = 160
 BAR_WIDTH: Final = 220
 BAR_HEIGHT: Final = 22
 
@@ -33,20 +47,24 @@ BAR_HEIGHT: Final = 22
 class PageAnswer:
     """One answer given on the page, as the page needs it to show it again.
 
-    `ranking` is None when no model was loaded (eligibility only).
+    `ranking` is None when no model was loaded (eligibility only). Each ranked service
+    keeps only the drivers `models.explanations.explain` shows, which are the same in every
+    language.
     """
 
     request_id: str
     owner: str
     profile: ClientProfile
-    decision: EligibilityDecision
-    catalog: Catalog
     objective: str
     top_k: int
     ranking: tuple[RankedService, ...] | None
     model_version: str | None
-    created: float = field(default_factory=time.monotonic)
     decisions: list[DecisionRecord] = field(default_factory=list)
+
+    @property
+    def decision(self) -> EligibilityDecision:
+        """The gate's decision (the gate is deterministic: recomputed, never stored)."""
+        return assess_eligibility(self.profile)
 
     @property
     def can_decide(self) -> bool:
@@ -54,40 +72,130 @@ class PageAnswer:
         return self.ranking is not None and self.decision.eligible
 
 
-class AnswerCache:
-    """The recent answers of this process, by request id, each visible to its owner only."""
-
-    def __init__(self, keep_seconds: float = KEEP_SECONDS, keep_at_most: int = KEEP_AT_MOST):
-        self._keep_seconds = keep_seconds
-        self._keep_at_most = keep_at_most
-        self._answers: OrderedDict[str, PageAnswer] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, answer: PageAnswer) -> None:
-        with self._lock:
-            self._answers[answer.request_id] = answer
-            self._answers.move_to_end(answer.request_id)
-            self._forget_old()
-
-    def get(self, request_id: str, owner: str) -> PageAnswer | None:
-        """The answer, if it is still held and belongs to `owner`."""
-        with self._lock:
-            self._forget_old()
-            answer = self._answers.get(request_id)
-        if answer is None or answer.owner != owner:
-            return None
-        return answer if answer.created >= time.monotonic() - self._keep_seconds else None
-
-    def _forget_old(self) -> None:
-        limit = time.monotonic() - self._keep_seconds
-        while self._answers:
-            oldest = next(iter(self._answers.values()))
-            if oldest.created >= limit and len(self._answers) <= self._keep_at_most:
-                break
-            self._answers.popitem(last=False)
+def shown_ranking(
+    ranking: tuple[RankedService, ...], profile: ClientProfile
+) -> tuple[RankedService, ...]:
+    """The ranking with each service's drivers cut to those the page shows."""
+    return tuple(
+        RankedService(
+            service_id=r.service_id,
+            rank=r.rank,
+            expected_with=r.expected_with,
+            expected_without=r.expected_without,
+            uplift=r.uplift,
+            uplift_low=r.uplift_low,
+            uplift_high=r.uplift_high,
+            drivers=tuple(driver for driver, _ in worded_drivers(r, profile, "en")),
+        )
+        for r in ranking
+    )
 
 
-def answer_view(answer: PageAnswer, lang: str) -> dict[str, Any]:
+def _fernet(secret: bytes) -> Fernet:
+    key = hmac.new(secret, b"polku-page-answer-key", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(answer: PageAnswer, secret: bytes) -> str:
+    """The answer as an encrypted, authenticated token (for the answer cookie)."""
+    profile = {
+        k: (v.isoformat() if isinstance(v, dt.date) else v)
+        for k, v in answer.profile.to_record().items()
+    }
+    payload = {
+        "r": answer.request_id,
+        "o": answer.owner,
+        "p": profile,
+        "j": answer.objective,
+        "k": answer.top_k,
+        "m": answer.model_version,
+        "s": None
+        if answer.ranking is None
+        else [
+            [
+                r.service_id,
+                r.rank,
+                r.expected_with,
+                r.expected_without,
+                r.uplift,
+                r.uplift_low,
+                r.uplift_high,
+                [[d.factor, d.uplift_without] for d in r.drivers],
+            ]
+            for r in answer.ranking
+        ],
+        "d": [
+            [
+                d.created_at.isoformat(),
+                d.choice,
+                d.service_id,
+                d.followed_top,
+                None if d.reason is None else d.reason[:SHOWN_REASON_CHARS],
+                d.actor,
+            ]
+            for d in answer.decisions[-SHOWN_DECISIONS:]
+        ],
+    }
+    packed = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 9)
+    return _fernet(secret).encrypt(packed).decode()
+
+
+def unseal(token: str, secret: bytes, *, request_id: str, owner: str) -> PageAnswer | None:
+    """The answer in `token` if it is genuine, recent, for `request_id` and `owner`."""
+    try:
+        packed = _fernet(secret).decrypt(token.encode(), ttl=KEEP_SECONDS)
+        payload: Any = json.loads(zlib.decompress(packed))
+    except (InvalidToken, ValueError, zlib.error):
+        return None
+    if payload.get("r") != request_id or payload.get("o") != owner:
+        return None
+    record = dict(payload["p"])
+    for name in DATE_FIELDS:
+        if record.get(name) is not None:
+            record[name] = dt.date.fromisoformat(record[name])
+    known = {f.name for f in fields(ClientProfile)}
+    ranking = (
+        None
+        if payload["s"] is None
+        else tuple(
+            RankedService(
+                service_id=s[0],
+                rank=s[1],
+                expected_with=s[2],
+                expected_without=s[3],
+                uplift=s[4],
+                uplift_low=s[5],
+                uplift_high=s[6],
+                drivers=tuple(Driver(factor=f, uplift_without=u) for f, u in s[7]),
+            )
+            for s in payload["s"]
+        )
+    )
+    decisions = [
+        DecisionRecord(
+            request_id=request_id,
+            created_at=dt.datetime.fromisoformat(d[0]),
+            actor=d[5],
+            choice=d[1],
+            service_id=d[2],
+            followed_top=d[3],
+            reason=d[4],
+        )
+        for d in payload["d"]
+    ]
+    return PageAnswer(
+        request_id=request_id,
+        owner=owner,
+        profile=ClientProfile(**{k: v for k, v in record.items() if k in known}),
+        objective=payload["j"],
+        top_k=payload["k"],
+        ranking=ranking,
+        model_version=payload["m"],
+        decisions=decisions,
+    )
+
+
+def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, Any]:
     """Everything the answer template shows, worded in `lang`."""
     decision = answer.decision
     view: dict[str, Any] = {
@@ -102,14 +210,14 @@ def answer_view(answer: PageAnswer, lang: str) -> dict[str, Any]:
         "model_missing": answer.ranking is None,
         "services": [],
         "can_decide": answer.can_decide,
-        "decisions": [_decision_view(d, answer.catalog, lang) for d in answer.decisions],
+        "decisions": [_decision_view(d, catalog, lang) for d in answer.decisions],
     }
     ranking = answer.ranking or ()
     if not ranking:
         return view
     scale = max(0.05, *(max(abs(r.uplift_low), abs(r.uplift_high), abs(r.uplift)) for r in ranking))
     for ranked in ranking:
-        service = answer.catalog.get(ranked.service_id)
+        service = catalog.get(ranked.service_id)
         view["services"].append(
             {
                 "id": service.id,
@@ -140,11 +248,7 @@ def answer_view(answer: PageAnswer, lang: str) -> dict[str, Any]:
         )
     shown = {r.service_id for r in ranking}
     view["other_services"] = sorted(
-        (
-            {"id": s.id, "name": s.name.get(lang)}
-            for s in answer.catalog.services
-            if s.id not in shown
-        ),
+        ({"id": s.id, "name": s.name.get(lang)} for s in catalog.services if s.id not in shown),
         key=lambda s: s["name"],
     )
     return view

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from models.catalog import Catalog, load_catalog
 from models.profile_validation import ProfileValidationError, parse_profile
 from service.audit import AuditUnavailableError
 from service.pages import answers as answers_module
@@ -31,6 +32,7 @@ from service.pages.session import (
     csrf_ok,
     identify,
     new_session,
+    page_secret,
     read_session,
     signed_in,
     write_session,
@@ -73,13 +75,40 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _cache(request: Request) -> answers_module.AnswerCache:
-    state = request.app.state
-    cache = getattr(state, "page_answers", None)
-    if cache is None:
-        cache = answers_module.AnswerCache()
-        state.page_answers = cache
-    return cache
+def _held_answer(
+    request: Request, request_id: str, session: PageSession
+) -> answers_module.PageAnswer | None:
+    """The answer sealed in the answer cookie, if it is this caseworker's `request_id`."""
+    token = request.cookies.get(answers_module.COOKIE_NAME)
+    if not token:
+        return None
+    return answers_module.unseal(
+        token, page_secret(request), request_id=request_id, owner=str(session.label)
+    )
+
+
+def _hold_answer(request: Request, response: Response, answer: answers_module.PageAnswer) -> None:
+    """Seal the answer into its cookie (encrypted, HttpOnly, SameSite=Lax, /answers/ only)."""
+    response.set_cookie(
+        answers_module.COOKIE_NAME,
+        answers_module.seal(answer, page_secret(request)),
+        max_age=answers_module.KEEP_SECONDS,
+        path=answers_module.COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _catalog_for(request: Request, answer: answers_module.PageAnswer) -> Catalog | None:
+    """The served catalog, or the reviewed file's if the model changed since the answer."""
+    ids = {r.service_id for r in answer.ranking or ()} | {
+        d.service_id for d in answer.decisions if d.service_id is not None
+    }
+    for catalog in (_suggestions(request).catalog(), load_catalog()):
+        if ids <= set(catalog.ids):
+            return catalog
+    return None
 
 
 def _suggestions(request: Request) -> SuggestionService:
@@ -182,6 +211,9 @@ async def signout(request: Request) -> Response:
         return _redirect(request, session, "/")
     response = _redirect(request, None, "/signin")
     clear_session(response)
+    response.delete_cookie(
+        answers_module.COOKIE_NAME, path=answers_module.COOKIE_PATH, httponly=True, samesite="lax"
+    )
     return response
 
 
@@ -238,11 +270,11 @@ async def assess(request: Request) -> Response:
                 request_id=answer.request_id,
                 owner=str(session.label),
                 profile=profile,
-                decision=answer.decision,
-                catalog=suggestions.catalog(),
                 objective=answer.objective,
                 top_k=top_k,
-                ranking=tuple(shown.ranked for shown in answer.services),
+                ranking=answers_module.shown_ranking(
+                    tuple(shown.ranked for shown in answer.services), profile
+                ),
                 model_version=answer.model_version,
             )
         except NoModelError:
@@ -251,8 +283,6 @@ async def assess(request: Request) -> Response:
                 request_id=checked.request_id,
                 owner=str(session.label),
                 profile=profile,
-                decision=checked.decision,
-                catalog=suggestions.catalog(),
                 objective=objective,
                 top_k=top_k,
                 ranking=None,
@@ -266,8 +296,9 @@ async def assess(request: Request) -> Response:
             {"answer": None, "audit_down": True, **_form_context(_shown_values(form))},
             503,
         )
-    _cache(request).put(held)
-    return _redirect(request, session, f"/answers/{held.request_id}")
+    response = _redirect(request, session, f"/answers/{held.request_id}")
+    _hold_answer(request, response, held)
+    return response
 
 
 def _shown_values(form: FormData) -> dict[str, str]:
@@ -286,12 +317,15 @@ def _answer_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     values = profile_form.values_of_profile(held.profile, held.objective, held.top_k)
+    catalog = _catalog_for(request, held)
+    if catalog is None:
+        return _gone(request, session)
     return _render(
         request,
         session,
         "page.html",
         {
-            "answer": answers_module.answer_view(held, session.lang),
+            "answer": answers_module.answer_view(held, catalog, session.lang),
             "decision_error": decision_error,
             "decision_field": decision_field,
             "posted": posted or {},
@@ -302,22 +336,26 @@ def _answer_page(
     )
 
 
+def _gone(request: Request, session: PageSession) -> HTMLResponse:
+    values = profile_form.default_values(dt.date.today())
+    return _render(
+        request,
+        session,
+        "page.html",
+        {"answer": None, "answer_gone": True, **_form_context(values)},
+        404,
+    )
+
+
 @router.get("/answers/{request_id}", response_class=HTMLResponse)
 async def show_answer(request: Request, request_id: str) -> Response:
     """An answer given on this page, in the session's language."""
     session = _session(request)
     if not session.signed_in:
         return _redirect(request, session, "/signin")
-    held = _cache(request).get(request_id, str(session.label))
+    held = _held_answer(request, request_id, session)
     if held is None:
-        values = profile_form.default_values(dt.date.today())
-        return _render(
-            request,
-            session,
-            "page.html",
-            {"answer": None, "answer_gone": True, **_form_context(values)},
-            404,
-        )
+        return _gone(request, session)
     recorded = request.query_params.get("recorded") == "1"
     return _answer_page(request, session, held, recorded=recorded)
 
@@ -328,16 +366,9 @@ async def record_decision(request: Request, request_id: str) -> Response:
     session = read_session(request, i18n.DEFAULT_LANGUAGE)
     if session is None or not session.signed_in:
         return _redirect(request, session, "/signin")
-    held = _cache(request).get(request_id, str(session.label))
+    held = _held_answer(request, request_id, session)
     if held is None:
-        values = profile_form.default_values(dt.date.today())
-        return _render(
-            request,
-            session,
-            "page.html",
-            {"answer": None, "answer_gone": True, **_form_context(values)},
-            404,
-        )
+        return _gone(request, session)
     form = await request.form()
     posted = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     if not csrf_ok(session, form.get("csrf_token")):
@@ -400,7 +431,9 @@ async def record_decision(request: Request, request_id: str) -> Response:
             request, session, held, decision_error="audit_down", posted=posted, status_code=503
         )
     held.decisions.append(record)
-    return _redirect(request, session, f"/answers/{request_id}?recorded=1")
+    response = _redirect(request, session, f"/answers/{request_id}?recorded=1")
+    _hold_answer(request, response, held)
+    return response
 
 
 # -- static files ------------------------------------------------------------------------------

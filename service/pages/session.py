@@ -71,19 +71,24 @@ def signed_in(session: PageSession, principal: Principal) -> PageSession:
     )
 
 
-def _serializer(request: Request) -> URLSafeTimedSerializer:
+def page_secret(request: Request) -> bytes:
+    """The service's secret (settings or state dir), read once per app.
+
+    The page derives keys of its own from it (HMAC with a label), so a page cookie can never
+    double as a client key or an input hash.
+    """
     state = request.app.state
-    serializer = getattr(state, "page_serializer", None)
-    if serializer is None:
+    secret: bytes | None = getattr(state, "page_secret", None)
+    if secret is None:
         settings: Settings = state.settings
-        # A key of its own, derived from the service's secret: a session cookie can never
-        # double as a client key or an input hash.
-        secret = hmac.new(
-            settings.resolved_hmac_key(), b"polku-page-session-key", hashlib.sha256
-        ).hexdigest()
-        serializer = URLSafeTimedSerializer(secret, salt=_SALT)
-        state.page_serializer = serializer
-    return serializer
+        secret = settings.resolved_hmac_key()
+        state.page_secret = secret
+    return secret
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    key = hmac.new(page_secret(request), b"polku-page-session-key", hashlib.sha256).hexdigest()
+    return URLSafeTimedSerializer(key, salt=_SALT)
 
 
 def read_session(request: Request, default_lang: str) -> PageSession | None:

@@ -342,10 +342,37 @@ def test_page_answers_are_only_shown_to_their_caseworker(
     with TestClient(create_app(settings, model_loader=loader)) as client:
         _sign_in(client)
         request_id, _ = _answer(client)
+        held = client.cookies.get("polku_answer")
+        assert held and client.get(f"/answers/{request_id}").status_code == 200
         client.cookies.clear()
         token = _csrf(client.get("/signin").text)
         client.post("/signin", data={"csrf_token": token, "key": "second-caseworker-key-02"})
+        client.cookies.set("polku_answer", held, path="/answers/")  # even with desk-1's cookie
         assert client.get(f"/answers/{request_id}").status_code == 404
+
+
+def test_page_answer_lives_in_an_encrypted_cookie_any_worker_can_read(
+    tmp_path: Path, loader: Callable[[], Any]
+) -> None:
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings, model_loader=loader)) as first:
+        _sign_in(first)
+        response = _assess(first)
+        cookie = first.cookies.get("polku_answer")
+        session = first.cookies[COOKIE_NAME]
+    set_cookie = response.headers.get_list("set-cookie")
+    answer_cookie = next(c for c in set_cookie if c.startswith("polku_answer="))
+    assert "HttpOnly" in answer_cookie and "Path=/answers/" in answer_cookie
+    assert cookie and CODE not in cookie and "client-0001" not in cookie
+    # Another process with the same settings (a second worker or replica) shows the answer.
+    with TestClient(create_app(settings, model_loader=loader)) as second:
+        second.cookies.set(COOKIE_NAME, session)
+        second.cookies.set("polku_answer", cookie, path="/answers/")
+        page = second.get(response.headers["location"])
+        assert page.status_code == 200
+        assert "kuuluu Helsingin työllisyyspalveluihin" in page.text
+        second.cookies.set("polku_answer", cookie[:-6] + "AAAAAA", path="/answers/")
+        assert second.get(response.headers["location"]).status_code == 404
 
 
 # -- decisions ---------------------------------------------------------------------------------

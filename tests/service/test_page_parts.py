@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from unittest import mock
 
 import pytest
 
 from models.catalog import ServiceLimits, load_catalog
-from models.eligibility import assess_eligibility
 from models.henkilotunnus import PROBLEM_MESSAGES
 from models.profile import BARRIER_FLAGS, ClientProfile
 from models.profile_validation import ProfileValidationError, parse_profile
-from models.suggestions import RankedService
+from models.suggestions import Driver, RankedService
+from service.audit import DecisionRecord
 from service.pages import i18n
-from service.pages.answers import AnswerCache, PageAnswer, uplift_bar
+from service.pages.answers import KEEP_SECONDS, PageAnswer, seal, unseal, uplift_bar
 from service.pages.form import (
     default_values,
     raw_profile,
@@ -124,9 +125,9 @@ def test_uplift_bar_puts_zero_in_the_middle_and_the_estimate_inside_its_interval
     assert clipped["low"] + clipped["span"] <= clipped["width"]
 
 
-def _answer(request_id: str, owner: str = "desk-1") -> PageAnswer:
+def _answer(request_id: str, owner: str = "desk-1", *, top_k: int = 10) -> PageAnswer:
     profile = ClientProfile(
-        client_id="c",
+        client_id="client-0042",
         birth_date=dt.date(1990, 1, 1),
         home_municipality="091",
         mother_tongue="fi",
@@ -135,38 +136,74 @@ def _answer(request_id: str, owner: str = "desk-1") -> PageAnswer:
         labour_market_status="unemployed",
         unemployment_benefit="labour_market_subsidy",
         assessment_date=dt.date(2024, 3, 4),
+        language_level="A2",
+        debt_problems=True,
+    )
+    factors = ("language_level", "debt_problems", "unemployment_months")
+    ranking = tuple(
+        RankedService(
+            service_id=service_id,
+            rank=k + 1,
+            expected_with=0.4123456789,
+            expected_without=0.3123456789,
+            uplift=0.1 - k / 100,
+            uplift_low=0.01234567,
+            uplift_high=0.2345678,
+            drivers=tuple(Driver(f, 0.05 - j / 100) for j, f in enumerate(factors)),
+        )
+        for k, service_id in enumerate(load_catalog().ids[:top_k])
     )
     return PageAnswer(
         request_id=request_id,
         owner=owner,
         profile=profile,
-        decision=assess_eligibility(profile),
-        catalog=load_catalog(),
         objective="employment_or_education_6m",
-        top_k=5,
-        ranking=None,
-        model_version=None,
+        top_k=top_k,
+        ranking=ranking,
+        model_version="7",
     )
 
 
-def test_answer_cache_keeps_answers_for_their_owner_only_and_forgets_old_ones() -> None:
-    cache = AnswerCache(keep_seconds=60, keep_at_most=2)
-    for k in range(3):
-        cache.put(_answer(f"r{k}"))
-    assert cache.get("r0", "desk-1") is None  # over the size limit
-    assert cache.get("r2", "desk-1") is not None
-    assert cache.get("r2", "desk-2") is None
-    stale = _answer("r3")
-    stale.created = time.monotonic() - 120
-    cache.put(stale)
-    assert cache.get("r3", "desk-1") is None
+SECRET = b"a-test-secret-of-enough-length"
 
 
-def test_i18n_preferred_language_follows_accept_language() -> None:
-    assert i18n.preferred_language("sv-FI,sv;q=0.9,en;q=0.5") == "sv"
-    assert i18n.preferred_language("de-DE, en-GB;q=0.8") == "en"
-    assert i18n.preferred_language("de") == "fi"
-    assert i18n.preferred_language("") == "fi"
+def test_answer_seal_round_trips_and_binds_request_and_caseworker() -> None:
+    answer = _answer("r1")
+    answer.decisions.append(
+        DecisionRecord("r1", dt.datetime(2024, 3, 4, 12, 0), "desk-1", "none", None, False, "x")
+    )
+    token = seal(answer, SECRET)
+    back = unseal(token, SECRET, request_id="r1", owner="desk-1")
+    assert back == answer
+    assert back.decision.eligible
+    assert unseal(token, SECRET, request_id="r2", owner="desk-1") is None
+    assert unseal(token, SECRET, request_id="r1", owner="desk-2") is None
+    assert (
+        unseal(token, b"another-secret-of-enough-length", request_id="r1", owner="desk-1") is None
+    )
+    assert unseal(token[:-4] + "AAAA", SECRET, request_id="r1", owner="desk-1") is None
+    assert "client-0042" not in token  # encrypted, not just signed
+
+
+def test_answer_seal_expires() -> None:
+    token = seal(_answer("r1"), SECRET)
+    later = time.time() + KEEP_SECONDS + 60
+    with mock.patch("time.time", return_value=later):
+        assert unseal(token, SECRET, request_id="r1", owner="desk-1") is None
+
+
+def test_answer_seal_fits_a_cookie_at_the_largest_answer() -> None:
+    answer = _answer("0" * 32, top_k=10)
+    for k in range(6):
+        answer.decisions.append(
+            DecisionRecord(
+                "r", dt.datetime(2024, 3, 4, 12, k), "desk-1", "none", None, False, "é" * 2000
+            )
+        )
+    assert len(seal(answer, SECRET)) < 3500
+    back = unseal(seal(answer, SECRET), SECRET, request_id="0" * 32, owner="desk-1")
+    assert back is not None and len(back.decisions) == 3
+    assert all(d.reason is not None and len(d.reason) <= 160 for d in back.decisions)
 
 
 def _contrast(a: str, b: str) -> float:
