@@ -328,6 +328,24 @@ def cluster_std_error(phi: np.ndarray, n: int, clusters: np.ndarray | None) -> f
     return float(math.sqrt(np.sum(sums**2)) / n)
 
 
+def ratio_estimate(
+    name: str,
+    terms: RatioTerms,
+    mask: np.ndarray | None,
+    clusters: np.ndarray | None,
+    method: str,
+) -> Estimate:
+    """A ratio-terms estimator with its normal 95 % interval from its influence function.
+
+    `clusters` holds integer codes (0..k-1), one per unit, or None for independent units.
+    """
+    keep = np.ones(len(terms.a), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = terms.value(keep)
+        se = cluster_std_error(terms.influence(keep), int(keep.sum()), clusters)
+    return Estimate(name, value, se, value - Z_95 * se, value + Z_95 * se, method)
+
+
 def bootstrap_counts(
     n_units: int,
     n_draws: int,

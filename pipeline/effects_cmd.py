@@ -57,6 +57,16 @@ def effects(
     report: Annotated[
         Path | None, typer.Option(help="Write an HTML report with plots into this directory.")
     ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            help="Register only: 'champion' values the champion's suggestions against "
+            "logged practice (off-policy, with intervals) instead of per-service effects."
+        ),
+    ] = None,
+    objective: Annotated[
+        str, typer.Option(help="Register with --policy: the objective that is the reward.")
+    ] = "employment_or_education_6m",
 ) -> None:
     """Estimate the effect of a treatment on an outcome, with diagnostics and warnings."""
     if estimand is not None and estimand not in ESTIMANDS:
@@ -66,6 +76,20 @@ def effects(
         chosen = "ate"
     if bootstrap < 0:
         raise _fail("--bootstrap must be 0 or more")
+    if policy is not None and (policy != "champion" or not data.is_dir()):
+        raise _fail("--policy takes 'champion' and needs a register directory as DATA")
+    if policy is not None:
+        from models.suggestions import Objective
+        from pipeline.effects_whatif import run_policy_effects
+
+        try:
+            text = run_policy_effects(
+                data, objective=Objective.parse(objective).name, json_out=json_out
+            )
+        except (EffectsError, ValueError) as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(text)
+        return
     if data.is_dir():
         from pipeline.effects_register import run_register_effects
 

@@ -86,6 +86,8 @@ class RegisterEpisodes:
     clusters : client id of each episode
     allowed : bool (n_episodes, n_services), the catalog's limits
     n_all_episodes : episodes before the gate
+    kept : bool per input episode, true for those kept (the clients')
+    propensity : logged probability of the caseworker's choice, when the register has it
     """
 
     frame: pd.DataFrame
@@ -97,6 +99,8 @@ class RegisterEpisodes:
     allowed: np.ndarray
     n_all_episodes: int
     kept: np.ndarray = field(repr=False)
+    propensity: np.ndarray | None = field(default=None, repr=False)
+    episode_ids: np.ndarray | None = field(default=None, repr=False)
 
 
 def adjustment_covariates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -159,6 +163,12 @@ def register_episodes(
         allowed=catalog.allowed_frame(frame),
         n_all_episodes=len(episodes),
         kept=kept,
+        propensity=episodes.loc[kept, "propensity"].to_numpy(dtype=np.float64)
+        if "propensity" in episodes.columns
+        else None,
+        episode_ids=episodes.loc[kept, "episode_id"].astype(str).to_numpy(dtype=object)
+        if "episode_id" in episodes.columns
+        else None,
     )
 
 
@@ -432,13 +442,17 @@ def effects_table(result: RegisterEffects) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_register(directory: Path) -> pd.DataFrame:
-    """The episodes of a register directory (`episodes.parquet`, or `episodes.csv`)."""
-    for name, reader in (("episodes.parquet", pd.read_parquet), ("episodes.csv", pd.read_csv)):
-        path = directory / name
-        if path.exists():
-            return reader(path)
-    raise EffectsError(f"{str(directory)!r} holds no episodes.parquet (or episodes.csv)")
+def load_register(directory: Path, catalog: Catalog) -> pd.DataFrame:
+    """The validated episodes of a register directory (`pipeline.register.load_episodes`)."""
+    from pipeline.register import RegisterValidationError, load_episodes
+
+    try:
+        episodes, _ = load_episodes(directory, catalog)
+    except FileNotFoundError as exc:
+        raise EffectsError(str(exc)) from None
+    except RegisterValidationError as exc:
+        raise EffectsError(f"the register does not validate: {exc}") from None
+    return episodes
 
 
 def run_register_effects(
@@ -456,7 +470,7 @@ def run_register_effects(
     from pipeline.effects_report import to_json, write_atomic
 
     catalog = catalog or load_catalog()
-    data = register_episodes(load_register(directory), catalog)
+    data = register_episodes(load_register(directory, catalog), catalog)
     result = service_effects(data, catalog, estimand=estimand, n_bootstrap=n_bootstrap, seed=seed)
     text = effects_table(result)
     if json_out is not None:

@@ -122,7 +122,7 @@ def test_effects_cli_register_directory_json_and_report(tmp_path):
 def test_effects_cli_directory_without_episodes(tmp_path):
     result = _run(str(tmp_path))
     assert result.exit_code == 2
-    assert "holds no episodes.parquet" in result.output
+    assert "holds no episodes.parquet or episodes.csv" in result.output
 
 
 @pytest.mark.slow

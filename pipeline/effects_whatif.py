@@ -1,0 +1,171 @@
+"""What if Polku had been followed: a model's top-1 policy against caseworkers' practice.
+
+On the client episodes of a register: Polku's choice for each episode is the rankable
+service with the largest predicted uplift on the objective (`pipeline.policies.polku_policy`,
+as in the evaluation report); the logged practice is what the caseworker chose. Their values
+come from `pipeline.effects_policy` with the logged propensities, the model's predicted
+outcomes as the doubly robust estimator's outcome model, and intervals summed within
+clients. Use a register the model was not trained on (a later extract, or a world generated
+with another seed): on its own training episodes the model looks better than it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from models.catalog import Catalog, load_catalog
+from models.suggestions import Objective
+from pipeline.effects import EffectsError
+from pipeline.effects_policy import POLICY_ESTIMATORS, POLICY_LABELS, PolicyEvaluation
+from pipeline.effects_register import RegisterEpisodes, load_register, register_episodes
+
+if TYPE_CHECKING:
+    from models.bundle import PolkuModel
+
+
+def policy_versus_logged(
+    data: RegisterEpisodes,
+    model: PolkuModel,
+    objective: Objective | str,
+    catalog: Catalog,
+    *,
+    true_outcomes: np.ndarray | None = None,
+) -> PolicyEvaluation:
+    """Polku's top-1 policy against the logged choices on `data`, overall and by group.
+
+    Parameters
+    ----------
+    data : client episodes with their logged propensities (`register_episodes`)
+    model : the model whose suggestions are evaluated (e.g. the champion)
+    objective : the reward: the objective's mix of the 0/1 targets
+    catalog : the services, in the order of `data.allowed`
+    true_outcomes : optional true probability of the objective's outcome under each action,
+        (n_client_episodes, n_services + 1), "none" last (synthetic worlds)
+    """
+    from pipeline.effects_policy import evaluate_policy
+    from pipeline.policies import action_indices, polku_policy
+    from pipeline.scoring import predict_for_episodes
+    from pipeline.training_data import objective_rewards
+
+    if data.propensity is None:
+        raise EffectsError(
+            "the episodes carry no propensity column: off-policy values need the probability "
+            "of each logged choice"
+        )
+    predictions = predict_for_episodes(model, data.frame, catalog.ids, objective)
+    n_services = len(catalog)
+    uplift = predictions.outcomes[:, :n_services] - predictions.outcomes[:, [n_services]]
+    choice = polku_policy(uplift, data.allowed & predictions.rankable)
+    return evaluate_policy(
+        objective_rewards(data.outcomes, objective),
+        action_indices(data.service_id, catalog.ids),
+        data.propensity,
+        choice,
+        predictions.outcomes,
+        clusters=data.clusters,
+        groups=data.groups,
+        true_outcomes=true_outcomes,
+    )
+
+
+def _true_outcomes(
+    directory: Path, data: RegisterEpisodes, objective: str, catalog: Catalog
+) -> np.ndarray | None:
+    """The register's truth for the client episodes, or None when it has none."""
+    from pipeline.register import find_file, load_truth_matrices
+    from pipeline.training_data import true_objective_outcomes
+
+    try:
+        find_file(directory, "truth")
+    except FileNotFoundError:
+        return None
+    if data.episode_ids is None:
+        return None
+    matrices = load_truth_matrices(directory, catalog, data.episode_ids)
+    return true_objective_outcomes(matrices, objective)
+
+
+def whatif_table(evaluation: PolicyEvaluation, objective: str, model_label: str) -> str:
+    """Fixed-width summary: logged practice and the policy's value and gain per estimator."""
+    o = evaluation.overall
+    lines = [
+        f"What if Polku ({model_label}) had been followed? Objective: {objective}",
+        f"{o.n_episodes} client episodes; the caseworker chose Polku's top suggestion in "
+        f"{o.n_matched}. Intervals: 95 %, influence function summed within clients.",
+        "",
+        f"  {'':<32}{'value':>8}{'95% low':>9}{'95% high':>9}{'gain':>9}{'95% low':>9}"
+        f"{'95% high':>9}",
+        f"  {'logged practice':<32}{o.logged_value.estimate:>8.4f}{o.logged_value.ci_low:>9.4f}"
+        f"{o.logged_value.ci_high:>9.4f}",
+    ]
+    for name in POLICY_ESTIMATORS:
+        v, g = o.values[name], o.gains[name]
+        lines.append(
+            f"  {'Polku, ' + POLICY_LABELS[name]:<32}{v.estimate:>8.4f}{v.ci_low:>9.4f}"
+            f"{v.ci_high:>9.4f}{g.estimate:>9.4f}{g.ci_low:>9.4f}{g.ci_high:>9.4f}"
+        )
+    if o.true_value is not None and o.true_logged_value is not None:
+        lines.append(
+            f"  {'truth (synthetic world)':<32}{o.true_value:>8.4f}{'':>18}"
+            f"{o.true_value - o.true_logged_value:>9.4f}   (logged practice "
+            f"{o.true_logged_value:.4f})"
+        )
+    lines += ["", "Gain by group (doubly robust):"]
+    for grouping, levels in evaluation.by_group.items():
+        for level, e in levels.items():
+            g = e.gains["dr"]
+            lines.append(
+                f"  {grouping + ': ' + level:<40}{e.n_episodes:>7} episodes  {g.estimate:+.4f} "
+                f"[{g.ci_low:+.4f}, {g.ci_high:+.4f}]"
+            )
+    warnings = [*o.warnings] + [
+        f"{grouping} {level}: {w}"
+        for grouping, levels in evaluation.by_group.items()
+        for level, e in levels.items()
+        for w in e.warnings
+    ]
+    lines += ["", *(f"Warning: {w}" for w in warnings)] if warnings else []
+    lines.append(
+        "Caveats: the values assume the logged propensities are right; the gain is that of "
+        "following Polku's first suggestion every time, which no caseworker does."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def run_policy_effects(
+    directory: Path,
+    *,
+    objective: str,
+    json_out: Path | None = None,
+    catalog: Catalog | None = None,
+) -> str:
+    """`polku effects DIR --policy champion`: the champion against logged practice."""
+    from models.registry import load_champion
+    from pipeline.effects_report import to_json, write_atomic
+
+    catalog = catalog or load_catalog()
+    data = register_episodes(load_register(directory, catalog), catalog)
+    try:
+        loaded = load_champion()
+    except Exception as exc:  # no registry, no champion alias, or a broken artifact
+        raise EffectsError(f"cannot load the champion model: {exc}") from None
+    evaluation = policy_versus_logged(
+        data,
+        loaded.model,
+        objective,
+        catalog,
+        true_outcomes=_true_outcomes(directory, data, objective, catalog),
+    )
+    text = whatif_table(evaluation, objective, f"champion, version {loaded.version}")
+    if json_out is not None:
+        payload = {
+            "objective": objective,
+            "model_version": loaded.version,
+            **evaluation.to_dict(),
+        }
+        write_atomic(json_out, to_json(payload))
+        text += f"JSON written to {json_out}\n"
+    return text
