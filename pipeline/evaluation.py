@@ -108,7 +108,8 @@ class Evaluation:
         out["brier"] = self.summary["calibration"]["brier"]
         out["ece"] = self.summary["calibration"]["ece"]
         out["n_held_out"] = float(self.summary["n_episodes"])
-        return {k: float(v) for k, v in out.items()}
+        # An undefined figure (no oracle gain to share) is left out rather than logged as NaN.
+        return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
 
 
 def group_labels(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -251,7 +252,7 @@ def evaluate_policies(
         "ece": metrics.expected_calibration_error(logged_prediction, data.reward, CALIBRATION_BINS),
         "reliability": bins.to_dict(),
         "mean_abs_error_vs_truth": float(np.mean(np.abs(predicted - truth)[allowed_full])),
-        "ece_vs_truth_logged": float(
+        "mean_abs_error_vs_truth_logged": float(
             np.mean(np.abs(logged_prediction - truth[rows, data.logged_action]))
         ),
     }

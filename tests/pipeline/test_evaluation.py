@@ -201,3 +201,19 @@ def test_evaluate_policies_caseworkers_ope_is_the_on_policy_mean():
     assert caseworkers["snips"] == pytest.approx(data.reward.mean())
     assert caseworkers["dr"] == pytest.approx(data.reward.mean())
     assert caseworkers["matched_episodes"] == len(data.frame)
+
+
+def test_key_metrics_leave_out_an_undefined_gain():
+    data, features = _data()
+    flat = data.true_outcomes.copy()
+    flat[:] = 0.3  # every action equally good: the oracle gains nothing over anyone
+    flat_data = EvaluationData(
+        data.frame, data.logged_action, data.propensity, data.reward, flat, data.allowed
+    )
+    evaluation = evaluate_policies(
+        flat_data, flat, _baselines(features, data.logged_action), features
+    )
+    assert evaluation.summary["oracle_gain_captured"] is None
+    metrics = evaluation.key_metrics()
+    assert "oracle_gain_captured" not in metrics
+    assert metrics["policy_value_polku"] == pytest.approx(0.3)
