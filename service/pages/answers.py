@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import zlib
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
@@ -41,6 +42,22 @@ SHOWN_DECISIONS: Final = 3
 SHOWN_REASON_CHARS: Final = 160
 BAR_WIDTH: Final = 220
 BAR_HEIGHT: Final = 22
+
+
+_REQUEST_ID: Final = re.compile(r"[0-9a-f]{32}")
+
+
+def answer_path(request_id: str) -> str:
+    """The page of an answer. The id is written in groups of four (`/answers/c5c2-19bc-...`):
+    a run of hex digits could otherwise look like an identity code to the log scrubber."""
+    groups = "-".join(request_id[i : i + 4] for i in range(0, len(request_id), 4))
+    return f"/answers/{groups}"
+
+
+def request_id_of(reference: str) -> str | None:
+    """The request id in an answer's path segment (None if it is not one)."""
+    candidate = reference.replace("-", "")
+    return candidate if _REQUEST_ID.fullmatch(candidate) else None
 
 
 @dataclass
@@ -200,6 +217,7 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
     decision = answer.decision
     view: dict[str, Any] = {
         "request_id": answer.request_id,
+        "path": answer_path(answer.request_id),
         "eligible": decision.eligible,
         "office": i18n.ui(f"office_{decision.responsible_office}", lang),
         "reasons": [getattr(reason, lang) for reason in decision.reasons],

@@ -296,7 +296,7 @@ async def assess(request: Request) -> Response:
             {"answer": None, "audit_down": True, **_form_context(_shown_values(form))},
             503,
         )
-    response = _redirect(request, session, f"/answers/{held.request_id}")
+    response = _redirect(request, session, answers_module.answer_path(held.request_id))
     _hold_answer(request, response, held)
     return response
 
@@ -347,26 +347,28 @@ def _gone(request: Request, session: PageSession) -> HTMLResponse:
     )
 
 
-@router.get("/answers/{request_id}", response_class=HTMLResponse)
-async def show_answer(request: Request, request_id: str) -> Response:
+@router.get("/answers/{reference}", response_class=HTMLResponse)
+async def show_answer(request: Request, reference: str) -> Response:
     """An answer given on this page, in the session's language."""
     session = _session(request)
     if not session.signed_in:
         return _redirect(request, session, "/signin")
-    held = _held_answer(request, request_id, session)
+    request_id = answers_module.request_id_of(reference)
+    held = None if request_id is None else _held_answer(request, request_id, session)
     if held is None:
         return _gone(request, session)
     recorded = request.query_params.get("recorded") == "1"
     return _answer_page(request, session, held, recorded=recorded)
 
 
-@router.post("/answers/{request_id}/decision", response_class=HTMLResponse)
-async def record_decision(request: Request, request_id: str) -> Response:
+@router.post("/answers/{reference}/decision", response_class=HTMLResponse)
+async def record_decision(request: Request, reference: str) -> Response:
     """Record the caseworker's decision through the same service-layer call as the API."""
     session = read_session(request, i18n.DEFAULT_LANGUAGE)
     if session is None or not session.signed_in:
         return _redirect(request, session, "/signin")
-    held = _held_answer(request, request_id, session)
+    request_id = answers_module.request_id_of(reference)
+    held = None if request_id is None else _held_answer(request, request_id, session)
     if held is None:
         return _gone(request, session)
     form = await request.form()
@@ -406,7 +408,11 @@ async def record_decision(request: Request, request_id: str) -> Response:
         )
     try:
         record = await _suggestions(request).decide(
-            request_id, choice=choice, service_id=service_id, reason=reason, actor=session.label
+            held.request_id,
+            choice=choice,
+            service_id=service_id,
+            reason=reason,
+            actor=session.label,
         )
     except DecisionRejectedError as exc:
         key, where = {
@@ -431,7 +437,9 @@ async def record_decision(request: Request, request_id: str) -> Response:
             request, session, held, decision_error="audit_down", posted=posted, status_code=503
         )
     held.decisions.append(record)
-    response = _redirect(request, session, f"/answers/{request_id}?recorded=1")
+    response = _redirect(
+        request, session, f"{answers_module.answer_path(held.request_id)}?recorded=1"
+    )
     _hold_answer(request, response, held)
     return response
 

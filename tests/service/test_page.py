@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from models.catalog import load_catalog
 from models.profile import BARRIER_FLAGS, PROFILE_FIELDS
 from service.main import create_app
+from service.pages.answers import answer_path, request_id_of
 from service.pages.form import FORM_FIELDS
 from service.pages.session import COOKIE_NAME
 from tests.service.helpers import KEYS, FakeLoaded, client_profile, make_settings
@@ -60,14 +61,15 @@ def _answer(client: TestClient, **changes: Any) -> tuple[str, str]:
     response = _assess(client, **changes)
     assert response.status_code == 303, response.text[:500]
     location = response.headers["location"]
-    assert location.startswith("/answers/")
-    return location.removeprefix("/answers/"), client.get(location).text
+    request_id = request_id_of(location.removeprefix("/answers/"))
+    assert request_id is not None and location == answer_path(request_id)
+    return request_id, client.get(location).text
 
 
 def _decide(client: TestClient, request_id: str, **data: str) -> Any:
-    page = client.get(f"/answers/{request_id}").text
+    page = client.get(answer_path(request_id)).text
     return client.post(
-        f"/answers/{request_id}/decision",
+        f"{answer_path(request_id)}/decision",
         data={"csrf_token": _csrf(page), **data},
         follow_redirects=False,
     )
@@ -283,7 +285,7 @@ def test_page_sign_in_page_follows_the_browser_language(api: TestClient) -> None
 
 def test_page_answers_carry_no_store_and_a_strict_policy(caseworker: TestClient) -> None:
     request_id, _ = _answer(caseworker)
-    response = caseworker.get(f"/answers/{request_id}")
+    response = caseworker.get(answer_path(request_id))
     assert response.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert "<script" not in response.text  # the page needs no JavaScript
@@ -300,12 +302,12 @@ def test_page_answer_in_every_language_names_services_from_the_catalog(
         ("en", "The suggestions are advice"),
         ("fi", "Ehdotukset ovat neuvoja"),
     ):
-        html = caseworker.get(f"/answers/{request_id}?lang={lang}").text
+        html = caseworker.get(f"{answer_path(request_id)}?lang={lang}").text
         assert f'<html lang="{lang}">' in html
         assert catalog.name(top, lang) in html
         assert words in html
     # The choice sticks to the session.
-    caseworker.get(f"/answers/{request_id}?lang=sv")
+    caseworker.get(f"{answer_path(request_id)}?lang=sv")
     assert '<html lang="sv">' in caseworker.get("/").text
 
 
@@ -343,12 +345,12 @@ def test_page_answers_are_only_shown_to_their_caseworker(
         _sign_in(client)
         request_id, _ = _answer(client)
         held = client.cookies.get("polku_answer")
-        assert held and client.get(f"/answers/{request_id}").status_code == 200
+        assert held and client.get(answer_path(request_id)).status_code == 200
         client.cookies.clear()
         token = _csrf(client.get("/signin").text)
         client.post("/signin", data={"csrf_token": token, "key": "second-caseworker-key-02"})
         client.cookies.set("polku_answer", held, path="/answers/")  # even with desk-1's cookie
-        assert client.get(f"/answers/{request_id}").status_code == 404
+        assert client.get(answer_path(request_id)).status_code == 404
 
 
 def test_page_answer_lives_in_an_encrypted_cookie_any_worker_can_read(
@@ -388,7 +390,7 @@ def test_page_taking_the_top_suggestion_is_recorded(caseworker: TestClient) -> N
     top = _top_service(page)
     response = _decide(caseworker, request_id, choice=f"suggested:{top}")
     assert response.status_code == 303
-    assert response.headers["location"] == f"/answers/{request_id}?recorded=1"
+    assert response.headers["location"] == f"{answer_path(request_id)}?recorded=1"
     [row] = _decisions(caseworker, request_id)
     assert (row["choice"], row["chosen_service_id"], row["followed_top"]) == (
         "suggested",
@@ -427,7 +429,7 @@ def test_page_override_with_a_reason_and_corrections_are_appended(caseworker: Te
         ("other", other, False, "Waiting list shorter"),
         ("none", None, False, "Client declined"),
     ]
-    html = caseworker.get(f"/answers/{request_id}?lang=en").text
+    html = caseworker.get(f"{answer_path(request_id)}?lang=en").text
     assert html.count("differed from the top suggestion") == 2
 
 
@@ -441,7 +443,7 @@ def test_page_other_service_must_be_picked(caseworker: TestClient) -> None:
 def test_page_decision_without_csrf_is_refused(caseworker: TestClient) -> None:
     request_id, page = _answer(caseworker)
     response = caseworker.post(
-        f"/answers/{request_id}/decision",
+        f"{answer_path(request_id)}/decision",
         data={"choice": f"suggested:{_top_service(page)}"},
         follow_redirects=False,
     )

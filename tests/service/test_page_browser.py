@@ -20,6 +20,7 @@ import uvicorn
 from models.bundle import PolkuModel
 from models.catalog import load_catalog
 from service.main import create_app
+from service.pages.answers import request_id_of
 from tests.service.helpers import KEYS, FakeLoaded, make_settings
 
 pytestmark = pytest.mark.browser
@@ -193,7 +194,7 @@ def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
     assert "differed from the top suggestion" in page.inner_text("#recorded-list")
     _shot(page, "5-decision-recorded-en")
 
-    request_id = page.url.split("/answers/")[1].split("?")[0]
+    request_id = request_id_of(page.url.split("/answers/")[1].split("?")[0])
     with sqlite3.connect(audit_db) as db:
         rows = db.execute(
             "select choice, service_id, followed_top, reason, actor from decisions "

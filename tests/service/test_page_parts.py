@@ -10,13 +10,21 @@ from unittest import mock
 import pytest
 
 from models.catalog import ServiceLimits, load_catalog
-from models.henkilotunnus import PROBLEM_MESSAGES
+from models.henkilotunnus import HENKILOTUNNUS_PATTERN, PROBLEM_MESSAGES
 from models.profile import BARRIER_FLAGS, ClientProfile
 from models.profile_validation import ProfileValidationError, parse_profile
 from models.suggestions import Driver, RankedService
 from service.audit import DecisionRecord
 from service.pages import i18n
-from service.pages.answers import KEEP_SECONDS, PageAnswer, seal, unseal, uplift_bar
+from service.pages.answers import (
+    KEEP_SECONDS,
+    PageAnswer,
+    answer_path,
+    request_id_of,
+    seal,
+    unseal,
+    uplift_bar,
+)
 from service.pages.form import (
     default_values,
     raw_profile,
@@ -240,3 +248,13 @@ def test_page_css_text_colours_meet_wcag_aa_on_their_backgrounds() -> None:
     assert _contrast("#ffffff", colours["brand"]) >= 4.5  # header and buttons
     # The focus ring (ink outline on a yellow halo) stands out from white: 3:1 for non-text.
     assert _contrast(colours["ink"], colours["paper"]) >= 3.0
+
+
+def test_answer_path_never_holds_a_run_that_looks_like_an_identity_code() -> None:
+    request_id = "c5c219bc93844616a135008f912bc940"  # "844616a1350" has a code's shape
+    assert HENKILOTUNNUS_PATTERN.search(request_id)
+    path = answer_path(request_id)
+    assert not HENKILOTUNNUS_PATTERN.search(path)
+    assert request_id_of(path.removeprefix("/answers/")) == request_id
+    assert request_id_of("not-a-request") is None
+    assert request_id_of("../../etc") is None
