@@ -189,3 +189,32 @@ def test_effects_cli_missing_file(tmp_path):
     result = _run(str(tmp_path / "nope.csv"), "--treatment", "t", "--outcome", "y")
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_effects_cli_audit_style_followed_flag_with_clusters(tmp_path):
+    # The audit export's followed_top column (True/False) is read as treated/control, and a
+    # client key with several rows clusters the interval.
+    rng = np.random.default_rng(5)
+    n = 400
+    need = rng.integers(0, 24, n)
+    followed = rng.random(n) < 1 / (1 + np.exp(-(need - 12) / 6))
+    employed = (rng.random(n) < 0.3 + 0.1 * followed - 0.005 * need).astype(int)
+    frame = pd.DataFrame(
+        {
+            "client_key": [f"k{i // 2}" for i in range(n)],
+            "followed_top": followed,
+            "unemployment_months": need,
+            "employed_12m": employed,
+        }
+    )
+    frame.to_csv(tmp_path / "joined.csv", index=False)
+    out = tmp_path / "o.json"
+    result = _run(
+        str(tmp_path / "joined.csv"), "--treatment", "followed_top", "--outcome", "employed_12m",
+        "--covariates", "unemployment_months", "--cluster", "client_key", "--estimand", "att",
+        "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "True vs False" in result.output
+    payload = json.loads(out.read_text())
+    assert payload["estimates"]["aipw"]["ci_method"].endswith("cluster-robust")
