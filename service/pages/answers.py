@@ -256,8 +256,10 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
                     high=i18n.points(ranked.uplift_high, lang),
                 ),
                 "drivers": [text for _, text in worded_drivers(ranked, answer.profile, lang)],
-                # Swedish descriptions may be missing from the catalog: Finnish stands in.
+                # Swedish descriptions may be missing from the catalog: Finnish stands in,
+                # marked as Finnish for screen readers.
                 "description": service.description.get(lang) or service.description.fi,
+                "description_lang": lang if service.description.get(lang) else "fi",
                 "provider": service.provider,
                 "length": i18n.weeks(service.duration_weeks, lang),
                 "limits": i18n.limit_lines(service.limits, lang),

@@ -111,9 +111,11 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"page-{name}.png"), full_page=True)
 
 
-def _sign_in(page: Any, base: str) -> None:
+def _sign_in(page: Any, base: str, shot: str | None = None) -> None:
     page.goto(base + "/")
     assert page.url.endswith("/signin")
+    if shot:
+        _shot(page, shot)
     page.fill("#key", KEYS["caseworker"])
     page.press("#key", "Enter")  # keyboard only
     page.wait_for_url(base + "/")
@@ -152,7 +154,7 @@ def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
 ) -> None:
     base, audit_db = served
     catalog = load_catalog()
-    _sign_in(page, base)
+    _sign_in(page, base, shot="0-signin-fi")
     _shot(page, "1-form-fi")
 
     _fill_profile(page)
@@ -180,6 +182,11 @@ def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
     page.wait_for_load_state()
     assert page.get_attribute("html", "lang") == "en"
     assert page.inner_text(f"#service-{top_id} h3").endswith(catalog.name(top_id, "en"))
+    page.click(f"#service-{top_id} summary")  # the catalog's facts, folded by default
+    facts = page.inner_text(f"#service-{top_id} dl.facts")
+    assert catalog.get(top_id).provider in facts
+    assert catalog.get(top_id).description.en in facts
+    page.locator(f"#service-{top_id}").screenshot(path=str(ARTIFACTS / "page-4a-service-en.png"))
 
     # Override the top suggestion without a reason: refused, next to the reason.
     page.check("#choice-none")
