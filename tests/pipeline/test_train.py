@@ -153,3 +153,11 @@ def test_train_rejects_a_missing_data_dir(state_dir, tmp_path):  # noqa: F811
     result = CliRunner().invoke(build_app(), ["train", "--data", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "is not a directory" in result.output
+
+
+def test_train_rejects_a_bad_holdout_date(state_dir, world_dir):  # noqa: F811
+    result = CliRunner().invoke(
+        build_app(), ["train", "--data", str(world_dir), "--holdout-from", "31.12.2022"]
+    )
+    assert result.exit_code == 2
+    assert "31.12.2022" in result.output
