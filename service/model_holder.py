@@ -73,6 +73,7 @@ class ServedModel:
     catalog: Catalog
     trained_at: str | None
     metrics: dict[str, float]
+    catalog_fingerprint: str = ""
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -206,6 +207,7 @@ class ModelHolder:
             if isinstance(trained_at, dt.datetime | dt.date)
             else (str(trained_at) if trained_at is not None else None),
             metrics=metrics,
+            catalog_fingerprint=catalog.fingerprint,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
 from service.schemas import (
@@ -71,8 +73,9 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
     )
 
 
+@functools.lru_cache(maxsize=16)
 def services_response(catalog: Catalog, language: Language) -> ServicesResponse:
-    """The body of `GET /v1/services`: the catalog in `language`."""
+    """The body of `GET /v1/services`: the catalog in `language` (cached: catalogs are frozen)."""
     return ServicesResponse(
         language=language,
         catalog_fingerprint=catalog.fingerprint,

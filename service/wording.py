@@ -16,5 +16,13 @@ def worded_drivers(
     each chosen sentence with its driver so the API can report factor and share as well.
     """
     chosen = explain(ranked, profile, language)
-    by_text = {describe_driver(d, ranked.uplift, profile, language): d for d in ranked.drivers}
+    wanted = set(chosen)
+    by_text: dict[str, Driver] = {}
+    # The drivers come strongest first, as `explain` picks them: stop once all are found.
+    for driver in ranked.drivers:
+        if len(by_text) == len(wanted):
+            break
+        text = describe_driver(driver, ranked.uplift, profile, language)
+        if text in wanted:
+            by_text.setdefault(text, driver)
     return [(by_text[text], text) for text in chosen if text in by_text]

@@ -33,6 +33,6 @@ async def served_model(principal: AnyRole, holder: HolderDep) -> ModelDetail | M
     return ModelDetail(
         **public.model_dump(),
         name=served.name,
-        catalog_fingerprint=served.catalog.fingerprint,
+        catalog_fingerprint=served.catalog_fingerprint,
         metrics=served.metrics,
     )
