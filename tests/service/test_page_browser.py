@@ -99,7 +99,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, served: tuple[str, Path]) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="fi-FI")
+    # JavaScript off: the whole flow must work without it (the page ships none).
+    context = browser.new_context(
+        viewport={"width": 1100, "height": 900}, locale="fi-FI", java_script_enabled=False
+    )
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     yield tab
