@@ -52,6 +52,10 @@ def serve(
             fg=typer.colors.YELLOW,
             err=True,
         )
+    if workers > 1 and "POLKU_RELOAD_POLICY" not in os.environ:
+        # A reload request reaches one worker only: let every worker follow the alias.
+        os.environ["POLKU_RELOAD_POLICY"] = "poll"
+        typer.echo("several workers: each reloads when the champion alias moves (poll)", err=True)
     uvicorn.run(
         APP_FACTORY,
         factory=True,

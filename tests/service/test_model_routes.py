@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,19 @@ def test_holder_without_catalog_is_refused() -> None:
     assert not outcome.reloaded
     assert "catalog" in outcome.message
     assert holder.last_error is not None and "catalog" in holder.last_error
+
+
+def test_poll_policy_reloads_when_the_champion_alias_moves(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.main.champion_version", lambda: registry.version)
+    settings = make_settings(tmp_path, reload_policy="poll", reload_poll_seconds=0.05)
+    with TestClient(create_app(settings, model_loader=registry.load)) as client:
+        assert client.get("/health/ready").json()["model_version"] == "1"
+        registry.version = "5"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if client.get("/health/ready").json()["model_version"] == "5":
+                break
+            time.sleep(0.05)
+        assert client.get("/health/ready").json()["model_version"] == "5"
