@@ -79,6 +79,10 @@ UNEMPLOYMENT_THRESHOLDS: Final = (
 # Youth without a vocational qualification: the group youth and education services target.
 YOUTH_AGE_LIMIT: Final = 30
 WITHOUT_VOCATIONAL: Final = ("none", "basic", "upper_secondary")
+# A0-A2: the Finnish/Swedish levels language and integration courses are for.
+LOW_LANGUAGE_RANK: Final = LANGUAGE_LEVELS.index("A2")
+_LANGUAGE_RANK: Final = {level: i for i, level in enumerate(LANGUAGE_LEVELS)}
+_EDUCATION_RANK: Final = {level: i for i, level in enumerate(EDUCATION_LEVELS)}
 
 # The no-barrier value of each need a driver can name, and when a client "has" that need.
 DRIVER_REFERENCE: Final[dict[str, object]] = {
@@ -123,6 +127,7 @@ def _feature_names() -> tuple[str, ...]:
     names += [band for band, _, _ in AGE_BANDS]
     names += [name for name, _ in UNEMPLOYMENT_THRESHOLDS]
     names += ["n_barriers", "two_plus_barriers", "young_without_vocational"]
+    names += ["language_rank", "low_language", "education_rank"]
     names += list(BARRIER_FLAGS)
     for field, levels in CATEGORICAL_LEVELS.items():
         names += [f"{field}={level}" for level in levels]
@@ -199,7 +204,15 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         out[:, col] = n_barriers
         out[:, col + 1] = n_barriers >= 2
         out[:, col + 2] = (age < YOUTH_AGE_LIMIT) & np.isin(education, WITHOUT_VOCATIONAL)
-        col += 3
+        # Ordinal views of the language and education levels: one slope per service instead
+        # of one coefficient per level, so small services can still learn a trend.
+        language = _category_codes(X, "language_level", LANGUAGE_LEVELS)
+        out[:, col + 3] = language / (len(LANGUAGE_LEVELS) - 1)
+        out[:, col + 4] = language <= LOW_LANGUAGE_RANK
+        out[:, col + 5] = _category_codes(X, "education_level", EDUCATION_LEVELS) / (
+            len(EDUCATION_LEVELS) - 1
+        )
+        col += 6
         out[:, col : col + len(BARRIER_FLAGS)] = flags
         col += len(BARRIER_FLAGS)
         rows = np.arange(n)
@@ -242,6 +255,9 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             index["n_barriers"],
             index["two_plus_barriers"],
             index["young_without_vocational"],
+            index["language_rank"],
+            index["low_language"],
+            index["education_rank"],
         )
         self._mean = tuple(float(v) for v in self.numeric_mean_)
         self._scale = tuple(float(v) for v in self.numeric_scale_)
@@ -289,11 +305,17 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
                 n_barriers += 1
             else:
                 out[column] = 0.0
-        count_column, two_plus_column, youth_column = self._extra_columns
-        out[count_column] = float(n_barriers)
-        out[two_plus_column] = 1.0 if n_barriers >= 2 else 0.0
+        count, two_plus, youth, language, low_language, education = self._extra_columns
+        out[count] = float(n_barriers)
+        out[two_plus] = 1.0 if n_barriers >= 2 else 0.0
         young = age < YOUTH_AGE_LIMIT and record["education_level"] in WITHOUT_VOCATIONAL
-        out[youth_column] = 1.0 if young else 0.0
+        out[youth] = 1.0 if young else 0.0
+        # Unknown levels fall through here and are reported by the one-hot lookup below.
+        language_rank = _LANGUAGE_RANK.get(record["language_level"], 0)
+        out[language] = language_rank / (len(LANGUAGE_LEVELS) - 1)
+        out[low_language] = 1.0 if language_rank <= LOW_LANGUAGE_RANK else 0.0
+        education_rank = _EDUCATION_RANK.get(record["education_level"], 0)
+        out[education] = education_rank / (len(EDUCATION_LEVELS) - 1)
         for field, columns in self._level_columns.items():
             value = record[field]
             try:

@@ -129,16 +129,19 @@ class ServiceRanker(BaseEstimator):
     propensity_floor : float, default 0.01
         Propensities below this are raised to it in the pseudo-outcomes (caps each weight at
         1 / floor); the share of treated rows affected is reported in `overlap_`.
-    outcome_C, propensity_C : float, default 1.0
-        Inverse L2 strength of the logistic outcome and propensity models.
+    outcome_C : float, default 0.3
+        Inverse L2 strength of the logistic outcome model.
+    propensity_C : float, default 1.0
+        Inverse L2 strength of the multinomial propensity model (when it is estimated).
     interaction_scale : float, default 0.3
         Scale of the service x feature columns of the outcome model; below 1 penalises the
         service-specific slopes more than the shared ones.
     final_alpha : float or "auto", default "auto"
         Ridge penalty of the final stage (on the sum of squared errors; the intercept is not
-        penalised). "auto" picks it from `final_alpha_grid` by cross-validated error of the
-        pseudo-outcomes over the client folds, pooled over services and targets (the
-        DR-learner's own loss, an unbiased proxy of the error against the true uplift).
+        penalised). "auto" picks one from `final_alpha_grid` by the cross-validated error of
+        the pseudo-outcomes over the client folds, summed over services and targets (the
+        DR-learner's own loss, whose expectation is the error against the true uplift plus
+        a constant).
     final_alpha_grid : tuple of float
         Candidates for "auto".
     n_bootstrap : int, default 40
@@ -163,10 +166,11 @@ class ServiceRanker(BaseEstimator):
     uplift_coef_ : ndarray of shape (n_targets, n_coef, n_services)
         Final-stage coefficients: uplift on the probability scale.
     uplift_boot_ : ndarray of shape (n_bootstrap, n_targets, n_coef, n_services)
-    final_alpha_ : float
-        The final-stage penalty used.
+    final_alpha_ : ndarray of shape (n_services,)
+        The final-stage penalty used for each service.
     final_alpha_cv_ : pandas.DataFrame
-        With `final_alpha="auto"`: the cross-validated loss of each candidate.
+        With `final_alpha="auto"`: the cross-validated loss of each candidate (rows) for
+        each service (columns).
     supported_ : ndarray of bool, shape (n_services,)
         Services with at least `min_treated` logged episodes.
     propensity_source_ : {"logged", "estimated"}
@@ -192,7 +196,7 @@ class ServiceRanker(BaseEstimator):
         services: Sequence[str] | None = None,
         n_folds: int = 2,
         propensity_floor: float = 0.01,
-        outcome_C: float = 1.0,
+        outcome_C: float = 0.3,
         interaction_scale: float = 0.3,
         propensity_C: float = 1.0,
         final_alpha: float | str = "auto",
@@ -320,21 +324,28 @@ class ServiceRanker(BaseEstimator):
         masks = _distinct_masks(allowed_mask, self.supported_)
         if self.final_alpha == "auto":
             grid = tuple(float(a) for a in self.final_alpha_grid)
-            cv_loss = _ridge_cv_loss(design, plug_in, correction, masks, folds, self.n_folds, grid)
-            self.final_alpha_ = grid[int(np.argmin(cv_loss))]
-            self.final_alpha_cv_ = pd.DataFrame({"alpha": grid, "cv_loss": cv_loss})
+            cv_loss = _ridge_cv_loss(
+                design, plug_in, correction, masks, folds, self.n_folds, grid, n_services
+            )
+            # One penalty for all services: per-service choices chase the noise of small
+            # services' pseudo-outcomes.
+            best = grid[int(np.argmin(cv_loss.sum(axis=1)))]
+            self.final_alpha_ = np.full(n_services, best)
+            self.final_alpha_cv_ = pd.DataFrame(cv_loss, index=pd.Index(grid, name="alpha"))
+            self.final_alpha_cv_.columns = list(services)
         else:
-            self.final_alpha_ = float(self.final_alpha)
+            self.final_alpha_ = np.full(n_services, float(self.final_alpha))
         for mask_columns, mask in masks:
             rows_k = np.flatnonzero(mask)
             x_k = design[rows_k]
             plug_k = plug_in[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
             corr_k = correction[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
-            coef = _final_stage(x_k, plug_k, corr_k, np.ones(len(rows_k)), self.final_alpha_)
+            alphas = np.tile(self.final_alpha_[mask_columns], len(TARGETS))
+            coef = _final_stage(x_k, plug_k, corr_k, np.ones(len(rows_k)), alphas)
             self.uplift_coef_[:, :, mask_columns] = _unstack(coef, len(mask_columns))
             for b in range(self.n_bootstrap):
                 w = boot_weights[b, rows_k].astype(np.float64)
-                coef_b = _final_stage(x_k, plug_k, corr_k, w, self.final_alpha_)
+                coef_b = _final_stage(x_k, plug_k, corr_k, w, alphas)
                 self.uplift_boot_[b][:, :, mask_columns] = _unstack(coef_b, len(mask_columns))
 
         self.services_ = tuple(services)
@@ -657,18 +668,26 @@ PLUG_IN_ALPHA: Final = 1.0
 
 
 def _final_stage(
-    x: np.ndarray, plug_in: np.ndarray, correction: np.ndarray, weights: np.ndarray, alpha: float
+    x: np.ndarray,
+    plug_in: np.ndarray,
+    correction: np.ndarray,
+    weights: np.ndarray,
+    alphas: np.ndarray,
 ) -> np.ndarray:
     """Weighted linear fit of plug-in effect + AIPW correction; returns (n_coef, n_outputs).
 
-    Equal to a ridge regression of the pseudo-outcomes whose penalty pulls the coefficients
-    towards the outcome model's linearised effect instead of towards zero.
+    Equal to a ridge regression of the pseudo-outcomes whose penalty (`alphas`, one per
+    output column) pulls the coefficients towards the outcome model's linearised effect
+    instead of towards zero.
     """
     xw = x * weights[:, None]
     gram = xw.T @ x
-    return _solve_ridge(gram, xw.T @ plug_in, PLUG_IN_ALPHA) + _solve_ridge(
-        gram, xw.T @ correction, alpha
-    )
+    coef = _solve_ridge(gram, xw.T @ plug_in, PLUG_IN_ALPHA)
+    corr_rhs = xw.T @ correction
+    for alpha in np.unique(alphas):
+        columns = alphas == alpha
+        coef[:, columns] += _solve_ridge(gram, corr_rhs[:, columns], float(alpha))
+    return coef
 
 
 def _solve_ridge(gram: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
@@ -689,9 +708,13 @@ def _ridge_cv_loss(
     folds: np.ndarray,
     n_folds: int,
     grid: tuple[float, ...],
+    n_services: int,
 ) -> np.ndarray:
-    """Held-out squared error of the pseudo-outcomes for each penalty, over the client folds."""
-    loss = np.zeros(len(grid))
+    """Held-out squared error of the pseudo-outcomes, shape (len(grid), n_services).
+
+    Summed over the client folds and the targets.
+    """
+    loss = np.zeros((len(grid), n_services))
     for mask_columns, mask in masks:
         rows_k = np.flatnonzero(mask)
         x_k = design[rows_k]
@@ -712,7 +735,8 @@ def _ridge_cv_loss(
             fitted_plug = x_f @ _solve_ridge(gram_train, plug_all - plug_rhs[f], PLUG_IN_ALPHA)
             for i, alpha in enumerate(grid):
                 coef = _solve_ridge(gram_train, corr_all - corr_rhs[f], alpha)
-                loss[i] += float(((pseudo_f - fitted_plug - x_f @ coef) ** 2).sum())
+                errors = ((pseudo_f - fitted_plug - x_f @ coef) ** 2).sum(axis=0)
+                loss[i, mask_columns] += errors.reshape(len(TARGETS), -1).sum(axis=0)
     return loss
 
 

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from models.bundle import PolkuModel, RulesVersionError
+from models.catalog import Catalog
+from models.features import DRIVER_FACTORS
+from models.profile import ClientProfile
+from models.ranker import ServiceRanker
+from models.suggestions import RankedService
+from tests.models.conftest import fit_ranker
+from tests.models.world import ToyEpisodes, base_profile, make_world, profile_of
+
+
+def _by_id(ranked: list[RankedService]) -> dict[str, RankedService]:
+    return {r.service_id: r for r in ranked}
+
+
+def test_recommend_health_barrier_ranks_health_services_higher(polku_model: PolkuModel) -> None:
+    # A beginner in Finnish, so language courses, not health checks, lead without the barrier.
+    needs = {"mother_tongue": "ru", "immigrant": True, "language_level": "A1"}
+    _, without = polku_model.recommend(base_profile(**needs))
+    _, with_barrier = polku_model.recommend(base_profile(health_limitations=True, **needs))
+    before, after = _by_id(without)["health_check"], _by_id(with_barrier)["health_check"]
+    assert after.rank < before.rank
+    assert after.uplift > before.uplift
+
+
+def test_recommend_low_language_raises_language_courses(polku_model: PolkuModel) -> None:
+    # B2 is the highest level the Finnish course still admits (catalog limits).
+    foreign = {"mother_tongue": "ru", "immigrant": True}
+    _, beginner = polku_model.recommend(base_profile(language_level="A1", **foreign))
+    _, advanced = polku_model.recommend(base_profile(language_level="B2", **foreign))
+    course = "finnish_language_course"
+    assert _by_id(beginner)[course].uplift > _by_id(advanced)[course].uplift
+    # Ranks are not compared: A1 also opens integration training, which B2 does not.
+    drivers = {d.factor: d for d in _by_id(beginner)[course].drivers}
+    assert drivers["language_level"].uplift_without < _by_id(beginner)[course].uplift
+
+
+def test_recommend_ranks_only_services_the_client_may_take(
+    polku_model: PolkuModel, world: ToyEpisodes, catalog: Catalog
+) -> None:
+    for row in range(0, 400, 7):
+        profile = profile_of(world.frame, row)
+        allowed = dict(zip(catalog.ids, catalog.allowed(profile), strict=True))
+        decision, ranked = polku_model.recommend(profile)
+        assert decision.eligible
+        assert ranked, "an eligible client in the test world may take some service"
+        assert all(allowed[r.service_id] for r in ranked)
+        assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
+        uplifts = [r.uplift for r in ranked]
+        assert uplifts == sorted(uplifts, reverse=True)
+
+
+def test_recommend_never_ranks_an_ineligible_service(polku_model: PolkuModel) -> None:
+    # Under 30 and Finnish-speaking: no integration training, no 55+ subsidy, no start-up grant.
+    import datetime as dt
+
+    profile = base_profile(birth_date=dt.date(1998, 1, 1))
+    _, ranked = polku_model.recommend(profile)
+    ids = {r.service_id for r in ranked}
+    assert not ids & {"integration_training", "employment_subsidy_55", "startup_grant"}
+    assert (
+        "ohjaamo" in ids
+        or not polku_model.ranker.supported_[polku_model.service_ids.index("ohjaamo")]
+    )
+
+
+def test_recommend_non_client_gets_no_services(polku_model: PolkuModel) -> None:
+    decision, ranked = polku_model.recommend(base_profile(home_municipality="049"))
+    assert not decision.eligible
+    assert "not_helsinki_resident" in decision.failed_conditions
+    assert ranked == []
+
+
+def test_recommend_ignores_gender_and_mother_tongue(polku_model: PolkuModel) -> None:
+    reference = base_profile(gender="female", mother_tongue="fi")
+    # Swedish is a national language too, so the same services are allowed: all equal.
+    _, first = polku_model.recommend(reference)
+    _, second = polku_model.recommend(base_profile(gender="male", mother_tongue="sv"))
+    assert first == second
+    # A foreign mother tongue opens foreign-language services; the shared ones score the same.
+    _, third = polku_model.recommend(base_profile(gender=None, mother_tongue="so"))
+    shared = set(_by_id(first)) & set(_by_id(third))
+    assert shared
+    for service in shared:
+        a, b = _by_id(first)[service], _by_id(third)[service]
+        assert (a.uplift, a.uplift_low, a.uplift_high, a.expected_without, a.drivers) == (
+            b.uplift,
+            b.uplift_low,
+            b.uplift_high,
+            b.expected_without,
+            b.drivers,
+        )
+
+
+def test_recommend_same_seed_same_ranking(catalog: Catalog) -> None:
+    episodes = make_world(1500, seed=21, catalog=catalog)
+    models = [
+        PolkuModel.build(fit_ranker(episodes, catalog, n_bootstrap=3, random_state=4), catalog)
+        for _ in range(2)
+    ]
+    profile = base_profile(debt_problems=True, unemployment_months=20)
+    assert models[0].recommend(profile)[1] == models[1].recommend(profile)[1]
+
+
+def test_recommend_drivers_are_the_clients_needs(polku_model: PolkuModel) -> None:
+    profile = base_profile(health_limitations=True, debt_problems=True, unemployment_months=15)
+    _, ranked = polku_model.recommend(profile)
+    health = _by_id(ranked)["health_check"]
+    factors = [d.factor for d in health.drivers]
+    assert set(factors) == {"health_limitations", "debt_problems", "unemployment_months"}
+    assert set(factors) <= set(DRIVER_FACTORS)
+    shares = [abs(health.uplift - d.uplift_without) for d in health.drivers]
+    assert shares == sorted(shares, reverse=True)
+    by_factor = {d.factor: d for d in health.drivers}
+    assert by_factor["health_limitations"].uplift_without < health.uplift
+
+
+def test_recommend_client_without_needs_has_no_drivers(polku_model: PolkuModel) -> None:
+    _, ranked = polku_model.recommend(base_profile())
+    assert all(r.drivers == () for r in ranked)
+
+
+def test_recommend_top_k_cuts_the_list(polku_model: PolkuModel) -> None:
+    _, everything = polku_model.recommend(base_profile())
+    _, top = polku_model.recommend(base_profile(), top_k=3)
+    assert top == everything[:3]
+    with pytest.raises(ValueError, match="top_k"):
+        polku_model.recommend(base_profile(), top_k=0)
+
+
+def test_recommend_expected_with_is_without_plus_uplift(polku_model: PolkuModel) -> None:
+    _, ranked = polku_model.recommend(base_profile(language_level="B1", mother_tongue="et"))
+    for r in ranked:
+        assert r.expected_with == pytest.approx(min(max(r.expected_without + r.uplift, 0), 1))
+        assert r.uplift_low <= r.uplift_high
+
+
+def test_score_frame_agrees_with_recommend(polku_model: PolkuModel, world: ToyEpisodes) -> None:
+    frame = world.frame.iloc[:40].copy()
+    frame.loc[frame.index[3], "home_municipality"] = "049"  # one non-client
+    scores = polku_model.score_frame(frame, "employment_12m", with_intervals=True)
+    assert not scores.eligible[3] and not scores.allowed[3].any()
+    for row in (0, 5, 17):
+        _, ranked = polku_model.recommend(profile_of(frame, row), "employment_12m")
+        for r in ranked:
+            k = polku_model.service_ids.index(r.service_id)
+            assert scores.uplift[row, k] == pytest.approx(r.uplift)
+            assert scores.uplift_low is not None and scores.uplift_high is not None
+            assert scores.uplift_low[row, k] == pytest.approx(r.uplift_low)
+            assert scores.uplift_high[row, k] == pytest.approx(r.uplift_high)
+            assert scores.expected_without[row] == pytest.approx(r.expected_without)
+        assert scores.allowed[row].sum() == len(ranked)
+        top = scores.top_service_ids(1)[row, 0]
+        assert top == ranked[0].service_id
+
+
+def test_frame_scores_long_format_ranks_each_row(
+    polku_model: PolkuModel, world: ToyEpisodes
+) -> None:
+    scores = polku_model.score_frame(world.frame.iloc[:10])
+    long = scores.to_frame()
+    assert len(long) == scores.allowed.sum()
+    for _, group in long.groupby("row"):
+        assert list(group["rank"]) == list(range(1, len(group) + 1))
+        assert list(group["uplift"]) == sorted(group["uplift"], reverse=True)
+
+
+def test_bundle_refuses_decisions_under_unknown_rules(
+    ranker: ServiceRanker, catalog: Catalog
+) -> None:
+    model = PolkuModel(ranker, catalog.to_snapshot(), ["some-other-rules"])
+    with pytest.raises(RulesVersionError, match="some-other-rules"):
+        model.recommend(base_profile())
+
+
+def test_bundle_refuses_an_unfitted_ranker(catalog: Catalog) -> None:
+    with pytest.raises(ValueError, match="must be fitted"):
+        PolkuModel.build(ServiceRanker(), catalog)
+
+
+def test_bundle_pickle_round_trip_gives_identical_suggestions(polku_model: PolkuModel) -> None:
+    restored = pickle.loads(pickle.dumps(polku_model))
+    profile: ClientProfile = base_profile(caregiving_duties=True, language_level="A2")
+    assert restored.recommend(profile) == polku_model.recommend(profile)
+    assert restored.describe()["catalog_fingerprint"] == polku_model.catalog.fingerprint
+    np.testing.assert_array_equal(restored.ranker.uplift_coef_, polku_model.ranker.uplift_coef_)

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from models.features import DRIVER_FACTORS, FEATURE_NAMES, FeatureEncoder
+from models.profile import NEVER_FEATURES
+from tests.models.world import ToyEpisodes, base_profile, profile_of
+
+
+@pytest.fixture(scope="module")
+def encoder(world: ToyEpisodes) -> FeatureEncoder:
+    return FeatureEncoder().fit(world.frame)
+
+
+def test_encoder_transform_equals_encode_one_row_by_row(
+    encoder: FeatureEncoder, world: ToyEpisodes
+) -> None:
+    rows = encoder.transform(world.frame.iloc[:200])
+    singles = np.vstack([encoder.encode_one(profile_of(world.frame, i)) for i in range(200)])
+    np.testing.assert_array_equal(rows, singles)
+
+
+def test_encoder_ignores_gender_mother_tongue_and_client_id(
+    encoder: FeatureEncoder, world: ToyEpisodes
+) -> None:
+    frame = world.frame.iloc[:300].copy()
+    changed = frame.copy()
+    changed["gender"] = np.where(frame["gender"] == "female", "male", "female")
+    changed["mother_tongue"] = "sv"
+    changed["client_id"] = [f"other{i}" for i in range(len(frame))]
+    np.testing.assert_array_equal(encoder.transform(frame), encoder.transform(changed))
+    for name in FEATURE_NAMES:
+        assert name.split("=")[0] not in NEVER_FEATURES
+
+
+def test_encoder_unknown_level_names_row_and_field(
+    encoder: FeatureEncoder, world: ToyEpisodes
+) -> None:
+    frame = world.frame.iloc[:5].copy()
+    frame.loc[frame.index[2], "language_level"] = "Z9"
+    with pytest.raises(ValueError, match=r"row 3: language_level has unknown value 'Z9'"):
+        encoder.transform(frame)
+
+
+def test_encoder_negative_months_names_row(encoder: FeatureEncoder, world: ToyEpisodes) -> None:
+    frame = world.frame.iloc[:5].copy()
+    frame.loc[frame.index[4], "unemployment_months"] = -1
+    with pytest.raises(ValueError, match=r"row 5: unemployment_months must be a non-negative"):
+        encoder.transform(frame)
+
+
+def test_encoder_missing_column_is_named(encoder: FeatureEncoder, world: ToyEpisodes) -> None:
+    with pytest.raises(ValueError, match=r"lacks column.*birth_date"):
+        encoder.transform(world.frame.drop(columns=["birth_date"]))
+
+
+def test_encoder_encode_one_unknown_value_is_named(encoder: FeatureEncoder) -> None:
+    profile = base_profile(work_ability="sometimes")
+    with pytest.raises(ValueError, match="work_ability: unknown value 'sometimes'"):
+        encoder.encode_one(profile)
+
+
+def test_encoder_before_fit_raises() -> None:
+    with pytest.raises(NotFittedError):
+        FeatureEncoder().encode_one(base_profile())
+
+
+def test_encoder_age_band_turns_on_the_25th_birthday(encoder: FeatureEncoder) -> None:
+    import datetime as dt
+
+    day_before = encoder.encode_one(base_profile(birth_date=dt.date(1997, 9, 2)))  # 24
+    birthday = encoder.encode_one(base_profile(birth_date=dt.date(1997, 9, 1)))  # 25
+    assert day_before[FEATURE_NAMES.index("age_under_25")] == 1.0
+    assert birthday[FEATURE_NAMES.index("age_under_25")] == 0.0
+    assert birthday[FEATURE_NAMES.index("age_25_29")] == 1.0
+
+
+def test_counterfactuals_reset_exactly_one_need(encoder: FeatureEncoder) -> None:
+    profile = base_profile(
+        health_limitations=True, language_level="A1", mother_tongue="ru", immigrant=True
+    )
+    factors, rows = encoder.encode_counterfactuals(profile)
+    assert set(factors) == {"health_limitations", "language_level"}
+    without_health = encoder.encode_one(
+        base_profile(language_level="A1", mother_tongue="ru", immigrant=True)
+    )
+    np.testing.assert_array_equal(rows[factors.index("health_limitations")], without_health)
+    native = encoder.encode_one(base_profile(health_limitations=True))
+    np.testing.assert_array_equal(rows[factors.index("language_level")], native)
+
+
+def test_counterfactuals_empty_for_client_without_needs(encoder: FeatureEncoder) -> None:
+    factors, rows = encoder.encode_counterfactuals(base_profile())
+    assert factors == ()
+    assert rows.shape == (0, encoder.n_features_out_)
+
+
+def test_counterfactuals_long_unemployment_and_low_education_count(
+    encoder: FeatureEncoder,
+) -> None:
+    profile = base_profile(unemployment_months=14, education_level="basic")
+    factors, _ = encoder.encode_counterfactuals(profile)
+    assert factors == ("education_level", "unemployment_months")
+    assert set(factors) <= set(DRIVER_FACTORS)
+
+
+def test_encoder_pickle_round_trip_keeps_serving_path(encoder: FeatureEncoder) -> None:
+    restored = pickle.loads(pickle.dumps(encoder))
+    profile = base_profile(debt_problems=True, unemployment_months=30)
+    np.testing.assert_array_equal(restored.encode_one(profile), encoder.encode_one(profile))
