@@ -86,11 +86,11 @@ AIPW with 5-fold cross-fitting (logistic propensity and per-arm logistic outcome
 | cross-fitting the nuisance models (15 logistic fits) | {crossfit:.2f} |
 | {N_DRAWS}-draw bootstrap of DiM, IPW and AIPW | {boot:.2f} |
 
-Goal: under 60 s; met with {60 / total:.0f}x margin. The bootstrap reweights units (how often
-each is drawn with replacement) and recomputes each estimator's ratio of sums with the cross-fitted nuisance
-predictions held fixed (a valid bootstrap of the doubly robust estimator given its
-nuisances); refitting the nuisances in every draw would take about {refit_estimate:.0f} s
-({refit_estimate / boot:.0f}x the bootstrap as done).
+Goal: under 60 s; met with {60 / total:.0f}x margin. The bootstrap reweights units (how
+often each is drawn with replacement) and recomputes each estimator's ratio of sums with
+the cross-fitted nuisance predictions held fixed (a valid bootstrap of the doubly robust
+estimator given its nuisances); refitting the nuisances in every draw would take about
+{refit_estimate:.0f} s ({refit_estimate / boot:.0f}x the bootstrap as done).
 
 Check on the last run: true ATE {truth:.4f}; AIPW {aipw.estimate:.4f}
 [{aipw.ci_low:.4f}, {aipw.ci_high:.4f}] (percentile bootstrap); difference in means
