@@ -290,6 +290,9 @@ def evaluate_policies(
                 "brier": metrics.brier_score(logged_prediction[mask], data.reward[mask]),
             }
             table[label] = entry_out
+        if grouping == "age_band":  # youngest first, not alphabetical
+            order = [band for band, _, _ in metrics.AGE_BANDS] + ["unknown"]
+            table = {label: table[label] for label in order if label in table}
         by_group[grouping] = table
 
     summary: dict[str, Any] = {

@@ -33,6 +33,7 @@ POLICY_LABELS: Final = {
     "imitation": "Imitation",
     "oracle": "Oracle",
 }
+UPLIFT_LABEL: Final = "uplift (change in probability; 0.05 = 5 points)"
 POLICY_COLOURS: Final = {
     "polku": "#1f6f8b",
     "caseworkers": "#99a3a4",
@@ -48,6 +49,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private; a report is as readable as any file written here.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -111,7 +116,9 @@ def plot_policy_values(summary: Mapping[str, Any]) -> Figure:
         ax.set_xticks(x + width * (len(POLICY_NAMES) - 1) / 2, labels)
         ax.set_ylabel("true policy value")
         ax.set_title(title)
-    axes[0].legend(ncol=len(POLICY_NAMES), fontsize="small", loc="lower center")
+    top = max(summary["policy_value"].values())
+    axes[0].set_ylim(0, top * 1.3)  # room for the legend above the bars
+    axes[0].legend(ncol=len(POLICY_NAMES), fontsize="small", loc="upper center")
     figure.tight_layout()
     return figure
 
@@ -150,6 +157,10 @@ def plot_uplift(evaluation: Evaluation, allowed: np.ndarray, true_outcomes: np.n
     uplift = predicted[:, :n_services] - predicted[:, [n_services]]
     true_uplift = true_outcomes[:, :n_services] - true_outcomes[:, [n_services]]
     top = best_allowed_uplift(predicted, allowed)
+    choice = evaluation.choices["polku"]
+    has_choice = choice < n_services
+    rows = np.flatnonzero(has_choice)
+    top_true = true_uplift[rows, choice[has_choice]]
     figure = Figure(figsize=(11, 4))
     left, right = figure.subplots(1, 2)
     bins = np.linspace(
@@ -162,11 +173,21 @@ def plot_uplift(evaluation: Evaluation, allowed: np.ndarray, true_outcomes: np.n
         uplift[allowed], bins=bins, alpha=0.6, color=POLICY_COLOURS["polku"], label="predicted"
     )
     left.set_title("uplift of every allowed service")
-    left.set_xlabel("uplift (probability points)")
+    left.set_xlabel(UPLIFT_LABEL)
     left.legend()
-    right.hist(top[np.isfinite(top)], bins=40, color=POLICY_COLOURS["polku"])
-    right.set_title("predicted uplift of Polku's top-1 service")
-    right.set_xlabel("uplift (probability points)")
+    top_bins = np.linspace(
+        min(float(np.nanmin(top)), float(top_true.min())),
+        max(float(np.nanmax(top)), float(top_true.max())),
+        40,
+    )
+    right.hist(top_true, bins=top_bins, alpha=0.5, color="#2e4053", label="true")
+    right.hist(
+        top[np.isfinite(top)], bins=top_bins, alpha=0.6, color=POLICY_COLOURS["polku"],
+        label="predicted",
+    )  # fmt: skip
+    right.set_title("uplift of Polku's top-1 service")
+    right.set_xlabel(UPLIFT_LABEL)
+    right.legend()
     figure.tight_layout()
     return figure
 
