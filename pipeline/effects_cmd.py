@@ -84,7 +84,10 @@ def effects(
 
         try:
             text = run_policy_effects(
-                data, objective=Objective.parse(objective).name, json_out=json_out
+                data,
+                objective=Objective.parse(objective).name,
+                json_out=json_out,
+                report=report,
             )
         except (EffectsError, ValueError) as exc:
             raise _fail(str(exc)) from None

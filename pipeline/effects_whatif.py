@@ -140,6 +140,7 @@ def run_policy_effects(
     *,
     objective: str,
     json_out: Path | None = None,
+    report: Path | None = None,
     catalog: Catalog | None = None,
 ) -> str:
     """`polku effects DIR --policy champion`: the champion against logged practice."""
@@ -159,13 +160,65 @@ def run_policy_effects(
         catalog,
         true_outcomes=_true_outcomes(directory, data, objective, catalog),
     )
-    text = whatif_table(evaluation, objective, f"champion, version {loaded.version}")
+    label = f"champion, version {loaded.version}"
+    text = whatif_table(evaluation, objective, label)
+    payload = to_json(
+        {"objective": objective, "model_version": loaded.version, **evaluation.to_dict()}
+    )
     if json_out is not None:
-        payload = {
-            "objective": objective,
-            "model_version": loaded.version,
-            **evaluation.to_dict(),
-        }
-        write_atomic(json_out, to_json(payload))
+        write_atomic(json_out, payload)
         text += f"JSON written to {json_out}\n"
+    if report is not None:
+        write_atomic(report / "whatif.json", payload)
+        write_atomic(report / "whatif.html", whatif_html(evaluation, objective, label))
+        text += f"HTML report written to {report / 'whatif.html'}\n"
     return text
+
+
+def gain_plot(evaluation: PolicyEvaluation) -> str:
+    """Base64 PNG: the doubly robust gain overall and per group, with truth when known."""
+    from matplotlib.figure import Figure
+
+    from pipeline.effects_report import _png
+
+    rows = [("overall", evaluation.overall)] + [
+        (f"{grouping}: {level}", e)
+        for grouping, levels in evaluation.by_group.items()
+        for level, e in levels.items()
+    ]
+    figure = Figure(figsize=(7, 0.35 * len(rows) + 1.2))
+    axes = figure.subplots()
+    positions = np.arange(len(rows))[::-1]
+    gains = [e.gains["dr"] for _, e in rows]
+    axes.errorbar(
+        [g.estimate for g in gains],
+        positions,
+        xerr=[[g.estimate - g.ci_low for g in gains], [g.ci_high - g.estimate for g in gains]],
+        fmt="o",
+        label="doubly robust gain, 95 %",
+    )
+    truths = [(p, e.true_gain) for p, (_, e) in zip(positions, rows, strict=True)]
+    known = [(p, t) for p, t in truths if t is not None]
+    if known:
+        axes.scatter([t for _, t in known], [p for p, _ in known], marker="x", color="black",
+                     label="true gain")  # fmt: skip
+    axes.axvline(0, color="grey", linewidth=0.8)
+    axes.set_yticks(positions, [label for label, _ in rows], fontsize=7)
+    axes.set_xlabel("gain of following Polku over logged practice")
+    axes.legend(loc="lower right", fontsize=7)
+    return _png(figure)
+
+
+def whatif_html(evaluation: PolicyEvaluation, objective: str, model_label: str) -> str:
+    """A self-contained page: the summary table as text, and the gain by group as a plot."""
+    import html
+
+    table = html.escape(whatif_table(evaluation, objective, model_label))
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<title>What if Polku had been followed</title><style>body{font-family:sans-serif;"
+        "max-width:64em;margin:1em auto}pre{background:#f6f6f6;padding:.5em}</style></head>"
+        f"<body><h1>What if Polku had been followed?</h1><pre>{table}</pre>"
+        f'<img alt="gain by group" src="data:image/png;base64,{gain_plot(evaluation)}">'
+        "</body></html>\n"
+    )

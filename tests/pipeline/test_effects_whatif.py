@@ -76,3 +76,13 @@ def test_effects_cli_policy_needs_champion_and_a_directory(tmp_path):
     result = CliRunner().invoke(app, args if single else ["effects", *args])
     assert result.exit_code == 2
     assert "--policy takes 'champion' and needs a register directory" in result.output
+
+
+def test_whatif_html_has_table_and_gain_plot(model, fresh_world):
+    from pipeline.effects_whatif import whatif_html
+
+    world, data, truth = fresh_world
+    evaluation = policy_versus_logged(data, model, OBJECTIVE, world.catalog, true_outcomes=truth)
+    page = whatif_html(evaluation, OBJECTIVE, "test model")
+    assert page.count("data:image/png;base64,") == 1
+    assert "logged practice" in page and "What if Polku had been followed?" in page
