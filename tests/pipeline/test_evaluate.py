@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
@@ -83,3 +84,24 @@ def test_evaluate_rejects_a_missing_data_dir(state_dir, tmp_path):  # noqa: F811
     )
     assert result.exit_code == 2
     assert "is not a directory" in result.output
+
+
+def test_predict_for_episodes_follows_the_given_service_order():
+    from pipeline.scoring import predict_for_episodes
+    from tests.pipeline.ranker_fixtures import fitted_tiny_model
+
+    _, trained, settings = fitted_tiny_model()
+    model = trained.model
+    frame = trained.prepared.held_out.frame.head(50)
+    ids = model.service_ids
+    straight = predict_for_episodes(model, frame, ids, settings.objective)
+    shuffled_ids = (*ids[::-1], "not_in_the_model")
+    shuffled = predict_for_episodes(model, frame, shuffled_ids, settings.objective)
+    n = len(ids)
+    # Same services, reversed columns; "none" stays last.
+    np.testing.assert_allclose(shuffled.outcomes[:, :n], straight.outcomes[:, :n][:, ::-1])
+    np.testing.assert_allclose(shuffled.outcomes[:, -1], straight.outcomes[:, -1])
+    # A service the model does not know: no uplift (its outcome is the baseline), never ranked.
+    np.testing.assert_allclose(shuffled.outcomes[:, n], straight.outcomes[:, -1])
+    assert not shuffled.rankable[:, n].any()
+    assert (shuffled.outcomes >= 0).all() and (shuffled.outcomes <= 1).all()
