@@ -17,6 +17,8 @@ import pandas as pd
 from pipeline.effects import EffectsError
 
 MIN_UNITS_PER_ARM: Final = 10
+# The personal identity code never feeds an estimate, and its values never reach a message.
+IDENTITY_COLUMN: Final = "henkilotunnus"
 _TRUE_LABELS: Final = ("1", "true", "yes", "treated")
 _FALSE_LABELS: Final = ("0", "false", "no", "control", "untreated")
 
@@ -166,8 +168,16 @@ def check_table(
         treatment column that does not hold the stated arms, or an arm with fewer than
         `MIN_UNITS_PER_ARM` units.
     """
+    named_columns = [treatment, outcome, *(covariates or ()), *([cluster] if cluster else [])]
+    if IDENTITY_COLUMN in named_columns:
+        raise EffectsError(
+            f"column {IDENTITY_COLUMN!r} (the personal identity code) cannot be a treatment, "
+            "outcome, covariate or cluster; use a pseudonymous key to cluster"
+        )
     if covariates is None:
-        covariates = [c for c in frame.columns if c not in (treatment, outcome, cluster)]
+        covariates = [
+            c for c in frame.columns if c not in (treatment, outcome, cluster, IDENTITY_COLUMN)
+        ]
     named = {"treatment": [treatment], "outcome": [outcome], "covariate": list(covariates)}
     if cluster is not None:
         named["cluster"] = [cluster]

@@ -218,3 +218,19 @@ def test_effects_cli_audit_style_followed_flag_with_clusters(tmp_path):
     assert "True vs False" in result.output
     payload = json.loads(out.read_text())
     assert payload["estimates"]["aipw"]["ci_method"].endswith("cluster-robust")
+
+
+def test_effects_cli_identity_code_never_used_nor_echoed(tmp_path):
+    data = _confounded_csv(tmp_path / "d.csv")
+    frame = pd.read_csv(data)
+    frame["henkilotunnus"] = [f"010190-9{i % 100:02d}X" for i in range(len(frame))]
+    frame.to_csv(data, index=False)
+    refused = _run(str(data), "--treatment", "course", "--outcome", "employed",
+                   "--cluster", "henkilotunnus")  # fmt: skip
+    assert refused.exit_code == 2
+    assert "personal identity code" in refused.output
+    assert "010190-9" not in refused.output
+    out = tmp_path / "o.json"
+    ok = _run(str(data), "--treatment", "course", "--outcome", "employed", "--json", str(out))
+    assert ok.exit_code == 0, ok.output  # left out of the default covariates
+    assert "henkilotunnus" not in out.read_text()
