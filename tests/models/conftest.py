@@ -38,7 +38,7 @@ def fit_ranker(world: ToyEpisodes, catalog: Catalog, **params: object) -> Servic
 
 @pytest.fixture(scope="session")
 def ranker(world: ToyEpisodes, catalog: Catalog) -> ServiceRanker:
-    return fit_ranker(world, catalog, n_bootstrap=20, random_state=3)
+    return fit_ranker(world, catalog, n_bootstrap=10, random_state=3)
 
 
 @pytest.fixture(scope="session")

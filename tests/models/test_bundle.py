@@ -106,6 +106,7 @@ def test_recommend_same_seed_same_ranking(catalog: Catalog) -> None:
     ]
     profile = base_profile(debt_problems=True, unemployment_months=20)
     assert models[0].recommend(profile)[1] == models[1].recommend(profile)[1]
+    np.testing.assert_array_equal(models[0].ranker.uplift_boot_, models[1].ranker.uplift_boot_)
 
 
 def test_recommend_drivers_are_the_clients_needs(polku_model: PolkuModel) -> None:

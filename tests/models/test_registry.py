@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import mlflow
+import pandas as pd
+import pytest
+
+from models import registry
+from models.bundle import PolkuModel
+from tests.models.world import ToyEpisodes, base_profile
+
+
+def _log_and_register(model: PolkuModel, example: pd.DataFrame) -> str:
+    experiment = registry.configure_tracking()
+    with mlflow.start_run(experiment_id=experiment):
+        mlflow.log_metric("policy_value_polku", 0.31)
+        return registry.log_model(model, input_example=example)
+
+
+def test_tracking_uri_defaults_to_state_dir(mlflow_state: Path) -> None:
+    assert registry.tracking_uri() == f"sqlite:///{mlflow_state / 'mlflow.db'}"
+
+
+def test_tracking_uri_follows_the_environment(
+    mlflow_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    assert registry.tracking_uri() == "http://tracking.example:5000"
+
+
+def test_experiment_keeps_artifacts_in_state_dir(mlflow_state: Path) -> None:
+    experiment_id = registry.configure_tracking()
+    experiment = mlflow.get_experiment(experiment_id)
+    assert experiment.name == registry.EXPERIMENT_NAME
+    assert experiment.artifact_location == (mlflow_state / "mlartifacts").as_uri()
+    assert registry.configure_tracking() == experiment_id  # idempotent
+
+
+def test_registry_round_trip_by_alias(
+    mlflow_state: Path, polku_model: PolkuModel, world: ToyEpisodes
+) -> None:
+    example = world.frame.head(3)
+    version = _log_and_register(polku_model, example)
+    registry.set_champion(version)
+
+    loaded = registry.load_champion()
+    assert loaded.version == version
+    assert loaded.trained_at == polku_model.trained_at
+    assert loaded.metrics["policy_value_polku"] == pytest.approx(0.31)
+    profile = base_profile(health_limitations=True, unemployment_months=14)
+    assert loaded.model.recommend(profile) == polku_model.recommend(profile)
+    assert registry.load_version(version).model.recommend(profile) == polku_model.recommend(profile)
+
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@{registry.CHAMPION_ALIAS}")
+    raw = registry._clean_input_example(example)
+    output = pyfunc.predict(raw, params={"top_k": 2})
+    assert list(output.columns) == ["client_id", "eligible", "rules_version", "suggestions"]
+    first = json.loads(output.loc[0, "suggestions"])
+    assert len(first) == 2
+    from models.profile_validation import parse_profile_frame, profile_from_row
+
+    profile0 = profile_from_row(parse_profile_frame(raw).frame.iloc[0])
+    expected = polku_model.recommend(profile0, top_k=2)[1]
+    assert [s["service_id"] for s in first] == [r.service_id for r in expected]
+    assert first[0]["uplift"] == pytest.approx(expected[0].uplift)
+
+
+def test_logged_model_records_hash_versions_and_no_identity_code(
+    mlflow_state: Path, polku_model: PolkuModel, world: ToyEpisodes
+) -> None:
+    example = world.frame.head(2).assign(henkilotunnus="131052-308T")
+    version = _log_and_register(polku_model, example)
+    client = mlflow.MlflowClient()
+    model_version = client.get_model_version(registry.MODEL_NAME, version)
+    assert len(model_version.tags[registry.SHA256_KEY]) == 64
+    stored = list((mlflow_state / "mlartifacts").rglob("*"))
+    texts = [p.read_text(errors="ignore") for p in stored if p.is_file() and p.suffix != ".joblib"]
+    assert texts and not any("131052-308T" in text for text in texts)
+    mlmodel = next(p for p in stored if p.name == "MLmodel").read_text()
+    assert "scikit-learn" in mlmodel and registry.SHA256_KEY in mlmodel
+
+
+def test_tampered_artifact_is_refused_before_unpickling(
+    mlflow_state: Path, polku_model: PolkuModel, world: ToyEpisodes
+) -> None:
+    version = _log_and_register(polku_model, world.frame.head(2))
+    (artifact,) = (mlflow_state / "mlartifacts").rglob(registry.ARTIFACT_FILE)
+    tampered = joblib.load(artifact)
+    tampered.metadata["note"] = "changed after logging"
+    joblib.dump(tampered, artifact)
+    with pytest.raises(registry.ArtifactIntegrityError, match="refusing to load a changed"):
+        registry.load_version(version)
+    registry.set_champion(version)
+    with pytest.raises(Exception, match="refusing to load a changed"):
+        mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@{registry.CHAMPION_ALIAS}")
+
+
+def test_load_checked_refuses_a_missing_hash(tmp_path: Path, polku_model: PolkuModel) -> None:
+    path = tmp_path / "model.joblib"
+    joblib.dump(polku_model, path)
+    with pytest.raises(registry.ArtifactIntegrityError, match="no SHA-256 recorded"):
+        registry.load_checked(path, "")
+    assert registry.load_checked(path, registry.file_sha256(path)).service_ids == (
+        polku_model.service_ids
+    )
+
+
+def test_library_versions_name_the_model_dependencies() -> None:
+    versions = registry.library_versions()
+    for library in ("python", "numpy", "scikit-learn", "mlflow", "joblib"):
+        assert versions[library] and versions[library] != "not installed"
