@@ -172,3 +172,15 @@ def test_design_matrix_identifier_like_category_rejected():
     frame = pd.DataFrame({"person": [f"p{i}" for i in range(60)]})
     with pytest.raises(EffectsError, match="'person' is categorical with 60 distinct values"):
         design_matrix(frame, ["person"])
+
+
+def test_estimators_continuous_outcome_use_ridge_and_recover_the_effect():
+    rng = np.random.default_rng(12)
+    n = 3000
+    x = rng.normal(size=(n, 2))
+    t = rng.random(n) < _sigmoid(1.2 * x[:, 0])
+    y = 1000 + 300 * x[:, 0] - 100 * x[:, 1] + 150 * t + rng.normal(scale=200, size=n)
+    estimates = fit_comparison(x, t, y, "ate", seed=0).estimates()
+    assert estimates["difference_in_means"].estimate > 300  # confounded upwards
+    for name in ("regression_adjustment", "aipw"):
+        assert estimates[name].ci_low < 150 < estimates[name].ci_high, name

@@ -136,3 +136,16 @@ def test_service_effects_coverage_over_several_worlds():
             value = true_effect(e, truth, world.catalog)
             covered.append(e.estimates["aipw"].ci_low <= value <= e.estimates["aipw"].ci_high)
     assert np.mean(covered) >= 0.9
+
+
+def test_service_effects_ate_truth_is_mean_over_both_arms(world):
+    data = register_episodes(world.episodes, world.catalog)
+    service = "career_guidance"
+    result = service_effects(data, world.catalog, estimand="ate", services=[service])
+    effect = result.by_target("employment_12m")[0]
+    truth = world.truth_matrix("employed_12m")[data.kept]
+    j = world.catalog.index(service)
+    expected = np.mean(truth[effect.rows, j] - truth[effect.rows, -1])
+    assert true_effect(effect, truth, world.catalog) == pytest.approx(expected)
+    assert effect.n_treated + effect.n_control == len(effect.rows)
+    assert list(result.skipped) == []
