@@ -388,7 +388,12 @@ def service_effects(
     )
 
 
-def true_effect(effect: ServiceEffect, true_outcomes: np.ndarray, catalog: Catalog) -> float:
+def true_effect(
+    effect: ServiceEffect,
+    true_outcomes: np.ndarray,
+    catalog: Catalog,
+    within: np.ndarray | None = None,
+) -> float:
     """The true effect a `ServiceEffect` estimates, from the world's truth.
 
     Parameters
@@ -398,6 +403,7 @@ def true_effect(effect: ServiceEffect, true_outcomes: np.ndarray, catalog: Catal
         (n_client_episodes, n_services + 1), "none" last, aligned with the register's client
         episodes
     catalog : the services in the order of the truth's columns
+    within : optional bool mask over the comparison's rows (`effect.rows`): a group
 
     Returns
     -------
@@ -405,9 +411,10 @@ def true_effect(effect: ServiceEffect, true_outcomes: np.ndarray, catalog: Catal
     """
     j = catalog.index(effect.service_id)
     gain = true_outcomes[effect.rows, j] - true_outcomes[effect.rows, -1]
+    keep = np.ones(len(gain), dtype=bool) if within is None else np.asarray(within, dtype=bool)
     if effect.fit.estimand == "att":
-        return float(gain[effect.fit.treated].mean())
-    return float(gain.mean())
+        keep = keep & effect.fit.treated
+    return float(gain[keep].mean())
 
 
 def effects_table(result: RegisterEffects) -> str:

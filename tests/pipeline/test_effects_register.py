@@ -149,3 +149,15 @@ def test_service_effects_ate_truth_is_mean_over_both_arms(world):
     assert true_effect(effect, truth, world.catalog) == pytest.approx(expected)
     assert effect.n_treated + effect.n_control == len(effect.rows)
     assert list(result.skipped) == []
+
+
+def test_true_effect_within_a_group_uses_its_treated_only(world, estimated):
+    data, result = estimated
+    effect = max(result.by_target("employment_12m"), key=lambda e: e.n_treated)
+    truth = world.truth_matrix("employed_12m")[data.kept]
+    labels = np.asarray(data.groups["long_term_unemployed"])[effect.rows].astype(str)
+    within = labels == "12_months_or_more"
+    j = world.catalog.index(effect.service_id)
+    rows = effect.rows[within & effect.fit.treated]
+    expected = np.mean(truth[rows, j] - truth[rows, -1])
+    assert true_effect(effect, truth, world.catalog, within=within) == pytest.approx(expected)
