@@ -389,13 +389,12 @@ class ComparisonFit:
         """Every estimator's effect over all units (or the `mask` subgroup), with intervals."""
         keep = np.ones(len(self.y), dtype=bool) if mask is None else np.asarray(mask, bool)
         n = int(keep.sum())
-        clusters = None if self.clusters is None else self.clusters
         draws = self._bootstrap_draws(keep, n_bootstrap, seed) if n_bootstrap > 0 else {}
         results: dict[str, Estimate] = {}
         for name in ESTIMATORS:
             value = self.terms[name].value(keep)
             phi = self.terms[INFLUENCE_SOURCE[name]].influence(keep)
-            se = cluster_std_error(phi, n, clusters)
+            se = cluster_std_error(phi, n, self.clusters)
             if name in draws:
                 low, high = np.nanquantile(draws[name], [0.025, 0.975])
                 method = f"percentile bootstrap, {n_bootstrap} draws, nuisance predictions fixed"

@@ -8,7 +8,6 @@ from typing import Final
 import numpy as np
 
 from pipeline.effects import (
-    ESTIMATORS,
     N_FOLDS,
     OUTCOME_MODEL_BINARY,
     OUTCOME_MODEL_CONTINUOUS,
@@ -195,6 +194,3 @@ def analyse(
         cluster=table.cluster,
         comparisons=tuple(comparisons),
     )
-
-
-__all__ = ["ESTIMATORS", "ComparisonResult", "EffectsResult", "analyse"]

@@ -39,7 +39,6 @@ from models.profile import NEED_FIELDS, PROFILE_COLUMNS
 from models.ranker import outcomes_from_episodes
 from models.suggestions import TARGETS
 from pipeline.effects import (
-    ESTIMATORS,
     N_FOLDS,
     OUTCOME_MODEL_BINARY,
     PROPENSITY_MODEL,
@@ -487,6 +486,3 @@ def run_register_effects(
         page = write_register_report(result, report)
         text += f"HTML report written to {page}\n"
     return text
-
-
-__all__ = ["ESTIMATORS", "RegisterEffects", "ServiceEffect", "run_register_effects"]
