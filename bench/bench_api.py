@@ -1,0 +1,386 @@
+"""HTTP load on /v1/recommendations (audit writes included) beside `mlflow models serve`.
+
+Run as `.venv/bin/python bench/bench_api.py`. In a fresh state directory it generates a
+world (`polku generate`), trains and registers a champion (`polku train`), then serves that
+same registered version two ways on loopback:
+
+- Polku's API (`polku serve`: FastAPI, uvicorn, the audit store writing every suggestion
+  with synchronous=FULL), with one worker and with two;
+- `mlflow models serve` of the same version (its pyfunc; no audit, no auth).
+
+Each is loaded with `wrk` (Debian's package: `apt-get install wrk`) at concurrency 1, 8
+and 32, three runs of `--seconds` each; the medians of req/s, p50 and p99 go into the `api`
+section of BENCHMARKS.md. Requests rotate over real profiles of the generated world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks_md import write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+KEY = "bench-caseworker-key"
+CONCURRENCY = (1, 8, 32)
+
+
+@dataclass(frozen=True)
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_ms: float  # server CPU time (user + system, all its processes) per request
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds used so far by every process of the process group `pgid`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: process group
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run(cmd: list[str], env: dict[str, str]) -> None:
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def wait_until(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} not ready in {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def profiles(world: Path, n: int = 40) -> list[dict[str, object]]:
+    """Raw profiles of the world's clients (birth date instead of the code, for both servers)."""
+    clients = pd.read_parquet(world / "clients.parquet").sample(n, random_state=3)
+    records = json.loads(
+        clients.drop(columns=["henkilotunnus"]).to_json(orient="records", date_format="iso")
+    )
+    for record in records:
+        for name in ("birth_date", "assessment_date", "experiment_client_since"):
+            if record.get(name):
+                record[name] = record[name][:10]
+        for name in [k for k, v in record.items() if v is None]:
+            del record[name]
+    return records
+
+
+def lua_script(path: Path, target: str, bodies: list[str]) -> None:
+    headers = {"Content-Type": "application/json"}
+    if target == "polku":
+        headers["Authorization"] = f"Bearer {KEY}"
+    lines = ["bodies = {"]
+    lines += [f"  {json.dumps(body)}," for body in bodies]
+    lines += ["}", "counter = 0", "request = function()", "  counter = counter + 1"]
+    lines.append(
+        "  return wrk.format('POST', nil, "
+        + "{"
+        + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+        + "}, bodies[(counter % #bodies) + 1])"
+    )
+    lines.append("end")
+    path.write_text("\n".join(lines) + "\n")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, script: Path, concurrency: int, seconds: int, pgid: int) -> Run:
+    threads = min(concurrency, 2)
+    cpu_before = group_cpu_seconds(pgid)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors:.*?timeout (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    errors += int(socket_errors.group(1)) if socket_errors else 0
+    served = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu_ms = (group_cpu_seconds(pgid) - cpu_before) * 1000 / max(served, 1)
+    return Run(rps, p50, p99, errors, cpu_ms)
+
+
+def measure(
+    name: str, url: str, script: Path, repeats: int, seconds: int, pgid: int
+) -> dict[int, Run]:
+    results: dict[int, Run] = {}
+    wrk(url, script, 8, 2, pgid)  # warm up
+    for concurrency in CONCURRENCY:
+        runs = [wrk(url, script, concurrency, seconds, pgid) for _ in range(repeats)]
+        results[concurrency] = Run(
+            statistics.median(r.rps for r in runs),
+            statistics.median(r.p50_ms for r in runs),
+            statistics.median(r.p99_ms for r in runs),
+            sum(r.errors for r in runs),
+            statistics.median(r.cpu_ms for r in runs),
+        )
+        r = results[concurrency]
+        print(
+            f"{name:<30} c={concurrency:<3} {r.rps:8.1f} req/s  p50 {r.p50_ms:7.1f} ms  "
+            f"p99 {r.p99_ms:7.1f} ms  server CPU {r.cpu_ms:5.2f} ms/req  errors {r.errors}",
+            flush=True,
+        )
+    return results
+
+
+def start_polku(
+    env: dict[str, str], workers: int, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [str(BIN / "polku"), "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def start_mlflow(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [
+                str(BIN / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                "models:/polku-ranker@champion",
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def table(results: dict[str, dict[int, Run]], starts: dict[str, float]) -> str:
+    head = (
+        "| server | start (s) | "
+        + " | ".join(f"c={c}" for c in CONCURRENCY)
+        + " | server CPU per request (ms, c=8) |"
+    )
+    rows = [head, "|---|---|" + "---|" * (len(CONCURRENCY) + 1)]
+    for name, by_c in results.items():
+        cells = [
+            f"{r.rps:.0f} / {r.p50_ms:.1f} / {r.p99_ms:.1f}"
+            + (f" ({r.errors} errors)" if r.errors else "")
+            for r in (by_c[c] for c in CONCURRENCY)
+        ]
+        rows.append(
+            f"| {name} | {starts[name]:.1f} | " + " | ".join(cells) + f" | {by_c[8].cpu_ms:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the state directory")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+
+    state = Path(tempfile.mkdtemp(prefix="polku-bench-api-"))
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow runs `uvicorn`
+        "POLKU_STATE_DIR": str(state),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
+        "POLKU_CASEWORKER_KEYS": json.dumps({"bench": KEY}),
+        "POLKU_HMAC_KEY": "bench-hmac-key-0123456789abcdef",
+        "OMP_NUM_THREADS": "1",
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        world = state / "world"
+        run(
+            [
+                str(BIN / "polku"),
+                "generate",
+                "--clients",
+                str(args.clients),
+                "--seed",
+                "1",
+                "--out",
+                str(world),
+            ],
+            env,
+        )
+        run([str(BIN / "polku"), "train", "--data", str(world), "--promote-if-first"], env)
+        records = profiles(world)
+        scripts = {
+            "polku": state / "polku.lua",
+            "mlflow": state / "mlflow.lua",
+        }
+        lua_script(
+            scripts["polku"],
+            "polku",
+            [json.dumps({"profile": r, "top_k": 5, "language": "fi"}) for r in records],
+        )
+        lua_script(
+            scripts["mlflow"],
+            "mlflow",
+            [json.dumps({"dataframe_records": [r], "params": {"top_k": 5}}) for r in records],
+        )
+        results: dict[str, dict[int, Run]] = {}
+        starts: dict[str, float] = {}
+        for workers in (1, 2):
+            name = f"Polku API, {workers} worker{'s' if workers > 1 else ''}"
+            process, base = start_polku(env, workers, state / f"polku-{workers}.log")
+            processes.append(process)
+            starts[name] = wait_until(f"{base}/health/ready", process)
+            results[name] = measure(
+                name,
+                f"{base}/v1/recommendations",
+                scripts["polku"],
+                args.repeats,
+                args.seconds,
+                process.pid,
+            )
+            stop(process)
+        audited = _count_audit_rows(state / "audit.sqlite3")
+        name = "mlflow models serve, 1 worker"
+        process, base = start_mlflow(env, state / "mlflow.log")
+        processes.append(process)
+        starts[name] = wait_until(f"{base}/ping", process)
+        results[name] = measure(
+            name, f"{base}/invocations", scripts["mlflow"], args.repeats, args.seconds, process.pid
+        )
+        stop(process)
+    finally:
+        for process in processes:
+            stop(process)
+        if not args.keep:
+            shutil.rmtree(state, ignore_errors=True)
+
+    polku8 = results["Polku API, 1 worker"][8]
+    polku8_2 = results["Polku API, 2 workers"][8]
+    mlflow8 = results["mlflow models serve, 1 worker"][8]
+    best8 = max(polku8, polku8_2, key=lambda r: r.rps)
+    load = os.getloadavg()
+    body = f"""
+POST /v1/recommendations on loopback, medians of {args.repeats} `wrk` runs of {args.seconds} s
+(req/s / p50 ms / p99 ms). Same registered version for both servers (trained by `polku train`
+on a {args.clients:,}-client world); 40 real profiles in rotation; top 5 services. Polku
+checks the caller's key and writes every suggestion to its audit store (SQLite WAL,
+synchronous=FULL, group commit) before answering; `mlflow models serve` does neither.
+`start`: seconds until the readiness probe answered. `server CPU per request`: user + system
+CPU time of all the server's processes during the runs, divided by the requests served; it
+does not depend on how busy the rest of the machine is.
+
+{table(results, starts)}
+
+At concurrency 8: Polku with 1 worker {polku8.rps:.0f} req/s (p99 {polku8.p99_ms:.1f} ms), with
+2 workers {polku8_2.rps:.0f} req/s (p99 {polku8_2.p99_ms:.1f} ms); `mlflow models serve`
+{mlflow8.rps:.0f} req/s (p99 {mlflow8.p99_ms:.0f} ms): best Polku / MLflow =
+{best8.rps / mlflow8.rps:.1f}x in throughput. Per request the Polku server spends
+{polku8.cpu_ms:.2f} ms of CPU against {mlflow8.cpu_ms:.2f} ms for MLflow
+({mlflow8.cpu_ms / polku8.cpu_ms:.1f}x less), i.e. about {1000 / polku8.cpu_ms:.0f} req/s per
+free core. {audited:,} audit rows were written during the Polku runs.
+
+Load average of the shared 2-core machine at the end: {load[0]:.1f} / {load[1]:.1f} /
+{load[2]:.1f}. Other engineers' training and test jobs ran at the same time, and `wrk`
+shares the two cores, so the req/s and latency figures are pessimistic and vary between runs;
+the CPU per request and the ratios are the robust figures.
+"""
+    write_section("api", "python bench/bench_api.py", body)
+    print(body)
+
+
+def _count_audit_rows(path: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM suggestions").fetchone()[0])
+
+
+if __name__ == "__main__":
+    main()
