@@ -76,6 +76,13 @@ def effects(
         chosen = "ate"
     if bootstrap < 0:
         raise _fail("--bootstrap must be 0 or more")
+    table_options = (treatment, outcome, covariates, treated_value, control_value, cluster)
+    if data.is_dir() and any(option is not None for option in table_options):
+        raise _fail(
+            "--treatment, --outcome, --covariates, --treated-value, --control-value and "
+            "--cluster apply to a table; a register directory uses the defaults of "
+            "docs/EFFECTS.md (export the episodes to a table to choose them)"
+        )
     if policy is not None and (policy != "champion" or not data.is_dir()):
         raise _fail("--policy takes 'champion' and needs a register directory as DATA")
     if policy is not None:

@@ -161,3 +161,9 @@ def test_true_effect_within_a_group_uses_its_treated_only(world, estimated):
     rows = effect.rows[within & effect.fit.treated]
     expected = np.mean(truth[rows, j] - truth[rows, -1])
     assert true_effect(effect, truth, world.catalog, within=within) == pytest.approx(expected)
+
+
+def test_effects_cli_register_directory_refuses_table_options(tmp_path):
+    result = _run(str(tmp_path), "--treatment", "service_id")
+    assert result.exit_code == 2
+    assert "apply to a table; a register directory uses the defaults" in result.output
