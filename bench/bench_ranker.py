@@ -1,0 +1,299 @@
+"""Benchmark: the ranker's serving latency, batch throughput and training time.
+
+On a synthetic world (`pipeline.synth`, default 100,000 clients): gate and split the
+episodes as `polku train` does, fit the `ServiceRanker` (timed), bundle it, then measure
+
+- one client x every catalog service in process, p50/p99 over thousands of held-out
+  clients: `PolkuModel.recommend` (gate + catalog limits + encode + score + intervals +
+  drivers), its parts, and side by side the plain scikit-learn alternative named in the
+  issue (Pipeline with a ColumnTransformer and HistGradientBoosting, one row per service);
+- batch scoring (`PolkuModel.score_frame`) in client-service pairs per second.
+
+Latency runs with BLAS limited to one thread (what a serving process should set; see
+docs/MODEL.md) and, for comparison, with the default pools. Medians of three repeats.
+
+Run: `.venv/bin/python bench/bench_ranker.py [--clients N] [--seed S]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks_md import write_section
+
+from models.bundle import PolkuModel
+from models.catalog import load_catalog
+from models.eligibility import assess_eligibility
+from models.profile import ClientProfile
+from models.profile_validation import profile_from_row
+from models.ranker import ServiceRanker
+from models.suggestions import DEFAULT_OBJECTIVE
+from pipeline.split import SplitSettings
+from pipeline.synth import SynthConfig, generate_world, write_world
+from pipeline.training_data import prepare_episodes
+from pipeline.world_data import load_world
+
+REPEATS = 3
+CALLS = 2000
+GOAL_P50_MS = 2.0
+GOAL_P99_MS = 5.0
+GOAL_PAIRS_PER_S = 200_000
+
+
+def percentiles(fn: Callable[[Any], object], items: list[Any]) -> tuple[float, float]:
+    """Median over repeats of the p50 and p99 (ms) of `fn(item)` over `CALLS` calls."""
+    p50s, p99s = [], []
+    for _ in range(REPEATS):
+        times = np.empty(CALLS)
+        for i in range(CALLS):
+            item = items[i % len(items)]
+            start = time.perf_counter_ns()
+            fn(item)
+            times[i] = time.perf_counter_ns() - start
+        p50s.append(float(np.percentile(times, 50)) / 1e6)
+        p99s.append(float(np.percentile(times, 99)) / 1e6)
+    return statistics.median(p50s), statistics.median(p99s)
+
+
+def sklearn_alternative(train_frame: pd.DataFrame, actions: np.ndarray, y: np.ndarray) -> Any:
+    """PERFORMANCE-NOTES' plain setup: Pipeline + ColumnTransformer + HGB, action as a column."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from models.features import CATEGORICAL_LEVELS
+
+    numeric = ["age", "unemployment_months", "work_experience_years", "n_flags"]
+    categorical = [*CATEGORICAL_LEVELS, "service_id"]
+    frame = _sklearn_frame(train_frame, actions)
+    pipe = Pipeline(
+        [
+            (
+                "columns",
+                ColumnTransformer(
+                    [
+                        ("onehot", OneHotEncoder(handle_unknown="ignore"), categorical),
+                        ("numeric", "passthrough", numeric),
+                    ],
+                    sparse_threshold=0.0,
+                ),
+            ),
+            ("model", HistGradientBoostingClassifier(max_iter=200, random_state=0)),
+        ]
+    )
+    return pipe.fit(frame, y)
+
+
+def _sklearn_frame(frame: pd.DataFrame, actions: np.ndarray) -> pd.DataFrame:
+    from models.demographics import age_in_years
+    from models.features import CATEGORICAL_LEVELS
+    from models.profile import BARRIER_FLAGS
+
+    out = pd.DataFrame(
+        {
+            "age": age_in_years(
+                frame["birth_date"].to_numpy(dtype="datetime64[D]"),
+                frame["assessment_date"].to_numpy(dtype="datetime64[D]"),
+            ),
+            "unemployment_months": frame["unemployment_months"].to_numpy(),
+            "work_experience_years": frame["work_experience_years"].to_numpy(),
+            "n_flags": frame[list(BARRIER_FLAGS)].sum(axis=1).to_numpy(),
+        }
+    )
+    for field in CATEGORICAL_LEVELS:
+        out[field] = frame[field].to_numpy(dtype=object)
+    out["service_id"] = np.asarray(actions, dtype=object)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
+    args = parser.parse_args()
+    catalog = load_catalog()
+
+    with tempfile.TemporaryDirectory(prefix="polku-bench-ranker-") as tmp:
+        print(f"world of {args.clients:,} clients", flush=True)
+        write_world(generate_world(SynthConfig(n_clients=args.clients, seed=args.seed)), tmp)
+        world = load_world(Path(tmp))
+    prepared = prepare_episodes(
+        world.episodes,
+        world.true_outcomes(DEFAULT_OBJECTIVE, catalog),
+        catalog,
+        DEFAULT_OBJECTIVE,
+        SplitSettings(),
+    )
+    train, held_out = prepared.train, prepared.held_out
+
+    print(f"fitting the ranker on {len(train.frame):,} episodes", flush=True)
+    with threadpool_limits(limits=1):
+        started = time.perf_counter()
+        ranker = ServiceRanker(services=catalog.ids, random_state=args.seed).fit(
+            train.frame,
+            train.service_id,
+            train.outcomes,
+            propensity=train.propensity,
+            allowed=train.allowed,
+            groups=train.frame["client_id"].to_numpy(),
+        )
+        fit_seconds = time.perf_counter() - started
+    model = PolkuModel.build(ranker, catalog)
+
+    rows = held_out.frame.sample(n=min(3000, len(held_out.frame)), random_state=0)
+    profiles: list[ClientProfile] = [profile_from_row(row) for _, row in rows.iterrows()]
+    profiles = [p for p in profiles if assess_eligibility(p).eligible]
+    ranked_counts = [len(model.recommend(p)[1]) for p in profiles[:500]]
+    design = [
+        np.concatenate([[1.0], ranker.encoder_.encode_one(p)]) for p in profiles[: len(profiles)]
+    ]
+
+    print(f"latency over {len(profiles):,} eligible held-out clients", flush=True)
+    latency: dict[str, tuple[float, float]] = {}
+    with threadpool_limits(limits=1):
+        latency["recommend (all of it)"] = percentiles(model.recommend, profiles)
+        latency["  gate (assess_eligibility)"] = percentiles(assess_eligibility, profiles)
+        latency["  catalog limits"] = percentiles(catalog.allowed, profiles)
+        latency["  encode_one"] = percentiles(ranker.encoder_.encode_one, profiles)
+        latency["  score + intervals"] = percentiles(
+            lambda z: ranker.score_design(z, DEFAULT_OBJECTIVE), design
+        )
+        latency["  counterfactual drivers"] = percentiles(
+            lambda p: model._drivers(p, DEFAULT_OBJECTIVE, np.arange(len(catalog))), profiles
+        )
+    default_threads = percentiles(model.recommend, profiles)
+
+    print("the plain scikit-learn alternative", flush=True)
+    started = time.perf_counter()
+    pipe = sklearn_alternative(train.frame, train.service_id, train.outcomes[:, 0])
+    sk_fit_seconds = time.perf_counter() - started
+    actions = np.array(["none", *catalog.ids], dtype=object)
+    sk_frames = [
+        _sklearn_frame(held_out.frame.iloc[[i] * len(actions)].reset_index(drop=True), actions)
+        for i in range(200)
+    ]
+    columns = pipe.named_steps["columns"]
+    hgb = pipe.named_steps["model"]
+    sk_arrays = [columns.transform(f) for f in sk_frames]
+    with threadpool_limits(limits=1):
+        latency["sklearn Pipeline.predict_proba (34-row DataFrame)"] = percentiles(
+            pipe.predict_proba, sk_frames
+        )
+        latency["sklearn bare HGB on a numpy array"] = percentiles(hgb.predict_proba, sk_arrays)
+
+    print("batch scoring", flush=True)
+    batch: dict[str, float] = {}
+    frame = held_out.frame
+    for label, kwargs in (
+        ("score_frame", {}),
+        ("score_frame with intervals", {"with_intervals": True}),
+    ):
+        seconds = []
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            model.score_frame(frame, DEFAULT_OBJECTIVE, **kwargs)
+            seconds.append(time.perf_counter() - started)
+        batch[label] = len(frame) * len(catalog) / statistics.median(seconds)
+
+    body = render(
+        args,
+        len(train.frame),
+        fit_seconds,
+        sk_fit_seconds,
+        latency,
+        default_threads,
+        batch,
+        len(frame),
+        ranked_counts,
+        len(catalog),
+        ranker,
+    )
+    print(body)
+    if not args.no_write:
+        command = ".venv/bin/python bench/bench_ranker.py"
+        if args.clients != 100_000 or args.seed != 0:
+            command += f" --clients {args.clients} --seed {args.seed}"
+        write_section("ranker", command, body)
+
+
+def render(
+    args: argparse.Namespace,
+    n_train: int,
+    fit_seconds: float,
+    sk_fit_seconds: float,
+    latency: dict[str, tuple[float, float]],
+    default_threads: tuple[float, float],
+    batch: dict[str, float],
+    n_batch: int,
+    ranked_counts: list[int],
+    n_services: int,
+    ranker: ServiceRanker,
+) -> str:
+    """The BENCHMARKS.md section."""
+    p50, p99 = latency["recommend (all of it)"]
+    best_pairs = batch["score_frame"]
+    lines = [
+        f"World of {args.clients:,} clients (seed {args.seed}); the ranker fitted on "
+        f"{n_train:,} gate-eligible training episodes, {n_services} catalog services, "
+        f"{ranker.n_bootstrap} bootstrap replicas. Latency: one held-out client against every "
+        f"service it may take (median {int(np.median(ranked_counts))} of {n_services} after "
+        f"the catalog limits), {CALLS:,} calls x {REPEATS} repeats, medians of the repeats; "
+        "BLAS limited to one thread unless said. Load average during the run: "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: p99 mostly "
+        "measures the scheduler).",
+        "",
+        "| path | p50 ms | p99 ms |",
+        "|---|---|---|",
+    ]
+    for label, (a, b) in latency.items():
+        lines.append(f"| {label} | {a:.3f} | {b:.3f} |")
+    lines.append(
+        f"| recommend, default BLAS/OpenMP pools | {default_threads[0]:.3f} | "
+        f"{default_threads[1]:.3f} |"
+    )
+    sk50 = latency["sklearn Pipeline.predict_proba (34-row DataFrame)"][0]
+    lines += [
+        "",
+        f"Goal p50 <= {GOAL_P50_MS} ms and p99 <= {GOAL_P99_MS} ms: "
+        f"{'met' if p50 <= GOAL_P50_MS and p99 <= GOAL_P99_MS else 'NOT met'} "
+        f"({p50:.2f} / {p99:.2f} ms). The sklearn Pipeline alternative takes {sk50 / p50:.0f}x "
+        "as long for the bare outcome predictions alone (no gate, limits, intervals or "
+        "drivers).",
+        "",
+        "| batch | client-service pairs / s |",
+        "|---|---|",
+    ]
+    for label, value in batch.items():
+        lines.append(f"| {label} ({n_batch:,} clients incl. gate and limits) | {value:,.0f} |")
+    lines += [
+        "",
+        f"Goal >= {GOAL_PAIRS_PER_S:,} pairs/s: "
+        f"{'met' if best_pairs >= GOAL_PAIRS_PER_S else 'NOT met'}.",
+        "",
+        f"Training (one run, one BLAS thread): ServiceRanker.fit {fit_seconds:.1f} s "
+        f"(cross-fitted outcome models, pseudo-outcomes, CV of the penalty, "
+        f"{ranker.n_bootstrap} bootstrap refits); the sklearn Pipeline with HGB "
+        f"(200 trees, one outcome, no effects) {sk_fit_seconds:.1f} s.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
