@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,14 @@ from models.eligibility import (
 from models.profile import ClientProfile
 from models.ranker import ServiceRanker, objective_weights
 from models.suggestions import DEFAULT_OBJECTIVE, Driver, Objective, RankedService
+
+
+@functools.cache
+def _thread_pools() -> Any:
+    # Built on first use (it inspects the loaded libraries), never at import.
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class RulesVersionError(RuntimeError):
@@ -222,12 +231,13 @@ class PolkuModel:
         design = np.empty(self._n_coef)
         design[0] = 1.0
         design[1:] = self.ranker.encoder_.encode_one(profile)
-        scores = self.ranker.score_design(design, objective)
-        order = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
-        if top_k is not None:
-            order = order[:top_k]
-        uplift_without = self._drivers(profile, objective, order)
-        factors, without = uplift_without
+        # One BLAS thread: the products are small, and waking a pool costs more than it saves.
+        with _thread_pools().limit(limits=1, user_api="blas"):
+            scores = self.ranker.score_design(design, objective)
+            order = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
+            if top_k is not None:
+                order = order[:top_k]
+            factors, without = self._drivers(profile, objective, order)
         base = scores.expected_without
         ranked = []
         for rank, k in enumerate(order, start=1):
