@@ -10,8 +10,10 @@ Method (docs/MODEL.md has the why): a cross-fitted doubly robust learner (DR-lea
 2. AIPW pseudo-outcomes per service k against no service:
    ``mu_k(x) - mu_0(x) + 1[A=k] (Y - mu_k(x)) / e_k(x) - 1[A=none] (Y - mu_0(x)) / e_0(x)``,
    with propensities floored at `propensity_floor` (share floored is reported).
-3. Final stage: a ridge regression of the pseudo-outcomes on the features, per service and
-   target, on the rows allowed that service. Serving is a matrix product.
+3. Final stage: a linear regression of the pseudo-outcomes on the features, per service and
+   target, on the rows allowed that service: the outcome model's own effect plus a ridge
+   fit of the AIPW correction, whose penalty is chosen by cross-validation. Serving is a
+   matrix product.
 4. Uncertainty: the final stage refitted on `n_bootstrap` Poisson bootstrap resamples of
    clients (nuisances held fixed), stored as a weight tensor; intervals are percentiles.
 
