@@ -65,8 +65,20 @@ def effects(
         ),
     ] = None,
     objective: Annotated[
-        str, typer.Option(help="Register with --policy: the objective that is the reward.")
+        str,
+        typer.Option(help="Register with --policy or --audit: the objective (the outcome)."),
     ] = "employment_or_education_6m",
+    audit: Annotated[
+        Path | None,
+        typer.Option(
+            help="Register only: an audit export (polku audit export); compares clients whose "
+            "caseworker followed the top suggestion with those overridden, with caveats."
+        ),
+    ] = None,
+    hmac_key_file: Annotated[
+        Path | None,
+        typer.Option(help="With --audit: the audit store's HMAC secret (else $POLKU_HMAC_KEY)."),
+    ] = None,
 ) -> None:
     """Estimate the effect of a treatment on an outcome, with diagnostics and warnings."""
     if estimand is not None and estimand not in ESTIMANDS:
@@ -83,6 +95,27 @@ def effects(
             "--cluster apply to a table; a register directory uses the defaults of "
             "docs/EFFECTS.md (export the episodes to a table to choose them)"
         )
+    if audit is not None:
+        if not data.is_dir() or policy is not None:
+            raise _fail("--audit needs a register directory as DATA, and no --policy")
+        from pipeline.effects_audit import run_audit_effects
+
+        try:
+            text = run_audit_effects(
+                data,
+                audit,
+                target=objective,
+                estimand=chosen,
+                n_bootstrap=bootstrap,
+                seed=seed,
+                key_file=hmac_key_file,
+                json_out=json_out,
+                report=report,
+            )
+        except EffectsError as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(text)
+        return
     if policy is not None and (policy != "champion" or not data.is_dir()):
         raise _fail("--policy takes 'champion' and needs a register directory as DATA")
     if policy is not None:

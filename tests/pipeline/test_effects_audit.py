@@ -1,0 +1,120 @@
+"""Followed against overridden: the audit export joined to the register by pseudonymous key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from models.henkilotunnus import pseudonymous_key
+from pipeline.cli import build_app
+from pipeline.effects_audit import join_audit, latest_decisions
+from pipeline.synth import SynthConfig, generate_world, write_world
+
+KEY = b"test-secret-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_world(SynthConfig(n_clients=1500, seed=31))
+
+
+def _audit(world, n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An export as `polku audit export` writes it, for `n` sampled assessments."""
+    rng = np.random.default_rng(seed)
+    episodes = world.episodes
+    picked = episodes.iloc[rng.choice(len(episodes), size=n, replace=False)].reset_index(drop=True)
+    codes = world.clients.set_index("client_id")["henkilotunnus"]
+    by_code = rng.random(n) < 0.5  # half the requests carried the identity code
+    keys = [
+        pseudonymous_key(codes[c].upper(), KEY) if use_code else pseudonymous_key(c, KEY)
+        for c, use_code in zip(picked["client_id"], by_code, strict=True)
+    ]
+    followed = rng.random(n) < 1 / (1 + np.exp(-(picked["unemployment_months"] - 12) / 6))
+    created = pd.to_datetime(picked["assessment_date"]) + pd.Timedelta(days=3)
+    audit = pd.DataFrame(
+        {
+            "request_id": [f"r{i}" for i in range(n)],
+            "created_at": created.dt.strftime("%Y-%m-%dT10:00:00"),
+            "kind": "recommendation",
+            "client_key": keys,
+            "decided_at": (created + pd.Timedelta(hours=1)).dt.strftime("%Y-%m-%dT11:00:00"),
+            "followed_top": followed,
+        }
+    )
+    # A corrected decision: the later record wins.
+    correction = audit.iloc[[0]].assign(
+        decided_at=(created.iloc[0] + pd.Timedelta(hours=2)).strftime("%Y-%m-%dT12:00:00"),
+        followed_top=not bool(followed[0]),
+    )
+    strangers = pd.DataFrame(
+        {
+            "request_id": [f"x{i}" for i in range(10)],
+            "created_at": "2022-05-01T10:00:00",
+            "kind": "recommendation",
+            "client_key": [pseudonymous_key(f"nobody-{i}", KEY) for i in range(10)],
+            "decided_at": "2022-05-01T11:00:00",
+            "followed_top": True,
+        }
+    )
+    return pd.concat([audit, correction, strangers], ignore_index=True), picked
+
+
+def test_latest_decisions_keeps_the_correction():
+    audit = pd.DataFrame(
+        {
+            "request_id": ["a", "a", "b"],
+            "created_at": ["2022-01-01T10:00"] * 3,
+            "client_key": ["k1", "k1", "k2"],
+            "decided_at": ["2022-01-01T11:00", "2022-01-01T12:00", "2022-01-01T11:00"],
+            "followed_top": [True, False, True],
+        }
+    )
+    latest = latest_decisions(audit).set_index("request_id")
+    assert len(latest) == 2
+    assert not bool(latest.loc["a", "followed_top"])
+
+
+def test_join_audit_matches_each_decision_to_its_assessment(world):
+    audit, picked = _audit(world)
+    joined = join_audit(audit, world.episodes, KEY, clients=world.clients)
+    assert joined.n_decided == 410
+    assert joined.n_unmatched == 10
+    assert len(joined.table) == 400
+    assert "client_id" not in joined.table and "henkilotunnus" not in joined.table
+    # Each suggestion came 3 days after its assessment, so each row carries that episode's
+    # outcome (request r<i> was made for picked episode i).
+    rows = [int(r[1:]) for r in joined.table["request_id"]]
+    expected = np.maximum(picked["employed_6m"], picked["education_6m"]).to_numpy()[rows]
+    np.testing.assert_array_equal(joined.table["employment_or_education_6m"], expected)
+    first = joined.table[joined.table["request_id"] == "r0"]
+    assert first["followed_top"].iloc[0] == (
+        "overridden" if audit["followed_top"][0] else "followed"
+    )
+
+
+def test_join_audit_wrong_key_matches_nothing(world):
+    audit, _ = _audit(world, n=50)
+    joined = join_audit(audit, world.episodes, b"another-secret-0123456789", clients=world.clients)
+    assert joined.table.empty
+    assert joined.n_unmatched == joined.n_decided
+
+
+def test_effects_cli_audit_followed_against_overridden(world, tmp_path, monkeypatch):
+    write_world(world, tmp_path / "world")
+    audit, _ = _audit(world)
+    audit.to_csv(tmp_path / "audit.csv", index=False)
+    monkeypatch.setenv("POLKU_HMAC_KEY", KEY.decode())
+    app = build_app()
+    args = ["effects", str(tmp_path / "world"), "--audit", str(tmp_path / "audit.csv"),
+            "--objective", "employment_12m"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "410 decided recommendations in the audit export; 400 matched" in result.output
+    assert "followed vs overridden" in result.output
+    assert "Caseworkers override for reasons the register may not record" in result.output
+    monkeypatch.setenv("POLKU_HMAC_KEY", "another-secret-0123456789")
+    wrong = CliRunner().invoke(app, args)
+    assert wrong.exit_code == 2
+    assert "wrong HMAC key" in wrong.output
