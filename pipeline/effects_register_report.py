@@ -81,6 +81,23 @@ def _group_rows(effects: list[ServiceEffect]) -> str:
     )
 
 
+def _overlap_rows(result: RegisterEffects) -> str:
+    rows = []
+    for service_id, d in result.diagnostics.items():
+        worst = max((abs(r.smd_after) for r in d.balance), default=0.0)
+        rows.append(
+            f"<tr><td>{html.escape(service_id)}</td><td>{d.treated.effective_sample_size:.0f}"
+            f"</td><td>{d.control.effective_sample_size:.0f}</td>"
+            f"<td>{d.control.largest_weight_share:.1%}</td><td>{worst:.3f}</td>"
+            f"<td>{len(d.warnings)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>service</th><th>effective treated</th><th>effective control</th>"
+        "<th>largest control weight share</th><th>largest |SMD| after weighting</th>"
+        "<th>overlap/balance warnings</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
 def register_html(result: RegisterEffects) -> str:
     """A self-contained page: methods, warnings, and per target a forest plot and tables."""
     payload = result.to_dict()
@@ -111,6 +128,7 @@ def register_html(result: RegisterEffects) -> str:
             "<h3>By group (AIPW)</h3>",
             _group_rows(effects),
         ]
+    parts += ["<h2>Overlap and balance by service</h2>", _overlap_rows(result)]
     if result.skipped:
         items = "".join(
             f"<li>{html.escape(s)}: {html.escape(w)}</li>" for s, w in result.skipped.items()

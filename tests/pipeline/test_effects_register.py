@@ -117,6 +117,7 @@ def test_effects_cli_register_directory_json_and_report(tmp_path):
     assert set(first["groups"]) == set(GROUPINGS)
     page = (tmp_path / "rep" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(TARGETS)  # one forest plot per target
+    assert "Overlap and balance by service" in page
 
 
 def test_effects_cli_directory_without_episodes(tmp_path):
