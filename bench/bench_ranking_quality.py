@@ -205,12 +205,23 @@ def render(n_clients: int, results: list[dict], full_train: float) -> str:
             + f" | {statistics.median(values):.1f} |"
         )
     median_train = statistics.median(r["train_seconds"] for r in results)
+    worst_train = max(r["train_seconds"] for r in results)
+    load_share = statistics.median(r["load_seconds"] / r["train_seconds"] for r in results)
     lines += [
         "",
-        f"Training on {n_clients:,} clients: median {median_train:.1f} s; one whole "
-        f"`polku train` (load, fit, evaluate, report, MLflow logging and registration) took "
-        f"{full_train:.1f} s. Goal < {TRAIN_GOAL_SECONDS:.0f} s: "
-        + ("met." if max(median_train, full_train) < TRAIN_GOAL_SECONDS else "**not met**."),
+        f"Training on {n_clients:,} clients: median {median_train:.1f} s, slowest "
+        f"{worst_train:.1f} s; one whole `polku train` (load, fit, evaluate, report, MLflow "
+        f"logging and registration) took {full_train:.1f} s. Goal < {TRAIN_GOAL_SECONDS:.0f} s: "
+        + (
+            "met in every run."
+            if max(worst_train, full_train) < TRAIN_GOAL_SECONDS
+            else "met by the median, **not in every run**."
+            if median_train < TRAIN_GOAL_SECONDS
+            else "**not met**."
+        ),
+        f"Loading and validating the register is {100 * load_share:.0f} % of the training time "
+        "(median); fitting the ranker itself takes "
+        f"{statistics.median(r['fit_seconds'] for r in results):.0f} s.",
     ]
     return "\n".join(lines)
 
