@@ -86,7 +86,7 @@ def test_join_audit_matches_each_decision_to_its_assessment(world):
     # Each suggestion came 3 days after its assessment, so each row carries that episode's
     # outcome (request r<i> was made for picked episode i).
     rows = [int(r[1:]) for r in joined.table["request_id"]]
-    expected = np.maximum(picked["employed_6m"], picked["education_6m"]).to_numpy()[rows]
+    expected = np.maximum(picked["employed_6m"].to_numpy(), picked["education_6m"].to_numpy())[rows]
     np.testing.assert_array_equal(joined.table["employment_or_education_6m"], expected)
     first = joined.table[joined.table["request_id"] == "r0"]
     assert first["followed_top"].iloc[0] == (
