@@ -217,3 +217,21 @@ def test_key_metrics_leave_out_an_undefined_gain():
     metrics = evaluation.key_metrics()
     assert "oracle_gain_captured" not in metrics
     assert metrics["policy_value_polku"] == pytest.approx(0.3)
+
+
+def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeypatch):
+    import os
+
+    from pipeline.report import atomic_write_bytes
+
+    target = tmp_path / "evaluation.json"
+    target.write_bytes(b"old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["evaluation.json"]
