@@ -32,6 +32,7 @@ from pipeline.train import TrainSettings, fit_model, train_and_register
 from pipeline.world_data import load_world
 
 GAIN_GOAL = 0.60
+OPE_POLICIES = ("polku", "imitation", "popular", "random", "oracle")
 TRAIN_GOAL_SECONDS = 300.0
 
 
@@ -66,6 +67,10 @@ def run_seed(n_clients: int, seed: int, directory: Path) -> dict[str, object]:
         "gain": summary["oracle_gain_captured"],
         "top3": summary["top3_oracle_coverage"],
         "groups": groups,
+        "ope": {
+            name: {k: summary["ope"][name][k] for k in ("true", "ips", "snips", "dr")}
+            for name in OPE_POLICIES
+        },
         "generate_seconds": generate_seconds,
         "load_seconds": load_seconds,
         "train_seconds": load_seconds
@@ -121,6 +126,17 @@ def main() -> None:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _ope_row(name: str, results: list[dict]) -> str:
+    def median(key: str) -> float:
+        return statistics.median(
+            float("nan") if r["ope"][name][key] is None else r["ope"][name][key] for r in results
+        )
+
+    true = median("true")
+    cells = [f"{median(k):.4f} ({median(k) - true:+.4f})" for k in ("ips", "snips", "dr")]
+    return f"| {name} | {true:.4f} | " + " | ".join(cells) + " |"
 
 
 def render(n_clients: int, results: list[dict], full_train: float) -> str:
@@ -187,6 +203,13 @@ def render(n_clients: int, results: list[dict], full_train: float) -> str:
             if worst_overall >= 0
             else f"**not met** (worst {worst_overall:+.4f})."
         ),
+        "",
+        "Off-policy estimates from the logged data alone against the true value "
+        "(median over seeds; error = estimate - truth):",
+        "",
+        "| policy | true | IPS | SNIPS | DR |",
+        "|---|---|---|---|---|",
+        *(_ope_row(name, results) for name in OPE_POLICIES),
         "",
         "| time per seed (s) | " + " | ".join(f"seed {r['seed']}" for r in results) + " | median |",
         "|---|" + "---|" * len(results) + "---|",
