@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
 from models.features import FeatureEncoder
@@ -341,16 +339,6 @@ def log_and_register(
         if promoted:
             progress(f"version {version} is the first champion")
     return TrainOutcome(run_id, str(version), metrics, promoted, report_dir)
-
-
-def seeds_summary(values: list[float]) -> dict[str, float]:
-    """Median, min and max of a figure over seeds (for the benchmark)."""
-    array = np.asarray(values, dtype=np.float64)
-    return {
-        "median": float(np.median(array)),
-        "min": float(array.min()),
-        "max": float(array.max()),
-    }
 
 
 def settings_from_run_params(params: dict[str, Any]) -> TrainSettings:
