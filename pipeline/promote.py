@@ -138,11 +138,11 @@ def promote_version(
         return PromotionResult(version, current, False, (reason,))
 
     settings = settings_from_run_params(params)
-    world_dir = Path(data_dir) if data_dir is not None else Path(params.get("data_dir", ""))
-    if not str(world_dir) or not world_dir.exists():
-        raise FileNotFoundError(
-            f"no data to compare on: pass --data (the challenger's data dir {world_dir} is gone)"
-        )
+    if data_dir is None and not params.get("data_dir"):
+        raise FileNotFoundError(f"version {version}'s run names no data directory: pass --data")
+    world_dir = Path(data_dir) if data_dir is not None else Path(params["data_dir"])
+    if not world_dir.is_dir():
+        raise FileNotFoundError(f"no data to compare on: {world_dir} is not a directory")
     progress(f"loading {world_dir} and the held-out clients of the challenger's split")
     world = load_world(world_dir)
     challenger_model = registry.load_version(version).model
