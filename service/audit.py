@@ -319,7 +319,13 @@ class AuditStore:
                     stopping = True
                     break
                 batch.append(item)  # type: ignore[arg-type]
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except BaseException:  # the writer must outlive any failure, or requests hang
+                log.exception("audit writer failed on a batch of %d", len(batch))
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(AuditUnavailableError("the audit write failed"))
         # Anything queued after the stop marker is refused, never silently dropped.
         while True:
             try:

@@ -81,7 +81,12 @@ def create_app(
         holder = ModelHolder(loader=model_loader)
         app.state.audit = store
         app.state.holder = holder
-        app.state.suggestions = SuggestionService(holder, store, settings.resolved_hmac_key())
+        app.state.suggestions = SuggestionService(
+            holder,
+            store,
+            settings.resolved_hmac_key(),
+            audit_timeout=settings.audit_timeout_seconds,
+        )
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)
             log.info("model at start: %s", outcome.message)

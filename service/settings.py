@@ -50,6 +50,8 @@ class Settings(BaseSettings):
         turn it off).
     retry_after_seconds : the `Retry-After` sent with 503 while no model is loaded.
     limit_native_threads : limit OpenMP/BLAS to one thread in the serving process.
+    audit_timeout_seconds : longest wait for an audit write; past it the answer is refused
+        with 503 instead of leaving without its record.
     """
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
@@ -67,6 +69,7 @@ class Settings(BaseSettings):
     load_model_on_start: bool = True
     retry_after_seconds: int = Field(default=30, gt=0)
     limit_native_threads: bool = True
+    audit_timeout_seconds: float = Field(default=10.0, gt=0)
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""

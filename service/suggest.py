@@ -14,6 +14,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,7 +25,13 @@ from models.henkilotunnus import HENKILOTUNNUS_PATTERN, pseudonymous_key
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
 from models.suggestions import Objective, RankedService
-from service.audit import AuditStore, DecisionRecord, SuggestionRecord, utc_now
+from service.audit import (
+    AuditStore,
+    AuditUnavailableError,
+    DecisionRecord,
+    SuggestionRecord,
+    utc_now,
+)
 from service.model_holder import ModelHolder, ServedModel
 from service.wording import worded_drivers
 
@@ -109,6 +116,8 @@ class SuggestionService:
     audit : the open audit store.
     hmac_key : secret of the pseudonymous client key and the input hash.
     fallback_catalog : the catalog when no model is loaded (default: the reviewed file).
+    audit_timeout : seconds to wait for an audit record to be durable before refusing the
+        answer (`AuditUnavailableError`, a 503) rather than hanging.
     """
 
     def __init__(
@@ -117,6 +126,7 @@ class SuggestionService:
         audit: AuditStore,
         hmac_key: bytes,
         fallback_catalog: Callable[[], Catalog] = load_catalog,
+        audit_timeout: float = 10.0,
     ) -> None:
         if len(hmac_key) < 16:
             raise ValueError("the HMAC key must be at least 16 bytes")
@@ -124,6 +134,7 @@ class SuggestionService:
         self.audit = audit
         self._hmac_key = hmac_key
         self._fallback_catalog = fallback_catalog
+        self._audit_timeout = audit_timeout
         self._file_catalog: Catalog | None = None
 
     # -- catalog -----------------------------------------------------------------------------
@@ -174,7 +185,7 @@ class SuggestionService:
         """Validate, run the gate, and wait until the audit record is durable."""
         profile = parse_profile(raw_profile)
         answer = self.prepare_eligibility(raw_profile, profile, language=language, actor=actor)
-        await asyncio.wrap_future(self.audit.submit_suggestion(answer.audit))
+        await self._durable(self.audit.submit_suggestion(answer.audit))
         return answer
 
     def eligibility_sync(
@@ -183,7 +194,7 @@ class SuggestionService:
         """`eligibility` for plain `def` callers (blocks until the record is durable)."""
         profile = parse_profile(raw_profile)
         answer = self.prepare_eligibility(raw_profile, profile, language=language, actor=actor)
-        self.audit.write_suggestion(answer.audit)
+        self._durable_sync(self.audit.submit_suggestion(answer.audit))
         return answer
 
     # -- recommendations ---------------------------------------------------------------------
@@ -265,7 +276,7 @@ class SuggestionService:
         answer = self.prepare_recommendation(
             raw_profile, profile, top_k=top_k, objective=objective, language=language, actor=actor
         )
-        await asyncio.wrap_future(self.audit.submit_suggestion(answer.audit))
+        await self._durable(self.audit.submit_suggestion(answer.audit))
         return answer
 
     def recommend_sync(
@@ -283,7 +294,7 @@ class SuggestionService:
         answer = self.prepare_recommendation(
             raw_profile, profile, top_k=top_k, objective=objective, language=language, actor=actor
         )
-        self.audit.write_suggestion(answer.audit)
+        self._durable_sync(self.audit.submit_suggestion(answer.audit))
         return answer
 
     # -- decisions ---------------------------------------------------------------------------
@@ -358,7 +369,7 @@ class SuggestionService:
         record = self.prepare_decision(
             request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
         )
-        await asyncio.wrap_future(self.audit.submit_decision(record))
+        await self._durable(self.audit.submit_decision(record))
         return record
 
     def decide_sync(
@@ -374,8 +385,20 @@ class SuggestionService:
         record = self.prepare_decision(
             request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
         )
-        self.audit.write_decision(record)
+        self._durable_sync(self.audit.submit_decision(record))
         return record
+
+    async def _durable(self, written: Future[None]) -> None:
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(written), self._audit_timeout)
+        except TimeoutError:
+            raise AuditUnavailableError("the audit store did not confirm the write") from None
+
+    def _durable_sync(self, written: Future[None]) -> None:
+        try:
+            written.result(timeout=self._audit_timeout)
+        except TimeoutError:
+            raise AuditUnavailableError("the audit store did not confirm the write") from None
 
     # -- keyed hashes ------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -206,3 +207,22 @@ def test_prune_removes_old_records_with_their_decisions(store: AuditStore) -> No
 def test_prune_refuses_a_non_positive_age(store: AuditStore) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         store.prune(0)
+
+
+def test_writer_survives_a_failing_batch_and_keeps_writing(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    real = AuditStore._commit
+
+    def flaky(self: AuditStore, batch: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise MemoryError("simulated")
+        real(self, batch)
+
+    monkeypatch.setattr(AuditStore, "_commit", flaky)
+    with pytest.raises(AuditUnavailableError, match="failed"):
+        store.write_suggestion(suggestion("a" * 32))
+    store.write_suggestion(suggestion("b" * 32))
+    assert store.count("suggestions") == 1

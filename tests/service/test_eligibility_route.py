@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from models.henkilotunnus import pseudonymous_key
@@ -166,3 +167,17 @@ def test_streamed_body_over_the_limit_is_refused_with_413(api: TestClient) -> No
         headers={**CASEWORKER, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
+
+
+def test_an_unconfirmed_audit_write_refuses_the_answer_with_503(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import Future
+
+    suggestions = api.app.state.suggestions  # type: ignore[attr-defined]
+    monkeypatch.setattr(suggestions, "_audit_timeout", 0.05)
+    monkeypatch.setattr(suggestions.audit, "submit_suggestion", lambda record: Future())
+    response = api.post("/v1/eligibility", json={"profile": client_profile()}, headers=CASEWORKER)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "audit" in response.json()["detail"]
