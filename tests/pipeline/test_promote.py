@@ -65,3 +65,14 @@ def test_promote_names_an_unknown_version(state_dir):  # noqa: F811
     result = CliRunner().invoke(build_app(), ["promote", "--version", "9"])
     assert result.exit_code == 2
     assert "error:" in result.output
+
+
+def test_promote_names_missing_comparison_data(state_dir, tmp_path):  # noqa: F811
+    champion = register_fitted(promote_if_first=True)
+    challenger = register_fitted()
+    result = CliRunner().invoke(
+        build_app(), ["promote", "--version", challenger, "--data", str(tmp_path / "gone")]
+    )
+    assert result.exit_code == 2
+    assert "is not a directory" in result.output
+    assert _champion(state_dir) == champion
