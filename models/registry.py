@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -289,9 +290,13 @@ def log_polku_model(
             pyfunc = PolkuPyfunc()
             pyfunc.model = model
             output = pyfunc.predict(None, example)
-            signature = infer_signature(
-                example, output, params={"objective": DEFAULT_OBJECTIVE, "top_k": 0}
-            )
+            with warnings.catch_warnings():
+                # The hint that integer columns cannot hold missing values: a valid profile's
+                # integer field (months unemployed) is never missing.
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+                signature = infer_signature(
+                    example, output, params={"objective": DEFAULT_OBJECTIVE, "top_k": 0}
+                )
         info = mlflow.pyfunc.log_model(
             name=name,
             python_model=str(ENTRY_POINT),
