@@ -188,8 +188,10 @@ class ServiceRanker(BaseEstimator):
     The intervals are percentiles of the final stage refitted on bootstrap resamples of
     clients with the nuisance models held fixed. They cover the sampling noise of the
     final-stage fit (including the noise of the pseudo-outcomes), not the error of the
-    nuisance models, not misspecification of the linear final stage, and not confounding
-    by anything the profile does not record.
+    nuisance models, not misspecification of the linear final stage, not the bias of the
+    shrinkage, and not confounding by anything the profile does not record. On a synthetic
+    world the nominal 90 % intervals held the true uplift for about 55 % of client-service
+    pairs (docs/MODEL.md): read them as relative certainty, not calibrated coverage.
     """
 
     def __init__(
