@@ -16,14 +16,16 @@ _HEADER = (
 
 
 def write_section(name: str, command: str, body: str) -> None:
-    """Replace (or append) the section `name` with `body`, stamped with date, machine and command."""
+    """Replace or append the section `name`, stamped with date, machine and command."""
     text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else _HEADER
     stamp = (
         f"_Measured {dt.date.today().isoformat()} on {platform.machine()}, "
         f"Python {platform.python_version()}; command: `{command}`_\n\n"
     )
     section = f"<!-- bench:{name} -->\n{stamp}{body.strip()}\n<!-- /bench:{name} -->"
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S
+    )
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:

@@ -2,9 +2,9 @@
 
 `parse_profile_frame` checks a whole register extract column by column with array
 operations and collects every problem of every row; `parse_profile` runs the same checks
-(`_validate`) on columns of length one, for the API. Every error names the field and the problem. The personal
-identity code is used to derive the birth date and then dropped: it never reaches the
-typed profile, an error message or a repr.
+(`_validate`) on columns of length one, for the API. Every error names the field and the
+problem. The personal identity code is used to derive the birth date and then dropped: it
+never reaches the typed profile, an error message or a repr.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ class Objective:
         spec = spec.strip()
         if "=" not in spec:
             if spec not in TARGETS:
-                raise ValueError(f"unknown objective {spec!r}; expected one of {', '.join(TARGETS)}")
+                raise ValueError(
+                    f"unknown objective {spec!r}; expected one of {', '.join(TARGETS)}"
+                )
             return cls(((spec, 1.0),))
         weights: dict[str, float] = {}
         for part in spec.split(","):
