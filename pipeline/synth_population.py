@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from models.profile import HELSINKI_MUNICIPALITY, LANGUAGE_LEVELS
+from models.profile import HELSINKI_MUNICIPALITY, LABOUR_MARKET_STATUSES, LANGUAGE_LEVELS
 
 PERIOD_START: Final = np.datetime64("2021-03-01", "D")
 PERIOD_END: Final = np.datetime64("2023-06-30", "D")
@@ -359,20 +359,8 @@ def _episode_states(
         ]
     )
     shares[:, 0] = 1.0 - shares[:, 1:].sum(axis=1)
-    statuses = np.array(
-        [
-            "unemployed",
-            "laid_off",
-            "pay_subsidised",
-            "in_services",
-            "employed",
-            "short_time_work",
-            "full_time_student",
-            "outside_labour_force",
-            "unemployment_pension",
-        ],
-        dtype=object,
-    )
+    # The shares above follow the order of LABOUR_MARKET_STATUSES.
+    statuses = np.array(LABOUR_MARKET_STATUSES, dtype=object)
     status = statuses[_categorical(rng, shares)]
 
     # Unemployment length: a latent score (disadvantage + a person effect + noise, standard
