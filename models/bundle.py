@@ -29,6 +29,7 @@ from models.eligibility import (
     assess_eligibility_frame,
     load_rule_sets,
 )
+from models.features import FeatureLayoutError
 from models.profile import ClientProfile
 from models.ranker import ServiceRanker, objective_weights
 from models.suggestions import DEFAULT_OBJECTIVE, Driver, Objective, RankedService
@@ -44,6 +45,14 @@ def _thread_pools() -> Any:
 
 class RulesVersionError(RuntimeError):
     """The gate decided under a rule set the model version was not built with."""
+
+
+class IncompatibleModelError(RuntimeError):
+    """A model version cannot be served by this code (e.g. fitted under another feature layout).
+
+    Raised when a bundle is built or loaded, never half-way through a recommendation; a
+    service reloading its model keeps the old one and reports the message.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +180,14 @@ class PolkuModel:
     def _prepare(self) -> None:
         if not hasattr(self.ranker, "uplift_coef_"):
             raise ValueError("the ranker must be fitted before it is bundled")
+        try:
+            self.ranker.encoder_.check_layout()
+        except FeatureLayoutError as exc:
+            raise IncompatibleModelError(
+                f"this model version cannot be served by this code: {exc}; retrain it with "
+                "this code, or serve it with the polku version it was built with"
+            ) from None
+        self.feature_layout = self.ranker.encoder_.layout_fingerprint
         self.catalog = Catalog.from_snapshot(self.catalog_snapshot)
         unknown = [s for s in self.ranker.services_ if s not in self.catalog.ids]
         if unknown:
@@ -342,6 +359,7 @@ class PolkuModel:
             ],
             "rules_versions": list(self.rules_versions),
             "catalog_fingerprint": self.catalog.fingerprint,
+            "feature_layout": self.feature_layout,
             "trained_at": self.trained_at,
             "propensity_source": self.ranker.propensity_source_,
             "n_episodes": int(self.ranker.n_episodes_),

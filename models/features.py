@@ -18,6 +18,7 @@ this client without that need.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -135,6 +136,36 @@ def _feature_names() -> tuple[str, ...]:
 
 
 FEATURE_NAMES: Final = _feature_names()
+# Bump when a column keeps its name but changes meaning (a new cap, threshold or scaling):
+# a model fitted under another layout would silently read the wrong numbers.
+FEATURE_LAYOUT_VERSION: Final = 1
+
+
+def feature_layout_fingerprint(
+    names: Sequence[str] | None = None, version: int | None = None
+) -> str:
+    """SHA-256 hex of the feature layout: the schema version and the column names in order.
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        Column names (default: this code's `FEATURE_NAMES`).
+    version : int, optional
+        Layout version (default: this code's `FEATURE_LAYOUT_VERSION`).
+
+    Returns
+    -------
+    str
+        Equal for two encoders exactly when a model fitted on one can read the other's rows.
+    """
+    names = FEATURE_NAMES if names is None else tuple(names)
+    version = FEATURE_LAYOUT_VERSION if version is None else int(version)
+    text = "\n".join([f"polku-features v{version}", *names])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class FeatureLayoutError(ValueError):
+    """An encoder was fitted under another feature layout than the one this code encodes."""
 
 
 class FeatureEncoder(TransformerMixin, BaseEstimator):
@@ -153,6 +184,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
     n_features_out_ : int
     numeric_mean_, numeric_scale_ : ndarray of shape (3,)
         Standardisation of `NUMERIC_FEATURES`.
+    layout_version_ : int
+        `FEATURE_LAYOUT_VERSION` of the code that fitted the encoder.
 
     Examples
     --------
@@ -169,8 +202,35 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         self.numeric_scale_ = np.where(scale > 1e-9, scale, 1.0)
         self.feature_names_out_ = FEATURE_NAMES
         self.n_features_out_ = len(FEATURE_NAMES)
+        self.layout_version_ = FEATURE_LAYOUT_VERSION
         self._build_lookup()
         return self
+
+    @property
+    def layout_fingerprint(self) -> str:
+        """`feature_layout_fingerprint` of the layout this encoder was fitted under."""
+        check_is_fitted(self, "numeric_mean_")
+        # Encoders pickled before the layout was versioned carry no version: layout 1.
+        version = getattr(self, "layout_version_", 1)
+        return feature_layout_fingerprint(self.feature_names_out_, version)
+
+    def check_layout(self) -> None:
+        """Raise `FeatureLayoutError` unless this code encodes the layout the encoder was fitted on.
+
+        A fitted encoder (and the model coefficients that go with it) from an earlier
+        `models/features.py` would otherwise fail deep inside `transform` (an IndexError) or,
+        worse, score shifted columns.
+        """
+        fitted = self.layout_fingerprint
+        current = feature_layout_fingerprint()
+        if fitted != current:
+            raise FeatureLayoutError(
+                f"the encoder was fitted under feature layout {fitted[:12]} "
+                f"({len(self.feature_names_out_)} columns, layout version "
+                f"{getattr(self, 'layout_version_', 1)}), but this code encodes layout "
+                f"{current[:12]} ({len(FEATURE_NAMES)} columns, layout version "
+                f"{FEATURE_LAYOUT_VERSION})"
+            )
 
     # -- vectorised path -------------------------------------------------------------------
 

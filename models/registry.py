@@ -4,7 +4,11 @@ A model version is one `PolkuModel` (rules versions + catalog snapshot + fitted 
 saved with joblib. Pickles run code when loaded, so the file's SHA-256 is recorded three
 times (the pyfunc's model config, the MLmodel metadata, and a tag on the registered
 version) and compared with the file on every load BEFORE it is unpickled; a mismatch is
-refused (`ArtifactIntegrityError`).
+refused (`ArtifactIntegrityError`). The fingerprint of the feature layout the ranker was
+fitted under (`models.features.feature_layout_fingerprint`) is recorded beside the hash and
+compared with this code's layout before unpickling too: a version from an earlier
+`models/features.py` is refused with `IncompatibleModelError` instead of failing inside the
+encoder on its first request.
 
 The pyfunc is a "models from code" model (`models/pyfunc_entry.py`), so MLflow stores no
 cloudpickle of the wrapper: the only pickle is the hash-checked bundle. Loading it needs the
@@ -46,7 +50,8 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
-from models.bundle import PolkuModel
+from models.bundle import IncompatibleModelError, PolkuModel
+from models.features import feature_layout_fingerprint
 from models.state import state_dir
 from models.suggestions import DEFAULT_OBJECTIVE
 
@@ -57,6 +62,7 @@ TRACKING_URI_ENV: Final = "MLFLOW_TRACKING_URI"
 ARTIFACT_KEY: Final = "polku_model"
 ARTIFACT_FILE: Final = "polku_model.joblib"
 SHA256_KEY: Final = "polku_model_sha256"
+FEATURE_LAYOUT_KEY: Final = "polku_feature_layout"
 ENTRY_POINT: Final = Path(__file__).resolve().parent / "pyfunc_entry.py"
 LIBRARIES: Final = ("numpy", "pandas", "scikit-learn", "scipy", "joblib", "mlflow", "polku")
 # Columns a pyfunc input may never carry into MLflow (the input example is stored as a file).
@@ -152,14 +158,50 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load_checked(path: str | Path, expected_sha256: str) -> PolkuModel:
-    """Unpickle a bundle only if its SHA-256 equals `expected_sha256`.
+def check_feature_layout(recorded: str, what: str) -> None:
+    """Refuse a model whose recorded feature layout is not this code's.
+
+    Parameters
+    ----------
+    recorded : str
+        The fingerprint recorded when the model was logged ("" when none was: versions
+        logged before layouts were recorded; the unpickled encoder is checked instead).
+    what : str
+        How to name the model in the message (e.g. "version 3").
+
+    Raises
+    ------
+    IncompatibleModelError
+    """
+    current = feature_layout_fingerprint()
+    if recorded and recorded != current:
+        raise IncompatibleModelError(
+            f"{what} was trained under feature layout {recorded[:12]}, but this code encodes "
+            f"layout {current[:12]} (models/features.py changed); retrain it with this code, "
+            "or serve it with the polku version it was built with"
+        )
+
+
+def load_checked(path: str | Path, expected_sha256: str, expected_layout: str = "") -> PolkuModel:
+    """Unpickle a bundle only if its SHA-256 equals `expected_sha256` and its layout fits.
+
+    Parameters
+    ----------
+    path : str or Path
+    expected_sha256 : str
+        SHA-256 recorded when the bundle was logged.
+    expected_layout : str, optional
+        Feature-layout fingerprint recorded when it was logged; compared with this code's
+        before unpickling. The unpickled bundle checks its encoder's layout in any case.
 
     Raises
     ------
     ArtifactIntegrityError
         The file's hash differs (it was changed after logging), or no hash was recorded.
+    IncompatibleModelError
+        The bundle was fitted under another feature layout than this code encodes.
     """
+    check_feature_layout(expected_layout, Path(path).name)
     if not expected_sha256:
         raise ArtifactIntegrityError(f"no SHA-256 recorded for {Path(path).name}; refusing it")
     actual = file_sha256(path)
@@ -191,8 +233,12 @@ class PolkuPyfunc(PythonModel):
 
     def load_context(self, context: Any) -> None:
         """Check the bundle's hash, then unpickle it."""
-        expected = (context.model_config or {}).get(SHA256_KEY, "")
-        self.model = load_checked(context.artifacts[ARTIFACT_KEY], expected)
+        config = context.model_config or {}
+        self.model = load_checked(
+            context.artifacts[ARTIFACT_KEY],
+            config.get(SHA256_KEY, ""),
+            config.get(FEATURE_LAYOUT_KEY, ""),
+        )
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -301,7 +347,7 @@ def log_polku_model(
             name=name,
             python_model=str(ENTRY_POINT),
             artifacts={ARTIFACT_KEY: str(path)},
-            model_config={SHA256_KEY: sha256},
+            model_config={SHA256_KEY: sha256, FEATURE_LAYOUT_KEY: model.feature_layout},
             signature=signature,
             input_example=example,
             pip_requirements=[
@@ -310,6 +356,7 @@ def log_polku_model(
             ],
             metadata={
                 SHA256_KEY: sha256,
+                FEATURE_LAYOUT_KEY: model.feature_layout,
                 "library_versions": versions,
                 "rules_versions": list(model.rules_versions),
                 "catalog_fingerprint": model.catalog.fingerprint,
@@ -323,13 +370,18 @@ def register(model_info: Any) -> str:
     """Register a logged model as a new version of `MODEL_NAME`; returns the version number.
 
     The bundle's SHA-256 is also set as a tag of the version, so a load can compare the
-    file against the registry, not only against the metadata stored beside the file.
+    file against the registry, not only against the metadata stored beside the file; so is
+    its feature layout, so the registry shows which code a version needs.
     """
     sha256 = (model_info.metadata or {}).get(SHA256_KEY)
     if not sha256:
         raise ValueError("the logged model carries no SHA-256; log it with log_polku_model")
     version = mlflow.register_model(model_info.model_uri, MODEL_NAME)
-    _client().set_model_version_tag(MODEL_NAME, version.version, SHA256_KEY, sha256)
+    client = _client()
+    client.set_model_version_tag(MODEL_NAME, version.version, SHA256_KEY, sha256)
+    layout = (model_info.metadata or {}).get(FEATURE_LAYOUT_KEY)
+    if layout:
+        client.set_model_version_tag(MODEL_NAME, version.version, FEATURE_LAYOUT_KEY, layout)
     return str(version.version)
 
 
@@ -354,7 +406,15 @@ def load_version(version: str | int) -> LoadedModel:
 
 
 def load_champion() -> LoadedModel:
-    """Load the version holding the champion alias (hash-checked)."""
+    """Load the version holding the champion alias (hash- and layout-checked).
+
+    Raises
+    ------
+    ArtifactIntegrityError
+        The model file changed after logging.
+    IncompatibleModelError
+        The version was trained under another feature layout than this code encodes.
+    """
     client = _client()
     model_version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     return _load(client, model_version)
@@ -380,7 +440,12 @@ def _load(client: MlflowClient, model_version: Any) -> LoadedModel:
             raise ArtifactIntegrityError(
                 f"version {model_version.version}: expected one {ARTIFACT_FILE}, found {len(files)}"
             )
-        model = load_checked(files[0], registered_hash or recorded)
+        layout = str(
+            metadata.get(FEATURE_LAYOUT_KEY)
+            or (model_version.tags or {}).get(FEATURE_LAYOUT_KEY, "")
+        )
+        check_feature_layout(layout, f"version {model_version.version}")
+        model = load_checked(files[0], registered_hash or recorded, layout)
     metrics: dict[str, float] = {}
     if model_version.run_id:
         metrics = dict(client.get_run(model_version.run_id).data.metrics)

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from models.features import DRIVER_FACTORS, FEATURE_NAMES, FeatureEncoder
+from models import features
+from models.features import (
+    DRIVER_FACTORS,
+    FEATURE_NAMES,
+    FeatureEncoder,
+    FeatureLayoutError,
+    feature_layout_fingerprint,
+)
 from models.profile import NEVER_FEATURES
 from tests.models.world import ToyEpisodes, base_profile, profile_of
 
@@ -112,3 +119,23 @@ def test_encoder_pickle_round_trip_keeps_serving_path(encoder: FeatureEncoder) -
     restored = pickle.loads(pickle.dumps(encoder))
     profile = base_profile(debt_problems=True, unemployment_months=30)
     np.testing.assert_array_equal(restored.encode_one(profile), encoder.encode_one(profile))
+
+
+def test_layout_fingerprint_follows_names_order_and_version() -> None:
+    current = feature_layout_fingerprint()
+    assert current == feature_layout_fingerprint(FEATURE_NAMES, features.FEATURE_LAYOUT_VERSION)
+    swapped = (FEATURE_NAMES[1], FEATURE_NAMES[0], *FEATURE_NAMES[2:])
+    assert feature_layout_fingerprint(swapped) != current
+    assert feature_layout_fingerprint(FEATURE_NAMES[:-1]) != current
+    assert feature_layout_fingerprint(version=features.FEATURE_LAYOUT_VERSION + 1) != current
+
+
+def test_encoder_check_layout_refuses_another_layout(
+    encoder: FeatureEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoder.check_layout()  # fitted by this code: fine
+    assert encoder.layout_fingerprint == feature_layout_fingerprint()
+    restored = pickle.loads(pickle.dumps(encoder))
+    monkeypatch.setattr(features, "FEATURE_LAYOUT_VERSION", features.FEATURE_LAYOUT_VERSION + 1)
+    with pytest.raises(FeatureLayoutError, match=r"fitted under .* layout version 1"):
+        restored.check_layout()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -8,8 +9,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from models import registry
-from models.bundle import PolkuModel
+from models import features, registry
+from models.bundle import IncompatibleModelError, PolkuModel
 from tests.models.world import ToyEpisodes, base_profile
 
 
@@ -76,6 +77,7 @@ def test_logged_model_records_hash_versions_and_no_identity_code(
     client = mlflow.MlflowClient()
     model_version = client.get_model_version(registry.MODEL_NAME, version)
     assert len(model_version.tags[registry.SHA256_KEY]) == 64
+    assert model_version.tags[registry.FEATURE_LAYOUT_KEY] == polku_model.feature_layout
     stored = list((mlflow_state / "mlartifacts").rglob("*"))
     texts = [p.read_text(errors="ignore") for p in stored if p.is_file() and p.suffix != ".joblib"]
     assert texts and not any("131052-308T" in text for text in texts)
@@ -112,3 +114,44 @@ def test_library_versions_name_the_model_dependencies() -> None:
     versions = registry.library_versions()
     for library in ("python", "numpy", "scikit-learn", "mlflow", "joblib"):
         assert versions[library] and versions[library] != "not installed"
+
+
+def test_version_of_another_feature_layout_is_refused_before_unpickling(
+    mlflow_state: Path,
+    polku_model: PolkuModel,
+    world: ToyEpisodes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    version = _log_and_register(polku_model, world.frame.head(2))
+    registry.set_champion(version)
+    # The code moves on: same column names, but a column changed meaning (layout 2).
+    monkeypatch.setattr(features, "FEATURE_LAYOUT_VERSION", 2)
+
+    def no_unpickling(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model file was unpickled")
+
+    monkeypatch.setattr(registry.joblib, "load", no_unpickling)
+    with pytest.raises(IncompatibleModelError, match=f"version {version} was trained under"):
+        registry.load_champion()
+    with pytest.raises(IncompatibleModelError, match=r"models/features\.py changed"):
+        registry.load_version(version)
+    with pytest.raises(Exception, match="feature layout"):
+        mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@{registry.CHAMPION_ALIAS}")
+
+
+def test_bundle_from_an_earlier_encoder_without_recorded_layout_is_refused(
+    tmp_path: Path, polku_model: PolkuModel, world: ToyEpisodes
+) -> None:
+    # A bundle pickled by an earlier models/features.py: three columns fewer, no layout
+    # version, and no layout recorded in MLflow (versions logged before it was recorded).
+    old = copy.deepcopy(polku_model)
+    encoder = old.ranker.encoder_
+    encoder.feature_names_out_ = encoder.feature_names_out_[:-3]
+    encoder.n_features_out_ -= 3
+    del encoder.layout_version_
+    with pytest.raises(IndexError):  # what serving it used to do on the first request
+        encoder.transform(world.frame.head(2))
+    path = tmp_path / "old.joblib"
+    joblib.dump(old, path)
+    with pytest.raises(IncompatibleModelError, match=r"cannot be served.*\(\d+ columns"):
+        registry.load_checked(path, registry.file_sha256(path))
