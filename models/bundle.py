@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from models.catalog import Catalog
@@ -55,6 +56,46 @@ class IncompatibleModelError(RuntimeError):
     """
 
 
+def consistent_outcomes(
+    expected_without: npt.ArrayLike,
+    uplift: npt.ArrayLike,
+    uplift_low: npt.ArrayLike | None = None,
+    uplift_high: npt.ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Clip the numbers shown for a service so they agree with each other as probabilities.
+
+    A linear uplift model can predict past 0 or 1 (a tiny model once showed "with 100 %,
+    +117 points"). Both probabilities are clipped to [0, 1], the uplift is their difference,
+    and the interval is clipped into what an uplift can be from this baseline,
+    [-expected_without, 1 - expected_without]. Clipping is monotone, so the order of a
+    client's services and the point's place inside its interval are kept.
+
+    Parameters
+    ----------
+    expected_without : array-like
+        Predicted outcome without any service (broadcast against `uplift`).
+    uplift, uplift_low, uplift_high : array-like
+        Model uplift and its interval (same shape).
+
+    Returns
+    -------
+    expected_without, expected_with, uplift, uplift_low, uplift_high : ndarray
+        `uplift == expected_with - expected_without` and the interval within the bounds.
+    """
+    without = np.clip(np.asarray(expected_without, dtype=np.float64), 0.0, 1.0)
+    raw = np.asarray(uplift, dtype=np.float64)
+    with_service = np.clip(without + raw, 0.0, 1.0)
+    shown = with_service - without
+    floor, ceiling = -without, 1.0 - without
+
+    def bounded(values: npt.ArrayLike | None) -> np.ndarray | None:
+        if values is None:
+            return None
+        return np.clip(np.asarray(values, dtype=np.float64), floor, ceiling)
+
+    return without, with_service, shown, bounded(uplift_low), bounded(uplift_high)
+
+
 @dataclass(frozen=True, slots=True)
 class FrameScores:
     """Scores of every row of a profile frame against every service of the model.
@@ -71,9 +112,13 @@ class FrameScores:
     expected_without : ndarray of shape (n,)
         Predicted objective outcome without any service.
     uplift : ndarray of shape (n, n_services)
-        Predicted uplift on the objective; NaN where not allowed.
+        Predicted uplift on the objective, kept within [-expected_without,
+        1 - expected_without] (`consistent_outcomes`); NaN where not allowed.
     uplift_low, uplift_high : ndarray of shape (n, n_services) or None
-        Percentile intervals (only when asked for); NaN where not allowed.
+        Intervals (only when asked for), within the same bounds; NaN where not allowed.
+    rank_key : ndarray of shape (n, n_services) or None
+        The model's uplift before clipping: services are ordered by it, as `recommend`
+        orders them (clipping can tie services at the bounds). Default: `uplift`.
     """
 
     service_ids: tuple[str, ...]
@@ -83,13 +128,17 @@ class FrameScores:
     uplift: np.ndarray
     uplift_low: np.ndarray | None = None
     uplift_high: np.ndarray | None = None
+    rank_key: np.ndarray | None = None
+
+    def _keyed(self) -> np.ndarray:
+        key = self.uplift if self.rank_key is None else self.rank_key
+        return np.where(self.allowed, key, -np.inf)
 
     def top(self, k: int = 1) -> np.ndarray:
         """Column indices of each row's k best allowed services (-1 where fewer exist)."""
         if k < 1:
             raise ValueError("k must be at least 1")
-        keyed = np.where(self.allowed, self.uplift, -np.inf)
-        order = np.argsort(-keyed, axis=1, kind="stable")[:, :k]
+        order = np.argsort(-self._keyed(), axis=1, kind="stable")[:, :k]
         taken = np.take_along_axis(self.allowed, order, axis=1)
         return np.where(taken, order, -1)
 
@@ -101,8 +150,7 @@ class FrameScores:
     def to_frame(self) -> pd.DataFrame:
         """Long format: one row per (row, allowed service) with rank, with/without, uplift."""
         rows, cols = np.nonzero(self.allowed)
-        keyed = np.where(self.allowed, self.uplift, -np.inf)
-        ranks = np.argsort(np.argsort(-keyed, axis=1, kind="stable"), axis=1) + 1
+        ranks = np.argsort(np.argsort(-self._keyed(), axis=1, kind="stable"), axis=1) + 1
         base = self.expected_without[rows]
         uplift = self.uplift[rows, cols]
         out = pd.DataFrame(
@@ -111,7 +159,7 @@ class FrameScores:
                 "service_id": np.asarray(self.service_ids, dtype=object)[cols],
                 "rank": ranks[rows, cols],
                 "expected_without": base,
-                "expected_with": np.clip(base + uplift, 0.0, 1.0),
+                "expected_with": base + uplift,
                 "uplift": uplift,
             }
         )
@@ -255,23 +303,33 @@ class PolkuModel:
             if top_k is not None:
                 order = order[:top_k]
             factors, without = self._drivers(profile, objective, order)
-        base = scores.expected_without
+        # The numbers a caseworker sees must agree: probabilities in [0, 1], the uplift their
+        # difference, the interval and the drivers' uplifts within what is possible from here.
+        base, with_service, uplift, low, high = consistent_outcomes(
+            scores.expected_without,
+            scores.uplift[order],
+            scores.uplift_low[order],
+            scores.uplift_high[order],
+        )
+        assert low is not None and high is not None
+        without = np.clip(without, -base, 1.0 - base)
         ranked = []
         for rank, k in enumerate(order, start=1):
-            uplift = float(scores.uplift[k])
+            i = rank - 1
+            shown = float(uplift[i])
             drivers = tuple(
-                Driver(factor=factors[i], uplift_without=float(without[i, rank - 1]))
-                for i in np.argsort(-np.abs(uplift - without[:, rank - 1]), kind="stable")
+                Driver(factor=factors[j], uplift_without=float(without[j, i]))
+                for j in np.argsort(-np.abs(shown - without[:, i]), kind="stable")
             )
             ranked.append(
                 RankedService(
                     service_id=self.service_ids[k],
                     rank=rank,
-                    expected_with=float(min(max(base + uplift, 0.0), 1.0)),
-                    expected_without=base,
-                    uplift=uplift,
-                    uplift_low=float(scores.uplift_low[k]),
-                    uplift_high=float(scores.uplift_high[k]),
+                    expected_with=float(with_service[i]),
+                    expected_without=float(base),
+                    uplift=shown,
+                    uplift_low=float(low[i]),
+                    uplift_high=float(high[i]),
                     drivers=drivers,
                 )
             )
@@ -344,11 +402,13 @@ class PolkuModel:
             uplift[start:stop] = design @ coef
             if low is not None and high is not None:
                 low[start:stop], high[start:stop] = self.ranker.uplift_interval(part, objective)
-        uplift[~allowed] = np.nan
-        if low is not None and high is not None:
-            low[~allowed] = np.nan
-            high[~allowed] = np.nan
-        return FrameScores(self.service_ids, eligible, allowed, base, uplift, low, high)
+        raw = uplift
+        base, _, uplift, low, high = consistent_outcomes(base[:, None], raw, low, high)
+        base = base[:, 0]
+        for values in (uplift, low, high, raw):
+            if values is not None:
+                values[~allowed] = np.nan
+        return FrameScores(self.service_ids, eligible, allowed, base, uplift, low, high, raw)
 
     def describe(self) -> dict[str, Any]:
         """Plain facts about this version (for MLflow tags and the service's health route)."""

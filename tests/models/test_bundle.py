@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
@@ -135,11 +136,63 @@ def test_recommend_top_k_cuts_the_list(polku_model: PolkuModel) -> None:
         polku_model.recommend(base_profile(), top_k=0)
 
 
+def _assert_consistent(r: RankedService) -> None:
+    assert 0.0 <= r.expected_without <= 1.0
+    assert 0.0 <= r.expected_with <= 1.0
+    assert r.uplift == pytest.approx(r.expected_with - r.expected_without, abs=1e-12)
+    assert -r.expected_without - 1e-12 <= r.uplift_low <= r.uplift_high
+    assert r.uplift_high <= 1.0 - r.expected_without + 1e-12
+
+
 def test_recommend_expected_with_is_without_plus_uplift(polku_model: PolkuModel) -> None:
     _, ranked = polku_model.recommend(base_profile(language_level="B1", mother_tongue="et"))
     for r in ranked:
-        assert r.expected_with == pytest.approx(min(max(r.expected_without + r.uplift, 0), 1))
-        assert r.uplift_low <= r.uplift_high
+        _assert_consistent(r)
+        assert r.expected_with == pytest.approx(r.expected_without + r.uplift)
+
+
+def _overconfident(model: PolkuModel, shift: np.ndarray) -> PolkuModel:
+    """The model with every uplift (point and replicas) moved by `shift` per service."""
+    ranker = copy.deepcopy(model.ranker)
+    ranker.uplift_coef_[:, 0, :] += shift
+    ranker.uplift_boot_[:, :, 0, :] += shift
+    ranker.__dict__.pop("_serving_cache", None)
+    return PolkuModel(ranker, model.catalog_snapshot, model.rules_versions)
+
+
+def test_recommend_keeps_numbers_consistent_when_the_model_overshoots(
+    polku_model: PolkuModel, world: ToyEpisodes
+) -> None:
+    # Like a tiny model's "with 100 %, +117 points": uplifts far past what a probability allows.
+    n_services = len(polku_model.service_ids)
+    shift = np.where(np.arange(n_services) % 2 == 0, 1.2, -1.2)
+    model = _overconfident(polku_model, shift)
+    frame = world.frame.iloc[:30]
+    scores = model.score_frame(frame, with_intervals=True)
+    assert scores.uplift_low is not None and scores.uplift_high is not None
+    clipped_top = clipped_bottom = 0
+    for row in range(0, 30, 3):
+        _, ranked = model.recommend(profile_of(frame, row))
+        assert ranked
+        for r in ranked:
+            _assert_consistent(r)
+            clipped_top += r.expected_with == 1.0
+            clipped_bottom += r.expected_with == 0.0
+            k = model.service_ids.index(r.service_id)
+            assert scores.uplift[row, k] == pytest.approx(r.uplift)
+            assert scores.uplift_low[row, k] == pytest.approx(r.uplift_low)
+            assert scores.uplift_high[row, k] == pytest.approx(r.uplift_high)
+        assert [r.uplift for r in ranked] == sorted((r.uplift for r in ranked), reverse=True)
+        assert scores.top_service_ids(1)[row, 0] == ranked[0].service_id
+        # Drivers stay within what an uplift can be from this client's baseline.
+        for r in ranked:
+            for d in r.drivers:
+                assert -r.expected_without - 1e-12 <= d.uplift_without
+                assert d.uplift_without <= 1.0 - r.expected_without + 1e-12
+    assert clipped_top and clipped_bottom  # the shift really pushed past both bounds
+    long = scores.to_frame()
+    np.testing.assert_allclose(long["expected_with"] - long["expected_without"], long["uplift"])
+    assert long["expected_with"].between(0, 1).all()
 
 
 def test_score_frame_agrees_with_recommend(polku_model: PolkuModel, world: ToyEpisodes) -> None:
