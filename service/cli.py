@@ -1,4 +1,4 @@
-"""`polku serve` and `polku audit export|prune`: the service's commands.
+"""`polku serve`, `polku run` and `polku audit export|prune`: the service's commands.
 
 Composed into the `polku` CLI by name (`pipeline.cli.COMMAND_MODULES`), so no pipeline
 module imports service code. Heavy imports happen inside the commands.
@@ -7,6 +7,9 @@ module imports service code. Heavy imports happen inside the commands.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -137,7 +140,53 @@ def audit_prune(
     )
 
 
+def _polku_command() -> list[str]:
+    # The sibling console script: `polku run` composes the other commands by name, in their
+    # own processes, so this module never imports pipeline code.
+    script = Path(sys.executable).with_name("polku")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("polku")
+    if found is None:
+        raise typer.BadParameter("cannot find the `polku` command next to this Python")
+    return [found]
+
+
+def _step(args: list[str]) -> None:
+    typer.secho(f"$ polku {' '.join(args)}", fg=typer.colors.CYAN, err=True)
+    completed = subprocess.run([*_polku_command(), *args], check=False)
+    if completed.returncode != 0:
+        raise typer.Exit(completed.returncode)
+
+
+def run(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    clients: Annotated[
+        int, typer.Option(min=1, help="Persons in a newly generated world.")
+    ] = 10_000,
+) -> None:
+    """The whole main job on a fresh clone: a world and a champion if none, then serve.
+
+    Serves with the development keys (printed at start): for your own machine only.
+    """
+    from models.state import default_data_dir
+    from service.model_holder import champion_version
+
+    world = default_data_dir()
+    if not (world / "episodes.parquet").exists():
+        _step(["generate", "--clients", str(clients), "--seed", "0", "--out", str(world)])
+    else:
+        typer.echo(f"world found in {world}", err=True)
+    if champion_version() is None:
+        _step(["train", "--data", str(world), "--promote-if-first"])
+    else:
+        typer.echo(f"champion found: version {champion_version()}", err=True)
+    serve(host=host, port=port, workers=1, dev_keys=True, access_log=True, log_level="info")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `serve` and the `audit` group to the `polku` CLI."""
+    """Add `serve`, `run` and the `audit` group to the `polku` CLI."""
     app.command("serve")(serve)
+    app.command("run")(run)
     app.add_typer(audit_app, name="audit")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -90,6 +91,12 @@ def create_app(
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)
             log.info("model at start: %s", outcome.message)
+        if settings.freeze_gc_after_start:
+            # Everything loaded so far (MLflow, pandas, the model) lives as long as the
+            # process: keep it out of the collector's full passes, which otherwise stall
+            # answers for tens of milliseconds.
+            gc.collect()
+            gc.freeze()
         poller = (
             asyncio.create_task(_poll_champion(holder, settings.reload_poll_seconds))
             if settings.reload_policy == "poll"

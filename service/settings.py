@@ -50,6 +50,7 @@ class Settings(BaseSettings):
         turn it off).
     retry_after_seconds : the `Retry-After` sent with 503 while no model is loaded.
     limit_native_threads : limit OpenMP/BLAS to one thread in the serving process.
+    freeze_gc_after_start : move what start-up loaded out of the garbage collector's reach.
     audit_timeout_seconds : longest wait for an audit write; past it the answer is refused
         with 503 instead of leaving without its record.
     """
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(default=30, gt=0)
     limit_native_threads: bool = True
     audit_timeout_seconds: float = Field(default=10.0, gt=0)
+    freeze_gc_after_start: bool = True
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""

@@ -89,3 +89,42 @@ def test_redacting_filter_cleans_messages_and_tracebacks(caplog: pytest.LogCaptu
     assert "010594Y9032" not in text
     assert "profile of [redacted]" in text
     assert "ValueError: bad [redacted]" in text
+
+
+@pytest.mark.parametrize(
+    ("has_world", "champion", "expected_steps"),
+    [
+        (False, None, ["generate", "train"]),
+        (True, None, ["train"]),
+        (True, "3", []),
+    ],
+)
+def test_run_command_makes_only_what_is_missing_then_serves_with_dev_keys(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    has_world: bool,
+    champion: str | None,
+    expected_steps: list[str],
+) -> None:
+    import service.cli
+    import service.model_holder
+
+    monkeypatch.setenv("POLKU_STATE_DIR", str(tmp_path))
+    if has_world:
+        (tmp_path / "world").mkdir()
+        (tmp_path / "world" / "episodes.parquet").write_bytes(b"")
+    steps: list[list[str]] = []
+    served: dict[str, object] = {}
+    monkeypatch.setattr(service.cli, "_step", steps.append)
+    monkeypatch.setattr(service.cli, "serve", lambda **kw: served.update(kw))
+    monkeypatch.setattr(service.model_holder, "champion_version", lambda: champion)
+    result = CliRunner().invoke(build_app(), ["run", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert [s[0] for s in steps] == expected_steps
+    if "train" in expected_steps:
+        train = steps[-1]
+        assert train[train.index("--data") + 1] == str(tmp_path / "world")
+        assert "--promote-if-first" in train
+    assert served["port"] == 8123
+    assert served["host"] == "127.0.0.1"
+    assert served["dev_keys"] is True
