@@ -369,7 +369,10 @@ free core. {audited:,} audit rows were written during the Polku runs.
 Load average of the shared 2-core machine at the end: {load[0]:.1f} / {load[1]:.1f} /
 {load[2]:.1f}. Other engineers' training and test jobs ran at the same time, and `wrk`
 shares the two cores, so the req/s and latency figures are pessimistic and vary between runs;
-the CPU per request and the ratios are the robust figures.
+the CPU per request and the ratios are the robust figures. One process at concurrency 8
+serving N req/s has a mean latency of 8 / N (Little's law): at 300 req/s that is about 27 ms,
+so a p99 under 30 ms at concurrency 8 needs either about half the CPU per request or a
+second free core.
 """
     write_section("api", "python bench/bench_api.py", body)
     print(body)
