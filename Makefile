@@ -19,8 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup ## Generate a world and train a champion if none, then serve on 127.0.0.1:8000
-	$(VENV)/bin/polku prepare
-	$(VENV)/bin/polku serve
+	$(VENV)/bin/polku run
 
 test: setup ## Run the default test suite (everything but tests marked slow)
 	$(VENV)/bin/pytest -m "not slow"

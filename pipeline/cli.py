@@ -22,7 +22,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.evaluate_cmd",
     "pipeline.promote_cmd",
     "pipeline.effects_cmd",
-    "pipeline.prepare_cmd",
     "service.cli",
 )
 
