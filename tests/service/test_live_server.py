@@ -32,8 +32,8 @@ from tests.service.registry_builder import tracking_uri
 CASEWORKER = auth("caseworker")
 
 # Each test starts real servers (MLflow import, champion load) and the registry is built in
-# a subprocess: minutes on a shared 2-core machine, so outside the default suite.
-pytestmark = pytest.mark.slow
+# a subprocess: about 35 s in all on an idle 2-core machine, so they stay in the default
+# suite; run them alone with `pytest tests/service/test_live_server.py`.
 
 
 @pytest.fixture(scope="session")
