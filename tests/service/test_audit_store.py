@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,9 @@ def decision(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AuditStore:
+def store(tmp_path: Path) -> Iterator[AuditStore]:
     with AuditStore(f"sqlite:///{tmp_path / 'audit.sqlite3'}") as opened:
-        yield opened  # type: ignore[misc]
+        yield opened
 
 
 def test_store_uses_wal_and_full_synchronous(store: AuditStore) -> None:
@@ -168,9 +169,9 @@ def test_export_writes_the_joined_records(store: AuditStore, tmp_path: Path, suf
         assert rows[1]["choice"] == ""
         assert rows[0]["created_at"] == "2026-03-01T12:00:00Z"
     elif suffix == ".jsonl":
-        rows = [json.loads(line) for line in out.read_text().splitlines()]
-        assert rows[0]["ranking"][0]["service_id"] == "debt_advice"
-        assert rows[1]["decision_id"] is None
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+        assert records[0]["ranking"][0]["service_id"] == "debt_advice"
+        assert records[1]["decision_id"] is None
     else:
         frame = pd.read_parquet(out)
         assert list(frame["request_id"]) == ["a" * 32, "b" * 32]

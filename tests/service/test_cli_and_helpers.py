@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.service.test_audit_store import decision, suggestion
 
 
 @pytest.fixture
-def audit_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AuditStore:
+def audit_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditStore]:
     url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
     monkeypatch.setenv("POLKU_AUDIT_DB_URL", url)
     from service.settings import get_settings
@@ -28,7 +29,7 @@ def audit_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AuditStore:
     store.write_suggestion(suggestion("b" * 32, created_at=now - dt.timedelta(days=1)))
     store.write_decision(decision("a" * 32))
     store.close()
-    yield store  # type: ignore[misc]
+    yield store
     get_settings.cache_clear()
 
 

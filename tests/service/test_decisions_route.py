@@ -19,7 +19,7 @@ def _suggest(api: TestClient, profile: dict[str, Any] | None = None) -> dict[str
         headers=CASEWORKER,
     )
     assert response.status_code == 200
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def _decide(api: TestClient, **body: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -157,13 +158,13 @@ def test_request_body_over_the_limit_is_refused_with_413(api: TestClient) -> Non
 
 
 def test_streamed_body_over_the_limit_is_refused_with_413(api: TestClient) -> None:
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         for _ in range(20):
             yield b"x" * 8192
 
     response = api.post(
         "/v1/eligibility",
-        content=chunks(),  # type: ignore[arg-type]
+        content=chunks(),
         headers={**CASEWORKER, "Content-Type": "application/json"},
     )
     assert response.status_code == 413

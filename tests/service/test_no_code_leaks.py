@@ -59,9 +59,9 @@ def test_no_code_reaches_answers_logs_audit_or_export(
     db_path = Path(audit.url.removeprefix("sqlite:///"))
     sources = {"answers": "\n".join(texts), "logs": caplog.text, "export": export.read_text()}
     for suffix in ("", "-wal"):
-        path = Path(f"{db_path}{suffix}")
-        if path.exists():
-            sources[path.name] = path.read_bytes().decode("latin-1")
+        db_file = Path(f"{db_path}{suffix}")
+        if db_file.exists():
+            sources[db_file.name] = db_file.read_bytes().decode("latin-1")
     for name, text in sources.items():
         leaked = [code for code in codes if code in text]
         assert not leaked, f"{len(leaked)} codes in the {name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -15,14 +16,14 @@ from tests.service.helpers import auth, client_profile, non_client_profile
 CASEWORKER = auth("caseworker")
 
 
-def _recommend(api: TestClient, **body: object) -> dict:  # type: ignore[type-arg]
+def _recommend(api: TestClient, **body: object) -> dict[str, Any]:
     response = api.post(
         "/v1/recommendations",
         json={"profile": client_profile(), **body},
         headers=CASEWORKER,
     )
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def test_recommendations_rank_what_the_model_ranks(api: TestClient, tiny_model: PolkuModel) -> None:
