@@ -197,7 +197,12 @@ class RedactingFilter(logging.Filter):
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
-            record.msg, record.args = cleaned, None
+            if isinstance(record.args, tuple):
+                # Keep the arguments' shape: formatters such as uvicorn's access log unpack them.
+                record.msg = redact(str(record.msg))
+                record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            if redact(record.getMessage()) != record.getMessage():
+                record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
             # Formatted here so the traceback's messages are redacted too.
             record.exc_text = logging.Formatter().formatException(record.exc_info)

@@ -92,6 +92,26 @@ def test_redacting_filter_cleans_messages_and_tracebacks(caplog: pytest.LogCaptu
     assert "ValueError: bad [redacted]" in text
 
 
+def test_redacting_filter_keeps_uvicorn_access_lines_formattable() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    # uvicorn's access formatter unpacks the record's arguments: redaction must keep them.
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/answers/131052-308T", "1.1", 200),
+        None,
+    )
+    assert RedactingFilter().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
+    assert "131052-308T" not in line
+    assert "GET /answers/[redacted]" in line
+    assert "200" in line.rsplit('"', 1)[-1]
+
+
 @pytest.mark.parametrize(
     ("has_world", "champion", "expected_steps"),
     [
