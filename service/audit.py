@@ -45,6 +45,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,7 @@ class AuditStore:
         """The engine, created (with the tables) on first use."""
         if self._engine is None:
             self._engine = _make_engine(self.url)
-            metadata.create_all(self._engine)
+            _create_tables(self._engine)
         return self._engine
 
     def open(self) -> AuditStore:
@@ -479,6 +480,22 @@ class AuditStore:
                 delete(suggestions).where(suggestions.c.created_at < cutoff)
             ).rowcount
         return PruneResult(suggestions=removed_suggestions, decisions=removed_decisions)
+
+
+def _create_tables(engine: Engine, attempts: int = 3) -> None:
+    """Create the tables unless they exist, tolerating another process doing the same.
+
+    `create_all` checks, then creates: two workers starting on a new database can both see
+    no table, and the slower one fails with "already exists". Checking again settles it.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DatabaseError as error:
+            if "already exists" not in str(error).lower() or attempt == attempts:
+                raise
+            log.info("audit tables were created by another process; checking again")
 
 
 def _make_engine(url: str) -> Engine:

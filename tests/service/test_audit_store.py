@@ -227,3 +227,28 @@ def test_writer_survives_a_failing_batch_and_keeps_writing(
         store.write_suggestion(suggestion("a" * 32))
     store.write_suggestion(suggestion("b" * 32))
     assert store.count("suggestions") == 1
+
+
+def test_opening_tolerates_another_process_creating_the_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.audit as audit
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    AuditStore(url).open().close()  # the other worker won the race
+    calls: list[bool] = []
+    create_all = audit.metadata.create_all
+
+    def racing_create_all(engine: Any, **kwargs: Any) -> None:
+        # The first call saw no table (as when both workers checked at once) and creates.
+        calls.append(True)
+        create_all(engine, checkfirst=len(calls) > 1)
+
+    monkeypatch.setattr(audit.metadata, "create_all", racing_create_all)
+    store = AuditStore(url).open()
+    store.write_suggestion(suggestion("after-race"))
+    store.close()
+    assert len(calls) == 2
+    reopened = AuditStore(url).open()
+    assert reopened.suggestion("after-race") is not None
+    reopened.close()
