@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,10 +9,16 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from models.catalog import Catalog
-from models.ranker import ServiceRanker, objective_weights, outcomes_from_episodes
+from models.ranker import (
+    CALIBRATION_BINS,
+    ServiceRanker,
+    _calibrate,
+    objective_weights,
+    outcomes_from_episodes,
+)
 from models.suggestions import TARGETS
 from tests.models.conftest import fit_ranker
-from tests.models.world import HEALTH_EFFECT, ToyEpisodes, make_world
+from tests.models.world import HEALTH_EFFECT, LOW_LANGUAGE, ToyEpisodes, make_world
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +65,7 @@ def test_ranker_predict_before_fit_raises(small_world: ToyEpisodes) -> None:
         ({"propensity_floor": 0.9}, "propensity_floor"),
         ({"interval": 1.0}, "interval"),
         ({"final_alpha": "big"}, "final_alpha"),
+        ({"interval_method": "vibes"}, "interval_method"),
     ],
 )
 def test_ranker_rejects_bad_parameters_in_fit(
@@ -225,3 +234,107 @@ def test_outcomes_from_episodes_rejects_non_binary() -> None:
     episodes = pd.DataFrame({"employed_6m": [0, 2], "education_6m": [0, 0], "employed_12m": [1, 0]})
     with pytest.raises(ValueError, match="row 2: employed_6m must be 0 or 1"):
         outcomes_from_episodes(episodes)
+
+
+def _toy_true_uplift(world: ToyEpisodes) -> np.ndarray:
+    """True uplift on the probability scale, as `make_world` draws the outcomes."""
+    frame = world.frame
+    health = frame["health_limitations"].to_numpy(dtype=bool)
+    low_language = np.isin(frame["language_level"].to_numpy(), LOW_LANGUAGE)
+    months = frame["unemployment_months"].to_numpy()
+    base = 1.0 / (1.0 + np.exp(-(0.3 - 1.0 * health - 0.8 * low_language - 0.03 * months)))
+    return np.clip(base[:, None] + world.true_uplift, 0.0, 1.0) - base[:, None]
+
+
+def test_ranker_calibrated_intervals_cover_the_truth_better_than_bootstrap(
+    ranker: ServiceRanker, catalog: Catalog
+) -> None:
+    # New clients of the same toy world; their true uplift is known and never seen in fit.
+    fresh = make_world(2500, seed=99, catalog=catalog)
+    truth = _toy_true_uplift(fresh)
+    rankable = fresh.allowed & ranker.supported_
+    coverage = {}
+    for method in ("bootstrap", "calibrated"):
+        model = copy.deepcopy(ranker).set_params(interval_method=method)
+        low, high = model.uplift_interval(fresh.frame, "employment_or_education_6m")
+        inside = (low <= truth) & (truth <= high)
+        coverage[method] = inside[rankable].mean()
+    # Nominal 90 %: the bootstrap of the final stage alone misses the shrinkage bias.
+    assert coverage["calibrated"] > 0.8
+    assert coverage["calibrated"] > coverage["bootstrap"] + 0.1
+
+
+def test_ranker_calibrated_intervals_hold_the_point_estimate(
+    ranker: ServiceRanker, world: ToyEpisodes
+) -> None:
+    frame = world.frame.iloc[:300]
+    objective = "employment_or_education_6m=0.3,employment_12m=0.7"
+    low, high = ranker.uplift_interval(frame, objective)
+    point = frame.pipe(ranker.encode) @ ranker.objective_uplift_coef(objective)
+    supported = ranker.supported_
+    assert np.all(low[:, supported] <= point[:, supported])
+    assert np.all(point[:, supported] <= high[:, supported])
+    assert np.all(high[:, supported] - low[:, supported] > 0)
+
+
+def test_ranker_calibration_is_the_identity_for_unsupported_services(
+    small_ranker: ServiceRanker,
+) -> None:
+    unsupported = ~small_ranker.supported_
+    calibration = small_ranker.calibration_
+    assert calibration.shape == (len(TARGETS), len(small_ranker.services_), 6)
+    np.testing.assert_array_equal(calibration[:, unsupported, 0], 0.0)
+    np.testing.assert_array_equal(calibration[:, unsupported, 1], 1.0)
+    np.testing.assert_array_equal(calibration[:, unsupported, 2:], 0.0)
+
+
+def test_calibrate_recovers_a_known_line_with_honest_errors() -> None:
+    # Pseudo-outcomes = 0.02 + 0.5 * prediction + heavy noise, as AIPW pseudo-outcomes are.
+    rng = np.random.default_rng(5)
+    n = 20_000
+    oof = np.full((n, len(TARGETS), 2), np.nan)
+    oof[:, :, 0] = rng.normal(0.03, 0.04, size=(n, len(TARGETS)))
+    pseudo = np.zeros_like(oof)
+    pseudo[:, :, 0] = 0.02 + 0.5 * oof[:, :, 0] + rng.normal(0, 1.0, size=(n, len(TARGETS)))
+    groups = np.arange(n) // 2  # two episodes per client
+    calibration = _calibrate(oof, pseudo, groups)
+    a, b = calibration[:, 0, 0], calibration[:, 0, 1]
+    se_a, se_b = np.sqrt(calibration[:, 0, 2]), np.sqrt(calibration[:, 0, 4])
+    assert np.all(np.abs(a - 0.02) < 4 * se_a)
+    assert np.all(np.abs(b - 0.5) < 4 * se_b)
+    # Noise variance 1 over 20,000 rows: the slope's error is about 1 / (0.04 sqrt(n)).
+    assert np.all((se_b > 0.1) & (se_b < 0.3))
+    # The line fits: no residual error is found in the bins. Column 1 had no rows: identity.
+    assert np.all(calibration[:, 0, 5] < 1e-3)
+    np.testing.assert_array_equal(calibration[:, 1], [[0, 1, 0, 0, 0, 0]] * len(TARGETS))
+    assert CALIBRATION_BINS >= 2
+
+
+def test_calibrate_measures_error_the_line_cannot_follow() -> None:
+    # The truth bends (|x| shape) where the line is flat: binned residuals must show it.
+    rng = np.random.default_rng(6)
+    n = 40_000
+    oof = np.full((n, len(TARGETS), 1), np.nan)
+    x = rng.uniform(-0.1, 0.1, size=(n, len(TARGETS)))
+    oof[:, :, 0] = x
+    bent = 0.6 * (np.abs(x) - 0.05)  # mean 0, no linear trend; sd of about 0.017
+    pseudo = (bent + rng.normal(0, 0.5, size=x.shape))[:, :, None]
+    calibration = _calibrate(oof, pseudo, np.arange(n))
+    residual_sd = np.sqrt(calibration[:, 0, 5])
+    assert np.all((residual_sd > 0.008) & (residual_sd < 0.03))
+
+
+def test_ranker_pickled_before_calibration_keeps_bootstrap_intervals(
+    ranker: ServiceRanker, world: ToyEpisodes
+) -> None:
+    frame = world.frame.iloc[:50]
+    old = copy.deepcopy(ranker)
+    del old.calibration_
+    del old.interval_method
+    low, high = old.uplift_interval(frame, "employment_12m")
+    bootstrap = copy.deepcopy(ranker).set_params(interval_method="bootstrap")
+    expected_low, expected_high = bootstrap.uplift_interval(frame, "employment_12m")
+    np.testing.assert_array_equal(low, expected_low)
+    np.testing.assert_array_equal(high, expected_high)
+    scores = old.score_design(old.encode(frame)[0], "employment_12m")
+    np.testing.assert_allclose(scores.uplift_low, expected_low[0])
