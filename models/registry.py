@@ -390,6 +390,16 @@ def log_model(model: PolkuModel, *, input_example: pd.DataFrame | None = None) -
     return register(log_polku_model(model, input_example=input_example))
 
 
+def champion_version() -> str | None:
+    """The version holding the champion alias, without loading it; None when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(_client().get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version)
+    except MlflowException:
+        return None
+
+
 def set_champion(version: str | int) -> None:
     """Give `version` the champion alias."""
     _client().set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, str(version))

@@ -58,17 +58,10 @@ def _client() -> Any:
 
 def champion_version() -> str | None:
     """The version that holds the `champion` alias, or None."""
-    from mlflow.exceptions import MlflowException
-
     from models import registry
 
-    client = _client()
-    try:
-        return str(
-            client.get_model_version_by_alias(registry.MODEL_NAME, registry.CHAMPION_ALIAS).version
-        )
-    except MlflowException:
-        return None
+    _client()  # configures tracking
+    return registry.champion_version()
 
 
 def _set_champion(version: str) -> None:

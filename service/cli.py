@@ -43,7 +43,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the API (and later the caseworker page) with uvicorn."""
+    """Serve the API, its OpenAPI docs and the caseworker page with uvicorn."""
     import uvicorn
 
     _limit_native_threads()

@@ -100,17 +100,9 @@ def default_loader() -> LoadedChampion:
 
 def champion_version() -> str | None:
     """The version the registry's champion alias points at, without loading it."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+    from models.registry import champion_version as registry_champion_version
 
-    from models.registry import CHAMPION_ALIAS, MODEL_NAME, tracking_uri
-
-    uri = tracking_uri()
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    try:
-        return str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version)
-    except MlflowException:
-        return None
+    return registry_champion_version()
 
 
 def default_model_name() -> str:
