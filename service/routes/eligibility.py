@@ -22,6 +22,9 @@ async def check_eligibility(
 ) -> EligibilityResponse:
     """Decide whether a person is a client of Helsinki's employment services, and why."""
     answer = await suggestions.eligibility(
-        body.profile.model_dump(exclude_none=True), language=body.language, actor=principal.label
+        # JSON mode: dates as ISO text, the gate's cheap path (see routes/recommendations.py).
+        body.profile.model_dump(mode="json", exclude_none=True),
+        language=body.language,
+        actor=principal.label,
     )
     return eligibility_response(answer)

@@ -24,7 +24,9 @@ async def recommend(
     # async def on purpose: scoring is short and CPU-bound, so running it on the event loop
     # one request at a time beats threads contending for the GIL.
     answer = await suggestions.recommend(
-        body.profile.model_dump(exclude_none=True),
+        # JSON mode: dates as ISO text, which the gate checks on its cheap per-value path
+        # (real date objects go through pandas); the gate's rules are the same either way.
+        body.profile.model_dump(mode="json", exclude_none=True),
         top_k=body.top_k,
         objective=body.objective,
         language=body.language,
