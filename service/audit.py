@@ -21,7 +21,7 @@ import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -282,11 +282,11 @@ class AuditStore:
 
     def submit_suggestion(self, record: SuggestionRecord) -> Future[None]:
         """Queue a suggestion; the future completes once it is committed (or failed)."""
-        return self._submit(suggestions, asdict(record))
+        return self._submit(suggestions, _row(record))
 
     def submit_decision(self, record: DecisionRecord) -> Future[None]:
         """Queue a decision; the future completes once it is committed (or failed)."""
-        return self._submit(decisions, asdict(record))
+        return self._submit(decisions, _row(record))
 
     def write_suggestion(self, record: SuggestionRecord) -> None:
         """Write a suggestion and wait until it is durable."""
@@ -518,6 +518,11 @@ def _make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _row(record: SuggestionRecord | DecisionRecord) -> dict[str, Any]:
+    # Shallow: every field is immutable (`dataclasses.asdict` deep-copies each value).
+    return {name: getattr(record, name) for name in record.__slots__}
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
