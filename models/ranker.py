@@ -17,10 +17,11 @@ Method (docs/MODEL.md has the why): a cross-fitted doubly robust learner (DR-lea
 4. Uncertainty: the final stage refitted on `n_bootstrap` Poisson bootstrap resamples of
    clients (nuisances held fixed), stored as a weight tensor. That spread alone misses the
    shrinkage bias and the nuisances' error, so by default (`interval_method="calibrated"`)
-   a DR-learner that never saw a fold predicts it, a calibration line per target and
-   service regresses the fold's pseudo-outcomes on those predictions (cluster-robust
-   errors), and the interval is centred on the calibrated uplift with its standard error
-   and the bootstrap spread, widened to hold the point estimate (docs/MODEL.md).
+   a DR-learner that never saw a fold predicts it, a calibration model per target and
+   service regresses the fold's pseudo-outcomes on those predictions and a few profile
+   indicators (cluster-robust errors), and the interval is centred on the calibrated
+   uplift with its standard error and the bootstrap spread, widened to hold the point
+   estimate (docs/MODEL.md).
 
 Examples
 --------
@@ -162,9 +163,8 @@ class ServiceRanker(BaseEstimator):
     interval_method : {"calibrated", "bootstrap"}, default "calibrated"
         "bootstrap": percentiles of the bootstrap replicas (the final stage's sampling
         noise only). "calibrated": centred on the out-of-fold calibrated uplift, with its
-        standard error, the residual error the calibration line leaves and the bootstrap
-        spread, widened to hold the point estimate. Read at prediction time, so one fit
-        serves both.
+        standard error and the bootstrap spread, widened to hold the point estimate. Read
+        at prediction time, so one fit serves both.
     min_treated : int, default 20
         Services received fewer times than this are marked unsupported (not ranked).
     max_iter : int, default 300
@@ -183,10 +183,15 @@ class ServiceRanker(BaseEstimator):
     uplift_coef_ : ndarray of shape (n_targets, n_coef, n_services)
         Final-stage coefficients: uplift on the probability scale.
     uplift_boot_ : ndarray of shape (n_bootstrap, n_targets, n_coef, n_services)
-    calibration_ : ndarray of shape (n_targets, n_services, 6)
-        Per target and service, the calibration line `pseudo ~ a + b * uplift` fitted on
-        out-of-fold predictions: `a`, `b`, `var(a)`, `cov(a, b)`, `var(b)` and the residual
-        error variance (pooled over services). Identity for services without rows.
+    calibration_coef_ : ndarray of shape (n_targets, n_services, 2 + m)
+        Per target and service, the calibration model
+        `pseudo ~ a + b * uplift + indicators @ g` fitted on out-of-fold predictions
+        (`a`, `b`, `g`; the indicators are `CALIBRATION_FEATURES`). Identity (0, 1, 0...)
+        for services without rows.
+    calibration_cov_ : ndarray of shape (n_targets, n_services, 2 + m, 2 + m)
+        Cluster-robust covariance of `calibration_coef_`.
+    calibration_columns_ : ndarray of int, shape (m,)
+        Feature columns of `CALIBRATION_FEATURES`.
     final_alpha_ : ndarray of shape (n_services,)
         The final-stage penalty used for each service.
     final_alpha_cv_ : pandas.DataFrame
@@ -208,9 +213,9 @@ class ServiceRanker(BaseEstimator):
     the nuisances' error nor the bias of the shrinkage: on 30,000-client synthetic worlds
     their nominal 90 % held the true uplift for about 60 % of client-service pairs. The
     calibrated intervals (default) measure the model's error against out-of-fold
-    pseudo-outcomes and held it for about 85 % (BENCHMARKS.md, docs/MODEL.md): close to
-    nominal, still short of it, and blind to confounding by anything the profile does not
-    record.
+    pseudo-outcomes and held it for 87-90 % there and 84 % on a 100,000-client world,
+    about twice as wide (BENCHMARKS.md, docs/MODEL.md): close to nominal, a little short,
+    and blind to confounding by anything the profile does not record.
     """
 
     def __init__(
@@ -376,7 +381,11 @@ class ServiceRanker(BaseEstimator):
         oof = _out_of_fold_uplift(
             design, y, action_index, floored, fold_coefs, masks, folds, self.final_alpha_
         )
-        self.calibration_ = _calibrate(oof, plug_in + correction, group_codes)
+        names = self.encoder_.feature_names_out_
+        self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
+        self.calibration_coef_, self.calibration_cov_ = _calibrate(
+            oof, plug_in + correction, group_codes, features[:, self.calibration_columns_]
+        )
         self.services_ = tuple(services)
         self.targets_ = TARGETS
         self.n_features_in_ = features.shape[1]
@@ -571,7 +580,7 @@ class ServiceRanker(BaseEstimator):
         else:
             low, high = _percentile_rows(combined[1:], self.interval)
         if self._calibrated_intervals():
-            low, high = self._calibrated_interval(values[0], uplift, low, high, weights)
+            low, high = self._calibrated_interval(values[0], design, uplift, low, high, weights)
         return ClientScores(base, uplift, low, high)
 
     def objective_uplift_coef(self, objective: Objective | str) -> np.ndarray:
@@ -594,18 +603,19 @@ class ServiceRanker(BaseEstimator):
             low, high = _percentile_rows(replicas, self.interval)
         if self._calibrated_intervals():
             per_target = np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
-            low, high = self._calibrated_interval(per_target, point, low, high, weights)
+            low, high = self._calibrated_interval(per_target, design, point, low, high, weights)
         return low, high
 
     def _calibrated_intervals(self) -> bool:
         # Rankers pickled before calibration existed carry neither the parameter nor the
         # line: they keep their bootstrap percentiles.
         method = self.__dict__.get("interval_method", "bootstrap")
-        return method == "calibrated" and "calibration_" in self.__dict__
+        return method == "calibrated" and "calibration_coef_" in self.__dict__
 
     def _calibrated_interval(
         self,
         per_target: np.ndarray,
+        design: np.ndarray,
         point: np.ndarray,
         low: np.ndarray,
         high: np.ndarray,
@@ -613,21 +623,32 @@ class ServiceRanker(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Interval around the calibrated uplift, holding the point estimate too.
 
-        `per_target` (..., targets, services) are the point estimates per target, `point`,
-        `low`, `high` (..., services) the objective's point and bootstrap percentiles. The
-        calibration line of each target and service (fitted on out-of-fold pseudo-outcomes,
-        `calibration_`) maps the point to the calibrated uplift; its standard error there,
-        the bootstrap spread (scaled by the slope) and the residual error the line leaves
-        give the width. Targets are combined as if perfectly correlated (conservative).
+        `per_target` (..., targets, services) are the point estimates per target, `design`
+        (..., n_coef) the encoded clients, `point`, `low`, `high` (..., services) the
+        objective's point and bootstrap percentiles. The calibration model of each target
+        and service (fitted on out-of-fold pseudo-outcomes: `calibration_coef_`) maps the
+        point and a few profile indicators to the calibrated uplift; its standard error
+        there and the bootstrap spread (scaled by the slope) give the width. Targets are
+        combined as if perfectly correlated (conservative).
         """
-        check_is_fitted(self, "calibration_")
-        cal = self.calibration_  # (targets, services, 6): a, b, c_aa, c_ab, c_bb, residual
-        a, b = cal[..., 0], cal[..., 1]
-        calibrated = np.einsum("t,...tk->...k", weights, a + b * per_target)
-        se2 = cal[..., 2] + 2.0 * cal[..., 3] * per_target + cal[..., 4] * per_target**2
-        se = np.einsum("t,...tk->...k", weights, np.sqrt(np.maximum(se2, 0.0) + cal[..., 5]))
+        check_is_fitted(self, "calibration_coef_")
+        coef, cov = self.calibration_coef_, self.calibration_cov_
+        indicators = design[..., self.calibration_columns_ + 1]  # (..., m)
+        shape = per_target.shape
+        basis = np.concatenate(
+            [
+                np.ones((*shape, 1)),
+                per_target[..., None],
+                np.broadcast_to(indicators[..., None, None, :], (*shape, indicators.shape[-1])),
+            ],
+            axis=-1,
+        )  # (..., targets, services, 2 + m)
+        calibrated_t = np.einsum("...tkp,tkp->...tk", basis, coef)
+        se2 = (np.einsum("...tkp,tkpq->...tkq", basis, cov) * basis).sum(axis=-1)
+        calibrated = np.einsum("t,...tk->...k", weights, calibrated_t)
+        se = np.einsum("t,...tk->...k", weights, np.sqrt(np.maximum(se2, 0.0)))
         z = NormalDist().inv_cdf((1.0 + self.interval) / 2.0)
-        slope = np.abs(weights @ b)
+        slope = np.abs(weights @ coef[..., 1])
         boot_sd = slope * np.maximum(high - low, 0.0) / (2.0 * z)
         half = z * np.sqrt(se**2 + boot_sd**2)
         return np.minimum(point, calibrated - half), np.maximum(point, calibrated + half)
@@ -877,66 +898,78 @@ def _out_of_fold_uplift(
     return oof
 
 
-# Quantile bins of the out-of-fold uplift in which the residual error of the calibration
-# line is measured (bins average the pseudo-outcomes' noise away).
-CALIBRATION_BINS: Final = 5
+# Profile indicators the calibration model adds to the prediction: effects differ along
+# them, and an error that follows them is invisible to a line in the prediction alone.
+CALIBRATION_FEATURES: Final = (
+    "age_under_25",
+    "long_term_unemployed",
+    "low_language",
+    "two_plus_barriers",
+)
 
 
-def _calibrate(oof: np.ndarray, pseudo: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Calibration line of the uplift against the pseudo-outcomes, per target and service.
+def _calibrate(
+    oof: np.ndarray, pseudo: np.ndarray, groups: np.ndarray, indicators: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration model of the uplift against the pseudo-outcomes, per target and service.
 
     For the rows with an out-of-fold prediction `t` of a (target, service), an ordinary
-    least-squares line `pseudo ~ a + b t`: the pseudo-outcomes are unbiased for the true
-    uplift (the propensities are right or the outcome model is), so the line says how the
-    final stage's predictions relate to the truth (shrinkage makes b > 1, a service-wide
-    bias moves a). Its covariance is cluster-robust over clients. The residual error the
-    line leaves is measured on quantile bins of `t`: the squared mean residual of a bin
-    minus its sampling variance, averaged (floored at 0).
+    least-squares fit `pseudo ~ a + b t + indicators @ g`: the pseudo-outcomes are unbiased
+    for the true uplift (the propensities are right or the outcome model is), and their
+    noise averages out in the regression, so the fit says how the final stage's predictions
+    relate to the truth (`b` < 1: part of the predicted heterogeneity is noise; `a` and `g`:
+    offsets of the service overall and along the indicators). Its covariance is
+    cluster-robust over clients (the groups).
 
     Returns
     -------
-    ndarray of shape (targets, services, 6)
-        `a`, `b`, `var(a)`, `cov(a, b)`, `var(b)`, residual variance. Services without
-        rows get the identity line (a = 0, b = 1) and no error terms.
+    coef : ndarray of shape (targets, services, 2 + m)
+        `a`, `b`, `g`; the identity (0, 1, 0...) for services without (enough) rows.
+    cov : ndarray of shape (targets, services, 2 + m, 2 + m)
+        Their covariance; zero for those services.
     """
     n_targets, n_services = oof.shape[1], oof.shape[2]
-    out = np.zeros((n_targets, n_services, 6))
-    out[..., 1] = 1.0
-    excess_sum = np.zeros(n_targets)
-    count = np.zeros(n_targets)
-    calibrated = np.zeros((n_targets, n_services), dtype=bool)
+    n_params = 2 + indicators.shape[1]
+    coef_out = np.zeros((n_targets, n_services, n_params))
+    coef_out[..., 1] = 1.0
+    cov_out = np.zeros((n_targets, n_services, n_params, n_params))
     for t in range(n_targets):
         for k in range(n_services):
             rows = np.flatnonzero(np.isfinite(oof[:, t, k]))
-            if len(rows) < 4 * CALIBRATION_BINS:
+            if len(rows) < 10 * n_params:
                 continue
             x, y = oof[rows, t, k], pseudo[rows, t, k]
-            if np.ptp(x) < 1e-12:
+            basis = np.column_stack([np.ones(len(rows)), x, indicators[rows]])
+            gram = basis.T @ basis
+            if np.linalg.matrix_rank(gram) < n_params:  # e.g. an indicator constant here
+                basis, keep = _independent_columns(basis)
+                gram = basis.T @ basis
+            else:
+                keep = np.arange(n_params)
+            if len(keep) < 2 or keep[1] != 1:
                 continue
-            basis = np.column_stack([np.ones(len(rows)), x])
-            bread = np.linalg.inv(basis.T @ basis)
+            bread = np.linalg.inv(gram)
             coef = bread @ (basis.T @ y)
             residual = y - basis @ coef
             codes, _ = pd.factorize(groups[rows])
             scores = np.column_stack(
-                [np.bincount(codes, weights=basis[:, j] * residual) for j in range(2)]
+                [np.bincount(codes, weights=basis[:, j] * residual) for j in range(len(keep))]
             )
             cov = bread @ (scores.T @ scores) @ bread
-            edges = np.quantile(x, np.linspace(0, 1, CALIBRATION_BINS + 1)[1:-1])
-            bins = np.searchsorted(edges, x, side="right")
-            excess = 0.0
-            for g in range(CALIBRATION_BINS):
-                r = residual[bins == g]
-                if len(r) > 1:
-                    excess += len(r) * (r.mean() ** 2 - r.var(ddof=1) / len(r))
-            out[t, k, :5] = (coef[0], coef[1], cov[0, 0], cov[0, 1], cov[1, 1])
-            excess_sum[t] += excess
-            count[t] += len(x)
-            calibrated[t, k] = True
-    # Pooled over services: one service's bins are too noisy to tell a residual error apart.
-    pooled = np.maximum(excess_sum, 0.0) / np.maximum(count, 1.0)
-    out[..., 5] = np.where(calibrated, pooled[:, None], 0.0)
-    return out
+            coef_out[t, k] = 0.0
+            coef_out[t, k, keep] = coef
+            cov_out[t, k][np.ix_(keep, keep)] = cov
+    return coef_out, cov_out
+
+
+def _independent_columns(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep columns left to right while they add rank (drops constant or duplicate ones)."""
+    keep: list[int] = []
+    for j in range(basis.shape[1]):
+        trial = [*keep, j]
+        if np.linalg.matrix_rank(basis[:, trial]) == len(trial):
+            keep.append(j)
+    return basis[:, keep], np.array(keep)
 
 
 def _unstack(coef: np.ndarray, n_columns: int) -> np.ndarray:

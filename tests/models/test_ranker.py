@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 from models.catalog import Catalog
 from models.ranker import (
-    CALIBRATION_BINS,
+    CALIBRATION_FEATURES,
     ServiceRanker,
     _calibrate,
     objective_weights,
@@ -281,47 +281,41 @@ def test_ranker_calibration_is_the_identity_for_unsupported_services(
     small_ranker: ServiceRanker,
 ) -> None:
     unsupported = ~small_ranker.supported_
-    calibration = small_ranker.calibration_
-    assert calibration.shape == (len(TARGETS), len(small_ranker.services_), 6)
-    np.testing.assert_array_equal(calibration[:, unsupported, 0], 0.0)
-    np.testing.assert_array_equal(calibration[:, unsupported, 1], 1.0)
-    np.testing.assert_array_equal(calibration[:, unsupported, 2:], 0.0)
+    coef, cov = small_ranker.calibration_coef_, small_ranker.calibration_cov_
+    n_params = 2 + len(CALIBRATION_FEATURES)
+    assert coef.shape == (len(TARGETS), len(small_ranker.services_), n_params)
+    assert cov.shape == (*coef.shape, n_params)
+    np.testing.assert_array_equal(coef[:, unsupported, 0], 0.0)
+    np.testing.assert_array_equal(coef[:, unsupported, 1], 1.0)
+    np.testing.assert_array_equal(coef[:, unsupported, 2:], 0.0)
+    np.testing.assert_array_equal(cov[:, unsupported], 0.0)
+    # Supported services got a real fit with a positive-definite error on the slope.
+    assert np.all(cov[:, small_ranker.supported_, 1, 1] > 0)
 
 
-def test_calibrate_recovers_a_known_line_with_honest_errors() -> None:
-    # Pseudo-outcomes = 0.02 + 0.5 * prediction + heavy noise, as AIPW pseudo-outcomes are.
+def test_calibrate_recovers_a_known_model_with_honest_errors() -> None:
+    # Pseudo-outcomes = 0.02 + 0.5 * prediction + 0.04 * (an indicator the prediction
+    # ignores) + heavy noise, as AIPW pseudo-outcomes are. A second indicator is constant.
     rng = np.random.default_rng(5)
     n = 20_000
     oof = np.full((n, len(TARGETS), 2), np.nan)
     oof[:, :, 0] = rng.normal(0.03, 0.04, size=(n, len(TARGETS)))
+    indicators = np.column_stack([rng.random(n) < 0.3, np.zeros(n)]).astype(np.float64)
     pseudo = np.zeros_like(oof)
-    pseudo[:, :, 0] = 0.02 + 0.5 * oof[:, :, 0] + rng.normal(0, 1.0, size=(n, len(TARGETS)))
+    noise = rng.normal(0, 1.0, size=(n, len(TARGETS)))
+    pseudo[:, :, 0] = 0.02 + 0.5 * oof[:, :, 0] + 0.04 * indicators[:, :1] + noise
     groups = np.arange(n) // 2  # two episodes per client
-    calibration = _calibrate(oof, pseudo, groups)
-    a, b = calibration[:, 0, 0], calibration[:, 0, 1]
-    se_a, se_b = np.sqrt(calibration[:, 0, 2]), np.sqrt(calibration[:, 0, 4])
-    assert np.all(np.abs(a - 0.02) < 4 * se_a)
-    assert np.all(np.abs(b - 0.5) < 4 * se_b)
+    coef, cov = _calibrate(oof, pseudo, groups, indicators)
+    se = np.sqrt(np.diagonal(cov[:, 0], axis1=1, axis2=2))
+    truth = np.array([0.02, 0.5, 0.04])
+    assert np.all(np.abs(coef[:, 0, :3] - truth) < 4 * se[:, :3])
     # Noise variance 1 over 20,000 rows: the slope's error is about 1 / (0.04 sqrt(n)).
-    assert np.all((se_b > 0.1) & (se_b < 0.3))
-    # The line fits: no residual error is found in the bins. Column 1 had no rows: identity.
-    assert np.all(calibration[:, 0, 5] < 1e-3)
-    np.testing.assert_array_equal(calibration[:, 1], [[0, 1, 0, 0, 0, 0]] * len(TARGETS))
-    assert CALIBRATION_BINS >= 2
-
-
-def test_calibrate_measures_error_the_line_cannot_follow() -> None:
-    # The truth bends (|x| shape) where the line is flat: binned residuals must show it.
-    rng = np.random.default_rng(6)
-    n = 40_000
-    oof = np.full((n, len(TARGETS), 1), np.nan)
-    x = rng.uniform(-0.1, 0.1, size=(n, len(TARGETS)))
-    oof[:, :, 0] = x
-    bent = 0.6 * (np.abs(x) - 0.05)  # mean 0, no linear trend; sd of about 0.017
-    pseudo = (bent + rng.normal(0, 0.5, size=x.shape))[:, :, None]
-    calibration = _calibrate(oof, pseudo, np.arange(n))
-    residual_sd = np.sqrt(calibration[:, 0, 5])
-    assert np.all((residual_sd > 0.008) & (residual_sd < 0.03))
+    assert np.all((se[:, 1] > 0.1) & (se[:, 1] < 0.3))
+    # The constant indicator is dropped, not fitted; column 1 had no rows: identity.
+    np.testing.assert_array_equal(coef[:, 0, 3], 0.0)
+    np.testing.assert_array_equal(cov[:, 0, 3], 0.0)
+    np.testing.assert_array_equal(coef[:, 1], [[0, 1, 0, 0]] * len(TARGETS))
+    np.testing.assert_array_equal(cov[:, 1], 0.0)
 
 
 def test_ranker_pickled_before_calibration_keeps_bootstrap_intervals(
@@ -329,7 +323,7 @@ def test_ranker_pickled_before_calibration_keeps_bootstrap_intervals(
 ) -> None:
     frame = world.frame.iloc[:50]
     old = copy.deepcopy(ranker)
-    del old.calibration_
+    del old.calibration_coef_
     del old.interval_method
     low, high = old.uplift_interval(frame, "employment_12m")
     bootstrap = copy.deepcopy(ranker).set_params(interval_method="bootstrap")
