@@ -252,3 +252,21 @@ def test_opening_tolerates_another_process_creating_the_tables(
     reopened = AuditStore(url).open()
     assert reopened.suggestion("after-race") is not None
     reopened.close()
+
+
+def test_commits_wait_for_another_process_holding_the_write_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    database = tmp_path / "audit.sqlite3"
+    with AuditStore(f"sqlite:///{database}") as store:
+        store.write_suggestion(suggestion("a" * 32))  # creates the lock file
+        lock_path = Path(f"{database}.write-lock")
+        assert lock_path.exists()
+        with lock_path.open("a+b") as other:  # another server process, mid-commit
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+            pending = store.submit_suggestion(suggestion("b" * 32))
+            with pytest.raises(TimeoutError):
+                pending.result(timeout=0.3)
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        pending.result(timeout=10)
+        assert store.suggestion("b" * 32) is not None
