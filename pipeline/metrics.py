@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from models.features import LONG_TERM_MONTHS
+
 
 def _choice_array(choice: npt.ArrayLike, n_rows: int, n_actions: int, name: str) -> np.ndarray:
     chosen = np.asarray(choice)
@@ -354,7 +356,6 @@ AGE_BANDS: tuple[tuple[str, int, int], ...] = (
     ("45_54", 45, 55),
     ("55_plus", 55, 200),
 )
-LONG_TERM_UNEMPLOYED_MONTHS = 12
 
 
 def age_band(age_years: npt.ArrayLike) -> np.ndarray:
@@ -367,8 +368,8 @@ def age_band(age_years: npt.ArrayLike) -> np.ndarray:
 
 
 def long_term_unemployed(unemployment_months: npt.ArrayLike) -> np.ndarray:
-    """True for 12 or more months of unemployment (the statistics' definition)."""
-    return np.asarray(unemployment_months) >= LONG_TERM_UNEMPLOYED_MONTHS
+    """True for `models.features.LONG_TERM_MONTHS` (12) or more months of unemployment."""
+    return np.asarray(unemployment_months) >= LONG_TERM_MONTHS
 
 
 def mean_by_group(values: npt.ArrayLike, labels: npt.ArrayLike) -> dict[str, float]:
