@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from models.profile import HELSINKI_MUNICIPALITY, LABOUR_MARKET_STATUSES, LANGUAGE_LEVELS
+from models.profile import (
+    EDUCATION_LEVELS,
+    HELSINKI_MUNICIPALITY,
+    LABOUR_MARKET_STATUSES,
+    LANGUAGE_LEVELS,
+)
 
 PERIOD_START: Final = np.datetime64("2021-03-01", "D")
 PERIOD_END: Final = np.datetime64("2023-06-30", "D")
@@ -93,7 +98,7 @@ EARNINGS_RELATED_MAX_MONTHS: Final = 18  # 400 benefit days (assumed typical max
 CONTINUING_CLIENT_SHARE: Final = 0.6
 ASSESSMENTS_PER_PERSON: Final = (0.45, 0.35, 0.20)  # 1, 2 or 3 assessments (assumed)
 
-_EDUCATION: Final = ("none", "basic", "upper_secondary", "vocational", "bachelor", "master")
+# Years of schooling beyond basic and the mixes below are in `EDUCATION_LEVELS` order.
 _EDUCATION_YEARS: Final = np.array([0, 0, 1, 2, 4, 6], dtype=np.float64)
 # Education mix (assumed): the young lack vocational qualifications more often;
 # foreign-language job seekers are more often at both ends.
@@ -192,7 +197,7 @@ def draw_population(n_clients: int, rng: np.random.Generator) -> Population:
         ),
     )
     education_idx = _categorical(rng, mix)
-    education = np.array(_EDUCATION, dtype=object)[education_idx]
+    education = np.array(EDUCATION_LEVELS, dtype=object)[education_idx]
 
     # Latent disadvantage: older people carry more of it (standard normal overall).
     age_z = (age - 42.0) / 13.0
