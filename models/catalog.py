@@ -438,11 +438,11 @@ class Catalog:
             if lim.requires_barrier:
                 ok &= np.logical_or.reduce([barriers[b] for b in lim.requires_barrier])
             if lim.labour_market_statuses:
-                ok &= np.isin(status, lim.labour_market_statuses)
+                ok &= _is_in(status, lim.labour_market_statuses)
             if lim.unemployment_benefits:
-                ok &= np.isin(benefit, lim.unemployment_benefits)
+                ok &= _is_in(benefit, lim.unemployment_benefits)
             if lim.education_levels:
-                ok &= np.isin(education, lim.education_levels)
+                ok &= _is_in(education, lim.education_levels)
             if lim.max_language_level is not None:
                 ok &= level_rank <= LANGUAGE_LEVELS.index(lim.max_language_level)
             out[:, j] = ok
@@ -473,6 +473,17 @@ class Catalog:
             self.to_snapshot(), sort_keys=True, ensure_ascii=False, separators=(",", ":")
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_FEW_ROWS: Final = 64
+
+
+def _is_in(values: np.ndarray, options: tuple[str, ...]) -> np.ndarray:
+    """`np.isin(values, options)`; for a few rows (one API request) a plain membership test,
+    since `np.isin` sorts and concatenates arrays for every call."""
+    if len(values) > _FEW_ROWS:
+        return np.isin(values, options)
+    return np.fromiter((v in options for v in values), dtype=bool, count=len(values))
 
 
 def language_level_rank(levels: Any) -> np.ndarray:
