@@ -373,7 +373,7 @@ class PolkuModel:
             Typed profile frame.
         objective : Objective or str
         with_intervals : bool, default False
-            Also compute bootstrap percentile intervals (slower: one product per replica).
+            Also compute the uplift intervals (slower: one product per bootstrap replica).
         chunk_size : int
             Rows per chunk (bounds memory).
 

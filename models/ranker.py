@@ -115,7 +115,8 @@ class ClientScores:
     expected_without : float
         Predicted probability of the objective outcome with no service.
     uplift, uplift_low, uplift_high : ndarray of shape (n_services,)
-        Point estimate and percentile interval of the uplift (probability points / 100).
+        Point estimate and interval of the uplift (probability points / 100), calibrated
+        or bootstrap percentiles by `interval_method`.
     """
 
     expected_without: float
@@ -565,7 +566,8 @@ class ServiceRanker(BaseEstimator):
         """Scores of one encoded client (design row of shape (n_coef,)) on an objective.
 
         The serving path: one small matrix product for the point estimates and the bootstrap
-        replicas together; percentiles of the replicas give the interval.
+        replicas together; the interval is calibrated (`interval_method="calibrated"`, the
+        default) or the replicas' percentiles.
         """
         check_is_fitted(self, "uplift_coef_")
         weights = objective_weights(objective)
@@ -591,7 +593,7 @@ class ServiceRanker(BaseEstimator):
     def uplift_interval(
         self, X: pd.DataFrame, objective: Objective | str
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Percentile interval (low, high) of each client's uplift per service on an objective."""
+        """Interval (low, high) of each client's uplift per service (see `interval_method`)."""
         design = self.encode(X)
         weights = objective_weights(objective)
         point = design @ self.objective_uplift_coef(objective)
