@@ -56,6 +56,9 @@ _MUNICIPALITY: Final = re.compile(r"\d{3}")
 _LANGUAGE: Final = re.compile(r"[a-z]{2,3}")
 _WHOLE_NUMBER: Final = re.compile(r"[0-9]+")
 _FEW_ROWS: Final = 256
+_FIELD_ORDER: Final = {name: k for k, name in enumerate(PROFILE_FIELDS)}
+_EARLIEST: Final = np.datetime64(EARLIEST_DATE, "D")
+_LATEST: Final = np.datetime64(LATEST_DATE, "D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +131,13 @@ class _Collector:
         self.n_rows = n_rows
         self.items: list[tuple[int, int, str, str]] = []
         self.bad = np.zeros(n_rows, dtype=bool)
-        self._field_order = {name: k for k, name in enumerate(PROFILE_FIELDS)}
 
     def add(self, mask: np.ndarray, field_name: str, message: str | list[str]) -> None:
-        rows = np.flatnonzero(mask)
-        if rows.size == 0:
+        if not mask.any():
             return
+        rows = np.flatnonzero(mask)
         self.bad[rows] = True
-        order = self._field_order.get(field_name, len(self._field_order))
+        order = _FIELD_ORDER.get(field_name, len(_FIELD_ORDER))
         if isinstance(message, str):
             self.items.extend((int(r), order, field_name, message) for r in rows)
         else:
@@ -193,7 +195,7 @@ def _split_column(raw: pd.Series | np.ndarray | None, n: int) -> _Column:
         all_text = True
     else:
         values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
-        is_na = np.asarray(pd.isna(values), dtype=bool)
+        is_na = _is_missing(values)
         is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
         text = np.full(n, "", dtype=object)
         if is_str.any():
@@ -201,6 +203,15 @@ def _split_column(raw: pd.Series | np.ndarray | None, n: int) -> _Column:
         all_text = bool((is_str | is_na).all())
     missing = is_na | (is_str & (text == ""))
     return _Column(values, missing, is_str & ~missing, text, all_text=all_text)
+
+
+def _is_missing(values: np.ndarray) -> np.ndarray:
+    """`pandas.isna` of an object array. A few plain JSON values (one API request) are checked
+    directly: for None, str, int, bool and float, `pandas.isna` is exactly "None or NaN"."""
+    n = len(values)
+    if n <= _FEW_ROWS and all(v is None or isinstance(v, str | int | float) for v in values):
+        return np.fromiter((v is None or v != v for v in values), dtype=bool, count=n)
+    return np.asarray(pd.isna(values), dtype=bool)
 
 
 # String helpers on object arrays of str: compiled string kernels for many rows, plain
@@ -242,6 +253,16 @@ def _contains(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
     return np.fromiter((pattern.search(s) is not None for s in text), bool, len(text))
 
 
+def _one_of(text: np.ndarray, allowed: tuple[str, ...]) -> np.ndarray:
+    """True where the string is one of `allowed`."""
+    if len(text) <= _FEW_ROWS:
+        return np.fromiter((s in allowed for s in text), dtype=bool, count=len(text))
+    known = np.zeros(len(text), dtype=bool)
+    for value in allowed:
+        known |= text == value
+    return known
+
+
 def _lengths(text: np.ndarray) -> np.ndarray:
     series = _kernels(text)
     if series is not None:
@@ -277,10 +298,7 @@ def _parse_enum(
     allowed = ENUM_VALUES[name]
     column = source[name]
     _parse_text(errors, column, name, "one of: " + ", ".join(allowed))
-    known = np.zeros(source.n_rows, dtype=bool)
-    for value in allowed:
-        known |= column.text == value
-    unknown = column.is_text & ~known
+    unknown = column.is_text & ~_one_of(column.text, allowed)
     errors.add(
         unknown,
         name,
@@ -367,7 +385,7 @@ def _parse_date(errors: _Collector, source: _Source, name: str) -> np.ndarray:
         )
         out[rows[exists]] = dates[exists]
 
-    in_range = (out >= np.datetime64(EARLIEST_DATE)) & (out <= np.datetime64(LATEST_DATE))
+    in_range = (out >= _EARLIEST) & (out <= _LATEST)
     out_of_range = ~np.isnat(out) & ~in_range
     errors.add(
         out_of_range,
@@ -400,12 +418,13 @@ def _parse_number(
         )
     out[is_number] = column.values[is_number].astype(np.float64)
     text_rows = np.flatnonzero(column.is_text)
-    parsed = pd.to_numeric(pd.Series(column.text[text_rows], dtype=object), errors="coerce")
-    parsed_values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
-    if whole:
-        shaped = _matches(column.text[text_rows], _WHOLE_NUMBER)
-        parsed_values = np.where(shaped, parsed_values, np.nan)
-    out[text_rows] = parsed_values
+    if text_rows.size:  # JSON numbers (the API's case) need no text parsing
+        parsed = pd.to_numeric(pd.Series(column.text[text_rows], dtype=object), errors="coerce")
+        parsed_values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+        if whole:
+            shaped = _matches(column.text[text_rows], _WHOLE_NUMBER)
+            parsed_values = np.where(shaped, parsed_values, np.nan)
+        out[text_rows] = parsed_values
     unit = "a whole number" if whole else "a number"
     problem = ~column.missing & (
         ~np.isfinite(out)
