@@ -26,7 +26,6 @@ from pipeline.synth import CLIENTS_FILE, EPISODES_FILE, LOGGED_OUTCOMES, TRUTH_F
 from pipeline.synth_outcomes import NO_SERVICE, OUTCOME_TARGETS
 
 EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *LOGGED_OUTCOMES)
-MIN_PROPENSITY_WARNING: Final = 0.001
 
 
 @dataclass(frozen=True, slots=True)

@@ -612,11 +612,6 @@ ERRORS: Final[tuple[tuple[str, tuple[str, str, str]], ...]] = (
 _INDEX: Final = {lang: k for k, lang in enumerate(LANGUAGES)}
 
 
-def pick_language(value: str | None, fallback: str = DEFAULT_LANGUAGE) -> str:
-    """`value` when it is one of the page's languages, else `fallback`."""
-    return value if value in LANGUAGES else fallback
-
-
 def preferred_language(accept_language: str) -> str:
     """The first of the page's languages an `Accept-Language` header names, else Finnish."""
     for part in accept_language.split(","):
