@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from models.suggestions import DEFAULT_OBJECTIVE
 from pipeline.effects import ESTIMANDS, EffectsError, Estimand
 
 _DATA_HELP = (
@@ -67,7 +68,7 @@ def effects(
     objective: Annotated[
         str,
         typer.Option(help="Register with --policy or --audit: the objective (the outcome)."),
-    ] = "employment_or_education_6m",
+    ] = DEFAULT_OBJECTIVE,
     audit: Annotated[
         Path | None,
         typer.Option(
