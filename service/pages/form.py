@@ -18,6 +18,7 @@ from models.profile import (
     EDUCATION_LEVELS,
     ENTREPRENEURSHIP_INTERESTS,
     GENDERS,
+    HELSINKI_MUNICIPALITY,
     LABOUR_MARKET_STATUSES,
     LANGUAGE_LEVELS,
     NEED_DEFAULTS,
@@ -25,6 +26,7 @@ from models.profile import (
     WORK_ABILITIES,
     ClientProfile,
 )
+from models.profile_validation import MAX_CLIENT_ID_LENGTH, MAX_UNEMPLOYMENT_MONTHS
 from models.suggestions import DEFAULT_OBJECTIVE, TARGETS
 
 Kind = Literal["text", "date", "number", "select", "yesno", "checkbox"]
@@ -60,7 +62,10 @@ GROUPS: Final[tuple[tuple[str, tuple[FieldSpec, ...]], ...]] = (
         "group_who",
         (
             FieldSpec(
-                "client_id", "text", required=True, attrs={"maxlength": "64", "autocomplete": "off"}
+                "client_id",
+                "text",
+                required=True,
+                attrs={"maxlength": str(MAX_CLIENT_ID_LENGTH), "autocomplete": "off"},
             ),
             FieldSpec(
                 "henkilotunnus",
@@ -91,7 +96,9 @@ GROUPS: Final[tuple[tuple[str, tuple[FieldSpec, ...]], ...]] = (
             FieldSpec("labour_market_status", "select", LABOUR_MARKET_STATUSES, required=True),
             FieldSpec("unemployment_benefit", "select", UNEMPLOYMENT_BENEFITS, required=True),
             FieldSpec(
-                "unemployment_months", "number", attrs={"min": "0", "max": "600", "step": "1"}
+                "unemployment_months",
+                "number",
+                attrs={"min": "0", "max": str(MAX_UNEMPLOYMENT_MONTHS), "step": "1"},
             ),
             FieldSpec("experiment_client_since", "date", attrs={"min": "2021-03-01"}),
             FieldSpec("assessment_date", "date", required=True),
@@ -124,7 +131,7 @@ FORM_FIELDS: Final = tuple(spec.name for _, specs in GROUPS for spec in specs)
 def default_values(today: dt.date) -> dict[str, str]:
     """What a fresh form shows: Helsinki, Finnish, registered, unemployed, no barriers known."""
     values: dict[str, str] = {
-        "home_municipality": "091",
+        "home_municipality": HELSINKI_MUNICIPALITY,
         "mother_tongue": "fi",
         "immigrant": "false",
         "registered_jobseeker": "true",

@@ -26,6 +26,7 @@ from service.pages.answers import (
     uplift_bar,
 )
 from service.pages.form import (
+    GROUPS,
     default_values,
     raw_profile,
     request_options,
@@ -116,6 +117,24 @@ def test_form_never_shows_an_identity_code_again() -> None:
     )
     assert "henkilotunnus" not in shown and "client_id" not in shown
     assert shown["mother_tongue"] == "fi"
+
+
+def test_form_limits_admit_exactly_what_the_gate_admits() -> None:
+    specs = {spec.name: spec for _, group in GROUPS for spec in group}
+    longest_id = int(specs["client_id"].attrs["maxlength"])
+    most_months = int(specs["unemployment_months"].attrs["max"])
+    posted = {**default_values(dt.date(2024, 3, 4)), "birth_date": "1990-01-02"}
+    profile = parse_profile(
+        raw_profile(
+            {**posted, "client_id": "c" * longest_id, "unemployment_months": str(most_months)}
+        )
+    )
+    assert len(profile.client_id) == longest_id
+    assert profile.unemployment_months == most_months
+    with pytest.raises(ProfileValidationError, match="client_id"):
+        parse_profile(raw_profile({**posted, "client_id": "c" * (longest_id + 1)}))
+    with pytest.raises(ProfileValidationError, match="unemployment_months"):
+        parse_profile(raw_profile({**posted, "unemployment_months": str(most_months + 1)}))
 
 
 def _ranked(uplift: float, low: float, high: float) -> RankedService:
