@@ -133,7 +133,7 @@ class _Collector:
         self.bad = np.zeros(n_rows, dtype=bool)
 
     def add(self, mask: np.ndarray, field_name: str, message: str | list[str]) -> None:
-        if not mask.any():
+        if not np.count_nonzero(mask):  # the usual case; cheaper than mask.any() on a few rows
             return
         rows = np.flatnonzero(mask)
         self.bad[rows] = True
@@ -193,6 +193,24 @@ def _split_column(raw: pd.Series | np.ndarray | None, n: int) -> _Column:
         is_str = ~is_na
         text = raw.str.strip().fillna("").to_numpy(dtype=object)
         all_text = True
+    elif n <= _FEW_ROWS:
+        # A few cells (one API request): one pass in plain Python, same split as below.
+        values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
+        is_na = _is_missing(values).tolist()
+        stripped = [v.strip() if isinstance(v, str) else None for v in values]
+        text = np.empty(n, dtype=object)
+        text[:] = ["" if t is None else t for t in stripped]
+        missing = [na or t == "" for na, t in zip(is_na, stripped, strict=True)]
+        return _Column(
+            values,
+            np.array(missing, dtype=bool),
+            np.array(
+                [t is not None and not m for t, m in zip(stripped, missing, strict=True)],
+                dtype=bool,
+            ),
+            text,
+            all_text=all(na or t is not None for na, t in zip(is_na, stripped, strict=True)),
+        )
     else:
         values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
         is_na = _is_missing(values)

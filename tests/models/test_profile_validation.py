@@ -250,3 +250,25 @@ def test_parse_profile_frame_gives_the_same_result_for_long_extracts() -> None:
     ]
     expected = pd.concat([h.frame for h in halves], ignore_index=True)
     pd.testing.assert_frame_equal(long_result.frame.reset_index(drop=True), expected)
+
+
+def test_parse_profile_frame_splits_json_values_alike_for_few_and_many_rows() -> None:
+    # A few rows take a plain-Python split of each cell; many rows the array route.
+    odd_rows = [
+        _raw(client_id=" c-a ", immigrant=True, unemployment_months=3, work_experience_years=2.5),
+        _raw(client_id="c-b", mother_tongue=float("nan"), immigrant=np.bool_(False)),
+        _raw(client_id="", gender="  female ", assessment_date=dt.date(2023, 5, 1)),
+        _raw(client_id="c-d", registered_jobseeker=1, unemployment_months="  ", gender=None),
+        _raw(client_id="c-e", home_municipality=91, work_experience_years=float("nan")),
+        _raw(client_id="c-f", birth_date=["1990-01-01"], immigrant="yes"),
+    ]
+    few = pd.DataFrame(odd_rows, dtype=object)
+    many = pd.DataFrame(odd_rows * 50, dtype=object)
+    few_result = parse_profile_frame(few, today=dt.date(2023, 6, 1))
+    many_result = parse_profile_frame(many, today=dt.date(2023, 6, 1))
+    expected = [(e.row, e.field, e.message) for e in few_result.errors]
+    assert expected  # the rows above are meant to fail in several ways
+    assert [
+        (e.row, e.field, e.message) for e in many_result.errors if e.row <= len(odd_rows)
+    ] == expected
+    pd.testing.assert_frame_equal(few_result.frame, many_result.frame.loc[few_result.frame.index])
