@@ -484,7 +484,14 @@ def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndar
     # Birth date: from the code, from the field, or both when they agree.
     code = source["henkilotunnus"]
     errors.add(_not_text(code), "henkilotunnus", "must be text in the form DDMMYYCZZZQ")
-    code_dates, problems = parse_henkilotunnus_array(np.where(code.is_text, code.text, ""))
+    # Only the given codes are checked (the API rarely sends one); problems of rows without
+    # a code are never read.
+    code_dates = np.full(source.n_rows, np.datetime64("NaT"), dtype="datetime64[D]")
+    problems = np.full(source.n_rows, VALID, dtype=np.int8)
+    if code.is_text.any():
+        code_dates[code.is_text], problems[code.is_text] = parse_henkilotunnus_array(
+            code.text[code.is_text]
+        )
     for problem, message in PROBLEM_MESSAGES.items():
         errors.add(code.is_text & (problems == problem), "henkilotunnus", message)
     code_ok = code.is_text & (problems == VALID)
