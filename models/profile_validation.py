@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -144,6 +144,13 @@ class _Collector:
             self.items.extend(
                 (int(r), order, field_name, m) for r, m in zip(rows, message, strict=True)
             )
+
+    def add_each(
+        self, mask: np.ndarray, field_name: str, values: np.ndarray, describe: Callable[[Any], str]
+    ) -> None:
+        """`add` with one message per flagged row, `describe(value)`, built only when needed."""
+        if np.count_nonzero(mask):
+            self.add(mask, field_name, [describe(v) for v in values[mask]])
 
     def row_errors(self) -> list[RowError]:
         return [RowError(row + 1, name, msg) for row, _, name, msg in sorted(self.items)]
@@ -317,10 +324,11 @@ def _parse_enum(
     column = source[name]
     _parse_text(errors, column, name, "one of: " + ", ".join(allowed))
     unknown = column.is_text & ~_one_of(column.text, allowed)
-    errors.add(
+    errors.add_each(
         unknown,
         name,
-        [f"unknown value {_quote(v)}; allowed: {', '.join(allowed)}" for v in column.text[unknown]],
+        column.text,
+        lambda v: f"unknown value {_quote(v)}; allowed: {', '.join(allowed)}",
     )
     out = column.text.copy()
     out[column.missing] = default
@@ -330,16 +338,20 @@ def _parse_enum(
 def _parse_bool(errors: _Collector, source: _Source, name: str, default: bool | None) -> np.ndarray:
     column = source[name]
     values = column.values
-    is_bool = np.zeros(len(values), dtype=bool)
+    is_true = np.zeros(len(values), dtype=bool)
+    is_false = np.zeros(len(values), dtype=bool)
+    if column.is_text.any():  # CSV text; JSON sends bools
+        lowered = _lower(column.text)
+        is_true |= column.is_text & (lowered == "true")
+        is_false |= column.is_text & (lowered == "false")
     if not column.all_text:
         is_bool = np.fromiter(
             (isinstance(v, bool | np.bool_) for v in values), dtype=bool, count=len(values)
         )
-    lowered = _lower(column.text)
-    is_true = (column.is_text & (lowered == "true")) | (is_bool & (values == True))  # noqa: E712
-    is_false = (column.is_text & (lowered == "false")) | (is_bool & (values == False))  # noqa: E712
+        is_true |= is_bool & (values == True)  # noqa: E712
+        is_false |= is_bool & (values == False)  # noqa: E712
     bad = ~column.missing & ~is_true & ~is_false
-    errors.add(bad, name, [f"must be true or false, got {_quote(v)}" for v in values[bad]])
+    errors.add_each(bad, name, values, lambda v: f"must be true or false, got {_quote(v)}")
     if default is None:
         _require(errors, column, name)
     else:
@@ -377,13 +389,11 @@ def _parse_date(errors: _Collector, source: _Source, name: str) -> np.ndarray:
     errors.add(other, name, "must be an ISO date YYYY-MM-DD")
 
     shaped = column.is_text & _matches(column.text, _ISO_DATE)
-    errors.add(
+    errors.add_each(
         column.is_text & ~shaped,
         name,
-        [
-            f"must be an ISO date YYYY-MM-DD, got {_quote(v)}"
-            for v in column.text[column.is_text & ~shaped]
-        ],
+        column.text,
+        lambda v: f"must be an ISO date YYYY-MM-DD, got {_quote(v)}",
     )
     if shaped.any():
         year, month, day = _iso_date_parts(column.text[shaped])
@@ -396,11 +406,7 @@ def _parse_date(errors: _Collector, source: _Source, name: str) -> np.ndarray:
         rows = np.flatnonzero(shaped)
         impossible = np.zeros(n, dtype=bool)
         impossible[rows[~exists]] = True
-        errors.add(
-            impossible,
-            name,
-            [f"impossible date {_quote(v)}" for v in column.text[rows[~exists]]],
-        )
+        errors.add_each(impossible, name, column.text, lambda v: f"impossible date {_quote(v)}")
         out[rows[exists]] = dates[exists]
 
     in_range = (out >= _EARLIEST) & (out <= _LATEST)
@@ -451,10 +457,11 @@ def _parse_number(
         | (whole & (np.floor(out) != out))
         | (~is_number & ~column.is_text)
     )
-    errors.add(
+    errors.add_each(
         problem,
         name,
-        [f"must be {unit} from 0 to {upper:g}, got {_quote(v)}" for v in column.values[problem]],
+        column.values,
+        lambda v: f"must be {unit} from 0 to {upper:g}, got {_quote(v)}",
     )
     out[problem] = default
     return out
@@ -515,10 +522,11 @@ def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndar
     hint = "a 3-digit Statistics Finland municipality code such as 091"
     _parse_text(errors, municipality, "home_municipality", hint)
     bad = municipality.is_text & ~_matches(municipality.text, _MUNICIPALITY)
-    errors.add(
+    errors.add_each(
         bad,
         "home_municipality",
-        [f"must be {hint}, got {_quote(v)}" for v in municipality.text[bad]],
+        municipality.text,
+        lambda v: f"must be {hint}, got {_quote(v)}",
     )
     columns["home_municipality"] = municipality.text
 
@@ -528,7 +536,7 @@ def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndar
     _parse_text(errors, tongue, "mother_tongue", hint)
     lowered = _lower(tongue.text)
     bad = tongue.is_text & ~_matches(lowered, _LANGUAGE)
-    errors.add(bad, "mother_tongue", [f"must be {hint}, got {_quote(v)}" for v in tongue.text[bad]])
+    errors.add_each(bad, "mother_tongue", tongue.text, lambda v: f"must be {hint}, got {_quote(v)}")
     columns["mother_tongue"] = lowered
 
     for name in BOOL_FIELDS:
