@@ -56,6 +56,9 @@ _MUNICIPALITY: Final = re.compile(r"\d{3}")
 _LANGUAGE: Final = re.compile(r"[a-z]{2,3}")
 _WHOLE_NUMBER: Final = re.compile(r"[0-9]+")
 _FEW_ROWS: Final = 256
+# Below this many rows (one API request, a small batch) plain Python per cell beats numpy's
+# per-call overhead; above it, the array operations win.
+_PER_CELL_ROWS: Final = 16
 _FIELD_ORDER: Final = {name: k for k, name in enumerate(PROFILE_FIELDS)}
 _EARLIEST: Final = np.datetime64(EARLIEST_DATE, "D")
 _LATEST: Final = np.datetime64(LATEST_DATE, "D")
@@ -200,7 +203,7 @@ def _split_column(raw: pd.Series | np.ndarray | None, n: int) -> _Column:
         is_str = ~is_na
         text = raw.str.strip().fillna("").to_numpy(dtype=object)
         all_text = True
-    elif n <= _FEW_ROWS:
+    elif n <= _PER_CELL_ROWS:
         # A few cells (one API request): one pass in plain Python, same split as below.
         values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
         is_na = _is_missing(values).tolist()
@@ -234,7 +237,7 @@ def _is_missing(values: np.ndarray) -> np.ndarray:
     """`pandas.isna` of an object array. A few plain JSON values (one API request) are checked
     directly: for None, str, int, bool and float, `pandas.isna` is exactly "None or NaN"."""
     n = len(values)
-    if n <= _FEW_ROWS and all(v is None or isinstance(v, str | int | float) for v in values):
+    if n <= _PER_CELL_ROWS and all(v is None or isinstance(v, str | int | float) for v in values):
         return np.fromiter((v is None or v != v for v in values), dtype=bool, count=n)
     return np.asarray(pd.isna(values), dtype=bool)
 
@@ -280,7 +283,7 @@ def _contains(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
 
 def _one_of(text: np.ndarray, allowed: tuple[str, ...]) -> np.ndarray:
     """True where the string is one of `allowed`."""
-    if len(text) <= _FEW_ROWS:
+    if len(text) <= _PER_CELL_ROWS:
         return np.fromiter((s in allowed for s in text), dtype=bool, count=len(text))
     known = np.zeros(len(text), dtype=bool)
     for value in allowed:
