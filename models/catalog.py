@@ -417,10 +417,11 @@ class Catalog:
         education = np.asarray(col["education_level"], dtype=object)
         level_rank = language_level_rank(col["language_level"])
         barriers = {flag: np.asarray(col[flag], dtype=bool) for flag in BARRIER_FLAGS}
-        out = np.ones((n, len(self.services)), dtype=bool)
+        # One contiguous row per service, narrowed in place by its limits; transposed at the end.
+        by_service = np.ones((len(self.services), n), dtype=bool)
         for j, service in enumerate(self.services):
             lim = service.limits
-            ok = np.ones(n, dtype=bool)
+            ok = by_service[j]
             if lim.min_age is not None:
                 ok &= age >= lim.min_age
             if lim.max_age is not None:
@@ -445,8 +446,7 @@ class Catalog:
                 ok &= _is_in(education, lim.education_levels)
             if lim.max_language_level is not None:
                 ok &= level_rank <= LANGUAGE_LEVELS.index(lim.max_language_level)
-            out[:, j] = ok
-        return out
+        return np.ascontiguousarray(by_service.T)
 
     def to_snapshot(self) -> dict[str, Any]:
         """A plain, JSON-serialisable copy of the catalog (stored with every model)."""
