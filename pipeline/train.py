@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+import pandas as pd
 
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
 from models.features import FeatureEncoder
+from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
 from models.suggestions import DEFAULT_OBJECTIVE, Objective
 from pipeline.evaluation import Evaluation, evaluate_policies, fit_baselines
@@ -39,6 +42,78 @@ Progress = Callable[[str], None]
 
 def _quiet(_: str) -> None:
     return None
+
+
+# The input example stored beside every model version: invented profiles, never rows of the
+# register (those would put a real person's birth date, mother tongue, gender and health
+# needs into MLflow's artifacts).
+EXAMPLE_PROFILES: Final = (
+    {
+        "client_id": "example-1",
+        "birth_date": "2000-05-17",
+        "home_municipality": "091",
+        "mother_tongue": "fi",
+        "immigrant": False,
+        "registered_jobseeker": True,
+        "labour_market_status": "unemployed",
+        "unemployment_benefit": "labour_market_subsidy",
+        "assessment_date": "2022-09-01",
+        "education_level": "upper_secondary",
+        "unemployment_months": 7,
+        "work_experience_years": 2.0,
+        "language_level": "native",
+        "work_ability": "full",
+        "entrepreneurship_interest": "none",
+        "gender": "female",
+    },
+    {
+        "client_id": "example-2",
+        "birth_date": "1979-11-02",
+        "home_municipality": "091",
+        "mother_tongue": "ar",
+        "immigrant": True,
+        "registered_jobseeker": True,
+        "labour_market_status": "unemployed",
+        "unemployment_benefit": "basic_daily_allowance",
+        "experiment_client_since": "2021-03-01",
+        "assessment_date": "2023-02-14",
+        "education_level": "bachelor",
+        "unemployment_months": 15,
+        "work_experience_years": 9.5,
+        "language_level": "A2",
+        "work_ability": "partial",
+        "health_limitations": True,
+        "debt_problems": True,
+        "entrepreneurship_interest": "some",
+        "gender": "male",
+    },
+    {
+        "client_id": "example-3",
+        "birth_date": "1965-01-30",
+        "home_municipality": "049",
+        "mother_tongue": "sv",
+        "immigrant": False,
+        "registered_jobseeker": True,
+        "labour_market_status": "laid_off",
+        "unemployment_benefit": "earnings_related_allowance",
+        "assessment_date": "2021-06-07",
+        "education_level": "vocational",
+        "unemployment_months": 2,
+        "work_experience_years": 30.0,
+        "language_level": "native",
+        "work_ability": "full",
+        "outdated_skills": True,
+        "entrepreneurship_interest": "none",
+    },
+)
+
+
+def example_profiles(columns: pd.Index | list[str]) -> pd.DataFrame:
+    """`EXAMPLE_PROFILES` as a typed profile frame with the given columns (in that order)."""
+    parsed = parse_profile_frame(pd.DataFrame(list(EXAMPLE_PROFILES)))
+    if parsed.errors:
+        raise ValueError(f"invalid example profile: {parsed.errors[0]}")
+    return parsed.frame[list(columns)]
 
 
 @dataclass(frozen=True)
@@ -326,7 +401,7 @@ def log_and_register(
         overlap = trained.model.ranker.overlap_
         mlflow.log_text(overlap.to_csv(index=False), "evaluation/overlap.csv")
         version = registry.log_model(
-            trained.model, input_example=trained.prepared.held_out.frame.head(3)
+            trained.model, input_example=example_profiles(trained.prepared.held_out.frame.columns)
         )
         if started is not None:
             trained.timings["total_seconds"] = time.perf_counter() - started

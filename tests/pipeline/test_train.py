@@ -123,6 +123,15 @@ def test_train_stores_no_henkilotunnus_in_mlflow(trained):
     )
 
 
+def test_train_input_example_holds_no_register_row(trained):
+    state, world, _ = trained
+    stored = [p.read_text() for p in state.rglob("input_example.json")]
+    assert stored
+    client_ids = pd.read_parquet(world / "clients.parquet")["client_id"].astype(str)
+    assert [c for c in client_ids if any(c in text for text in stored)] == []
+    assert all("example-1" in text for text in stored)
+
+
 def test_train_second_version_is_not_champion_by_itself(state_dir):  # noqa: F811
     assert register_fitted(promote_if_first=True) == "1"
     assert register_fitted(promote_if_first=True) == "2"
