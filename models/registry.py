@@ -312,8 +312,9 @@ def log_polku_model(
     ----------
     model : PolkuModel
     input_example : pandas.DataFrame, optional
-        A few profiles; used for the signature and stored with the model. A henkilötunnus
-        column is dropped first.
+        A few profiles; used for the signature and stored with the model, so invented ones
+        (`pipeline.train.EXAMPLE_PROFILES`), never register rows. A henkilötunnus column is
+        dropped first.
     name : str
         The logged model's name within the run.
 
