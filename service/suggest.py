@@ -188,15 +188,6 @@ class SuggestionService:
         await self._durable(self.audit.submit_suggestion(answer.audit))
         return answer
 
-    def eligibility_sync(
-        self, raw_profile: Mapping[str, Any], *, language: str, actor: str | None
-    ) -> EligibilityAnswer:
-        """`eligibility` for plain `def` callers (blocks until the record is durable)."""
-        profile = parse_profile(raw_profile)
-        answer = self.prepare_eligibility(raw_profile, profile, language=language, actor=actor)
-        self._durable_sync(self.audit.submit_suggestion(answer.audit))
-        return answer
-
     # -- recommendations ---------------------------------------------------------------------
 
     def served_model(self) -> ServedModel:
@@ -279,24 +270,6 @@ class SuggestionService:
         await self._durable(self.audit.submit_suggestion(answer.audit))
         return answer
 
-    def recommend_sync(
-        self,
-        raw_profile: Mapping[str, Any],
-        *,
-        top_k: int,
-        objective: str,
-        language: str,
-        actor: str | None,
-    ) -> RecommendationAnswer:
-        """`recommend` for plain `def` callers (blocks until the record is durable)."""
-        self.served_model()
-        profile = parse_profile(raw_profile)
-        answer = self.prepare_recommendation(
-            raw_profile, profile, top_k=top_k, objective=objective, language=language, actor=actor
-        )
-        self._durable_sync(self.audit.submit_suggestion(answer.audit))
-        return answer
-
     # -- decisions ---------------------------------------------------------------------------
 
     def prepare_decision(
@@ -372,31 +345,9 @@ class SuggestionService:
         await self._durable(self.audit.submit_decision(record))
         return record
 
-    def decide_sync(
-        self,
-        request_id: str,
-        *,
-        choice: str,
-        service_id: str | None,
-        reason: str | None,
-        actor: str | None,
-    ) -> DecisionRecord:
-        """`decide` for plain `def` callers."""
-        record = self.prepare_decision(
-            request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
-        )
-        self._durable_sync(self.audit.submit_decision(record))
-        return record
-
     async def _durable(self, written: Future[None]) -> None:
         try:
             await asyncio.wait_for(asyncio.wrap_future(written), self._audit_timeout)
-        except TimeoutError:
-            raise AuditUnavailableError("the audit store did not confirm the write") from None
-
-    def _durable_sync(self, written: Future[None]) -> None:
-        try:
-            written.result(timeout=self._audit_timeout)
         except TimeoutError:
             raise AuditUnavailableError("the audit store did not confirm the write") from None
 
