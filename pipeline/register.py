@@ -88,10 +88,20 @@ def find_file(directory: str | Path, name: str) -> Path:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """A raw table: Parquet as typed, CSV as strings (empty cells missing)."""
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    """A raw table: Parquet as typed, CSV as strings (empty cells missing).
+
+    Raises
+    ------
+    RegisterValidationError
+        The file cannot be read as a table (the error's kind only: its text may quote data).
+    """
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (ValueError, OSError) as exc:  # pandas' and pyarrow's read errors are ValueErrors
+        problem = RegisterError(path.name, 0, "-", f"cannot read the file ({type(exc).__name__})")
+        raise RegisterValidationError([problem]) from None
 
 
 def _profile_errors(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[RegisterError]]:
@@ -227,21 +237,30 @@ def validate_register(directory: str | Path, catalog: Catalog | None = None) -> 
         extract.errors.append(RegisterError(CLIENTS_FILE, 0, "-", str(exc)))
     else:
         extract.files[CLIENTS_FILE] = clients_path
-        raw_clients = read_table(clients_path)
-        extract.clients, errors = validate_clients(raw_clients, clients_path.name)
-        extract.errors += errors
-        if "client_id" in raw_clients.columns:
-            client_ids = raw_clients["client_id"].dropna().astype(str).to_numpy()
+        try:
+            raw_clients = read_table(clients_path)
+        except RegisterValidationError as exc:
+            extract.errors += exc.errors
+        else:
+            extract.clients, errors = validate_clients(raw_clients, clients_path.name)
+            extract.errors += errors
+            if "client_id" in raw_clients.columns:
+                client_ids = raw_clients["client_id"].dropna().astype(str).to_numpy()
     try:
         episodes_path = find_file(directory, EPISODES_FILE)
     except FileNotFoundError as exc:
         extract.errors.append(RegisterError(EPISODES_FILE, 0, "-", str(exc)))
     else:
         extract.files[EPISODES_FILE] = episodes_path
-        extract.episodes, errors = validate_episodes(
-            read_table(episodes_path), catalog, client_ids=client_ids, file=episodes_path.name
-        )
-        extract.errors += errors
+        try:
+            raw_episodes = read_table(episodes_path)
+        except RegisterValidationError as exc:
+            extract.errors += exc.errors
+        else:
+            extract.episodes, errors = validate_episodes(
+                raw_episodes, catalog, client_ids=client_ids, file=episodes_path.name
+            )
+            extract.errors += errors
     try:
         truth_path = find_file(directory, TRUTH_FILE)
     except FileNotFoundError:

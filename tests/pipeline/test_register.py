@@ -184,6 +184,19 @@ def test_missing_files_are_reported(tmp_path: Path, catalog: Catalog) -> None:
     )
 
 
+def test_unreadable_files_are_reported_without_their_content(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    (tmp_path / "clients.csv").write_text('client_id,henkilotunnus\n"c-1,170500A9056\n')
+    (tmp_path / "episodes.parquet").write_bytes(b"not parquet 170500A9056")
+    messages = _messages(tmp_path, catalog)
+    assert "clients.csv: field '-': cannot read the file (ParserError)" in messages
+    assert any(m.startswith("episodes.parquet: field '-': cannot read the file") for m in messages)
+    assert not any("170500A9056" in m for m in messages)
+    with pytest.raises(RegisterValidationError, match=r"clients\.csv.*cannot read the file"):
+        load_episodes(tmp_path, catalog)
+
+
 def test_load_truth_reorders_to_requested_episodes(world_dir: Path, world: World) -> None:
     wanted = world.episodes["episode_id"].to_numpy()[::-1][:50]
     truth = load_truth(world_dir, wanted)
