@@ -288,7 +288,7 @@ def test_allowed_frame_agrees_with_allowed_row_by_row(services_catalog: Catalog)
         record["birth_date"] = record["birth_date"].date()
         record["assessment_date"] = record["assessment_date"].date()
         record["experiment_client_since"] = None
-        profile = ClientProfile(**record)
+        profile = ClientProfile(**{str(k): v for k, v in record.items()})
         np.testing.assert_array_equal(
             services_catalog.allowed(profile), matrix[i], err_msg=f"row {i}"
         )
