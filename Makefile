@@ -36,7 +36,8 @@ format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup ## Run the benchmarks and rewrite their sections of BENCHMARKS.md
+bench: setup ## Run the benchmarks and rewrite their sections of BENCHMARKS.md (needs root for wrk)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 browser-deps: ## Install Debian's Chromium for the browser tests (needs root)
