@@ -226,41 +226,42 @@ def validate_episodes(
     return out, []
 
 
+def _read_part(
+    directory: str | Path, name: str, extract: RegisterExtract
+) -> tuple[Path, pd.DataFrame] | None:
+    """Find and read one file of the extract; a missing or unreadable one becomes an error."""
+    try:
+        path = find_file(directory, name)
+    except FileNotFoundError as exc:
+        extract.errors.append(RegisterError(name, 0, "-", str(exc)))
+        return None
+    extract.files[name] = path
+    try:
+        return path, read_table(path)
+    except RegisterValidationError as exc:
+        extract.errors += exc.errors
+        return None
+
+
 def validate_register(directory: str | Path, catalog: Catalog | None = None) -> RegisterExtract:
     """Validate the clients and episodes of a register directory (the truth too, if present)."""
     catalog = catalog if catalog is not None else load_catalog()
     extract = RegisterExtract()
     client_ids = None
-    try:
-        clients_path = find_file(directory, CLIENTS_FILE)
-    except FileNotFoundError as exc:
-        extract.errors.append(RegisterError(CLIENTS_FILE, 0, "-", str(exc)))
-    else:
-        extract.files[CLIENTS_FILE] = clients_path
-        try:
-            raw_clients = read_table(clients_path)
-        except RegisterValidationError as exc:
-            extract.errors += exc.errors
-        else:
-            extract.clients, errors = validate_clients(raw_clients, clients_path.name)
-            extract.errors += errors
-            if "client_id" in raw_clients.columns:
-                client_ids = raw_clients["client_id"].dropna().astype(str).to_numpy()
-    try:
-        episodes_path = find_file(directory, EPISODES_FILE)
-    except FileNotFoundError as exc:
-        extract.errors.append(RegisterError(EPISODES_FILE, 0, "-", str(exc)))
-    else:
-        extract.files[EPISODES_FILE] = episodes_path
-        try:
-            raw_episodes = read_table(episodes_path)
-        except RegisterValidationError as exc:
-            extract.errors += exc.errors
-        else:
-            extract.episodes, errors = validate_episodes(
-                raw_episodes, catalog, client_ids=client_ids, file=episodes_path.name
-            )
-            extract.errors += errors
+    found = _read_part(directory, CLIENTS_FILE, extract)
+    if found is not None:
+        clients_path, raw_clients = found
+        extract.clients, errors = validate_clients(raw_clients, clients_path.name)
+        extract.errors += errors
+        if "client_id" in raw_clients.columns:
+            client_ids = raw_clients["client_id"].dropna().astype(str).to_numpy()
+    found = _read_part(directory, EPISODES_FILE, extract)
+    if found is not None:
+        episodes_path, raw_episodes = found
+        extract.episodes, errors = validate_episodes(
+            raw_episodes, catalog, client_ids=client_ids, file=episodes_path.name
+        )
+        extract.errors += errors
     try:
         truth_path = find_file(directory, TRUTH_FILE)
     except FileNotFoundError:
