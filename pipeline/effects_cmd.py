@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,16 @@ _DATA_HELP = (
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
+
+
+def _echo_or_fail(run: Callable[[], str], *also: type[Exception]) -> None:
+    """Print what `run` returns, or its error as a clean exit 2."""
+    catch: tuple[type[Exception], ...] = (EffectsError, *also)
+    try:
+        text = run()
+    except catch as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(text)
 
 
 def effects(
@@ -101,8 +112,8 @@ def effects(
             raise _fail("--audit needs a register directory as DATA, and no --policy")
         from pipeline.effects_audit import run_audit_effects
 
-        try:
-            text = run_audit_effects(
+        _echo_or_fail(
+            lambda: run_audit_effects(
                 data,
                 audit,
                 target=objective,
@@ -113,9 +124,7 @@ def effects(
                 json_out=json_out,
                 report=report,
             )
-        except EffectsError as exc:
-            raise _fail(str(exc)) from None
-        typer.echo(text)
+        )
         return
     if policy is not None and (policy != "champion" or not data.is_dir()):
         raise _fail("--policy takes 'champion' and needs a register directory as DATA")
@@ -123,22 +132,21 @@ def effects(
         from models.suggestions import Objective
         from pipeline.effects_whatif import run_policy_effects
 
-        try:
-            text = run_policy_effects(
+        _echo_or_fail(
+            lambda: run_policy_effects(
                 data,
                 objective=Objective.parse(objective).name,
                 json_out=json_out,
                 report=report,
-            )
-        except (EffectsError, ValueError) as exc:
-            raise _fail(str(exc)) from None
-        typer.echo(text)
+            ),
+            ValueError,  # an unknown objective
+        )
         return
     if data.is_dir():
         from pipeline.effects_register import run_register_effects
 
-        try:
-            text = run_register_effects(
+        _echo_or_fail(
+            lambda: run_register_effects(
                 data,
                 estimand=chosen,
                 n_bootstrap=bootstrap,
@@ -146,9 +154,7 @@ def effects(
                 json_out=json_out,
                 report=report,
             )
-        except EffectsError as exc:
-            raise _fail(str(exc)) from None
-        typer.echo(text)
+        )
         return
     if treatment is None or outcome is None:
         raise _fail(
