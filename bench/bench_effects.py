@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
-from pipeline.effects import design_matrix, fit_comparison, standardise
-from pipeline.effects_analysis import analyse
-from pipeline.effects_input import check_table
+from pipeline.effects.analysis import analyse
+from pipeline.effects.estimators import design_matrix, fit_comparison, standardise
+from pipeline.effects.table import check_table
 
 N_ROWS = 100_000
 N_DRAWS = 200

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
-from pipeline.effects_register import register_episodes, service_effects, true_effect
-from pipeline.synth import SynthConfig, World, generate_world
-from pipeline.training_data import TRUTH_COLUMN_OF_TARGET
+from pipeline.data.episodes import TRUTH_COLUMN_OF_TARGET
+from pipeline.effects.register import register_episodes, service_effects, true_effect
+from pipeline.synth.world import SynthConfig, World, generate_world
 
 N_CLIENTS = 20_000
 SEEDS = (0, 1, 2, 3, 4)
@@ -97,8 +97,8 @@ def whatif_section() -> str:
     """Coverage of the 'what if Polku had been followed' gain over fresh worlds."""
     from models.bundle import PolkuModel
     from models.ranker import ServiceRanker
-    from pipeline.effects_whatif import policy_versus_logged
-    from pipeline.training_data import true_objective_outcomes
+    from pipeline.data.episodes import true_objective_outcomes
+    from pipeline.effects.whatif import policy_versus_logged
 
     objective = "employment_or_education_6m"
     world = generate_world(SynthConfig(n_clients=WHATIF_CLIENTS, seed=WHATIF_TRAIN_SEED))

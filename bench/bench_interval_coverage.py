@@ -1,6 +1,6 @@
 """Benchmark: do the ranker's uplift intervals hold the true uplift as often as they claim?
 
-On synthetic worlds (`pipeline.synth`, default 30,000 clients, seeds 1-3): gate and split
+On synthetic worlds (`pipeline.synth.world`, default 30,000 clients, seeds 1-3): gate and split
 the episodes as `polku train` does, fit the `ServiceRanker` (one BLAS thread, timed), and on
 the held-out clients compare every allowed, supported client-service pair's interval on the
 six-month objective with the world's true uplift (true probability with the service minus
@@ -40,10 +40,10 @@ from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
 from models.ranker import ServiceRanker
 from models.suggestions import DEFAULT_OBJECTIVE
-from pipeline.split import SplitSettings
-from pipeline.synth import SynthConfig, generate_world, write_world
-from pipeline.training_data import prepare_episodes
-from pipeline.world_data import load_world
+from pipeline.data.episodes import prepare_episodes
+from pipeline.data.split import SplitSettings
+from pipeline.data.world import load_world
+from pipeline.synth.world import SynthConfig, generate_world, write_world
 
 METHODS = ("bootstrap", "calibrated")
 

@@ -1,6 +1,6 @@
 """Benchmark: the ranker's serving latency, batch throughput and training time.
 
-On a synthetic world (`pipeline.synth`, default 100,000 clients): gate and split the
+On a synthetic world (`pipeline.synth.world`, default 100,000 clients): gate and split the
 episodes as `polku train` does, fit the `ServiceRanker` (timed), bundle it, then measure
 
 - one client x every catalog service in process, p50/p99 over thousands of held-out
@@ -43,10 +43,10 @@ from models.profile import ClientProfile
 from models.profile_validation import profile_from_row
 from models.ranker import ServiceRanker
 from models.suggestions import DEFAULT_OBJECTIVE
-from pipeline.split import SplitSettings
-from pipeline.synth import SynthConfig, generate_world, write_world
-from pipeline.training_data import prepare_episodes
-from pipeline.world_data import load_world
+from pipeline.data.episodes import prepare_episodes
+from pipeline.data.split import SplitSettings
+from pipeline.data.world import load_world
+from pipeline.synth.world import SynthConfig, generate_world, write_world
 
 REPEATS = 3
 CALLS = 2000

@@ -1,6 +1,6 @@
 """Benchmark: Polku's ranking quality and training time on 100,000-client worlds, over seeds.
 
-For each seed: generate a world of 100,000 clients (`pipeline.synth`), then do what
+For each seed: generate a world of 100,000 clients (`pipeline.synth.world`), then do what
 `polku train` does before MLflow (load, gate, split by client, fit the ranker, evaluate on
 the held-out clients against the baselines and the oracle). Reports, per seed and as the
 median over seeds: the share of the oracle's gain over the caseworkers that Polku's top-1
@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
-from pipeline.synth import SynthConfig, generate_world, write_world
+from pipeline.data.world import load_world
+from pipeline.synth.world import SynthConfig, generate_world, write_world
 from pipeline.threads import numeric_threads
-from pipeline.train import TrainSettings, fit_model, train_and_register
-from pipeline.world_data import load_world
+from pipeline.training.train import TrainSettings, fit_model, train_and_register
 
 GAIN_GOAL = 0.60
 OPE_POLICIES = ("polku", "imitation", "popular", "random", "oracle")
@@ -216,7 +216,7 @@ def render(n_clients: int, results: list[dict], full_train: float) -> str:
     ]
     for key, label in (
         ("generate_seconds", "generate the world"),
-        ("load_seconds", "load and validate the register (`pipeline.register`)"),
+        ("load_seconds", "load and validate the register (`pipeline.data.register`)"),
         ("fit_seconds", "fit the ranker"),
         ("train_seconds", "training: load + gate + split + fit"),
         ("evaluate_seconds", "evaluate (6 policies, OPE, calibration, groups)"),

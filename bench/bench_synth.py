@@ -25,7 +25,7 @@ _CHILD = """
 import json, resource, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from pipeline.synth import SynthConfig, generate_world, write_world
+from pipeline.synth.world import SynthConfig, generate_world, write_world
 steps = {{}}
 last = [time.perf_counter()]
 start = last[0]

@@ -313,7 +313,7 @@ def log_polku_model(
     model : PolkuModel
     input_example : pandas.DataFrame, optional
         A few profiles; used for the signature and stored with the model, so invented ones
-        (`pipeline.train.EXAMPLE_PROFILES`), never register rows. A henkilötunnus column is
+        (`pipeline.training.train.EXAMPLE_PROFILES`), never register rows. A henkilötunnus column is
         dropped first.
     name : str
         The logged model's name within the run.

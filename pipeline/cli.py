@@ -1,28 +1,27 @@
-"""The `polku` command line: a thin layer over the pipeline steps.
+"""The `polku` command line: a thin layer over the pipeline steps and the service.
 
-Each step lives in its own module, which exposes `register(app)` to add its commands; this
-file only lists those modules. Heavy imports happen inside the commands so `polku --help`
-stays fast.
+This is the one module that imports both `pipeline` and `service` (to offer `polku serve`
+beside the offline commands); nothing else crosses. Each command module exposes
+`register(app)`; heavy imports happen inside the commands, so `polku --help` stays fast.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-# One line per command module; keep them in the order a user meets them.
-COMMAND_MODULES: tuple[str, ...] = (
-    # The service's commands (serve, audit) are composed here by name: the CLI is the one
-    # place that joins the two halves, so no pipeline module imports service code.
-    "pipeline.eligibility_cmd",
-    "pipeline.generate_cmd",
-    "pipeline.validate_cmd",
-    "pipeline.train_cmd",
-    "pipeline.evaluate_cmd",
-    "pipeline.promote_cmd",
-    "pipeline.effects_cmd",
-    "service.cli",
+from pipeline.commands import effects, eligibility, evaluate, generate, promote, train, validate
+from service import cli as service_commands
+
+# In the order a user meets them.
+COMMAND_MODULES = (
+    eligibility,
+    generate,
+    validate,
+    train,
+    evaluate,
+    promote,
+    effects,
+    service_commands,
 )
 
 
@@ -34,8 +33,8 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
     )
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(app)
+    for module in COMMAND_MODULES:
+        module.register(app)
     return app
 
 

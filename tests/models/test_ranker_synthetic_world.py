@@ -1,7 +1,7 @@
 """The ranker against the project's synthetic world and its truth (slow: a 20,000-client world).
 
 The fast tests use a toy world with large effects; these check, on the realistic world of
-`pipeline.synth` (effects of a few points, confounded caseworkers), that the ranker's
+`pipeline.synth.world` (effects of a few points, confounded caseworkers), that the ranker's
 uplifts follow the true ones and that its top-1 beats the caseworkers on held-out clients.
 """
 
@@ -22,10 +22,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def prepared(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> object:
-    from pipeline.split import SplitSettings
-    from pipeline.synth import SynthConfig, generate_world, write_world
-    from pipeline.training_data import prepare_episodes
-    from pipeline.world_data import load_world
+    from pipeline.data.episodes import prepare_episodes
+    from pipeline.data.split import SplitSettings
+    from pipeline.data.world import load_world
+    from pipeline.synth.world import SynthConfig, generate_world, write_world
 
     directory: Path = tmp_path_factory.mktemp("world")
     write_world(generate_world(SynthConfig(n_clients=20_000, seed=3), catalog), directory)

@@ -1,6 +1,6 @@
 """A tiny seeded test world with known structural effects, for the ranker's tests.
 
-Not the project's synthetic world (`pipeline.synth`): a few lines of structure the tests can
+Not the project's synthetic world (`pipeline.synth.world`): a few lines of structure the tests can
 assert the ranker recovers, with caseworkers' choices confounded on purpose.
 
 Truth (on the probability of each outcome):

@@ -29,7 +29,7 @@ def _session_dir() -> Path:
 @functools.cache
 def tiny_world_dir() -> Path:
     """A generated world of `WORLD_CLIENTS` clients (written once per session)."""
-    from pipeline.synth import SynthConfig, generate_world, write_world
+    from pipeline.synth.world import SynthConfig, generate_world, write_world
 
     out = _session_dir() / "world"
     write_world(generate_world(SynthConfig(n_clients=WORLD_CLIENTS, seed=WORLD_SEED)), out)
@@ -72,8 +72,8 @@ TEST_SETTINGS_SEED = 3
 @functools.cache
 def fitted_tiny_model():  # -> tuple[World, TrainedModel, TrainSettings]
     """The ranker fitted and evaluated once per session on the tiny world (no MLflow)."""
-    from pipeline.train import TrainSettings, fit_model
-    from pipeline.world_data import load_world
+    from pipeline.data.world import load_world
+    from pipeline.training.train import TrainSettings, fit_model
 
     world = load_world(tiny_world_dir())
     settings = TrainSettings(seed=TEST_SETTINGS_SEED, n_bootstrap=5)
@@ -83,12 +83,12 @@ def fitted_tiny_model():  # -> tuple[World, TrainedModel, TrainSettings]
 def register_fitted(model=None, *, promote_if_first: bool = False) -> str:
     """Log the session's fitted model (or `model` in its place) as a new registered version.
 
-    Goes through `pipeline.train.log_and_register`, as `polku train` does, so the version's
+    Goes through `pipeline.training.train.log_and_register`, as `polku train` does, so the version's
     run carries the data directory and split settings that evaluation and promotion read.
     """
     import dataclasses
 
-    from pipeline.train import evaluate_model, log_and_register
+    from pipeline.training.train import evaluate_model, log_and_register
 
     world, trained, settings = fitted_tiny_model()
     if model is not None:

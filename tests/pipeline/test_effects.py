@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.effects import (
+from pipeline.effects.estimators import (
     ESTIMATORS,
     EffectsError,
     RatioTerms,

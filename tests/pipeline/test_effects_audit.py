@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from models.henkilotunnus import pseudonymous_key
 from pipeline.cli import build_app
-from pipeline.effects_audit import join_audit, latest_decisions
-from pipeline.synth import SynthConfig, generate_world, write_world
+from pipeline.effects.audit import join_audit, latest_decisions
+from pipeline.synth.world import SynthConfig, generate_world, write_world
 
 KEY = b"test-secret-key-0123456789"
 

@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.effects import Estimate
-from pipeline.effects_diagnostics import (
+from pipeline.effects.diagnostics import (
     diagnose,
     effective_sample_size,
     estimand_weights,
     range_warnings,
     standardised_differences,
 )
+from pipeline.effects.estimators import Estimate
 
 
 def test_effective_sample_size_equal_weights_is_n():

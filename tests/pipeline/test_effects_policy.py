@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline import metrics
-from pipeline.effects import EffectsError
-from pipeline.effects_policy import evaluate_policy, policy_terms
-from pipeline.effects_register import register_episodes
-from pipeline.policies import action_indices, oracle_policy
-from pipeline.synth import SynthConfig, generate_world
-from pipeline.training_data import objective_rewards, true_objective_outcomes
+from pipeline.data.episodes import objective_rewards, true_objective_outcomes
+from pipeline.effects.estimators import EffectsError
+from pipeline.effects.policy import evaluate_policy, policy_terms
+from pipeline.effects.register import register_episodes
+from pipeline.evaluation import metrics
+from pipeline.evaluation.policies import action_indices, oracle_policy
+from pipeline.synth.world import SynthConfig, generate_world
 
 
 def _logged_bandit(n: int, seed: int):
@@ -130,7 +130,7 @@ def test_evaluate_policy_oracle_on_a_world_covers_its_true_gain():
 
 
 def test_whatif_without_propensity_is_a_clear_error():
-    from pipeline.effects_whatif import policy_versus_logged
+    from pipeline.effects.whatif import policy_versus_logged
 
     world = generate_world(SynthConfig(n_clients=300, seed=0))
     data = register_episodes(world.episodes.drop(columns=["propensity"]), world.catalog)

@@ -10,16 +10,16 @@ from typer.testing import CliRunner
 
 from models.suggestions import TARGETS
 from pipeline.cli import build_app
-from pipeline.effects import EffectsError
-from pipeline.effects_register import (
+from pipeline.data.episodes import TRUTH_COLUMN_OF_TARGET
+from pipeline.effects.estimators import EffectsError
+from pipeline.effects.register import (
     GROUPINGS,
     MIN_TREATED,
     register_episodes,
     service_effects,
     true_effect,
 )
-from pipeline.synth import SynthConfig, generate_world, write_world
-from pipeline.training_data import TRUTH_COLUMN_OF_TARGET
+from pipeline.synth.world import SynthConfig, generate_world, write_world
 
 
 @pytest.fixture(scope="module")

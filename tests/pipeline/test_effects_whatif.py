@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 from models.bundle import PolkuModel
 from models.ranker import ServiceRanker
 from pipeline.cli import build_app
-from pipeline.effects_register import register_episodes
-from pipeline.effects_whatif import policy_versus_logged, whatif_table
-from pipeline.synth import SynthConfig, generate_world
-from pipeline.training_data import true_objective_outcomes
+from pipeline.data.episodes import true_objective_outcomes
+from pipeline.effects.register import register_episodes
+from pipeline.effects.whatif import policy_versus_logged, whatif_table
+from pipeline.synth.world import SynthConfig, generate_world
 
 OBJECTIVE = "employment_or_education_6m"
 
@@ -79,7 +79,7 @@ def test_effects_cli_policy_needs_champion_and_a_directory(tmp_path):
 
 
 def test_whatif_html_has_table_and_gain_plot(model, fresh_world):
-    from pipeline.effects_whatif import whatif_html
+    from pipeline.effects.whatif import whatif_html
 
     world, data, truth = fresh_world
     evaluation = policy_versus_logged(data, model, OBJECTIVE, world.catalog, true_outcomes=truth)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from pipeline.cli import build_app
-from pipeline.eligibility_cmd import write_csv_atomically
+from pipeline.commands.eligibility import write_csv_atomically
 
 HEADER = (
     "client_id,henkilotunnus,birth_date,home_municipality,mother_tongue,immigrant,"

@@ -87,7 +87,7 @@ def test_evaluate_rejects_a_missing_data_dir(state_dir, tmp_path):  # noqa: F811
 
 
 def test_predict_for_episodes_follows_the_given_service_order():
-    from pipeline.scoring import predict_for_episodes
+    from pipeline.evaluation.scoring import predict_for_episodes
     from tests.pipeline.ranker_fixtures import fitted_tiny_model
 
     _, trained, settings = fitted_tiny_model()

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from pipeline.evaluation import (
+from pipeline.evaluation.evaluate import (
     Baselines,
     EvaluationData,
     evaluate_policies,
     group_labels,
 )
-from pipeline.policies import ImitationPolicy, PopularPolicy
-from pipeline.report import write_report
+from pipeline.evaluation.policies import ImitationPolicy, PopularPolicy
+from pipeline.evaluation.report import write_report
 
 N_SERVICES = 3
 
@@ -222,7 +222,7 @@ def test_key_metrics_leave_out_an_undefined_gain():
 def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeypatch):
     import os
 
-    from pipeline.report import atomic_write_bytes
+    from pipeline.evaluation.report import atomic_write_bytes
 
     target = tmp_path / "evaluation.json"
     target.write_bytes(b"old")

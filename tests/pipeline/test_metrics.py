@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline import metrics
+from pipeline.evaluation import metrics
 
 TRUTH = np.array(
     [

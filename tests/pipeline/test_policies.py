@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from pipeline import policies
+from pipeline.evaluation import policies
 
 ALLOWED = np.array(
     [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.promotion import compare_evaluations
+from pipeline.evaluation.promotion import compare_evaluations
 
 
 def _summary(overall: float, groups: dict[str, float], n: int = 1000) -> dict:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from models.catalog import Catalog, load_catalog
-from pipeline.register import (
+from pipeline.data.register import (
     RegisterValidationError,
     find_file,
     load_episodes,
@@ -18,8 +18,8 @@ from pipeline.register import (
     validate_episodes,
     validate_register,
 )
-from pipeline.synth import SynthConfig, World, generate_world, write_world
-from pipeline.synth_outcomes import OUTCOME_TARGETS
+from pipeline.synth.outcomes import OUTCOME_TARGETS
+from pipeline.synth.world import SynthConfig, World, generate_world, write_world
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.split import SplitSettings, held_out_clients, split_masks
+from pipeline.data.split import SplitSettings, held_out_clients, split_masks
 
 
 def _episodes() -> pd.DataFrame:

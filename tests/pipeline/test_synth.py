@@ -12,7 +12,9 @@ from models.eligibility import assess_eligibility_frame
 from models.henkilotunnus import parse_henkilotunnus_array
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
-from pipeline.synth import (
+from pipeline.synth.marginals import calibration_marginals
+from pipeline.synth.outcomes import NO_SERVICE, OUTCOME_TARGETS, truth_probabilities
+from pipeline.synth.world import (
     CLIENT_COLUMNS,
     EPISODE_COLUMNS,
     SynthConfig,
@@ -21,8 +23,6 @@ from pipeline.synth import (
     synthetic_henkilotunnus,
     write_world,
 )
-from pipeline.synth_marginals import calibration_marginals
-from pipeline.synth_outcomes import NO_SERVICE, OUTCOME_TARGETS, truth_probabilities
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +276,7 @@ def _two_service_catalog(catalog: Catalog, small_capacity: int) -> Catalog:
 
 
 def test_capacity_caps_expected_starts_of_a_service(catalog: Catalog) -> None:
-    from pipeline.synth_caseworkers import (
+    from pipeline.synth.caseworkers import (
         EXPLORATION,
         HELSINKI_ASSESSMENTS_PER_MONTH,
         choice_probabilities,

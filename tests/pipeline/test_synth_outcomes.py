@@ -11,8 +11,8 @@ import pytest
 
 from models.catalog import Catalog, load_catalog
 from models.profile import ClientProfile
-from pipeline.synth import SynthConfig, World, generate_world
-from pipeline.synth_outcomes import SERVICE_EFFECTS, draw_outcomes, truth_probabilities
+from pipeline.synth.outcomes import SERVICE_EFFECTS, draw_outcomes, truth_probabilities
+from pipeline.synth.world import SynthConfig, World, generate_world
 
 SIX = "employment_or_education_6m"
 

@@ -7,13 +7,13 @@ import pytest
 
 from models.catalog import load_catalog
 from models.eligibility import assess_eligibility_frame
-from pipeline.split import SplitSettings
-from pipeline.training_data import (
+from pipeline.data.episodes import (
     objective_rewards,
     prepare_episodes,
     true_objective_outcomes,
 )
-from pipeline.world_data import load_world
+from pipeline.data.split import SplitSettings
+from pipeline.data.world import load_world
 from tests.pipeline.ranker_fixtures import tiny_world_dir
 
 OBJECTIVE = "employment_or_education_6m"

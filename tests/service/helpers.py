@@ -82,7 +82,7 @@ def make_settings(tmp_path: Path, **changes: Any) -> Settings:
 
 def fit_tiny_model(n_clients: int = 1500, seed: int = 11) -> PolkuModel:
     """A PolkuModel fitted on a small synthetic world (a few seconds)."""
-    from pipeline.synth import SynthConfig, generate_world
+    from pipeline.synth.world import SynthConfig, generate_world
 
     catalog = load_catalog()
     episodes = generate_world(SynthConfig(n_clients=n_clients, seed=seed), catalog).episodes

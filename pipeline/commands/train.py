@@ -51,8 +51,8 @@ def train(
 ) -> None:
     """Train on a world's episodes and register a new version of polku-ranker."""
     from models.suggestions import Objective
-    from pipeline.split import SplitSettings
-    from pipeline.train import TrainSettings, train_and_register
+    from pipeline.data.split import SplitSettings
+    from pipeline.training.train import TrainSettings, train_and_register
 
     try:
         Objective.parse(objective)

@@ -32,7 +32,7 @@ def validate(
 ) -> None:
     """Validate a register extract: types, enums, dates, clients and catalog services."""
     from models.catalog import CatalogError, load_catalog
-    from pipeline.register import validate_register
+    from pipeline.data.register import validate_register
 
     try:
         catalog = load_catalog(catalog_path)

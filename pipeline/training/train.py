@@ -2,10 +2,10 @@
 
 The steps, each reported through `progress`:
 
-1. load and validate the register extract and the truth (`pipeline.register`);
+1. load and validate the register extract and the truth (`pipeline.data.register`);
 2. the gate filters the episodes, which are split by client (and time) (`prepare_episodes`);
 3. fit the `ServiceRanker` and bundle it as a `PolkuModel` (rules versions, catalog snapshot);
-4. evaluate it on the held-out clients against the baselines (`pipeline.evaluation`);
+4. evaluate it on the held-out clients against the baselines (`pipeline.evaluation.evaluate`);
 5. log parameters, the data's fingerprint, metrics, the report with plots and library
    versions to an MLflow run, log the model through `models.registry` and register a new
    version of `polku-ranker`; optionally make it champion when there is none.
@@ -29,13 +29,13 @@ from models.features import FeatureEncoder
 from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
 from models.suggestions import DEFAULT_OBJECTIVE, Objective
-from pipeline.evaluation import Evaluation, evaluate_policies, fit_baselines
-from pipeline.report import write_report
-from pipeline.scoring import predict_for_episodes
-from pipeline.split import SplitSettings
+from pipeline.data.episodes import PreparedEpisodes, prepare_episodes
+from pipeline.data.split import SplitSettings
+from pipeline.data.world import World, load_world
+from pipeline.evaluation.evaluate import Evaluation, evaluate_policies, fit_baselines
+from pipeline.evaluation.report import write_report
+from pipeline.evaluation.scoring import predict_for_episodes
 from pipeline.threads import limited_threads
-from pipeline.training_data import PreparedEpisodes, prepare_episodes
-from pipeline.world_data import World, load_world
 
 Progress = Callable[[str], None]
 
@@ -360,7 +360,7 @@ def log_and_register(
     import mlflow
 
     from models import registry
-    from pipeline.promote import promote_first_version
+    from pipeline.evaluation.promote import promote_first_version
 
     progress(f"logging to MLflow at {registry.tracking_uri()}")
     experiment_id = registry.configure_tracking()

@@ -22,8 +22,14 @@ import pandas as pd
 from models.catalog import Catalog, load_catalog
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
-from pipeline.synth import CLIENTS_FILE, EPISODES_FILE, LOGGED_OUTCOMES, TRUTH_FILE, truth_column
-from pipeline.synth_outcomes import NO_SERVICE, OUTCOME_TARGETS
+from pipeline.synth.outcomes import NO_SERVICE, OUTCOME_TARGETS
+from pipeline.synth.world import (
+    CLIENTS_FILE,
+    EPISODES_FILE,
+    LOGGED_OUTCOMES,
+    TRUTH_FILE,
+    truth_column,
+)
 
 EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *LOGGED_OUTCOMES)
 

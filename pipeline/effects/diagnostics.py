@@ -12,7 +12,7 @@ from typing import Final
 
 import numpy as np
 
-from pipeline.effects import ESTIMATOR_LABELS, Estimand, Estimate
+from pipeline.effects.estimators import ESTIMATOR_LABELS, Estimand, Estimate
 
 # Thresholds behind the warnings, stated in the output so a reader can judge them.
 MIN_EFFECTIVE_UNITS: Final = 30

@@ -7,7 +7,8 @@ from typing import Final
 
 import numpy as np
 
-from pipeline.effects import (
+from pipeline.effects.diagnostics import Diagnostics, diagnose, range_warnings
+from pipeline.effects.estimators import (
     N_FOLDS,
     OUTCOME_MODEL_BINARY,
     OUTCOME_MODEL_CONTINUOUS,
@@ -20,8 +21,7 @@ from pipeline.effects import (
     fit_comparison,
     standardise,
 )
-from pipeline.effects_diagnostics import Diagnostics, diagnose, range_warnings
-from pipeline.effects_input import EffectsTable
+from pipeline.effects.table import EffectsTable
 
 ESTIMAND_WORDS: Final = {
     "ate": "average effect over the units of both arms (ATE)",
@@ -137,7 +137,7 @@ def analyse(
 
     Parameters
     ----------
-    table : a checked table (`pipeline.effects_input.check_table`)
+    table : a checked table (`pipeline.effects.table.check_table`)
     estimand : "ate" or "att"
     n_bootstrap : bootstrap draws (0: influence-function intervals only)
     seed : seeds the cross-fitting folds and the bootstrap

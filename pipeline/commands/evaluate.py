@@ -28,7 +28,7 @@ def evaluate(
     """Evaluate a version on held-out clients against caseworkers, baselines and the oracle."""
     from mlflow.exceptions import MlflowException
 
-    from pipeline.evaluate import evaluate_version
+    from pipeline.evaluation.version import evaluate_version
 
     if not data.is_dir():
         raise _fail(f"--data {data} is not a directory")

@@ -3,7 +3,7 @@
 `EvaluationData` holds what the evaluation reads, aligned row by row (profiles, logged
 choice, propensity, observed reward, true outcome probabilities, allowed services);
 `evaluate_policies` computes every figure of the report from it and the model's predicted
-outcomes. Training (`pipeline.train`), `polku evaluate` and `polku promote` all call it, so
+outcomes. Training (`pipeline.training.train`), `polku evaluate` and `polku promote` all call it, so
 the three can never disagree on how a model is judged.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from models.demographics import age_in_years, is_foreign_language
-from pipeline import metrics
-from pipeline.policies import (
+from pipeline.evaluation import metrics
+from pipeline.evaluation.policies import (
     POLICY_NAMES,
     ImitationPolicy,
     PopularPolicy,

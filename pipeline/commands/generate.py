@@ -40,8 +40,8 @@ def generate(
 ) -> None:
     """Generate a synthetic register (clients, episodes) and the true outcomes (truth)."""
     from models.state import default_data_dir
-    from pipeline.synth import SynthConfig, generate_world, write_world
-    from pipeline.synth_marginals import calibration_marginals
+    from pipeline.synth.marginals import calibration_marginals
+    from pipeline.synth.world import SynthConfig, generate_world, write_world
 
     out = out if out is not None else default_data_dir()
     started = time.perf_counter()

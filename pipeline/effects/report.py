@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.effects import ESTIMATOR_LABELS, ESTIMATORS
-from pipeline.effects_diagnostics import HISTOGRAM_BINS, MAX_ABS_SMD
+from pipeline.effects.diagnostics import HISTOGRAM_BINS, MAX_ABS_SMD
+from pipeline.effects.estimators import ESTIMATOR_LABELS, ESTIMATORS
 
 if TYPE_CHECKING:
-    from pipeline.effects_analysis import ComparisonResult, EffectsResult
+    from pipeline.effects.analysis import ComparisonResult, EffectsResult
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:

@@ -22,9 +22,9 @@ from models.eligibility import assess_eligibility_frame
 from models.profile import PROFILE_COLUMNS
 from models.ranker import objective_weights, outcomes_from_episodes
 from models.suggestions import TARGETS, Objective
-from pipeline.evaluation import EvaluationData
-from pipeline.policies import action_indices
-from pipeline.split import SplitSettings, split_masks
+from pipeline.data.split import SplitSettings, split_masks
+from pipeline.evaluation.evaluate import EvaluationData
+from pipeline.evaluation.policies import action_indices
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def true_objective_outcomes(
     ----------
     truth : mapping of outcome name to ndarray (n, n_services + 1)
         The world's true probabilities per target ("none" last), as
-        `pipeline.synth_outcomes.truth_probabilities` gives them.
+        `pipeline.synth.outcomes.truth_probabilities` gives them.
     objective : Objective or str
 
     Returns

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.evaluation import Evaluation
-from pipeline.report import write_json, write_report
+from pipeline.evaluation.evaluate import Evaluation
+from pipeline.evaluation.report import write_json, write_report
 
 Progress = Callable[[str], None]
 
@@ -60,10 +60,10 @@ def evaluate_version(
         Receives one line per step.
     """
     from models import registry
-    from pipeline.promote import run_params
-    from pipeline.train import evaluate_model, settings_from_run_params
-    from pipeline.training_data import prepare_episodes
-    from pipeline.world_data import load_world
+    from pipeline.data.episodes import prepare_episodes
+    from pipeline.data.world import load_world
+    from pipeline.evaluation.promote import run_params
+    from pipeline.training.train import evaluate_model, settings_from_run_params
 
     version = str(version)
     settings = settings_from_run_params(run_params(version))

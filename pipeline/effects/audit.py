@@ -27,7 +27,7 @@ from models.henkilotunnus import pseudonymous_key
 from models.profile import NEED_FIELDS
 from models.ranker import outcomes_from_episodes
 from models.suggestions import TARGETS
-from pipeline.effects import EffectsError
+from pipeline.effects.estimators import EffectsError
 
 MAX_DAYS_BEFORE: Final = 31
 HMAC_KEY_ENV: Final = "POLKU_HMAC_KEY"
@@ -214,11 +214,11 @@ def run_audit_effects(
 ) -> str:
     """`polku effects DIR --audit EXPORT`: followed against overridden, with the caveats."""
     from models.catalog import load_catalog
-    from pipeline.effects_analysis import analyse
-    from pipeline.effects_input import check_table
-    from pipeline.effects_register import load_register
-    from pipeline.effects_report import text_report, write_html_report, write_json
-    from pipeline.register import find_file, read_table
+    from pipeline.data.register import find_file, read_table
+    from pipeline.effects.analysis import analyse
+    from pipeline.effects.register import load_register
+    from pipeline.effects.report import text_report, write_html_report, write_json
+    from pipeline.effects.table import check_table
 
     if target not in TARGETS:
         raise EffectsError(f"--objective for --audit must be one target of {', '.join(TARGETS)}")

@@ -2,10 +2,10 @@
 
 `generate_world(SynthConfig(n_clients=..., seed=...))` draws, with vectorised numpy only:
 
-1. the population and its assessments (`pipeline.synth_population`);
+1. the population and its assessments (`pipeline.synth.population`);
 2. the catalog's limits for each assessment (`models.catalog`);
-3. the true outcome probabilities under every service and none (`pipeline.synth_outcomes`);
-4. the caseworker's choice and its exact propensity (`pipeline.synth_caseworkers`);
+3. the true outcome probabilities under every service and none (`pipeline.synth.outcomes`);
+4. the caseworker's choice and its exact propensity (`pipeline.synth.caseworkers`);
 5. the logged outcomes of the choice made.
 
 `write_world` writes `clients.parquet`, `episodes.parquet` and `truth.parquet` (and CSV
@@ -28,15 +28,15 @@ import pandas as pd
 from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
 from models.profile import PROFILE_COLUMNS
-from pipeline.synth_caseworkers import choice_probabilities, draw_choices
-from pipeline.synth_outcomes import (
+from pipeline.synth.caseworkers import choice_probabilities, draw_choices
+from pipeline.synth.outcomes import (
     NO_SERVICE,
     OUTCOME_TARGETS,
     action_ids,
     draw_outcomes,
     truth_probabilities,
 )
-from pipeline.synth_population import PERIOD_START, Population, draw_population
+from pipeline.synth.population import PERIOD_START, Population, draw_population
 
 CLIENTS_FILE: Final = "clients"
 EPISODES_FILE: Final = "episodes"

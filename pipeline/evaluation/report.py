@@ -22,8 +22,8 @@ from typing import Any, Final
 import numpy as np
 from matplotlib.figure import Figure
 
-from pipeline.evaluation import Evaluation, best_allowed_uplift
-from pipeline.policies import POLICY_NAMES
+from pipeline.evaluation.evaluate import Evaluation, best_allowed_uplift
+from pipeline.evaluation.policies import POLICY_NAMES
 
 POLICY_LABELS: Final = {
     "polku": "Polku",

@@ -2,9 +2,9 @@
 
 The challenger and the champion are evaluated on the same held-out episodes (the data and
 split settings the challenger was trained with, unless told otherwise), with the same
-baselines, and `pipeline.promotion.compare_evaluations` decides. Refused: nothing changes.
-Promoted: the `champion` alias moves to the challenger, and the decision is logged as a
-JSON artifact of the challenger's run.
+baselines, and `pipeline.evaluation.promotion.compare_evaluations` decides. Refused: nothing
+changes. Promoted: the `champion` alias moves to the challenger, and the decision is logged
+as a JSON artifact of the challenger's run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.promotion import DEFAULT_GROUP_TOLERANCE, PromotionDecision, compare_evaluations
+from pipeline.evaluation.promotion import (
+    DEFAULT_GROUP_TOLERANCE,
+    PromotionDecision,
+    compare_evaluations,
+)
 
 Progress = Callable[[str], None]
 
@@ -113,9 +117,9 @@ def promote_version(
     import mlflow
 
     from models import registry
-    from pipeline.train import evaluate_model, settings_from_run_params
-    from pipeline.training_data import prepare_episodes
-    from pipeline.world_data import load_world
+    from pipeline.data.episodes import prepare_episodes
+    from pipeline.data.world import load_world
+    from pipeline.training.train import evaluate_model, settings_from_run_params
 
     version = str(version)
     params = run_params(version)  # raises if the version does not exist

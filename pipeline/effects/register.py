@@ -17,7 +17,7 @@ The defaults of `polku effects DIR` when DIR holds a register (`episodes.parquet
   people who got it, which the logged data can answer without extrapolating to people no
   caseworker would send.
 
-The group slices are those of the evaluation report (`pipeline.evaluation.group_labels`):
+The group slices are those of the evaluation report (`pipeline.evaluation.evaluate.group_labels`):
 age band, language group and long-term unemployment. A group's estimate reuses the
 comparison's cross-fitted nuisances and restricts the estimator's sums to the group.
 """
@@ -38,7 +38,9 @@ from models.eligibility import assess_eligibility_frame
 from models.profile import NEED_FIELDS, PROFILE_COLUMNS
 from models.ranker import outcomes_from_episodes
 from models.suggestions import TARGETS
-from pipeline.effects import (
+from pipeline.effects.analysis import ESTIMAND_WORDS
+from pipeline.effects.diagnostics import Diagnostics, diagnose, range_warnings
+from pipeline.effects.estimators import (
     N_FOLDS,
     OUTCOME_MODEL_BINARY,
     PROPENSITY_MODEL,
@@ -51,9 +53,7 @@ from pipeline.effects import (
     fit_nuisances,
     standardise,
 )
-from pipeline.effects_analysis import ESTIMAND_WORDS
-from pipeline.effects_diagnostics import Diagnostics, diagnose, range_warnings
-from pipeline.evaluation import group_labels
+from pipeline.evaluation.evaluate import group_labels
 
 NO_SERVICE: Final = "none"
 EXTRA_COVARIATES: Final = (
@@ -449,8 +449,8 @@ def effects_table(result: RegisterEffects) -> str:
 
 
 def load_register(directory: Path, catalog: Catalog) -> pd.DataFrame:
-    """The validated episodes of a register directory (`pipeline.register.load_episodes`)."""
-    from pipeline.register import RegisterValidationError, load_episodes
+    """The validated episodes of a register directory (`pipeline.data.register.load_episodes`)."""
+    from pipeline.data.register import RegisterValidationError, load_episodes
 
     try:
         episodes, _ = load_episodes(directory, catalog)
@@ -472,8 +472,8 @@ def run_register_effects(
     catalog: Catalog | None = None,
 ) -> str:
     """`polku effects DIR`: estimate, write the JSON and report asked for, return the table."""
-    from pipeline.effects_register_report import write_register_report
-    from pipeline.effects_report import to_json, write_atomic
+    from pipeline.effects.register_report import write_register_report
+    from pipeline.effects.report import to_json, write_atomic
 
     catalog = catalog or load_catalog()
     data = register_episodes(load_register(directory, catalog), catalog)

@@ -1,12 +1,13 @@
 """What if Polku had been followed: a model's top-1 policy against caseworkers' practice.
 
 On the client episodes of a register: Polku's choice for each episode is the rankable
-service with the largest predicted uplift on the objective (`pipeline.policies.polku_policy`,
-as in the evaluation report); the logged practice is what the caseworker chose. Their values
-come from `pipeline.effects_policy` with the logged propensities, the model's predicted
-outcomes as the doubly robust estimator's outcome model, and intervals summed within
-clients. Use a register the model was not trained on (a later extract, or a world generated
-with another seed): on its own training episodes the model looks better than it is.
+service with the largest predicted uplift on the objective
+(`pipeline.evaluation.policies.polku_policy`, as in the evaluation report); the logged
+practice is what the caseworker chose. Their values come from `pipeline.effects.policy` with
+the logged propensities, the model's predicted outcomes as the doubly robust estimator's
+outcome model, and intervals summed within clients. Use a register the model was not trained
+on (a later extract, or a world generated with another seed): on its own training episodes
+the model looks better than it is.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import numpy as np
 
 from models.catalog import Catalog, load_catalog
 from models.suggestions import Objective
-from pipeline.effects import EffectsError
-from pipeline.effects_policy import POLICY_ESTIMATORS, POLICY_LABELS, PolicyEvaluation
-from pipeline.effects_register import RegisterEpisodes, load_register, register_episodes
+from pipeline.effects.estimators import EffectsError
+from pipeline.effects.policy import POLICY_ESTIMATORS, POLICY_LABELS, PolicyEvaluation
+from pipeline.effects.register import RegisterEpisodes, load_register, register_episodes
 
 if TYPE_CHECKING:
     from models.bundle import PolkuModel
@@ -45,10 +46,10 @@ def policy_versus_logged(
     true_outcomes : optional true probability of the objective's outcome under each action,
         (n_client_episodes, n_services + 1), "none" last (synthetic worlds)
     """
-    from pipeline.effects_policy import evaluate_policy
-    from pipeline.policies import action_indices, polku_policy
-    from pipeline.scoring import predict_for_episodes
-    from pipeline.training_data import objective_rewards
+    from pipeline.data.episodes import objective_rewards
+    from pipeline.effects.policy import evaluate_policy
+    from pipeline.evaluation.policies import action_indices, polku_policy
+    from pipeline.evaluation.scoring import predict_for_episodes
 
     if data.propensity is None:
         raise EffectsError(
@@ -75,8 +76,8 @@ def _true_outcomes(
     directory: Path, data: RegisterEpisodes, objective: str, catalog: Catalog
 ) -> np.ndarray | None:
     """The register's truth for the client episodes, or None when it has none."""
-    from pipeline.register import find_file, load_truth_matrices
-    from pipeline.training_data import true_objective_outcomes
+    from pipeline.data.episodes import true_objective_outcomes
+    from pipeline.data.register import find_file, load_truth_matrices
 
     try:
         find_file(directory, "truth")
@@ -145,7 +146,7 @@ def run_policy_effects(
 ) -> str:
     """`polku effects DIR --policy champion`: the champion against logged practice."""
     from models.registry import load_champion
-    from pipeline.effects_report import to_json, write_atomic
+    from pipeline.effects.report import to_json, write_atomic
 
     catalog = catalog or load_catalog()
     data = register_episodes(load_register(directory, catalog), catalog)
@@ -179,7 +180,7 @@ def gain_plot(evaluation: PolicyEvaluation) -> str:
     """Base64 PNG: the doubly robust gain overall and per group, with truth when known."""
     from matplotlib.figure import Figure
 
-    from pipeline.effects_report import _png
+    from pipeline.effects.report import _png
 
     rows = [("overall", evaluation.overall)] + [
         (f"{grouping}: {level}", e)

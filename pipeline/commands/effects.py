@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from models.suggestions import DEFAULT_OBJECTIVE
-from pipeline.effects import ESTIMANDS, EffectsError, Estimand
+from pipeline.effects.estimators import ESTIMANDS, EffectsError, Estimand
 
 _DATA_HELP = (
     "A CSV (or Parquet) table with one row per unit, or a Polku register directory "
@@ -110,7 +110,7 @@ def effects(
     if audit is not None:
         if not data.is_dir() or policy is not None:
             raise _fail("--audit needs a register directory as DATA, and no --policy")
-        from pipeline.effects_audit import run_audit_effects
+        from pipeline.effects.audit import run_audit_effects
 
         _echo_or_fail(
             lambda: run_audit_effects(
@@ -130,7 +130,7 @@ def effects(
         raise _fail("--policy takes 'champion' and needs a register directory as DATA")
     if policy is not None:
         from models.suggestions import Objective
-        from pipeline.effects_whatif import run_policy_effects
+        from pipeline.effects.whatif import run_policy_effects
 
         _echo_or_fail(
             lambda: run_policy_effects(
@@ -143,7 +143,7 @@ def effects(
         )
         return
     if data.is_dir():
-        from pipeline.effects_register import run_register_effects
+        from pipeline.effects.register import run_register_effects
 
         _echo_or_fail(
             lambda: run_register_effects(
@@ -161,9 +161,9 @@ def effects(
             "--treatment and --outcome are needed for a table (they are optional only "
             "for a register directory)"
         )
-    from pipeline.effects_analysis import analyse
-    from pipeline.effects_input import check_table, read_table
-    from pipeline.effects_report import text_report, write_html_report, write_json
+    from pipeline.effects.analysis import analyse
+    from pipeline.effects.report import text_report, write_html_report, write_json
+    from pipeline.effects.table import check_table, read_table
 
     names = None if covariates is None else [c.strip() for c in covariates.split(",") if c.strip()]
     try:

@@ -1,10 +1,10 @@
 """What if Polku had been followed: off-policy value of a policy against logged practice.
 
-The logged practice is what caseworkers did; its value is the mean observed reward. A
-target policy (Polku's top-1 suggestion) is valued from the same episodes with the
-estimators of `pipeline.metrics` (IPS, self-normalised IPS, doubly robust), which need the
-logging propensity of each logged choice. Here each of them is written per episode, as
-ratio terms (`pipeline.effects.RatioTerms`), which adds what the evaluation report does
+The logged practice is what caseworkers did; its value is the mean observed reward. A target
+policy (Polku's top-1 suggestion) is valued from the same episodes with the estimators of
+`pipeline.evaluation.metrics` (IPS, self-normalised IPS, doubly robust), which need the
+logging propensity of each logged choice. Here each of them is written per episode, as ratio
+terms (`pipeline.effects.estimators.RatioTerms`), which adds what the evaluation report does
 not have: intervals (influence function, summed within clients), the gain over logged
 practice with its own interval (the two share episodes, so the gain's interval is not the
 difference of the two intervals), and the same by group.
@@ -19,8 +19,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from pipeline import metrics
-from pipeline.effects import Estimate, RatioTerms, ratio_estimate
+from pipeline.effects.estimators import Estimate, RatioTerms, ratio_estimate
+from pipeline.evaluation import metrics
 
 POLICY_ESTIMATORS: Final = ("ips", "snips", "dr")
 POLICY_LABELS: Final = {

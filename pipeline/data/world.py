@@ -1,6 +1,6 @@
 """A world on disk as training and evaluation read it: episodes, truth, and a fingerprint.
 
-Loading and validation of the files belong to `pipeline.register` (the register extract and
+Loading and validation of the files belong to `pipeline.data.register` (the register extract and
 the truth loader); this module only joins what training needs: the episodes, the truth
 aligned to them row by row, and the SHA-256 fingerprint of the episode file, which every
 MLflow run records.
@@ -16,7 +16,7 @@ import pandas as pd
 
 from models.catalog import Catalog
 from models.suggestions import Objective
-from pipeline.training_data import TRUTH_COLUMN_OF_TARGET, file_fingerprint, true_objective_outcomes
+from pipeline.data.episodes import TRUTH_COLUMN_OF_TARGET, file_fingerprint, true_objective_outcomes
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class World:
         `service_id`, `propensity`, `employed_6m`, `education_6m`, `employed_12m`.
     truth : DataFrame
         Aligned row by row with `episodes`: one column per (outcome, action), named
-        `pipeline.synth.truth_column(outcome, action)`.
+        `pipeline.synth.world.truth_column(outcome, action)`.
     fingerprint : str
         SHA-256 of the episode file's bytes.
     files : tuple of Path
@@ -44,8 +44,8 @@ class World:
 
     def truth_matrices(self, catalog: Catalog) -> dict[str, np.ndarray]:
         """Per outcome the ranker's targets need, the (n, n_services + 1) truth, "none" last."""
-        from pipeline.synth import truth_column
-        from pipeline.synth_outcomes import NO_SERVICE
+        from pipeline.synth.outcomes import NO_SERVICE
+        from pipeline.synth.world import truth_column
 
         actions = (*catalog.ids, NO_SERVICE)
         out = {}
@@ -67,7 +67,7 @@ class World:
 
 
 def load_world(data_dir: Path, catalog: Catalog | None = None) -> World:
-    """Load and validate a world's episodes and truth (`pipeline.register`).
+    """Load and validate a world's episodes and truth (`pipeline.data.register`).
 
     The truth comes back aligned with the episodes row by row.
 
@@ -78,7 +78,7 @@ def load_world(data_dir: Path, catalog: Catalog | None = None) -> World:
     ValueError
         A file does not validate (`RegisterValidationError` names file, row and field).
     """
-    from pipeline.register import load_episodes, load_truth
+    from pipeline.data.register import load_episodes, load_truth
 
     directory = Path(data_dir)
     episodes, episode_file = load_episodes(directory, catalog)

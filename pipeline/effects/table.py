@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from pipeline.effects import EffectsError
+from pipeline.effects.estimators import EffectsError
 
 MIN_UNITS_PER_ARM: Final = 10
 # The personal identity code never feeds an estimate, and its values never reach a message.

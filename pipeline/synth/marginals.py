@@ -15,7 +15,7 @@ import pandas as pd
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
 from models.profile import PROFILE_COLUMNS
-from pipeline.synth_outcomes import NO_SERVICE
+from pipeline.synth.outcomes import NO_SERVICE
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models.suggestions import TARGETS
-from pipeline.effects_report import _png, to_json, write_atomic
+from pipeline.effects.report import _png, to_json, write_atomic
 
 if TYPE_CHECKING:
-    from pipeline.effects_register import RegisterEffects, ServiceEffect
+    from pipeline.effects.register import RegisterEffects, ServiceEffect
 
 
 def forest_plot(effects: list[ServiceEffect], target: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.promotion import DEFAULT_GROUP_TOLERANCE
+from pipeline.evaluation.promotion import DEFAULT_GROUP_TOLERANCE
 
 
 def _fail(message: str) -> typer.Exit:
@@ -29,7 +29,7 @@ def promote(
     """Make a version champion if it is no worse than the champion, overall and per group."""
     from mlflow.exceptions import MlflowException
 
-    from pipeline.promote import promote_version
+    from pipeline.evaluation.promote import promote_version
 
     try:
         result = promote_version(
@@ -46,7 +46,7 @@ def promote(
 
 def models() -> None:
     """List the registered versions of polku-ranker with aliases and key metrics."""
-    from pipeline.promote import list_versions
+    from pipeline.evaluation.promote import list_versions
 
     rows = list_versions()
     if not rows:

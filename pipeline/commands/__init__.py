@@ -1,0 +1,1 @@
+"""The `polku` commands, one module each: thin typer layers over the steps."""

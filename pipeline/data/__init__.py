@@ -1,0 +1,1 @@
+"""Data in: a register extract validated, a world loaded, episodes split and prepared."""

@@ -1,0 +1,1 @@
+"""The evaluators' toolkit: effect estimators, diagnostics, register and policy effects."""

@@ -1,0 +1,1 @@
+"""Judging a model: policies, metrics, the evaluation of a version, promotion, reports."""

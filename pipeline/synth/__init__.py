@@ -1,0 +1,1 @@
+"""The synthetic Helsinki: population, caseworkers' choices, outcomes and the true effects."""

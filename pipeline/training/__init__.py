@@ -1,0 +1,1 @@
+"""Fitting a ranker on prepared episodes and tracking it in MLflow."""
