@@ -29,7 +29,8 @@ from benchmarks_md import write_section
 from pipeline.data.world import load_world
 from pipeline.synth.world import SynthConfig, generate_world, write_world
 from pipeline.threads import numeric_threads
-from pipeline.training.train import TrainSettings, fit_model, train_and_register
+from pipeline.training.settings import TrainSettings
+from pipeline.training.train import fit_model, train_and_register
 
 GAIN_GOAL = 0.60
 OPE_POLICIES = ("polku", "imitation", "popular", "random", "oracle")

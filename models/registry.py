@@ -40,6 +40,8 @@ import os
 import platform
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -47,6 +49,7 @@ from typing import Any, Final
 import joblib
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
@@ -461,3 +464,121 @@ def _load(client: MlflowClient, model_version: Any) -> LoadedModel:
     if model_version.run_id:
         metrics = dict(client.get_run(model_version.run_id).data.metrics)
     return LoadedModel(model, str(model_version.version), model.trained_at, metrics)
+
+
+# -- runs and versions -----------------------------------------------------------------------
+# Every other MLflow call of Polku goes through these, so the pipeline never holds a client.
+
+RegistryError = MlflowException
+"""What MLflow raises for an unknown version, alias or run (for callers to catch)."""
+
+# The metrics `polku models` shows beside each version.
+KEY_METRICS: Final = (
+    "policy_value_polku",
+    "policy_value_caseworkers",
+    "policy_value_oracle",
+    "oracle_gain_captured",
+    "top3_oracle_coverage",
+)
+
+
+class TrainingRun:
+    """The active MLflow run of `polku train`, as the few calls training makes."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def log_params(self, params: dict[str, str]) -> None:
+        mlflow.log_params(params)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        mlflow.set_tags(tags)
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        mlflow.log_metrics(metrics)
+
+    def log_dict(self, payload: dict[str, Any], artifact_file: str) -> None:
+        mlflow.log_dict(payload, artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        mlflow.log_text(text, artifact_file)
+
+    def log_artifacts(self, local_dir: Path, artifact_path: str) -> None:
+        mlflow.log_artifacts(str(local_dir), artifact_path=artifact_path)
+
+
+@contextmanager
+def training_run(run_name: str) -> Iterator[TrainingRun]:
+    """Start a run in Polku's experiment (configuring tracking first); ends it on exit."""
+    experiment_id = configure_tracking()
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        yield TrainingRun(run.info.run_id)
+
+
+def run_params(version: str | int) -> dict[str, str]:
+    """The parameters of the run that produced a registered version ({} without a run)."""
+    configure_tracking()
+    client = _client()
+    model_version = client.get_model_version(MODEL_NAME, str(version))
+    if not model_version.run_id:
+        return {}
+    return dict(client.get_run(model_version.run_id).data.params)
+
+
+def log_to_version_run(version: str | int, payload: dict[str, Any], artifact_file: str) -> None:
+    """Add a JSON artifact to the run that produced `version` (e.g. a promotion decision)."""
+    model_version = _client().get_model_version(MODEL_NAME, str(version))
+    if model_version.run_id:
+        with mlflow.start_run(run_id=model_version.run_id):
+            mlflow.log_dict(payload, artifact_file)
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One line of `polku models`."""
+
+    version: str
+    aliases: tuple[str, ...]
+    created: str
+    run_id: str
+    metrics: dict[str, float]
+    data_fingerprint: str
+
+
+def list_versions() -> list[VersionRow]:
+    """Every registered version of the ranker, newest first, with aliases and key metrics."""
+    import datetime as dt
+
+    configure_tracking()
+    client = _client()
+    versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+    if not versions:
+        return []
+    # Searches do not fill in aliases; the registered model holds them.
+    aliases_of: dict[str, list[str]] = {}
+    try:
+        registered = client.get_registered_model(MODEL_NAME)
+        for alias, version in (registered.aliases or {}).items():
+            aliases_of.setdefault(str(version), []).append(alias)
+    except MlflowException:
+        pass
+    rows = []
+    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        metrics: dict[str, float] = {}
+        fingerprint = ""
+        if mv.run_id:
+            run = client.get_run(mv.run_id)
+            metrics = {k: v for k, v in run.data.metrics.items() if k in KEY_METRICS}
+            fingerprint = run.data.params.get("data_fingerprint", "")
+        created = dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC)
+        rows.append(
+            VersionRow(
+                version=str(mv.version),
+                aliases=tuple(sorted(aliases_of.get(str(mv.version), ()))),
+                created=created.isoformat(timespec="seconds"),
+                run_id=mv.run_id or "",
+                metrics=metrics,
+                data_fingerprint=fingerprint,
+            )
+        )
+    return rows

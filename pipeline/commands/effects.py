@@ -143,7 +143,7 @@ def effects(
         )
         return
     if data.is_dir():
-        from pipeline.effects.register import run_register_effects
+        from pipeline.effects.register_report import run_register_effects
 
         _echo_or_fail(
             lambda: run_register_effects(

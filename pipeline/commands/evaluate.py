@@ -26,8 +26,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Evaluate a version on held-out clients against caseworkers, baselines and the oracle."""
-    from mlflow.exceptions import MlflowException
-
+    from models.registry import RegistryError
     from pipeline.evaluation.version import evaluate_version
 
     if not data.is_dir():
@@ -36,7 +35,7 @@ def evaluate(
         result = evaluate_version(
             version, data, json_out, report_dir=report, objective=objective, progress=typer.echo
         )
-    except (ValueError, FileNotFoundError, MlflowException) as exc:
+    except (ValueError, FileNotFoundError, RegistryError) as exc:
         raise _fail(str(exc).splitlines()[0]) from None
     summary = result.evaluation.summary
     values = summary["policy_value"]

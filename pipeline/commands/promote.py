@@ -27,15 +27,14 @@ def promote(
     ] = DEFAULT_GROUP_TOLERANCE,
 ) -> None:
     """Make a version champion if it is no worse than the champion, overall and per group."""
-    from mlflow.exceptions import MlflowException
-
+    from models.registry import RegistryError
     from pipeline.evaluation.promote import promote_version
 
     try:
         result = promote_version(
             version, data_dir=data, group_tolerance=group_tolerance, progress=typer.echo
         )
-    except (ValueError, FileNotFoundError, MlflowException) as exc:
+    except (ValueError, FileNotFoundError, RegistryError) as exc:
         raise _fail(str(exc).splitlines()[0]) from None
     if result.promoted:
         typer.echo(f"promoted: version {result.version} is the champion")
@@ -46,7 +45,7 @@ def promote(
 
 def models() -> None:
     """List the registered versions of polku-ranker with aliases and key metrics."""
-    from pipeline.evaluation.promote import list_versions
+    from models.registry import list_versions
 
     rows = list_versions()
     if not rows:

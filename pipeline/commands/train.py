@@ -52,7 +52,8 @@ def train(
     """Train on a world's episodes and register a new version of polku-ranker."""
     from models.suggestions import Objective
     from pipeline.data.split import SplitSettings
-    from pipeline.training.train import TrainSettings, train_and_register
+    from pipeline.training.settings import TrainSettings
+    from pipeline.training.train import train_and_register
 
     try:
         Objective.parse(objective)

@@ -32,7 +32,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
 from models.profile import NEED_FIELDS, PROFILE_COLUMNS
@@ -416,38 +416,6 @@ def true_effect(
     return float(gain[keep].mean())
 
 
-def effects_table(result: RegisterEffects) -> str:
-    """Fixed-width table per target: each service's AIPW effect and the naive difference."""
-    lines = [
-        f"Effect of each service against none: {ESTIMAND_WORDS[result.estimand]}",
-        f"{result.n_episodes} client episodes (of {result.n_all_episodes}); adjusted for "
-        f"{', '.join(REGISTER_COVARIATES)}",
-        "",
-    ]
-    for target in TARGETS:
-        lines.append(f"{target}:")
-        lines.append(
-            f"  {'service':<34}{'treated':>8}{'control':>8}{'AIPW':>9}{'95% low':>9}"
-            f"{'95% high':>9}{'naive':>9}  warnings"
-        )
-        for e in result.by_target(target):
-            a, naive = e.estimates["aipw"], e.estimates["difference_in_means"]
-            lines.append(
-                f"  {e.service_id[:33]:<34}{e.n_treated:>8}{e.n_control:>8}{a.estimate:>9.3f}"
-                f"{a.ci_low:>9.3f}{a.ci_high:>9.3f}{naive.estimate:>9.3f}  "
-                f"{len(e.warnings)}"
-            )
-        lines.append("")
-    if result.skipped:
-        lines.append("Not estimated (too few episodes):")
-        lines += [f"  {sid}: {why}" for sid, why in result.skipped.items()]
-    lines.append(
-        "Group estimates (age band, language group, long-term unemployment) and every "
-        "warning are in the JSON and the HTML report."
-    )
-    return "\n".join(lines) + "\n"
-
-
 def load_register(directory: Path, catalog: Catalog) -> pd.DataFrame:
     """The validated episodes of a register directory (`pipeline.data.register.load_episodes`)."""
     from pipeline.data.register import RegisterValidationError, load_episodes
@@ -459,30 +427,3 @@ def load_register(directory: Path, catalog: Catalog) -> pd.DataFrame:
     except RegisterValidationError as exc:
         raise EffectsError(f"the register does not validate: {exc}") from None
     return episodes
-
-
-def run_register_effects(
-    directory: Path,
-    *,
-    estimand: Estimand = "att",
-    n_bootstrap: int = 0,
-    seed: int = 0,
-    json_out: Path | None = None,
-    report: Path | None = None,
-    catalog: Catalog | None = None,
-) -> str:
-    """`polku effects DIR`: estimate, write the JSON and report asked for, return the table."""
-    from pipeline.effects.register_report import write_register_report
-    from pipeline.effects.report import to_json, write_atomic
-
-    catalog = catalog or load_catalog()
-    data = register_episodes(load_register(directory, catalog), catalog)
-    result = service_effects(data, catalog, estimand=estimand, n_bootstrap=n_bootstrap, seed=seed)
-    text = effects_table(result)
-    if json_out is not None:
-        write_atomic(json_out, to_json(result.to_dict()))
-        text += f"JSON written to {json_out}\n"
-    if report is not None:
-        page = write_register_report(result, report)
-        text += f"HTML report written to {page}\n"
-    return text

@@ -1,18 +1,26 @@
-"""HTML report of a register's per-service effects: forest plots, group tables, warnings."""
+"""A register's per-service effects shown: the terminal table, the HTML report with forest plots,
+group tables and warnings, and `polku effects DIR` that writes them."""
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.catalog import Catalog, load_catalog
 from models.suggestions import TARGETS
+from pipeline.effects.analysis import ESTIMAND_WORDS
+from pipeline.effects.estimators import Estimand
+from pipeline.effects.register import (
+    REGISTER_COVARIATES,
+    RegisterEffects,
+    ServiceEffect,
+    load_register,
+    register_episodes,
+    service_effects,
+)
 from pipeline.effects.report import _png, to_json, write_atomic
-
-if TYPE_CHECKING:
-    from pipeline.effects.register import RegisterEffects, ServiceEffect
 
 
 def forest_plot(effects: list[ServiceEffect], target: str) -> str:
@@ -147,3 +155,59 @@ def write_register_report(result: RegisterEffects, directory: Path) -> Path:
     write_atomic(directory / "effects.json", to_json(result.to_dict()))
     write_atomic(page, register_html(result))
     return page
+
+
+def effects_table(result: RegisterEffects) -> str:
+    """Fixed-width table per target: each service's AIPW effect and the naive difference."""
+    lines = [
+        f"Effect of each service against none: {ESTIMAND_WORDS[result.estimand]}",
+        f"{result.n_episodes} client episodes (of {result.n_all_episodes}); adjusted for "
+        f"{', '.join(REGISTER_COVARIATES)}",
+        "",
+    ]
+    for target in TARGETS:
+        lines.append(f"{target}:")
+        lines.append(
+            f"  {'service':<34}{'treated':>8}{'control':>8}{'AIPW':>9}{'95% low':>9}"
+            f"{'95% high':>9}{'naive':>9}  warnings"
+        )
+        for e in result.by_target(target):
+            a, naive = e.estimates["aipw"], e.estimates["difference_in_means"]
+            lines.append(
+                f"  {e.service_id[:33]:<34}{e.n_treated:>8}{e.n_control:>8}{a.estimate:>9.3f}"
+                f"{a.ci_low:>9.3f}{a.ci_high:>9.3f}{naive.estimate:>9.3f}  "
+                f"{len(e.warnings)}"
+            )
+        lines.append("")
+    if result.skipped:
+        lines.append("Not estimated (too few episodes):")
+        lines += [f"  {sid}: {why}" for sid, why in result.skipped.items()]
+    lines.append(
+        "Group estimates (age band, language group, long-term unemployment) and every "
+        "warning are in the JSON and the HTML report."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def run_register_effects(
+    directory: Path,
+    *,
+    estimand: Estimand = "att",
+    n_bootstrap: int = 0,
+    seed: int = 0,
+    json_out: Path | None = None,
+    report: Path | None = None,
+    catalog: Catalog | None = None,
+) -> str:
+    """`polku effects DIR`: estimate, write the JSON and report asked for, return the table."""
+    catalog = catalog or load_catalog()
+    data = register_episodes(load_register(directory, catalog), catalog)
+    result = service_effects(data, catalog, estimand=estimand, n_bootstrap=n_bootstrap, seed=seed)
+    text = effects_table(result)
+    if json_out is not None:
+        write_atomic(json_out, to_json(result.to_dict()))
+        text += f"JSON written to {json_out}\n"
+    if report is not None:
+        page = write_register_report(result, report)
+        text += f"HTML report written to {page}\n"
+    return text

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pipeline.evaluation.promotion import (
     DEFAULT_GROUP_TOLERANCE,
@@ -38,60 +37,15 @@ class PromotionResult:
     decision: PromotionDecision | None = None
 
 
-@dataclass(frozen=True)
-class VersionRow:
-    """One line of `polku models`."""
-
-    version: str
-    aliases: tuple[str, ...]
-    created: str
-    run_id: str
-    metrics: dict[str, float]
-    data_fingerprint: str
-
-
-def _client() -> Any:
-    from mlflow import MlflowClient
-
+def promote_first_version(version: str) -> bool:
+    """Make `version` champion if no version is; True if it did."""
     from models import registry
 
     registry.configure_tracking()
-    uri = registry.tracking_uri()
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-def champion_version() -> str | None:
-    """The version that holds the `champion` alias, or None."""
-    from models import registry
-
-    _client()  # configures tracking
-    return registry.champion_version()
-
-
-def _set_champion(version: str) -> None:
-    from models import registry
-
-    _client()  # configures tracking
-    registry.set_champion(version)
-
-
-def promote_first_version(version: str) -> bool:
-    """Make `version` champion if no version is; True if it did."""
-    if champion_version() is not None:
+    if registry.champion_version() is not None:
         return False
-    _set_champion(version)
+    registry.set_champion(version)
     return True
-
-
-def run_params(version: str) -> dict[str, str]:
-    """The parameters of the run that produced a registered version."""
-    from models import registry
-
-    client = _client()
-    model_version = client.get_model_version(registry.MODEL_NAME, str(version))
-    if not model_version.run_id:
-        return {}
-    return dict(client.get_run(model_version.run_id).data.params)
 
 
 def promote_version(
@@ -114,18 +68,17 @@ def promote_version(
     progress : callable
         Receives one line per step.
     """
-    import mlflow
-
     from models import registry
     from pipeline.data.episodes import prepare_episodes
     from pipeline.data.world import load_world
-    from pipeline.training.train import evaluate_model, settings_from_run_params
+    from pipeline.evaluation.version import evaluate_model
+    from pipeline.training.settings import settings_from_run_params
 
     version = str(version)
-    params = run_params(version)  # raises if the version does not exist
-    current = champion_version()
+    params = registry.run_params(version)  # raises if the version does not exist
+    current = registry.champion_version()
     if current is None:
-        _set_champion(version)
+        registry.set_champion(version)
         reason = f"no version was champion; version {version} is now"
         progress(reason)
         return PromotionResult(version, None, True, (reason,))
@@ -161,65 +114,12 @@ def promote_version(
     )
     decision = compare_evaluations(champion_eval.summary, challenger_eval.summary, group_tolerance)
     if decision.promote:
-        _set_champion(version)
-        model_version = _client().get_model_version(registry.MODEL_NAME, version)
-        if model_version.run_id:
-            with mlflow.start_run(run_id=model_version.run_id):
-                mlflow.log_dict(
-                    {**decision.to_dict(), "champion_before": current, "data_dir": str(world_dir)},
-                    f"promotion/against_v{current}.json",
-                )
+        registry.set_champion(version)
+        registry.log_to_version_run(
+            version,
+            {**decision.to_dict(), "champion_before": current, "data_dir": str(world_dir)},
+            f"promotion/against_v{current}.json",
+        )
     for reason in decision.reasons:
         progress(reason)
     return PromotionResult(version, current, decision.promote, decision.reasons, decision)
-
-
-KEY_METRICS = (
-    "policy_value_polku",
-    "policy_value_caseworkers",
-    "policy_value_oracle",
-    "oracle_gain_captured",
-    "top3_oracle_coverage",
-)
-
-
-def list_versions() -> list[VersionRow]:
-    """Every registered version of the ranker, newest first, with aliases and key metrics."""
-    import datetime as dt
-
-    from mlflow.exceptions import MlflowException
-
-    from models import registry
-
-    client = _client()
-    versions = client.search_model_versions(f"name='{registry.MODEL_NAME}'")
-    if not versions:
-        return []
-    # Searches do not fill in aliases; the registered model holds them.
-    aliases_of: dict[str, list[str]] = {}
-    try:
-        registered = client.get_registered_model(registry.MODEL_NAME)
-        for alias, version in (registered.aliases or {}).items():
-            aliases_of.setdefault(str(version), []).append(alias)
-    except MlflowException:
-        pass
-    rows = []
-    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
-        metrics: dict[str, float] = {}
-        fingerprint = ""
-        if mv.run_id:
-            run = client.get_run(mv.run_id)
-            metrics = {k: v for k, v in run.data.metrics.items() if k in KEY_METRICS}
-            fingerprint = run.data.params.get("data_fingerprint", "")
-        created = dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC)
-        rows.append(
-            VersionRow(
-                version=str(mv.version),
-                aliases=tuple(sorted(aliases_of.get(str(mv.version), ()))),
-                created=created.isoformat(timespec="seconds"),
-                run_id=mv.run_id or "",
-                metrics=metrics,
-                data_fingerprint=fingerprint,
-            )
-        )
-    return rows

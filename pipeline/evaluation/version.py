@@ -1,4 +1,5 @@
-"""`polku evaluate`: judge a registered version on the held-out clients of a world.
+"""Judge a model on held-out clients: `evaluate_model` (training and promotion use it) and
+`evaluate_version`, behind `polku evaluate`.
 
 The held-out clients are found by the same split the version was trained with (its run's
 parameters), so evaluating on the training world measures clients it never saw; on another
@@ -12,8 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.evaluation.evaluate import Evaluation
+from models.bundle import PolkuModel
+from models.catalog import Catalog
+from models.features import FeatureEncoder
+from pipeline.data.episodes import PreparedEpisodes
+from pipeline.evaluation.evaluate import Evaluation, evaluate_policies, fit_baselines
 from pipeline.evaluation.report import write_json, write_report
+from pipeline.evaluation.scoring import predict_for_episodes
+from pipeline.threads import limited_threads
 
 Progress = Callable[[str], None]
 
@@ -30,6 +37,43 @@ class VersionEvaluation:
     evaluation: Evaluation
     json_path: Path
     report_path: Path | None
+
+
+def evaluate_model(
+    model: PolkuModel,
+    prepared: PreparedEpisodes,
+    catalog: Catalog,
+    objective: str,
+    seed: int,
+) -> Evaluation:
+    """Evaluate a model on the held-out part of prepared episodes, against the baselines.
+
+    The baselines (most popular service, imitation of the caseworkers) are fitted on the
+    training part of the same preparation, so two models evaluated on the same data are
+    compared with the same baselines.
+    """
+    with limited_threads():
+        return _evaluate_model(model, prepared, catalog, objective, seed)
+
+
+def _evaluate_model(
+    model: PolkuModel,
+    prepared: PreparedEpisodes,
+    catalog: Catalog,
+    objective: str,
+    seed: int,
+) -> Evaluation:
+    train, held_out = prepared.train, prepared.held_out
+    encoder = FeatureEncoder().fit(train.frame)
+    baselines = fit_baselines(encoder.transform(train.frame), train.action, len(catalog), seed)
+    predictions = predict_for_episodes(model, held_out.frame, catalog.ids, objective)
+    return evaluate_policies(
+        held_out,
+        predictions.outcomes,
+        baselines,
+        encoder.transform(held_out.frame),
+        predictions.rankable,
+    )
 
 
 def evaluate_version(
@@ -62,11 +106,10 @@ def evaluate_version(
     from models import registry
     from pipeline.data.episodes import prepare_episodes
     from pipeline.data.world import load_world
-    from pipeline.evaluation.promote import run_params
-    from pipeline.training.train import evaluate_model, settings_from_run_params
+    from pipeline.training.settings import settings_from_run_params
 
     version = str(version)
-    settings = settings_from_run_params(run_params(version))
+    settings = settings_from_run_params(registry.run_params(version))
     chosen_objective = objective or settings.objective
     progress(f"loading version {version} of {registry.MODEL_NAME}")
     model = registry.load_version(version).model

@@ -17,25 +17,24 @@ import datetime as dt
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pandas as pd
 
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
-from models.features import FeatureEncoder
 from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
-from models.suggestions import DEFAULT_OBJECTIVE, Objective
+from models.suggestions import Objective
 from pipeline.data.episodes import PreparedEpisodes, prepare_episodes
-from pipeline.data.split import SplitSettings
 from pipeline.data.world import World, load_world
-from pipeline.evaluation.evaluate import Evaluation, evaluate_policies, fit_baselines
+from pipeline.evaluation.evaluate import Evaluation
 from pipeline.evaluation.report import write_report
-from pipeline.evaluation.scoring import predict_for_episodes
+from pipeline.evaluation.version import evaluate_model
 from pipeline.threads import limited_threads
+from pipeline.training.settings import TrainSettings
 
 Progress = Callable[[str], None]
 
@@ -116,39 +115,6 @@ def example_profiles(columns: pd.Index | list[str]) -> pd.DataFrame:
     return parsed.frame[list(columns)]
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """What `polku train` may change.
-
-    Attributes
-    ----------
-    objective : str
-        The objective the evaluation ranks by (the model predicts every target).
-    seed : int
-        Seeds the ranker's folds and bootstrap, and the random baseline.
-    split : SplitSettings
-    n_bootstrap : int
-        Bootstrap refits of the ranker's final stage (its uplift intervals).
-    """
-
-    objective: str = DEFAULT_OBJECTIVE
-    seed: int = 0
-    split: SplitSettings = field(default_factory=SplitSettings)
-    n_bootstrap: int = 40
-
-    def __post_init__(self) -> None:
-        Objective.parse(self.objective)  # fail early on a bad objective
-
-    def to_params(self) -> dict[str, str]:
-        """The settings as MLflow parameters."""
-        return {
-            "objective": Objective.parse(self.objective).name,
-            "seed": str(self.seed),
-            "n_bootstrap": str(self.n_bootstrap),
-            **self.split.to_params(),
-        }
-
-
 @dataclass
 class TrainedModel:
     """A fitted model with its evaluation, before or after logging."""
@@ -168,43 +134,6 @@ class TrainOutcome:
     metrics: dict[str, float]
     promoted: bool
     report_dir: Path | None = None
-
-
-def evaluate_model(
-    model: PolkuModel,
-    prepared: PreparedEpisodes,
-    catalog: Catalog,
-    objective: str,
-    seed: int,
-) -> Evaluation:
-    """Evaluate a model on the held-out part of prepared episodes, against the baselines.
-
-    The baselines (most popular service, imitation of the caseworkers) are fitted on the
-    training part of the same preparation, so two models evaluated on the same data are
-    compared with the same baselines.
-    """
-    with limited_threads():
-        return _evaluate_model(model, prepared, catalog, objective, seed)
-
-
-def _evaluate_model(
-    model: PolkuModel,
-    prepared: PreparedEpisodes,
-    catalog: Catalog,
-    objective: str,
-    seed: int,
-) -> Evaluation:
-    train, held_out = prepared.train, prepared.held_out
-    encoder = FeatureEncoder().fit(train.frame)
-    baselines = fit_baselines(encoder.transform(train.frame), train.action, len(catalog), seed)
-    predictions = predict_for_episodes(model, held_out.frame, catalog.ids, objective)
-    return evaluate_policies(
-        held_out,
-        predictions.outcomes,
-        baselines,
-        encoder.transform(held_out.frame),
-        predictions.rankable,
-    )
 
 
 def fit_model(
@@ -357,18 +286,15 @@ def log_and_register(
     the key metrics and timings, the evaluation report with its plots, the overlap table,
     and the model through `models.registry.log_model`.
     """
-    import mlflow
-
     from models import registry
     from pipeline.evaluation.promote import promote_first_version
 
     progress(f"logging to MLflow at {registry.tracking_uri()}")
-    experiment_id = registry.configure_tracking()
     metrics = trained.evaluation.key_metrics()
     versions = registry.library_versions()
     run_name = f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        mlflow.log_params(
+    with registry.training_run(run_name) as run:
+        run.log_params(
             {
                 **settings.to_params(),
                 "data_dir": str(Path(data_dir).resolve()),
@@ -378,16 +304,16 @@ def log_and_register(
                 **{f"ranker_{k}": str(v) for k, v in trained.model.ranker.get_params().items()},
             }
         )
-        mlflow.set_tags(
+        run.set_tags(
             {
                 "data_fingerprint": world.fingerprint,
                 **{f"version.{k}": v for k, v in versions.items()},
             }
         )
-        mlflow.log_metrics(metrics)
-        mlflow.log_metrics({f"count_{k}": float(v) for k, v in trained.prepared.counts.items()})
-        mlflow.log_dict(versions, "environment/library_versions.json")
-        mlflow.log_dict(trained.prepared.counts, "evaluation/counts.json")
+        run.log_metrics(metrics)
+        run.log_metrics({f"count_{k}": float(v) for k, v in trained.prepared.counts.items()})
+        run.log_dict(versions, "environment/library_versions.json")
+        run.log_dict(trained.prepared.counts, "evaluation/counts.json")
         with tempfile.TemporaryDirectory(prefix="polku-report-") as tmp:
             target = Path(report_dir) if report_dir is not None else Path(tmp) / "report"
             write_report(
@@ -395,18 +321,18 @@ def log_and_register(
                 trained.prepared.held_out.allowed,
                 trained.prepared.held_out.true_outcomes,
                 target,
-                title=f"Polku evaluation (run {run.info.run_id[:8]})",
+                title=f"Polku evaluation (run {run.run_id[:8]})",
             )
-            mlflow.log_artifacts(str(target), artifact_path="evaluation")
+            run.log_artifacts(target, artifact_path="evaluation")
         overlap = trained.model.ranker.overlap_
-        mlflow.log_text(overlap.to_csv(index=False), "evaluation/overlap.csv")
+        run.log_text(overlap.to_csv(index=False), "evaluation/overlap.csv")
         version = registry.log_model(
             trained.model, input_example=example_profiles(trained.prepared.held_out.frame.columns)
         )
         if started is not None:
             trained.timings["total_seconds"] = time.perf_counter() - started
-        mlflow.log_metrics(trained.timings)
-        run_id = run.info.run_id
+        run.log_metrics(trained.timings)
+        run_id = run.run_id
     progress(f"registered {registry.MODEL_NAME} version {version} (run {run_id})")
     promoted = False
     if promote_if_first:
@@ -414,13 +340,3 @@ def log_and_register(
         if promoted:
             progress(f"version {version} is the first champion")
     return TrainOutcome(run_id, str(version), metrics, promoted, report_dir)
-
-
-def settings_from_run_params(params: dict[str, Any]) -> TrainSettings:
-    """Rebuild the training settings a run logged (for evaluating its version the same way)."""
-    return TrainSettings(
-        objective=str(params.get("objective") or DEFAULT_OBJECTIVE),
-        seed=int(params.get("seed") or 0),
-        split=SplitSettings.from_params({k: str(v) for k, v in params.items()}),
-        n_bootstrap=int(params.get("n_bootstrap") or 40),
-    )

@@ -73,7 +73,8 @@ TEST_SETTINGS_SEED = 3
 def fitted_tiny_model():  # -> tuple[World, TrainedModel, TrainSettings]
     """The ranker fitted and evaluated once per session on the tiny world (no MLflow)."""
     from pipeline.data.world import load_world
-    from pipeline.training.train import TrainSettings, fit_model
+    from pipeline.training.settings import TrainSettings
+    from pipeline.training.train import fit_model
 
     world = load_world(tiny_world_dir())
     settings = TrainSettings(seed=TEST_SETTINGS_SEED, n_bootstrap=5)
@@ -88,7 +89,8 @@ def register_fitted(model=None, *, promote_if_first: bool = False) -> str:
     """
     import dataclasses
 
-    from pipeline.training.train import evaluate_model, log_and_register
+    from pipeline.evaluation.version import evaluate_model
+    from pipeline.training.train import log_and_register
 
     world, trained, settings = fitted_tiny_model()
     if model is not None:
