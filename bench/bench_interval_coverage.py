@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,6 +43,7 @@ from pipeline.data.episodes import prepare_episodes
 from pipeline.data.split import SplitSettings
 from pipeline.data.world import load_world
 from pipeline.synth.world import SynthConfig, generate_world, write_world
+from pipeline.threads import limited_threads
 
 METHODS = ("bootstrap", "calibrated")
 
@@ -94,7 +94,7 @@ def run_seed(clients: int, seed: int, catalog: Catalog) -> dict[str, Any]:
     prepared = prepared_world(clients, seed, catalog)
     train = prepared.train
     ranker = ServiceRanker(services=catalog.ids, random_state=seed)
-    with threadpool_limits(limits=1):
+    with limited_threads():
         started = time.perf_counter()
         ranker.fit(
             train.frame,

@@ -169,16 +169,17 @@ def fit_nuisances(
     propensity (clipped), number clipped, and per outcome (mu_treated, mu_control).
     """
     from sklearn.model_selection import StratifiedKFold
-    from threadpoolctl import threadpool_limits
+
+    from pipeline.threads import limited_threads
 
     t = np.asarray(treated, dtype=bool)
     n = len(t)
     propensity = np.empty(n)
     mus = [(np.empty(n), np.empty(n)) for _ in outcomes]
     folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    # Many small fits: BLAS threads cost more in wake-ups than they save, and thrash on a
-    # shared machine.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # Many small fits: the offline thread limit (one pool thread by default) keeps BLAS from
+    # spending more on wake-ups than it saves.
+    with limited_threads():
         for fit_idx, new_idx in folds.split(x, t):
             _fit_fold(x, t, outcomes, fit_idx, new_idx, propensity, mus)
     clipped = np.clip(propensity, PROPENSITY_CLIP, 1 - PROPENSITY_CLIP)
