@@ -25,7 +25,7 @@ from benchmarks_md import write_section
 
 from pipeline.data.episodes import TRUTH_COLUMN_OF_TARGET
 from pipeline.effects.register import register_episodes, service_effects, true_effect
-from pipeline.synth.world import SynthConfig, World, generate_world
+from pipeline.synth.world import GeneratedWorld, SynthConfig, generate_world
 
 N_CLIENTS = 20_000
 SEEDS = (0, 1, 2, 3, 4)
@@ -50,7 +50,7 @@ def _summary(rows: list[dict[str, float]], estimator: str) -> dict[str, float]:
 GROUP_ROWS: list[dict[str, float]] = []
 
 
-def _rows(world: World, estimand: str, seed: int) -> list[dict[str, float]]:
+def _rows(world: GeneratedWorld, estimand: str, seed: int) -> list[dict[str, float]]:
     data = register_episodes(world.episodes, world.catalog)
     result = service_effects(data, world.catalog, estimand=estimand, seed=seed)  # type: ignore[arg-type]
     out = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -22,16 +21,16 @@ import pandas as pd
 from models.catalog import Catalog, load_catalog
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
-from pipeline.synth.outcomes import NO_SERVICE, OUTCOME_TARGETS
-from pipeline.synth.world import (
+from pipeline.data.layout import (
     CLIENTS_FILE,
+    EPISODE_FIELDS,
     EPISODES_FILE,
     LOGGED_OUTCOMES,
     TRUTH_FILE,
-    truth_column,
+    find_file,
 )
-
-EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *LOGGED_OUTCOMES)
+from pipeline.data.truth import load_truth
+from pipeline.synth.outcomes import NO_SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +80,6 @@ class RegisterExtract:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def find_file(directory: str | Path, name: str) -> Path:
-    """`<name>.parquet` (preferred) or `<name>.csv` in `directory`."""
-    directory = Path(directory)
-    for suffix in (".parquet", ".csv"):
-        path = directory / f"{name}{suffix}"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"{directory} holds no {name}.parquet or {name}.csv")
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -316,81 +305,3 @@ def load_episodes(
     if errors:
         raise RegisterValidationError(errors)
     return episodes, path
-
-
-def load_truth(
-    directory: str | Path,
-    episode_ids: Sequence[str] | pd.Series | np.ndarray | None = None,
-    *,
-    catalog: Catalog | None = None,
-) -> pd.DataFrame:
-    """The truth table (`episode_id` and one `target__action` column per target and action).
-
-    Parameters
-    ----------
-    directory : path
-    episode_ids : array-like, optional
-        Episodes to return, in this order (every one must be in the truth).
-    catalog : Catalog, optional
-        When given, every (target, action) column of its services and "none" must exist.
-
-    Raises
-    ------
-    ValueError
-        Missing columns or episodes, duplicate episode ids, or probabilities outside [0, 1].
-    """
-    path = find_file(directory, TRUTH_FILE)
-    truth = (
-        pd.read_parquet(path)
-        if path.suffix == ".parquet"
-        else pd.read_csv(path, dtype={"episode_id": str})
-    )
-    if "episode_id" not in truth.columns:
-        raise ValueError(f"{path.name}: field 'episode_id': column is missing")
-    if truth["episode_id"].duplicated().any():
-        row = int(np.flatnonzero(truth["episode_id"].duplicated().to_numpy())[0]) + 1
-        raise ValueError(f"{path.name}: row {row}, field 'episode_id': duplicate episode id")
-    value_columns = [c for c in truth.columns if c != "episode_id"]
-    if catalog is not None:
-        needed = [truth_column(t, a) for t in OUTCOME_TARGETS for a in (*catalog.ids, NO_SERVICE)]
-        missing = [c for c in needed if c not in truth.columns]
-        if missing:
-            raise ValueError(
-                f"{path.name}: field {missing[0]!r}: column is missing "
-                f"({len(missing)} missing in all)"
-            )
-    values = truth[value_columns].to_numpy(dtype=np.float64)
-    bad = ~((values >= 0) & (values <= 1))
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{path.name}: row {row + 1}, field {value_columns[col]!r}: probability outside [0, 1]"
-        )
-    if episode_ids is None:
-        return truth
-    wanted = pd.Index(np.asarray(episode_ids, dtype=str))
-    position = pd.Index(truth["episode_id"].astype(str)).get_indexer(wanted)
-    if (position < 0).any():
-        first = int(np.flatnonzero(position < 0)[0])
-        raise ValueError(
-            f"{path.name}: field 'episode_id': episode {wanted[first]!r} has no truth row"
-        )
-    return truth.iloc[position].reset_index(drop=True)
-
-
-def load_truth_matrices(
-    directory: str | Path,
-    catalog: Catalog,
-    episode_ids: Sequence[str] | pd.Series | np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """True probabilities per target as float64 arrays (n_episodes, n_services + 1).
-
-    Columns follow the catalog's order with "none" last; rows follow `episode_ids` (or the
-    file's order).
-    """
-    truth = load_truth(directory, episode_ids, catalog=catalog)
-    actions = (*catalog.ids, NO_SERVICE)
-    return {
-        t: truth[[truth_column(t, a) for a in actions]].to_numpy(dtype=np.float64)
-        for t in OUTCOME_TARGETS
-    }

@@ -17,6 +17,7 @@ import pandas as pd
 from models.catalog import Catalog
 from models.suggestions import Objective
 from pipeline.data.episodes import TRUTH_COLUMN_OF_TARGET, file_fingerprint, true_objective_outcomes
+from pipeline.data.truth import truth_matrices
 
 
 @dataclass(frozen=True)
@@ -44,22 +45,7 @@ class World:
 
     def truth_matrices(self, catalog: Catalog) -> dict[str, np.ndarray]:
         """Per outcome the ranker's targets need, the (n, n_services + 1) truth, "none" last."""
-        from pipeline.synth.outcomes import NO_SERVICE
-        from pipeline.synth.world import truth_column
-
-        actions = (*catalog.ids, NO_SERVICE)
-        out = {}
-        for outcome in TRUTH_COLUMN_OF_TARGET.values():
-            columns = [truth_column(outcome, action) for action in actions]
-            missing = [c for c in columns if c not in self.truth.columns]
-            if missing:
-                raise ValueError(
-                    f"the truth lacks column(s) {', '.join(missing[:3])}"
-                    + (" ..." if len(missing) > 3 else "")
-                    + " (was the world generated with another catalog?)"
-                )
-            out[outcome] = self.truth[columns].to_numpy(dtype=np.float64)
-        return out
+        return truth_matrices(self.truth, catalog, TRUTH_COLUMN_OF_TARGET.values())
 
     def true_outcomes(self, objective: Objective | str, catalog: Catalog) -> np.ndarray:
         """True probability of the objective's outcome per episode and action."""
@@ -78,7 +64,8 @@ def load_world(data_dir: Path, catalog: Catalog | None = None) -> World:
     ValueError
         A file does not validate (`RegisterValidationError` names file, row and field).
     """
-    from pipeline.data.register import load_episodes, load_truth
+    from pipeline.data.register import load_episodes
+    from pipeline.data.truth import load_truth
 
     directory = Path(data_dir)
     episodes, episode_file = load_episodes(directory, catalog)

@@ -214,7 +214,8 @@ def run_audit_effects(
 ) -> str:
     """`polku effects DIR --audit EXPORT`: followed against overridden, with the caveats."""
     from models.catalog import load_catalog
-    from pipeline.data.register import find_file, read_table
+    from pipeline.data.layout import find_file
+    from pipeline.data.register import read_table
     from pipeline.effects.analysis import analyse
     from pipeline.effects.register import load_register
     from pipeline.effects.report import text_report, write_html_report, write_json

@@ -77,7 +77,8 @@ def _true_outcomes(
 ) -> np.ndarray | None:
     """The register's truth for the client episodes, or None when it has none."""
     from pipeline.data.episodes import true_objective_outcomes
-    from pipeline.data.register import find_file, load_truth_matrices
+    from pipeline.data.layout import find_file
+    from pipeline.data.truth import load_truth, truth_matrices
 
     try:
         find_file(directory, "truth")
@@ -85,7 +86,7 @@ def _true_outcomes(
         return None
     if data.episode_ids is None:
         return None
-    matrices = load_truth_matrices(directory, catalog, data.episode_ids)
+    matrices = truth_matrices(load_truth(directory, data.episode_ids, catalog=catalog), catalog)
     return true_objective_outcomes(matrices, objective)
 
 

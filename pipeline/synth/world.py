@@ -28,6 +28,16 @@ import pandas as pd
 from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
 from models.profile import PROFILE_COLUMNS
+from pipeline.data.layout import (
+    CLIENT_COLUMNS,
+    CLIENTS_FILE,
+    EPISODE_COLUMNS,
+    EPISODES_FILE,
+    LOGGED_OUTCOMES,
+    TRUTH_FILE,
+    truth_column,
+)
+from pipeline.data.truth import truth_matrices
 from pipeline.synth.caseworkers import choice_probabilities, draw_choices
 from pipeline.synth.outcomes import (
     NO_SERVICE,
@@ -38,25 +48,7 @@ from pipeline.synth.outcomes import (
 )
 from pipeline.synth.population import PERIOD_START, Population, draw_population
 
-CLIENTS_FILE: Final = "clients"
-EPISODES_FILE: Final = "episodes"
-TRUTH_FILE: Final = "truth"
-LOGGED_OUTCOMES: Final = ("employed_6m", "education_6m", "employed_12m")
-EPISODE_COLUMNS: Final = (
-    "episode_id",
-    *PROFILE_COLUMNS,
-    "service_id",
-    "propensity",
-    *LOGGED_OUTCOMES,
-)
-CLIENT_COLUMNS: Final = ("client_id", "henkilotunnus", *PROFILE_COLUMNS[1:])
-TRUTH_SEPARATOR: Final = "__"
 _CHECK_CHARACTERS: Final = "0123456789ABCDEFHJKLMNPRSTUVWXY"
-
-
-def truth_column(target: str, action: str) -> str:
-    """Name of the truth column of one target under one action (service id or "none")."""
-    return f"{target}{TRUTH_SEPARATOR}{action}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +82,12 @@ class SynthConfig:
 
 
 @dataclass(frozen=True)
-class World:
-    """A generated world.
+class GeneratedWorld:
+    """A generated world in memory: what `write_world` writes as a register extract and its truth.
+
+    Read back from disk, it is a `pipeline.data.world.World` (what training and evaluation
+    read, real registers included); the generator's own view keeps the clients, the catalog
+    and the configuration it was drawn with.
 
     Attributes
     ----------
@@ -114,8 +110,7 @@ class World:
 
     def truth_matrix(self, target: str) -> np.ndarray:
         """True probabilities of one target, (n_episodes, n_services + 1), "none" last."""
-        columns = [truth_column(target, a) for a in action_ids(self.catalog)]
-        return self.truth[columns].to_numpy(dtype=np.float64)
+        return truth_matrices(self.truth, self.catalog, (target,))[target]
 
 
 Progress = Callable[[str], None]
@@ -123,7 +118,7 @@ Progress = Callable[[str], None]
 
 def generate_world(
     config: SynthConfig, catalog: Catalog | None = None, progress: Progress | None = None
-) -> World:
+) -> GeneratedWorld:
     """Draw a world (see the module docstring)."""
     catalog = catalog if catalog is not None else load_catalog()
     say = progress or (lambda _message: None)
@@ -176,7 +171,7 @@ def generate_world(
 
     say("truth table")
     truth_frame = truth_table(episodes["episode_id"].to_numpy(), truth, catalog)
-    return World(
+    return GeneratedWorld(
         clients=clients, episodes=episodes, truth=truth_frame, catalog=catalog, config=config
     )
 
@@ -257,7 +252,7 @@ def synthetic_henkilotunnus(
     ).astype(object)
 
 
-def write_world(world: World, out_dir: str | Path, *, csv: bool = False) -> list[Path]:
+def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False) -> list[Path]:
     """Write clients, episodes and truth as Parquet (and CSV), each atomically.
 
     Returns the paths written. A failure leaves no half-written file behind.
@@ -299,14 +294,11 @@ def _umask() -> int:
 
 
 __all__ = [
-    "CLIENT_COLUMNS",
-    "EPISODE_COLUMNS",
     "NO_SERVICE",
     "OUTCOME_TARGETS",
+    "GeneratedWorld",
     "SynthConfig",
-    "World",
     "generate_world",
     "synthetic_henkilotunnus",
-    "truth_column",
     "write_world",
 ]

@@ -9,17 +9,16 @@ import pandas as pd
 import pytest
 
 from models.catalog import Catalog, load_catalog
+from pipeline.data.layout import find_file
 from pipeline.data.register import (
     RegisterValidationError,
-    find_file,
     load_episodes,
-    load_truth,
-    load_truth_matrices,
     validate_episodes,
     validate_register,
 )
+from pipeline.data.truth import load_truth, truth_matrices
 from pipeline.synth.outcomes import OUTCOME_TARGETS
-from pipeline.synth.world import SynthConfig, World, generate_world, write_world
+from pipeline.synth.world import GeneratedWorld, SynthConfig, generate_world, write_world
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +27,12 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture(scope="module")
-def world(catalog: Catalog) -> World:
+def world(catalog: Catalog) -> GeneratedWorld:
     return generate_world(SynthConfig(n_clients=400, seed=2), catalog)
 
 
 @pytest.fixture()
-def world_dir(tmp_path: Path, world: World) -> Path:
+def world_dir(tmp_path: Path, world: GeneratedWorld) -> Path:
     write_world(world, tmp_path, csv=False)
     return tmp_path
 
@@ -57,7 +56,7 @@ def test_generated_world_validates_clean(world_dir: Path, catalog: Catalog) -> N
 
 
 def test_generated_csv_world_validates_clean(
-    tmp_path: Path, world: World, catalog: Catalog
+    tmp_path: Path, world: GeneratedWorld, catalog: Catalog
 ) -> None:
     write_world(world, tmp_path, csv=True)
     for name in ("clients", "episodes", "truth"):
@@ -68,7 +67,7 @@ def test_generated_csv_world_validates_clean(
 
 
 def test_load_episodes_returns_typed_episodes(
-    world_dir: Path, world: World, catalog: Catalog
+    world_dir: Path, world: GeneratedWorld, catalog: Catalog
 ) -> None:
     episodes, path = load_episodes(world_dir, catalog)
     assert path.name == "episodes.parquet"
@@ -148,7 +147,7 @@ def test_bad_profile_field_in_episodes_names_row_and_field(
     )
 
 
-def test_episodes_must_not_carry_the_henkilotunnus(world: World, catalog: Catalog) -> None:
+def test_episodes_must_not_carry_the_henkilotunnus(world: GeneratedWorld, catalog: Catalog) -> None:
     raw = world.episodes.copy()
     raw["henkilotunnus"] = "010190-9012"
     _, errors = validate_episodes(raw, catalog)
@@ -197,7 +196,7 @@ def test_unreadable_files_are_reported_without_their_content(
         load_episodes(tmp_path, catalog)
 
 
-def test_load_truth_reorders_to_requested_episodes(world_dir: Path, world: World) -> None:
+def test_load_truth_reorders_to_requested_episodes(world_dir: Path, world: GeneratedWorld) -> None:
     wanted = world.episodes["episode_id"].to_numpy()[::-1][:50]
     truth = load_truth(world_dir, wanted)
     assert list(truth["episode_id"]) == list(wanted)
@@ -205,10 +204,10 @@ def test_load_truth_reorders_to_requested_episodes(world_dir: Path, world: World
         load_truth(world_dir, ["E99999999"])
 
 
-def test_load_truth_matrices_align_with_catalog_and_world(
-    world_dir: Path, world: World, catalog: Catalog
+def test_truth_matrices_of_the_file_align_with_catalog_and_world(
+    world_dir: Path, world: GeneratedWorld, catalog: Catalog
 ) -> None:
-    matrices = load_truth_matrices(world_dir, catalog)
+    matrices = truth_matrices(load_truth(world_dir), catalog)
     assert set(matrices) == set(OUTCOME_TARGETS)
     for target, matrix in matrices.items():
         assert matrix.shape == (len(world.episodes), len(catalog) + 1)

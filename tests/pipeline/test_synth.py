@@ -12,13 +12,12 @@ from models.eligibility import assess_eligibility_frame
 from models.henkilotunnus import parse_henkilotunnus_array
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
+from pipeline.data.layout import CLIENT_COLUMNS, EPISODE_COLUMNS
 from pipeline.synth.marginals import calibration_marginals
 from pipeline.synth.outcomes import NO_SERVICE, OUTCOME_TARGETS, truth_probabilities
 from pipeline.synth.world import (
-    CLIENT_COLUMNS,
-    EPISODE_COLUMNS,
+    GeneratedWorld,
     SynthConfig,
-    World,
     generate_world,
     synthetic_henkilotunnus,
     write_world,
@@ -31,12 +30,12 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture(scope="module")
-def small_world(catalog: Catalog) -> World:
+def small_world(catalog: Catalog) -> GeneratedWorld:
     return generate_world(SynthConfig(n_clients=2000, seed=11), catalog)
 
 
 @pytest.fixture(scope="module")
-def large_world(catalog: Catalog) -> World:
+def large_world(catalog: Catalog) -> GeneratedWorld:
     # Large enough that the calibration windows (a few months) hold hundreds of episodes.
     return generate_world(SynthConfig(n_clients=20_000, seed=5), catalog)
 
@@ -48,7 +47,9 @@ def test_synth_config_rejects_bad_sizes() -> None:
         SynthConfig(n_clients=10, seed=-1)
 
 
-def test_world_files_have_the_documented_columns(small_world: World, catalog: Catalog) -> None:
+def test_world_files_have_the_documented_columns(
+    small_world: GeneratedWorld, catalog: Catalog
+) -> None:
     assert tuple(small_world.clients.columns) == CLIENT_COLUMNS
     assert tuple(small_world.episodes.columns) == EPISODE_COLUMNS
     assert "henkilotunnus" not in small_world.episodes.columns
@@ -63,21 +64,21 @@ def test_world_files_have_the_documented_columns(small_world: World, catalog: Ca
     assert small_world.truth.shape[1] == 1 + len(OUTCOME_TARGETS) * (len(catalog) + 1)
 
 
-def test_world_episodes_per_person_and_dates_in_period(small_world: World) -> None:
+def test_world_episodes_per_person_and_dates_in_period(small_world: GeneratedWorld) -> None:
     per_person = small_world.episodes.groupby("client_id").size()
     assert per_person.between(1, 3).all()
     dates = small_world.episodes["assessment_date"]
     assert dates.min() >= pd.Timestamp("2021-03-01") and dates.max() <= pd.Timestamp("2023-06-30")
 
 
-def test_world_profiles_pass_profile_validation(small_world: World) -> None:
+def test_world_profiles_pass_profile_validation(small_world: GeneratedWorld) -> None:
     clients = parse_profile_frame(small_world.clients)
     episodes = parse_profile_frame(small_world.episodes)
     assert clients.errors == [] and len(clients.frame) == len(small_world.clients)
     assert episodes.errors == [] and len(episodes.frame) == len(small_world.episodes)
 
 
-def test_world_typed_columns(small_world: World) -> None:
+def test_world_typed_columns(small_world: GeneratedWorld) -> None:
     episodes = small_world.episodes
     assert episodes["unemployment_months"].dtype == np.int64
     assert episodes["work_experience_years"].dtype == np.float64
@@ -89,7 +90,7 @@ def test_world_typed_columns(small_world: World) -> None:
 
 
 def test_henkilotunnus_valid_test_range_unique_and_agrees_with_birth_date(
-    small_world: World,
+    small_world: GeneratedWorld,
 ) -> None:
     codes = small_world.clients["henkilotunnus"].to_numpy(dtype=str)
     birth, problems = parse_henkilotunnus_array(codes)
@@ -112,7 +113,9 @@ def test_synthetic_henkilotunnus_handles_many_people_born_the_same_day() -> None
     assert (problems == 0).all() and len(set(codes)) == 60
 
 
-def test_chosen_services_are_allowed_by_the_catalog(small_world: World, catalog: Catalog) -> None:
+def test_chosen_services_are_allowed_by_the_catalog(
+    small_world: GeneratedWorld, catalog: Catalog
+) -> None:
     allowed = catalog.allowed_frame(small_world.episodes)
     service = small_world.episodes["service_id"].to_numpy(dtype=object)
     served = service != NO_SERVICE
@@ -121,7 +124,7 @@ def test_chosen_services_are_allowed_by_the_catalog(small_world: World, catalog:
     assert 0.2 < (~served).mean() < 0.6
 
 
-def test_propensities_have_overlap_and_are_exact(small_world: World) -> None:
+def test_propensities_have_overlap_and_are_exact(small_world: GeneratedWorld) -> None:
     propensity = small_world.episodes["propensity"].to_numpy()
     assert (propensity >= 0.005).all() and (propensity <= 1).all()
     # Exact propensities make inverse-propensity weights of any always-available option
@@ -132,7 +135,7 @@ def test_propensities_have_overlap_and_are_exact(small_world: World) -> None:
 
 
 def test_entrepreneurship_is_under_offered_to_foreign_language_clients(
-    large_world: World, catalog: Catalog
+    large_world: GeneratedWorld, catalog: Catalog
 ) -> None:
     episodes = large_world.episodes
     foreign = is_foreign_language(
@@ -143,20 +146,20 @@ def test_entrepreneurship_is_under_offered_to_foreign_language_clients(
     assert grant[plan & ~foreign].mean() > 1.3 * grant[plan & foreign].mean()
 
 
-def test_six_month_states_exclude_each_other(small_world: World) -> None:
+def test_six_month_states_exclude_each_other(small_world: GeneratedWorld) -> None:
     both = (small_world.episodes["employed_6m"] == 1) & (small_world.episodes["education_6m"] == 1)
     assert not both.any()
 
 
 def test_truth_file_equals_truth_function_without_hidden_confounder(
-    small_world: World, catalog: Catalog
+    small_world: GeneratedWorld, catalog: Catalog
 ) -> None:
     expected = truth_probabilities(small_world.episodes[list(PROFILE_COLUMNS)], catalog)
     for target in OUTCOME_TARGETS:
         np.testing.assert_allclose(small_world.truth_matrix(target), expected[target], atol=1e-6)
 
 
-def test_truth_joint_six_month_outcome_is_coherent(small_world: World) -> None:
+def test_truth_joint_six_month_outcome_is_coherent(small_world: GeneratedWorld) -> None:
     employed = small_world.truth_matrix("employed_6m")
     education = small_world.truth_matrix("education_6m")
     either = small_world.truth_matrix("employment_or_education_6m")
@@ -165,7 +168,7 @@ def test_truth_joint_six_month_outcome_is_coherent(small_world: World) -> None:
 
 
 def test_logged_outcomes_follow_the_truth_of_the_chosen_action(
-    large_world: World, catalog: Catalog
+    large_world: GeneratedWorld, catalog: Catalog
 ) -> None:
     actions = [*catalog.ids, NO_SERVICE]
     index = np.array([actions.index(s) for s in large_world.episodes["service_id"]])
@@ -204,19 +207,19 @@ def test_same_seed_gives_same_bytes(tmp_path, catalog: Catalog) -> None:
     assert other[1].read_bytes() != first[2].read_bytes()
 
 
-def test_write_world_leaves_no_temporary_files(tmp_path, small_world: World) -> None:
+def test_write_world_leaves_no_temporary_files(tmp_path, small_world: GeneratedWorld) -> None:
     written = write_world(small_world, tmp_path, csv=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
 
 
-def test_marginals_within_calibration_tolerances(large_world: World) -> None:
+def test_marginals_within_calibration_tolerances(large_world: GeneratedWorld) -> None:
     marginals = calibration_marginals(large_world.episodes)
     off = [m.row() for m in marginals if not m.within]
     assert not off, "\n".join(off)
     assert len(marginals) >= 10
 
 
-def test_gate_turns_away_each_kind_of_non_client(large_world: World) -> None:
+def test_gate_turns_away_each_kind_of_non_client(large_world: GeneratedWorld) -> None:
     episodes = large_world.episodes
     decision = assess_eligibility_frame(episodes[list(PROFILE_COLUMNS)])
     eligible = decision["eligible"].to_numpy(dtype=bool)
@@ -244,7 +247,7 @@ def test_gate_turns_away_each_kind_of_non_client(large_world: World) -> None:
     assert finnish_earnings.sum() > 100 and not eligible[finnish_earnings].any()
 
 
-def test_correlations_of_the_population(large_world: World) -> None:
+def test_correlations_of_the_population(large_world: GeneratedWorld) -> None:
     e = large_world.episodes
     long_term = e["unemployment_months"].to_numpy() >= 12
     for barrier in ("health_limitations", "outdated_skills"):
@@ -300,7 +303,7 @@ def test_capacity_caps_expected_starts_of_a_service(catalog: Catalog) -> None:
     assert (capped[:, 1] >= EXPLORATION / 3 - 1e-12).all()
 
 
-def test_henkilotunnus_only_in_the_clients_file(tmp_path, small_world: World) -> None:
+def test_henkilotunnus_only_in_the_clients_file(tmp_path, small_world: GeneratedWorld) -> None:
     write_world(small_world, tmp_path, csv=True)
     codes = set(small_world.clients["henkilotunnus"])
     for name in ("episodes.csv", "truth.csv"):
@@ -308,7 +311,7 @@ def test_henkilotunnus_only_in_the_clients_file(tmp_path, small_world: World) ->
         assert not any(code in text for code in list(codes)[:200]), name
 
 
-def test_clients_file_is_the_first_assessment_of_each_person(small_world: World) -> None:
+def test_clients_file_is_the_first_assessment_of_each_person(small_world: GeneratedWorld) -> None:
     first = small_world.episodes.drop_duplicates("client_id", keep="first").reset_index(drop=True)
     columns = [c for c in PROFILE_COLUMNS if c != "client_id"]
     pd.testing.assert_frame_equal(

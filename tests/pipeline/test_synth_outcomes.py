@@ -12,7 +12,7 @@ import pytest
 from models.catalog import Catalog, load_catalog
 from models.profile import ClientProfile
 from pipeline.synth.outcomes import SERVICE_EFFECTS, draw_outcomes, truth_probabilities
-from pipeline.synth.world import SynthConfig, World, generate_world
+from pipeline.synth.world import GeneratedWorld, SynthConfig, generate_world
 
 SIX = "employment_or_education_6m"
 
@@ -23,7 +23,7 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture(scope="module")
-def world(catalog: Catalog) -> World:
+def world(catalog: Catalog) -> GeneratedWorld:
     return generate_world(SynthConfig(n_clients=3000, seed=8), catalog)
 
 
@@ -59,7 +59,7 @@ def test_every_catalog_service_has_a_true_effect(catalog: Catalog) -> None:
     assert set(catalog.ids) <= set(SERVICE_EFFECTS)
 
 
-def test_health_check_alone_has_no_effect(world: World, catalog: Catalog) -> None:
+def test_health_check_alone_has_no_effect(world: GeneratedWorld, catalog: Catalog) -> None:
     j = catalog.index("health_check")
     for target in ("employed_6m", "education_6m", SIX, "employed_12m"):
         truth = world.truth_matrix(target)
@@ -78,7 +78,7 @@ def test_language_course_helps_only_low_language_levels(catalog: Catalog) -> Non
     assert six[3] < six[2]
 
 
-def test_long_programmes_lock_in(world: World, catalog: Catalog) -> None:
+def test_long_programmes_lock_in(world: GeneratedWorld, catalog: Catalog) -> None:
     e6, e12 = world.truth_matrix("employed_6m"), world.truth_matrix("employed_12m")
     for service in ("labour_market_training", "integration_training", "pay_subsidy_company"):
         j = catalog.index(service)
@@ -87,7 +87,7 @@ def test_long_programmes_lock_in(world: World, catalog: Catalog) -> None:
 
 
 def test_degree_studies_raise_education_and_lower_employment(
-    world: World, catalog: Catalog
+    world: GeneratedWorld, catalog: Catalog
 ) -> None:
     j = catalog.index("vocational_education")
     education, employed = world.truth_matrix("education_6m"), world.truth_matrix("employed_6m")
@@ -129,13 +129,15 @@ def test_barrier_services_help_through_their_barrier(
     assert abs(uplift[0]) < 1e-12 and uplift[1] > 0.01
 
 
-def test_municipal_pay_subsidy_has_about_no_lasting_effect(world: World, catalog: Catalog) -> None:
+def test_municipal_pay_subsidy_has_about_no_lasting_effect(
+    world: GeneratedWorld, catalog: Catalog
+) -> None:
     e12 = world.truth_matrix("employed_12m")
     j = catalog.index("city_subsidised_job")
     assert abs((e12[:, j] - e12[:, -1]).mean()) < 0.01
 
 
-def test_effects_are_a_few_points_not_tens(world: World, catalog: Catalog) -> None:
+def test_effects_are_a_few_points_not_tens(world: GeneratedWorld, catalog: Catalog) -> None:
     allowed = catalog.allowed_frame(world.episodes)
     for target in (SIX, "employed_12m"):
         truth = world.truth_matrix(target)
@@ -145,7 +147,7 @@ def test_effects_are_a_few_points_not_tens(world: World, catalog: Catalog) -> No
                 assert abs(uplift[allowed[:, j], j].mean()) < 0.10, (target, service)
 
 
-def test_best_service_differs_between_clients(world: World, catalog: Catalog) -> None:
+def test_best_service_differs_between_clients(world: GeneratedWorld, catalog: Catalog) -> None:
     allowed = catalog.allowed_frame(world.episodes)
     truth = world.truth_matrix(SIX)
     best = np.argmax(np.where(allowed, truth[:, :-1], -np.inf), axis=1)
