@@ -59,17 +59,13 @@ def is_foreign_language(mother_tongue: npt.ArrayLike, immigrant: npt.ArrayLike) 
 def is_one_of(values: npt.ArrayLike, allowed: Sequence[str]) -> np.ndarray:
     """True where the value is one of `allowed` (a coded field: a status, a benefit, ...).
 
-    One equality pass per allowed value: the lists are short, and unlike `np.isin` this
-    neither sorts object arrays of Python strings nor costs a fixed overhead per call, so it
-    is quick for one profile and for a million alike.
+    A set lookup per element: as quick as `np.isin` on a million object strings, and without
+    its fixed cost per call (sorting, concatenating), which dominates for one profile.
 
     Examples
     --------
     >>> is_one_of(["unemployed", "employed"], ("unemployed", "laid_off")).tolist()
     [True, False]
     """
-    array = np.asarray(values, dtype=object)
-    result = np.zeros(array.shape, dtype=bool)
-    for value in allowed:
-        result |= array == value
-    return result
+    contains = np.frompyfunc(frozenset(allowed).__contains__, 1, 1)
+    return np.asarray(contains(np.asarray(values, dtype=object)), dtype=bool)
