@@ -124,7 +124,7 @@ def main() -> None:
     )
     eligible_share = float(assess_eligibility_frame(frame)["eligible"].mean())
     body = f"""
-The eligibility gate (`models/eligibility.py`) on generated profiles (2020-2025 assessment
+The eligibility gate (`models/eligibility/`) on generated profiles (2020-2025 assessment
 dates, both parameter sets in play).
 
 | path | profiles | median time | rate (profiles/s) |

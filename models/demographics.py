@@ -1,4 +1,5 @@
-"""Facts about a person that several rules need: age on a date, and foreign-language status.
+"""Facts about a person that several rules need: age on a date, foreign-language status, and
+whether a coded field holds one of some values.
 
 Written once, on numpy arrays, so the gate, the catalog limits and the features share one
 definition; a single profile goes through the same code as arrays of length one.
@@ -6,6 +7,7 @@ definition; a single profile goes through the same code as arrays of length one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -52,3 +54,18 @@ def is_foreign_language(mother_tongue: npt.ArrayLike, immigrant: npt.ArrayLike) 
     """True where the registered mother tongue is not a national language, or for immigrants."""
     tongues = np.char.lower(np.asarray(mother_tongue, dtype=str))
     return np.asarray(~np.isin(tongues, NATIONAL_LANGUAGES) | np.asarray(immigrant, dtype=bool))
+
+
+def is_one_of(values: npt.ArrayLike, allowed: Sequence[str]) -> np.ndarray:
+    """True where the value is one of `allowed` (a coded field: a status, a benefit, ...).
+
+    A set lookup per element: as quick as `np.isin` on a million object strings, and without
+    its fixed cost per call (sorting, concatenating), which dominates for one profile.
+
+    Examples
+    --------
+    >>> is_one_of(["unemployed", "employed"], ("unemployed", "laid_off")).tolist()
+    [True, False]
+    """
+    contains = np.frompyfunc(frozenset(allowed).__contains__, 1, 1)
+    return np.asarray(contains(np.asarray(values, dtype=object)), dtype=bool)
