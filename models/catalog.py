@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from models.demographics import age_in_years, is_foreign_language
+from models.languages import LANGUAGES
 from models.profile import (
     BARRIER_FLAGS,
     EDUCATION_LEVELS,
@@ -39,7 +40,6 @@ from models.profile import (
 )
 
 FAMILIES: Final = ("entrepreneurship", "job_search", "education", "social", "health")
-LANGUAGES: Final = ("fi", "sv", "en")
 SNAPSHOT_VERSION: Final = 1
 DEFAULT_CATALOG_PATH: Final = (
     Path(__file__).resolve().parent.parent / "data" / "catalog" / "services.toml"

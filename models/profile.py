@@ -96,7 +96,7 @@ class FieldSpec:
     values : the allowed values of an enum, in the order they are shown.
     pattern : for a code, the regular expression the whole text must match (ASCII classes:
         other scripts' digits and letters are refused).
-    lowercase : for a code, compared and stored in lower case (so "FI" is "fi").
+    lowercase : for a code, stored in lower case (so "FI" is kept as "fi").
     max_length : longest text accepted.
     bounds : smallest and largest value of a number or a date.
     hint : how a good value looks, for error messages.
@@ -208,7 +208,7 @@ PROFILE_SPEC: Final[tuple[FieldSpec, ...]] = (
         "gate",
         "ISO 639 language code as registered (any case; kept in lower case).",
         required=True,
-        pattern="[a-z]{2,3}",
+        pattern="[A-Za-z]{2,3}",
         lowercase=True,
         hint="an ISO 639 language code of 2-3 letters such as fi",
     ),

@@ -387,15 +387,14 @@ def _parse_id(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarra
 
 
 def _parse_code(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
-    """A short code that must match the field's pattern (after lower-casing, if declared)."""
+    """A short code that must match the field's pattern (kept in lower case, if declared)."""
     assert spec.pattern is not None
     column = source[spec.name]
     _parse_text(errors, column, spec)
-    text = _lower(column.text) if spec.lowercase else column.text
-    bad = column.is_text & ~_matches(text, _compiled(spec.pattern))
+    bad = column.is_text & ~_matches(column.text, _compiled(spec.pattern))
     describe = _describe_with(f"must be {spec.hint}")
     errors.add_each(bad, spec.name, "bad_pattern", column.text, describe)
-    return text
+    return _lower(column.text) if spec.lowercase else column.text
 
 
 def _compiled(pattern: str) -> re.Pattern[str]:
