@@ -1,10 +1,12 @@
 """Validation at the boundary: raw profile values (CSV strings, JSON values) to typed profiles.
 
-`parse_profile_frame` checks a whole register extract column by column with array
-operations and collects every problem of every row; `parse_profile` runs the same checks
-(`_validate`) on columns of length one, for the API. Every error names the field and the
-problem. The personal identity code is used to derive the birth date and then dropped: it
-never reaches the typed profile, an error message or a repr.
+Each field is checked as `models.profile.PROFILE_SPEC` declares it (kind, allowed values,
+default, required, pattern, bounds), then the rules that join fields. `parse_profile_frame`
+checks a whole register extract column by column with array operations and collects every
+problem of every row; `parse_profile` (the API, through `ProfileIn`, and the page) runs the
+same checks (`_validate`) on columns of length one. Every error names the field, a stable
+code (`ERROR_CODES`) and the problem. The personal identity code is used to derive the
+birth date and then dropped: it never reaches the typed profile, an error message or a repr.
 """
 
 from __future__ import annotations
@@ -95,13 +97,25 @@ ERROR_CODES: Final = (
 )
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE_NUMBER: Final = re.compile(r"[0-9]+")
-_FEW_ROWS: Final = 256
-# Below this many rows (one API request, a small batch) plain Python per cell beats numpy's
-# per-call overhead; above it, the array operations win.
-_PER_CELL_ROWS: Final = 16
 _FIELD_ORDER: Final = {name: k for k, name in enumerate(PROFILE_FIELDS)}
-_EARLIEST: Final = np.datetime64(EARLIEST_DATE, "D")
-_LATEST: Final = np.datetime64(LATEST_DATE, "D")
+
+# Speed regimes, all of them here. The number of rows decides only HOW a check runs, never
+# what it finds: every rule is written once, on columns, and one profile is a column of one
+# (tests/service/test_profile_vocabulary.py proves one row and a big extract agree).
+# Up to `_PER_CELL_ROWS` rows (one API request, a small batch) plain Python per cell beats
+# numpy's per-call overhead; over `_FEW_ROWS`, pandas' compiled string kernels beat Python's
+# string methods; in between, numpy arrays of Python strings.
+_PER_CELL_ROWS: Final = 16
+_FEW_ROWS: Final = 256
+
+
+def _per_cell(n_rows: int) -> bool:
+    return n_rows <= _PER_CELL_ROWS
+
+
+def _kernels(text: np.ndarray) -> pd.Series | None:
+    """`text` as a pandas string column when it is long enough for the string kernels."""
+    return pd.Series(text, dtype="str") if len(text) > _FEW_ROWS else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +267,7 @@ def _split_column(raw: pd.Series | np.ndarray | None, n: int) -> _Column:
         is_str = ~is_na
         text = raw.str.strip().fillna("").to_numpy(dtype=object)
         all_text = True
-    elif n <= _PER_CELL_ROWS:
+    elif _per_cell(n):
         # A few cells (one API request): one pass in plain Python, same split as below.
         values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
         is_na = _is_missing(values).tolist()
@@ -287,15 +301,12 @@ def _is_missing(values: np.ndarray) -> np.ndarray:
     """`pandas.isna` of an object array. A few plain JSON values (one API request) are checked
     directly: for None, str, int, bool and float, `pandas.isna` is exactly "None or NaN"."""
     n = len(values)
-    if n <= _PER_CELL_ROWS and all(v is None or isinstance(v, str | int | float) for v in values):
+    if _per_cell(n) and all(v is None or isinstance(v, str | int | float) for v in values):
         return np.fromiter((v is None or v != v for v in values), dtype=bool, count=n)
     return np.asarray(pd.isna(values), dtype=bool)
 
 
-# String helpers on object arrays of str: compiled string kernels for many rows, plain
-# Python for a few (one API request), where building a string array costs more than it saves.
-def _kernels(text: np.ndarray) -> pd.Series | None:
-    return pd.Series(text, dtype="str") if len(text) > _FEW_ROWS else None
+# String helpers on object arrays of str (the regime is `_kernels`'s to choose).
 
 
 def _strip(text: np.ndarray) -> np.ndarray:
@@ -333,7 +344,7 @@ def _contains(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
 
 def _one_of(text: np.ndarray, allowed: tuple[str, ...]) -> np.ndarray:
     """True where the string is one of `allowed`."""
-    if len(text) <= _PER_CELL_ROWS:
+    if _per_cell(len(text)):
         return np.fromiter((s in allowed for s in text), dtype=bool, count=len(text))
     known = np.zeros(len(text), dtype=bool)
     for value in allowed:

@@ -158,11 +158,14 @@ def test_api_and_register_accept_and_reject_the_same_values(case: tuple[str, Any
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(field_and_value(), min_size=1, max_size=12))
-def test_one_profile_path_equals_the_extract_path(cases: list[tuple[str, Any]]) -> None:
-    # Over 256 rows the array path switches to pandas' string kernels; one profile never does.
+@given(st.lists(field_and_value(), min_size=1, max_size=12), st.sampled_from((20, 260)))
+def test_one_profile_path_equals_the_extract_path(
+    cases: list[tuple[str, Any]], padding: int
+) -> None:
+    # One profile is checked per cell; 20+ rows as numpy arrays; over 256 rows with pandas'
+    # string kernels (the regimes of models/profile_validation.py): all must agree.
     raws = [{**BASE, name: value} for name, value in cases]
-    rows = raws + [dict(BASE, client_id=f"pad-{k}") for k in range(260)]
+    rows = raws + [dict(BASE, client_id=f"pad-{k}") for k in range(padding)]
     names = sorted({name for row in rows for name in row})
     text_only = all(isinstance(v, str) for raw in raws for v in raw.values())
     frame = pd.DataFrame(
