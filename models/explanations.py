@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from models.features import DRIVER_REFERENCE
+from models.languages import LANGUAGES
 from models.profile import ClientProfile
 from models.suggestions import Driver, RankedService
 
-LANGUAGES: Final = ("fi", "sv", "en")
 # Below this many percentage points a driver "hardly changes" the effect.
 NEGLIGIBLE_POINTS: Final = 0.05
 _LOW_LANGUAGE: Final = ("A0", "A1", "A2")

@@ -1,5 +1,6 @@
-"""The languages Polku speaks to clients in, and a text written in each of them.
+"""The languages Polku speaks to people in: the page, the API's answers, the catalog texts.
 
+Declared once here; everything that lists, checks or loops over the languages reads it.
 Finnish and Swedish are Finland's national languages; English is for everyone else. The
 gate's reasons and the catalog's names and descriptions are `LocalizedText`.
 """
@@ -7,9 +8,11 @@ gate's reasons and the catalog's names and descriptions are `LocalizedText`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal, get_args
 
-LANGUAGES: Final = ("fi", "sv", "en")
+Language = Literal["fi", "sv", "en"]
+LANGUAGES: Final[tuple[str, ...]] = get_args(Language)
+DEFAULT_LANGUAGE: Final = "fi"
 
 
 @dataclass(frozen=True, slots=True)

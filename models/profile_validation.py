@@ -1,10 +1,12 @@
 """Validation at the boundary: raw profile values (CSV strings, JSON values) to typed profiles.
 
-`parse_profile_frame` checks a whole register extract column by column with array
-operations and collects every problem of every row; `parse_profile` runs the same checks
-(`_validate`) on columns of length one, for the API. Every error names the field and the
-problem. The personal identity code is used to derive the birth date and then dropped: it
-never reaches the typed profile, an error message or a repr.
+Each field is checked as `models.profile.PROFILE_SPEC` declares it (kind, allowed values,
+default, required, pattern, bounds), then the rules that join fields. `parse_profile_frame`
+checks a whole register extract column by column with array operations and collects every
+problem of every row; `parse_profile` (the API, through `ProfileIn`, and the page) runs the
+same checks (`_validate`) on columns of length one. Every error names the field, a stable
+code (`ERROR_CODES`) and the problem. The personal identity code is used to derive the
+birth date and then dropped: it never reaches the typed profile, an error message or a repr.
 """
 
 from __future__ import annotations
@@ -21,55 +23,109 @@ import pandas as pd
 
 from models.henkilotunnus import (
     HENKILOTUNNUS_PATTERN,
+    IMPOSSIBLE_DATE,
+    INDIVIDUAL_NUMBER_OUT_OF_RANGE,
+    MALFORMED,
     PROBLEM_MESSAGES,
+    UNKNOWN_CENTURY_SIGN,
     VALID,
+    WRONG_CHECK_CHARACTER,
     parse_henkilotunnus_array,
 )
 from models.profile import (
     BOOL_FIELDS,
     DATE_FIELDS,
-    ENUM_VALUES,
-    NEED_DEFAULTS,
+    EARLIEST_DATE,
+    LATEST_DATE,
+    MAX_CLIENT_ID_LENGTH,
+    MAX_UNEMPLOYMENT_MONTHS,
+    MAX_WORK_EXPERIENCE_YEARS,
     PROFILE_COLUMNS,
     PROFILE_FIELDS,
+    PROFILE_SPEC,
+    REQUIRED_FIELDS,
+    TODAY,
     ClientProfile,
+    FieldSpec,
 )
 
-MAX_UNEMPLOYMENT_MONTHS: Final = 600
-MAX_WORK_EXPERIENCE_YEARS: Final = 70.0
-MAX_CLIENT_ID_LENGTH: Final = 128
-# Plausible calendar for every date field: older or later dates are typing errors.
-EARLIEST_DATE: Final = dt.date(1800, 1, 1)
-LATEST_DATE: Final = dt.date(2199, 12, 31)
+__all__ = [
+    "EARLIEST_DATE",
+    "ERROR_CODES",
+    "LATEST_DATE",
+    "MAX_CLIENT_ID_LENGTH",
+    "MAX_UNEMPLOYMENT_MONTHS",
+    "MAX_WORK_EXPERIENCE_YEARS",
+    "REQUIRED_FIELDS",
+    "FieldError",
+    "ProfileFrame",
+    "ProfileValidationError",
+    "RowError",
+    "parse_profile",
+    "parse_profile_frame",
+    "profile_from_row",
+    "profiles_to_frame",
+]
 
-REQUIRED_FIELDS: Final = (
-    "client_id",
-    "home_municipality",
-    "mother_tongue",
-    "immigrant",
-    "registered_jobseeker",
-    "labour_market_status",
-    "unemployment_benefit",
+# The stable machine code of every validation problem (the API's 422 `type`, the page's key
+# to its wording); messages may change, codes do not.
+HENKILOTUNNUS_CODES: Final[dict[int, str]] = {
+    MALFORMED: "henkilotunnus_malformed",
+    UNKNOWN_CENTURY_SIGN: "henkilotunnus_century_sign",
+    IMPOSSIBLE_DATE: "henkilotunnus_impossible_date",
+    WRONG_CHECK_CHARACTER: "henkilotunnus_check_character",
+    INDIVIDUAL_NUMBER_OUT_OF_RANGE: "henkilotunnus_individual_number",
+}
+ERROR_CODES: Final = (
+    "missing",
+    "missing_birth_date",
+    "not_text",
+    "too_long",
+    "looks_like_henkilotunnus",
+    "bad_pattern",
+    "not_allowed_value",
+    "not_bool",
+    "bad_date",
+    "impossible_date",
+    "out_of_range",
+    "not_number",
+    "not_whole_number",
+    "disagrees_with_henkilotunnus",
+    "after_assessment_date",
+    "unknown_field",
+    *HENKILOTUNNUS_CODES.values(),
 )
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MUNICIPALITY: Final = re.compile(r"\d{3}")
-_LANGUAGE: Final = re.compile(r"[a-z]{2,3}")
+_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE_NUMBER: Final = re.compile(r"[0-9]+")
-_FEW_ROWS: Final = 256
-# Below this many rows (one API request, a small batch) plain Python per cell beats numpy's
-# per-call overhead; above it, the array operations win.
-_PER_CELL_ROWS: Final = 16
 _FIELD_ORDER: Final = {name: k for k, name in enumerate(PROFILE_FIELDS)}
-_EARLIEST: Final = np.datetime64(EARLIEST_DATE, "D")
-_LATEST: Final = np.datetime64(LATEST_DATE, "D")
+
+# Speed regimes, all of them here. The number of rows decides only HOW a check runs, never
+# what it finds: every rule is written once, on columns, and one profile is a column of one
+# (tests/service/test_profile_vocabulary.py proves one row and a big extract agree).
+# Up to `_PER_CELL_ROWS` rows (one API request, a small batch) plain Python per cell beats
+# numpy's per-call overhead; over `_FEW_ROWS`, pandas' compiled string kernels beat Python's
+# string methods; in between, numpy arrays of Python strings.
+_PER_CELL_ROWS: Final = 16
+_FEW_ROWS: Final = 256
+
+
+def _per_cell(n_rows: int) -> bool:
+    return n_rows <= _PER_CELL_ROWS
+
+
+def _kernels(text: np.ndarray) -> pd.Series | None:
+    """`text` as a pandas string column when it is long enough for the string kernels."""
+    return pd.Series(text, dtype="str") if len(text) > _FEW_ROWS else None
 
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One problem with one field of a profile."""
+    """One problem with one field of a profile: `code` (one of `ERROR_CODES`) says which
+    kind, `message` says it in English (and may quote the bad value, never a code)."""
 
     field: str
     message: str
+    code: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +135,7 @@ class RowError:
     row: int
     field: str
     message: str
+    code: str
 
 
 class ProfileValidationError(ValueError):
@@ -128,35 +185,42 @@ def _quote(value: object) -> str:
 
 
 class _Collector:
-    """Gathers (row position, field, message) triples while columns are checked."""
+    """Gathers (row position, field, message, code) while columns are checked."""
 
     def __init__(self, n_rows: int) -> None:
         self.n_rows = n_rows
-        self.items: list[tuple[int, int, str, str]] = []
+        self.items: list[tuple[int, int, str, str, str]] = []
         self.bad = np.zeros(n_rows, dtype=bool)
 
-    def add(self, mask: np.ndarray, field_name: str, message: str | list[str]) -> None:
+    def add(self, mask: np.ndarray, field_name: str, code: str, message: str | list[str]) -> None:
         if not np.count_nonzero(mask):  # the usual case; cheaper than mask.any() on a few rows
             return
         rows = np.flatnonzero(mask)
         self.bad[rows] = True
         order = _FIELD_ORDER.get(field_name, len(_FIELD_ORDER))
         if isinstance(message, str):
-            self.items.extend((int(r), order, field_name, message) for r in rows)
+            self.items.extend((int(r), order, field_name, message, code) for r in rows)
         else:
             self.items.extend(
-                (int(r), order, field_name, m) for r, m in zip(rows, message, strict=True)
+                (int(r), order, field_name, m, code) for r, m in zip(rows, message, strict=True)
             )
 
     def add_each(
-        self, mask: np.ndarray, field_name: str, values: np.ndarray, describe: Callable[[Any], str]
+        self,
+        mask: np.ndarray,
+        field_name: str,
+        code: str,
+        values: np.ndarray,
+        describe: Callable[[Any], str],
     ) -> None:
         """`add` with one message per flagged row, `describe(value)`, built only when needed."""
         if np.count_nonzero(mask):
-            self.add(mask, field_name, [describe(v) for v in values[mask]])
+            self.add(mask, field_name, code, [describe(v) for v in values[mask]])
 
     def row_errors(self) -> list[RowError]:
-        return [RowError(row + 1, name, msg) for row, _, name, msg in sorted(self.items)]
+        return [
+            RowError(row + 1, name, msg, code) for row, _, name, msg, code in sorted(self.items)
+        ]
 
 
 @dataclass
@@ -203,7 +267,7 @@ def _split_column(raw: pd.Series | np.ndarray | None, n: int) -> _Column:
         is_str = ~is_na
         text = raw.str.strip().fillna("").to_numpy(dtype=object)
         all_text = True
-    elif n <= _PER_CELL_ROWS:
+    elif _per_cell(n):
         # A few cells (one API request): one pass in plain Python, same split as below.
         values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
         is_na = _is_missing(values).tolist()
@@ -237,15 +301,12 @@ def _is_missing(values: np.ndarray) -> np.ndarray:
     """`pandas.isna` of an object array. A few plain JSON values (one API request) are checked
     directly: for None, str, int, bool and float, `pandas.isna` is exactly "None or NaN"."""
     n = len(values)
-    if n <= _PER_CELL_ROWS and all(v is None or isinstance(v, str | int | float) for v in values):
+    if _per_cell(n) and all(v is None or isinstance(v, str | int | float) for v in values):
         return np.fromiter((v is None or v != v for v in values), dtype=bool, count=n)
     return np.asarray(pd.isna(values), dtype=bool)
 
 
-# String helpers on object arrays of str: compiled string kernels for many rows, plain
-# Python for a few (one API request), where building a string array costs more than it saves.
-def _kernels(text: np.ndarray) -> pd.Series | None:
-    return pd.Series(text, dtype="str") if len(text) > _FEW_ROWS else None
+# String helpers on object arrays of str (the regime is `_kernels`'s to choose).
 
 
 def _strip(text: np.ndarray) -> np.ndarray:
@@ -283,7 +344,7 @@ def _contains(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
 
 def _one_of(text: np.ndarray, allowed: tuple[str, ...]) -> np.ndarray:
     """True where the string is one of `allowed`."""
-    if len(text) <= _PER_CELL_ROWS:
+    if _per_cell(len(text)):
         return np.fromiter((s in allowed for s in text), dtype=bool, count=len(text))
     known = np.zeros(len(text), dtype=bool)
     for value in allowed:
@@ -312,34 +373,68 @@ def _not_text(column: _Column) -> np.ndarray:
 
 
 def _require(errors: _Collector, column: _Column, name: str) -> None:
-    errors.add(column.missing, name, "missing (required)")
+    errors.add(column.missing, name, "missing", "missing (required)")
 
 
-def _parse_text(errors: _Collector, column: _Column, name: str, hint: str) -> None:
-    bad = _not_text(column)
-    errors.add(bad, name, f"must be text ({hint})")
+def _parse_text(errors: _Collector, column: _Column, spec: FieldSpec) -> None:
+    if spec.required:
+        _require(errors, column, spec.name)
+    errors.add(_not_text(column), spec.name, "not_text", f"must be text ({spec.hint})")
 
 
-def _parse_enum(
-    errors: _Collector, source: _Source, name: str, default: object | None
-) -> np.ndarray:
-    allowed = ENUM_VALUES[name]
-    column = source[name]
-    _parse_text(errors, column, name, "one of: " + ", ".join(allowed))
+def _parse_id(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
+    column = source[spec.name]
+    _parse_text(errors, column, spec)
+    errors.add(
+        column.is_text & _contains(column.text, HENKILOTUNNUS_PATTERN),
+        spec.name,
+        "looks_like_henkilotunnus",
+        "looks like a henkilötunnus; use a pseudonymous client id",
+    )
+    if spec.max_length is not None:
+        too_long = column.is_text & (_lengths(column.text) > spec.max_length)
+        errors.add(too_long, spec.name, "too_long", f"longer than {spec.max_length} characters")
+    return column.text
+
+
+def _parse_code(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
+    """A short code that must match the field's pattern (kept in lower case, if declared)."""
+    assert spec.pattern is not None
+    column = source[spec.name]
+    _parse_text(errors, column, spec)
+    bad = column.is_text & ~_matches(column.text, _compiled(spec.pattern))
+    describe = _describe_with(f"must be {spec.hint}")
+    errors.add_each(bad, spec.name, "bad_pattern", column.text, describe)
+    return _lower(column.text) if spec.lowercase else column.text
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _describe_with(problem: str) -> Callable[[Any], str]:
+    return lambda v: f"{problem}, got {_quote(v)}"
+
+
+def _parse_enum(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
+    allowed = spec.values
+    column = source[spec.name]
+    _parse_text(errors, column, spec)
     unknown = column.is_text & ~_one_of(column.text, allowed)
     errors.add_each(
         unknown,
-        name,
+        spec.name,
+        "not_allowed_value",
         column.text,
         lambda v: f"unknown value {_quote(v)}; allowed: {', '.join(allowed)}",
     )
     out = column.text.copy()
-    out[column.missing] = default
+    out[column.missing] = spec.default
     return out
 
 
-def _parse_bool(errors: _Collector, source: _Source, name: str, default: bool | None) -> np.ndarray:
-    column = source[name]
+def _parse_bool(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
+    column = source[spec.name]
     values = column.values
     is_true = np.zeros(len(values), dtype=bool)
     is_false = np.zeros(len(values), dtype=bool)
@@ -354,11 +449,13 @@ def _parse_bool(errors: _Collector, source: _Source, name: str, default: bool | 
         is_true |= is_bool & (values == True)  # noqa: E712
         is_false |= is_bool & (values == False)  # noqa: E712
     bad = ~column.missing & ~is_true & ~is_false
-    errors.add_each(bad, name, values, lambda v: f"must be true or false, got {_quote(v)}")
-    if default is None:
-        _require(errors, column, name)
+    errors.add_each(
+        bad, spec.name, "not_bool", values, lambda v: f"must be true or false, got {_quote(v)}"
+    )
+    if spec.required:
+        _require(errors, column, spec.name)
     else:
-        is_true = is_true | (column.missing & default)
+        is_true = is_true | (column.missing & bool(spec.default))
     return is_true
 
 
@@ -367,8 +464,9 @@ def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
     return ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
 
 
-def _parse_date(errors: _Collector, source: _Source, name: str) -> np.ndarray:
+def _parse_date(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
     """Dates as datetime64[D] (NaT where missing or invalid)."""
+    name = spec.name
     column = source[name]
     n = source.n_rows
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
@@ -389,12 +487,13 @@ def _parse_date(errors: _Collector, source: _Source, name: str) -> np.ndarray:
             pd.to_datetime(pd.Series(column.values[is_date])).to_numpy().astype("datetime64[D]")
         )
     other = ~column.missing & ~column.is_text & ~is_date
-    errors.add(other, name, "must be an ISO date YYYY-MM-DD")
+    errors.add(other, name, "bad_date", "must be an ISO date YYYY-MM-DD")
 
     shaped = column.is_text & _matches(column.text, _ISO_DATE)
     errors.add_each(
         column.is_text & ~shaped,
         name,
+        "bad_date",
         column.text,
         lambda v: f"must be an ISO date YYYY-MM-DD, got {_quote(v)}",
     )
@@ -409,26 +508,38 @@ def _parse_date(errors: _Collector, source: _Source, name: str) -> np.ndarray:
         rows = np.flatnonzero(shaped)
         impossible = np.zeros(n, dtype=bool)
         impossible[rows[~exists]] = True
-        errors.add_each(impossible, name, column.text, lambda v: f"impossible date {_quote(v)}")
+        errors.add_each(
+            impossible,
+            name,
+            "impossible_date",
+            column.text,
+            lambda v: f"impossible date {_quote(v)}",
+        )
         out[rows[exists]] = dates[exists]
 
-    in_range = (out >= _EARLIEST) & (out <= _LATEST)
+    assert spec.bounds is not None
+    earliest, latest = spec.bounds
+    in_range = (out >= np.datetime64(earliest, "D")) & (out <= np.datetime64(latest, "D"))
     out_of_range = ~np.isnat(out) & ~in_range
     errors.add(
         out_of_range,
         name,
-        f"date out of range ({EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()})",
+        "out_of_range",
+        f"date out of range ({earliest.isoformat()} to {latest.isoformat()})",
     )
     out[out_of_range] = np.datetime64("NaT")
     return out
 
 
-def _parse_number(
-    errors: _Collector, source: _Source, name: str, *, whole: bool, upper: float, default: float
-) -> np.ndarray:
+def _parse_number(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
+    name = spec.name
+    whole = spec.kind == "whole"
+    assert spec.bounds is not None
+    lower, upper = spec.bounds
+    default = float(spec.default)
     column = source[name]
     n = source.n_rows
-    out = np.full(n, float(default), dtype=np.float64)
+    out = np.full(n, default, dtype=np.float64)
     is_number = np.zeros(n, dtype=bool)
     if not column.all_text:
         is_number = (
@@ -453,20 +564,19 @@ def _parse_number(
             parsed_values = np.where(shaped, parsed_values, np.nan)
         out[text_rows] = parsed_values
     unit = "a whole number" if whole else "a number"
-    problem = ~column.missing & (
-        ~np.isfinite(out)
-        | (out < 0)
-        | (out > upper)
-        | (whole & (np.floor(out) != out))
-        | (~is_number & ~column.is_text)
+    given = ~column.missing
+    not_number = given & (
+        ~np.isfinite(out) | (whole & (np.floor(out) != out)) | (~is_number & ~column.is_text)
     )
-    errors.add_each(
-        problem,
-        name,
-        column.values,
-        lambda v: f"must be {unit} from 0 to {upper:g}, got {_quote(v)}",
-    )
-    out[problem] = default
+    out_of_range = given & ~not_number & ((out < lower) | (out > upper))
+
+    def describe(v: Any) -> str:
+        return f"must be {unit} from {lower:g} to {upper:g}, got {_quote(v)}"
+
+    code = "not_whole_number" if whole else "not_number"
+    errors.add_each(not_number, name, code, column.values, describe)
+    errors.add_each(out_of_range, name, "out_of_range", column.values, describe)
+    out[not_number | out_of_range] = default
     return out
 
 
@@ -474,28 +584,33 @@ def _today(today: dt.date | None) -> dt.date:
     return today if today is not None else dt.date.today()
 
 
-def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndarray], _Collector]:
-    """Check every field of every row; the typed columns (all rows) and the errors found."""
-    errors = _Collector(source.n_rows)
-    columns: dict[str, Any] = {}
-
-    client = source["client_id"]
-    _require(errors, client, "client_id")
-    _parse_text(errors, client, "client_id", "a pseudonymous client id")
-    errors.add(
-        client.is_text & _contains(client.text, HENKILOTUNNUS_PATTERN),
-        "client_id",
-        "looks like a henkilötunnus; use a pseudonymous client id",
-    )
-    too_long = client.is_text & (_lengths(client.text) > MAX_CLIENT_ID_LENGTH)
-    errors.add(too_long, "client_id", f"longer than {MAX_CLIENT_ID_LENGTH} characters")
-    columns["client_id"] = client.text
-
-    # Birth date: from the code, from the field, or both when they agree.
+def _parse_birth_date(
+    errors: _Collector, source: _Source, spec: FieldSpec, code_dates: np.ndarray
+) -> np.ndarray:
+    """The birth date: from the code, from the field, or both when they agree."""
     code = source["henkilotunnus"]
-    errors.add(_not_text(code), "henkilotunnus", "must be text in the form DDMMYYCZZZQ")
-    # Only the given codes are checked (the API rarely sends one); problems of rows without
-    # a code are never read.
+    birth = _parse_date(errors, source, spec)
+    errors.add(
+        code.missing & source[spec.name].missing,
+        spec.name,
+        "missing_birth_date",
+        "missing: give birth_date or henkilotunnus",
+    )
+    code_ok = ~np.isnat(code_dates)
+    errors.add(
+        code_ok & ~np.isnat(birth) & (birth != code_dates),
+        spec.name,
+        "disagrees_with_henkilotunnus",
+        "disagrees with the birth date in the henkilötunnus",
+    )
+    return np.where(code_ok & np.isnat(birth), code_dates, birth)
+
+
+def _parse_henkilotunnus(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
+    """The birth dates the valid codes hold (NaT elsewhere); the codes themselves are dropped."""
+    code = source[spec.name]
+    errors.add(_not_text(code), spec.name, "not_text", f"must be {spec.hint}")
+    # Only the given codes are checked (the API rarely sends one).
     code_dates = np.full(source.n_rows, np.datetime64("NaT"), dtype="datetime64[D]")
     problems = np.full(source.n_rows, VALID, dtype=np.int8)
     if code.is_text.any():
@@ -503,90 +618,50 @@ def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndar
             code.text[code.is_text]
         )
     for problem, message in PROBLEM_MESSAGES.items():
-        errors.add(code.is_text & (problems == problem), "henkilotunnus", message)
-    code_ok = code.is_text & (problems == VALID)
-    birth = _parse_date(errors, source, "birth_date")
-    birth_column = source["birth_date"]
-    errors.add(
-        code.missing & birth_column.missing,
-        "birth_date",
-        "missing: give birth_date or henkilotunnus",
-    )
-    errors.add(
-        code_ok & ~np.isnat(birth) & (birth != code_dates),
-        "birth_date",
-        "disagrees with the birth date in the henkilötunnus",
-    )
-    birth = np.where(code_ok & np.isnat(birth), code_dates, birth)
-    columns["birth_date"] = birth
-
-    municipality = source["home_municipality"]
-    _require(errors, municipality, "home_municipality")
-    hint = "a 3-digit Statistics Finland municipality code such as 091"
-    _parse_text(errors, municipality, "home_municipality", hint)
-    bad = municipality.is_text & ~_matches(municipality.text, _MUNICIPALITY)
-    errors.add_each(
-        bad,
-        "home_municipality",
-        municipality.text,
-        lambda v: f"must be {hint}, got {_quote(v)}",
-    )
-    columns["home_municipality"] = municipality.text
-
-    tongue = source["mother_tongue"]
-    _require(errors, tongue, "mother_tongue")
-    hint = "an ISO 639 language code of 2-3 letters such as fi"
-    _parse_text(errors, tongue, "mother_tongue", hint)
-    lowered = _lower(tongue.text)
-    bad = tongue.is_text & ~_matches(lowered, _LANGUAGE)
-    errors.add_each(bad, "mother_tongue", tongue.text, lambda v: f"must be {hint}, got {_quote(v)}")
-    columns["mother_tongue"] = lowered
-
-    for name in BOOL_FIELDS:
-        default = NEED_DEFAULTS.get(name)
-        columns[name] = _parse_bool(
-            errors, source, name, None if default is None else bool(default)
+        errors.add(
+            code.is_text & (problems == problem), spec.name, HENKILOTUNNUS_CODES[problem], message
         )
+    code_dates[~(code.is_text & (problems == VALID))] = np.datetime64("NaT")
+    return code_dates
 
-    for name in ("labour_market_status", "unemployment_benefit"):
-        _require(errors, source[name], name)
-        columns[name] = _parse_enum(errors, source, name, None)
-    for name in ("education_level", "language_level", "work_ability", "entrepreneurship_interest"):
-        columns[name] = _parse_enum(errors, source, name, NEED_DEFAULTS[name])
-    columns["gender"] = _parse_enum(errors, source, "gender", None)
 
-    for name in DATE_FIELDS:
-        if name != "birth_date":
-            columns[name] = _parse_date(errors, source, name)
-    assessment_missing = source["assessment_date"].missing
-    columns["assessment_date"] = np.where(
-        assessment_missing, np.datetime64(_today(today), "D"), columns["assessment_date"]
-    )
+_PARSERS: Final[dict[str, Callable[[_Collector, _Source, FieldSpec], np.ndarray]]] = {
+    "id": _parse_id,
+    "code": _parse_code,
+    "enum": _parse_enum,
+    "bool": _parse_bool,
+    "date": _parse_date,
+    "whole": _parse_number,
+    "number": _parse_number,
+}
+
+
+def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndarray], _Collector]:
+    """Check every field of every row as `PROFILE_SPEC` declares it, then the rules that
+    join fields; the typed columns (all rows) and the errors found."""
+    errors = _Collector(source.n_rows)
+    columns: dict[str, Any] = {}
+    code_dates = np.full(source.n_rows, np.datetime64("NaT"), dtype="datetime64[D]")
+    for spec in PROFILE_SPEC:
+        if spec.kind == "henkilotunnus":
+            code_dates = _parse_henkilotunnus(errors, source, spec)
+        elif spec.name == "birth_date":
+            columns[spec.name] = _parse_birth_date(errors, source, spec, code_dates)
+        else:
+            columns[spec.name] = _PARSERS[spec.kind](errors, source, spec)
+        if spec.default is TODAY:
+            columns[spec.name] = np.where(
+                source[spec.name].missing, np.datetime64(_today(today), "D"), columns[spec.name]
+            )
     errors.add(
         ~np.isnat(columns["birth_date"])
         & ~np.isnat(columns["assessment_date"])
         & (columns["birth_date"] > columns["assessment_date"]),
         "birth_date",
+        "after_assessment_date",
         "after the assessment date",
     )
-
-    columns["unemployment_months"] = _parse_number(
-        errors,
-        source,
-        "unemployment_months",
-        whole=True,
-        upper=MAX_UNEMPLOYMENT_MONTHS,
-        default=float(NEED_DEFAULTS["unemployment_months"]),  # type: ignore[arg-type]
-    ).astype(np.int64)
-    columns["work_experience_years"] = _parse_number(
-        errors,
-        source,
-        "work_experience_years",
-        whole=False,
-        upper=MAX_WORK_EXPERIENCE_YEARS,
-        default=float(NEED_DEFAULTS["work_experience_years"]),  # type: ignore[arg-type]
-    )
-
+    columns["unemployment_months"] = columns["unemployment_months"].astype(np.int64)
     return columns, errors
 
 
@@ -612,8 +687,8 @@ def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> P
     --------
     >>> raw = pd.DataFrame({"client_id": ["a"], "birth_date": ["1990-02-30"]})
     >>> result = parse_profile_frame(raw)
-    >>> result.errors[0]
-    RowError(row=1, field='birth_date', message="impossible date '1990-02-30'")
+    >>> result.errors[0].message, result.errors[0].code
+    ("impossible date '1990-02-30'", 'impossible_date')
     """
     columns, errors = _validate(_Source(raw, len(raw)), today)
     valid = ~errors.bad
@@ -711,7 +786,7 @@ def parse_profile(raw: Mapping[str, Any], *, today: dt.date | None = None) -> Cl
     Raises
     ------
     ProfileValidationError
-        With every problem as a `FieldError(field, message)`; unknown fields are problems
+        With every problem as a `FieldError(field, message, code)`; unknown fields are problems
         too. No message contains the personal identity code.
     """
     unknown = sorted(set(raw) - set(PROFILE_FIELDS))
@@ -721,8 +796,14 @@ def parse_profile(raw: Mapping[str, Any], *, today: dt.date | None = None) -> Cl
             cells[name] = np.empty(1, dtype=object)
             cells[name][0] = raw[name]  # a list or dict stays one (invalid) cell
     columns, errors = _validate(_Source(cells, 1), today)
-    field_errors = tuple(FieldError(e.field, e.message) for e in errors.row_errors()) + tuple(
-        FieldError(name if not HENKILOTUNNUS_PATTERN.search(name) else "(unknown)", "unknown field")
+    field_errors = tuple(
+        FieldError(e.field, e.message, e.code) for e in errors.row_errors()
+    ) + tuple(
+        FieldError(
+            name if not HENKILOTUNNUS_PATTERN.search(name) else "(unknown)",
+            "unknown field",
+            "unknown_field",
+        )
         for name in unknown
     )
     if field_errors:

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN
-from models.profile_validation import ProfileValidationError
+from models.profile_validation import ERROR_CODES, ProfileValidationError
 from service.audit import AuditUnavailableError
 from service.suggest import DecisionRejectedError, NoModelError, UnknownRequestError
 
@@ -58,6 +58,8 @@ async def _request_validation_handler(_request: Request, exc: Exception) -> JSON
     for error in exc.errors():
         kind = str(error.get("type", "value_error"))
         msg = "unknown field" if kind == "extra_forbidden" else str(error.get("msg", "invalid"))
+        if kind in ERROR_CODES:  # the profile's own checks (ProfileIn) quote bad values
+            msg = without_values(msg)
         errors.append(field_error(tuple(error.get("loc", ())), msg, kind))
     return validation_error_response(errors)
 
@@ -78,7 +80,7 @@ def without_values(message: str) -> str:
 async def _profile_invalid_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProfileValidationError)
     return validation_error_response(
-        field_error(("body", "profile", e.field), without_values(e.message), "profile_invalid")
+        field_error(("body", "profile", e.field), without_values(e.message), e.code)
         for e in exc.errors
     )
 

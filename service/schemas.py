@@ -8,28 +8,27 @@ response models (`ModelPublic` for caseworkers, `ModelDetail` for the others).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from models.profile import (
-    NEED_DEFAULTS,
-    EducationLevel,
-    EntrepreneurshipInterest,
-    Gender,
-    LabourMarketStatus,
-    LanguageLevel,
-    UnemploymentBenefit,
-    WorkAbility,
-)
-from models.profile_validation import (
-    MAX_CLIENT_ID_LENGTH,
-    MAX_UNEMPLOYMENT_MONTHS,
-    MAX_WORK_EXPERIENCE_YEARS,
-)
+from models.languages import DEFAULT_LANGUAGE, Language
+from models.profile import PROFILE_SPEC, ClientProfile, FieldSpec
+from models.profile_validation import ProfileValidationError, parse_profile
 from models.suggestions import DEFAULT_OBJECTIVE, TARGETS, Objective
 
-Language = Literal["fi", "sv", "en"]
 Choice = Literal["suggested", "other", "none"]
 RequestId = Annotated[
     str, Field(pattern=r"^[0-9a-f]{32}$", description="The id of an answered request.")
@@ -37,69 +36,116 @@ RequestId = Annotated[
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-_NEED_MONTHS = int(NEED_DEFAULTS["unemployment_months"])  # type: ignore[call-overload]
-_NEED_YEARS = float(NEED_DEFAULTS["work_experience_years"])  # type: ignore[arg-type]
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProfileIn(_Strict):
-    """A client's profile as a caseworker's system sends it (DESIGN.md lists every field).
+def _given(value: Any) -> bool:
+    """Whether a raw value counts as given (the register's reading: blank text is missing)."""
+    if value is None or value != value:  # None or NaN
+        return False
+    return not (isinstance(value, str) and not value.strip())
 
-    Either `henkilotunnus` or `birth_date` is needed; the code only serves to derive the
-    birth date and a pseudonymous key, and is never stored, logged or returned.
+
+class _ProfileInBase(_Strict):
+    """What every `ProfileIn` does: validate exactly as the register path does.
+
+    The fields (made from `models.profile.PROFILE_SPEC`) describe the body in the API
+    schema; the checking itself is `parse_profile`'s, so the API and a register extract
+    accept and reject the same values and report the same stable codes (`type` of each
+    422 entry). The validated `ClientProfile` is kept (`to_profile`).
     """
 
-    client_id: str = Field(
-        min_length=1, max_length=MAX_CLIENT_ID_LENGTH, description="The register's client id."
+    _profile: ClientProfile | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_the_register_path(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if isinstance(data, cls) or not isinstance(data, Mapping):
+            return handler(data)  # a model already, or not an object (pydantic says so)
+        try:
+            profile = parse_profile(data)
+        except ProfileValidationError as exc:
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(e.code, e.message),
+                        loc=(e.field,),
+                        input=None,  # never echo a value
+                    )
+                    for e in exc.errors
+                ],
+            ) from None
+        record = profile.to_record()
+        given = {name for name, value in data.items() if _given(value)}
+        values = {name: record[name] for name in given if name in record}
+        if "henkilotunnus" in given:
+            values["henkilotunnus"] = str(data["henkilotunnus"]).strip()
+        model = cls.model_construct(_fields_set=given, **values)
+        model._profile = profile
+        return model
+
+    def to_profile(self) -> ClientProfile:
+        """The validated profile (without the henkilötunnus)."""
+        if self._profile is None:
+            self._profile = parse_profile(self.model_dump(exclude_none=True))
+        return self._profile
+
+
+def _schema_field(spec: FieldSpec) -> tuple[Any, Any]:
+    """The type and `Field` of one profile field in the API schema, as the spec declares it."""
+    default: Any = ... if spec.required else None
+    if not spec.required and spec.kind in ("enum", "bool", "whole", "number"):
+        default = spec.default
+    info: dict[str, Any] = {"description": spec.description}
+    kind: Any
+    if spec.kind in ("id", "code", "henkilotunnus"):
+        kind = str
+        if spec.kind == "id":
+            info |= {"min_length": 1, "max_length": spec.max_length}
+        if spec.pattern is not None:
+            info["pattern"] = f"^{spec.pattern}$"
+    elif spec.kind == "enum":
+        kind = Literal[spec.values]
+    elif spec.kind == "bool":
+        kind = bool
+    elif spec.kind == "date":
+        kind = dt.date
+    else:
+        kind = int if spec.kind == "whole" else float
+        assert spec.bounds is not None
+        info |= {"ge": spec.bounds[0], "le": spec.bounds[1]}
+    if default is None:
+        kind = kind | None
+    return kind, Field(default, **info)
+
+
+def _profile_model() -> type[_ProfileInBase]:
+    return create_model(  # type: ignore[call-overload]
+        "ProfileIn",
+        __base__=_ProfileInBase,
+        __doc__=(
+            "A client's profile as a caseworker's system sends it (docs/PROFILE.md lists "
+            "every field). Either `henkilotunnus` or `birth_date` is needed; the code only "
+            "serves to derive the birth date and a pseudonymous key, and is never stored, "
+            "logged or returned."
+        ),
+        **{spec.name: _schema_field(spec) for spec in PROFILE_SPEC},
     )
-    henkilotunnus: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=16,
-        description="Personal identity code (optional; never stored, logged or echoed).",
-    )
-    birth_date: dt.date | None = Field(default=None, description="Needed without a henkilötunnus.")
-    home_municipality: str = Field(
-        pattern=r"^[0-9]{3}$", description="3-digit municipality code; Helsinki is 091."
-    )
-    mother_tongue: str = Field(
-        pattern=r"^[a-z]{2,3}$", description="ISO 639 language code, as registered."
-    )
-    immigrant: bool
-    registered_jobseeker: bool
-    labour_market_status: LabourMarketStatus
-    unemployment_benefit: UnemploymentBenefit
-    experiment_client_since: dt.date | None = None
-    assessment_date: dt.date
-    education_level: EducationLevel = NEED_DEFAULTS["education_level"]  # type: ignore[assignment]
-    unemployment_months: int = Field(default=_NEED_MONTHS, ge=0, le=MAX_UNEMPLOYMENT_MONTHS)
-    work_experience_years: float = Field(default=_NEED_YEARS, ge=0.0, le=MAX_WORK_EXPERIENCE_YEARS)
-    language_level: LanguageLevel = NEED_DEFAULTS["language_level"]  # type: ignore[assignment]
-    work_ability: WorkAbility = NEED_DEFAULTS["work_ability"]  # type: ignore[assignment]
-    health_limitations: bool = False
-    mental_health_needs: bool = False
-    substance_use: bool = False
-    debt_problems: bool = False
-    housing_insecurity: bool = False
-    caregiving_duties: bool = False
-    low_digital_skills: bool = False
-    outdated_skills: bool = False
-    entrepreneurship_interest: EntrepreneurshipInterest = NEED_DEFAULTS[  # type: ignore[assignment]
-        "entrepreneurship_interest"
-    ]
-    gender: Gender | None = Field(
-        default=None, description="Optional; for fairness audits only, never a feature."
-    )
+
+
+if TYPE_CHECKING:
+    ProfileIn = _ProfileInBase
+else:
+    ProfileIn = _profile_model()
 
 
 class EligibilityRequest(_Strict):
     """A profile to run through the eligibility gate."""
 
     profile: ProfileIn
-    language: Language = "fi"
+    language: Language = DEFAULT_LANGUAGE
 
 
 class RecommendationRequest(_Strict):
@@ -115,7 +161,7 @@ class RecommendationRequest(_Strict):
             "`employment_or_education_6m=0.7,employment_12m=0.3`."
         ),
     )
-    language: Language = "fi"
+    language: Language = DEFAULT_LANGUAGE
 
     @field_validator("objective")
     @classmethod

@@ -180,10 +180,16 @@ class SuggestionService:
         return EligibilityAnswer(request_id, language, decision, record)
 
     async def eligibility(
-        self, raw_profile: Mapping[str, Any], *, language: str, actor: str | None
+        self,
+        raw_profile: Mapping[str, Any],
+        *,
+        language: str,
+        actor: str | None,
+        profile: ClientProfile | None = None,
     ) -> EligibilityAnswer:
-        """Validate, run the gate, and wait until the audit record is durable."""
-        profile = parse_profile(raw_profile)
+        """Validate (unless `profile` is `raw_profile` validated already), run the gate, and
+        wait until the audit record is durable."""
+        profile = profile if profile is not None else parse_profile(raw_profile)
         answer = self.prepare_eligibility(raw_profile, profile, language=language, actor=actor)
         await self._durable(self.audit.submit_suggestion(answer.audit))
         return answer
@@ -260,10 +266,12 @@ class SuggestionService:
         objective: str,
         language: str,
         actor: str | None,
+        profile: ClientProfile | None = None,
     ) -> RecommendationAnswer:
-        """Validate, decide, rank, and wait until the audit record is durable."""
+        """Validate (unless `profile` is `raw_profile` validated already), decide, rank, and
+        wait until the audit record is durable."""
         self.served_model()  # no model: answer 503 before validating anything
-        profile = parse_profile(raw_profile)
+        profile = profile if profile is not None else parse_profile(raw_profile)
         answer = self.prepare_recommendation(
             raw_profile, profile, top_k=top_k, objective=objective, language=language, actor=actor
         )

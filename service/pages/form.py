@@ -15,18 +15,11 @@ from typing import Any, Final, Literal
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN
 from models.profile import (
     BARRIER_FLAGS,
-    EDUCATION_LEVELS,
-    ENTREPRENEURSHIP_INTERESTS,
-    GENDERS,
     HELSINKI_MUNICIPALITY,
-    LABOUR_MARKET_STATUSES,
-    LANGUAGE_LEVELS,
     NEED_DEFAULTS,
-    UNEMPLOYMENT_BENEFITS,
-    WORK_ABILITIES,
+    SPEC_BY_NAME,
     ClientProfile,
 )
-from models.profile_validation import MAX_CLIENT_ID_LENGTH, MAX_UNEMPLOYMENT_MONTHS
 from models.suggestions import DEFAULT_OBJECTIVE, TARGETS
 
 Kind = Literal["text", "date", "number", "select", "yesno", "checkbox"]
@@ -36,7 +29,7 @@ MAX_TOP_K: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
-class FieldSpec:
+class FormInput:
     """One input of the form.
 
     Attributes
@@ -57,73 +50,78 @@ class FieldSpec:
     attrs: dict[str, str] = field(default_factory=dict)
 
 
-GROUPS: Final[tuple[tuple[str, tuple[FieldSpec, ...]], ...]] = (
+def _input(name: str, kind: Kind, *, required: bool | None = None, **attrs: str) -> FormInput:
+    """The input of a profile field: allowed values, whether required, length, pattern and
+    bounds as `models.profile.PROFILE_SPEC` declares them; `attrs` say how it is typed, and
+    `required` may ask the caseworker for a field the register could leave out."""
+    spec = SPEC_BY_NAME[name]
+    declared: dict[str, str] = {}
+    if spec.max_length is not None:
+        declared["maxlength"] = str(spec.max_length)
+    if spec.pattern is not None:
+        declared["pattern"] = spec.pattern
+    if kind == "number" and spec.bounds is not None:
+        low, high = spec.bounds
+        declared |= {"min": f"{low:g}", "max": f"{high:g}"}
+        if spec.kind == "whole":
+            declared["step"] = "1"
+    return FormInput(
+        name,
+        kind,
+        options=spec.values if kind == "select" else (),
+        required=spec.required if required is None else required,
+        optional_blank=kind == "select" and not spec.required and spec.default is None,
+        attrs={**declared, **attrs},
+    )
+
+
+GROUPS: Final[tuple[tuple[str, tuple[FormInput, ...]], ...]] = (
     (
         "group_who",
         (
-            FieldSpec(
-                "client_id",
-                "text",
-                required=True,
-                attrs={"maxlength": str(MAX_CLIENT_ID_LENGTH), "autocomplete": "off"},
-            ),
-            FieldSpec(
-                "henkilotunnus",
-                "text",
-                attrs={"maxlength": "11", "autocomplete": "off", "spellcheck": "false"},
-            ),
-            FieldSpec("birth_date", "date", attrs={"min": "1900-01-01"}),
-            FieldSpec("gender", "select", GENDERS, optional_blank=True),
-            FieldSpec(
-                "mother_tongue",
-                "text",
-                required=True,
-                attrs={"maxlength": "3", "pattern": "[A-Za-z]{2,3}", "autocomplete": "off"},
-            ),
-            FieldSpec("immigrant", "yesno", required=True),
-            FieldSpec(
-                "home_municipality",
-                "text",
-                required=True,
-                attrs={"maxlength": "3", "pattern": "[0-9]{3}", "inputmode": "numeric"},
-            ),
+            _input("client_id", "text", autocomplete="off"),
+            _input("henkilotunnus", "text", maxlength="11", autocomplete="off", spellcheck="false"),
+            _input("birth_date", "date", min="1900-01-01"),
+            _input("gender", "select"),
+            _input("mother_tongue", "text", maxlength="3", autocomplete="off"),
+            _input("immigrant", "yesno"),
+            _input("home_municipality", "text", maxlength="3", inputmode="numeric"),
         ),
     ),
     (
         "group_situation",
         (
-            FieldSpec("registered_jobseeker", "yesno", required=True),
-            FieldSpec("labour_market_status", "select", LABOUR_MARKET_STATUSES, required=True),
-            FieldSpec("unemployment_benefit", "select", UNEMPLOYMENT_BENEFITS, required=True),
-            FieldSpec(
-                "unemployment_months",
-                "number",
-                attrs={"min": "0", "max": str(MAX_UNEMPLOYMENT_MONTHS), "step": "1"},
-            ),
-            FieldSpec("experiment_client_since", "date", attrs={"min": "2021-03-01"}),
-            FieldSpec("assessment_date", "date", required=True),
+            _input("registered_jobseeker", "yesno"),
+            _input("labour_market_status", "select"),
+            _input("unemployment_benefit", "select"),
+            _input("unemployment_months", "number"),
+            _input("experiment_client_since", "date", min="2021-03-01"),
+            # Missing means today in the register; on the form the caseworker confirms it.
+            _input("assessment_date", "date", required=True),
         ),
     ),
     (
         "group_needs",
         (
-            FieldSpec("education_level", "select", EDUCATION_LEVELS),
+            _input("education_level", "select"),
             # Text, not number: a decimal comma (1,5) is how Finnish and Swedish write it.
-            FieldSpec(
+            _input(
                 "work_experience_years",
                 "text",
-                attrs={"inputmode": "decimal", "maxlength": "5", "autocomplete": "off"},
+                inputmode="decimal",
+                maxlength="5",
+                autocomplete="off",
             ),
-            FieldSpec("language_level", "select", LANGUAGE_LEVELS),
-            FieldSpec("work_ability", "select", WORK_ABILITIES),
-            FieldSpec("entrepreneurship_interest", "select", ENTREPRENEURSHIP_INTERESTS),
-            *(FieldSpec(flag, "checkbox") for flag in BARRIER_FLAGS),
+            _input("language_level", "select"),
+            _input("work_ability", "select"),
+            _input("entrepreneurship_interest", "select"),
+            *(_input(flag, "checkbox") for flag in BARRIER_FLAGS),
         ),
     ),
 )
 OPTIONS: Final = (
-    FieldSpec("objective", "select", TARGETS),
-    FieldSpec("top_k", "number", attrs={"min": "1", "max": str(MAX_TOP_K), "step": "1"}),
+    FormInput("objective", "select", TARGETS),
+    FormInput("top_k", "number", attrs={"min": "1", "max": str(MAX_TOP_K), "step": "1"}),
 )
 FORM_FIELDS: Final = tuple(spec.name for _, specs in GROUPS for spec in specs)
 

@@ -11,10 +11,9 @@ import math
 from typing import Final
 
 from models.catalog import ServiceLimits
-from models.profile import ENUM_VALUES
+from models.languages import DEFAULT_LANGUAGE, LANGUAGES
+from models.profile import ENUM_VALUES, SPEC_BY_NAME
 
-LANGUAGES: Final = ("fi", "sv", "en")
-DEFAULT_LANGUAGE: Final = "fi"
 LANGUAGE_NAMES: Final = {"fi": "Suomeksi", "sv": "På svenska", "en": "In English"}
 
 Texts = dict[str, tuple[str, str, str]]
@@ -477,137 +476,118 @@ VALUES: Final[dict[str, dict[str, tuple[str, str, str]]]] = {
     },
 }
 
-# Localized wording of the gate's validation messages, matched on how each message starts.
-ERRORS: Final[tuple[tuple[str, tuple[str, str, str]], ...]] = (
-    (
-        "missing: give birth_date or henkilotunnus",
-        (
-            "Anna syntymäaika tai henkilötunnus.",
-            "Ange födelsedatum eller personbeteckning.",
-            "Give a birth date or an identity code.",
-        ),
+# Wording of the profile's validation problems, by stable code (`ERROR_CODES` of
+# `models.profile_validation`); a (code, field) or (code, field kind) entry words a code
+# for one field or kind. The English messages of the validator are never shown: they may
+# quote the bad value, which could be an identity code typed into the wrong field.
+ERRORS: Final[dict[str | tuple[str, str], tuple[str, str, str]]] = {
+    "missing_birth_date": (
+        "Anna syntymäaika tai henkilötunnus.",
+        "Ange födelsedatum eller personbeteckning.",
+        "Give a birth date or an identity code.",
     ),
-    ("missing", ("Pakollinen tieto puuttuu.", "Obligatorisk uppgift saknas.", "Required.")),
-    (
-        "must be an ISO date",
-        (
-            "Anna päivämäärä muodossa VVVV-KK-PP.",
-            "Ange datumet som ÅÅÅÅ-MM-DD.",
-            "Give the date as YYYY-MM-DD.",
-        ),
+    "missing": ("Pakollinen tieto puuttuu.", "Obligatorisk uppgift saknas.", "Required."),
+    "not_text": ("Tarkista tämä tieto.", "Kontrollera uppgiften.", "Please check this field."),
+    "bad_date": (
+        "Anna päivämäärä muodossa VVVV-KK-PP.",
+        "Ange datumet som ÅÅÅÅ-MM-DD.",
+        "Give the date as YYYY-MM-DD.",
     ),
-    ("impossible date", ("Päivämäärää ei ole olemassa.", "Datumet finns inte.", "No such date.")),
-    (
-        "date out of range",
-        ("Päivämäärä ei ole uskottava.", "Datumet är inte rimligt.", "The date is not plausible."),
+    "impossible_date": (
+        "Päivämäärää ei ole olemassa.",
+        "Datumet finns inte.",
+        "No such date.",
     ),
-    (
-        "disagrees with the birth date",
-        (
-            "Syntymäaika ei vastaa henkilötunnusta.",
-            "Födelsedatumet stämmer inte med personbeteckningen.",
-            "The birth date does not match the identity code.",
-        ),
+    ("out_of_range", "date"): (
+        "Päivämäärä ei ole uskottava.",
+        "Datumet är inte rimligt.",
+        "The date is not plausible.",
     ),
-    (
-        "after the assessment date",
-        (
-            "Syntymäaika on arviointipäivän jälkeen.",
-            "Födelsedatumet är efter bedömningsdagen.",
-            "The birth date is after the assessment date.",
-        ),
+    "disagrees_with_henkilotunnus": (
+        "Syntymäaika ei vastaa henkilötunnusta.",
+        "Födelsedatumet stämmer inte med personbeteckningen.",
+        "The birth date does not match the identity code.",
     ),
-    (
-        "looks like a henkilötunnus",
-        (
-            "Tämä näyttää henkilötunnukselta: käytä asiakasnumeroa.",
-            "Det här ser ut som en personbeteckning: använd klientnumret.",
-            "This looks like an identity code: use the client number.",
-        ),
+    "after_assessment_date": (
+        "Syntymäaika on arviointipäivän jälkeen.",
+        "Födelsedatumet är efter bedömningsdagen.",
+        "The birth date is after the assessment date.",
     ),
-    ("longer than", ("Liian pitkä.", "För lång.", "Too long.")),
-    (
-        "must be a whole number",
-        (
-            "Anna kokonaisluku sallitulta väliltä.",
-            "Ange ett heltal inom det tillåtna intervallet.",
-            "Give a whole number in the allowed range.",
-        ),
+    "looks_like_henkilotunnus": (
+        "Tämä näyttää henkilötunnukselta: käytä asiakasnumeroa.",
+        "Det här ser ut som en personbeteckning: använd klientnumret.",
+        "This looks like an identity code: use the client number.",
     ),
-    (
-        "must be a number",
-        (
-            "Anna luku sallitulta väliltä.",
-            "Ange ett tal inom det tillåtna intervallet.",
-            "Give a number in the allowed range.",
-        ),
+    "too_long": ("Liian pitkä.", "För lång.", "Too long."),
+    "not_whole_number": (
+        "Anna kokonaisluku sallitulta väliltä.",
+        "Ange ett heltal inom det tillåtna intervallet.",
+        "Give a whole number in the allowed range.",
     ),
-    (
-        "must be a 3-digit",
-        (
-            "Anna kolminumeroinen kuntanumero, esim. 091.",
-            "Ange en tresiffrig kommunkod, t.ex. 091.",
-            "Give a three-digit municipality code such as 091.",
-        ),
+    ("out_of_range", "whole"): (
+        "Anna kokonaisluku sallitulta väliltä.",
+        "Ange ett heltal inom det tillåtna intervallet.",
+        "Give a whole number in the allowed range.",
     ),
-    (
-        "must be an ISO 639",
-        (
-            "Anna 2–3-kirjaiminen kielikoodi, esim. fi.",
-            "Ange en språkkod med 2–3 bokstäver, t.ex. sv.",
-            "Give a 2-3 letter language code such as en.",
-        ),
+    "not_number": (
+        "Anna luku sallitulta väliltä.",
+        "Ange ett tal inom det tillåtna intervallet.",
+        "Give a number in the allowed range.",
     ),
-    (
-        "unknown value",
-        (
-            "Valitse jokin vaihtoehdoista.",
-            "Välj ett av alternativen.",
-            "Choose one of the options.",
-        ),
+    "out_of_range": (
+        "Anna luku sallitulta väliltä.",
+        "Ange ett tal inom det tillåtna intervallet.",
+        "Give a number in the allowed range.",
     ),
-    ("must be true or false", ("Valitse kyllä tai ei.", "Välj ja eller nej.", "Choose yes or no.")),
-    (
-        "malformed henkilötunnus",
-        (
-            "Henkilötunnus on väärän muotoinen (PPKKVVSNNNT).",
-            "Personbeteckningen har fel form (DDMMÅÅCNNNK).",
-            "The identity code is malformed (DDMMYYCZZZQ).",
-        ),
+    ("bad_pattern", "home_municipality"): (
+        "Anna kolminumeroinen kuntanumero, esim. 091.",
+        "Ange en tresiffrig kommunkod, t.ex. 091.",
+        "Give a three-digit municipality code such as 091.",
     ),
-    (
-        "unknown century sign",
-        (
-            "Henkilötunnuksen välimerkki on tuntematon.",
-            "Personbeteckningens skiljetecken är okänt.",
-            "The identity code's century sign is unknown.",
-        ),
+    ("bad_pattern", "mother_tongue"): (
+        "Anna 2–3-kirjaiminen kielikoodi, esim. fi.",
+        "Ange en språkkod med 2–3 bokstäver, t.ex. sv.",
+        "Give a 2-3 letter language code such as en.",
     ),
-    (
-        "the henkilötunnus holds an impossible",
-        (
-            "Henkilötunnuksen syntymäaikaa ei ole olemassa.",
-            "Personbeteckningens födelsedatum finns inte.",
-            "The identity code holds an impossible birth date.",
-        ),
+    "bad_pattern": ("Tarkista tämä tieto.", "Kontrollera uppgiften.", "Please check this field."),
+    "not_allowed_value": (
+        "Valitse jokin vaihtoehdoista.",
+        "Välj ett av alternativen.",
+        "Choose one of the options.",
     ),
-    (
-        "wrong check character",
-        (
-            "Henkilötunnuksen tarkistusmerkki ei täsmää.",
-            "Personbeteckningens kontrolltecken stämmer inte.",
-            "The identity code's check character is wrong.",
-        ),
+    "not_bool": ("Valitse kyllä tai ei.", "Välj ja eller nej.", "Choose yes or no."),
+    "unknown_field": (
+        "Tuntematon tieto.",
+        "Okänd uppgift.",
+        "Unknown field.",
     ),
-    (
-        "individual number",
-        (
-            "Henkilötunnuksen yksilönumero on virheellinen.",
-            "Personbeteckningens individnummer är felaktigt.",
-            "The identity code's individual number is out of range.",
-        ),
+    "henkilotunnus_malformed": (
+        "Henkilötunnus on väärän muotoinen (PPKKVVSNNNT).",
+        "Personbeteckningen har fel form (DDMMÅÅCNNNK).",
+        "The identity code is malformed (DDMMYYCZZZQ).",
     ),
-)
+    "henkilotunnus_century_sign": (
+        "Henkilötunnuksen välimerkki on tuntematon.",
+        "Personbeteckningens skiljetecken är okänt.",
+        "The identity code's century sign is unknown.",
+    ),
+    "henkilotunnus_impossible_date": (
+        "Henkilötunnuksen syntymäaikaa ei ole olemassa.",
+        "Personbeteckningens födelsedatum finns inte.",
+        "The identity code holds an impossible birth date.",
+    ),
+    "henkilotunnus_check_character": (
+        "Henkilötunnuksen tarkistusmerkki ei täsmää.",
+        "Personbeteckningens kontrolltecken stämmer inte.",
+        "The identity code's check character is wrong.",
+    ),
+    "henkilotunnus_individual_number": (
+        "Henkilötunnuksen yksilönumero on virheellinen.",
+        "Personbeteckningens individnummer är felaktigt.",
+        "The identity code's individual number is out of range.",
+    ),
+}
+_CHECK_FIELD: Final = ("Tarkista tämä tieto.", "Kontrollera uppgiften.", "Please check this field.")
 
 _INDEX: Final = {lang: k for k, lang in enumerate(LANGUAGES)}
 
@@ -643,18 +623,14 @@ def value_label(field_name: str, value: str, lang: str) -> str:
     return VALUES[field_name][value][_INDEX[lang]]
 
 
-def error_text(message: str, lang: str) -> str:
-    """The gate's validation message for one field, worded for the caseworker in `lang`.
-
-    The gate's messages are English and may quote the bad value; the page never shows them
-    as such (a value could be an identity code typed in the wrong field).
-    """
-    for prefix, texts in ERRORS:
-        if message.startswith(prefix):
+def error_text(code: str, field_name: str, lang: str) -> str:
+    """The wording, in `lang`, of a validation problem (`code`) with one profile field."""
+    spec = SPEC_BY_NAME.get(field_name)
+    for key in ((code, field_name), (code, spec.kind if spec else ""), code):
+        texts = ERRORS.get(key)
+        if texts is not None:
             return texts[_INDEX[lang]]
-    return ("Tarkista tämä tieto.", "Kontrollera uppgiften.", "Please check this field.")[
-        _INDEX[lang]
-    ]
+    return _CHECK_FIELD[_INDEX[lang]]
 
 
 def percent(probability: float, lang: str) -> str:

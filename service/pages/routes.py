@@ -252,7 +252,9 @@ async def assess(request: Request) -> Response:
     except ProfileValidationError as exc:
         errors: dict[str, list[str]] = {}
         for error in exc.errors:
-            errors.setdefault(error.field, []).append(i18n.error_text(error.message, session.lang))
+            errors.setdefault(error.field, []).append(
+                i18n.error_text(error.code, error.field, session.lang)
+            )
         return _render(
             request,
             session,

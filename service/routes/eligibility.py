@@ -26,5 +26,6 @@ async def check_eligibility(
         body.profile.model_dump(mode="json", exclude_none=True),
         language=body.language,
         actor=principal.label,
+        profile=body.profile.to_profile(),  # ProfileIn validated it: not again
     )
     return eligibility_response(answer)

@@ -31,5 +31,6 @@ async def recommend(
         objective=body.objective,
         language=body.language,
         actor=principal.label,
+        profile=body.profile.to_profile(),  # ProfileIn validated it: not again
     )
     return recommendation_response(answer)

@@ -175,9 +175,14 @@ def test_parse_profile_frame_collects_every_row_error_with_row_numbers() -> None
     )
     result = parse_profile_frame(raw)
     assert result.errors == [
-        RowError(2, "birth_date", "impossible date '1990-02-30'"),
-        RowError(2, "immigrant", "must be true or false, got 'maybe'"),
-        RowError(4, "henkilotunnus", "wrong check character in the henkilötunnus"),
+        RowError(2, "birth_date", "impossible date '1990-02-30'", "impossible_date"),
+        RowError(2, "immigrant", "must be true or false, got 'maybe'", "not_bool"),
+        RowError(
+            4,
+            "henkilotunnus",
+            "wrong check character in the henkilötunnus",
+            "henkilotunnus_check_character",
+        ),
     ]
     assert not result.ok
     assert result.frame.index.tolist() == [10, 12]

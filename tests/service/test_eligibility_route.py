@@ -182,3 +182,26 @@ def test_an_unconfirmed_audit_write_refuses_the_answer_with_503(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert "audit" in response.json()["detail"]
+
+
+def test_eligibility_422_types_are_the_validators_stable_codes(api: TestClient) -> None:
+    bad = client_profile(
+        home_municipality="٠٩١", labour_market_status="astronaut", unemployment_months=900
+    )
+    response = api.post("/v1/eligibility", json={"profile": bad}, headers=CASEWORKER)
+    assert response.status_code == 422
+    assert {(e["loc"][-1], e["type"]) for e in response.json()["detail"]} == {
+        ("home_municipality", "bad_pattern"),
+        ("labour_market_status", "not_allowed_value"),
+        ("unemployment_months", "out_of_range"),
+    }
+    assert "٠٩١" not in response.text and "astronaut" not in response.text
+
+
+def test_eligibility_reads_mother_tongue_in_any_case_as_the_register_does(
+    api: TestClient,
+) -> None:
+    profile = client_profile(mother_tongue="FI", home_municipality=" 091 ")
+    response = api.post("/v1/eligibility", json={"profile": profile}, headers=CASEWORKER)
+    assert response.status_code == 200
+    assert response.json()["decision"]["eligible"] is True

@@ -11,8 +11,14 @@ import pytest
 
 from models.catalog import ServiceLimits, load_catalog
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN, PROBLEM_MESSAGES
+from models.languages import LANGUAGES
 from models.profile import BARRIER_FLAGS, ClientProfile
-from models.profile_validation import ProfileValidationError, parse_profile
+from models.profile_validation import (
+    ERROR_CODES,
+    HENKILOTUNNUS_CODES,
+    ProfileValidationError,
+    parse_profile,
+)
 from models.suggestions import Driver, RankedService
 from service.audit import DecisionRecord
 from service.pages import i18n
@@ -67,15 +73,25 @@ def test_i18n_limits_of_every_catalog_service_are_worded() -> None:
 
 
 def test_i18n_gate_messages_get_their_own_wording() -> None:
-    fallback = i18n.error_text("something nobody wrote", "en")
-    for message in PROBLEM_MESSAGES.values():
-        assert i18n.error_text(message, "fi") != i18n.error_text("something nobody wrote", "fi")
+    fallback = i18n.error_text("something nobody wrote", "client_id", "en")
+    for problem in PROBLEM_MESSAGES:
+        code = HENKILOTUNNUS_CODES[problem]
+        assert i18n.error_text(code, "henkilotunnus", "fi") != i18n.error_text(
+            "something nobody wrote", "henkilotunnus", "fi"
+        )
     try:
         parse_profile({"client_id": "a", "birth_date": "1990-02-30", "home_municipality": "91"})
     except ProfileValidationError as exc:
-        worded = [i18n.error_text(e.message, "en") for e in exc.errors]
+        worded = [i18n.error_text(e.code, e.field, "en") for e in exc.errors]
     assert fallback not in worded
     assert "No such date." in worded
+
+
+def test_i18n_words_every_validation_code_in_every_language() -> None:
+    worded = {key if isinstance(key, str) else key[0] for key in i18n.ERRORS}
+    assert set(ERROR_CODES) <= worded
+    for texts in i18n.ERRORS.values():
+        assert len(texts) == len(LANGUAGES) and all(t.strip() for t in texts)
 
 
 def test_form_round_trip_reads_commas_and_unticked_boxes() -> None:
