@@ -48,14 +48,13 @@ def run_seed(n_clients: int, seed: int, directory: Path) -> dict[str, object]:
     load_seconds = time.perf_counter() - started
     trained = fit_model(world, TrainSettings(seed=seed), lambda line: print(f"  {line}"))
     summary = trained.evaluation.summary
-    values = summary["policy_value"]
     groups = {
         f"{grouping}={label}": (
-            entry["n"],
-            entry["policy_value"]["polku"],
-            entry["policy_value"]["caseworkers"],
+            entry.n,
+            entry.policy_value.polku,
+            entry.policy_value.caseworkers,
         )
-        for grouping, table in summary["by_group"].items()
+        for grouping, table in summary.by_group.items()
         for label, entry in table.items()
     }
     return {
@@ -64,13 +63,14 @@ def run_seed(n_clients: int, seed: int, directory: Path) -> dict[str, object]:
         "episodes": trained.prepared.counts["episodes"],
         "train_episodes": trained.prepared.counts["train_episodes"],
         "held_out_episodes": trained.prepared.counts["held_out_episodes"],
-        "values": values,
-        "gain": summary["oracle_gain_captured"],
-        "top3": summary["top3_oracle_coverage"],
+        "values": dict(summary.policy_value.items()),
+        "gain": summary.oracle_gain_captured,
+        "top3": summary.top3_oracle_coverage,
         "groups": groups,
         "ope": {
-            name: {k: summary["ope"][name][k] for k in ("true", "ips", "snips", "dr")}
-            for name in OPE_POLICIES
+            name: {"true": e.true, "ips": e.ips, "snips": e.snips, "dr": e.dr}
+            for name, e in summary.ope.items()
+            if name in OPE_POLICIES
         },
         "generate_seconds": generate_seconds,
         "load_seconds": load_seconds,

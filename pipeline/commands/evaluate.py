@@ -38,15 +38,15 @@ def evaluate(
     except (ValueError, FileNotFoundError, RegistryError) as exc:
         raise _fail(str(exc).splitlines()[0]) from None
     summary = result.evaluation.summary
-    values = summary["policy_value"]
+    values = summary.policy_value
     typer.echo(
         "true policy value: " + ", ".join(f"{name} {value:.4f}" for name, value in values.items())
     )
-    gain = summary["oracle_gain_captured"]
+    gain = summary.oracle_gain_captured
     typer.echo(
         "oracle gain captured: "
         + ("n/a" if gain is None else f"{100 * gain:.1f} %")
-        + f"; top-3 coverage of the oracle's choice: {100 * summary['top3_oracle_coverage']:.1f} %"
+        + f"; top-3 coverage of the oracle's choice: {100 * summary.top3_oracle_coverage:.1f} %"
     )
     typer.echo(
         f"wrote {result.json_path}" + (f" and {result.report_path}" if result.report_path else "")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass, field, fields
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,15 @@ from pipeline.evaluation.policies import (
     oracle_policy,
     polku_policy,
     random_policy,
+)
+from pipeline.evaluation.results import (
+    ByPolicy,
+    Calibration,
+    EvaluationSummary,
+    GroupResult,
+    OffPolicyEstimates,
+    OracleGainByPolicy,
+    UpliftSummary,
 )
 
 GROUPINGS: Final = ("age_band", "language_group", "gender", "long_term_unemployed")
@@ -91,25 +100,14 @@ class Baselines:
     seed: int = 0
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Evaluation:
     """Every figure of an evaluation, plus the arrays the report's plots draw from."""
 
-    summary: dict[str, Any]
+    summary: EvaluationSummary
     choices: dict[str, np.ndarray] = field(repr=False)
     predicted: np.ndarray = field(repr=False)
     group_labels: dict[str, np.ndarray] = field(repr=False)
-
-    def key_metrics(self) -> dict[str, float]:
-        """Flat numeric metrics for MLflow and `polku models`."""
-        out = {f"policy_value_{k}": v for k, v in self.summary["policy_value"].items()}
-        out["oracle_gain_captured"] = self.summary["oracle_gain_captured"]
-        out["top3_oracle_coverage"] = self.summary["top3_oracle_coverage"]
-        out["brier"] = self.summary["calibration"]["brier"]
-        out["ece"] = self.summary["calibration"]["ece"]
-        out["n_held_out"] = float(self.summary["n_episodes"])
-        # An undefined figure (no oracle gain to share) is left out rather than logged as NaN.
-        return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
 
 
 def group_labels(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -170,14 +168,17 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _gain_block(values: Mapping[str, float]) -> dict[str, float | None]:
-    return {
-        name: _finite(
-            metrics.oracle_gain_captured(values[name], values["caseworkers"], values["oracle"])
-        )
-        for name in POLICY_NAMES
-        if name not in ("caseworkers", "oracle")
-    }
+def _gain_block(values: Mapping[str, float]) -> OracleGainByPolicy:
+    return OracleGainByPolicy(
+        **{
+            f.name: _finite(
+                metrics.oracle_gain_captured(
+                    values[f.name], values["caseworkers"], values["oracle"]
+                )
+            )
+            for f in fields(OracleGainByPolicy)
+        }
+    )
 
 
 def evaluate_policies(
@@ -205,9 +206,7 @@ def evaluate_policies(
     Returns
     -------
     Evaluation
-        `summary` has the keys `policy_value`, `oracle_gain_captured`,
-        `oracle_gain_captured_by_policy`, `top3_oracle_coverage`, `ope`, `calibration`,
-        `uplift`, `by_group` and `n_episodes`.
+        `summary` is the `EvaluationSummary`.
     """
     predicted = np.asarray(predicted, dtype=np.float64)
     if predicted.shape != data.true_outcomes.shape:
@@ -224,90 +223,90 @@ def evaluate_policies(
     oracle = choices["oracle"]
     rows = np.arange(len(data.frame))
 
-    ope: dict[str, dict[str, float | int | None]] = {}
+    ope: dict[str, OffPolicyEstimates] = {}
     for name, choice in choices.items():
         matched = int(np.sum(choice == data.logged_action))
         # The caseworkers' policy *is* the logging policy: its importance weights are
         # mu(a|x) / mu(a|x) = 1, so every estimator reduces to the on-policy mean.
         propensity = np.ones_like(data.propensity) if name == "caseworkers" else data.propensity
-        ope[name] = {
-            "true": values[name],
-            "ips": metrics.ips_estimate(data.reward, data.logged_action, propensity, choice),
-            "snips": _finite(
+        ope[name] = OffPolicyEstimates(
+            true=values[name],
+            ips=metrics.ips_estimate(data.reward, data.logged_action, propensity, choice),
+            snips=_finite(
                 metrics.snips_estimate(data.reward, data.logged_action, propensity, choice)
             ),
-            "dr": metrics.dr_estimate(
-                data.reward, data.logged_action, propensity, choice, predicted
-            ),
-            "direct": float(np.mean(predicted[rows, choice])),
-            "matched_episodes": matched,
-        }
+            dr=metrics.dr_estimate(data.reward, data.logged_action, propensity, choice, predicted),
+            direct=float(np.mean(predicted[rows, choice])),
+            matched_episodes=matched,
+        )
 
     logged_prediction = np.clip(predicted[rows, data.logged_action], 0.0, 1.0)
     bins = metrics.reliability_bins(logged_prediction, data.reward, CALIBRATION_BINS)
     allowed_full = np.column_stack([data.allowed, np.ones(len(rows), dtype=bool)])
     true_uplift = truth[:, : data.n_services] - truth[:, [data.n_services]]
-    calibration = {
-        "brier": metrics.brier_score(logged_prediction, data.reward),
-        "ece": metrics.expected_calibration_error(logged_prediction, data.reward, CALIBRATION_BINS),
-        "reliability": bins.to_dict(),
-        "mean_abs_error_vs_truth": float(np.mean(np.abs(predicted - truth)[allowed_full])),
-        "mean_abs_error_vs_truth_logged": float(
+    calibration = Calibration(
+        brier=metrics.brier_score(logged_prediction, data.reward),
+        ece=metrics.expected_calibration_error(logged_prediction, data.reward, CALIBRATION_BINS),
+        reliability=bins,
+        mean_abs_error_vs_truth=float(np.mean(np.abs(predicted - truth)[allowed_full])),
+        mean_abs_error_vs_truth_logged=float(
             np.mean(np.abs(logged_prediction - truth[rows, data.logged_action]))
         ),
-    }
+    )
     allowed_uplift = uplift[data.allowed]
     allowed_true_uplift = true_uplift[data.allowed]
-    uplift_summary = {
-        "rmse_vs_truth": float(np.sqrt(np.mean((allowed_uplift - allowed_true_uplift) ** 2))),
-        "correlation_with_truth": _finite(
+    uplift_summary = UpliftSummary(
+        rmse_vs_truth=float(np.sqrt(np.mean((allowed_uplift - allowed_true_uplift) ** 2))),
+        correlation_with_truth=_finite(
             float(np.corrcoef(allowed_uplift, allowed_true_uplift)[0, 1])
         )
         if allowed_uplift.size > 1 and allowed_uplift.std() > 0 and allowed_true_uplift.std() > 0
         else None,
-        "mean_top1_predicted": float(np.nanmean(best_allowed_uplift(predicted, polku_allowed))),
-        "mean_top1_true": float(np.mean(truth[rows, choices["polku"]] - truth[:, data.n_services])),
-    }
+        mean_top1_predicted=float(np.nanmean(best_allowed_uplift(predicted, polku_allowed))),
+        mean_top1_true=float(np.mean(truth[rows, choices["polku"]] - truth[:, data.n_services])),
+    )
 
     labels = group_labels(data.frame)
-    by_group: dict[str, dict[str, Any]] = {}
+    by_group: dict[str, dict[str, GroupResult]] = {}
     for grouping, group_label in labels.items():
         table = metrics.policy_values_by_group(truth, choices, group_label)
+        results: dict[str, GroupResult] = {}
         for label, entry in table.items():
             mask = group_label == label
-            group_values = {name: float(entry[name]) for name in POLICY_NAMES}
-            entry_out: dict[str, Any] = {
-                "n": entry["n"],
-                "policy_value": group_values,
-                "oracle_gain_captured": _finite(
+            group_values = ByPolicy.from_mapping(
+                {name: float(entry[name]) for name in POLICY_NAMES}
+            )
+            results[label] = GroupResult(
+                n=int(entry["n"]),
+                policy_value=group_values,
+                oracle_gain_captured=_finite(
                     metrics.oracle_gain_captured(
-                        group_values["polku"], group_values["caseworkers"], group_values["oracle"]
+                        group_values.polku, group_values.caseworkers, group_values.oracle
                     )
                 ),
-                "top3_oracle_coverage": metrics.top_k_coverage(
+                top3_oracle_coverage=metrics.top_k_coverage(
                     uplift[mask], oracle[mask], polku_allowed[mask], TOP_K
                 ),
-                "brier": metrics.brier_score(logged_prediction[mask], data.reward[mask]),
-            }
-            table[label] = entry_out
+                brier=metrics.brier_score(logged_prediction[mask], data.reward[mask]),
+            )
         if grouping == "age_band":  # youngest first, not alphabetical
             order = [band for band, _, _ in metrics.AGE_BANDS] + ["unknown"]
-            table = {label: table[label] for label in order if label in table}
-        by_group[grouping] = table
+            results = {label: results[label] for label in order if label in results}
+        by_group[grouping] = results
 
-    summary: dict[str, Any] = {
-        "n_episodes": len(rows),
-        "policy_value": values,
-        "oracle_gain_captured": _finite(
+    summary = EvaluationSummary(
+        n_episodes=len(rows),
+        policy_value=ByPolicy.from_mapping(values),
+        oracle_gain_captured=_finite(
             metrics.oracle_gain_captured(values["polku"], values["caseworkers"], values["oracle"])
         ),
-        "oracle_gain_captured_by_policy": _gain_block(values),
-        "top3_oracle_coverage": metrics.top_k_coverage(uplift, oracle, polku_allowed, TOP_K),
-        "ope": ope,
-        "calibration": calibration,
-        "uplift": uplift_summary,
-        "by_group": by_group,
-    }
+        oracle_gain_captured_by_policy=_gain_block(values),
+        top3_oracle_coverage=metrics.top_k_coverage(uplift, oracle, polku_allowed, TOP_K),
+        ope=ByPolicy.from_mapping(ope),
+        calibration=calibration,
+        uplift=uplift_summary,
+        by_group=by_group,
+    )
     return Evaluation(summary, choices, predicted, labels)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.evaluation.promotion import (
     DEFAULT_GROUP_TOLERANCE,
@@ -28,13 +29,29 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True)
 class PromotionResult:
-    """What `promote_version` did."""
+    """What `promote_version` did.
+
+    `decision` and `data_dir` are set when the challenger was compared with a champion
+    (on the world in `data_dir`).
+    """
 
     version: str
     champion_before: str | None
     promoted: bool
     reasons: tuple[str, ...]
     decision: PromotionDecision | None = None
+    data_dir: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The promotion record logged to the challenger's run: the decision's figures when
+        there was a comparison, then the champion before and the data compared on."""
+        head = (
+            self.decision.to_json()
+            if self.decision is not None
+            else {"promote": self.promoted, "reasons": list(self.reasons)}
+        )
+        data_dir = None if self.data_dir is None else str(self.data_dir)
+        return {**head, "champion_before": self.champion_before, "data_dir": data_dir}
 
 
 def promote_first_version(version: str) -> bool:
@@ -113,13 +130,12 @@ def promote_version(
         challenger_model, prepared, catalog, settings.objective, settings.seed
     )
     decision = compare_evaluations(champion_eval.summary, challenger_eval.summary, group_tolerance)
+    result = PromotionResult(
+        version, current, decision.promote, decision.reasons, decision, world_dir
+    )
     if decision.promote:
         registry.set_champion(version)
-        registry.log_to_version_run(
-            version,
-            {**decision.to_dict(), "champion_before": current, "data_dir": str(world_dir)},
-            f"promotion/against_v{current}.json",
-        )
+        registry.log_to_version_run(version, result.to_json(), f"promotion/against_v{current}.json")
     for reason in decision.reasons:
         progress(reason)
-    return PromotionResult(version, current, decision.promote, decision.reasons, decision)
+    return result

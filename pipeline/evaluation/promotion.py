@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pipeline.evaluation.results import EvaluationSummary
+
 DEFAULT_GROUP_TOLERANCE: Final = 0.01
 # Floating-point slack for "not worse": identical models evaluate to identical values, but
 # sums in a different order may differ in the last bits.
@@ -31,6 +33,16 @@ class GroupChange:
     def change(self) -> float:
         return self.challenger - self.champion
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "grouping": self.grouping,
+            "group": self.group,
+            "n": self.n,
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "change": self.change,
+        }
+
 
 @dataclass(frozen=True)
 class PromotionDecision:
@@ -42,38 +54,28 @@ class PromotionDecision:
     challenger_value: float
     group_changes: tuple[GroupChange, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """Plain values for JSON and MLflow."""
         return {
             "promote": self.promote,
             "reasons": list(self.reasons),
             "champion_policy_value": self.champion_value,
             "challenger_policy_value": self.challenger_value,
-            "group_changes": [
-                {
-                    "grouping": c.grouping,
-                    "group": c.group,
-                    "n": c.n,
-                    "champion": c.champion,
-                    "challenger": c.challenger,
-                    "change": c.change,
-                }
-                for c in self.group_changes
-            ],
+            "group_changes": [change.to_json() for change in self.group_changes],
         }
 
 
 def compare_evaluations(
-    champion: dict[str, Any],
-    challenger: dict[str, Any],
+    champion: EvaluationSummary,
+    challenger: EvaluationSummary,
     group_tolerance: float = DEFAULT_GROUP_TOLERANCE,
 ) -> PromotionDecision:
     """Decide on promotion from two evaluation summaries of the same held-out episodes.
 
     Parameters
     ----------
-    champion, challenger : dict
-        `Evaluation.summary` of each model (keys `policy_value` and `by_group`).
+    champion, challenger : EvaluationSummary
+        `Evaluation.summary` of each model (its overall and per-group policy values).
     group_tolerance : float
         Largest allowed drop of Polku's policy value in any group (probability points / 100).
 
@@ -83,28 +85,28 @@ def compare_evaluations(
     """
     if group_tolerance < 0:
         raise ValueError(f"group_tolerance must not be negative, got {group_tolerance}")
-    if champion["n_episodes"] != challenger["n_episodes"]:
+    if champion.n_episodes != challenger.n_episodes:
         raise ValueError(
             "the two evaluations are not on the same held-out episodes "
-            f"({champion['n_episodes']} against {challenger['n_episodes']})"
+            f"({champion.n_episodes} against {challenger.n_episodes})"
         )
-    old = float(champion["policy_value"]["polku"])
-    new = float(challenger["policy_value"]["polku"])
+    old = float(champion.policy_value.polku)
+    new = float(challenger.policy_value.polku)
     reasons: list[str] = []
     if new < old - VALUE_SLACK:
         reasons.append(f"the challenger's policy value {new:.4f} is below the champion's {old:.4f}")
     changes: list[GroupChange] = []
-    for grouping, table in champion["by_group"].items():
+    for grouping, table in champion.by_group.items():
         for group, entry in table.items():
-            other = challenger["by_group"].get(grouping, {}).get(group)
+            other = challenger.by_group.get(grouping, {}).get(group)
             if other is None:
                 continue
             change = GroupChange(
                 grouping,
                 group,
-                int(entry["n"]),
-                float(entry["policy_value"]["polku"]),
-                float(other["policy_value"]["polku"]),
+                entry.n,
+                float(entry.policy_value.polku),
+                float(other.policy_value.polku),
             )
             changes.append(change)
             if change.change < -group_tolerance - VALUE_SLACK:

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from pipeline.evaluation.evaluate import Evaluation, best_allowed_uplift
 from pipeline.evaluation.policies import POLICY_NAMES
+from pipeline.evaluation.results import ByPolicy, EvaluationSummary, json_ready
 
 POLICY_LABELS: Final = {
     "polku": "Polku",
@@ -63,22 +64,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def json_ready(value: Any) -> Any:
-    """Turn numpy scalars into Python ones and NaN/inf into None, recursively."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_ready(v) for v in value.tolist()]
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return value
-
-
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     """Write `payload` as indented JSON (NaN as null), atomically."""
     text = json.dumps(json_ready(payload), indent=2, sort_keys=False, allow_nan=False)
@@ -91,44 +76,47 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def plot_policy_values(summary: Mapping[str, Any]) -> Figure:
+def plot_policy_values(summary: EvaluationSummary) -> Figure:
     """Bars of each policy's true value, overall and within each group."""
-    groupings = list(summary["by_group"])
+    groupings = list(summary.by_group)
     figure = Figure(figsize=(11, 3.2 * (1 + len(groupings))))
     axes = figure.subplots(1 + len(groupings), 1, squeeze=False)[:, 0]
-    sections: list[tuple[str, dict[str, dict[str, float]]]] = [
-        ("all held-out episodes", {"all": summary["policy_value"]})
+    sections: list[tuple[str, dict[str, ByPolicy[float]]]] = [
+        ("all held-out episodes", {"all": summary.policy_value})
     ]
-    for grouping in groupings:
-        table = summary["by_group"][grouping]
-        sections.append(
-            (grouping, {label: entry["policy_value"] for label, entry in table.items()})
-        )
+    for grouping, table in summary.by_group.items():
+        sections.append((grouping, {label: entry.policy_value for label, entry in table.items()}))
     width = 0.8 / len(POLICY_NAMES)
-    for ax, (title, table) in zip(axes, sections, strict=True):
-        labels = list(table)
+    for ax, (title, section) in zip(axes, sections, strict=True):
+        labels = list(section)
         x = np.arange(len(labels))
+        # One row of heights per policy, one column per label.
+        heights = np.array([list(values.values()) for values in section.values()]).T
         for i, name in enumerate(POLICY_NAMES):
-            heights = [table[label][name] for label in labels]
             ax.bar(
-                x + i * width, heights, width, label=POLICY_LABELS[name], color=POLICY_COLOURS[name]
+                x + i * width,
+                heights[i],
+                width,
+                label=POLICY_LABELS[name],
+                color=POLICY_COLOURS[name],
             )
         ax.set_xticks(x + width * (len(POLICY_NAMES) - 1) / 2, labels)
         ax.set_ylabel("true policy value")
         ax.set_title(title)
-    top = max(summary["policy_value"].values())
+    top = max(summary.policy_value.values())
     axes[0].set_ylim(0, top * 1.3)  # room for the legend above the bars
     axes[0].legend(ncol=len(POLICY_NAMES), fontsize="small", loc="upper center")
     figure.tight_layout()
     return figure
 
 
-def plot_calibration(summary: Mapping[str, Any]) -> Figure:
+def plot_calibration(summary: EvaluationSummary) -> Figure:
     """Reliability curve of the predicted outcome of the logged choice."""
-    reliability = summary["calibration"]["reliability"]
-    predicted = np.array(reliability["mean_predicted"], dtype=float)
-    observed = np.array(reliability["observed_rate"], dtype=float)
-    count = np.array(reliability["count"], dtype=float)
+    calibration = summary.calibration
+    reliability = calibration.reliability
+    predicted = np.asarray(reliability.mean_predicted, dtype=float)
+    observed = np.asarray(reliability.observed_rate, dtype=float)
+    count = np.asarray(reliability.count, dtype=float)
     figure = Figure(figsize=(5.5, 5))
     ax = figure.subplots()
     ax.plot([0, 1], [0, 1], linestyle="--", color="#999999", label="perfectly calibrated")
@@ -144,8 +132,7 @@ def plot_calibration(summary: Mapping[str, Any]) -> Figure:
     ax.set_ylabel("observed rate")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    calibration = summary["calibration"]
-    ax.set_title(f"Brier {calibration['brier']:.4f}, ECE {calibration['ece']:.4f}")
+    ax.set_title(f"Brier {calibration.brier:.4f}, ECE {calibration.ece:.4f}")
     ax.legend(loc="upper left")
     return figure
 
@@ -208,32 +195,31 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes], title: str) -> str:
+def render_html(summary: EvaluationSummary, images: Mapping[str, bytes], title: str) -> str:
     """The report page: headline figures, tables, and the plots embedded as PNG data."""
-    values = summary["policy_value"]
-    ope = summary["ope"]
     policy_rows = [
         [
             POLICY_LABELS[name],
-            _fmt(values[name]),
-            _fmt(ope[name]["ips"]),
-            _fmt(ope[name]["snips"]),
-            _fmt(ope[name]["dr"]),
-            str(ope[name]["matched_episodes"]),
+            _fmt(value),
+            _fmt(estimates.ips),
+            _fmt(estimates.snips),
+            _fmt(estimates.dr),
+            str(estimates.matched_episodes),
         ]
-        for name in POLICY_NAMES
+        for (name, value), estimates in zip(
+            summary.policy_value.items(), summary.ope.values(), strict=True
+        )
     ]
     group_rows = []
-    for grouping, table in summary["by_group"].items():
+    for grouping, table in summary.by_group.items():
         for label, entry in table.items():
-            pv = entry["policy_value"]
             group_rows.append(
                 [
                     grouping,
                     label,
-                    str(entry["n"]),
-                    *(_fmt(pv[name]) for name in POLICY_NAMES),
-                    _fmt(entry["oracle_gain_captured"], 3),
+                    str(entry.n),
+                    *(_fmt(value) for value in entry.policy_value.values()),
+                    _fmt(entry.oracle_gain_captured, 3),
                 ]
             )
     figures = "".join(
@@ -241,7 +227,7 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes], title: 
         f'{base64.b64encode(data).decode()}"><figcaption>{html.escape(name)}</figcaption></figure>'
         for name, data in images.items()
     )
-    calibration = summary["calibration"]
+    calibration = summary.calibration
     group_header = ["grouping", "group", "n", *(POLICY_LABELS[n] for n in POLICY_NAMES)]
     group_header.append("gain captured")
     return f"""<!doctype html>
@@ -254,17 +240,17 @@ th {{ background: #f4f6f7; }} td:first-child, td:nth-child(2) {{ text-align: lef
 figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>{summary["n_episodes"]} held-out episodes of clients the model never saw in training.
+<p>{summary.n_episodes} held-out episodes of clients the model never saw in training.
 True policy value: the mean true probability of the objective's outcome when every client
 gets the policy's top-1 service (known only in the synthetic world).</p>
 <ul>
 <li>Share of the oracle's gain over the caseworkers captured by Polku:
-<strong>{_fmt(summary["oracle_gain_captured"], 3)}</strong></li>
+<strong>{_fmt(summary.oracle_gain_captured, 3)}</strong></li>
 <li>Top-3 coverage of the oracle's choice:
-<strong>{_fmt(summary["top3_oracle_coverage"], 3)}</strong></li>
-<li>Calibration of the logged choice's predicted outcome: Brier {_fmt(calibration["brier"])},
-ECE {_fmt(calibration["ece"])}; mean absolute error against the true probabilities
-{_fmt(calibration["mean_abs_error_vs_truth"])}</li>
+<strong>{_fmt(summary.top3_oracle_coverage, 3)}</strong></li>
+<li>Calibration of the logged choice's predicted outcome: Brier {_fmt(calibration.brier)},
+ECE {_fmt(calibration.ece)}; mean absolute error against the true probabilities
+{_fmt(calibration.mean_abs_error_vs_truth)}</li>
 </ul>
 <h2>Policies: true value and off-policy estimates from the logged data alone</h2>
 {_table(policy_rows, ["policy", "true value", "IPS", "SNIPS", "DR", "matched episodes"])}
@@ -297,7 +283,7 @@ def write_report(
     }
     for name, data in images.items():
         atomic_write_bytes(directory / f"{name}.png", data)
-    write_json(directory / "evaluation.json", evaluation.summary)
+    write_json(directory / "evaluation.json", evaluation.summary.to_json())
     page = directory / "report.html"
     atomic_write_bytes(page, render_html(evaluation.summary, images, title).encode())
     return page

@@ -10,7 +10,7 @@ world, the same share of clients is held out the same way. The summary goes to a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from models.bundle import PolkuModel
@@ -128,10 +128,14 @@ def evaluate_version(
         f"({prepared.counts['held_out_clients']} clients)"
     )
     evaluation = evaluate_model(model, prepared, catalog, chosen_objective, settings.seed)
-    evaluation.summary["model_version"] = version
-    evaluation.summary["objective"] = chosen_objective
-    evaluation.summary["data_fingerprint"] = world.fingerprint
-    write_json(Path(json_path), evaluation.summary)
+    summary = replace(
+        evaluation.summary,
+        model_version=version,
+        objective=chosen_objective,
+        data_fingerprint=world.fingerprint,
+    )
+    evaluation = replace(evaluation, summary=summary)
+    write_json(Path(json_path), summary.to_json())
     report_path = None
     if report_dir is not None:
         report_path = write_report(

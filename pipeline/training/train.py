@@ -205,12 +205,12 @@ def fit_model(
     started = time.perf_counter()
     evaluation = evaluate_model(model, prepared, catalog, settings.objective, settings.seed)
     timings["evaluate_seconds"] = time.perf_counter() - started
-    values = evaluation.summary["policy_value"]
+    values = evaluation.summary.policy_value
     progress(
         f"evaluated on held-out clients in {timings['evaluate_seconds']:.1f} s: policy value "
-        f"Polku {values['polku']:.4f}, caseworkers {values['caseworkers']:.4f}, oracle "
-        f"{values['oracle']:.4f}; oracle gain captured "
-        f"{_percent(evaluation.summary['oracle_gain_captured'])}"
+        f"Polku {values.polku:.4f}, caseworkers {values.caseworkers:.4f}, oracle "
+        f"{values.oracle:.4f}; oracle gain captured "
+        f"{_percent(evaluation.summary.oracle_gain_captured)}"
     )
     return TrainedModel(model, evaluation, prepared, timings)
 
@@ -290,7 +290,7 @@ def log_and_register(
     from pipeline.evaluation.promote import promote_first_version
 
     progress(f"logging to MLflow at {registry.tracking_uri()}")
-    metrics = trained.evaluation.key_metrics()
+    metrics = trained.evaluation.summary.key_metrics()
     versions = registry.library_versions()
     run_name = f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
     with registry.training_run(run_name) as run:

@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from pipeline.cli import build_app
+from pipeline.evaluation.results import EvaluationSummary
 from tests.pipeline.ranker_fixtures import (  # noqa: F401
     register_fitted,
     state_dir,
@@ -56,12 +57,15 @@ def test_evaluate_writes_the_json_and_report_matching_the_training_run(
     for policy in summary["policy_value"]:
         assert set(summary["ope"][policy]) >= {"ips", "snips", "dr", "true"}
     assert {"brier", "ece", "reliability"} <= set(summary["calibration"])
+    assert summary["model_version"] == version
+    read_back = EvaluationSummary.from_json(summary)
+    assert read_back.model_version == version
     # The same split and seed as at training: the same held-out clients, the same figures.
     uri = f"sqlite:///{state_dir / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run = client.get_run(client.get_model_version("polku-ranker", version).run_id)
-    assert summary["policy_value"]["polku"] == pytest.approx(run.data.metrics["policy_value_polku"])
-    assert summary["n_episodes"] == run.data.metrics["count_held_out_episodes"]
+    assert read_back.policy_value.polku == pytest.approx(run.data.metrics["policy_value_polku"])
+    assert read_back.n_episodes == run.data.metrics["count_held_out_episodes"]
     page = (tmp_path / "report" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3
     assert "oracle gain captured" in result.output

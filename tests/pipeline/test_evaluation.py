@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,8 +16,9 @@ from pipeline.evaluation.evaluate import (
     evaluate_policies,
     group_labels,
 )
-from pipeline.evaluation.policies import ImitationPolicy, PopularPolicy
+from pipeline.evaluation.policies import POLICY_NAMES, ImitationPolicy, PopularPolicy
 from pipeline.evaluation.report import write_report
+from pipeline.evaluation.results import ByPolicy, EvaluationSummary
 
 N_SERVICES = 3
 
@@ -61,15 +63,13 @@ def test_evaluate_policies_with_perfect_predictions_matches_oracle():
         data, data.true_outcomes, _baselines(features, data.logged_action), features
     )
     summary = evaluation.summary
-    assert summary["policy_value"]["polku"] == pytest.approx(summary["policy_value"]["oracle"])
-    assert summary["oracle_gain_captured"] == pytest.approx(1.0)
-    assert summary["top3_oracle_coverage"] == 1.0
-    assert summary["uplift"]["rmse_vs_truth"] == pytest.approx(0.0)
-    assert summary["calibration"]["mean_abs_error_vs_truth"] == pytest.approx(0.0)
+    assert summary.policy_value.polku == pytest.approx(summary.policy_value.oracle)
+    assert summary.oracle_gain_captured == pytest.approx(1.0)
+    assert summary.top3_oracle_coverage == 1.0
+    assert summary.uplift.rmse_vs_truth == pytest.approx(0.0)
+    assert summary.calibration.mean_abs_error_vs_truth == pytest.approx(0.0)
     # The DR estimate with the true outcome model is close to the truth.
-    assert summary["ope"]["polku"]["dr"] == pytest.approx(
-        summary["policy_value"]["polku"], abs=0.05
-    )
+    assert summary.ope.polku.dr == pytest.approx(summary.policy_value.polku, abs=0.05)
 
 
 def test_evaluate_policies_reversed_predictions_capture_less_than_nothing():
@@ -78,8 +78,11 @@ def test_evaluate_policies_reversed_predictions_capture_less_than_nothing():
         data, 1.0 - data.true_outcomes, _baselines(features, data.logged_action), features
     )
     summary = evaluation.summary
-    assert summary["policy_value"]["polku"] < summary["policy_value"]["random"]
-    assert summary["oracle_gain_captured"] < summary["oracle_gain_captured_by_policy"]["random"]
+    assert summary.policy_value.polku < summary.policy_value.random
+    assert summary.oracle_gain_captured is not None
+    gain_random = summary.oracle_gain_captured_by_policy.random
+    assert gain_random is not None
+    assert summary.oracle_gain_captured < gain_random
 
 
 def test_evaluate_policies_choices_respect_allowed_services():
@@ -99,13 +102,11 @@ def test_evaluate_policies_group_values_average_to_overall():
     evaluation = evaluate_policies(
         data, data.true_outcomes, _baselines(features, data.logged_action), features
     )
-    for grouping, table in evaluation.summary["by_group"].items():
-        total = sum(entry["n"] for entry in table.values())
+    for grouping, table in evaluation.summary.by_group.items():
+        total = sum(entry.n for entry in table.values())
         assert total == len(data.frame), grouping
-        weighted = sum(
-            entry["n"] * entry["policy_value"]["caseworkers"] for entry in table.values()
-        )
-        assert weighted / total == pytest.approx(evaluation.summary["policy_value"]["caseworkers"])
+        weighted = sum(entry.n * entry.policy_value.caseworkers for entry in table.values())
+        assert weighted / total == pytest.approx(evaluation.summary.policy_value.caseworkers)
 
 
 def test_evaluate_policies_rejects_misshaped_predictions():
@@ -176,6 +177,9 @@ def test_write_report_writes_json_html_and_plots(tmp_path):
         "by_group",
     }
     assert not list((tmp_path / "report").glob(".*.tmp"))
+    # What is written reads back to the same summary.
+    assert saved == evaluation.summary.to_json()
+    assert EvaluationSummary.from_json(saved).to_json() == saved
 
 
 def test_evaluate_policies_polku_picks_only_rankable_services():
@@ -186,9 +190,7 @@ def test_evaluate_policies_polku_picks_only_rankable_services():
         data, data.true_outcomes, _baselines(features, data.logged_action), features, rankable
     )
     assert (evaluation.choices["polku"] == 0).all()
-    assert evaluation.summary["policy_value"]["polku"] == pytest.approx(
-        data.true_outcomes[:, 0].mean()
-    )
+    assert evaluation.summary.policy_value.polku == pytest.approx(data.true_outcomes[:, 0].mean())
 
 
 def test_evaluate_policies_caseworkers_ope_is_the_on_policy_mean():
@@ -196,11 +198,11 @@ def test_evaluate_policies_caseworkers_ope_is_the_on_policy_mean():
     evaluation = evaluate_policies(
         data, data.true_outcomes, _baselines(features, data.logged_action), features
     )
-    caseworkers = evaluation.summary["ope"]["caseworkers"]
-    assert caseworkers["ips"] == pytest.approx(data.reward.mean())
-    assert caseworkers["snips"] == pytest.approx(data.reward.mean())
-    assert caseworkers["dr"] == pytest.approx(data.reward.mean())
-    assert caseworkers["matched_episodes"] == len(data.frame)
+    caseworkers = evaluation.summary.ope.caseworkers
+    assert caseworkers.ips == pytest.approx(data.reward.mean())
+    assert caseworkers.snips == pytest.approx(data.reward.mean())
+    assert caseworkers.dr == pytest.approx(data.reward.mean())
+    assert caseworkers.matched_episodes == len(data.frame)
 
 
 def test_key_metrics_leave_out_an_undefined_gain():
@@ -213,10 +215,91 @@ def test_key_metrics_leave_out_an_undefined_gain():
     evaluation = evaluate_policies(
         flat_data, flat, _baselines(features, data.logged_action), features
     )
-    assert evaluation.summary["oracle_gain_captured"] is None
-    metrics = evaluation.key_metrics()
+    assert evaluation.summary.oracle_gain_captured is None
+    metrics = evaluation.summary.key_metrics()
     assert "oracle_gain_captured" not in metrics
     assert metrics["policy_value_polku"] == pytest.approx(0.3)
+
+
+EVALUATION_JSON_KEYS = [
+    "n_episodes",
+    "policy_value",
+    "oracle_gain_captured",
+    "oracle_gain_captured_by_policy",
+    "top3_oracle_coverage",
+    "ope",
+    "calibration",
+    "uplift",
+    "by_group",
+]
+POLICY_KEYS = ["polku", "caseworkers", "random", "popular", "imitation", "oracle"]
+
+
+def test_evaluation_json_keeps_its_keys_and_their_order():
+    # Written out from the dict-shaped summary before the typed results; readers rely on it.
+    data, features = _data()
+    evaluation = evaluate_policies(
+        data, data.true_outcomes * 0.9, _baselines(features, data.logged_action), features
+    )
+    saved = evaluation.summary.to_json()
+    assert list(saved) == EVALUATION_JSON_KEYS
+    assert list(saved["policy_value"]) == POLICY_KEYS
+    assert list(saved["oracle_gain_captured_by_policy"]) == [
+        "polku", "random", "popular", "imitation"
+    ]  # fmt: skip
+    assert list(saved["ope"]) == POLICY_KEYS
+    for estimates in saved["ope"].values():
+        assert list(estimates) == ["true", "ips", "snips", "dr", "direct", "matched_episodes"]
+    assert list(saved["calibration"]) == [
+        "brier", "ece", "reliability", "mean_abs_error_vs_truth", "mean_abs_error_vs_truth_logged"
+    ]  # fmt: skip
+    assert list(saved["calibration"]["reliability"]) == [
+        "edges", "count", "mean_predicted", "observed_rate"
+    ]  # fmt: skip
+    assert list(saved["uplift"]) == [
+        "rmse_vs_truth", "correlation_with_truth", "mean_top1_predicted", "mean_top1_true"
+    ]  # fmt: skip
+    assert list(saved["by_group"]) == [
+        "age_band", "language_group", "gender", "long_term_unemployed"
+    ]  # fmt: skip
+    assert list(saved["by_group"]["age_band"]) == ["under_25", "25_29", "30_44", "45_54", "55_plus"]
+    assert list(saved["by_group"]["gender"]) == ["female", "male", "unknown"]
+    for table in saved["by_group"].values():
+        for entry in table.values():
+            assert list(entry) == [
+                "n", "policy_value", "oracle_gain_captured", "top3_oracle_coverage", "brier"
+            ]  # fmt: skip
+            assert list(entry["policy_value"]) == POLICY_KEYS
+    # `polku evaluate` adds what was evaluated on what, last.
+    labelled = dataclasses.replace(
+        evaluation.summary, model_version="3", objective="employment", data_fingerprint="abc"
+    ).to_json()
+    assert list(labelled) == [
+        *EVALUATION_JSON_KEYS,
+        "model_version",
+        "objective",
+        "data_fingerprint",
+    ]
+    assert labelled["model_version"] == "3"
+
+
+def test_evaluation_summary_reads_back_from_its_json():
+    data, features = _data()
+    evaluation = evaluate_policies(
+        data, 1.0 - data.true_outcomes, _baselines(features, data.logged_action), features
+    )
+    stored = json.loads(json.dumps(evaluation.summary.to_json(), allow_nan=False))
+    again = EvaluationSummary.from_json(stored)
+    assert again.to_json() == stored
+    assert again.policy_value == evaluation.summary.policy_value
+    assert again.ope == evaluation.summary.ope
+    assert again.by_group == evaluation.summary.by_group
+
+
+def test_by_policy_follows_the_policy_names():
+    assert [f.name for f in dataclasses.fields(ByPolicy)] == list(POLICY_NAMES)
+    with pytest.raises(TypeError):
+        ByPolicy.from_mapping({"polku": 0.1})
 
 
 def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -51,7 +52,7 @@ def test_promote_refuses_a_worse_challenger_and_keeps_the_alias(state_dir):  # n
 
 
 def test_promote_accepts_an_equally_good_challenger(state_dir):  # noqa: F811
-    register_fitted(promote_if_first=True)
+    champion = register_fitted(promote_if_first=True)
     challenger = register_fitted()  # the same model again: not worse anywhere
     result = CliRunner().invoke(
         build_app(), ["promote", "--version", challenger, "--group-tolerance", "0"]
@@ -59,6 +60,24 @@ def test_promote_accepts_an_equally_good_challenger(state_dir):  # noqa: F811
     assert result.exit_code == 0, result.output
     assert f"promoted: version {challenger} is the champion" in result.output
     assert _champion(state_dir) == challenger
+    # The decision is logged beside the challenger's run, in the same form as ever.
+    uri = f"sqlite:///{state_dir / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run_id = client.get_model_version("polku-ranker", challenger).run_id
+    record_path = client.download_artifacts(
+        run_id, f"promotion/against_v{champion}.json", str(state_dir / "dl")
+    )
+    record = json.loads(Path(record_path).read_text())
+    assert list(record) == [
+        "promote",
+        "reasons",
+        "champion_policy_value",
+        "challenger_policy_value",
+        "group_changes",
+        "champion_before",
+        "data_dir",
+    ]
+    assert record["promote"] is True and record["champion_before"] == champion
 
 
 def test_promote_names_an_unknown_version(state_dir):  # noqa: F811
