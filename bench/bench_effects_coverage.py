@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
+from models.objectives import TRUTH_OUTCOME_OF_TARGET
 from pipeline.effects_register import register_episodes, service_effects, true_effect
 from pipeline.synth import SynthConfig, World, generate_world
-from pipeline.training_data import TRUTH_COLUMN_OF_TARGET
 
 N_CLIENTS = 20_000
 SEEDS = (0, 1, 2, 3, 4)
@@ -55,7 +55,7 @@ def _rows(world: World, estimand: str, seed: int) -> list[dict[str, float]]:
     result = service_effects(data, world.catalog, estimand=estimand, seed=seed)  # type: ignore[arg-type]
     out = []
     for e in result.effects:
-        truth = world.truth_matrix(TRUTH_COLUMN_OF_TARGET[e.target])[data.kept]
+        truth = world.truth_matrix(TRUTH_OUTCOME_OF_TARGET[e.target])[data.kept]
         if estimand == "att" and not world.config.hidden_confounder:
             for grouping, levels in e.groups.items():
                 labels = np.asarray(data.groups[grouping])[e.rows].astype(str)

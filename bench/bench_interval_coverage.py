@@ -38,8 +38,8 @@ from benchmarks_md import write_section
 
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
+from models.objectives import DEFAULT_OBJECTIVE
 from models.ranker import ServiceRanker
-from models.suggestions import DEFAULT_OBJECTIVE
 from pipeline.split import SplitSettings
 from pipeline.synth import SynthConfig, generate_world, write_world
 from pipeline.training_data import prepare_episodes

@@ -39,10 +39,10 @@ from benchmarks_md import write_section
 from models.bundle import PolkuModel
 from models.catalog import load_catalog
 from models.eligibility import assess_eligibility
+from models.objectives import DEFAULT_OBJECTIVE
 from models.profile import ClientProfile
 from models.profile_validation import profile_from_row
 from models.ranker import ServiceRanker
-from models.suggestions import DEFAULT_OBJECTIVE
 from pipeline.split import SplitSettings
 from pipeline.synth import SynthConfig, generate_world, write_world
 from pipeline.training_data import prepare_episodes

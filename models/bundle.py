@@ -31,9 +31,10 @@ from models.eligibility import (
     load_rule_sets,
 )
 from models.features import FeatureLayoutError
+from models.objectives import DEFAULT_OBJECTIVE, Objective, objective_weights
 from models.profile import ClientProfile
-from models.ranker import ServiceRanker, objective_weights
-from models.suggestions import DEFAULT_OBJECTIVE, Driver, Objective, RankedService
+from models.ranker import ServiceRanker
+from models.suggestions import Driver, RankedService
 
 
 @functools.cache

@@ -210,9 +210,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
     def layout_fingerprint(self) -> str:
         """`feature_layout_fingerprint` of the layout this encoder was fitted under."""
         check_is_fitted(self, "numeric_mean_")
-        # Encoders pickled before the layout was versioned carry no version: layout 1.
-        version = getattr(self, "layout_version_", 1)
-        return feature_layout_fingerprint(self.feature_names_out_, version)
+        return feature_layout_fingerprint(self.feature_names_out_, self.layout_version_)
 
     def check_layout(self) -> None:
         """Raise `FeatureLayoutError` unless this code encodes the layout the encoder was fitted on.
@@ -227,7 +225,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             raise FeatureLayoutError(
                 f"the encoder was fitted under feature layout {fitted[:12]} "
                 f"({len(self.feature_names_out_)} columns, layout version "
-                f"{getattr(self, 'layout_version_', 1)}), but this code encodes layout "
+                f"{self.layout_version_}), but this code encodes layout "
                 f"{current[:12]} ({len(FEATURE_NAMES)} columns, layout version "
                 f"{FEATURE_LAYOUT_VERSION})"
             )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.suggestions import TARGETS
+from models.objectives import TARGETS
 from pipeline.effects_report import _png, to_json, write_atomic
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models.catalog import Catalog, load_catalog
-from models.suggestions import Objective
+from models.objectives import Objective
 from pipeline.effects import EffectsError
 from pipeline.effects_policy import POLICY_ESTIMATORS, POLICY_LABELS, PolicyEvaluation
 from pipeline.effects_register import RegisterEpisodes, load_register, register_episodes
@@ -45,8 +45,9 @@ def policy_versus_logged(
     true_outcomes : optional true probability of the objective's outcome under each action,
         (n_client_episodes, n_services + 1), "none" last (synthetic worlds)
     """
+    from models.actions import ActionSpace, uplift_over_no_service
     from pipeline.effects_policy import evaluate_policy
-    from pipeline.policies import action_indices, polku_policy
+    from pipeline.policies import polku_policy
     from pipeline.scoring import predict_for_episodes
     from pipeline.training_data import objective_rewards
 
@@ -56,12 +57,11 @@ def policy_versus_logged(
             "of each logged choice"
         )
     predictions = predict_for_episodes(model, data.frame, catalog.ids, objective)
-    n_services = len(catalog)
-    uplift = predictions.outcomes[:, :n_services] - predictions.outcomes[:, [n_services]]
+    uplift = uplift_over_no_service(predictions.outcomes)
     choice = polku_policy(uplift, data.allowed & predictions.rankable)
     return evaluate_policy(
         objective_rewards(data.outcomes, objective),
-        action_indices(data.service_id, catalog.ids),
+        ActionSpace(catalog.ids).indices(data.service_id),
         data.propensity,
         choice,
         predictions.outcomes,

@@ -19,13 +19,14 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from models.actions import NO_SERVICE, action_ids
 from models.catalog import Catalog, load_catalog
+from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
-from pipeline.synth import CLIENTS_FILE, EPISODES_FILE, LOGGED_OUTCOMES, TRUTH_FILE, truth_column
-from pipeline.synth_outcomes import NO_SERVICE, OUTCOME_TARGETS
+from pipeline.synth import CLIENTS_FILE, EPISODES_FILE, TRUTH_FILE, truth_column
 
-EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *LOGGED_OUTCOMES)
+EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *EPISODE_OUTCOMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +210,7 @@ def validate_episodes(
         propensity, bad = _numbers(raw, "propensity")
         add(bad, "propensity", "must be a number")
         add(~bad & ((propensity <= 0) | (propensity > 1)), "propensity", "must lie in (0, 1]")
-    for outcome in LOGGED_OUTCOMES:
+    for outcome in EPISODE_OUTCOMES:
         if outcome in raw.columns:
             values, bad = _numbers(raw, outcome)
             add(bad | ~np.isin(values, (0.0, 1.0)), outcome, "must be 0 or 1")
@@ -221,7 +222,7 @@ def validate_episodes(
     out = pd.concat([out, typed[list(PROFILE_COLUMNS)]], axis=1)
     out["service_id"] = raw["service_id"].astype(str).to_numpy()
     out["propensity"] = _numbers(raw, "propensity")[0]
-    for outcome in LOGGED_OUTCOMES:
+    for outcome in EPISODE_OUTCOMES:
         out[outcome] = _numbers(raw, outcome)[0].astype(np.int8)
     return out, []
 
@@ -346,7 +347,7 @@ def load_truth(
         raise ValueError(f"{path.name}: row {row}, field 'episode_id': duplicate episode id")
     value_columns = [c for c in truth.columns if c != "episode_id"]
     if catalog is not None:
-        needed = [truth_column(t, a) for t in OUTCOME_TARGETS for a in (*catalog.ids, NO_SERVICE)]
+        needed = [truth_column(t, a) for t in TRUTH_OUTCOMES for a in action_ids(catalog.ids)]
         missing = [c for c in needed if c not in truth.columns]
         if missing:
             raise ValueError(
@@ -383,8 +384,8 @@ def load_truth_matrices(
     file's order).
     """
     truth = load_truth(directory, episode_ids, catalog=catalog)
-    actions = (*catalog.ids, NO_SERVICE)
+    actions = action_ids(catalog.ids)
     return {
         t: truth[[truth_column(t, a) for a in actions]].to_numpy(dtype=np.float64)
-        for t in OUTCOME_TARGETS
+        for t in TRUTH_OUTCOMES
     }

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from models.bundle import PolkuModel
-from models.ranker import objective_weights
-from models.suggestions import Objective
+from models.objectives import Objective, objective_weights
 
 
 @dataclass(frozen=True)

@@ -25,29 +25,24 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from models.actions import action_ids
 from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
+from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from pipeline.synth_caseworkers import choice_probabilities, draw_choices
-from pipeline.synth_outcomes import (
-    NO_SERVICE,
-    OUTCOME_TARGETS,
-    action_ids,
-    draw_outcomes,
-    truth_probabilities,
-)
+from pipeline.synth_outcomes import draw_outcomes, truth_probabilities
 from pipeline.synth_population import PERIOD_START, Population, draw_population
 
 CLIENTS_FILE: Final = "clients"
 EPISODES_FILE: Final = "episodes"
 TRUTH_FILE: Final = "truth"
-LOGGED_OUTCOMES: Final = ("employed_6m", "education_6m", "employed_12m")
 EPISODE_COLUMNS: Final = (
     "episode_id",
     *PROFILE_COLUMNS,
     "service_id",
     "propensity",
-    *LOGGED_OUTCOMES,
+    *EPISODE_OUTCOMES,
 )
 CLIENT_COLUMNS: Final = ("client_id", "henkilotunnus", *PROFILE_COLUMNS[1:])
 TRUTH_SEPARATOR: Final = "__"
@@ -114,7 +109,7 @@ class World:
 
     def truth_matrix(self, target: str) -> np.ndarray:
         """True probabilities of one target, (n_episodes, n_services + 1), "none" last."""
-        columns = [truth_column(target, a) for a in action_ids(self.catalog)]
+        columns = [truth_column(target, a) for a in action_ids(self.catalog.ids)]
         return self.truth[columns].to_numpy(dtype=np.float64)
 
 
@@ -163,9 +158,9 @@ def generate_world(
     episodes = profiles.copy()
     n_episodes = len(episodes)
     episodes.insert(0, "episode_id", _ids("E", n_episodes, 8))
-    episodes["service_id"] = np.array(action_ids(catalog), dtype=object)[choice]
+    episodes["service_id"] = np.array(action_ids(catalog.ids), dtype=object)[choice]
     episodes["propensity"] = propensity
-    for name in LOGGED_OUTCOMES:
+    for name in EPISODE_OUTCOMES:
         episodes[name] = outcomes[name]
     episodes = episodes[list(EPISODE_COLUMNS)]
 
@@ -186,9 +181,9 @@ def truth_table(
 ) -> pd.DataFrame:
     """The wide truth frame: `episode_id`, then float32 `target__action` columns."""
     columns: dict[str, np.ndarray] = {"episode_id": episode_ids}
-    for target in OUTCOME_TARGETS:
+    for target in TRUTH_OUTCOMES:
         matrix = truth[target].astype(np.float32)
-        for j, action in enumerate(action_ids(catalog)):
+        for j, action in enumerate(action_ids(catalog.ids)):
             columns[truth_column(target, action)] = matrix[:, j]
     return pd.DataFrame(columns)
 
@@ -301,8 +296,6 @@ def _umask() -> int:
 __all__ = [
     "CLIENT_COLUMNS",
     "EPISODE_COLUMNS",
-    "NO_SERVICE",
-    "OUTCOME_TARGETS",
     "SynthConfig",
     "World",
     "generate_world",

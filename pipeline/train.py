@@ -26,9 +26,9 @@ import pandas as pd
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
 from models.features import FeatureEncoder
+from models.objectives import DEFAULT_OBJECTIVE, Objective
 from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
-from models.suggestions import DEFAULT_OBJECTIVE, Objective
 from pipeline.evaluation import Evaluation, evaluate_policies, fit_baselines
 from pipeline.report import write_report
 from pipeline.scoring import predict_for_episodes

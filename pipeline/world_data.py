@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.actions import action_ids
 from models.catalog import Catalog
-from models.suggestions import Objective
-from pipeline.training_data import TRUTH_COLUMN_OF_TARGET, file_fingerprint, true_objective_outcomes
+from models.objectives import TRUTH_OUTCOME_OF_TARGET, Objective
+from pipeline.training_data import file_fingerprint, true_objective_outcomes
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,10 @@ class World:
     def truth_matrices(self, catalog: Catalog) -> dict[str, np.ndarray]:
         """Per outcome the ranker's targets need, the (n, n_services + 1) truth, "none" last."""
         from pipeline.synth import truth_column
-        from pipeline.synth_outcomes import NO_SERVICE
 
-        actions = (*catalog.ids, NO_SERVICE)
+        actions = action_ids(catalog.ids)
         out = {}
-        for outcome in TRUTH_COLUMN_OF_TARGET.values():
+        for outcome in TRUTH_OUTCOME_OF_TARGET.values():
             columns = [truth_column(outcome, action) for action in actions]
             missing = [c for c in columns if c not in self.truth.columns]
             if missing:

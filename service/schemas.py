@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
 from models.profile import (
     NEED_DEFAULTS,
     EducationLevel,
@@ -27,7 +28,6 @@ from models.profile_validation import (
     MAX_UNEMPLOYMENT_MONTHS,
     MAX_WORK_EXPERIENCE_YEARS,
 )
-from models.suggestions import DEFAULT_OBJECTIVE, TARGETS, Objective
 
 Language = Literal["fi", "sv", "en"]
 Choice = Literal["suggested", "other", "none"]

@@ -22,9 +22,10 @@ from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN, pseudonymous_key
+from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
-from models.suggestions import Objective, RankedService
+from models.suggestions import RankedService
 from service.audit import (
     AuditStore,
     AuditUnavailableError,

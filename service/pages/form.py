@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN
+from models.objectives import DEFAULT_OBJECTIVE, TARGETS
 from models.profile import (
     BARRIER_FLAGS,
     EDUCATION_LEVELS,
@@ -27,7 +28,6 @@ from models.profile import (
     ClientProfile,
 )
 from models.profile_validation import MAX_CLIENT_ID_LENGTH, MAX_UNEMPLOYMENT_MONTHS
-from models.suggestions import DEFAULT_OBJECTIVE, TARGETS
 
 Kind = Literal["text", "date", "number", "select", "yesno", "checkbox"]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.actions import ActionSpace
 from pipeline import metrics
 from pipeline.effects import EffectsError
 from pipeline.effects_policy import evaluate_policy, policy_terms
 from pipeline.effects_register import register_episodes
-from pipeline.policies import action_indices, oracle_policy
+from pipeline.policies import oracle_policy
 from pipeline.synth import SynthConfig, generate_world
 from pipeline.training_data import objective_rewards, true_objective_outcomes
 
@@ -114,7 +115,7 @@ def test_evaluate_policy_oracle_on_a_world_covers_its_true_gain():
     choice = oracle_policy(truth, data.allowed)
     result = evaluate_policy(
         objective_rewards(data.outcomes, "employment_or_education_6m"),
-        action_indices(data.service_id, world.catalog.ids),
+        ActionSpace(world.catalog.ids).indices(data.service_id),
         data.propensity,
         choice,
         truth,  # the perfect outcome model

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from models.catalog import Catalog, load_catalog
+from models.objectives import TRUTH_OUTCOMES
 from pipeline.register import (
     RegisterValidationError,
     find_file,
@@ -19,7 +20,6 @@ from pipeline.register import (
     validate_register,
 )
 from pipeline.synth import SynthConfig, World, generate_world, write_world
-from pipeline.synth_outcomes import OUTCOME_TARGETS
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_load_truth_matrices_align_with_catalog_and_world(
     world_dir: Path, world: World, catalog: Catalog
 ) -> None:
     matrices = load_truth_matrices(world_dir, catalog)
-    assert set(matrices) == set(OUTCOME_TARGETS)
+    assert set(matrices) == set(TRUTH_OUTCOMES)
     for target, matrix in matrices.items():
         assert matrix.shape == (len(world.episodes), len(catalog) + 1)
         np.testing.assert_allclose(matrix, world.truth_matrix(target), atol=1e-7)

@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.actions import NO_SERVICE
 from models.catalog import Catalog, load_catalog
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
 from models.henkilotunnus import parse_henkilotunnus_array
+from models.objectives import TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
 from pipeline.synth import (
@@ -22,7 +24,7 @@ from pipeline.synth import (
     write_world,
 )
 from pipeline.synth_marginals import calibration_marginals
-from pipeline.synth_outcomes import NO_SERVICE, OUTCOME_TARGETS, truth_probabilities
+from pipeline.synth_outcomes import truth_probabilities
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def test_world_files_have_the_documented_columns(small_world: World, catalog: Ca
     assert (
         small_world.truth["episode_id"].to_numpy() == small_world.episodes["episode_id"].to_numpy()
     ).all()
-    assert small_world.truth.shape[1] == 1 + len(OUTCOME_TARGETS) * (len(catalog) + 1)
+    assert small_world.truth.shape[1] == 1 + len(TRUTH_OUTCOMES) * (len(catalog) + 1)
 
 
 def test_world_episodes_per_person_and_dates_in_period(small_world: World) -> None:
@@ -152,7 +154,7 @@ def test_truth_file_equals_truth_function_without_hidden_confounder(
     small_world: World, catalog: Catalog
 ) -> None:
     expected = truth_probabilities(small_world.episodes[list(PROFILE_COLUMNS)], catalog)
-    for target in OUTCOME_TARGETS:
+    for target in TRUTH_OUTCOMES:
         np.testing.assert_allclose(small_world.truth_matrix(target), expected[target], atol=1e-6)
 
 
@@ -284,7 +286,7 @@ def test_capacity_caps_expected_starts_of_a_service(catalog: Catalog) -> None:
 
     n = 3000
     month = np.repeat(np.arange(3), n // 3)
-    truth = {t: np.full((n, 3), 0.3) for t in OUTCOME_TARGETS}
+    truth = {t: np.full((n, 3), 0.3) for t in TRUTH_OUTCOMES}
     truth["employment_or_education_6m"][:, 1] = 0.36  # coaching clearly helps: caseworkers want it
     allowed = np.ones((n, 2), dtype=bool)
     foreign = np.zeros(n, dtype=bool)
