@@ -294,16 +294,17 @@ class PolkuModel:
         candidates = np.flatnonzero(allowed)
         if len(candidates) == 0:
             return decision, []
+        row, factors, counterfactuals = self.ranker.encoder_.encode_with_counterfactuals(profile)
         design = np.empty(self._n_coef)
         design[0] = 1.0
-        design[1:] = self.ranker.encoder_.encode_one(profile)
+        design[1:] = row
         # One BLAS thread: the products are small, and waking a pool costs more than it saves.
         with _thread_pools().limit(limits=1, user_api="blas"):
             scores = self.ranker.score_design(design, objective)
             order = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
             if top_k is not None:
                 order = order[:top_k]
-            factors, without = self._drivers(profile, objective, order)
+            without = self._driver_uplift(counterfactuals, objective, order)
         # The numbers a caseworker sees must agree: probabilities in [0, 1], the uplift their
         # difference, the interval and the drivers' uplifts within what is possible from here.
         base, with_service, uplift, low, high = consistent_outcomes(
@@ -341,13 +342,19 @@ class PolkuModel:
     ) -> tuple[tuple[str, ...], np.ndarray]:
         """Per need the client has, the uplift of each chosen service without that need."""
         factors, rows = self.ranker.encoder_.encode_counterfactuals(profile)
-        if not factors:
-            return factors, np.zeros((0, len(columns)))
-        design = np.empty((len(factors), self._n_coef))
+        return factors, self._driver_uplift(rows, objective, columns)
+
+    def _driver_uplift(
+        self, counterfactuals: np.ndarray, objective: Objective | str, columns: np.ndarray
+    ) -> np.ndarray:
+        """The uplift of each chosen service for each counterfactual row, (rows, columns)."""
+        if len(counterfactuals) == 0:
+            return np.zeros((0, len(columns)))
+        design = np.empty((len(counterfactuals), self._n_coef))
         design[:, 0] = 1.0
-        design[:, 1:] = rows
+        design[:, 1:] = counterfactuals
         coef = self.ranker.objective_uplift_coef(objective)[:, columns]
-        return factors, design @ coef
+        return design @ coef
 
     def _check_rules(self, version: str) -> None:
         if version not in self.rules_versions:
