@@ -31,7 +31,7 @@ from models.eligibility import (
     load_rule_sets,
 )
 from models.features import FeatureLayoutError
-from models.objectives import DEFAULT_OBJECTIVE, Objective, objective_weights
+from models.objectives import DEFAULT_OBJECTIVE, Objective, as_objective
 from models.profile import ClientProfile
 from models.ranker import ServiceRanker
 from models.suggestions import Driver, RankedService
@@ -298,13 +298,14 @@ class PolkuModel:
         design = np.empty(self._n_coef)
         design[0] = 1.0
         design[1:] = row
+        parsed = as_objective(objective)
         # One BLAS thread: the products are small, and waking a pool costs more than it saves.
         with _thread_pools().limit(limits=1, user_api="blas"):
-            scores = self.ranker.score_design(design, objective)
+            scores = self.ranker.score_design(design, parsed)
             order = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
             if top_k is not None:
                 order = order[:top_k]
-            without = self._driver_uplift(counterfactuals, objective, order)
+            without = self._driver_uplift(counterfactuals, parsed, order)
         # The numbers a caseworker sees must agree: probabilities in [0, 1], the uplift their
         # difference, the interval and the drivers' uplifts within what is possible from here.
         base, with_service, uplift, low, high = consistent_outcomes(
@@ -395,8 +396,9 @@ class PolkuModel:
         eligible = decisions["eligible"].to_numpy(dtype=bool)
         allowed = self.catalog.allowed_frame(frame)[:, self._catalog_columns]
         allowed &= self._supported[None, :] & eligible[:, None]
-        weights = objective_weights(objective)
-        coef = self.ranker.objective_uplift_coef(objective)
+        parsed = as_objective(objective)
+        weights = parsed.target_weights
+        coef = self.ranker.objective_uplift_coef(parsed)
         n = len(frame)
         base = np.empty(n)
         uplift = np.empty((n, len(self.service_ids)))
@@ -409,7 +411,7 @@ class PolkuModel:
             base[start:stop] = self.ranker.baseline_from_design(design) @ weights
             uplift[start:stop] = design @ coef
             if low is not None and high is not None:
-                low[start:stop], high[start:stop] = self.ranker.uplift_interval(part, objective)
+                low[start:stop], high[start:stop] = self.ranker.uplift_interval(part, parsed)
         raw = uplift
         base, _, uplift, low, high = consistent_outcomes(base[:, None], raw, low, high)
         base = base[:, 0]

@@ -20,6 +20,7 @@ this client without that need.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 from collections.abc import Mapping, Sequence
@@ -467,12 +468,22 @@ def _profile_sources(records: Sequence[Mapping[str, Any]]) -> _Sources:
                 raise ValueError(
                     f"{field}: unknown value {value!r}; expected one of {', '.join(lookup)}"
                 ) from None
-    birth = [r["birth_date"] for r in records]
-    on = [r["assessment_date"] for r in records]
+    birth = _days([r["birth_date"] for r in records])
+    on = _days([r["assessment_date"] for r in records])
     return _Sources(
         age=age_in_years(birth, on).astype(np.float64),
         unemployment_months=np.array([float(r["unemployment_months"]) for r in records]),
         work_experience_years=np.array([float(r["work_experience_years"]) for r in records]),
         flags=np.array([[1.0 if r[flag] else 0.0 for flag in BARRIER_FLAGS] for r in records]),
         codes=codes,
+    )
+
+
+_EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
+
+
+def _days(dates: list[dt.date]) -> np.ndarray:
+    # datetime64[D] via ordinals: numpy converts date objects one by one, several times slower.
+    return (np.array([d.toordinal() for d in dates], dtype=np.int64) - _EPOCH_ORDINAL).astype(
+        "datetime64[D]"
     )
