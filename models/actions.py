@@ -123,3 +123,13 @@ def allowed_actions(allowed_services: npt.ArrayLike) -> np.ndarray:
     """The (n, n_services + 1) mask of every action: the services' mask, then "none" (always)."""
     mask = np.asarray(allowed_services, dtype=bool)
     return np.column_stack([mask, np.ones(len(mask), dtype=bool)])
+
+
+def with_no_service(per_service: npt.ArrayLike, no_service: npt.ArrayLike) -> np.ndarray:
+    """Join per-service values (..., n_services) and the no-service value (...) into actions.
+
+    Returns (..., n_services + 1), "none" last.
+    """
+    services = np.asarray(per_service, dtype=np.float64)
+    none = np.asarray(no_service, dtype=np.float64)[..., None]
+    return np.concatenate([services, none], axis=-1)

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
-from models.actions import NO_SERVICE, ActionSpace, allowed_actions
+from models.actions import NO_SERVICE, ActionSpace, allowed_actions, with_no_service
 from models.features import FeatureEncoder
 from models.objectives import TARGETS, Objective, check_binary, objective_weights
 from models.ranker.final_stage import (
@@ -420,7 +420,7 @@ class ServiceRanker(BaseEstimator):
         design = self.encode(X)
         base = self.baseline_from_design(design)
         with_service = np.clip(base[:, :, None] + self.uplift_from_design(design), 0.0, 1.0)
-        return np.concatenate([with_service, base[:, :, None]], axis=2)
+        return with_no_service(with_service, base)
 
     def baseline_from_design(self, design: np.ndarray) -> np.ndarray:
         """`predict_baseline` on an already encoded design matrix."""

@@ -12,6 +12,7 @@ from models.actions import (
     allowed_actions,
     no_service_index,
     uplift_over_no_service,
+    with_no_service,
 )
 
 
@@ -44,5 +45,7 @@ def test_action_space_rejects_none_and_duplicates(services: tuple[str, ...], mes
 def test_uplift_over_no_service_and_allowed_actions_follow_the_order() -> None:
     outcomes = np.array([[0.5, 0.2, 0.3], [0.1, 0.4, 0.1]])
     np.testing.assert_allclose(uplift_over_no_service(outcomes), [[0.2, -0.1], [0.0, 0.3]])
+    joined = with_no_service(np.array([[0.5, 0.2], [0.1, 0.4]]), np.array([0.3, 0.1]))
+    np.testing.assert_array_equal(joined, outcomes)
     mask = allowed_actions(np.array([[True, False], [False, False]]))
     assert mask.tolist() == [[True, False, True], [False, False, True]]
