@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
-from pipeline.data.episodes import TRUTH_COLUMN_OF_TARGET
+from models.objectives import TRUTH_OUTCOME_OF_TARGET
 from pipeline.effects.register import register_episodes, service_effects, true_effect
 from pipeline.synth.world import GeneratedWorld, SynthConfig, generate_world
 
@@ -55,7 +55,7 @@ def _rows(world: GeneratedWorld, estimand: str, seed: int) -> list[dict[str, flo
     result = service_effects(data, world.catalog, estimand=estimand, seed=seed)  # type: ignore[arg-type]
     out = []
     for e in result.effects:
-        truth = world.truth_matrix(TRUTH_COLUMN_OF_TARGET[e.target])[data.kept]
+        truth = world.truth_matrix(TRUTH_OUTCOME_OF_TARGET[e.target])[data.kept]
         if estimand == "att" and not world.config.hidden_confounder:
             for grouping, levels in e.groups.items():
                 labels = np.asarray(data.groups[grouping])[e.rows].astype(str)

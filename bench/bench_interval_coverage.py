@@ -37,8 +37,8 @@ from benchmarks_md import write_section
 
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
+from models.objectives import DEFAULT_OBJECTIVE
 from models.ranker import ServiceRanker
-from models.suggestions import DEFAULT_OBJECTIVE
 from pipeline.data.episodes import prepare_episodes
 from pipeline.data.split import SplitSettings
 from pipeline.data.world import load_world

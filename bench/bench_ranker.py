@@ -36,13 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
+from models.actions import action_ids
 from models.bundle import PolkuModel
 from models.catalog import load_catalog
 from models.eligibility import assess_eligibility
+from models.objectives import DEFAULT_OBJECTIVE
 from models.profile import ClientProfile
 from models.profile_validation import profile_from_row
 from models.ranker import ServiceRanker
-from models.suggestions import DEFAULT_OBJECTIVE
 from pipeline.data.episodes import prepare_episodes
 from pipeline.data.split import SplitSettings
 from pipeline.data.world import load_world
@@ -188,7 +189,7 @@ def main() -> None:
     started = time.perf_counter()
     pipe = sklearn_alternative(train.frame, train.service_id, train.outcomes[:, 0])
     sk_fit_seconds = time.perf_counter() - started
-    actions = np.array(["none", *catalog.ids], dtype=object)
+    actions = np.array(action_ids(catalog.ids), dtype=object)
     sk_frames = [
         _sklearn_frame(held_out.frame.iloc[[i] * len(actions)].reset_index(drop=True), actions)
         for i in range(200)

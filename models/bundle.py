@@ -31,9 +31,10 @@ from models.eligibility import (
     load_rule_sets,
 )
 from models.features import FeatureLayoutError
+from models.objectives import DEFAULT_OBJECTIVE, Objective, as_objective
 from models.profile import ClientProfile
-from models.ranker import ServiceRanker, objective_weights
-from models.suggestions import DEFAULT_OBJECTIVE, Driver, Objective, RankedService
+from models.ranker import ServiceRanker
+from models.suggestions import Driver, RankedService
 
 
 @functools.cache
@@ -293,16 +294,18 @@ class PolkuModel:
         candidates = np.flatnonzero(allowed)
         if len(candidates) == 0:
             return decision, []
+        row, factors, counterfactuals = self.ranker.encoder_.encode_with_counterfactuals(profile)
         design = np.empty(self._n_coef)
         design[0] = 1.0
-        design[1:] = self.ranker.encoder_.encode_one(profile)
+        design[1:] = row
+        parsed = as_objective(objective)
         # One BLAS thread: the products are small, and waking a pool costs more than it saves.
         with _thread_pools().limit(limits=1, user_api="blas"):
-            scores = self.ranker.score_design(design, objective)
+            scores = self.ranker.score_design(design, parsed)
             order = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
             if top_k is not None:
                 order = order[:top_k]
-            factors, without = self._drivers(profile, objective, order)
+            without = self._driver_uplift(counterfactuals, parsed, order)
         # The numbers a caseworker sees must agree: probabilities in [0, 1], the uplift their
         # difference, the interval and the drivers' uplifts within what is possible from here.
         base, with_service, uplift, low, high = consistent_outcomes(
@@ -340,13 +343,19 @@ class PolkuModel:
     ) -> tuple[tuple[str, ...], np.ndarray]:
         """Per need the client has, the uplift of each chosen service without that need."""
         factors, rows = self.ranker.encoder_.encode_counterfactuals(profile)
-        if not factors:
-            return factors, np.zeros((0, len(columns)))
-        design = np.empty((len(factors), self._n_coef))
+        return factors, self._driver_uplift(rows, objective, columns)
+
+    def _driver_uplift(
+        self, counterfactuals: np.ndarray, objective: Objective | str, columns: np.ndarray
+    ) -> np.ndarray:
+        """The uplift of each chosen service for each counterfactual row, (rows, columns)."""
+        if len(counterfactuals) == 0:
+            return np.zeros((0, len(columns)))
+        design = np.empty((len(counterfactuals), self._n_coef))
         design[:, 0] = 1.0
-        design[:, 1:] = rows
+        design[:, 1:] = counterfactuals
         coef = self.ranker.objective_uplift_coef(objective)[:, columns]
-        return factors, design @ coef
+        return design @ coef
 
     def _check_rules(self, version: str) -> None:
         if version not in self.rules_versions:
@@ -387,8 +396,9 @@ class PolkuModel:
         eligible = decisions["eligible"].to_numpy(dtype=bool)
         allowed = self.catalog.allowed_frame(frame)[:, self._catalog_columns]
         allowed &= self._supported[None, :] & eligible[:, None]
-        weights = objective_weights(objective)
-        coef = self.ranker.objective_uplift_coef(objective)
+        parsed = as_objective(objective)
+        weights = parsed.target_weights
+        coef = self.ranker.objective_uplift_coef(parsed)
         n = len(frame)
         base = np.empty(n)
         uplift = np.empty((n, len(self.service_ids)))
@@ -401,7 +411,7 @@ class PolkuModel:
             base[start:stop] = self.ranker.baseline_from_design(design) @ weights
             uplift[start:stop] = design @ coef
             if low is not None and high is not None:
-                low[start:stop], high[start:stop] = self.ranker.uplift_interval(part, objective)
+                low[start:stop], high[start:stop] = self.ranker.uplift_interval(part, parsed)
         raw = uplift
         base, _, uplift, low, high = consistent_outcomes(base[:, None], raw, low, high)
         base = base[:, 0]

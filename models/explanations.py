@@ -201,6 +201,28 @@ def describe_driver(driver: Driver, uplift: float, profile: ClientProfile, lang:
     return f"{label.text} {verb} the expected effect by {points} percentage points."
 
 
+@dataclass(frozen=True, slots=True)
+class ExplainedDriver:
+    """A driver `explain` chose, with its sentence and its share of the uplift.
+
+    Attributes
+    ----------
+    driver : Driver
+    text : str
+        `describe_driver`'s sentence in the asked language.
+    share : float
+        `uplift - driver.uplift_without` (probability scale): what the need adds.
+    """
+
+    driver: Driver
+    text: str
+    share: float
+
+    @property
+    def factor(self) -> str:
+        return self.driver.factor
+
+
 def explain(
     ranked: RankedService,
     profile: ClientProfile,
@@ -208,16 +230,18 @@ def explain(
     *,
     limit: int = 3,
     min_points: float = 0.5,
-) -> tuple[str, ...]:
-    """The sentences for a ranked service's strongest drivers (largest share first).
+) -> tuple[ExplainedDriver, ...]:
+    """A ranked service's strongest drivers (largest share first), each worded with its share.
 
     Drivers moving the effect by less than `min_points` percentage points are left out.
     """
     lang = _check_lang(lang)
     if limit < 0:
         raise ValueError("limit must be non-negative")
-    chosen = [
-        d for d in ranked.drivers if abs(ranked.uplift - d.uplift_without) * 100 >= min_points
-    ]
-    chosen.sort(key=lambda d: -abs(ranked.uplift - d.uplift_without))
-    return tuple(describe_driver(d, ranked.uplift, profile, lang) for d in chosen[:limit])
+    shares = [(d, ranked.uplift - d.uplift_without) for d in ranked.drivers]
+    chosen = [(d, share) for d, share in shares if abs(share) * 100 >= min_points]
+    chosen.sort(key=lambda pair: -abs(pair[1]))
+    return tuple(
+        ExplainedDriver(d, describe_driver(d, ranked.uplift, profile, lang), share)
+        for d, share in chosen[:limit]
+    )

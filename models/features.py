@@ -1,9 +1,11 @@
 """Features of the ranker: one numeric row per profile, built alike offline and online.
 
-`FeatureEncoder.transform` encodes a typed profile frame with vectorised numpy;
-`FeatureEncoder.encode_one` encodes one `ClientProfile` with plain dict lookups (no
-DataFrame, no ColumnTransformer), for serving. Both fill the same columns from the same
-tables, and a test holds them equal row by row.
+One implementation computes every column (`_encode`, vectorised numpy) from the source
+values of n profiles (`_Sources`). Two readers feed it: `_frame_sources` reads a typed
+profile frame (`FeatureEncoder.transform`, validating, errors name row and field), and
+`_profile_sources`, the serving path, reads `ClientProfile` records with plain lookups (no
+DataFrame: building one costs more than the whole recommendation). A property test holds
+the two readers equal on arbitrary profiles.
 
 What goes in: the need fields of the service-need assessment (`models.profile.NEED_FIELDS`),
 age on the assessment date (`models.demographics.age_in_years`), labour-market status and
@@ -18,8 +20,11 @@ this client without that need.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -82,8 +87,6 @@ YOUTH_AGE_LIMIT: Final = 30
 WITHOUT_VOCATIONAL: Final = ("none", "basic", "upper_secondary")
 # A0-A2: the Finnish/Swedish levels language and integration courses are for.
 LOW_LANGUAGE_RANK: Final = LANGUAGE_LEVELS.index("A2")
-_LANGUAGE_RANK: Final = {level: i for i, level in enumerate(LANGUAGE_LEVELS)}
-_EDUCATION_RANK: Final = {level: i for i, level in enumerate(EDUCATION_LEVELS)}
 
 # The no-barrier value of each need a driver can name, and when a client "has" that need.
 DRIVER_REFERENCE: Final[dict[str, object]] = {
@@ -96,16 +99,6 @@ DRIVER_REFERENCE: Final[dict[str, object]] = {
 }
 DRIVER_FACTORS: Final = tuple(DRIVER_REFERENCE)
 _LOW_EDUCATION: Final = ("none", "basic")
-_LOOKUP_ATTRIBUTES: Final = (
-    "_flag_columns",
-    "_level_columns",
-    "_band_columns",
-    "_threshold_columns",
-    "_extra_columns",
-    "_mean",
-    "_scale",
-    "_cap",
-)
 
 
 def has_need(profile: ClientProfile, factor: str) -> bool:
@@ -196,23 +189,20 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: object = None) -> FeatureEncoder:
         """Learn the standardisation of the numeric features from a typed profile frame."""
-        raw = self._numeric_raw(X)
+        raw = _numeric_raw(_frame_sources(X))
         self.numeric_mean_ = raw.mean(axis=0)
         scale = raw.std(axis=0)
         self.numeric_scale_ = np.where(scale > 1e-9, scale, 1.0)
         self.feature_names_out_ = FEATURE_NAMES
         self.n_features_out_ = len(FEATURE_NAMES)
         self.layout_version_ = FEATURE_LAYOUT_VERSION
-        self._build_lookup()
         return self
 
     @property
     def layout_fingerprint(self) -> str:
         """`feature_layout_fingerprint` of the layout this encoder was fitted under."""
         check_is_fitted(self, "numeric_mean_")
-        # Encoders pickled before the layout was versioned carry no version: layout 1.
-        version = getattr(self, "layout_version_", 1)
-        return feature_layout_fingerprint(self.feature_names_out_, version)
+        return feature_layout_fingerprint(self.feature_names_out_, self.layout_version_)
 
     def check_layout(self) -> None:
         """Raise `FeatureLayoutError` unless this code encodes the layout the encoder was fitted on.
@@ -227,12 +217,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             raise FeatureLayoutError(
                 f"the encoder was fitted under feature layout {fitted[:12]} "
                 f"({len(self.feature_names_out_)} columns, layout version "
-                f"{getattr(self, 'layout_version_', 1)}), but this code encodes layout "
+                f"{self.layout_version_}), but this code encodes layout "
                 f"{current[:12]} ({len(FEATURE_NAMES)} columns, layout version "
                 f"{FEATURE_LAYOUT_VERSION})"
             )
-
-    # -- vectorised path -------------------------------------------------------------------
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode a typed profile frame; returns float64 of shape (n_rows, n_features_out_).
@@ -244,96 +232,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             message names the 1-based row and the field).
         """
         check_is_fitted(self, "numeric_mean_")
-        raw = self._numeric_raw(X)
-        n = len(X)
-        out = np.zeros((n, self.n_features_out_), dtype=np.float64)
-        capped = np.minimum(raw, self._caps)
-        out[:, :3] = (capped - self.numeric_mean_) / self.numeric_scale_
-        age = raw[:, 0]
-        col = 3
-        for _, low, high in AGE_BANDS:
-            out[:, col] = (age >= low) & (age < high)
-            col += 1
-        months = _number_column(X, "unemployment_months")
-        for _, threshold in UNEMPLOYMENT_THRESHOLDS:
-            out[:, col] = months >= threshold
-            col += 1
-        flags = np.column_stack([_bool_column(X, flag) for flag in BARRIER_FLAGS])
-        n_barriers = flags.sum(axis=1)
-        education = X["education_level"].to_numpy(dtype=object)
-        out[:, col] = n_barriers
-        out[:, col + 1] = n_barriers >= 2
-        out[:, col + 2] = (age < YOUTH_AGE_LIMIT) & np.isin(education, WITHOUT_VOCATIONAL)
-        # Ordinal views of the language and education levels: one slope per service instead
-        # of one coefficient per level, so small services can still learn a trend.
-        language = _category_codes(X, "language_level", LANGUAGE_LEVELS)
-        out[:, col + 3] = language / (len(LANGUAGE_LEVELS) - 1)
-        out[:, col + 4] = language <= LOW_LANGUAGE_RANK
-        out[:, col + 5] = _category_codes(X, "education_level", EDUCATION_LEVELS) / (
-            len(EDUCATION_LEVELS) - 1
-        )
-        col += 6
-        out[:, col : col + len(BARRIER_FLAGS)] = flags
-        col += len(BARRIER_FLAGS)
-        rows = np.arange(n)
-        for field, levels in CATEGORICAL_LEVELS.items():
-            codes = _category_codes(X, field, levels)
-            out[rows, col + codes] = 1.0
-            col += len(levels)
-        return out
-
-    def _numeric_raw(self, X: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in FEATURE_SOURCE_COLUMNS if c not in X.columns]
-        if missing:
-            raise ValueError(f"profile frame lacks column(s) {', '.join(missing)}")
-        birth = _date_column(X, "birth_date")
-        on = _date_column(X, "assessment_date")
-        age = age_in_years(birth, on).astype(np.float64)
-        months = _number_column(X, "unemployment_months")
-        experience = _number_column(X, "work_experience_years")
-        return np.column_stack([age, months / 12.0, experience])
-
-    @property
-    def _caps(self) -> np.ndarray:
-        return np.array([NUMERIC_CAPS[name] for name in NUMERIC_FEATURES])
-
-    # -- one-profile path ------------------------------------------------------------------
-
-    def _build_lookup(self) -> None:
-        # Column index of every (field, value): serving reads these with dict lookups only.
-        index = {name: i for i, name in enumerate(FEATURE_NAMES)}
-        self._flag_columns = tuple((flag, index[flag]) for flag in BARRIER_FLAGS)
-        self._level_columns = {
-            field: {level: index[f"{field}={level}"] for level in levels}
-            for field, levels in CATEGORICAL_LEVELS.items()
-        }
-        self._band_columns = tuple((index[band], low, high) for band, low, high in AGE_BANDS)
-        self._threshold_columns = tuple(
-            (index[name], threshold) for name, threshold in UNEMPLOYMENT_THRESHOLDS
-        )
-        self._extra_columns = (
-            index["n_barriers"],
-            index["two_plus_barriers"],
-            index["young_without_vocational"],
-            index["language_rank"],
-            index["low_language"],
-            index["education_rank"],
-        )
-        self._mean = tuple(float(v) for v in self.numeric_mean_)
-        self._scale = tuple(float(v) for v in self.numeric_scale_)
-        self._cap = tuple(NUMERIC_CAPS[name] for name in NUMERIC_FEATURES)
-
-    def __getstate__(self) -> dict[str, object]:
-        # Lookup tables are derived; rebuild them on load rather than pickling them.
-        state = dict(super().__getstate__())
-        for key in _LOOKUP_ATTRIBUTES:
-            state.pop(key, None)
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        super().__setstate__(state)
-        if "numeric_mean_" in state:
-            self._build_lookup()
+        return self._encode(_frame_sources(X))
 
     def encode_one(self, profile: ClientProfile) -> np.ndarray:
         """Encode one profile (the serving path); equal to `transform` on a one-row frame.
@@ -344,46 +243,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             A categorical field holds an unknown value.
         """
         check_is_fitted(self, "numeric_mean_")
-        out = np.zeros(self.n_features_out_, dtype=np.float64)
-        self._fill_one(out, profile.to_record())
-        return out
-
-    def _fill_one(self, out: np.ndarray, record: dict[str, Any]) -> None:
-        age = float(age_in_years(record["birth_date"], record["assessment_date"])[()])
-        months = float(record["unemployment_months"])
-        experience = float(record["work_experience_years"])
-        for i, value in enumerate((age, months / 12.0, experience)):
-            out[i] = (min(value, self._cap[i]) - self._mean[i]) / self._scale[i]
-        for column, low, high in self._band_columns:
-            out[column] = 1.0 if low <= age < high else 0.0
-        for column, threshold in self._threshold_columns:
-            out[column] = 1.0 if months >= threshold else 0.0
-        n_barriers = 0
-        for flag, column in self._flag_columns:
-            if record[flag]:
-                out[column] = 1.0
-                n_barriers += 1
-            else:
-                out[column] = 0.0
-        count, two_plus, youth, language, low_language, education = self._extra_columns
-        out[count] = float(n_barriers)
-        out[two_plus] = 1.0 if n_barriers >= 2 else 0.0
-        young = age < YOUTH_AGE_LIMIT and record["education_level"] in WITHOUT_VOCATIONAL
-        out[youth] = 1.0 if young else 0.0
-        # Unknown levels fall through here and are reported by the one-hot lookup below.
-        language_rank = _LANGUAGE_RANK.get(record["language_level"], 0)
-        out[language] = language_rank / (len(LANGUAGE_LEVELS) - 1)
-        out[low_language] = 1.0 if language_rank <= LOW_LANGUAGE_RANK else 0.0
-        education_rank = _EDUCATION_RANK.get(record["education_level"], 0)
-        out[education] = education_rank / (len(EDUCATION_LEVELS) - 1)
-        for field, columns in self._level_columns.items():
-            value = record[field]
-            try:
-                out[columns[value]] = 1.0
-            except KeyError:
-                raise ValueError(
-                    f"{field}: unknown value {value!r}; expected one of {', '.join(columns)}"
-                ) from None
+        return self._encode(_profile_sources([profile.to_record()]))[0]
 
     def encode_counterfactuals(
         self, profile: ClientProfile, factors: Sequence[str] | None = None
@@ -404,19 +264,130 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         rows : ndarray of shape (len(factors), n_features_out_)
             Row i is the profile with `factors[i]` set to `DRIVER_REFERENCE[factors[i]]`.
         """
+        _, present, rows = self.encode_with_counterfactuals(profile, factors)
+        return present, rows
+
+    def encode_with_counterfactuals(
+        self, profile: ClientProfile, factors: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+        """`encode_one` and `encode_counterfactuals` in one pass (what a recommendation needs).
+
+        Returns
+        -------
+        row : ndarray of shape (n_features_out_,)
+        factors : tuple of str
+        rows : ndarray of shape (len(factors), n_features_out_)
+        """
         check_is_fitted(self, "numeric_mean_")
         candidates = DRIVER_FACTORS if factors is None else tuple(factors)
         unknown = [f for f in candidates if f not in DRIVER_REFERENCE]
         if unknown:
             raise ValueError(f"no driver reference for factor(s) {', '.join(unknown)}")
         present = tuple(f for f in candidates if has_need(profile, f))
-        rows = np.zeros((len(present), self.n_features_out_), dtype=np.float64)
         record = profile.to_record()
-        for i, factor in enumerate(present):
-            changed = dict(record)
-            changed[factor] = DRIVER_REFERENCE[factor]
-            self._fill_one(rows[i], changed)
-        return present, rows
+        records = [record, *({**record, f: DRIVER_REFERENCE[f]} for f in present)]
+        encoded = self._encode(_profile_sources(records))
+        return encoded[0], present, encoded[1:]
+
+    def _encode(self, sources: _Sources) -> np.ndarray:
+        # The fitted width, not this code's: an encoder of another layout fails loudly.
+        return _encode(sources, self.numeric_mean_, self.numeric_scale_, self.n_features_out_)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """What the features are computed from, for n profiles (valid values only).
+
+    Attributes
+    ----------
+    age, unemployment_months, work_experience_years : float64 ndarray (n,)
+    flags : float64 ndarray (n, len(BARRIER_FLAGS))
+        The barrier flags as 0/1.
+    codes : int64 ndarray (n, len(CATEGORICAL_LEVELS))
+        Per categorical field (in `CATEGORICAL_LEVELS` order), the index of the value among
+        its levels.
+    """
+
+    age: np.ndarray
+    unemployment_months: np.ndarray
+    work_experience_years: np.ndarray
+    flags: np.ndarray
+    codes: np.ndarray
+
+
+# Where each group of columns sits (from `FEATURE_NAMES`), and the constants `_encode` compares
+# against, as arrays so that a group takes one numpy operation whatever n is.
+_COLUMN: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_CAPS: Final = np.array([NUMERIC_CAPS[name] for name in NUMERIC_FEATURES])
+_BANDS: Final = slice(_COLUMN[AGE_BANDS[0][0]], _COLUMN[AGE_BANDS[-1][0]] + 1)
+_BAND_LOW: Final = np.array([low for _, low, _ in AGE_BANDS], dtype=np.float64)
+_BAND_HIGH: Final = np.array([high for _, _, high in AGE_BANDS], dtype=np.float64)
+_THRESHOLD_COLUMNS: Final = slice(
+    _COLUMN[UNEMPLOYMENT_THRESHOLDS[0][0]], _COLUMN[UNEMPLOYMENT_THRESHOLDS[-1][0]] + 1
+)
+_THRESHOLDS: Final = np.array([t for _, t in UNEMPLOYMENT_THRESHOLDS], dtype=np.float64)
+_FLAG_COLUMNS: Final = slice(_COLUMN[BARRIER_FLAGS[0]], _COLUMN[BARRIER_FLAGS[-1]] + 1)
+_FIELDS: Final = tuple(CATEGORICAL_LEVELS)
+_LEVEL_OFFSETS: Final = np.array(
+    [_COLUMN[f"{field}={levels[0]}"] for field, levels in CATEGORICAL_LEVELS.items()]
+)
+_EDUCATION: Final = _FIELDS.index("education_level")
+_LANGUAGE: Final = _FIELDS.index("language_level")
+_WITHOUT_VOCATIONAL_BY_CODE: Final = np.isin(EDUCATION_LEVELS, WITHOUT_VOCATIONAL)
+assert [_COLUMN[n] for n in NUMERIC_FEATURES] == [0, 1, 2]
+
+
+def _numeric_raw(sources: _Sources) -> np.ndarray:
+    """The uncapped, unscaled `NUMERIC_FEATURES`, (n, 3)."""
+    return np.column_stack(
+        [sources.age, sources.unemployment_months / 12.0, sources.work_experience_years]
+    )
+
+
+def _encode(sources: _Sources, mean: np.ndarray, scale: np.ndarray, n_columns: int) -> np.ndarray:
+    """Every feature column, in `FEATURE_NAMES` order: the one definition of the features."""
+    age = sources.age
+    n = len(age)
+    out = np.zeros((n, n_columns), dtype=np.float64)
+    out[:, :3] = (np.minimum(_numeric_raw(sources), _CAPS) - mean) / scale
+    out[:, _BANDS] = (age[:, None] >= _BAND_LOW) & (age[:, None] < _BAND_HIGH)
+    out[:, _THRESHOLD_COLUMNS] = sources.unemployment_months[:, None] >= _THRESHOLDS
+    n_barriers = sources.flags.sum(axis=1)
+    out[:, _COLUMN["n_barriers"]] = n_barriers
+    out[:, _COLUMN["two_plus_barriers"]] = n_barriers >= 2
+    education = sources.codes[:, _EDUCATION]
+    out[:, _COLUMN["young_without_vocational"]] = (age < YOUTH_AGE_LIMIT) & (
+        _WITHOUT_VOCATIONAL_BY_CODE[education]
+    )
+    # Ordinal views of the language and education levels: one slope per service instead
+    # of one coefficient per level, so small services can still learn a trend.
+    language = sources.codes[:, _LANGUAGE]
+    out[:, _COLUMN["language_rank"]] = language / (len(LANGUAGE_LEVELS) - 1)
+    out[:, _COLUMN["low_language"]] = language <= LOW_LANGUAGE_RANK
+    out[:, _COLUMN["education_rank"]] = education / (len(EDUCATION_LEVELS) - 1)
+    out[:, _FLAG_COLUMNS] = sources.flags
+    out[np.arange(n)[:, None], _LEVEL_OFFSETS + sources.codes] = 1.0
+    return out
+
+
+# -- the frame reader (training, evaluation, batches) ------------------------------------------
+
+
+def _frame_sources(X: pd.DataFrame) -> _Sources:
+    missing = [c for c in FEATURE_SOURCE_COLUMNS if c not in X.columns]
+    if missing:
+        raise ValueError(f"profile frame lacks column(s) {', '.join(missing)}")
+    birth = _date_column(X, "birth_date")
+    on = _date_column(X, "assessment_date")
+    return _Sources(
+        age=age_in_years(birth, on).astype(np.float64),
+        unemployment_months=_number_column(X, "unemployment_months"),
+        work_experience_years=_number_column(X, "work_experience_years"),
+        flags=np.column_stack([_bool_column(X, flag) for flag in BARRIER_FLAGS]),
+        codes=np.column_stack(
+            [_category_codes(X, field, levels) for field, levels in CATEGORICAL_LEVELS.items()]
+        ),
+    )
 
 
 def _date_column(X: pd.DataFrame, field: str) -> np.ndarray:
@@ -463,3 +434,56 @@ def _category_codes(X: pd.DataFrame, field: str, levels: tuple[str, ...]) -> np.
             f"row {row}: {field} has unknown value {value!r}; expected one of {', '.join(levels)}"
         )
     return codes
+
+
+# -- the profile reader (serving) ----------------------------------------------------------
+
+
+@functools.cache
+def _level_codes() -> dict[str, dict[str, int]]:
+    return {
+        field: {level: i for i, level in enumerate(levels)}
+        for field, levels in CATEGORICAL_LEVELS.items()
+    }
+
+
+def _profile_sources(records: Sequence[Mapping[str, Any]]) -> _Sources:
+    """The serving path's reader: `_Sources` of profile records (`ClientProfile.to_record`).
+
+    Plain lookups, no DataFrame; equal to `_frame_sources` on a frame of the same profiles
+    (the property test in tests/models/test_features.py).
+
+    Raises
+    ------
+    ValueError
+        A categorical field holds an unknown value.
+    """
+    codes = np.empty((len(records), len(_FIELDS)), dtype=np.int64)
+    for j, (field, lookup) in enumerate(_level_codes().items()):
+        for i, record in enumerate(records):
+            value = record[field]
+            try:
+                codes[i, j] = lookup[value]
+            except (KeyError, TypeError):
+                raise ValueError(
+                    f"{field}: unknown value {value!r}; expected one of {', '.join(lookup)}"
+                ) from None
+    birth = _days([r["birth_date"] for r in records])
+    on = _days([r["assessment_date"] for r in records])
+    return _Sources(
+        age=age_in_years(birth, on).astype(np.float64),
+        unemployment_months=np.array([float(r["unemployment_months"]) for r in records]),
+        work_experience_years=np.array([float(r["work_experience_years"]) for r in records]),
+        flags=np.array([[1.0 if r[flag] else 0.0 for flag in BARRIER_FLAGS] for r in records]),
+        codes=codes,
+    )
+
+
+_EPOCH_ORDINAL: Final = dt.date(1970, 1, 1).toordinal()
+
+
+def _days(dates: list[dt.date]) -> np.ndarray:
+    # datetime64[D] via ordinals: numpy converts date objects one by one, several times slower.
+    return (np.array([d.toordinal() for d in dates], dtype=np.int64) - _EPOCH_ORDINAL).astype(
+        "datetime64[D]"
+    )

@@ -55,8 +55,8 @@ from mlflow.tracking import MlflowClient
 
 from models.bundle import IncompatibleModelError, PolkuModel
 from models.features import feature_layout_fingerprint
+from models.objectives import DEFAULT_OBJECTIVE
 from models.state import state_dir
-from models.suggestions import DEFAULT_OBJECTIVE
 
 MODEL_NAME: Final = "polku-ranker"
 CHAMPION_ALIAS: Final = "champion"
@@ -167,8 +167,8 @@ def check_feature_layout(recorded: str, what: str) -> None:
     Parameters
     ----------
     recorded : str
-        The fingerprint recorded when the model was logged ("" when none was: versions
-        logged before layouts were recorded; the unpickled encoder is checked instead).
+        The fingerprint recorded when the model was logged ("": not checked here; the
+        unpickled encoder checks its own layout in any case).
     what : str
         How to name the model in the message (e.g. "version 3").
 

@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
+from models.objectives import TARGETS, Objective
 from models.profile import ClientProfile
-from models.suggestions import TARGETS, Objective, RankedService
+from models.suggestions import RankedService
 
 log = logging.getLogger(__name__)
 

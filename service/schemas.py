@@ -25,9 +25,16 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from models.languages import DEFAULT_LANGUAGE, Language
-from models.profile import PROFILE_SPEC, ClientProfile, FieldSpec
-from models.profile_validation import ProfileValidationError, parse_profile
-from models.suggestions import DEFAULT_OBJECTIVE, TARGETS, Objective
+from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
+from models.profile import (
+    PROFILE_SPEC,
+    ClientProfile,
+    FieldSpec,
+)
+from models.profile_validation import (
+    ProfileValidationError,
+    parse_profile,
+)
 
 Choice = Literal["suggested", "other", "none"]
 RequestId = Annotated[

@@ -21,10 +21,12 @@ from typing import Any, Final
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility
+from models.explanations import explain
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN, pseudonymous_key
+from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
-from models.suggestions import Objective, RankedService
+from models.suggestions import RankedService
 from service.audit import (
     AuditStore,
     AuditUnavailableError,
@@ -33,7 +35,6 @@ from service.audit import (
     utc_now,
 )
 from service.model_holder import ModelHolder, ServedModel
-from service.wording import worded_drivers
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
     "fi": "Ehdotukset ovat neuvoja: päätöksen tekee virkailija.",
@@ -385,8 +386,8 @@ def _shown(
         name=service.name.get(language),
         family=service.family,
         drivers=tuple(
-            DriverShown(factor=driver.factor, text=text, share=item.uplift - driver.uplift_without)
-            for driver, text in worded_drivers(item, profile, language)
+            DriverShown(factor=d.factor, text=d.text, share=d.share)
+            for d in explain(item, profile, language)
         ),
     )
 

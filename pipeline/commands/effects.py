@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from models.suggestions import DEFAULT_OBJECTIVE
+from models.objectives import DEFAULT_OBJECTIVE
 from pipeline.effects.estimators import ESTIMANDS, EffectsError, Estimand
 
 _DATA_HELP = (
@@ -129,7 +129,7 @@ def effects(
     if policy is not None and (policy != "champion" or not data.is_dir()):
         raise _fail("--policy takes 'champion' and needs a register directory as DATA")
     if policy is not None:
-        from models.suggestions import Objective
+        from models.objectives import Objective
         from pipeline.effects.whatif import run_policy_effects
 
         _echo_or_fail(

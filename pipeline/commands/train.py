@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from models.suggestions import DEFAULT_OBJECTIVE
+from models.objectives import DEFAULT_OBJECTIVE
 
 
 def _fail(message: str) -> typer.Exit:
@@ -50,7 +50,7 @@ def train(
     ] = None,
 ) -> None:
     """Train on a world's episodes and register a new version of polku-ranker."""
-    from models.suggestions import Objective
+    from models.objectives import Objective
     from pipeline.data.split import SplitSettings
     from pipeline.training.settings import TrainSettings
     from pipeline.training.train import train_and_register

@@ -12,19 +12,23 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 import numpy as np
 import pandas as pd
 
+from models.actions import ActionSpace
 from models.catalog import Catalog
 from models.eligibility import assess_eligibility_frame
+from models.objectives import (
+    TARGETS,
+    TRUTH_OUTCOME_OF_TARGET,
+    Objective,
+    objective_weights,
+    outcomes_from_episodes,
+)
 from models.profile import PROFILE_COLUMNS
-from models.ranker import objective_weights, outcomes_from_episodes
-from models.suggestions import TARGETS, Objective
 from pipeline.data.split import SplitSettings, split_masks
 from pipeline.evaluation.evaluate import EvaluationData
-from pipeline.evaluation.policies import action_indices
 
 
 @dataclass(frozen=True)
@@ -81,13 +85,6 @@ def objective_rewards(outcomes: np.ndarray, objective: Objective | str) -> np.nd
     return np.asarray(outcomes, dtype=np.float64) @ objective_weights(objective)
 
 
-# The world's truth names each target by its outcome; the ranker's targets map onto them.
-TRUTH_COLUMN_OF_TARGET: Final = {
-    "employment_or_education_6m": "employment_or_education_6m",
-    "employment_12m": "employed_12m",
-}
-
-
 def true_objective_outcomes(
     truth: Mapping[str, np.ndarray], objective: Objective | str
 ) -> np.ndarray:
@@ -109,7 +106,7 @@ def true_objective_outcomes(
     for target, weight in zip(TARGETS, weights, strict=True):
         if weight == 0.0:
             continue
-        name = TRUTH_COLUMN_OF_TARGET[target]
+        name = TRUTH_OUTCOME_OF_TARGET[target]
         if name not in truth:
             raise ValueError(f"the truth lacks the outcome {name!r} the objective needs")
         part = weight * np.asarray(truth[name], dtype=np.float64)
@@ -131,7 +128,7 @@ def prepare_episodes(
     ----------
     episodes : DataFrame
         One row per episode: typed profile columns (no henkilötunnus), `service_id`,
-        `propensity` and the outcome columns (`models.ranker.outcomes_from_episodes`).
+        `propensity` and the outcome columns (`models.objectives.outcomes_from_episodes`).
     true_outcomes : ndarray of shape (n_episodes, n_services + 1)
         True probability of the objective's outcome per episode under each catalog service
         and (last column) none, aligned with `episodes`.
@@ -178,7 +175,7 @@ def prepare_episodes(
             f"{counts['held_out_episodes']} held-out eligible episodes; need some of each"
         )
     service_id = episodes["service_id"].astype(str).to_numpy(dtype=object)
-    action = action_indices(service_id, catalog.ids)
+    action = ActionSpace(catalog.ids).indices(service_id)
     outcomes = outcomes_from_episodes(episodes)
     propensity = episodes["propensity"].to_numpy(dtype=np.float64)
     allowed = catalog.allowed_frame(frame)

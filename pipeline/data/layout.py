@@ -10,19 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from models.objectives import EPISODE_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 
 CLIENTS_FILE: Final = "clients"
 EPISODES_FILE: Final = "episodes"
 TRUTH_FILE: Final = "truth"
-LOGGED_OUTCOMES: Final = ("employed_6m", "education_6m", "employed_12m")
-EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *LOGGED_OUTCOMES)
+EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *EPISODE_OUTCOMES)
 EPISODE_COLUMNS: Final = (
     "episode_id",
     *PROFILE_COLUMNS,
     "service_id",
     "propensity",
-    *LOGGED_OUTCOMES,
+    *EPISODE_OUTCOMES,
 )
 CLIENT_COLUMNS: Final = ("client_id", "henkilotunnus", *PROFILE_COLUMNS[1:])
 TRUTH_SEPARATOR: Final = "__"

@@ -18,19 +18,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.actions import NO_SERVICE
 from models.catalog import Catalog, load_catalog
+from models.objectives import EPISODE_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
 from pipeline.data.layout import (
     CLIENTS_FILE,
     EPISODE_FIELDS,
     EPISODES_FILE,
-    LOGGED_OUTCOMES,
     TRUTH_FILE,
     find_file,
 )
 from pipeline.data.truth import load_truth
-from pipeline.synth.outcomes import NO_SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +204,7 @@ def validate_episodes(
         propensity, bad = _numbers(raw, "propensity")
         add(bad, "propensity", "must be a number")
         add(~bad & ((propensity <= 0) | (propensity > 1)), "propensity", "must lie in (0, 1]")
-    for outcome in LOGGED_OUTCOMES:
+    for outcome in EPISODE_OUTCOMES:
         if outcome in raw.columns:
             values, bad = _numbers(raw, outcome)
             add(bad | ~np.isin(values, (0.0, 1.0)), outcome, "must be 0 or 1")
@@ -216,7 +216,7 @@ def validate_episodes(
     out = pd.concat([out, typed[list(PROFILE_COLUMNS)]], axis=1)
     out["service_id"] = raw["service_id"].astype(str).to_numpy()
     out["propensity"] = _numbers(raw, "propensity")[0]
-    for outcome in LOGGED_OUTCOMES:
+    for outcome in EPISODE_OUTCOMES:
         out[outcome] = _numbers(raw, outcome)[0].astype(np.int8)
     return out, []
 

@@ -14,17 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.actions import action_ids
 from models.catalog import Catalog
+from models.objectives import TRUTH_OUTCOMES
 from pipeline.data.layout import TRUTH_FILE, find_file, truth_column
-from pipeline.synth.outcomes import NO_SERVICE, OUTCOME_TARGETS
-
-
-def _actions(catalog: Catalog) -> tuple[str, ...]:
-    return (*catalog.ids, NO_SERVICE)
 
 
 def _missing_columns(truth: pd.DataFrame, catalog: Catalog, outcomes: Iterable[str]) -> list[str]:
-    needed = [truth_column(t, a) for t in outcomes for a in _actions(catalog)]
+    needed = [truth_column(t, a) for t in outcomes for a in action_ids(catalog.ids)]
     return [c for c in needed if c not in truth.columns]
 
 
@@ -62,7 +59,7 @@ def load_truth(
         raise ValueError(f"{path.name}: row {row}, field 'episode_id': duplicate episode id")
     value_columns = [c for c in truth.columns if c != "episode_id"]
     if catalog is not None:
-        missing = _missing_columns(truth, catalog, OUTCOME_TARGETS)
+        missing = _missing_columns(truth, catalog, TRUTH_OUTCOMES)
         if missing:
             raise ValueError(
                 f"{path.name}: field {missing[0]!r}: column is missing "
@@ -88,7 +85,7 @@ def load_truth(
 
 
 def truth_matrices(
-    truth: pd.DataFrame, catalog: Catalog, outcomes: Iterable[str] = OUTCOME_TARGETS
+    truth: pd.DataFrame, catalog: Catalog, outcomes: Iterable[str] = TRUTH_OUTCOMES
 ) -> dict[str, np.ndarray]:
     """Per outcome, the true probabilities as float64 (n_episodes, n_services + 1).
 
@@ -107,7 +104,7 @@ def truth_matrices(
             + (" ..." if len(missing) > 3 else "")
             + " (was the world generated with another catalog?)"
         )
-    actions = _actions(catalog)
+    actions = action_ids(catalog.ids)
     return {
         t: truth[[truth_column(t, a) for a in actions]].to_numpy(dtype=np.float64) for t in outcomes
     }

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from models.catalog import Catalog
-from models.suggestions import Objective
-from pipeline.data.episodes import TRUTH_COLUMN_OF_TARGET, file_fingerprint, true_objective_outcomes
+from models.objectives import TRUTH_OUTCOME_OF_TARGET, Objective
+from pipeline.data.episodes import file_fingerprint, true_objective_outcomes
 from pipeline.data.truth import truth_matrices
 
 
@@ -45,7 +45,7 @@ class World:
 
     def truth_matrices(self, catalog: Catalog) -> dict[str, np.ndarray]:
         """Per outcome the ranker's targets need, the (n, n_services + 1) truth, "none" last."""
-        return truth_matrices(self.truth, catalog, TRUTH_COLUMN_OF_TARGET.values())
+        return truth_matrices(self.truth, catalog, TRUTH_OUTCOME_OF_TARGET.values())
 
     def true_outcomes(self, objective: Objective | str, catalog: Catalog) -> np.ndarray:
         """True probability of the objective's outcome per episode and action."""

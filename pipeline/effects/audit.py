@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 
 from models.henkilotunnus import pseudonymous_key
+from models.objectives import TARGETS, outcomes_from_episodes
 from models.profile import NEED_FIELDS
-from models.ranker import outcomes_from_episodes
-from models.suggestions import TARGETS
 from pipeline.effects.estimators import EffectsError
 
 MAX_DAYS_BEFORE: Final = 31

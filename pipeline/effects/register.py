@@ -32,12 +32,12 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from models.actions import NO_SERVICE
 from models.catalog import Catalog
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
+from models.objectives import TARGETS, outcomes_from_episodes
 from models.profile import NEED_FIELDS, PROFILE_COLUMNS
-from models.ranker import outcomes_from_episodes
-from models.suggestions import TARGETS
 from pipeline.effects.analysis import ESTIMAND_WORDS
 from pipeline.effects.diagnostics import Diagnostics, diagnose, range_warnings
 from pipeline.effects.estimators import (
@@ -55,7 +55,6 @@ from pipeline.effects.estimators import (
 )
 from pipeline.evaluation.evaluate import group_labels
 
-NO_SERVICE: Final = "none"
 EXTRA_COVARIATES: Final = (
     "age",
     "foreign_language",

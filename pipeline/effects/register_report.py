@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from models.catalog import Catalog, load_catalog
-from models.suggestions import TARGETS
+from models.objectives import TARGETS
 from pipeline.effects.analysis import ESTIMAND_WORDS
 from pipeline.effects.estimators import Estimand
 from pipeline.effects.register import (

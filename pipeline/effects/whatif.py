@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models.catalog import Catalog, load_catalog
-from models.suggestions import Objective
+from models.objectives import Objective
 from pipeline.effects.estimators import EffectsError
 from pipeline.effects.policy import POLICY_ESTIMATORS, POLICY_LABELS, PolicyEvaluation
 from pipeline.effects.register import RegisterEpisodes, load_register, register_episodes
@@ -46,9 +46,10 @@ def policy_versus_logged(
     true_outcomes : optional true probability of the objective's outcome under each action,
         (n_client_episodes, n_services + 1), "none" last (synthetic worlds)
     """
+    from models.actions import ActionSpace, uplift_over_no_service
     from pipeline.data.episodes import objective_rewards
     from pipeline.effects.policy import evaluate_policy
-    from pipeline.evaluation.policies import action_indices, polku_policy
+    from pipeline.evaluation.policies import polku_policy
     from pipeline.evaluation.scoring import predict_for_episodes
 
     if data.propensity is None:
@@ -57,12 +58,11 @@ def policy_versus_logged(
             "of each logged choice"
         )
     predictions = predict_for_episodes(model, data.frame, catalog.ids, objective)
-    n_services = len(catalog)
-    uplift = predictions.outcomes[:, :n_services] - predictions.outcomes[:, [n_services]]
+    uplift = uplift_over_no_service(predictions.outcomes)
     choice = polku_policy(uplift, data.allowed & predictions.rankable)
     return evaluate_policy(
         objective_rewards(data.outcomes, objective),
-        action_indices(data.service_id, catalog.ids),
+        ActionSpace(catalog.ids).indices(data.service_id),
         data.propensity,
         choice,
         predictions.outcomes,

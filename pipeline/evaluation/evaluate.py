@@ -17,6 +17,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from models.actions import allowed_actions, no_service_index, uplift_over_no_service
 from models.demographics import age_in_years, is_foreign_language
 from pipeline.evaluation import metrics
 from pipeline.evaluation.policies import (
@@ -150,7 +151,7 @@ def policy_choices(
     Polku picks among `rankable` services (those the model would rank: allowed and
     supported) when given, else among the allowed ones.
     """
-    uplift = predicted[:, : data.n_services] - predicted[:, [data.n_services]]
+    uplift = uplift_over_no_service(predicted)
     polku_allowed = data.allowed if rankable is None else data.allowed & rankable
     choices = {
         "polku": polku_policy(uplift, polku_allowed),
@@ -219,7 +220,7 @@ def evaluate_policies(
     polku_allowed = data.allowed if rankable is None else data.allowed & rankable
     truth = data.true_outcomes
     values = {name: metrics.policy_value(truth, choice) for name, choice in choices.items()}
-    uplift = predicted[:, : data.n_services] - predicted[:, [data.n_services]]
+    uplift = uplift_over_no_service(predicted)
     oracle = choices["oracle"]
     rows = np.arange(len(data.frame))
 
@@ -242,8 +243,9 @@ def evaluate_policies(
 
     logged_prediction = np.clip(predicted[rows, data.logged_action], 0.0, 1.0)
     bins = metrics.reliability_bins(logged_prediction, data.reward, CALIBRATION_BINS)
-    allowed_full = np.column_stack([data.allowed, np.ones(len(rows), dtype=bool)])
-    true_uplift = truth[:, : data.n_services] - truth[:, [data.n_services]]
+    allowed_full = allowed_actions(data.allowed)
+    true_uplift = uplift_over_no_service(truth)
+    no_service = no_service_index(data.n_services)
     calibration = Calibration(
         brier=metrics.brier_score(logged_prediction, data.reward),
         ece=metrics.expected_calibration_error(logged_prediction, data.reward, CALIBRATION_BINS),
@@ -263,7 +265,7 @@ def evaluate_policies(
         if allowed_uplift.size > 1 and allowed_uplift.std() > 0 and allowed_true_uplift.std() > 0
         else None,
         mean_top1_predicted=float(np.nanmean(best_allowed_uplift(predicted, polku_allowed))),
-        mean_top1_true=float(np.mean(truth[rows, choices["polku"]] - truth[:, data.n_services])),
+        mean_top1_true=float(np.mean(truth[rows, choices["polku"]] - truth[:, no_service])),
     )
 
     labels = group_labels(data.frame)
@@ -324,7 +326,7 @@ def fit_baselines(
 def best_allowed_uplift(predicted: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Polku's top-1 uplift per row (NaN where no service is allowed), for the plots."""
     n_services = allowed.shape[1]
-    uplift = predicted[:, :n_services] - predicted[:, [n_services]]
+    uplift = uplift_over_no_service(predicted)
     choice = best_allowed(uplift, allowed)
     out = np.full(len(choice), np.nan)
     has = choice < n_services

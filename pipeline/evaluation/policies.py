@@ -1,9 +1,9 @@
 """The policies an evaluation compares: each picks one service (its top-1) per held-out episode.
 
 A policy's choice is an integer array of action indices into the columns of an outcome matrix:
-the catalog's services in catalog order, then "no service" (`no_service_index(n_services)`)
-as the last column. Every policy but the caseworkers' picks among the services the client
-may take (the catalog's limits); a client allowed none gets "no service".
+the catalog's services in catalog order, then "no service" last (`models.actions`). Every
+policy but the caseworkers' picks among the services the client may take (the catalog's
+limits); a client allowed none gets "no service".
 
 - `polku_policy`: the model's highest expected uplift on the objective;
 - `caseworker_policy`: what the caseworker logged (may be "no service");
@@ -15,7 +15,6 @@ may take (the catalog's limits); a client allowed none gets "no service".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -23,37 +22,9 @@ import numpy.typing as npt
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-NO_SERVICE: Final = "none"
+from models.actions import no_service_index
+
 POLICY_NAMES: Final = ("polku", "caseworkers", "random", "popular", "imitation", "oracle")
-
-
-def no_service_index(n_services: int) -> int:
-    """Column index of "no service": right after the catalog's services."""
-    return n_services
-
-
-def action_indices(
-    service_ids: Sequence[str] | npt.ArrayLike, catalog_ids: Sequence[str]
-) -> np.ndarray:
-    """Map logged service ids (or `"none"`) to action indices.
-
-    Raises
-    ------
-    ValueError
-        Naming the first row (1-based) whose service is not in the catalog.
-    """
-    lookup = {service_id: index for index, service_id in enumerate(catalog_ids)}
-    lookup[NO_SERVICE] = no_service_index(len(catalog_ids))
-    ids = np.asarray(service_ids, dtype=object)
-    out = np.empty(ids.shape[0], dtype=np.int64)
-    for row, service_id in enumerate(ids):
-        index = lookup.get(service_id)
-        if index is None:
-            raise ValueError(
-                f"row {row + 1}: service_id {service_id!r} is not in the catalog nor {NO_SERVICE!r}"
-            )
-        out[row] = index
-    return out
 
 
 def _allowed_matrix(allowed: npt.ArrayLike) -> np.ndarray:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.actions import with_no_service
 from models.bundle import PolkuModel
-from models.ranker import objective_weights
-from models.suggestions import Objective
+from models.objectives import Objective, objective_weights
 
 
 @dataclass(frozen=True)
@@ -77,5 +77,5 @@ def predict_for_episodes(
         if source is not None:
             uplift[:, column] = model_uplift[:, source]
             rankable[:, column] = scores.allowed[:, source]
-    outcomes = np.column_stack([np.clip(base[:, None] + uplift, 0.0, 1.0), base])
+    outcomes = with_no_service(np.clip(base[:, None] + uplift, 0.0, 1.0), base)
     return ModelPredictions(outcomes, rankable)

@@ -25,6 +25,7 @@ from typing import Final
 
 import numpy as np
 
+from models.actions import no_service_index, uplift_over_no_service
 from models.catalog import Catalog
 
 EXPLORATION: Final = 0.2
@@ -81,12 +82,10 @@ def choice_probabilities(
 
     six = truth["employment_or_education_6m"]
     twelve = truth["employed_12m"]
-    uplift = 0.5 * (six[:, :n_services] - six[:, -1:]) + 0.5 * (
-        twelve[:, :n_services] - twelve[:, -1:]
-    )
+    uplift = 0.5 * uplift_over_no_service(six) + 0.5 * uplift_over_no_service(twelve)
     scores = KNOWLEDGE_WEIGHT * uplift
     scores += HABIT_WEIGHT * np.log(capacity / np.median(capacity))[None, :]
-    employable = truth["employed_6m"][:, -1] - 0.25
+    employable = truth["employed_6m"][:, no_service_index(n_services)] - 0.25
     scores += (
         CREAMING_WEIGHT
         * employable[:, None]

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.actions import NO_SERVICE
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
 from models.profile import PROFILE_COLUMNS
-from pipeline.synth.outcomes import NO_SERVICE
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,14 +33,6 @@ from models.catalog import Catalog, language_level_rank
 from models.demographics import age_in_years
 from models.profile import LANGUAGE_LEVELS
 
-NO_SERVICE: Final = "none"
-OUTCOME_TARGETS: Final = (
-    "employed_6m",
-    "education_6m",
-    "employment_or_education_6m",
-    "employed_12m",
-)
-
 # Baseline intercepts, set so the world hits CALIBRATION.md's "25 % on the open labour
 # market 6 months after an active service" (national, 2016) among served clients.
 INTERCEPT_EMPLOYED_6M: Final = -0.4
@@ -373,11 +365,6 @@ SERVICE_EFFECTS: Final[dict[str, Callable[[Person], Effect]]] = {
 }
 
 
-def action_ids(catalog: Catalog) -> tuple[str, ...]:
-    """Columns of every truth matrix: the catalog's services in order, then "none"."""
-    return (*catalog.ids, NO_SERVICE)
-
-
 def effect_indices(
     person: Person, service_ids: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -412,8 +399,9 @@ def truth_probabilities(
 
     Returns
     -------
-    dict of target -> float64 array (n_rows, n_services + 1), columns in `action_ids(catalog)`
-    order ("none" last), for each target of `OUTCOME_TARGETS`. Whatever the service,
+    dict of target -> float64 array (n_rows, n_services + 1), columns in
+    `models.actions.action_ids(catalog.ids)` order ("none" last), for each outcome of
+    `models.objectives.TRUTH_OUTCOMES`. Whatever the service,
     ``employment_or_education_6m == employed_6m + education_6m``.
     """
     person = person_facts(frame)

@@ -25,27 +25,22 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from models.actions import action_ids
 from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
+from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from pipeline.data.layout import (
     CLIENT_COLUMNS,
     CLIENTS_FILE,
     EPISODE_COLUMNS,
     EPISODES_FILE,
-    LOGGED_OUTCOMES,
     TRUTH_FILE,
     truth_column,
 )
 from pipeline.data.truth import truth_matrices
 from pipeline.synth.caseworkers import choice_probabilities, draw_choices
-from pipeline.synth.outcomes import (
-    NO_SERVICE,
-    OUTCOME_TARGETS,
-    action_ids,
-    draw_outcomes,
-    truth_probabilities,
-)
+from pipeline.synth.outcomes import draw_outcomes, truth_probabilities
 from pipeline.synth.population import PERIOD_START, Population, draw_population
 
 _CHECK_CHARACTERS: Final = "0123456789ABCDEFHJKLMNPRSTUVWXY"
@@ -158,9 +153,9 @@ def generate_world(
     episodes = profiles.copy()
     n_episodes = len(episodes)
     episodes.insert(0, "episode_id", _ids("E", n_episodes, 8))
-    episodes["service_id"] = np.array(action_ids(catalog), dtype=object)[choice]
+    episodes["service_id"] = np.array(action_ids(catalog.ids), dtype=object)[choice]
     episodes["propensity"] = propensity
-    for name in LOGGED_OUTCOMES:
+    for name in EPISODE_OUTCOMES:
         episodes[name] = outcomes[name]
     episodes = episodes[list(EPISODE_COLUMNS)]
 
@@ -181,9 +176,9 @@ def truth_table(
 ) -> pd.DataFrame:
     """The wide truth frame: `episode_id`, then float32 `target__action` columns."""
     columns: dict[str, np.ndarray] = {"episode_id": episode_ids}
-    for target in OUTCOME_TARGETS:
+    for target in TRUTH_OUTCOMES:
         matrix = truth[target].astype(np.float32)
-        for j, action in enumerate(action_ids(catalog)):
+        for j, action in enumerate(action_ids(catalog.ids)):
             columns[truth_column(target, action)] = matrix[:, j]
     return pd.DataFrame(columns)
 
@@ -294,8 +289,6 @@ def _umask() -> int:
 
 
 __all__ = [
-    "NO_SERVICE",
-    "OUTCOME_TARGETS",
     "GeneratedWorld",
     "SynthConfig",
     "generate_world",

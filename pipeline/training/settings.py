@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.suggestions import DEFAULT_OBJECTIVE, Objective
+from models.objectives import DEFAULT_OBJECTIVE, Objective
 from pipeline.data.split import SplitSettings
 
 

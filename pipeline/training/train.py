@@ -25,9 +25,9 @@ import pandas as pd
 
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
+from models.objectives import Objective
 from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
-from models.suggestions import Objective
 from pipeline.data.episodes import PreparedEpisodes, prepare_episodes
 from pipeline.data.world import World, load_world
 from pipeline.evaluation.evaluate import Evaluation

@@ -27,11 +27,11 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from models.catalog import Catalog
 from models.eligibility import EligibilityDecision, assess_eligibility
+from models.explanations import explain
 from models.profile import DATE_FIELDS, ClientProfile
 from models.suggestions import Driver, RankedService
 from service.audit import DecisionRecord
 from service.pages import i18n
-from service.wording import worded_drivers
 
 KEEP_SECONDS: Final = 4 * 60 * 60
 COOKIE_NAME: Final = "polku_answer"
@@ -102,7 +102,7 @@ def shown_ranking(
             uplift=r.uplift,
             uplift_low=r.uplift_low,
             uplift_high=r.uplift_high,
-            drivers=tuple(driver for driver, _ in worded_drivers(r, profile, "en")),
+            drivers=tuple(d.driver for d in explain(r, profile, "en")),
         )
         for r in ranking
     )
@@ -255,7 +255,7 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
                     low=i18n.points(ranked.uplift_low, lang),
                     high=i18n.points(ranked.uplift_high, lang),
                 ),
-                "drivers": [text for _, text in worded_drivers(ranked, answer.profile, lang)],
+                "drivers": [d.text for d in explain(ranked, answer.profile, lang)],
                 # Swedish descriptions may be missing from the catalog: Finnish stands in,
                 # marked as Finnish for screen readers.
                 "description": service.description.get(lang) or service.description.fi,

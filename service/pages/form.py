@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN
+from models.objectives import DEFAULT_OBJECTIVE, TARGETS
 from models.profile import (
     BARRIER_FLAGS,
     HELSINKI_MUNICIPALITY,
@@ -20,7 +21,6 @@ from models.profile import (
     SPEC_BY_NAME,
     ClientProfile,
 )
-from models.suggestions import DEFAULT_OBJECTIVE, TARGETS
 
 Kind = Literal["text", "date", "number", "select", "yesno", "checkbox"]
 

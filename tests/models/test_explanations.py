@@ -91,8 +91,8 @@ def test_explain_keeps_the_largest_shares_above_the_threshold() -> None:
             Driver("low_digital_skills", 0.13),  # -3 points
         ),
     )
-    sentences = explain(ranked, profile, "en", limit=2)
-    assert sentences == (
+    explained = explain(ranked, profile, "en", limit=2)
+    assert tuple(d.text for d in explained) == (
         "Health limitations raise the expected effect by 8.0 percentage points.",
         "Low digital skills lower the expected effect by 3.0 percentage points.",
     )
@@ -102,6 +102,8 @@ def test_explain_words_real_suggestions(polku_model: PolkuModel) -> None:
     _, ranked = polku_model.recommend(A1_CLIENT)
     course = next(r for r in ranked if r.service_id == "finnish_language_course")
     for lang in ("fi", "sv", "en"):
-        sentences = explain(course, A1_CLIENT, lang, min_points=0.0)
-        assert len(sentences) == len(course.drivers) == 1
-        assert "A1" in sentences[0]
+        explained = explain(course, A1_CLIENT, lang, min_points=0.0)
+        assert len(explained) == len(course.drivers) == 1
+        assert "A1" in explained[0].text
+        assert explained[0].driver == course.drivers[0]
+        assert explained[0].share == course.uplift - course.drivers[0].uplift_without

@@ -1,20 +1,27 @@
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
 from models import features
 from models.features import (
+    CATEGORICAL_LEVELS,
     DRIVER_FACTORS,
+    DRIVER_REFERENCE,
     FEATURE_NAMES,
     FeatureEncoder,
     FeatureLayoutError,
     feature_layout_fingerprint,
 )
-from models.profile import NEVER_FEATURES
+from models.profile import BARRIER_FLAGS, NEVER_FEATURES, ClientProfile
+from models.profile_validation import profiles_to_frame
 from tests.models.world import ToyEpisodes, base_profile, profile_of
 
 
@@ -29,6 +36,40 @@ def test_encoder_transform_equals_encode_one_row_by_row(
     rows = encoder.transform(world.frame.iloc[:200])
     singles = np.vstack([encoder.encode_one(profile_of(world.frame, i)) for i in range(200)])
     np.testing.assert_array_equal(rows, singles)
+
+
+@st.composite
+def any_profile(draw: st.DrawFn) -> ClientProfile:
+    """A profile with arbitrary feature sources: ages 0-100, values past every cap."""
+    assessed = draw(st.dates(dt.date(2018, 1, 1), dt.date(2026, 12, 31)))
+    age_days = draw(st.integers(0, 100 * 366) | st.integers(25 * 365 - 3, 25 * 365 + 3))
+    need = {field: draw(st.sampled_from(levels)) for field, levels in CATEGORICAL_LEVELS.items()}
+    return base_profile(
+        birth_date=assessed - dt.timedelta(days=age_days),
+        assessment_date=assessed,
+        unemployment_months=draw(st.integers(0, 200) | st.sampled_from([5, 6, 11, 12, 23, 24])),
+        work_experience_years=draw(st.floats(0, 70, allow_nan=False)),
+        **{flag: draw(st.booleans()) for flag in BARRIER_FLAGS},
+        **need,
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(any_profile(), min_size=1, max_size=12))
+def test_encoder_profile_path_equals_frame_path(
+    encoder: FeatureEncoder, batch: list[ClientProfile]
+) -> None:
+    # The serving reader (profiles, no DataFrame) and the frame reader feed one encoding:
+    # both must give the same sources, so the same rows, for every profile.
+    rows = encoder.transform(profiles_to_frame(batch))
+    for i, profile in enumerate(batch):
+        np.testing.assert_array_equal(encoder.encode_one(profile), rows[i])
+        row, factors, counterfactuals = encoder.encode_with_counterfactuals(profile)
+        np.testing.assert_array_equal(row, rows[i])
+        if factors:
+            changed = [dataclasses.replace(profile, **{f: DRIVER_REFERENCE[f]}) for f in factors]
+            expected = encoder.transform(profiles_to_frame(changed))
+            np.testing.assert_array_equal(counterfactuals, expected)
 
 
 def test_encoder_ignores_gender_mother_tongue_and_client_id(

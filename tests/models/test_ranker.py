@@ -9,14 +9,9 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from models.catalog import Catalog
-from models.ranker import (
-    CALIBRATION_FEATURES,
-    ServiceRanker,
-    _calibrate,
-    objective_weights,
-    outcomes_from_episodes,
-)
-from models.suggestions import TARGETS
+from models.objectives import TARGETS, objective_weights, outcomes_from_episodes
+from models.ranker import CALIBRATION_FEATURES, ServiceRanker
+from models.ranker.intervals import calibrate
 from tests.models.conftest import fit_ranker
 from tests.models.world import HEALTH_EFFECT, LOW_LANGUAGE, ToyEpisodes, make_world
 
@@ -202,8 +197,10 @@ def test_ranker_predicted_outcomes_are_probabilities(
     ranker: ServiceRanker, world: ToyEpisodes
 ) -> None:
     outcomes = ranker.predict_outcomes(world.frame.iloc[:100])
-    assert outcomes.shape == (100, len(TARGETS), 1 + len(ranker.services_))
+    assert outcomes.shape == (100, len(TARGETS), len(ranker.services_) + 1)
     assert np.all((outcomes >= 0) & (outcomes <= 1))
+    # "No service" is the last action (models.actions): the baseline itself.
+    np.testing.assert_allclose(outcomes[:, :, -1], ranker.predict_baseline(world.frame.iloc[:100]))
 
 
 def test_ranker_score_design_matches_frame_predictions(
@@ -305,7 +302,7 @@ def test_calibrate_recovers_a_known_model_with_honest_errors() -> None:
     noise = rng.normal(0, 1.0, size=(n, len(TARGETS)))
     pseudo[:, :, 0] = 0.02 + 0.5 * oof[:, :, 0] + 0.04 * indicators[:, :1] + noise
     groups = np.arange(n) // 2  # two episodes per client
-    coef, cov = _calibrate(oof, pseudo, groups, indicators)
+    coef, cov = calibrate(oof, pseudo, groups, indicators)
     se = np.sqrt(np.diagonal(cov[:, 0], axis1=1, axis2=2))
     truth = np.array([0.02, 0.5, 0.04])
     assert np.all(np.abs(coef[:, 0, :3] - truth) < 4 * se[:, :3])
@@ -316,19 +313,3 @@ def test_calibrate_recovers_a_known_model_with_honest_errors() -> None:
     np.testing.assert_array_equal(cov[:, 0, 3], 0.0)
     np.testing.assert_array_equal(coef[:, 1], [[0, 1, 0, 0]] * len(TARGETS))
     np.testing.assert_array_equal(cov[:, 1], 0.0)
-
-
-def test_ranker_pickled_before_calibration_keeps_bootstrap_intervals(
-    ranker: ServiceRanker, world: ToyEpisodes
-) -> None:
-    frame = world.frame.iloc[:50]
-    old = copy.deepcopy(ranker)
-    del old.calibration_coef_
-    del old.interval_method
-    low, high = old.uplift_interval(frame, "employment_12m")
-    bootstrap = copy.deepcopy(ranker).set_params(interval_method="bootstrap")
-    expected_low, expected_high = bootstrap.uplift_interval(frame, "employment_12m")
-    np.testing.assert_array_equal(low, expected_low)
-    np.testing.assert_array_equal(high, expected_high)
-    scores = old.score_design(old.encode(frame)[0], "employment_12m")
-    np.testing.assert_allclose(scores.uplift_low, expected_low[0])

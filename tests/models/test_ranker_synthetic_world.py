@@ -14,8 +14,8 @@ import pytest
 
 from models.bundle import PolkuModel
 from models.catalog import Catalog
+from models.objectives import DEFAULT_OBJECTIVE
 from models.ranker import ServiceRanker
-from models.suggestions import DEFAULT_OBJECTIVE
 
 pytestmark = pytest.mark.slow
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.actions import ActionSpace
 from pipeline.data.episodes import objective_rewards, true_objective_outcomes
 from pipeline.effects.estimators import EffectsError
 from pipeline.effects.policy import evaluate_policy, policy_terms
 from pipeline.effects.register import register_episodes
 from pipeline.evaluation import metrics
-from pipeline.evaluation.policies import action_indices, oracle_policy
+from pipeline.evaluation.policies import oracle_policy
 from pipeline.synth.world import SynthConfig, generate_world
 
 
@@ -114,7 +115,7 @@ def test_evaluate_policy_oracle_on_a_world_covers_its_true_gain():
     choice = oracle_policy(truth, data.allowed)
     result = evaluate_policy(
         objective_rewards(data.outcomes, "employment_or_education_6m"),
-        action_indices(data.service_id, world.catalog.ids),
+        ActionSpace(world.catalog.ids).indices(data.service_id),
         data.propensity,
         choice,
         truth,  # the perfect outcome model

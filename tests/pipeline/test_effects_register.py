@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from models.suggestions import TARGETS
+from models.objectives import TARGETS, TRUTH_OUTCOME_OF_TARGET
 from pipeline.cli import build_app
-from pipeline.data.episodes import TRUTH_COLUMN_OF_TARGET
 from pipeline.effects.estimators import EffectsError
 from pipeline.effects.register import (
     GROUPINGS,
@@ -66,7 +65,7 @@ def test_service_effects_aipw_intervals_cover_truth_on_one_world(world, estimate
     data, result = estimated
     covered = []
     for e in result.effects:
-        truth = world.truth_matrix(TRUTH_COLUMN_OF_TARGET[e.target])[data.kept]
+        truth = world.truth_matrix(TRUTH_OUTCOME_OF_TARGET[e.target])[data.kept]
         value = true_effect(e, truth, world.catalog)
         aipw = e.estimates["aipw"]
         covered.append(aipw.ci_low <= value <= aipw.ci_high)
@@ -133,7 +132,7 @@ def test_service_effects_coverage_over_several_worlds():
         world = generate_world(SynthConfig(n_clients=20_000, seed=seed))
         data = register_episodes(world.episodes, world.catalog)
         for e in service_effects(data, world.catalog, seed=seed).effects:
-            truth = world.truth_matrix(TRUTH_COLUMN_OF_TARGET[e.target])[data.kept]
+            truth = world.truth_matrix(TRUTH_OUTCOME_OF_TARGET[e.target])[data.kept]
             value = true_effect(e, truth, world.catalog)
             covered.append(e.estimates["aipw"].ci_low <= value <= e.estimates["aipw"].ci_high)
     assert np.mean(covered) >= 0.9

@@ -18,16 +18,6 @@ ALLOWED = np.array(
 )
 
 
-def test_action_indices_maps_services_and_none():
-    got = policies.action_indices(["b", "none", "a", "c"], ["a", "b", "c"])
-    assert got.tolist() == [1, 3, 0, 2]
-
-
-def test_action_indices_names_row_of_unknown_service():
-    with pytest.raises(ValueError, match=r"row 2: service_id 'zzz' is not in the catalog"):
-        policies.action_indices(["a", "zzz"], ["a", "b"])
-
-
 def test_best_allowed_skips_disallowed_and_falls_back_to_no_service():
     scores = np.array([[0.1, 0.3, 0.2], [0.9, 0.1, 0.2], [0.0, 0.5, 0.5], [1.0, 1.0, 1.0]])
     # row 1: service 0 scores best but is not allowed; row 3: nothing allowed -> "none" (3)

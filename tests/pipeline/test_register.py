@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from models.catalog import Catalog, load_catalog
+from models.objectives import TRUTH_OUTCOMES
 from pipeline.data.layout import find_file
 from pipeline.data.register import (
     RegisterValidationError,
@@ -17,7 +18,6 @@ from pipeline.data.register import (
     validate_register,
 )
 from pipeline.data.truth import load_truth, truth_matrices
-from pipeline.synth.outcomes import OUTCOME_TARGETS
 from pipeline.synth.world import GeneratedWorld, SynthConfig, generate_world, write_world
 
 
@@ -208,7 +208,7 @@ def test_truth_matrices_of_the_file_align_with_catalog_and_world(
     world_dir: Path, world: GeneratedWorld, catalog: Catalog
 ) -> None:
     matrices = truth_matrices(load_truth(world_dir), catalog)
-    assert set(matrices) == set(OUTCOME_TARGETS)
+    assert set(matrices) == set(TRUTH_OUTCOMES)
     for target, matrix in matrices.items():
         assert matrix.shape == (len(world.episodes), len(catalog) + 1)
         np.testing.assert_allclose(matrix, world.truth_matrix(target), atol=1e-7)

@@ -6,15 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.actions import NO_SERVICE
 from models.catalog import Catalog, load_catalog
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
 from models.henkilotunnus import parse_henkilotunnus_array
+from models.objectives import TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
 from pipeline.data.layout import CLIENT_COLUMNS, EPISODE_COLUMNS
 from pipeline.synth.marginals import calibration_marginals
-from pipeline.synth.outcomes import NO_SERVICE, OUTCOME_TARGETS, truth_probabilities
+from pipeline.synth.outcomes import truth_probabilities
 from pipeline.synth.world import (
     GeneratedWorld,
     SynthConfig,
@@ -61,7 +63,7 @@ def test_world_files_have_the_documented_columns(
     assert (
         small_world.truth["episode_id"].to_numpy() == small_world.episodes["episode_id"].to_numpy()
     ).all()
-    assert small_world.truth.shape[1] == 1 + len(OUTCOME_TARGETS) * (len(catalog) + 1)
+    assert small_world.truth.shape[1] == 1 + len(TRUTH_OUTCOMES) * (len(catalog) + 1)
 
 
 def test_world_episodes_per_person_and_dates_in_period(small_world: GeneratedWorld) -> None:
@@ -155,7 +157,7 @@ def test_truth_file_equals_truth_function_without_hidden_confounder(
     small_world: GeneratedWorld, catalog: Catalog
 ) -> None:
     expected = truth_probabilities(small_world.episodes[list(PROFILE_COLUMNS)], catalog)
-    for target in OUTCOME_TARGETS:
+    for target in TRUTH_OUTCOMES:
         np.testing.assert_allclose(small_world.truth_matrix(target), expected[target], atol=1e-6)
 
 
@@ -287,7 +289,7 @@ def test_capacity_caps_expected_starts_of_a_service(catalog: Catalog) -> None:
 
     n = 3000
     month = np.repeat(np.arange(3), n // 3)
-    truth = {t: np.full((n, 3), 0.3) for t in OUTCOME_TARGETS}
+    truth = {t: np.full((n, 3), 0.3) for t in TRUTH_OUTCOMES}
     truth["employment_or_education_6m"][:, 1] = 0.36  # coaching clearly helps: caseworkers want it
     allowed = np.ones((n, 2), dtype=bool)
     foreign = np.zeros(n, dtype=bool)

@@ -11,8 +11,9 @@ import numpy as np
 from models.bundle import PolkuModel
 from models.catalog import load_catalog
 from models.eligibility import assess_eligibility_frame
+from models.objectives import outcomes_from_episodes
 from models.profile import PROFILE_COLUMNS
-from models.ranker import ServiceRanker, outcomes_from_episodes
+from models.ranker import ServiceRanker
 from service.settings import Settings
 
 KEYS = {

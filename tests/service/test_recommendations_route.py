@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from models.bundle import PolkuModel
 from models.catalog import load_catalog
+from models.objectives import Objective
 from models.profile_validation import parse_profile
-from models.suggestions import Objective
 from tests.service.helpers import auth, client_profile, non_client_profile
 
 CASEWORKER = auth("caseworker")

@@ -1,0 +1,178 @@
+"""The DR-learner's final stage: AIPW pseudo-outcomes regressed on the features by ridge.
+
+Per service and target, on the rows allowed that service: the outcome model's own effect
+(the plug-in, lightly penalised) plus a ridge fit of the AIPW correction, whose penalty is
+chosen by cross-validation over the client folds. Actions follow `models.actions`
+("none" last).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from models.objectives import TARGETS
+
+# Penalty of the plug-in part of the final stage: only there to keep the solve stable.
+PLUG_IN_ALPHA: Final = 1.0
+
+
+def plug_in_effect(mu: np.ndarray) -> np.ndarray:
+    """The outcome model's effect of each service against none, (n, targets, services)."""
+    return mu[:, :, :-1] - mu[:, :, -1:]
+
+
+def pseudo_outcomes(
+    mu: np.ndarray, y: np.ndarray, action_index: np.ndarray, propensity: np.ndarray
+) -> np.ndarray:
+    """AIPW pseudo-outcomes of each service against none, shape (n, targets, services).
+
+    ``mu_k(x) - mu_0(x) + 1[A=k] (Y - mu_k(x)) / e_k(x) - 1[A=none] (Y - mu_0(x)) / e_0(x)``.
+    """
+    n = len(y)
+    n_services = mu.shape[2] - 1
+    rows = np.arange(n)
+    mu_logged = mu[rows, :, action_index]  # (n, targets)
+    residual = (y - mu_logged) / propensity[:, None]
+    pseudo = plug_in_effect(mu)
+    treated = action_index < n_services
+    pseudo[rows[treated], :, action_index[treated]] += residual[treated]
+    pseudo[~treated] -= residual[~treated][:, :, None]
+    return pseudo
+
+
+def distinct_masks(
+    allowed: np.ndarray, supported: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group supported services by identical allowed-row masks (they share one Gram matrix)."""
+    groups: dict[bytes, list[int]] = {}
+    for k in np.flatnonzero(supported):
+        column = allowed[:, k]
+        if column.any():
+            groups.setdefault(np.packbits(column).tobytes(), []).append(int(k))
+    return [(np.array(ks), allowed[:, ks[0]]) for ks in groups.values()]
+
+
+def final_stage(
+    x: np.ndarray,
+    plug_in: np.ndarray,
+    correction: np.ndarray,
+    weights: np.ndarray,
+    alphas: np.ndarray,
+) -> np.ndarray:
+    """Weighted linear fit of plug-in effect + AIPW correction; returns (n_coef, n_outputs).
+
+    Equal to a ridge regression of the pseudo-outcomes whose penalty (`alphas`, one per
+    output column) pulls the coefficients towards the outcome model's linearised effect
+    instead of towards zero.
+    """
+    xw = x * weights[:, None]
+    gram = xw.T @ x
+    coef = solve_ridge(gram, xw.T @ plug_in, PLUG_IN_ALPHA)
+    corr_rhs = xw.T @ correction
+    for alpha in np.unique(alphas):
+        columns = alphas == alpha
+        coef[:, columns] += solve_ridge(gram, corr_rhs[:, columns], float(alpha))
+    return coef
+
+
+def solve_ridge(gram: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
+    """Solve (gram + alpha I) coef = rhs with the intercept (row 0) unpenalised."""
+    penalised = gram.copy()
+    penalised[np.diag_indices_from(penalised)] += alpha
+    penalised[0, 0] += 1e-8 - alpha  # the intercept stays unpenalised
+    try:
+        return np.linalg.solve(penalised, rhs)
+    except np.linalg.LinAlgError:  # e.g. alpha 0 on collinear one-hot columns
+        return np.linalg.lstsq(penalised, rhs, rcond=None)[0]
+
+
+def ridge_cv_loss(
+    design: np.ndarray,
+    plug_in: np.ndarray,
+    correction: np.ndarray,
+    masks: list[tuple[np.ndarray, np.ndarray]],
+    folds: np.ndarray,
+    n_folds: int,
+    grid: tuple[float, ...],
+    n_services: int,
+) -> np.ndarray:
+    """Held-out squared error of the pseudo-outcomes, shape (len(grid), n_services).
+
+    Summed over the client folds and the targets.
+    """
+    loss = np.zeros((len(grid), n_services))
+    for mask_columns, mask in masks:
+        rows_k = np.flatnonzero(mask)
+        x_k = design[rows_k]
+        plug_k = plug_in[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+        corr_k = correction[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+        fold_k = folds[rows_k]
+        in_fold = [fold_k == f for f in range(n_folds)]
+        grams = [x_k[m].T @ x_k[m] for m in in_fold]
+        plug_rhs = [x_k[m].T @ plug_k[m] for m in in_fold]
+        corr_rhs = [x_k[m].T @ corr_k[m] for m in in_fold]
+        gram_all, plug_all, corr_all = sum(grams), sum(plug_rhs), sum(corr_rhs)
+        for f, m in enumerate(in_fold):
+            if not m.any():
+                continue
+            gram_train = gram_all - grams[f]
+            x_f = x_k[m]
+            pseudo_f = plug_k[m] + corr_k[m]
+            fitted_plug = x_f @ solve_ridge(gram_train, plug_all - plug_rhs[f], PLUG_IN_ALPHA)
+            for i, alpha in enumerate(grid):
+                coef = solve_ridge(gram_train, corr_all - corr_rhs[f], alpha)
+                errors = ((pseudo_f - fitted_plug - x_f @ coef) ** 2).sum(axis=0)
+                loss[i, mask_columns] += errors.reshape(len(TARGETS), -1).sum(axis=0)
+    return loss
+
+
+def fit_uplift(
+    design: np.ndarray,
+    plug_in: np.ndarray,
+    correction: np.ndarray,
+    masks: list[tuple[np.ndarray, np.ndarray]],
+    alphas: np.ndarray,
+    boot_weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The final stage and its bootstrap refits, one solve per group of services.
+
+    Parameters
+    ----------
+    design : ndarray (n, n_coef)
+    plug_in, correction : ndarray (n, targets, services)
+    masks : from `distinct_masks`
+    alphas : ndarray (services,)
+        The penalty of each service.
+    boot_weights : ndarray (n_bootstrap, n)
+        Poisson weights of each row in each replica.
+
+    Returns
+    -------
+    coef : ndarray (targets, n_coef, services)
+        Zero for services in no mask (unsupported or never allowed).
+    boot : ndarray (n_bootstrap, targets, n_coef, services)
+    """
+    n_services = plug_in.shape[2]
+    coef_out = np.zeros((len(TARGETS), design.shape[1], n_services))
+    boot_out = np.zeros((len(boot_weights), *coef_out.shape))
+    for mask_columns, mask in masks:
+        rows_k = np.flatnonzero(mask)
+        x_k = design[rows_k]
+        plug_k = plug_in[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+        corr_k = correction[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+        column_alphas = np.tile(alphas[mask_columns], len(TARGETS))
+        coef = final_stage(x_k, plug_k, corr_k, np.ones(len(rows_k)), column_alphas)
+        coef_out[:, :, mask_columns] = unstack(coef, len(mask_columns))
+        for b, weights in enumerate(boot_weights):
+            w = weights[rows_k].astype(np.float64)
+            coef_b = final_stage(x_k, plug_k, corr_k, w, column_alphas)
+            boot_out[b][:, :, mask_columns] = unstack(coef_b, len(mask_columns))
+    return coef_out, boot_out
+
+
+def unstack(coef: np.ndarray, n_columns: int) -> np.ndarray:
+    """(n_coef, targets * k) from a stacked solve -> (targets, n_coef, k)."""
+    n_coef = coef.shape[0]
+    return coef.reshape(n_coef, len(TARGETS), n_columns).transpose(1, 0, 2)

@@ -1,0 +1,218 @@
+"""The uplift intervals: bootstrap percentiles, and the calibrated out-of-fold intervals.
+
+The bootstrap of the final stage (nuisances fixed) misses the shrinkage bias and the
+nuisances' error. The calibrated intervals measure the model's error instead: a DR-learner
+that never saw a fold predicts it (`out_of_fold_uplift`), a calibration model per target
+and service regresses the fold's pseudo-outcomes on those predictions and a few profile
+indicators (`calibrate`, cluster-robust errors), and `calibrated_interval` centres the
+interval on the calibrated uplift with its standard error and the bootstrap spread, widened
+to hold the point estimate (docs/MODEL.md).
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from models.objectives import TARGETS
+from models.ranker.final_stage import final_stage, plug_in_effect, pseudo_outcomes
+from models.ranker.nuisances import sigmoid
+
+# Profile indicators the calibration model adds to the prediction: effects differ along
+# them, and an error that follows them is invisible to a line in the prediction alone.
+CALIBRATION_FEATURES: Final = (
+    "age_under_25",
+    "long_term_unemployed",
+    "low_language",
+    "two_plus_barriers",
+)
+
+
+def out_of_fold_uplift(
+    design: np.ndarray,
+    y: np.ndarray,
+    action_index: np.ndarray,
+    propensity: np.ndarray,
+    fold_coefs: list[np.ndarray],
+    masks: list[tuple[np.ndarray, np.ndarray]],
+    folds: np.ndarray,
+    alphas: np.ndarray,
+) -> np.ndarray:
+    """Final-stage predictions of each row by a DR-learner that never saw the row's fold.
+
+    For each fold: the outcome model fitted without it gives pseudo-outcomes of the other
+    folds' rows (in sample for that model), a final stage with the chosen penalties is
+    fitted on them, and it predicts the fold. Nothing of the fold's episodes enters its
+    prediction, so the prediction's error is independent of the fold's pseudo-outcome noise
+    (with the served, cross-fitted pseudo-outcomes it would not be: the other folds'
+    plug-in effects come from an outcome model fitted on this fold, and a rare service's
+    episodes pull that model towards their own outcomes).
+
+    Returns
+    -------
+    ndarray of shape (n, targets, services)
+        NaN where the service is not allowed or not supported.
+    """
+    n = len(design)
+    n_services = fold_coefs[0].shape[2] - 1
+    oof = np.full((n, len(TARGETS), n_services), np.nan)
+    for f, coef_f in enumerate(fold_coefs):
+        train = np.flatnonzero(folds != f)
+        test = np.flatnonzero(folds == f)
+        if len(train) == 0 or len(test) == 0:
+            continue
+        mu = sigmoid(np.einsum("np,tpa->nta", design[train], coef_f, optimize=True))
+        pseudo = pseudo_outcomes(mu, y[train], action_index[train], propensity[train])
+        plug = plug_in_effect(mu)
+        corr = pseudo - plug
+        del mu, pseudo
+        for mask_columns, mask in masks:
+            fit_rows = np.flatnonzero(mask[train])
+            predict_rows = test[mask[test]]
+            if len(fit_rows) == 0 or len(predict_rows) == 0:
+                continue
+            plug_k = plug[fit_rows][:, :, mask_columns].reshape(len(fit_rows), -1)
+            corr_k = corr[fit_rows][:, :, mask_columns].reshape(len(fit_rows), -1)
+            column_alphas = np.tile(alphas[mask_columns], len(TARGETS))
+            coef = final_stage(
+                design[train[fit_rows]], plug_k, corr_k, np.ones(len(fit_rows)), column_alphas
+            )
+            predicted = (design[predict_rows] @ coef).reshape(len(predict_rows), len(TARGETS), -1)
+            for j, k in enumerate(mask_columns):
+                oof[predict_rows, :, k] = predicted[:, :, j]
+    return oof
+
+
+def calibrate(
+    oof: np.ndarray, pseudo: np.ndarray, groups: np.ndarray, indicators: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration model of the uplift against the pseudo-outcomes, per target and service.
+
+    For the rows with an out-of-fold prediction `t` of a (target, service), an ordinary
+    least-squares fit `pseudo ~ a + b t + indicators @ g`: the pseudo-outcomes are unbiased
+    for the true uplift (the propensities are right or the outcome model is), and their
+    noise averages out in the regression, so the fit says how the final stage's predictions
+    relate to the truth (`b` < 1: part of the predicted heterogeneity is noise; `a` and `g`:
+    offsets of the service overall and along the indicators). Its covariance is
+    cluster-robust over clients (the groups).
+
+    Returns
+    -------
+    coef : ndarray of shape (targets, services, 2 + m)
+        `a`, `b`, `g`; the identity (0, 1, 0...) for services without (enough) rows.
+    cov : ndarray of shape (targets, services, 2 + m, 2 + m)
+        Their covariance; zero for those services.
+    """
+    n_targets, n_services = oof.shape[1], oof.shape[2]
+    n_params = 2 + indicators.shape[1]
+    coef_out = np.zeros((n_targets, n_services, n_params))
+    coef_out[..., 1] = 1.0
+    cov_out = np.zeros((n_targets, n_services, n_params, n_params))
+    for t in range(n_targets):
+        for k in range(n_services):
+            rows = np.flatnonzero(np.isfinite(oof[:, t, k]))
+            if len(rows) < 10 * n_params:
+                continue
+            x, y = oof[rows, t, k], pseudo[rows, t, k]
+            basis = np.column_stack([np.ones(len(rows)), x, indicators[rows]])
+            gram = basis.T @ basis
+            if np.linalg.matrix_rank(gram) < n_params:  # e.g. an indicator constant here
+                basis, keep = _independent_columns(basis)
+                gram = basis.T @ basis
+            else:
+                keep = np.arange(n_params)
+            if len(keep) < 2 or keep[1] != 1:
+                continue
+            bread = np.linalg.inv(gram)
+            coef = bread @ (basis.T @ y)
+            residual = y - basis @ coef
+            codes, _ = pd.factorize(groups[rows])
+            scores = np.column_stack(
+                [np.bincount(codes, weights=basis[:, j] * residual) for j in range(len(keep))]
+            )
+            cov = bread @ (scores.T @ scores) @ bread
+            coef_out[t, k] = 0.0
+            coef_out[t, k, keep] = coef
+            cov_out[t, k][np.ix_(keep, keep)] = cov
+    return coef_out, cov_out
+
+
+def _independent_columns(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep columns left to right while they add rank (drops constant or duplicate ones)."""
+    keep: list[int] = []
+    for j in range(basis.shape[1]):
+        trial = [*keep, j]
+        if np.linalg.matrix_rank(basis[:, trial]) == len(trial):
+            keep.append(j)
+    return basis[:, keep], np.array(keep)
+
+
+def percentile_rows(replicas: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-interpolated central `interval` percentiles over axis 0 (the bootstrap axis)."""
+    ordered = np.sort(replicas, axis=0)
+    last = ordered.shape[0] - 1
+    out = []
+    for q in ((1 - interval) / 2, (1 + interval) / 2):
+        position = q * last
+        lower = int(np.floor(position))
+        upper = min(lower + 1, last)
+        frac = position - lower
+        out.append(ordered[lower] * (1 - frac) + ordered[upper] * frac)
+    return out[0], out[1]
+
+
+def calibrated_interval(
+    per_target: np.ndarray,
+    indicators: np.ndarray,
+    point: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    weights: np.ndarray,
+    coef: np.ndarray,
+    cov: np.ndarray,
+    interval: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interval around the calibrated uplift, holding the point estimate too.
+
+    Parameters
+    ----------
+    per_target : ndarray (..., targets, services)
+        The point estimates per target.
+    indicators : ndarray (..., m)
+        The clients' `CALIBRATION_FEATURES`.
+    point, low, high : ndarray (..., services)
+        The objective's point estimate and bootstrap percentiles.
+    weights : ndarray (targets,)
+        The objective's weights.
+    coef, cov : ndarray
+        The calibration models (`calibrate`).
+    interval : float
+        Nominal central coverage.
+
+    Notes
+    -----
+    The calibration model of each target and service maps the point and the indicators to
+    the calibrated uplift; its standard error there and the bootstrap spread (scaled by the
+    slope) give the width. Targets are combined as if perfectly correlated (conservative).
+    """
+    shape = per_target.shape
+    basis = np.concatenate(
+        [
+            np.ones((*shape, 1)),
+            per_target[..., None],
+            np.broadcast_to(indicators[..., None, None, :], (*shape, indicators.shape[-1])),
+        ],
+        axis=-1,
+    )  # (..., targets, services, 2 + m)
+    calibrated_t = np.einsum("...tkp,tkp->...tk", basis, coef)
+    se2 = (np.einsum("...tkp,tkpq->...tkq", basis, cov) * basis).sum(axis=-1)
+    calibrated = np.einsum("t,...tk->...k", weights, calibrated_t)
+    se = np.einsum("t,...tk->...k", weights, np.sqrt(np.maximum(se2, 0.0)))
+    z = NormalDist().inv_cdf((1.0 + interval) / 2.0)
+    slope = np.abs(weights @ coef[..., 1])
+    boot_sd = slope * np.maximum(high - low, 0.0) / (2.0 * z)
+    half = z * np.sqrt(se**2 + boot_sd**2)
+    return np.minimum(point, calibrated - half), np.maximum(point, calibrated + half)

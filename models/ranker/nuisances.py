@@ -1,0 +1,179 @@
+"""The DR-learner's nuisances: the outcome under every action and the logged action's propensity.
+
+Both are cross-fitted over folds of clients, so each episode's nuisance predictions come
+from models that never saw it. Actions follow `models.actions`: services in order, then
+"no service" last (index `n_services`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+
+def with_intercept(features: np.ndarray) -> np.ndarray:
+    """The design matrix: a column of ones, then the features."""
+    return np.hstack([np.ones((features.shape[0], 1)), features])
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -35.0, 35.0)))
+
+
+@dataclass(frozen=True)
+class OutcomeFit:
+    """Cross-fitted outcome models of every target.
+
+    Attributes
+    ----------
+    mu : ndarray of shape (n, targets, n_services + 1)
+        Out-of-fold probability of each target under each action ("none" last).
+    coef : ndarray of shape (targets, 1 + d, n_services + 1)
+        Fold-averaged logit coefficients of the outcome under each action.
+    fold_coefs : list of ndarray
+        Each fold's coefficients (same shape), fitted without that fold.
+    """
+
+    mu: np.ndarray
+    coef: np.ndarray
+    fold_coefs: list[np.ndarray]
+
+    @property
+    def baseline_coef(self) -> np.ndarray:
+        """Logit coefficients (targets, 1 + d) of the outcome with no service."""
+        return self.coef[:, :, -1].copy()
+
+
+def action_design(
+    features: np.ndarray, action_index: np.ndarray, n_services: int, interaction_scale: float
+) -> sp.csr_matrix:
+    """Sparse [features, service one-hot, service x feature] (no columns for "none").
+
+    Interaction columns are multiplied by `interaction_scale`: under one L2 penalty that
+    shrinks the service-specific slopes harder than the shared ones.
+    """
+    n, d = features.shape
+    treated = action_index < n_services
+    per_row = d + treated.astype(np.int64) * (1 + d)
+    indptr = np.concatenate([[0], np.cumsum(per_row)])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    data = np.empty(indptr[-1], dtype=np.float64)
+    starts = indptr[:-1]
+    base_cols = np.arange(d)
+    # Every row: the d base features.
+    positions = starts[:, None] + base_cols[None, :]
+    indices[positions] = base_cols
+    data[positions] = features
+    # Treated rows: the service indicator and its d interactions.
+    tr = np.flatnonzero(treated)
+    service = action_index[tr]
+    indices[starts[tr] + d] = d + service
+    data[starts[tr] + d] = 1.0
+    inter_positions = starts[tr][:, None] + d + 1 + base_cols[None, :]
+    indices[inter_positions] = d + n_services + service[:, None] * d + base_cols[None, :]
+    data[inter_positions] = features[tr] * interaction_scale
+    shape = (n, d + n_services + n_services * d)
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+
+def fit_outcome(
+    design: sp.csr_matrix,
+    y: np.ndarray,
+    d: int,
+    n_services: int,
+    *,
+    C: float,
+    interaction_scale: float,
+    max_iter: int,
+) -> np.ndarray:
+    """Fit one logistic outcome model; return logit coefficients (1 + d, n_services + 1)."""
+    coef = np.zeros((d + 1, n_services + 1))
+    if y.min() == y.max():  # one class only: a constant model
+        p = np.clip(y.mean(), 1e-4, 1 - 1e-4)
+        coef[0, :] = np.log(p / (1 - p))
+        return coef
+    model = LogisticRegression(C=C, max_iter=max_iter)
+    model.fit(design, y)
+    w = model.coef_.ravel()
+    base = w[:d]
+    action_shift = w[d : d + n_services]
+    interactions = w[d + n_services :].reshape(n_services, d) * interaction_scale
+    coef[0, :] = model.intercept_[0]
+    coef[0, :n_services] += action_shift
+    coef[1:, :] = base[:, None]
+    coef[1:, :n_services] += interactions.T
+    return coef
+
+
+def cross_fit_outcomes(
+    features: np.ndarray,
+    action_index: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    n_folds: int,
+    n_services: int,
+    *,
+    C: float,
+    interaction_scale: float,
+    max_iter: int,
+) -> OutcomeFit:
+    """Out-of-fold outcome under every action, the fold-averaged models and each fold's."""
+    n, d = features.shape
+    n_targets = y.shape[1]
+    mu = np.zeros((n, n_targets, n_services + 1))
+    coef_sum = np.zeros((n_targets, d + 1, n_services + 1))
+    fold_coefs = []
+    design = action_design(features, action_index, n_services, interaction_scale)
+    for fold in range(n_folds):
+        train = folds != fold
+        test = ~train
+        fold_coef = np.zeros_like(coef_sum)
+        for t in range(n_targets):
+            coef = fit_outcome(
+                design[train],
+                y[train, t],
+                d,
+                n_services,
+                C=C,
+                interaction_scale=interaction_scale,
+                max_iter=max_iter,
+            )
+            fold_coef[t] = coef
+            mu[test, t, :] = sigmoid(with_intercept(features[test]) @ coef)
+        coef_sum += fold_coef
+        fold_coefs.append(fold_coef)
+    return OutcomeFit(mu, coef_sum / n_folds, fold_coefs)
+
+
+def cross_fit_propensity(
+    features: np.ndarray,
+    action_index: np.ndarray,
+    allowed_actions: np.ndarray,
+    folds: np.ndarray,
+    n_folds: int,
+    *,
+    C: float,
+    max_iter: int,
+) -> np.ndarray:
+    """Out-of-fold probability of the logged action, renormalised over the allowed actions.
+
+    `allowed_actions` is (n, n_services + 1), "none" (always allowed) last.
+    """
+    n = len(features)
+    out = np.zeros(n)
+    for fold in range(n_folds):
+        train = folds != fold
+        test = ~train
+        model = LogisticRegression(C=C, max_iter=max_iter)
+        model.fit(features[train], action_index[train])
+        proba = np.zeros((int(test.sum()), allowed_actions.shape[1]))
+        proba[:, model.classes_] = model.predict_proba(features[test])
+        proba *= allowed_actions[test]
+        total = proba.sum(axis=1, keepdims=True)
+        proba = np.divide(proba, total, out=np.zeros_like(proba), where=total > 0)
+        out[test] = proba[np.arange(len(proba)), action_index[test]]
+    # An action never seen in a training fold gets probability 0: floor it, do not drop it.
+    return np.maximum(out, 1e-6)
