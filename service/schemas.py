@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from models.profile import (
     NEED_DEFAULTS,
@@ -28,6 +28,7 @@ from models.profile_validation import (
     MAX_WORK_EXPERIENCE_YEARS,
 )
 from models.suggestions import DEFAULT_OBJECTIVE, TARGETS, Objective
+from service.audit.schema import EXPORT_SOURCES
 
 Language = Literal["fi", "sv", "en"]
 Choice = Literal["suggested", "other", "none"]
@@ -282,36 +283,29 @@ class Readiness(_Strict):
     reason: str | None
 
 
-class AuditRecordOut(_Strict):
-    """A suggestion joined with one of its decisions (or with none yet)."""
+def _audit_record_fields() -> dict[str, Any]:
+    """The fields of `AuditRecordOut`: the audit store's joined view, column by column."""
+    out: dict[str, Any] = {}
+    for name, column, nullable in EXPORT_SOURCES:
+        # The ranking is stored as JSON text and answered as the list it holds.
+        kind: Any = list[dict[str, Any]] if name == "ranking" else column.type.python_type
+        out[name] = (kind | None if nullable else kind, ...)
+    return out
 
-    request_id: str
-    created_at: dt.datetime
-    kind: str
-    actor: str | None
-    client_key: str
-    input_hash: str
-    rules_version: str
-    model_version: str | None
-    objective: str | None
-    language: str
-    top_k: int | None
-    eligible: bool
-    responsible_office: str
-    ranking: list[dict[str, Any]]
-    decision_id: int | None
-    decided_at: dt.datetime | None
-    decided_by: str | None
-    choice: str | None
-    chosen_service_id: str | None
-    followed_top: bool | None
-    reason: str | None
+
+AuditRecordOut = create_model(
+    "AuditRecordOut",
+    __base__=_Strict,
+    __doc__="A suggestion joined with one of its decisions (or with none yet).",
+    **_audit_record_fields(),
+)
 
 
 class AuditRecordsResponse(_Strict):
     """A page of audit records, oldest first."""
 
-    records: list[AuditRecordOut]
+    # mypy cannot see through create_model; the schema and the validation are pydantic's.
+    records: list[AuditRecordOut]  # type: ignore[valid-type]
     next_offset: int | None
 
 
