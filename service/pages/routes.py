@@ -141,7 +141,7 @@ def _render(
         .render(
             lang=lang,
             languages=i18n.LANGUAGES,
-            language_names=i18n.LANGUAGE_NAMES,
+            language_names=i18n.language_names(),
             here=request.url.path,
             session=session,
             t=lambda key, **values: i18n.ui(key, lang, **values),

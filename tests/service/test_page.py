@@ -472,13 +472,18 @@ def test_page_shows_no_english_words_on_finnish_and_swedish_pages(caseworker: Te
     from service.pages import i18n
 
     request_id, _ = _answer(caseworker)
-    english = [texts[2] for texts in i18n.UI.values()]
-    english += [label[2] for label, _ in i18n.FIELDS.values()]
-    english += [words[2] for values in i18n.VALUES.values() for words in values.values()]
-    for lang, k in (("fi", 0), ("sv", 1)):
-        own = {texts[k] for texts in i18n.UI.values()}
-        own |= {label[k] for label, _ in i18n.FIELDS.values()}
-        own |= {words[k] for values in i18n.VALUES.values() for words in values.values()}
+
+    def words(lang: str) -> list[str]:
+        # The page furniture, the field labels and the words for values.
+        return [
+            text
+            for key, text in i18n.flat_texts(lang).items()
+            if key.startswith(("ui.", "values.")) or key.endswith(".label")
+        ]
+
+    english = words("en")
+    for lang in ("fi", "sv"):
+        own = set(words(lang))
         pages = [
             caseworker.get(f"{answer_path(request_id)}?lang={lang}").text,
             caseworker.get(f"/?lang={lang}").text,
