@@ -8,10 +8,20 @@ response models (`ModelPublic` for caseworkers, `ModelDetail` for the others).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    create_model,
+)
 
+from models.catalog import Service
 from models.profile import (
     NEED_DEFAULTS,
     EducationLevel,
@@ -27,7 +37,7 @@ from models.profile_validation import (
     MAX_UNEMPLOYMENT_MONTHS,
     MAX_WORK_EXPERIENCE_YEARS,
 )
-from models.suggestions import DEFAULT_OBJECTIVE, TARGETS, Objective
+from models.suggestions import DEFAULT_OBJECTIVE, TARGETS, Driver, Objective, RankedService
 from service.audit.schema import EXPORT_SOURCES
 
 Language = Literal["fi", "sv", "en"]
@@ -103,32 +113,47 @@ class EligibilityRequest(_Strict):
     language: Language = "fi"
 
 
+_MAX_OBJECTIVE_LENGTH = 200
+
+
+def _objective(value: object) -> Objective:
+    """An objective as sent, parsed: the one parse of a request's objective."""
+    if isinstance(value, Objective):
+        return value
+    if isinstance(value, str) and len(value) <= _MAX_OBJECTIVE_LENGTH:
+        try:
+            return Objective.parse(value)
+        except ValueError:
+            pass  # Objective.parse quotes the input; answers never echo what was sent.
+    raise ValueError(
+        f"unknown objective: use one of {', '.join(TARGETS)}, or target=weight pairs "
+        "with weights in [0, 1] summing to 1"
+    )
+
+
+ObjectiveIn = Annotated[
+    Objective,
+    PlainValidator(_objective),
+    PlainSerializer(lambda objective: objective.name, return_type=str),
+    WithJsonSchema({"type": "string", "maxLength": _MAX_OBJECTIVE_LENGTH}),
+]
+"""An objective: sent as text, parsed once as the request is validated."""
+
+
 class RecommendationRequest(_Strict):
     """A profile to rank services for, with how many, for which objective, in which language."""
 
     profile: ProfileIn
     top_k: int = Field(default=5, ge=1, le=50)
-    objective: str = Field(
-        default=DEFAULT_OBJECTIVE,
-        max_length=200,
+    objective: ObjectiveIn = Field(
+        default_factory=lambda: Objective.parse(DEFAULT_OBJECTIVE),
         description=(
             f"A target ({', '.join(TARGETS)}) or a weighted mix such as "
             "`employment_or_education_6m=0.7,employment_12m=0.3`."
         ),
+        json_schema_extra={"default": DEFAULT_OBJECTIVE},
     )
     language: Language = "fi"
-
-    @field_validator("objective")
-    @classmethod
-    def _known_objective(cls, value: str) -> str:
-        try:
-            return Objective.parse(value).name
-        except ValueError:
-            # Objective.parse quotes the input; answers never echo what was sent.
-            raise ValueError(
-                f"unknown objective: use one of {', '.join(TARGETS)}, or target=weight pairs "
-                "with weights in [0, 1] summing to 1"
-            ) from None
 
 
 class ReasonOut(_Strict):
@@ -179,6 +204,33 @@ class RankedServiceOut(_Strict):
     uplift_low: float
     uplift_high: float
     reasons: list[DriverOut]
+
+    @classmethod
+    def from_domain(
+        cls,
+        ranked: RankedService,
+        service: Service,
+        drivers: Sequence[tuple[Driver, str]],
+        language: str,
+    ) -> RankedServiceOut:
+        """A ranked service as answered: named in `language`, with its worded drivers."""
+        return cls(
+            service_id=ranked.service_id,
+            rank=ranked.rank,
+            name=service.name.get(language),
+            family=service.family,
+            expected_with=ranked.expected_with,
+            expected_without=ranked.expected_without,
+            uplift=ranked.uplift,
+            uplift_low=ranked.uplift_low,
+            uplift_high=ranked.uplift_high,
+            reasons=[
+                DriverOut(
+                    factor=driver.factor, text=text, share=ranked.uplift - driver.uplift_without
+                )
+                for driver, text in drivers
+            ],
+        )
 
 
 class RecommendationResponse(_Strict):

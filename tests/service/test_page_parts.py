@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 
 from models.catalog import ServiceLimits, load_catalog
+from models.eligibility import assess_eligibility
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN, PROBLEM_MESSAGES
 from models.profile import BARRIER_FLAGS, ClientProfile
 from models.profile_validation import ProfileValidationError, parse_profile
@@ -192,6 +193,7 @@ def _answer(request_id: str, owner: str = "desk-1", *, top_k: int = 10) -> PageA
         top_k=top_k,
         ranking=ranking,
         model_version="7",
+        decision=assess_eligibility(profile),
     )
 
 
