@@ -492,3 +492,23 @@ def test_page_shows_no_english_words_on_finnish_and_swedish_pages(caseworker: Te
             if "{" in text or len(text) < 8 or text in own:
                 continue  # templates, short codes (A1, B2) and words the languages share
             assert all(f">{text}<" not in page for page in pages), (lang, text)
+
+
+def test_page_shows_an_answer_again_without_re_running_the_gate(
+    caseworker: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import models.eligibility
+
+    request_id, first = _answer(caseworker)
+
+    def no_gate(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the gate ran again")
+
+    import service.pages.answers
+
+    monkeypatch.setattr(models.eligibility, "assess_eligibility", no_gate)
+    # Where the page once imported the gate (raising=False: it no longer does).
+    monkeypatch.setattr(service.pages.answers, "assess_eligibility", no_gate, raising=False)
+    again = caseworker.get(f"{answer_path(request_id)}?lang=en")
+    assert again.status_code == 200
+    assert "The person is a client of Helsinki" in again.text
