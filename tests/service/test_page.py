@@ -499,7 +499,7 @@ def test_page_shows_an_answer_again_without_re_running_the_gate(
 ) -> None:
     import models.eligibility
 
-    request_id, first = _answer(caseworker)
+    request_id, _ = _answer(caseworker)
 
     def no_gate(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("the gate ran again")
