@@ -1,31 +1,19 @@
 """`polku serve`, `polku run` and `polku audit export|prune`: the service's commands.
 
-Composed into the `polku` CLI by name (`pipeline.cli.COMMAND_MODULES`), so no pipeline
-module imports service code. Heavy imports happen inside the commands.
+Added to the `polku` CLI by `register`. `polku run` runs the CLI's own `generate` and `train`
+commands in this process, through the CLI it was called from, so this module needs no
+pipeline import. Heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 APP_FACTORY = "service.main:create_app"
-
-
-def _limit_native_threads() -> None:
-    # One scoring request is tiny: OpenMP/BLAS thread pools only add wake-up latency. The
-    # variables reach worker processes; threadpoolctl covers libraries already loaded.
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = "1"
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
 
 
 def serve(
@@ -46,7 +34,7 @@ def serve(
     """Serve the API, its OpenAPI docs and the caseworker page with uvicorn."""
     import uvicorn
 
-    _limit_native_threads()
+    # Native thread pools are limited in each worker as the app starts (`service.threads`).
     if dev_keys:
         os.environ["POLKU_DEV_KEYS"] = "true"
         typer.secho(
@@ -140,26 +128,17 @@ def audit_prune(
     )
 
 
-def _polku_command() -> list[str]:
-    # The sibling console script: `polku run` composes the other commands by name, in their
-    # own processes, so this module never imports pipeline code.
-    script = Path(sys.executable).with_name("polku")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("polku")
-    if found is None:
-        raise typer.BadParameter("cannot find the `polku` command next to this Python")
-    return [found]
-
-
-def _step(args: list[str]) -> None:
+def _step(ctx: typer.Context, args: list[str]) -> None:
+    """Run another command of the `polku` CLI that `ctx` belongs to, in this process."""
     typer.secho(f"$ polku {' '.join(args)}", fg=typer.colors.CYAN, err=True)
-    completed = subprocess.run([*_polku_command(), *args], check=False)
-    if completed.returncode != 0:
-        raise typer.Exit(completed.returncode)
+    root = ctx.find_root()
+    code = root.command.main(args, prog_name=root.info_name, standalone_mode=False)
+    if isinstance(code, int) and code != 0:
+        raise typer.Exit(code)
 
 
 def run(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     clients: Annotated[
@@ -175,11 +154,11 @@ def run(
 
     world = default_data_dir()
     if not (world / "episodes.parquet").exists():
-        _step(["generate", "--clients", str(clients), "--seed", "0", "--out", str(world)])
+        _step(ctx, ["generate", "--clients", str(clients), "--seed", "0", "--out", str(world)])
     else:
         typer.echo(f"world found in {world}", err=True)
     if champion_version() is None:
-        _step(["train", "--data", str(world), "--promote-if-first"])
+        _step(ctx, ["train", "--data", str(world), "--promote-if-first"])
     else:
         typer.echo(f"champion found: version {champion_version()}", err=True)
     serve(host=host, port=port, workers=1, dev_keys=True, access_log=True, log_level="info")

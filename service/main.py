@@ -29,6 +29,7 @@ from service.routes import (
 )
 from service.settings import Settings, get_settings
 from service.suggest import SuggestionService
+from service.threads import limit_serving_threads
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_log_redaction()
         if settings.limit_native_threads:
-            # Scoring one client is tiny: thread pools would only add wake-up latency.
-            from threadpoolctl import threadpool_limits
-
-            threadpool_limits(limits=1)
+            limit_serving_threads()  # in each worker, before the model (and its pools) loads
         if settings.dev_keys:
             log.warning("DEVELOPMENT API KEYS ARE ACCEPTED: never run like this in production")
         store = AuditStore(settings.resolved_audit_db_url())

@@ -8,7 +8,7 @@ response models (`ModelPublic` for caseworkers, `ModelDetail` for the others).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -16,14 +16,18 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    PlainSerializer,
+    PlainValidator,
     PrivateAttr,
     ValidationError,
+    WithJsonSchema,
     create_model,
-    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from models.catalog import Service
+from models.explanations import ExplainedDriver
 from models.languages import DEFAULT_LANGUAGE, Language
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
 from models.profile import (
@@ -35,6 +39,8 @@ from models.profile_validation import (
     ProfileValidationError,
     parse_profile,
 )
+from models.suggestions import RankedService
+from service.audit.schema import EXPORT_SOURCES
 
 Choice = Literal["suggested", "other", "none"]
 RequestId = Annotated[
@@ -155,32 +161,47 @@ class EligibilityRequest(_Strict):
     language: Language = DEFAULT_LANGUAGE
 
 
+_MAX_OBJECTIVE_LENGTH = 200
+
+
+def _objective(value: object) -> Objective:
+    """An objective as sent, parsed: the one parse of a request's objective."""
+    if isinstance(value, Objective):
+        return value
+    if isinstance(value, str) and len(value) <= _MAX_OBJECTIVE_LENGTH:
+        try:
+            return Objective.parse(value)
+        except ValueError:
+            pass  # Objective.parse quotes the input; answers never echo what was sent.
+    raise ValueError(
+        f"unknown objective: use one of {', '.join(TARGETS)}, or target=weight pairs "
+        "with weights in [0, 1] summing to 1"
+    )
+
+
+ObjectiveIn = Annotated[
+    Objective,
+    PlainValidator(_objective),
+    PlainSerializer(lambda objective: objective.name, return_type=str),
+    WithJsonSchema({"type": "string", "maxLength": _MAX_OBJECTIVE_LENGTH}),
+]
+"""An objective: sent as text, parsed once as the request is validated."""
+
+
 class RecommendationRequest(_Strict):
     """A profile to rank services for, with how many, for which objective, in which language."""
 
     profile: ProfileIn
     top_k: int = Field(default=5, ge=1, le=50)
-    objective: str = Field(
-        default=DEFAULT_OBJECTIVE,
-        max_length=200,
+    objective: ObjectiveIn = Field(
+        default_factory=lambda: Objective.parse(DEFAULT_OBJECTIVE),
         description=(
             f"A target ({', '.join(TARGETS)}) or a weighted mix such as "
             "`employment_or_education_6m=0.7,employment_12m=0.3`."
         ),
+        json_schema_extra={"default": DEFAULT_OBJECTIVE},
     )
     language: Language = DEFAULT_LANGUAGE
-
-    @field_validator("objective")
-    @classmethod
-    def _known_objective(cls, value: str) -> str:
-        try:
-            return Objective.parse(value).name
-        except ValueError:
-            # Objective.parse quotes the input; answers never echo what was sent.
-            raise ValueError(
-                f"unknown objective: use one of {', '.join(TARGETS)}, or target=weight pairs "
-                "with weights in [0, 1] summing to 1"
-            ) from None
 
 
 class ReasonOut(_Strict):
@@ -231,6 +252,28 @@ class RankedServiceOut(_Strict):
     uplift_low: float
     uplift_high: float
     reasons: list[DriverOut]
+
+    @classmethod
+    def from_domain(
+        cls,
+        ranked: RankedService,
+        service: Service,
+        drivers: Sequence[ExplainedDriver],
+        language: str,
+    ) -> RankedServiceOut:
+        """A ranked service as answered: named in `language`, with the drivers `explain` chose."""
+        return cls(
+            service_id=ranked.service_id,
+            rank=ranked.rank,
+            name=service.name.get(language),
+            family=service.family,
+            expected_with=ranked.expected_with,
+            expected_without=ranked.expected_without,
+            uplift=ranked.uplift,
+            uplift_low=ranked.uplift_low,
+            uplift_high=ranked.uplift_high,
+            reasons=[DriverOut(factor=d.factor, text=d.text, share=d.share) for d in drivers],
+        )
 
 
 class RecommendationResponse(_Strict):
@@ -335,36 +378,29 @@ class Readiness(_Strict):
     reason: str | None
 
 
-class AuditRecordOut(_Strict):
-    """A suggestion joined with one of its decisions (or with none yet)."""
+def _audit_record_fields() -> dict[str, Any]:
+    """The fields of `AuditRecordOut`: the audit store's joined view, column by column."""
+    out: dict[str, Any] = {}
+    for name, column, nullable in EXPORT_SOURCES:
+        # The ranking is stored as JSON text and answered as the list it holds.
+        kind: Any = list[dict[str, Any]] if name == "ranking" else column.type.python_type
+        out[name] = (kind | None if nullable else kind, ...)
+    return out
 
-    request_id: str
-    created_at: dt.datetime
-    kind: str
-    actor: str | None
-    client_key: str
-    input_hash: str
-    rules_version: str
-    model_version: str | None
-    objective: str | None
-    language: str
-    top_k: int | None
-    eligible: bool
-    responsible_office: str
-    ranking: list[dict[str, Any]]
-    decision_id: int | None
-    decided_at: dt.datetime | None
-    decided_by: str | None
-    choice: str | None
-    chosen_service_id: str | None
-    followed_top: bool | None
-    reason: str | None
+
+AuditRecordOut = create_model(
+    "AuditRecordOut",
+    __base__=_Strict,
+    __doc__="A suggestion joined with one of its decisions (or with none yet).",
+    **_audit_record_fields(),
+)
 
 
 class AuditRecordsResponse(_Strict):
     """A page of audit records, oldest first."""
 
-    records: list[AuditRecordOut]
+    # mypy cannot see through create_model; the schema and the validation are pydantic's.
+    records: list[AuditRecordOut]  # type: ignore[valid-type]
     next_offset: int | None
 
 

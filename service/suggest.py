@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,7 +21,6 @@ from typing import Any, Final
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility
-from models.explanations import explain
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN, pseudonymous_key
 from models.objectives import Objective
 from models.profile import ClientProfile
@@ -61,6 +60,24 @@ class DecisionRejectedError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedProfile:
+    """A profile validated at the edge, once, with the values it was sent as.
+
+    `sent` is the profile as it came (JSON values, with the identity code if one was given):
+    it only feeds the keyed client key and input hash of the audit record, and is never
+    logged or stored; everything else reads `profile`.
+    """
+
+    profile: ClientProfile
+    sent: Mapping[str, Any]
+
+
+def check_profile(sent: Mapping[str, Any]) -> CheckedProfile:
+    """Validate a profile as sent (`ProfileValidationError` with every problem)."""
+    return CheckedProfile(parse_profile(sent), sent)
+
+
+@dataclass(frozen=True, slots=True)
 class EligibilityAnswer:
     """The gate's decision for one request, with the audit record written for it."""
 
@@ -71,27 +88,12 @@ class EligibilityAnswer:
 
 
 @dataclass(frozen=True, slots=True)
-class DriverShown:
-    """A need or barrier behind a service's effect, worded in the request's language."""
-
-    factor: str
-    text: str
-    share: float
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceShown:
-    """One ranked service as the caseworker sees it."""
-
-    ranked: RankedService
-    name: str
-    family: str
-    drivers: tuple[DriverShown, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class RecommendationAnswer:
-    """A recommendation: the decision, the services (none for a non-client), the versions."""
+    """A recommendation: the decision, the ranking (empty for a non-client), the versions.
+
+    `catalog` is the served model's, which names the ranked services; `profile` is the one
+    the ranking was made for, which the drivers are worded for.
+    """
 
     request_id: str
     language: str
@@ -99,7 +101,9 @@ class RecommendationAnswer:
     model_version: str
     rules_version: str
     decision: EligibilityDecision
-    services: tuple[ServiceShown, ...]
+    ranking: tuple[RankedService, ...]
+    profile: ClientProfile
+    catalog: Catalog
     audit: SuggestionRecord
 
     @property
@@ -152,23 +156,18 @@ class SuggestionService:
     # -- eligibility -------------------------------------------------------------------------
 
     def prepare_eligibility(
-        self,
-        raw_profile: Mapping[str, Any],
-        profile: ClientProfile,
-        *,
-        language: str,
-        actor: str | None,
+        self, checked: CheckedProfile, *, language: str, actor: str | None
     ) -> EligibilityAnswer:
-        """Run the gate on a validated profile (`raw_profile` is what was sent, for the keys)."""
-        decision = assess_eligibility(profile)
+        """Run the gate on a profile checked at the edge."""
+        decision = assess_eligibility(checked.profile)
         request_id = uuid.uuid4().hex
         record = SuggestionRecord(
             request_id=request_id,
             created_at=utc_now(),
             kind="eligibility",
             actor=actor,
-            client_key=self.client_key(raw_profile, profile),
-            input_hash=self.input_hash({"profile": raw_profile, "language": language}),
+            client_key=self.client_key(checked),
+            input_hash=self.input_hash({"profile": checked.sent, "language": language}),
             rules_version=decision.rules_version,
             model_version=None,
             objective=None,
@@ -181,17 +180,10 @@ class SuggestionService:
         return EligibilityAnswer(request_id, language, decision, record)
 
     async def eligibility(
-        self,
-        raw_profile: Mapping[str, Any],
-        *,
-        language: str,
-        actor: str | None,
-        profile: ClientProfile | None = None,
+        self, checked: CheckedProfile, *, language: str, actor: str | None
     ) -> EligibilityAnswer:
-        """Validate (unless `profile` is `raw_profile` validated already), run the gate, and
-        wait until the audit record is durable."""
-        profile = profile if profile is not None else parse_profile(raw_profile)
-        answer = self.prepare_eligibility(raw_profile, profile, language=language, actor=actor)
+        """Run the gate, and wait until the audit record is durable."""
+        answer = self.prepare_eligibility(checked, language=language, actor=actor)
         await self._durable(self.audit.submit_suggestion(answer.audit))
         return answer
 
@@ -206,42 +198,40 @@ class SuggestionService:
 
     def prepare_recommendation(
         self,
-        raw_profile: Mapping[str, Any],
-        profile: ClientProfile,
+        checked: CheckedProfile,
         *,
         top_k: int,
-        objective: str,
+        objective: Objective,
         language: str,
         actor: str | None,
     ) -> RecommendationAnswer:
-        """Decide and rank a validated profile with the served model (`NoModelError` if none)."""
+        """Decide and rank a checked profile with the served model (`NoModelError` if none)."""
         served = self.served_model()  # one read: this request keeps this model throughout
-        parsed_objective = Objective.parse(objective)
+        profile = checked.profile
         try:
-            decision, ranking = served.model.recommend(profile, parsed_objective, top_k=top_k)
+            decision, ranking = served.model.recommend(profile, objective, top_k=top_k)
         except RulesVersionError as exc:
             raise NoModelError(str(exc)) from None
         if not decision.eligible:
             ranking = []
-        services = tuple(_shown(item, profile, served, language) for item in ranking)
         request_id = uuid.uuid4().hex
         record = SuggestionRecord(
             request_id=request_id,
             created_at=utc_now(),
             kind="recommendation",
             actor=actor,
-            client_key=self.client_key(raw_profile, profile),
+            client_key=self.client_key(checked),
             input_hash=self.input_hash(
                 {
-                    "profile": raw_profile,
+                    "profile": checked.sent,
                     "top_k": top_k,
-                    "objective": parsed_objective.name,
+                    "objective": objective.name,
                     "language": language,
                 }
             ),
             rules_version=decision.rules_version,
             model_version=served.version,
-            objective=parsed_objective.name,
+            objective=objective.name,
             language=language,
             top_k=top_k,
             eligible=decision.eligible,
@@ -251,30 +241,28 @@ class SuggestionService:
         return RecommendationAnswer(
             request_id=request_id,
             language=language,
-            objective=parsed_objective.name,
+            objective=objective.name,
             model_version=served.version,
             rules_version=decision.rules_version,
             decision=decision,
-            services=services,
+            ranking=tuple(ranking),
+            profile=profile,
+            catalog=served.catalog,
             audit=record,
         )
 
     async def recommend(
         self,
-        raw_profile: Mapping[str, Any],
+        checked: CheckedProfile,
         *,
         top_k: int,
-        objective: str,
+        objective: Objective,
         language: str,
         actor: str | None,
-        profile: ClientProfile | None = None,
     ) -> RecommendationAnswer:
-        """Validate (unless `profile` is `raw_profile` validated already), decide, rank, and
-        wait until the audit record is durable."""
-        self.served_model()  # no model: answer 503 before validating anything
-        profile = profile if profile is not None else parse_profile(raw_profile)
+        """Decide, rank, and wait until the audit record is durable."""
         answer = self.prepare_recommendation(
-            raw_profile, profile, top_k=top_k, objective=objective, language=language, actor=actor
+            checked, top_k=top_k, objective=objective, language=language, actor=actor
         )
         await self._durable(self.audit.submit_suggestion(answer.audit))
         return answer
@@ -362,12 +350,12 @@ class SuggestionService:
 
     # -- keyed hashes ------------------------------------------------------------------------
 
-    def client_key(self, raw_profile: Mapping[str, Any], profile: ClientProfile) -> str:
+    def client_key(self, checked: CheckedProfile) -> str:
         """The pseudonymous client key: keyed HMAC of the henkilötunnus, else of the client id."""
-        code = raw_profile.get("henkilotunnus")
+        code = checked.sent.get("henkilotunnus")
         if isinstance(code, str) and code.strip():
             return pseudonymous_key(code.strip().upper(), self._hmac_key)
-        return pseudonymous_key(profile.client_id, self._hmac_key)
+        return pseudonymous_key(checked.profile.client_id, self._hmac_key)
 
     def input_hash(self, payload: Mapping[str, Any]) -> str:
         """A keyed hash of the request (keyed: a profile with a code could be guessed)."""
@@ -377,22 +365,7 @@ class SuggestionService:
         ).hexdigest()
 
 
-def _shown(
-    item: RankedService, profile: ClientProfile, served: ServedModel, language: str
-) -> ServiceShown:
-    service = served.catalog.get(item.service_id)
-    return ServiceShown(
-        ranked=item,
-        name=service.name.get(language),
-        family=service.family,
-        drivers=tuple(
-            DriverShown(factor=d.factor, text=d.text, share=d.share)
-            for d in explain(item, profile, language)
-        ),
-    )
-
-
-def _ranking_json(ranking: list[RankedService]) -> str:
+def _ranking_json(ranking: Sequence[RankedService]) -> str:
     return json.dumps(
         [
             {

@@ -6,8 +6,8 @@ import functools
 
 from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
+from models.explanations import explain
 from service.schemas import (
-    DriverOut,
     EligibilityOut,
     EligibilityResponse,
     Language,
@@ -53,21 +53,13 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
         decision=eligibility_out(answer.decision, answer.language),
         responsible_office=answer.decision.responsible_office,
         services=[
-            RankedServiceOut(
-                service_id=shown.ranked.service_id,
-                rank=shown.ranked.rank,
-                name=shown.name,
-                family=shown.family,
-                expected_with=shown.ranked.expected_with,
-                expected_without=shown.ranked.expected_without,
-                uplift=shown.ranked.uplift,
-                uplift_low=shown.ranked.uplift_low,
-                uplift_high=shown.ranked.uplift_high,
-                reasons=[
-                    DriverOut(factor=d.factor, text=d.text, share=d.share) for d in shown.drivers
-                ],
+            RankedServiceOut.from_domain(
+                ranked,
+                answer.catalog.get(ranked.service_id),
+                explain(ranked, answer.profile, answer.language),
+                answer.language,
             )
-            for shown in answer.services
+            for ranked in answer.ranking
         ],
         notice=answer.notice,
     )

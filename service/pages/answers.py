@@ -26,7 +26,7 @@ from typing import Any, Final
 from cryptography.fernet import Fernet, InvalidToken
 
 from models.catalog import Catalog
-from models.eligibility import EligibilityDecision, assess_eligibility
+from models.eligibility import EligibilityDecision, Reason
 from models.explanations import explain
 from models.profile import DATE_FIELDS, ClientProfile
 from models.suggestions import Driver, RankedService
@@ -66,7 +66,8 @@ class PageAnswer:
 
     `ranking` is None when no model was loaded (eligibility only). Each ranked service
     keeps only the drivers `models.explanations.explain` shows, which are the same in every
-    language.
+    language. `decision` is the gate's decision as it was given, kept rather than
+    recomputed when the answer is shown again.
     """
 
     request_id: str
@@ -76,12 +77,8 @@ class PageAnswer:
     top_k: int
     ranking: tuple[RankedService, ...] | None
     model_version: str | None
+    decision: EligibilityDecision
     decisions: list[DecisionRecord] = field(default_factory=list)
-
-    @property
-    def decision(self) -> EligibilityDecision:
-        """The gate's decision (the gate is deterministic: recomputed, never stored)."""
-        return assess_eligibility(self.profile)
 
     @property
     def can_decide(self) -> bool:
@@ -126,6 +123,7 @@ def seal(answer: PageAnswer, secret: bytes) -> str:
         "j": answer.objective,
         "k": answer.top_k,
         "m": answer.model_version,
+        "g": _sealed_decision(answer.decision),
         "s": None
         if answer.ranking is None
         else [
@@ -208,7 +206,32 @@ def unseal(token: str, secret: bytes, *, request_id: str, owner: str) -> PageAns
         top_k=payload["k"],
         ranking=ranking,
         model_version=payload["m"],
+        decision=_unsealed_decision(payload["g"]),
         decisions=decisions,
+    )
+
+
+def _sealed_decision(decision: EligibilityDecision) -> list[Any]:
+    # The benefit notice is the gate's fixed text: the decision's default restores it.
+    return [
+        decision.eligible,
+        decision.responsible_office,
+        decision.target_groups,
+        decision.failed_conditions,
+        [[r.code, r.fi, r.sv, r.en] for r in decision.reasons],
+        decision.rules_version,
+    ]
+
+
+def _unsealed_decision(sealed: list[Any]) -> EligibilityDecision:
+    eligible, office, groups, failed, reasons, rules_version = sealed
+    return EligibilityDecision(
+        eligible=eligible,
+        responsible_office=office,
+        target_groups=tuple(groups),
+        failed_conditions=tuple(failed),
+        reasons=tuple(Reason(code=c, fi=fi, sv=sv, en=en) for c, fi, sv, en in reasons),
+        rules_version=rules_version,
     )
 
 

@@ -21,7 +21,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from models.catalog import Catalog, load_catalog
-from models.profile_validation import ProfileValidationError, parse_profile
+from models.objectives import Objective
+from models.profile_validation import ProfileValidationError
 from service.audit import AuditUnavailableError
 from service.pages import answers as answers_module
 from service.pages import form as profile_form
@@ -42,6 +43,7 @@ from service.suggest import (
     NoModelError,
     SuggestionService,
     UnknownRequestError,
+    check_profile,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -141,7 +143,7 @@ def _render(
         .render(
             lang=lang,
             languages=i18n.LANGUAGES,
-            language_names=i18n.LANGUAGE_NAMES,
+            language_names=i18n.language_names(),
             here=request.url.path,
             session=session,
             t=lambda key, **values: i18n.ui(key, lang, **values),
@@ -245,10 +247,9 @@ async def assess(request: Request) -> Response:
             {"answer": None, "csrf_error": True, **_form_context(_shown_values(form))},
             403,
         )
-    raw = profile_form.raw_profile(form)
     objective, top_k = profile_form.request_options(form)
     try:
-        profile = parse_profile(raw)
+        checked = check_profile(profile_form.raw_profile(form))  # the one check of the profile
     except ProfileValidationError as exc:
         errors: dict[str, list[str]] = {}
         for error in exc.errors:
@@ -266,29 +267,35 @@ async def assess(request: Request) -> Response:
     try:
         try:
             answer = await suggestions.recommend(
-                raw, top_k=top_k, objective=objective, language=session.lang, actor=session.label
+                checked,
+                top_k=top_k,
+                objective=Objective.parse(objective),
+                language=session.lang,
+                actor=session.label,
             )
             held = answers_module.PageAnswer(
                 request_id=answer.request_id,
                 owner=str(session.label),
-                profile=profile,
+                profile=checked.profile,
                 objective=answer.objective,
                 top_k=top_k,
-                ranking=answers_module.shown_ranking(
-                    tuple(shown.ranked for shown in answer.services), profile
-                ),
+                ranking=answers_module.shown_ranking(answer.ranking, checked.profile),
                 model_version=answer.model_version,
+                decision=answer.decision,
             )
         except NoModelError:
-            checked = await suggestions.eligibility(raw, language=session.lang, actor=session.label)
+            assessed = await suggestions.eligibility(
+                checked, language=session.lang, actor=session.label
+            )
             held = answers_module.PageAnswer(
-                request_id=checked.request_id,
+                request_id=assessed.request_id,
                 owner=str(session.label),
-                profile=profile,
+                profile=checked.profile,
                 objective=objective,
                 top_k=top_k,
                 ranking=None,
                 model_version=None,
+                decision=assessed.decision,
             )
     except AuditUnavailableError:
         return _render(

@@ -1,10 +1,11 @@
-"""Error responses shared by the routes' OpenAPI descriptions."""
+"""What the routes share: the edge check of a profile, and error responses for OpenAPI."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from service.schemas import ErrorOut, ValidationErrorOut
+from service.schemas import ErrorOut, ProfileIn, ValidationErrorOut
+from service.suggest import CheckedProfile
 
 AUTH: Final[dict[int | str, dict[str, Any]]] = {
     401: {"model": ErrorOut, "description": "No or unknown credentials."},
@@ -29,3 +30,12 @@ NO_MODEL: Final[dict[int | str, dict[str, Any]]] = {
 AUDIT_DOWN: Final[dict[int | str, dict[str, Any]]] = {
     503: {"model": ErrorOut, "description": "The audit store cannot record the answer."},
 }
+
+
+def checked_profile(profile: ProfileIn) -> CheckedProfile:
+    """The request's profile as `ProfileIn` checked it (with the gate's validator, once).
+
+    `sent` (JSON values, the identity code if given) only feeds the audit's keyed client key
+    and input hash.
+    """
+    return CheckedProfile(profile.to_profile(), profile.model_dump(mode="json", exclude_none=True))

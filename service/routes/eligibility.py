@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.deps import Caseworker, SuggestionsDep
-from service.routes.common import AUDIT_DOWN, AUTH, BODY
+from service.routes.common import AUDIT_DOWN, AUTH, BODY, checked_profile
 from service.schemas import EligibilityRequest, EligibilityResponse
 from service.views import eligibility_response
 
@@ -22,10 +22,6 @@ async def check_eligibility(
 ) -> EligibilityResponse:
     """Decide whether a person is a client of Helsinki's employment services, and why."""
     answer = await suggestions.eligibility(
-        # JSON mode: dates as ISO text, the gate's cheap path (see routes/recommendations.py).
-        body.profile.model_dump(mode="json", exclude_none=True),
-        language=body.language,
-        actor=principal.label,
-        profile=body.profile.to_profile(),  # ProfileIn validated it: not again
+        checked_profile(body.profile), language=body.language, actor=principal.label
     )
     return eligibility_response(answer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.deps import Caseworker, SuggestionsDep
-from service.routes.common import AUTH, BODY, NO_MODEL
+from service.routes.common import AUTH, BODY, NO_MODEL, checked_profile
 from service.schemas import RecommendationRequest, RecommendationResponse
 from service.views import recommendation_response
 
@@ -23,14 +23,12 @@ async def recommend(
     """Rank the services this client may take by their expected effect, with reasons."""
     # async def on purpose: scoring is short and CPU-bound, so running it on the event loop
     # one request at a time beats threads contending for the GIL.
+    suggestions.served_model()  # no model: answer 503 before checking the profile
     answer = await suggestions.recommend(
-        # JSON mode: dates as ISO text, which the gate checks on its cheap per-value path
-        # (real date objects go through pandas); the gate's rules are the same either way.
-        body.profile.model_dump(mode="json", exclude_none=True),
+        checked_profile(body.profile),
         top_k=body.top_k,
         objective=body.objective,
         language=body.language,
         actor=principal.label,
-        profile=body.profile.to_profile(),  # ProfileIn validated it: not again
     )
     return recommendation_response(answer)

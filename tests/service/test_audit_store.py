@@ -270,3 +270,26 @@ def test_commits_wait_for_another_process_holding_the_write_lock(tmp_path: Path)
             fcntl.flock(other.fileno(), fcntl.LOCK_UN)
         pending.result(timeout=10)
         assert store.suggestion("b" * 32) is not None
+
+
+def test_records_and_the_joined_view_derive_from_the_table_definition() -> None:
+    from dataclasses import fields
+
+    from service.audit.export import parquet_schema
+    from service.audit.schema import DECISION_COLUMNS, EXPORT_COLUMNS, SUGGESTION_COLUMNS
+    from service.schemas import AuditRecordOut
+
+    assert tuple(f.name for f in fields(SuggestionRecord)) == SUGGESTION_COLUMNS
+    assert tuple(f.name for f in fields(DecisionRecord)) == DECISION_COLUMNS
+    assert EXPORT_COLUMNS[: len(SUGGESTION_COLUMNS)] == SUGGESTION_COLUMNS
+    assert EXPORT_COLUMNS[len(SUGGESTION_COLUMNS) :] == (
+        "decision_id",
+        "decided_at",
+        "decided_by",
+        "choice",
+        "chosen_service_id",
+        "followed_top",
+        "reason",
+    )
+    assert tuple(parquet_schema().names) == EXPORT_COLUMNS
+    assert tuple(AuditRecordOut.model_fields) == EXPORT_COLUMNS

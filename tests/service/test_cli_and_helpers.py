@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from pipeline.cli import build_app
@@ -136,7 +138,7 @@ def test_run_command_makes_only_what_is_missing_then_serves_with_dev_keys(
         (tmp_path / "world" / "episodes.parquet").write_bytes(b"")
     steps: list[list[str]] = []
     served: dict[str, object] = {}
-    monkeypatch.setattr(service.cli, "_step", steps.append)
+    monkeypatch.setattr(service.cli, "_step", lambda _ctx, args: steps.append(args))
     monkeypatch.setattr(service.cli, "serve", lambda **kw: served.update(kw))
     monkeypatch.setattr(service.model_holder, "champion_version", lambda: champion)
     result = CliRunner().invoke(build_app(), ["run", "--port", "8123"])
@@ -149,3 +151,29 @@ def test_run_command_makes_only_what_is_missing_then_serves_with_dev_keys(
     assert served["port"] == 8123
     assert served["host"] == "127.0.0.1"
     assert served["dev_keys"] is True
+
+
+def test_run_steps_are_the_cli_s_own_commands_run_in_this_process() -> None:
+    import service.cli
+
+    app = build_app()
+    calls: list[tuple[str, int]] = []
+
+    @app.command("probe-step")
+    def probe_step(value: str = "x", fail: bool = False) -> None:
+        calls.append((value, os.getpid()))
+        if fail:
+            raise typer.Exit(3)
+
+    @app.command("probe-run")
+    def probe_run(ctx: typer.Context, fail: bool = False) -> None:
+        service.cli._step(ctx, ["probe-step", "--value", "y", *(["--fail"] if fail else [])])
+        calls.append(("after", os.getpid()))
+
+    result = CliRunner().invoke(app, ["probe-run"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("y", os.getpid()), ("after", os.getpid())]
+    calls.clear()
+    failed = CliRunner().invoke(app, ["probe-run", "--fail"])
+    assert failed.exit_code == 3
+    assert calls == [("y", os.getpid())]

@@ -472,13 +472,18 @@ def test_page_shows_no_english_words_on_finnish_and_swedish_pages(caseworker: Te
     from service.pages import i18n
 
     request_id, _ = _answer(caseworker)
-    english = [texts[2] for texts in i18n.UI.values()]
-    english += [label[2] for label, _ in i18n.FIELDS.values()]
-    english += [words[2] for values in i18n.VALUES.values() for words in values.values()]
-    for lang, k in (("fi", 0), ("sv", 1)):
-        own = {texts[k] for texts in i18n.UI.values()}
-        own |= {label[k] for label, _ in i18n.FIELDS.values()}
-        own |= {words[k] for values in i18n.VALUES.values() for words in values.values()}
+
+    def words(lang: str) -> list[str]:
+        # The page furniture, the field labels and the words for values.
+        return [
+            text
+            for key, text in i18n.flat_texts(lang).items()
+            if key.startswith(("ui.", "values.")) or key.endswith(".label")
+        ]
+
+    english = words("en")
+    for lang in ("fi", "sv"):
+        own = set(words(lang))
         pages = [
             caseworker.get(f"{answer_path(request_id)}?lang={lang}").text,
             caseworker.get(f"/?lang={lang}").text,
@@ -487,3 +492,23 @@ def test_page_shows_no_english_words_on_finnish_and_swedish_pages(caseworker: Te
             if "{" in text or len(text) < 8 or text in own:
                 continue  # templates, short codes (A1, B2) and words the languages share
             assert all(f">{text}<" not in page for page in pages), (lang, text)
+
+
+def test_page_shows_an_answer_again_without_re_running_the_gate(
+    caseworker: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import models.eligibility
+
+    request_id, _ = _answer(caseworker)
+
+    def no_gate(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the gate ran again")
+
+    import service.pages.answers
+
+    monkeypatch.setattr(models.eligibility, "assess_eligibility", no_gate)
+    # Where the page once imported the gate (raising=False: it no longer does).
+    monkeypatch.setattr(service.pages.answers, "assess_eligibility", no_gate, raising=False)
+    again = caseworker.get(f"{answer_path(request_id)}?lang=en")
+    assert again.status_code == 200
+    assert "The person is a client of Helsinki" in again.text

@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 
 from models.catalog import ServiceLimits, load_catalog
+from models.eligibility import assess_eligibility
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN, PROBLEM_MESSAGES
 from models.languages import LANGUAGES
 from models.profile import BARRIER_FLAGS, ClientProfile
@@ -42,11 +43,15 @@ from service.pages.form import (
 
 
 def test_i18n_every_text_exists_in_every_language() -> None:
-    for key, texts in i18n.UI.items():
-        assert len(texts) == 3 and all(t.strip() for t in texts), key
-    for name, (label, help_text) in i18n.FIELDS.items():
-        assert all(t.strip() for t in label), name
-        assert help_text is None or all(t.strip() for t in help_text), name
+    english = i18n.flat_texts("en")
+    for lang in i18n.LANGUAGES:
+        own = i18n.flat_texts(lang)
+        assert own.keys() == english.keys(), lang
+        for key, text in own.items():
+            assert isinstance(text, str) and text.strip(), (lang, key)
+            assert i18n.placeholders(text) == i18n.placeholders(english[key]), (lang, key)
+    assert {key for _, key in i18n.ERRORS} | {"fallback"} == set(i18n.texts("en")["errors"])
+    assert i18n.texts("fi") is i18n.texts("fi")  # read once
     assert i18n.missing_texts() == []
 
 
@@ -204,6 +209,7 @@ def _answer(request_id: str, owner: str = "desk-1", *, top_k: int = 10) -> PageA
         top_k=top_k,
         ranking=ranking,
         model_version="7",
+        decision=assess_eligibility(profile),
     )
 
 

@@ -178,3 +178,30 @@ def test_services_answers_from_the_file_without_a_model(api_without_model: TestC
     response = api_without_model.get("/v1/services", headers=CASEWORKER)
     assert response.status_code == 200
     assert len(response.json()["services"]) == len(load_catalog())
+
+
+def test_a_request_checks_its_profile_once_and_parses_its_objective_once(
+    api: TestClient, monkeypatch: Any
+) -> None:
+    import service.suggest
+
+    checks: list[object] = []
+    parses: list[str] = []
+    real_check, real_parse = service.suggest.parse_profile, Objective.parse.__func__  # type: ignore[attr-defined]
+
+    def counted_check(raw: Any, **kwargs: Any) -> Any:
+        checks.append(raw)
+        return real_check(raw, **kwargs)
+
+    def counted_parse(cls: type[Objective], spec: str) -> Objective:
+        parses.append(spec)
+        return real_parse(cls, spec)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(service.suggest, "parse_profile", counted_check)
+    monkeypatch.setattr(Objective, "parse", classmethod(counted_parse))
+    _recommend(api, objective="employment_12m")
+    assert (len(checks), parses) == (1, ["employment_12m"])
+    checks.clear()
+    response = api.post("/v1/eligibility", json={"profile": client_profile()}, headers=CASEWORKER)
+    assert response.status_code == 200
+    assert len(checks) == 1

@@ -1,0 +1,152 @@
+"""The evaluators' export (CSV, JSON lines, Parquet) and retention of the audit store."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Boolean, DateTime, Engine, Integer, delete, select
+
+from service.audit.reads import iter_records, naive_utc
+from service.audit.schema import (
+    EXPORT_COLUMNS,
+    EXPORT_SOURCES,
+    TIMESTAMP_COLUMNS,
+    decisions,
+    suggestions,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+FORMATS = (".csv", ".jsonl", ".parquet")
+_PARQUET_CHUNK = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """How many records `AuditStore.prune` removed."""
+
+    suggestions: int
+    decisions: int
+
+
+def export(engine: Engine, out: Path | str) -> int:
+    """Write suggestions joined with decisions to `out` (.csv, .jsonl or .parquet).
+
+    The file is written to a temporary name beside `out` and renamed when complete.
+    Returns the number of rows written.
+    """
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"cannot export to {out.name!r}: use a .csv, .jsonl or .parquet file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    writers = {".csv": _write_csv, ".jsonl": _write_jsonl, ".parquet": _write_parquet}
+    try:
+        count = writers[suffix](tmp, iter_records(engine))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
+
+
+def prune(engine: Engine, older_than_days: int, *, now: dt.datetime | None = None) -> PruneResult:
+    """Remove suggestions older than `older_than_days` days, with their decisions."""
+    if older_than_days < 1:
+        raise ValueError("older_than_days must be at least 1")
+    cutoff = naive_utc(now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=older_than_days)
+    old = select(suggestions.c.request_id).where(suggestions.c.created_at < cutoff)
+    with engine.begin() as conn:
+        removed_decisions = conn.execute(
+            delete(decisions).where(decisions.c.request_id.in_(old))
+        ).rowcount
+        removed_suggestions = conn.execute(
+            delete(suggestions).where(suggestions.c.created_at < cutoff)
+        ).rowcount
+    return PruneResult(suggestions=removed_suggestions, decisions=removed_decisions)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat() + "Z"
+    return value
+
+
+def _write_csv(path: Path, rows: Iterator[Mapping[str, Any]]) -> int:
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _plain(v) for k, v in row.items()})
+            count += 1
+        handle.flush()
+        os.fsync(handle.fileno())
+    return count
+
+
+def _write_jsonl(path: Path, rows: Iterator[Mapping[str, Any]]) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            record = {k: _plain(v) for k, v in row.items()}
+            record["ranking"] = json.loads(record["ranking"])
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+        handle.flush()
+        os.fsync(handle.fileno())
+    return count
+
+
+def parquet_schema() -> pa.Schema:
+    """The export's Arrow schema, from the tables' column types (times in UTC)."""
+    import pyarrow as pa
+
+    def arrow_type(column_type: object) -> pa.DataType:
+        if isinstance(column_type, DateTime):
+            return pa.timestamp("us", tz="UTC")
+        if isinstance(column_type, Boolean):
+            return pa.bool_()
+        if isinstance(column_type, Integer):
+            return pa.int64()
+        return pa.string()
+
+    return pa.schema([(name, arrow_type(column.type)) for name, column, _ in EXPORT_SOURCES])
+
+
+def _write_parquet(path: Path, rows: Iterator[Mapping[str, Any]]) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_schema()
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        chunk: list[Mapping[str, Any]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= _PARQUET_CHUNK:
+                writer.write_table(pa.Table.from_pylist(_utc_rows(chunk), schema=schema))
+                count += len(chunk)
+                chunk = []
+        if chunk or count == 0:
+            writer.write_table(pa.Table.from_pylist(_utc_rows(chunk), schema=schema))
+            count += len(chunk)
+    return count
+
+
+def _utc_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            k: (v.replace(tzinfo=dt.UTC) if k in TIMESTAMP_COLUMNS and v is not None else v)
+            for k, v in row.items()
+        }
+        for row in rows
+    ]

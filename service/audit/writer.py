@@ -1,0 +1,303 @@
+"""The durable append path of the audit store, and the store itself.
+
+Append-only, written before the answer leaves the server, and free of personal identity
+codes: clients appear only as a keyed HMAC, inputs only as a keyed hash. SQLite by default
+(WAL, synchronous=FULL, so an answered request survives `kill -9` and power loss),
+PostgreSQL by URL.
+
+Writes go through one writer thread that commits whatever has queued up in one transaction
+(group commit): a commit costs an fsync of a few milliseconds, and concurrent requests share
+it instead of queueing for one each. Several server processes on one SQLite file take turns
+through a file lock. Reading, export and retention are in `reads` and `export`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Final, Literal
+
+from sqlalchemy import Engine, Table, create_engine, event, insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
+
+from service.audit import export as _export
+from service.audit import reads
+from service.audit.export import PruneResult
+from service.audit.schema import (
+    DecisionRecord,
+    SuggestionRecord,
+    decisions,
+    metadata,
+    suggestions,
+)
+
+log = logging.getLogger(__name__)
+
+_BATCH_LIMIT: Final = 512
+
+
+class AuditUnavailableError(RuntimeError):
+    """The audit store is closed or failed to write: no suggestion may be answered."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    table: Table
+    row: dict[str, Any]
+    done: Future[None]
+
+
+_STOP: Final = object()
+
+
+class AuditStore:
+    """The append-only audit store behind one SQLAlchemy URL.
+
+    Parameters
+    ----------
+    url : SQLAlchemy database URL (`sqlite:///path` or `postgresql+psycopg://...`).
+
+    Examples
+    --------
+    >>> store = AuditStore("sqlite://")  # doctest: +SKIP
+    >>> store.open(); store.write_suggestion(record); store.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._accepting = False
+        self._state_lock = threading.Lock()
+        self._lock_path = _write_lock_path(url)
+        self._lock_file: BinaryIO | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, created (with the tables) on first use."""
+        if self._engine is None:
+            self._engine = _make_engine(self.url)
+            _create_tables(self._engine)
+        return self._engine
+
+    def open(self) -> AuditStore:
+        """Create the tables if needed and start the writer thread."""
+        with self._state_lock:
+            _ = self.engine
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="polku-audit-writer", daemon=True
+                )
+                self._writer.start()
+            self._accepting = True
+        return self
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and release the database."""
+        with self._state_lock:
+            self._accepting = False
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._queue.put(_STOP)
+            writer.join()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> AuditStore:
+        return self.open()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def submit_suggestion(self, record: SuggestionRecord) -> Future[None]:
+        """Queue a suggestion; the future completes once it is committed (or failed)."""
+        return self._submit(suggestions, _row(record))
+
+    def submit_decision(self, record: DecisionRecord) -> Future[None]:
+        """Queue a decision; the future completes once it is committed (or failed)."""
+        return self._submit(decisions, _row(record))
+
+    def write_suggestion(self, record: SuggestionRecord) -> None:
+        """Write a suggestion and wait until it is durable."""
+        self.submit_suggestion(record).result()
+
+    def write_decision(self, record: DecisionRecord) -> None:
+        """Write a decision and wait until it is durable."""
+        self.submit_decision(record).result()
+
+    def _submit(self, table: Table, row: dict[str, Any]) -> Future[None]:
+        done: Future[None] = Future()
+        if not self._accepting:
+            done.set_exception(AuditUnavailableError("the audit store is not open"))
+            return done
+        self._queue.put(_Pending(table, row, done))
+        return done
+
+    def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch: list[_Pending] = [first]  # type: ignore[list-item]
+            while len(batch) < _BATCH_LIMIT:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            try:
+                self._commit(batch)
+            except BaseException:  # the writer must outlive any failure, or requests hang
+                log.exception("audit writer failed on a batch of %d", len(batch))
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(AuditUnavailableError("the audit write failed"))
+        # Anything queued after the stop marker is refused, never silently dropped.
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Pending):
+                item.done.set_exception(AuditUnavailableError("the audit store closed"))
+
+    def _commit(self, batch: Sequence[_Pending]) -> None:
+        try:
+            with self._exclusive_write(), self.engine.begin() as conn:
+                for table in (suggestions, decisions):  # parents before children
+                    rows = [p.row for p in batch if p.table is table]
+                    if rows:
+                        conn.execute(insert(table), rows)
+        except Exception:
+            if len(batch) > 1:
+                # One bad row must not fail its neighbours: retry each on its own.
+                for pending in batch:
+                    self._commit([pending])
+                return
+            log.exception("audit write failed (table %s)", batch[0].table.name)
+            batch[0].done.set_exception(AuditUnavailableError("the audit write failed"))
+            return
+        for pending in batch:
+            pending.done.set_result(None)
+
+    @contextlib.contextmanager
+    def _exclusive_write(self) -> Iterator[None]:
+        # Several server processes may share one SQLite file. Its busy handler polls with
+        # sleeps of 1, 2, 5, 10, ... ms while another process commits, which showed up as
+        # 50-100 ms tails with two workers; a blocking file lock wakes the next writer as
+        # soon as the lock is free.
+        if self._lock_path is None:
+            yield
+            return
+        if self._lock_file is None:
+            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 (kept open)
+        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+
+    # -- reading, export and retention (see `reads` and `export`) ----------------------------
+
+    def suggestion(self, request_id: str) -> SuggestionRecord | None:
+        """The suggestion answered under `request_id`, or None."""
+        return reads.suggestion(self.engine, request_id)
+
+    def count(self, table: Literal["suggestions", "decisions"]) -> int:
+        """How many records the table holds."""
+        return reads.count(self.engine, table)
+
+    def records(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Suggestions joined with their decisions (`reads.iter_records`), as a list."""
+        return list(
+            reads.iter_records(self.engine, since=since, until=until, limit=limit, offset=offset)
+        )
+
+    def export(self, out: Path | str) -> int:
+        """Write the joined records to `out` (.csv, .jsonl or .parquet); the rows written."""
+        return _export.export(self.engine, out)
+
+    def prune(self, older_than_days: int, *, now: dt.datetime | None = None) -> PruneResult:
+        """Remove suggestions older than `older_than_days` days, with their decisions."""
+        return _export.prune(self.engine, older_than_days, now=now)
+
+
+def _create_tables(engine: Engine, attempts: int = 3) -> None:
+    """Create the tables unless they exist, tolerating another process doing the same.
+
+    `create_all` checks, then creates: two workers starting on a new database can both see
+    no table, and the slower one fails with "already exists". Checking again settles it.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DatabaseError as error:
+            if "already exists" not in str(error).lower() or attempt == attempts:
+                raise
+            log.info("audit tables were created by another process; checking again")
+
+
+def _write_lock_path(url: str) -> Path | None:
+    """The lock file that orders commits to a SQLite file across processes (else None)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database + ".write-lock")
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = parsed.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the answer leaves, even across a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+def _row(record: SuggestionRecord | DecisionRecord) -> dict[str, Any]:
+    # Shallow: every field is immutable (`dataclasses.asdict` deep-copies each value).
+    return {name: getattr(record, name) for name in record.__slots__}
