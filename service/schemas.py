@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -378,12 +379,22 @@ class Readiness(_Strict):
     reason: str | None
 
 
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    # The store keeps UTC without tzinfo; answers say so (RFC 3339 needs the offset).
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+
+
 def _audit_record_fields() -> dict[str, Any]:
     """The fields of `AuditRecordOut`: the audit store's joined view, column by column."""
     out: dict[str, Any] = {}
     for name, column, nullable in EXPORT_SOURCES:
         # The ranking is stored as JSON text and answered as the list it holds.
         kind: Any = list[dict[str, Any]] if name == "ranking" else column.type.python_type
+        if kind is dt.datetime:
+            kind = UtcDatetime
         out[name] = (kind | None if nullable else kind, ...)
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi.testclient import TestClient
 
 from tests.service.helpers import auth, client_profile
@@ -38,6 +40,9 @@ def test_audit_records_page_through_suggestions_and_decisions(api: TestClient) -
     assert len(last["client_key"]) == 64
     assert "henkilotunnus" not in str(rest)
     assert client_profile()["henkilotunnus"] not in str(rest)
+    # Times are answered in UTC with their offset (RFC 3339 date-time, as the schema says).
+    for moment in (last["created_at"], last["decided_at"]):
+        assert dt.datetime.fromisoformat(moment).utcoffset() == dt.timedelta(0)
 
 
 def test_audit_records_refuse_a_bad_limit(api: TestClient) -> None:
