@@ -115,11 +115,18 @@ def _distinct_outcomes(
     """Number each row's outcome (rule set, failed conditions, groups) 0..k-1 and decide each
     of the k outcomes once: rows share few outcomes, so decisions are spread out, not redone.
     """
-    n_conditions = len(CONDITION_CODES)
-    table = pd.DataFrame(np.column_stack([outcomes.rule_set, outcomes.failed, outcomes.groups]))
+    table = pd.DataFrame(
+        {
+            "rule_set": outcomes.rule_set,
+            **dict(zip(CONDITION_CODES, outcomes.failed.T, strict=True)),
+            **dict(zip(GROUP_CODES, outcomes.groups.T, strict=True)),
+        }
+    )
     grouped = table.groupby(list(table.columns), sort=False)
     outcome_ids = grouped.ngroup().to_numpy()
-    # `size()` lists the outcomes in the order `ngroup` numbers them.
+    # `size()` lists the outcomes (rule set, failed..., groups...) in the order `ngroup`
+    # numbers them.
+    n_conditions = len(CONDITION_CODES)
     decisions = [
         _decision_of(key[1 : 1 + n_conditions], key[1 + n_conditions :], rule_sets[int(key[0])])
         for key in grouped.size().index
