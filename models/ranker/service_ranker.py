@@ -120,6 +120,9 @@ class ServiceRanker(BaseEstimator):
     services_ : tuple of str
     targets_ : tuple of str
         `models.suggestions.TARGETS`.
+    outcome_coef_ : ndarray of shape (n_targets, n_coef, n_services + 1)
+        Fold-averaged logit coefficients of the outcome model under each action, in
+        `models.actions` order ("none" last).
     baseline_coef_ : ndarray of shape (n_targets, n_coef)
         Logit coefficients of the outcome without service (column 0 of the design is 1).
     uplift_coef_ : ndarray of shape (n_targets, n_coef, n_services)
@@ -143,9 +146,9 @@ class ServiceRanker(BaseEstimator):
         Services with at least `min_treated` logged episodes.
     propensity_source_ : {"logged", "estimated"}
     overlap_ : pandas.DataFrame
-        Per action: `n_allowed`, `n_treated`, `share_floored` (treated rows whose propensity
-        was below the floor), `min_propensity`, `ess` (effective sample size of the treated
-        rows' inverse-propensity weights).
+        Per action ("none" last): `n_allowed`, `n_treated`, `share_floored` (treated rows
+        whose propensity was below the floor), `min_propensity`, `ess` (effective sample size
+        of the treated rows' inverse-propensity weights).
     n_logged_not_allowed_ : int
         Episodes whose logged service the `allowed` mask forbade (kept; counted as allowed).
 
