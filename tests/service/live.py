@@ -9,12 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from tests.helpers import wait_until
 from tests.service.helpers import HMAC_KEY, KEYS
 from tests.service.registry_builder import tracking_uri
 
@@ -40,6 +40,15 @@ class LiveServer:
     @property
     def audit_path(self) -> Path:
         return self.state_dir / "audit.sqlite3"
+
+    def ready(self) -> bool:
+        """Whether /health/ready answers 200; raises if the process has exited."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.base_url}/health/ready", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM), or kill after 20 s."""
@@ -87,15 +96,11 @@ def start_server(state_dir: Path, registry: Path, *, timeout: float = 90.0) -> L
             cwd=state_dir,
         )
     server = LiveServer(process, f"http://127.0.0.1:{port}", state_dir, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{server.base_url}/health/ready", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise RuntimeError(f"the server was not ready in {timeout} s:\n{log_path.read_text()[-3000:]}")
+    try:
+        wait_until(server.ready, timeout, "the server's /health/ready", interval=0.2)
+    except AssertionError:
+        server.kill()
+        raise RuntimeError(
+            f"the server was not ready in {timeout} s:\n{log_path.read_text()[-3000:]}"
+        ) from None
+    return server

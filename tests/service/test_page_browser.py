@@ -6,10 +6,10 @@ Screenshots go to `test-artifacts/` (gitignored) for a person to look at.
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,14 @@ from models.bundle import PolkuModel
 from models.catalog import load_catalog
 from service.main import create_app
 from service.pages.answers import request_id_of
+from tests.helpers import wait_until
 from tests.service.helpers import KEYS, FakeLoaded, make_settings
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Set by .ci/run: there a missing Chromium fails these tests instead of skipping them.
+REQUIRE_BROWSER = "POLKU_REQUIRE_BROWSER"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -57,12 +60,13 @@ class _Server:
 
     def __enter__(self) -> _Server:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
+        wait_until(self._started, 20, "uvicorn to start")
         return self
+
+    def _started(self) -> bool:
+        if not self.thread.is_alive():
+            raise RuntimeError("uvicorn exited before it started")
+        return bool(self.server.started)
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
@@ -88,7 +92,10 @@ def served(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+        missing = f"Debian's chromium is not installed at {CHROMIUM} (`make browser-deps`)"
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{missing}; {REQUIRE_BROWSER}=1 requires the browser tests to run")
+        pytest.skip(missing)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,0 +1,26 @@
+"""Helpers shared by every test folder (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll `predicate` until it returns something true, and return that.
+
+    Tests wait on the condition they need instead of sleeping a fixed time and hoping the
+    machine was fast enough; a slow machine only waits longer, up to `timeout` seconds,
+    after which the test fails naming `what` it waited for.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s in vain for {what}")
+        time.sleep(interval)
