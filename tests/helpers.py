@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    from pipeline.train import TrainedModel, TrainSettings
+    from pipeline.world_data import World
 
 T = TypeVar("T")
+
+
+class TinyTraining(NamedTuple):
+    """What the `tiny_training` fixture holds: the tiny world loaded, the model fitted and
+    evaluated on it, and the settings used."""
+
+    world: World
+    trained: TrainedModel
+    settings: TrainSettings
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:

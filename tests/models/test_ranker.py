@@ -17,8 +17,7 @@ from models.ranker import (
     outcomes_from_episodes,
 )
 from models.suggestions import TARGETS
-from tests.models.conftest import fit_ranker
-from tests.models.world import HEALTH_EFFECT, LOW_LANGUAGE, ToyEpisodes, make_world
+from tests.models.world import HEALTH_EFFECT, LOW_LANGUAGE, ToyEpisodes, fit_ranker, make_world
 
 
 @pytest.fixture(scope="module")

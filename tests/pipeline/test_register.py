@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog
 from pipeline.register import (
     RegisterValidationError,
     find_file,
@@ -20,11 +20,6 @@ from pipeline.register import (
 )
 from pipeline.synth import SynthConfig, World, generate_world, write_world
 from pipeline.synth_outcomes import OUTCOME_TARGETS
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
 from models.henkilotunnus import parse_henkilotunnus_array
@@ -23,11 +23,6 @@ from pipeline.synth import (
 )
 from pipeline.synth_marginals import calibration_marginals
 from pipeline.synth_outcomes import NO_SERVICE, OUTCOME_TARGETS, truth_probabilities
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
 
 
 @pytest.fixture(scope="module")

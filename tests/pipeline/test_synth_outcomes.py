@@ -9,17 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog
 from models.profile import ClientProfile
 from pipeline.synth import SynthConfig, World, generate_world
 from pipeline.synth_outcomes import SERVICE_EFFECTS, draw_outcomes, truth_probabilities
 
 SIX = "employment_or_education_6m"
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import joblib
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -23,11 +24,18 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from models.bundle import PolkuModel
 from models.henkilotunnus import format_henkilotunnus
 from tests.helpers import wait_until
-from tests.service.helpers import auth, client_profile, non_client_profile
-from tests.service.live import LiveServer, copy_registry, start_server
-from tests.service.registry_builder import tracking_uri
+from tests.service.helpers import (
+    LiveServer,
+    auth,
+    client_profile,
+    copy_registry,
+    non_client_profile,
+    start_server,
+    tracking_uri,
+)
 
 CASEWORKER = auth("caseworker")
 
@@ -37,11 +45,13 @@ CASEWORKER = auth("caseworker")
 
 
 @pytest.fixture(scope="session")
-def registry_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def registry_root(tmp_path_factory: pytest.TempPathFactory, tiny_model: PolkuModel) -> Path:
     """A registry with versions 1 (champion) and 2 of the tiny model, built once."""
     root = tmp_path_factory.mktemp("registry")
+    model_path = tmp_path_factory.mktemp("tiny-model") / "model.joblib"
+    joblib.dump(tiny_model, model_path)
     subprocess.run(
-        [sys.executable, "-m", "tests.service.registry_builder", str(root)],
+        [sys.executable, "-m", "tests.service.registry_builder", str(root), str(model_path)],
         check=True,
         capture_output=True,
         cwd=Path(__file__).resolve().parents[2],
