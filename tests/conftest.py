@@ -2,8 +2,8 @@
 
 The suite has one tiny trained model (`tiny_training`, `tiny_model`): fitted once per
 session the way `polku train` fits (`pipeline.train.fit_model`) on one small generated
-world. The model and pipeline tests that need a model with known effects use the toy world
-of `tests/models/world.py` instead; that ranker is the subject of those tests.
+world. The model tests that need a ranker with known effects use the toy world of
+`tests/models/world.py` instead; that ranker is the subject of those tests.
 """
 
 from __future__ import annotations
