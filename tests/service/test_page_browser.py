@@ -7,7 +7,6 @@ Screenshots go to `test-artifacts/` (gitignored) for a person to look at.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from models.catalog import load_catalog
 from service.main import create_app
 from service.pages.answers import request_id_of
 from tests.helpers import wait_until
-from tests.service.helpers import KEYS, FakeLoaded, make_settings
+from tests.service.helpers import KEYS, FakeLoaded, free_port, make_settings
 
 pytestmark = pytest.mark.browser
 
@@ -42,12 +41,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # A syntactically valid code of the test range (individual number 900-999): born 2000-05-17.
 CODE = "170500A9056"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Server:
@@ -84,7 +77,7 @@ def served(
     def loader() -> FakeLoaded:
         return FakeLoaded(tiny_model, "7", tiny_model.trained_at, {})
 
-    port = _free_port()
+    port = free_port()
     with _Server(create_app(settings, model_loader=loader), port):
         yield f"http://127.0.0.1:{port}", state / "audit.sqlite3"
 
