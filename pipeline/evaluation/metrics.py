@@ -92,7 +92,7 @@ def oracle_gain_captured(value: float, baseline_value: float, oracle_value: floa
 
     Examples
     --------
-    >>> oracle_gain_captured(0.35, 0.30, 0.40)
+    >>> oracle_gain_captured(0.375, 0.25, 0.5)  # captures half of the oracle's gain
     0.5
     """
     gain = oracle_value - baseline_value

@@ -12,8 +12,7 @@ from models.features import DRIVER_FACTORS
 from models.profile import ClientProfile
 from models.ranker import ServiceRanker
 from models.suggestions import RankedService
-from tests.models.conftest import fit_ranker
-from tests.models.world import ToyEpisodes, base_profile, make_world, profile_of
+from tests.models.world import ToyEpisodes, base_profile, fit_ranker, make_world, profile_of
 
 
 def _by_id(ranked: list[RankedService]) -> dict[str, RankedService]:

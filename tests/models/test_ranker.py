@@ -12,8 +12,7 @@ from models.catalog import Catalog
 from models.objectives import TARGETS, objective_weights, outcomes_from_episodes
 from models.ranker import CALIBRATION_FEATURES, ServiceRanker
 from models.ranker.intervals import calibrate
-from tests.models.conftest import fit_ranker
-from tests.models.world import HEALTH_EFFECT, LOW_LANGUAGE, ToyEpisodes, make_world
+from tests.models.world import HEALTH_EFFECT, LOW_LANGUAGE, ToyEpisodes, fit_ranker, make_world
 
 
 @pytest.fixture(scope="module")

@@ -21,27 +21,27 @@ def _log_and_register(model: PolkuModel, example: pd.DataFrame) -> str:
         return registry.log_model(model, input_example=example)
 
 
-def test_tracking_uri_defaults_to_state_dir(mlflow_state: Path) -> None:
-    assert registry.tracking_uri() == f"sqlite:///{mlflow_state / 'mlflow.db'}"
+def test_tracking_uri_defaults_to_state_dir(state_dir: Path) -> None:
+    assert registry.tracking_uri() == f"sqlite:///{state_dir / 'mlflow.db'}"
 
 
 def test_tracking_uri_follows_the_environment(
-    mlflow_state: Path, monkeypatch: pytest.MonkeyPatch
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
     assert registry.tracking_uri() == "http://tracking.example:5000"
 
 
-def test_experiment_keeps_artifacts_in_state_dir(mlflow_state: Path) -> None:
+def test_experiment_keeps_artifacts_in_state_dir(state_dir: Path) -> None:
     experiment_id = registry.configure_tracking()
     experiment = mlflow.get_experiment(experiment_id)
     assert experiment.name == registry.EXPERIMENT_NAME
-    assert experiment.artifact_location == (mlflow_state / "mlartifacts").as_uri()
+    assert experiment.artifact_location == (state_dir / "mlartifacts").as_uri()
     assert registry.configure_tracking() == experiment_id  # idempotent
 
 
 def test_registry_round_trip_by_alias(
-    mlflow_state: Path, polku_model: PolkuModel, world: ToyEpisodes
+    state_dir: Path, polku_model: PolkuModel, world: ToyEpisodes
 ) -> None:
     example = world.frame.head(3)
     version = _log_and_register(polku_model, example)
@@ -70,7 +70,7 @@ def test_registry_round_trip_by_alias(
 
 
 def test_logged_model_records_hash_versions_and_no_identity_code(
-    mlflow_state: Path, polku_model: PolkuModel, world: ToyEpisodes
+    state_dir: Path, polku_model: PolkuModel, world: ToyEpisodes
 ) -> None:
     example = world.frame.head(2).assign(henkilotunnus="131052-308T")
     version = _log_and_register(polku_model, example)
@@ -78,7 +78,7 @@ def test_logged_model_records_hash_versions_and_no_identity_code(
     model_version = client.get_model_version(registry.MODEL_NAME, version)
     assert len(model_version.tags[registry.SHA256_KEY]) == 64
     assert model_version.tags[registry.FEATURE_LAYOUT_KEY] == polku_model.feature_layout
-    stored = list((mlflow_state / "mlartifacts").rglob("*"))
+    stored = list((state_dir / "mlartifacts").rglob("*"))
     texts = [p.read_text(errors="ignore") for p in stored if p.is_file() and p.suffix != ".joblib"]
     assert texts and not any("131052-308T" in text for text in texts)
     mlmodel = next(p for p in stored if p.name == "MLmodel").read_text()
@@ -86,10 +86,10 @@ def test_logged_model_records_hash_versions_and_no_identity_code(
 
 
 def test_tampered_artifact_is_refused_before_unpickling(
-    mlflow_state: Path, polku_model: PolkuModel, world: ToyEpisodes
+    state_dir: Path, polku_model: PolkuModel, world: ToyEpisodes
 ) -> None:
     version = _log_and_register(polku_model, world.frame.head(2))
-    (artifact,) = (mlflow_state / "mlartifacts").rglob(registry.ARTIFACT_FILE)
+    (artifact,) = (state_dir / "mlartifacts").rglob(registry.ARTIFACT_FILE)
     tampered = joblib.load(artifact)
     tampered.metadata["note"] = "changed after logging"
     joblib.dump(tampered, artifact)
@@ -117,7 +117,7 @@ def test_library_versions_name_the_model_dependencies() -> None:
 
 
 def test_version_of_another_feature_layout_is_refused_before_unpickling(
-    mlflow_state: Path,
+    state_dir: Path,
     polku_model: PolkuModel,
     world: ToyEpisodes,
     monkeypatch: pytest.MonkeyPatch,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from models.catalog import Catalog
 from models.profile import BARRIER_FLAGS, PROFILE_COLUMNS, ClientProfile
+from models.ranker import ServiceRanker
 
 HEALTH_SERVICES = ("health_check", "work_ability_assessment")
 LANGUAGE_SERVICES = ("finnish_language_course", "integration_training")
@@ -143,6 +144,19 @@ def make_world(n: int, seed: int, catalog: Catalog) -> ToyEpisodes:
         [rng.random(n) < np.clip(base + received, 0, 1) for _ in range(2)]
     ).astype(np.float64)
     return ToyEpisodes(frame, actions, propensity, outcomes, effects, allowed)
+
+
+def fit_ranker(world: ToyEpisodes, catalog: Catalog, **params: object) -> ServiceRanker:
+    """A `ServiceRanker` with `params`, fitted on every episode of a toy world."""
+    ranker = ServiceRanker(services=catalog.ids, **params)  # type: ignore[arg-type]
+    return ranker.fit(
+        world.frame,
+        world.actions,
+        world.outcomes,
+        propensity=world.propensity,
+        allowed=world.allowed,
+        groups=world.frame["client_id"],
+    )
 
 
 def profile_of(frame: pd.DataFrame, row: int = 0, **changes: object) -> ClientProfile:

@@ -7,7 +7,6 @@ import pytest
 from typer.testing import CliRunner
 
 from models.bundle import PolkuModel
-from models.ranker import ServiceRanker
 from pipeline.cli import build_app
 from pipeline.data.episodes import true_objective_outcomes
 from pipeline.effects.register import register_episodes
@@ -18,19 +17,9 @@ OBJECTIVE = "employment_or_education_6m"
 
 
 @pytest.fixture(scope="module")
-def model():
-    world = generate_world(SynthConfig(n_clients=2500, seed=21))
-    data = register_episodes(world.episodes, world.catalog)
-    ranker = ServiceRanker(services=world.catalog.ids, n_bootstrap=0, random_state=0)
-    ranker.fit(
-        data.frame,
-        data.service_id,
-        data.outcomes,
-        propensity=data.propensity,
-        allowed=data.allowed,
-        groups=data.frame["client_id"].to_numpy(),
-    )
-    return PolkuModel.build(ranker, world.catalog, metadata={})
+def model(tiny_model: PolkuModel) -> PolkuModel:
+    # The session's tiny model, trained on another world (seed 11) than the one evaluated.
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

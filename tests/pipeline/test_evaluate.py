@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +13,13 @@ from typer.testing import CliRunner
 
 from pipeline.cli import build_app
 from pipeline.evaluation.results import EvaluationSummary
-from tests.pipeline.ranker_fixtures import (  # noqa: F401
-    register_fitted,
-    state_dir,
-    world_dir,
-)
+from tests.helpers import TinyTraining
 
 
 def test_evaluate_writes_the_json_and_report_matching_the_training_run(
-    state_dir: Path,  # noqa: F811
-    world_dir: Path,  # noqa: F811
+    state_dir: Path,
+    tiny_world_dir: Path,
+    register_fitted: Callable[..., str],
     tmp_path: Path,
 ):
     version = register_fitted()
@@ -33,7 +31,7 @@ def test_evaluate_writes_the_json_and_report_matching_the_training_run(
             "--version",
             version,
             "--data",
-            str(world_dir),
+            str(tiny_world_dir),
             "--json",
             str(out),
             "--report",
@@ -71,17 +69,25 @@ def test_evaluate_writes_the_json_and_report_matching_the_training_run(
     assert "oracle gain captured" in result.output
 
 
-def test_evaluate_names_an_unknown_version(state_dir, world_dir, tmp_path):  # noqa: F811
+def test_evaluate_names_an_unknown_version(state_dir, tiny_world_dir, tmp_path):
     result = CliRunner().invoke(
         build_app(),
-        ["evaluate", "--version", "7", "--data", str(world_dir), "--json", str(tmp_path / "x")],
+        [
+            "evaluate",
+            "--version",
+            "7",
+            "--data",
+            str(tiny_world_dir),
+            "--json",
+            str(tmp_path / "x"),
+        ],
     )
     assert result.exit_code == 2
     assert "error:" in result.output
     assert not (tmp_path / "x").exists()
 
 
-def test_evaluate_rejects_a_missing_data_dir(state_dir, tmp_path):  # noqa: F811
+def test_evaluate_rejects_a_missing_data_dir(state_dir, tmp_path):
     result = CliRunner().invoke(
         build_app(),
         ["evaluate", "--version", "1", "--data", str(tmp_path / "no"), "--json", "x.json"],
@@ -90,11 +96,10 @@ def test_evaluate_rejects_a_missing_data_dir(state_dir, tmp_path):  # noqa: F811
     assert "is not a directory" in result.output
 
 
-def test_predict_for_episodes_follows_the_given_service_order():
+def test_predict_for_episodes_follows_the_given_service_order(tiny_training: TinyTraining):
     from pipeline.evaluation.scoring import predict_for_episodes
-    from tests.pipeline.ranker_fixtures import fitted_tiny_model
 
-    _, trained, settings = fitted_tiny_model()
+    _, trained, settings = tiny_training
     model = trained.model
     frame = trained.prepared.held_out.frame.head(50)
     ids = model.service_ids

@@ -10,11 +10,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from pipeline.cli import build_app
-from tests.pipeline.ranker_fixtures import (  # noqa: F401
-    fitted_tiny_model,
-    register_fitted,
-    state_dir,
-)
+from tests.helpers import TinyTraining
 
 
 def _champion(state: Path) -> str:
@@ -23,17 +19,16 @@ def _champion(state: Path) -> str:
     return str(client.get_model_version_by_alias("polku-ranker", "champion").version)
 
 
-def _degraded():
+def _degraded(tiny_training: TinyTraining):
     """The fitted model with every uplift reversed: it ranks the least useful service first."""
-    _, trained, _ = fitted_tiny_model()
-    model = copy.deepcopy(trained.model)
+    model = copy.deepcopy(tiny_training.trained.model)
     model.ranker.uplift_coef_ = -model.ranker.uplift_coef_
     model.ranker.uplift_boot_ = -model.ranker.uplift_boot_
     model.ranker.__dict__.pop("_serving_cache", None)
     return model
 
 
-def test_promote_makes_the_first_version_champion(state_dir):  # noqa: F811
+def test_promote_makes_the_first_version_champion(state_dir, register_fitted):
     version = register_fitted()
     result = CliRunner().invoke(build_app(), ["promote", "--version", version])
     assert result.exit_code == 0, result.output
@@ -41,9 +36,11 @@ def test_promote_makes_the_first_version_champion(state_dir):  # noqa: F811
     assert _champion(state_dir) == version
 
 
-def test_promote_refuses_a_worse_challenger_and_keeps_the_alias(state_dir):  # noqa: F811
+def test_promote_refuses_a_worse_challenger_and_keeps_the_alias(
+    state_dir, register_fitted, tiny_training
+):
     champion = register_fitted(promote_if_first=True)
-    challenger = register_fitted(_degraded())
+    challenger = register_fitted(_degraded(tiny_training))
     result = CliRunner().invoke(build_app(), ["promote", "--version", challenger])
     assert result.exit_code == 1, result.output
     assert "is below the champion's" in result.output
@@ -51,7 +48,7 @@ def test_promote_refuses_a_worse_challenger_and_keeps_the_alias(state_dir):  # n
     assert _champion(state_dir) == champion
 
 
-def test_promote_accepts_an_equally_good_challenger(state_dir):  # noqa: F811
+def test_promote_accepts_an_equally_good_challenger(state_dir, register_fitted):
     champion = register_fitted(promote_if_first=True)
     challenger = register_fitted()  # the same model again: not worse anywhere
     result = CliRunner().invoke(
@@ -80,13 +77,13 @@ def test_promote_accepts_an_equally_good_challenger(state_dir):  # noqa: F811
     assert record["promote"] is True and record["champion_before"] == champion
 
 
-def test_promote_names_an_unknown_version(state_dir):  # noqa: F811
+def test_promote_names_an_unknown_version(state_dir):
     result = CliRunner().invoke(build_app(), ["promote", "--version", "9"])
     assert result.exit_code == 2
     assert "error:" in result.output
 
 
-def test_promote_names_missing_comparison_data(state_dir, tmp_path):  # noqa: F811
+def test_promote_names_missing_comparison_data(state_dir, register_fitted, tmp_path):
     champion = register_fitted(promote_if_first=True)
     challenger = register_fitted()
     result = CliRunner().invoke(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog
 from models.objectives import TRUTH_OUTCOMES
 from pipeline.data.layout import find_file
 from pipeline.data.register import (
@@ -19,11 +19,6 @@ from pipeline.data.register import (
 )
 from pipeline.data.truth import load_truth, truth_matrices
 from pipeline.synth.world import GeneratedWorld, SynthConfig, generate_world, write_world
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from models.actions import NO_SERVICE
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
 from models.henkilotunnus import parse_henkilotunnus_array
@@ -24,11 +24,6 @@ from pipeline.synth.world import (
     synthetic_henkilotunnus,
     write_world,
 )
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog
 from models.profile import ClientProfile
 from pipeline.synth.outcomes import SERVICE_EFFECTS, draw_outcomes, truth_probabilities
 from pipeline.synth.world import GeneratedWorld, SynthConfig, generate_world
 
 SIX = "employment_or_education_6m"
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
 
 
 @pytest.fixture(scope="module")

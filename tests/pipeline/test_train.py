@@ -14,13 +14,6 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from pipeline.cli import build_app
-from tests.pipeline.ranker_fixtures import (  # noqa: F401
-    migrated_store,
-    register_fitted,
-    state_dir,
-    tiny_world_dir,
-    world_dir,
-)
 
 FAST = ["--bootstrap", "5"]
 
@@ -31,12 +24,14 @@ def _client(state: Path) -> MlflowClient:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, str]]:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_store: Path, tiny_world_dir: Path
+) -> Iterator[tuple[Path, Path, str]]:
     """One `polku train` through the CLI into a fresh store, shared by the read-only tests."""
     state = tmp_path_factory.mktemp("train") / "state"
     state.mkdir()
-    shutil.copyfile(migrated_store(), state / "mlflow.db")
-    world = tiny_world_dir()
+    shutil.copyfile(migrated_mlflow_store, state / "mlflow.db")
+    world = tiny_world_dir
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("POLKU_STATE_DIR", str(state))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -132,7 +127,7 @@ def test_train_input_example_holds_no_register_row(trained):
     assert all("example-1" in text for text in stored)
 
 
-def test_train_second_version_is_not_champion_by_itself(state_dir):  # noqa: F811
+def test_train_second_version_is_not_champion_by_itself(state_dir, register_fitted):
     assert register_fitted(promote_if_first=True) == "1"
     assert register_fitted(promote_if_first=True) == "2"
     client = _client(state_dir)
@@ -144,29 +139,29 @@ def test_train_second_version_is_not_champion_by_itself(state_dir):  # noqa: F81
     assert lines[2].split()[:2] == ["1", "champion"]
 
 
-def test_models_says_when_nothing_is_registered(state_dir):  # noqa: F811
+def test_models_says_when_nothing_is_registered(state_dir):
     listed = CliRunner().invoke(build_app(), ["models"])
     assert listed.exit_code == 0
     assert "no registered versions yet" in listed.output
 
 
-def test_train_rejects_a_bad_objective(state_dir, world_dir):  # noqa: F811
+def test_train_rejects_a_bad_objective(state_dir, tiny_world_dir):
     result = CliRunner().invoke(
-        build_app(), ["train", "--data", str(world_dir), "--objective", "happiness"]
+        build_app(), ["train", "--data", str(tiny_world_dir), "--objective", "happiness"]
     )
     assert result.exit_code == 2
     assert "unknown objective 'happiness'" in result.output
 
 
-def test_train_rejects_a_missing_data_dir(state_dir, tmp_path):  # noqa: F811
+def test_train_rejects_a_missing_data_dir(state_dir, tmp_path):
     result = CliRunner().invoke(build_app(), ["train", "--data", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "is not a directory" in result.output
 
 
-def test_train_rejects_a_bad_holdout_date(state_dir, world_dir):  # noqa: F811
+def test_train_rejects_a_bad_holdout_date(state_dir, tiny_world_dir):
     result = CliRunner().invoke(
-        build_app(), ["train", "--data", str(world_dir), "--holdout-from", "31.12.2022"]
+        build_app(), ["train", "--data", str(tiny_world_dir), "--holdout-from", "31.12.2022"]
     )
     assert result.exit_code == 2
     assert "31.12.2022" in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,6 @@ from pipeline.data.episodes import (
 )
 from pipeline.data.split import SplitSettings
 from pipeline.data.world import load_world
-from tests.pipeline.ranker_fixtures import tiny_world_dir
 
 OBJECTIVE = "employment_or_education_6m"
 
@@ -42,9 +43,9 @@ def test_objective_rewards_mix_the_observed_outcomes():
     assert mixed.tolist() == [0.25, 0.75, 1.0]
 
 
-def test_prepare_episodes_keeps_only_eligible_episodes_and_splits_by_client():
+def test_prepare_episodes_keeps_only_eligible_episodes_and_splits_by_client(tiny_world_dir: Path):
     catalog = load_catalog()
-    world = load_world(tiny_world_dir())
+    world = load_world(tiny_world_dir)
     prepared = prepare_episodes(
         world.episodes, world.true_outcomes(OBJECTIVE, catalog), catalog, OBJECTIVE, SplitSettings()
     )
@@ -64,9 +65,9 @@ def test_prepare_episodes_keeps_only_eligible_episodes_and_splits_by_client():
     assert held.true_outcomes.shape == (len(held.frame), len(catalog) + 1)
 
 
-def test_prepare_episodes_names_missing_columns():
+def test_prepare_episodes_names_missing_columns(tiny_world_dir: Path):
     catalog = load_catalog()
-    world = load_world(tiny_world_dir())
+    world = load_world(tiny_world_dir)
     episodes = world.episodes.drop(columns=["propensity"])
     with pytest.raises(ValueError, match="episodes lack column\\(s\\) propensity"):
         prepare_episodes(
@@ -74,9 +75,9 @@ def test_prepare_episodes_names_missing_columns():
         )
 
 
-def test_prepare_episodes_rejects_misaligned_truth():
+def test_prepare_episodes_rejects_misaligned_truth(tiny_world_dir: Path):
     catalog = load_catalog()
-    world = load_world(tiny_world_dir())
+    world = load_world(tiny_world_dir)
     truth = world.true_outcomes(OBJECTIVE, catalog)[:-1]
     with pytest.raises(ValueError, match="true outcomes have shape"):
         prepare_episodes(world.episodes, truth, catalog, OBJECTIVE, SplitSettings())

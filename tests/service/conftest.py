@@ -1,4 +1,4 @@
-"""Fixtures of the service tests: settings, a tiny trained model (once), apps."""
+"""Fixtures of the service tests: settings, a loader of the tiny model, apps."""
 
 from __future__ import annotations
 
@@ -11,13 +11,7 @@ from fastapi.testclient import TestClient
 from models.bundle import PolkuModel
 from service.main import create_app
 from service.settings import Settings
-from tests.service.helpers import FakeLoaded, fit_tiny_model, make_settings
-
-
-@pytest.fixture(scope="session")
-def tiny_model() -> PolkuModel:
-    """One small fitted model for the whole session."""
-    return fit_tiny_model()
+from tests.service.helpers import FakeLoaded, make_settings
 
 
 @pytest.fixture

@@ -1,20 +1,27 @@
-"""Helpers shared by the service tests: keys, profiles, settings, a tiny model."""
+"""Helpers shared by the service tests: keys, profiles, settings, audit records, live servers.
+
+Plain functions and classes only; the fixtures are in `conftest.py`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import httpx
 
-from models.bundle import PolkuModel
-from models.catalog import load_catalog
-from models.eligibility import assess_eligibility_frame
-from models.objectives import outcomes_from_episodes
-from models.profile import PROFILE_COLUMNS
-from models.ranker import ServiceRanker
+from service.audit import DecisionRecord, SuggestionRecord
 from service.settings import Settings
+from tests.helpers import wait_until
 
 KEYS = {
     "caseworker": "test-caseworker-key-0001",
@@ -81,24 +88,129 @@ def make_settings(tmp_path: Path, **changes: Any) -> Settings:
     return Settings(**values)
 
 
-def fit_tiny_model(n_clients: int = 1500, seed: int = 11) -> PolkuModel:
-    """A PolkuModel fitted on a small synthetic world (a few seconds)."""
-    from pipeline.synth.world import SynthConfig, generate_world
+def suggestion(request_id: str, *, created_at: dt.datetime | None = None) -> SuggestionRecord:
+    """An audit row of a recommendation (two services, the first followed by `decision`)."""
+    return SuggestionRecord(
+        request_id=request_id,
+        created_at=created_at or dt.datetime(2026, 3, 1, 12, 0, 0),
+        kind="recommendation",
+        actor="desk-1",
+        client_key="k" * 64,
+        input_hash="h" * 64,
+        rules_version="kuntakokeilu-amendment-2022",
+        model_version="3",
+        objective="employment_12m",
+        language="fi",
+        top_k=2,
+        eligible=True,
+        responsible_office="helsinki",
+        ranking=json.dumps([{"service_id": "debt_advice"}, {"service_id": "work_trial"}]),
+    )
 
-    catalog = load_catalog()
-    episodes = generate_world(SynthConfig(n_clients=n_clients, seed=seed), catalog).episodes
-    eligible = assess_eligibility_frame(episodes)["eligible"].to_numpy(dtype=bool)
-    episodes = episodes[eligible].reset_index(drop=True)
-    frame = episodes[list(PROFILE_COLUMNS)]
-    ranker = ServiceRanker(
-        services=catalog.ids, n_bootstrap=5, final_alpha=100.0, min_treated=5, random_state=seed
+
+def decision(
+    request_id: str, choice: str = "suggested", service: str | None = "debt_advice"
+) -> DecisionRecord:
+    """An audit row of the caseworker's decision on `suggestion(request_id)`."""
+    return DecisionRecord(
+        request_id=request_id,
+        created_at=dt.datetime(2026, 3, 1, 12, 5, 0),
+        actor="desk-1",
+        choice=choice,  # type: ignore[arg-type]
+        service_id=service,
+        followed_top=service == "debt_advice",
+        reason=None if service == "debt_advice" else "client's wish",
     )
-    ranker.fit(
-        frame,
-        episodes["service_id"].to_numpy(dtype=object),
-        outcomes_from_episodes(episodes),
-        propensity=episodes["propensity"].to_numpy(dtype=np.float64),
-        allowed=catalog.allowed_frame(frame),
-        groups=episodes["client_id"].to_numpy(dtype=object),
-    )
-    return PolkuModel.build(ranker, catalog, trained_at="2026-01-02T03:04:05+00:00")
+
+
+def tracking_uri(root: Path) -> str:
+    """The tracking URI of the MLflow registry under `root`."""
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+POLKU = Path(sys.executable).parent / "polku"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A running `polku serve` and where it writes."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    state_dir: Path
+    log_path: Path
+
+    @property
+    def audit_path(self) -> Path:
+        return self.state_dir / "audit.sqlite3"
+
+    def ready(self) -> bool:
+        """Whether /health/ready answers 200; raises if the process has exited."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.base_url}/health/ready", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM), or kill after 20 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """`kill -9`: no shutdown, no flush."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+def copy_registry(source: Path, target: Path) -> Path:
+    """A private copy of a registry (the alias may change in it without touching others)."""
+    shutil.copytree(source, target)
+    return target
+
+
+def start_server(state_dir: Path, registry: Path, *, timeout: float = 90.0) -> LiveServer:
+    """Start `polku serve` with test keys, an audit store in `state_dir`, the given registry."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = state_dir / f"server-{port}.log"
+    env = {
+        **os.environ,
+        "POLKU_STATE_DIR": str(state_dir),
+        "MLFLOW_TRACKING_URI": tracking_uri(registry),
+        "POLKU_HMAC_KEY": HMAC_KEY,
+        "POLKU_CASEWORKER_KEYS": json.dumps({"desk-1": KEYS["caseworker"]}),
+        "POLKU_DATA_SCIENTIST_KEYS": json.dumps({"ds-1": KEYS["data_scientist"]}),
+        "POLKU_EVALUATOR_KEYS": json.dumps({"eval-1": KEYS["evaluator"]}),
+    }
+    env.pop("POLKU_AUDIT_DB_URL", None)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [str(POLKU), "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=state_dir,
+        )
+    server = LiveServer(process, f"http://127.0.0.1:{port}", state_dir, log_path)
+    try:
+        wait_until(server.ready, timeout, "the server's /health/ready", interval=0.2)
+    except AssertionError:
+        server.kill()
+        raise RuntimeError(
+            f"the server was not ready in {timeout} s:\n{log_path.read_text()[-3000:]}"
+        ) from None
+    return server

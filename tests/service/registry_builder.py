@@ -1,8 +1,9 @@
 """Build a small MLflow registry for the live-server tests, in its own process.
 
-`python -m tests.service.registry_builder ROOT` fits the tiny model, logs it twice as
-versions 1 and 2 of `polku-ranker` under `ROOT/mlflow.db` and makes version 1 champion.
-A separate process keeps MLflow's global tracking state out of the test session.
+`python -m tests.service.registry_builder ROOT MODEL` logs the model saved with joblib at
+MODEL (the session's tiny model) twice, as versions 1 and 2 of `polku-ranker` under
+`ROOT/mlflow.db`, and makes version 1 champion. A separate process keeps MLflow's global
+tracking state out of the test session.
 """
 
 from __future__ import annotations
@@ -12,21 +13,18 @@ import sys
 from pathlib import Path
 
 
-def tracking_uri(root: Path) -> str:
-    """The registry's tracking URI."""
-    return f"sqlite:///{root / 'mlflow.db'}"
+def build(root: Path, model_path: Path) -> None:
+    """Log the model twice; version 1 is champion."""
+    from tests.service.helpers import tracking_uri
 
-
-def build(root: Path) -> None:
-    """Fit, log and register two versions; version 1 is champion."""
     os.environ["POLKU_STATE_DIR"] = str(root)
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri(root)
+    import joblib
     import mlflow
 
     from models.registry import configure_tracking, log_model, set_champion
-    from tests.service.helpers import fit_tiny_model
 
-    model = fit_tiny_model()
+    model = joblib.load(model_path)
     experiment = configure_tracking()
     versions = []
     for run in range(2):
@@ -37,4 +35,4 @@ def build(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]))
+    build(Path(sys.argv[1]), Path(sys.argv[2]))

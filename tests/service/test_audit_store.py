@@ -18,42 +18,8 @@ import sqlalchemy.exc
 from service.audit import (
     AuditStore,
     AuditUnavailableError,
-    DecisionRecord,
-    SuggestionRecord,
 )
-
-
-def suggestion(request_id: str, *, created_at: dt.datetime | None = None) -> SuggestionRecord:
-    return SuggestionRecord(
-        request_id=request_id,
-        created_at=created_at or dt.datetime(2026, 3, 1, 12, 0, 0),
-        kind="recommendation",
-        actor="desk-1",
-        client_key="k" * 64,
-        input_hash="h" * 64,
-        rules_version="kuntakokeilu-amendment-2022",
-        model_version="3",
-        objective="employment_12m",
-        language="fi",
-        top_k=2,
-        eligible=True,
-        responsible_office="helsinki",
-        ranking=json.dumps([{"service_id": "debt_advice"}, {"service_id": "work_trial"}]),
-    )
-
-
-def decision(
-    request_id: str, choice: str = "suggested", service: str | None = "debt_advice"
-) -> DecisionRecord:
-    return DecisionRecord(
-        request_id=request_id,
-        created_at=dt.datetime(2026, 3, 1, 12, 5, 0),
-        actor="desk-1",
-        choice=choice,  # type: ignore[arg-type]
-        service_id=service,
-        followed_top=service == "debt_advice",
-        reason=None if service == "debt_advice" else "client's wish",
-    )
+from tests.service.helpers import decision, suggestion
 
 
 @pytest.fixture
@@ -276,7 +242,13 @@ def test_records_and_the_joined_view_derive_from_the_table_definition() -> None:
     from dataclasses import fields
 
     from service.audit.export import parquet_schema
-    from service.audit.schema import DECISION_COLUMNS, EXPORT_COLUMNS, SUGGESTION_COLUMNS
+    from service.audit.schema import (
+        DECISION_COLUMNS,
+        EXPORT_COLUMNS,
+        SUGGESTION_COLUMNS,
+        DecisionRecord,
+        SuggestionRecord,
+    )
     from service.schemas import AuditRecordOut
 
     assert tuple(f.name for f in fields(SuggestionRecord)) == SUGGESTION_COLUMNS

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from pipeline.cli import build_app
 from service.audit import AuditStore
 from service.errors import RedactingFilter, redact, without_values
-from tests.service.test_audit_store import decision, suggestion
+from tests.service.helpers import decision, suggestion
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from models.bundle import PolkuModel
 from service.main import create_app
 from service.model_holder import ModelHolder, smoke_check
+from tests.helpers import wait_until
 from tests.service.helpers import FakeLoaded, auth, client_profile, make_settings
 
 DATA_SCIENTIST = auth("data_scientist")
@@ -154,9 +154,9 @@ def test_poll_policy_reloads_when_the_champion_alias_moves(
     with TestClient(create_app(settings, model_loader=registry.load)) as client:
         assert client.get("/health/ready").json()["model_version"] == "1"
         registry.version = "5"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if client.get("/health/ready").json()["model_version"] == "5":
-                break
-            time.sleep(0.05)
+        wait_until(
+            lambda: client.get("/health/ready").json()["model_version"] == "5",
+            20,
+            "the poller to load version 5",
+        )
         assert client.get("/health/ready").json()["model_version"] == "5"

@@ -6,10 +6,9 @@ Screenshots go to `test-artifacts/` (gitignored) for a person to look at.
 
 from __future__ import annotations
 
-import socket
+import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,14 @@ from models.bundle import PolkuModel
 from models.catalog import load_catalog
 from service.main import create_app
 from service.pages.answers import request_id_of
-from tests.service.helpers import KEYS, FakeLoaded, make_settings
+from tests.helpers import wait_until
+from tests.service.helpers import KEYS, FakeLoaded, free_port, make_settings
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Set by .ci/run: there a missing Chromium fails these tests instead of skipping them.
+REQUIRE_BROWSER = "POLKU_REQUIRE_BROWSER"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -41,12 +43,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CODE = "170500A9056"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class _Server:
     """uvicorn serving the app in a thread of this process."""
 
@@ -57,12 +53,13 @@ class _Server:
 
     def __enter__(self) -> _Server:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
+        wait_until(self._started, 20, "uvicorn to start")
         return self
+
+    def _started(self) -> bool:
+        if not self.thread.is_alive():
+            raise RuntimeError("uvicorn exited before it started")
+        return bool(self.server.started)
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
@@ -80,7 +77,7 @@ def served(
     def loader() -> FakeLoaded:
         return FakeLoaded(tiny_model, "7", tiny_model.trained_at, {})
 
-    port = _free_port()
+    port = free_port()
     with _Server(create_app(settings, model_loader=loader), port):
         yield f"http://127.0.0.1:{port}", state / "audit.sqlite3"
 
@@ -88,7 +85,10 @@ def served(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+        missing = f"Debian's chromium is not installed at {CHROMIUM} (`make browser-deps`)"
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{missing}; {REQUIRE_BROWSER}=1 requires the browser tests to run")
+        pytest.skip(missing)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,0 +1,39 @@
+"""Helpers shared by every test folder (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    from pipeline.data.world import World
+    from pipeline.training.train import TrainedModel, TrainSettings
+
+T = TypeVar("T")
+
+
+class TinyTraining(NamedTuple):
+    """What the `tiny_training` fixture holds: the tiny world loaded, the model fitted and
+    evaluated on it, and the settings used."""
+
+    world: World
+    trained: TrainedModel
+    settings: TrainSettings
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll `predicate` until it returns something true, and return that.
+
+    Tests wait on the condition they need instead of sleeping a fixed time and hoping the
+    machine was fast enough; a slow machine only waits longer, up to `timeout` seconds,
+    after which the test fails naming `what` it waited for.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s in vain for {what}")
+        time.sleep(interval)
