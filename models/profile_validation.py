@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -531,6 +532,14 @@ def _parse_date(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndar
     return out
 
 
+def _as_float(value: Any) -> float:
+    """A JSON number as a float; a whole number too large for one is merely out of range."""
+    try:
+        return float(value)
+    except OverflowError:
+        return sys.float_info.max if value > 0 else -sys.float_info.max
+
+
 def _parse_number(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
     name = spec.name
     whole = spec.kind == "whole"
@@ -554,7 +563,8 @@ def _parse_number(errors: _Collector, source: _Source, spec: FieldSpec) -> np.nd
             )
             & ~column.missing
         )
-    out[is_number] = column.values[is_number].astype(np.float64)
+    if is_number.any():
+        out[is_number] = [_as_float(v) for v in column.values[is_number]]
     text_rows = np.flatnonzero(column.is_text)
     if text_rows.size:  # JSON numbers (the API's case) need no text parsing
         parsed = pd.to_numeric(pd.Series(column.text[text_rows], dtype=object), errors="coerce")
