@@ -7,6 +7,7 @@ checks the file is the declaration's.
 from __future__ import annotations
 
 from models.profile import PROFILE_SPEC, TODAY, FieldSpec
+from models.profile_validation import ERROR_CODES
 
 _INTRO = """# The client profile
 
@@ -66,6 +67,8 @@ def markdown_table() -> str:
             f"| `{spec.name}` | {spec.group} | {spec.kind} | {_allowed(spec)} | "
             f"{_default(spec)} | {spec.description} |"
         )
+    codes = ", ".join(f"`{code}`" for code in ERROR_CODES)
+    lines += ["", f"Problem codes: {codes}."]
     return "\n".join(lines) + "\n"
 
 
