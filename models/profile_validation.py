@@ -37,6 +37,8 @@ from models.profile import (
     BOOL_FIELDS,
     DATE_FIELDS,
     EARLIEST_DATE,
+    FLOAT_FIELDS,
+    INT_FIELDS,
     LATEST_DATE,
     MAX_CLIENT_ID_LENGTH,
     MAX_UNEMPLOYMENT_MONTHS,
@@ -671,7 +673,8 @@ def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndar
         "after_assessment_date",
         "after the assessment date",
     )
-    columns["unemployment_months"] = columns["unemployment_months"].astype(np.int64)
+    for name in INT_FIELDS:
+        columns[name] = columns[name].astype(np.int64)
     return columns, errors
 
 
@@ -710,9 +713,9 @@ def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> P
             typed[name] = pd.Series(values.astype("datetime64[ns]"), index=index)
         elif name in BOOL_FIELDS:
             typed[name] = pd.Series(values.astype(bool), index=index)
-        elif name == "unemployment_months":
+        elif name in INT_FIELDS:
             typed[name] = pd.Series(values, index=index, dtype=np.int64)
-        elif name == "work_experience_years":
+        elif name in FLOAT_FIELDS:
             typed[name] = pd.Series(values, index=index, dtype=np.float64)
         else:
             typed[name] = pd.Series(values, index=index, dtype="str")
@@ -739,9 +742,9 @@ def profiles_to_frame(profiles: Sequence[ClientProfile]) -> pd.DataFrame:
             )
         elif name in BOOL_FIELDS:
             typed[name] = pd.Series(values, dtype=bool)
-        elif name == "unemployment_months":
+        elif name in INT_FIELDS:
             typed[name] = pd.Series(values, dtype=np.int64)
-        elif name == "work_experience_years":
+        elif name in FLOAT_FIELDS:
             typed[name] = pd.Series(values, dtype=np.float64)
         else:
             typed[name] = pd.Series(values, dtype="str")
@@ -768,9 +771,9 @@ def profile_from_row(row: Mapping[str, Any] | pd.Series) -> ClientProfile:
             values[name] = date_or_none(value)
         elif name in BOOL_FIELDS:
             values[name] = bool(value)
-        elif name == "unemployment_months":
+        elif name in INT_FIELDS:
             values[name] = int(value)
-        elif name == "work_experience_years":
+        elif name in FLOAT_FIELDS:
             values[name] = float(value)
         else:
             values[name] = text_or_none(value)
