@@ -24,13 +24,8 @@ import pandas as pd
 
 from models.henkilotunnus import (
     HENKILOTUNNUS_PATTERN,
-    IMPOSSIBLE_DATE,
-    INDIVIDUAL_NUMBER_OUT_OF_RANGE,
-    MALFORMED,
     PROBLEM_MESSAGES,
-    UNKNOWN_CENTURY_SIGN,
     VALID,
-    WRONG_CHECK_CHARACTER,
     parse_henkilotunnus_array,
 )
 from models.profile import (
@@ -51,10 +46,18 @@ from models.profile import (
     ClientProfile,
     FieldSpec,
 )
+from models.profile_errors import (
+    ERROR_CODES,
+    HENKILOTUNNUS_CODES,
+    FieldError,
+    ProfileValidationError,
+    RowError,
+)
 
 __all__ = [
     "EARLIEST_DATE",
     "ERROR_CODES",
+    "HENKILOTUNNUS_CODES",
     "LATEST_DATE",
     "MAX_CLIENT_ID_LENGTH",
     "MAX_UNEMPLOYMENT_MONTHS",
@@ -70,34 +73,6 @@ __all__ = [
     "profiles_to_frame",
 ]
 
-# The stable machine code of every validation problem (the API's 422 `type`, the page's key
-# to its wording); messages may change, codes do not.
-HENKILOTUNNUS_CODES: Final[dict[int, str]] = {
-    MALFORMED: "henkilotunnus_malformed",
-    UNKNOWN_CENTURY_SIGN: "henkilotunnus_century_sign",
-    IMPOSSIBLE_DATE: "henkilotunnus_impossible_date",
-    WRONG_CHECK_CHARACTER: "henkilotunnus_check_character",
-    INDIVIDUAL_NUMBER_OUT_OF_RANGE: "henkilotunnus_individual_number",
-}
-ERROR_CODES: Final = (
-    "missing",
-    "missing_birth_date",
-    "not_text",
-    "too_long",
-    "looks_like_henkilotunnus",
-    "bad_pattern",
-    "not_allowed_value",
-    "not_bool",
-    "bad_date",
-    "impossible_date",
-    "out_of_range",
-    "not_number",
-    "not_whole_number",
-    "disagrees_with_henkilotunnus",
-    "after_assessment_date",
-    "unknown_field",
-    *HENKILOTUNNUS_CODES.values(),
-)
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE_NUMBER: Final = re.compile(r"[0-9]+")
 _FIELD_ORDER: Final = {name: k for k, name in enumerate(PROFILE_FIELDS)}
@@ -119,40 +94,6 @@ def _per_cell(n_rows: int) -> bool:
 def _kernels(text: np.ndarray) -> pd.Series | None:
     """`text` as a pandas string column when it is long enough for the string kernels."""
     return pd.Series(text, dtype="str") if len(text) > _FEW_ROWS else None
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    """One problem with one field of a profile: `code` (one of `ERROR_CODES`) says which
-    kind, `message` says it in English (and may quote the bad value, never a code)."""
-
-    field: str
-    message: str
-    code: str
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem with one field of one row (`row` counts data rows from 1)."""
-
-    row: int
-    field: str
-    message: str
-    code: str
-
-
-class ProfileValidationError(ValueError):
-    """A raw profile failed validation.
-
-    Attributes
-    ----------
-    errors : tuple of FieldError
-        Every problem found, in field order.
-    """
-
-    def __init__(self, errors: tuple[FieldError, ...]) -> None:
-        super().__init__("invalid profile: " + "; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
