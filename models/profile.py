@@ -123,7 +123,13 @@ def _values(literal: Any) -> tuple[str, ...]:
 
 
 def _enum(
-    name: str, literal: Any, group: Group, description: str, *, default: str | None = None
+    name: str,
+    literal: Any,
+    group: Group,
+    description: str,
+    *,
+    required: bool = False,
+    default: str | None = None,
 ) -> FieldSpec:
     allowed = _values(literal)
     return FieldSpec(
@@ -131,7 +137,7 @@ def _enum(
         "enum",
         group,
         description,
-        required=default is None and group == "gate",
+        required=required,
         default=default,
         values=allowed,
         hint="one of: " + ", ".join(allowed),
@@ -214,8 +220,14 @@ PROFILE_SPEC: Final[tuple[FieldSpec, ...]] = (
     ),
     _flag("immigrant", "gate", "Moved to Finland.", required=True),
     _flag("registered_jobseeker", "gate", "Registered as a job seeker.", required=True),
-    _enum("labour_market_status", LabourMarketStatus, "gate", "Status in the register."),
-    _enum("unemployment_benefit", UnemploymentBenefit, "gate", "Benefit paid now."),
+    _enum(
+        "labour_market_status",
+        LabourMarketStatus,
+        "gate",
+        "Status in the register.",
+        required=True,
+    ),
+    _enum("unemployment_benefit", UnemploymentBenefit, "gate", "Benefit paid now.", required=True),
     _date("experiment_client_since", "gate", "Client of the municipal experiment since."),
     _date("assessment_date", "gate", "Day of the assessment (missing: today).", default=TODAY),
     _enum(

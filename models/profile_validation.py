@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -23,19 +24,16 @@ import pandas as pd
 
 from models.henkilotunnus import (
     HENKILOTUNNUS_PATTERN,
-    IMPOSSIBLE_DATE,
-    INDIVIDUAL_NUMBER_OUT_OF_RANGE,
-    MALFORMED,
     PROBLEM_MESSAGES,
-    UNKNOWN_CENTURY_SIGN,
     VALID,
-    WRONG_CHECK_CHARACTER,
     parse_henkilotunnus_array,
 )
 from models.profile import (
     BOOL_FIELDS,
     DATE_FIELDS,
     EARLIEST_DATE,
+    FLOAT_FIELDS,
+    INT_FIELDS,
     LATEST_DATE,
     MAX_CLIENT_ID_LENGTH,
     MAX_UNEMPLOYMENT_MONTHS,
@@ -48,10 +46,18 @@ from models.profile import (
     ClientProfile,
     FieldSpec,
 )
+from models.profile_errors import (
+    ERROR_CODES,
+    HENKILOTUNNUS_CODES,
+    FieldError,
+    ProfileValidationError,
+    RowError,
+)
 
 __all__ = [
     "EARLIEST_DATE",
     "ERROR_CODES",
+    "HENKILOTUNNUS_CODES",
     "LATEST_DATE",
     "MAX_CLIENT_ID_LENGTH",
     "MAX_UNEMPLOYMENT_MONTHS",
@@ -67,34 +73,6 @@ __all__ = [
     "profiles_to_frame",
 ]
 
-# The stable machine code of every validation problem (the API's 422 `type`, the page's key
-# to its wording); messages may change, codes do not.
-HENKILOTUNNUS_CODES: Final[dict[int, str]] = {
-    MALFORMED: "henkilotunnus_malformed",
-    UNKNOWN_CENTURY_SIGN: "henkilotunnus_century_sign",
-    IMPOSSIBLE_DATE: "henkilotunnus_impossible_date",
-    WRONG_CHECK_CHARACTER: "henkilotunnus_check_character",
-    INDIVIDUAL_NUMBER_OUT_OF_RANGE: "henkilotunnus_individual_number",
-}
-ERROR_CODES: Final = (
-    "missing",
-    "missing_birth_date",
-    "not_text",
-    "too_long",
-    "looks_like_henkilotunnus",
-    "bad_pattern",
-    "not_allowed_value",
-    "not_bool",
-    "bad_date",
-    "impossible_date",
-    "out_of_range",
-    "not_number",
-    "not_whole_number",
-    "disagrees_with_henkilotunnus",
-    "after_assessment_date",
-    "unknown_field",
-    *HENKILOTUNNUS_CODES.values(),
-)
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE_NUMBER: Final = re.compile(r"[0-9]+")
 _FIELD_ORDER: Final = {name: k for k, name in enumerate(PROFILE_FIELDS)}
@@ -116,40 +94,6 @@ def _per_cell(n_rows: int) -> bool:
 def _kernels(text: np.ndarray) -> pd.Series | None:
     """`text` as a pandas string column when it is long enough for the string kernels."""
     return pd.Series(text, dtype="str") if len(text) > _FEW_ROWS else None
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    """One problem with one field of a profile: `code` (one of `ERROR_CODES`) says which
-    kind, `message` says it in English (and may quote the bad value, never a code)."""
-
-    field: str
-    message: str
-    code: str
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem with one field of one row (`row` counts data rows from 1)."""
-
-    row: int
-    field: str
-    message: str
-    code: str
-
-
-class ProfileValidationError(ValueError):
-    """A raw profile failed validation.
-
-    Attributes
-    ----------
-    errors : tuple of FieldError
-        Every problem found, in field order.
-    """
-
-    def __init__(self, errors: tuple[FieldError, ...]) -> None:
-        super().__init__("invalid profile: " + "; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -531,6 +475,14 @@ def _parse_date(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndar
     return out
 
 
+def _as_float(value: Any) -> float:
+    """A JSON number as a float; a whole number too large for one is merely out of range."""
+    try:
+        return float(value)
+    except OverflowError:
+        return sys.float_info.max if value > 0 else -sys.float_info.max
+
+
 def _parse_number(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
     name = spec.name
     whole = spec.kind == "whole"
@@ -554,7 +506,8 @@ def _parse_number(errors: _Collector, source: _Source, spec: FieldSpec) -> np.nd
             )
             & ~column.missing
         )
-    out[is_number] = column.values[is_number].astype(np.float64)
+    if is_number.any():
+        out[is_number] = [_as_float(v) for v in column.values[is_number]]
     text_rows = np.flatnonzero(column.is_text)
     if text_rows.size:  # JSON numbers (the API's case) need no text parsing
         parsed = pd.to_numeric(pd.Series(column.text[text_rows], dtype=object), errors="coerce")
@@ -661,7 +614,8 @@ def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndar
         "after_assessment_date",
         "after the assessment date",
     )
-    columns["unemployment_months"] = columns["unemployment_months"].astype(np.int64)
+    for name in INT_FIELDS:
+        columns[name] = columns[name].astype(np.int64)
     return columns, errors
 
 
@@ -700,9 +654,9 @@ def parse_profile_frame(raw: pd.DataFrame, *, today: dt.date | None = None) -> P
             typed[name] = pd.Series(values.astype("datetime64[ns]"), index=index)
         elif name in BOOL_FIELDS:
             typed[name] = pd.Series(values.astype(bool), index=index)
-        elif name == "unemployment_months":
+        elif name in INT_FIELDS:
             typed[name] = pd.Series(values, index=index, dtype=np.int64)
-        elif name == "work_experience_years":
+        elif name in FLOAT_FIELDS:
             typed[name] = pd.Series(values, index=index, dtype=np.float64)
         else:
             typed[name] = pd.Series(values, index=index, dtype="str")
@@ -729,9 +683,9 @@ def profiles_to_frame(profiles: Sequence[ClientProfile]) -> pd.DataFrame:
             )
         elif name in BOOL_FIELDS:
             typed[name] = pd.Series(values, dtype=bool)
-        elif name == "unemployment_months":
+        elif name in INT_FIELDS:
             typed[name] = pd.Series(values, dtype=np.int64)
-        elif name == "work_experience_years":
+        elif name in FLOAT_FIELDS:
             typed[name] = pd.Series(values, dtype=np.float64)
         else:
             typed[name] = pd.Series(values, dtype="str")
@@ -758,9 +712,9 @@ def profile_from_row(row: Mapping[str, Any] | pd.Series) -> ClientProfile:
             values[name] = date_or_none(value)
         elif name in BOOL_FIELDS:
             values[name] = bool(value)
-        elif name == "unemployment_months":
+        elif name in INT_FIELDS:
             values[name] = int(value)
-        elif name == "work_experience_years":
+        elif name in FLOAT_FIELDS:
             values[name] = float(value)
         else:
             values[name] = text_or_none(value)

@@ -56,7 +56,7 @@ class _Strict(BaseModel):
 
 def _given(value: Any) -> bool:
     """Whether a raw value counts as given (the register's reading: blank text is missing)."""
-    if value is None or value != value:  # None or NaN
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
         return False
     return not (isinstance(value, str) and not value.strip())
 

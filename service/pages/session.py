@@ -18,8 +18,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from models.languages import LANGUAGES
 from service.auth import KeyRing, Principal
-from service.pages.i18n import LANGUAGES
 from service.settings import Settings
 
 COOKIE_NAME: Final = "polku_session"
