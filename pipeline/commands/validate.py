@@ -29,17 +29,31 @@ def validate(
         Path | None,
         typer.Option("--catalog", help="Service catalog (default: data/catalog/services.toml)."),
     ] = None,
+    mapping_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="The extract's own column names and codes (TOML, docs/EXTRACTS.md).",
+        ),
+    ] = None,
 ) -> None:
     """Validate a register extract: types, enums, dates, clients and catalog services."""
     from models.catalog import CatalogError, load_catalog
+    from pipeline.data.mapping import MappingError, load_mapping
     from pipeline.data.register import validate_register
 
     try:
         catalog = load_catalog(catalog_path)
+        mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    except MappingError as error:
+        for mapping_problem in error.problems:
+            typer.echo(f"{error.source}: {mapping_problem}", err=True)
+        typer.echo(f"error: invalid mapping {error.source}", err=True)
+        raise typer.Exit(code=INVALID_EXIT) from None
     except (CatalogError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=INVALID_EXIT) from error
-    extract = validate_register(directory, catalog)
+    extract = validate_register(directory, catalog, mapping)
     if extract.errors:
         for problem in extract.errors[:MAX_LISTED]:
             typer.echo(str(problem), err=True)

@@ -151,14 +151,14 @@ class ExtractMapping:
 def _recode(column: pd.Series, codes: Mapping[str, object]) -> pd.Series:
     """Cells whose text (spaces stripped) is a listed code become its Polku value."""
     present = column.notna()
-    text = column.where(~present, column.astype(str).str.strip())
+    text = column.astype(str).str.strip().where(present)
     hit = present & text.isin(list(codes))
     if not hit.any():
         return column
     as_text = column.dtype == object or isinstance(column.dtype, pd.StringDtype)
     out = column.astype(object)
     out[hit] = [_fmt(codes[t]) if as_text else codes[t] for t in text[hit]]
-    return out
+    return out.astype(column.dtype) if as_text else out  # text stays text (its fast path)
 
 
 def parse_mapping(document: Mapping[str, Any], source: str = "mapping") -> ExtractMapping:
