@@ -269,6 +269,7 @@ def train_and_register(
         promote_if_first=promote_if_first,
         report_dir=report_dir,
         started=total_started,
+        mapping=mapping,
     )
 
 
@@ -282,11 +283,13 @@ def log_and_register(
     promote_if_first: bool = False,
     report_dir: Path | None = None,
     started: float | None = None,
+    mapping: ExtractMapping | None = None,
 ) -> TrainOutcome:
     """Log a fitted, evaluated model to a new MLflow run and register it as a new version.
 
-    Logs the parameters (settings, data directory and fingerprint, catalog fingerprint,
-    rules versions, the ranker's parameters), library versions (tags and a JSON artifact),
+    Logs the parameters (settings, data directory and fingerprint, the extract mapping file
+    as `data_mapping` when one was used, catalog fingerprint, rules versions, the ranker's
+    parameters), library versions (tags and a JSON artifact),
     the key metrics and timings, the evaluation report with its plots, the overlap table,
     and the model through `models.registry.log_model`.
     """
@@ -303,6 +306,11 @@ def log_and_register(
                 **settings.to_params(),
                 "data_dir": str(Path(data_dir).resolve()),
                 "data_fingerprint": world.fingerprint,
+                **(
+                    {"data_mapping": str(mapping.path.resolve())}
+                    if mapping is not None and mapping.path is not None
+                    else {}
+                ),
                 "catalog_fingerprint": trained.model.catalog.fingerprint,
                 "rules_versions": ",".join(trained.model.rules_versions),
                 **{f"ranker_{k}": str(v) for k, v in trained.model.ranker.get_params().items()},

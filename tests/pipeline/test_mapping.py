@@ -340,3 +340,40 @@ def test_protected_attributes_stay_out_of_the_features_whatever_the_mapping(
     assert (scrambled["gender"] != episodes["gender"]).any()
     encoder = FeatureEncoder().fit(episodes)
     np.testing.assert_array_equal(encoder.transform(scrambled), encoder.transform(episodes))
+
+
+def test_a_run_trained_through_a_mapping_records_the_mapping(
+    state_dir: Path, tiny_training: TinyTraining, tiny_world_dir: Path, example: ExtractMapping
+) -> None:
+    """The run names the mapping file beside the data directory; without one it does not."""
+    from mlflow import MlflowClient
+
+    from pipeline.training.train import log_and_register
+
+    world, trained, settings = tiny_training
+    with_mapping = log_and_register(trained, world, settings, tiny_world_dir, mapping=example)
+    without = log_and_register(trained, world, settings, tiny_world_dir)
+    uri = f"sqlite:///{state_dir / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def params(version: str) -> dict[str, str]:
+        run_id = client.get_model_version("polku-ranker", version).run_id
+        return client.get_run(run_id).data.params
+
+    assert params(with_mapping.version)["data_mapping"] == str(EXAMPLE)
+    assert "data_mapping" not in params(without.version)
+
+
+def test_without_a_mapping_errors_name_polkus_field_as_before(
+    worlds: tuple[Path, Path], tmp_path: Path, catalog: Catalog
+) -> None:
+    original, _ = worlds
+    broken = tmp_path / "broken"
+    shutil.copytree(original, broken)
+    clients = pd.read_csv(broken / "clients.csv", dtype=str, keep_default_na=False)
+    clients.loc[3, "home_municipality"] = "Helsinki"
+    clients.to_csv(broken / "clients.csv", index=False)
+    messages = [str(e) for e in validate_register(broken, catalog).errors]
+    assert any(m.startswith("clients.csv: row 4, field 'home_municipality': ") for m in messages), (
+        messages
+    )
