@@ -149,16 +149,21 @@ class ExtractMapping:
 
 
 def _recode(column: pd.Series, codes: Mapping[str, object]) -> pd.Series:
-    """Cells whose text (spaces stripped) is a listed code become its Polku value."""
+    """Cells whose text (spaces stripped) is a listed code become its Polku value.
+
+    A text column stays text (the targets written as text, `true`/`false` for a boolean),
+    so validation reads it on its fast path; a typed one (Parquet) takes the targets as they are.
+    """
     present = column.notna()
     text = column.astype(str).str.strip().where(present)
-    hit = present & text.isin(list(codes))
+    hit = (present & text.isin(list(codes))).to_numpy()
     if not hit.any():
         return column
     as_text = column.dtype == object or isinstance(column.dtype, pd.StringDtype)
-    out = column.astype(object)
-    out[hit] = [_fmt(codes[t]) if as_text else codes[t] for t in text[hit]]
-    return out.astype(column.dtype) if as_text else out  # text stays text (its fast path)
+    targets = {code: _fmt(value) for code, value in codes.items()} if as_text else dict(codes)
+    out = column.copy() if as_text else column.astype(object)
+    out[hit] = text[hit].map(targets).to_numpy(dtype=object)
+    return out
 
 
 def parse_mapping(document: Mapping[str, Any], source: str = "mapping") -> ExtractMapping:

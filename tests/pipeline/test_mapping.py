@@ -377,3 +377,19 @@ def test_without_a_mapping_errors_name_polkus_field_as_before(
     assert any(m.startswith("clients.csv: row 4, field 'home_municipality': ") for m in messages), (
         messages
     )
+
+
+def test_typed_columns_are_recoded_by_their_text() -> None:
+    """A Parquet extract's numbers and object cells match the codes by their text."""
+    mapping = parse_mapping(
+        {"values": {"labour_market_status": {"1": "unemployed"}, "immigrant": {"K": True}}}
+    )
+    raw = pd.DataFrame(
+        {
+            "labour_market_status": pd.Series([1, 2], dtype="int64"),
+            "immigrant": pd.Series(["K", None], dtype=object),
+        }
+    )
+    out = mapping.apply(raw)
+    assert out["labour_market_status"].tolist() == ["unemployed", 2]
+    assert out["immigrant"].iloc[0] == "true" and out["immigrant"].iloc[1] is None
