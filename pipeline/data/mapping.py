@@ -31,7 +31,7 @@ from typing import Any, Final
 import pandas as pd
 
 from models.objectives import EPISODE_OUTCOMES
-from models.profile import SPEC_BY_NAME
+from models.profile import NEVER_FEATURES, SPEC_BY_NAME
 from pipeline.data.layout import EPISODE_FIELDS
 
 # Every field an extract may carry: the profile's and the episodes' own.
@@ -192,6 +192,11 @@ def parse_mapping(document: Mapping[str, Any], source: str = "mapping") -> Extra
             problems.append(f"{key}: must name a Polku field (text)")
         elif polku not in POLKU_FIELDS:
             problems.append(f"{key}: {polku!r} is not a Polku field")
+        elif own in NEVER_FEATURES and polku not in NEVER_FEATURES:
+            problems.append(
+                f"{key}: {own!r} is a protected or identifying field and cannot be mapped"
+                f" onto {polku!r}, which the ranker reads"
+            )
         elif polku in taken:
             problems.append(
                 f"{key}: {polku!r} is already mapped from columns.{taken[polku]}"

@@ -227,6 +227,10 @@ def test_a_column_shadowed_by_a_mapped_one_is_an_error(
         ),
         ({"values": {"immigrant": "K"}}, "values.immigrant: must be a table"),
         ({"colums": {}}, "[colums]: unknown section"),
+        (
+            {"columns": {"gender": "work_ability"}},
+            "columns.gender: 'gender' is a protected or identifying field and cannot be mapped",
+        ),
     ],
 )
 def test_bad_mappings_give_named_errors(document: dict, expected: str) -> None:
