@@ -3,7 +3,8 @@
 All or nothing: if any row is invalid, every problem is listed (row, field, reason) on
 stderr, nothing is written and the exit status is 2. The output never carries the personal
 identity code; it is written to a temporary file and renamed, so a reader never sees half
-a file.
+a file. With `--mapping FILE` (`docs/EXTRACTS.md`) the extract's own column names and codes
+are mapped first (`pipeline.data.mapping`) and each problem names the extract's column.
 """
 
 from __future__ import annotations

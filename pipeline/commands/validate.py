@@ -1,7 +1,9 @@
 """`polku validate DIR`: check a register extract (generated or brought) against the schema.
 
 Lists every problem as `file: row N, field 'x': why` and exits with status 2 when there is
-any; prints a one-line summary when the extract is valid.
+any; prints a one-line summary when the extract is valid. With `--mapping FILE`
+(`docs/EXTRACTS.md`) the extract's own column names and codes are mapped first, and each
+problem names the extract's column: `file: row N, column 'kotikunta' (home_municipality): why`.
 """
 
 from __future__ import annotations
