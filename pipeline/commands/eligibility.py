@@ -3,7 +3,8 @@
 All or nothing: if any row is invalid, every problem is listed (row, field, reason) on
 stderr, nothing is written and the exit status is 2. The output never carries the personal
 identity code; it is written to a temporary file and renamed, so a reader never sees half
-a file.
+a file. With `--mapping FILE` (`docs/EXTRACTS.md`) the extract's own column names and codes
+are mapped first (`pipeline.data.mapping`) and each problem names the extract's column.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import typer
 
 from models.eligibility import assess_eligibility_frame
 from models.profile_validation import RowError, parse_profile_frame
+from pipeline.data.mapping import ExtractMapping, MappingError, load_mapping
 
 OUTPUT_COLUMNS = ("client_id", "eligible", "target_groups", "failed_conditions", "rules_version")
 INVALID_INPUT_EXIT = 2
@@ -68,9 +70,10 @@ def write_csv_atomically(table: pd.DataFrame, path: Path) -> None:
         raise
 
 
-def format_row_error(error: RowError) -> str:
-    """One line of the invalid-input report."""
-    return f"row {error.row}: {error.field}: {error.message}"
+def format_row_error(error: RowError, mapping: ExtractMapping | None = None) -> str:
+    """One line of the invalid-input report (the field as the extract names it, if mapped)."""
+    label = mapping.column_label(error.field) if mapping is not None else None
+    return f"row {error.row}: {label or error.field}: {error.message}"
 
 
 def eligibility(
@@ -92,6 +95,13 @@ def eligibility(
         str | None,
         typer.Option(help="Assessment date (YYYY-MM-DD) of rows without one; default today."),
     ] = None,
+    mapping_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="The extract's own column names and codes (TOML, docs/EXTRACTS.md).",
+        ),
+    ] = None,
 ) -> None:
     """Decide who is a client of Helsinki's employment services, one row per input row."""
     try:
@@ -99,7 +109,15 @@ def eligibility(
     except ValueError as error:
         raise typer.BadParameter("must be a date YYYY-MM-DD", param_hint="--today") from error
     try:
+        mapping = load_mapping(mapping_path) if mapping_path is not None else None
         raw = read_extract(input_path)
+        if mapping is not None:
+            raw = mapping.apply(raw, input_path.name)
+    except MappingError as error:
+        for mapping_problem in error.problems:
+            typer.echo(f"{error.source}: {mapping_problem}", err=True)
+        typer.echo(f"error: invalid mapping {error.source}; nothing was written", err=True)
+        raise typer.Exit(code=INVALID_INPUT_EXIT) from None
     except ExtractError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=INVALID_INPUT_EXIT) from error
@@ -107,7 +125,7 @@ def eligibility(
     result = parse_profile_frame(raw, today=default_date)
     if not result.ok:
         for row_error in result.errors:
-            typer.echo(format_row_error(row_error), err=True)
+            typer.echo(format_row_error(row_error, mapping), err=True)
         bad_rows = len({e.row for e in result.errors})
         typer.echo(
             f"error: {bad_rows} of {len(raw)} rows are invalid; nothing was written",

@@ -48,9 +48,17 @@ def train(
     report: Annotated[
         Path | None, typer.Option(help="Also keep the evaluation report in this directory.")
     ] = None,
+    mapping_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="The extract's own column names and codes (TOML, docs/EXTRACTS.md).",
+        ),
+    ] = None,
 ) -> None:
     """Train on a world's episodes and register a new version of polku-ranker."""
     from models.objectives import Objective
+    from pipeline.data.mapping import load_mapping
     from pipeline.data.split import SplitSettings
     from pipeline.training.settings import TrainSettings
     from pipeline.training.train import train_and_register
@@ -61,6 +69,7 @@ def train(
             test_fraction, dt.date.fromisoformat(holdout_from) if holdout_from else None
         )
         settings = TrainSettings(objective=objective, seed=seed, split=split, n_bootstrap=bootstrap)
+        mapping = load_mapping(mapping_path) if mapping_path is not None else None
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if not data.is_dir():
@@ -72,7 +81,12 @@ def train(
 
     try:
         outcome = train_and_register(
-            data, settings, progress, promote_if_first=promote_if_first, report_dir=report
+            data,
+            settings,
+            progress,
+            promote_if_first=promote_if_first,
+            report_dir=report,
+            mapping=mapping,
         )
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None

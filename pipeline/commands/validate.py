@@ -1,7 +1,9 @@
 """`polku validate DIR`: check a register extract (generated or brought) against the schema.
 
 Lists every problem as `file: row N, field 'x': why` and exits with status 2 when there is
-any; prints a one-line summary when the extract is valid.
+any; prints a one-line summary when the extract is valid. With `--mapping FILE`
+(`docs/EXTRACTS.md`) the extract's own column names and codes are mapped first, and each
+problem names the extract's column: `file: row N, column 'kotikunta' (home_municipality): why`.
 """
 
 from __future__ import annotations
@@ -29,17 +31,31 @@ def validate(
         Path | None,
         typer.Option("--catalog", help="Service catalog (default: data/catalog/services.toml)."),
     ] = None,
+    mapping_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="The extract's own column names and codes (TOML, docs/EXTRACTS.md).",
+        ),
+    ] = None,
 ) -> None:
     """Validate a register extract: types, enums, dates, clients and catalog services."""
     from models.catalog import CatalogError, load_catalog
+    from pipeline.data.mapping import MappingError, load_mapping
     from pipeline.data.register import validate_register
 
     try:
         catalog = load_catalog(catalog_path)
+        mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    except MappingError as error:
+        for mapping_problem in error.problems:
+            typer.echo(f"{error.source}: {mapping_problem}", err=True)
+        typer.echo(f"error: invalid mapping {error.source}", err=True)
+        raise typer.Exit(code=INVALID_EXIT) from None
     except (CatalogError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=INVALID_EXIT) from error
-    extract = validate_register(directory, catalog)
+    extract = validate_register(directory, catalog, mapping)
     if extract.errors:
         for problem in extract.errors[:MAX_LISTED]:
             typer.echo(str(problem), err=True)

@@ -12,7 +12,7 @@ Every error names the file, the row (data rows counted from 1) and the field. Fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +30,35 @@ from pipeline.data.layout import (
     TRUTH_FILE,
     find_file,
 )
+from pipeline.data.mapping import ExtractMapping, MappingError
 from pipeline.data.truth import load_truth
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterError:
-    """One problem in one field of one row of one file (`row` counts data rows from 1)."""
+    """One problem in one field of one row of one file (`row` counts data rows from 1).
+
+    `label` is how the extract names the field when a mapping renamed it
+    (`column 'kotikunta' (home_municipality)`); without one the field is named as Polku's.
+    """
 
     file: str
     row: int
     field: str
     message: str
+    label: str | None = None
 
     def __str__(self) -> str:
         where = f"row {self.row}, " if self.row > 0 else ""
-        return f"{self.file}: {where}field {self.field!r}: {self.message}"
+        name = self.label if self.label is not None else f"field {self.field!r}"
+        return f"{self.file}: {where}{name}: {self.message}"
+
+
+def _named(errors: list[RegisterError], mapping: ExtractMapping | None) -> list[RegisterError]:
+    """The errors with each field named as the extract names it (under a mapping)."""
+    if mapping is None:
+        return errors
+    return [replace(e, label=mapping.column_label(e.field)) for e in errors]
 
 
 class RegisterValidationError(ValueError):
@@ -82,21 +96,33 @@ class RegisterExtract:
         return not self.errors
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, mapping: ExtractMapping | None = None) -> pd.DataFrame:
     """A raw table: Parquet as typed, CSV as strings (empty cells missing).
+
+    With a `mapping`, the table comes back with Polku's column names and values
+    (`pipeline.data.mapping`).
 
     Raises
     ------
     RegisterValidationError
-        The file cannot be read as a table (the error's kind only: its text may quote data).
+        The file cannot be read as a table (the error's kind only: its text may quote data),
+        or the mapping cannot be applied to it.
     """
     try:
         if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            raw = pd.read_parquet(path)
+        else:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except (ValueError, OSError) as exc:  # pandas' and pyarrow's read errors are ValueErrors
         problem = RegisterError(path.name, 0, "-", f"cannot read the file ({type(exc).__name__})")
         raise RegisterValidationError([problem]) from None
+    if mapping is None:
+        return raw
+    try:
+        return mapping.apply(raw, path.name)
+    except MappingError as exc:
+        problems = [RegisterError(path.name, 0, "-", p) for p in exc.problems]
+        raise RegisterValidationError(problems) from None
 
 
 def _profile_errors(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[RegisterError]]:
@@ -222,7 +248,10 @@ def validate_episodes(
 
 
 def _read_part(
-    directory: str | Path, name: str, extract: RegisterExtract
+    directory: str | Path,
+    name: str,
+    extract: RegisterExtract,
+    mapping: ExtractMapping | None = None,
 ) -> tuple[Path, pd.DataFrame] | None:
     """Find and read one file of the extract; a missing or unreadable one becomes an error."""
     try:
@@ -232,31 +261,39 @@ def _read_part(
         return None
     extract.files[name] = path
     try:
-        return path, read_table(path)
+        return path, read_table(path, mapping)
     except RegisterValidationError as exc:
         extract.errors += exc.errors
         return None
 
 
-def validate_register(directory: str | Path, catalog: Catalog | None = None) -> RegisterExtract:
-    """Validate the clients and episodes of a register directory (the truth too, if present)."""
+def validate_register(
+    directory: str | Path,
+    catalog: Catalog | None = None,
+    mapping: ExtractMapping | None = None,
+) -> RegisterExtract:
+    """Validate the clients and episodes of a register directory (the truth too, if present).
+
+    With a `mapping`, the clients and episodes are renamed and recoded first, and every
+    error names the extract's own column (the truth is Polku's own file and is not mapped).
+    """
     catalog = catalog if catalog is not None else load_catalog()
     extract = RegisterExtract()
     client_ids = None
-    found = _read_part(directory, CLIENTS_FILE, extract)
+    found = _read_part(directory, CLIENTS_FILE, extract, mapping)
     if found is not None:
         clients_path, raw_clients = found
         extract.clients, errors = validate_clients(raw_clients, clients_path.name)
-        extract.errors += errors
+        extract.errors += _named(errors, mapping)
         if "client_id" in raw_clients.columns:
             client_ids = raw_clients["client_id"].dropna().astype(str).to_numpy()
-    found = _read_part(directory, EPISODES_FILE, extract)
+    found = _read_part(directory, EPISODES_FILE, extract, mapping)
     if found is not None:
         episodes_path, raw_episodes = found
         extract.episodes, errors = validate_episodes(
             raw_episodes, catalog, client_ids=client_ids, file=episodes_path.name
         )
-        extract.errors += errors
+        extract.errors += _named(errors, mapping)
     try:
         truth_path = find_file(directory, TRUTH_FILE)
     except FileNotFoundError:
@@ -275,11 +312,14 @@ def validate_register(directory: str | Path, catalog: Catalog | None = None) -> 
 
 
 def load_episodes(
-    directory: str | Path, catalog: Catalog | None = None
+    directory: str | Path,
+    catalog: Catalog | None = None,
+    mapping: ExtractMapping | None = None,
 ) -> tuple[pd.DataFrame, Path]:
     """The validated episodes of a register directory and the file they came from.
 
     Clients are checked too when the clients file exists (episodes must point to them).
+    With a `mapping`, both are renamed and recoded first (`pipeline.data.mapping`).
 
     Raises
     ------
@@ -296,12 +336,12 @@ def load_episodes(
     except FileNotFoundError:
         pass
     else:
-        raw_clients = read_table(clients_path)
+        raw_clients = read_table(clients_path, mapping)
         if "client_id" in raw_clients.columns:
             client_ids = raw_clients["client_id"].dropna().astype(str).to_numpy()
     episodes, errors = validate_episodes(
-        read_table(path), catalog, client_ids=client_ids, file=path.name
+        read_table(path, mapping), catalog, client_ids=client_ids, file=path.name
     )
     if errors:
-        raise RegisterValidationError(errors)
+        raise RegisterValidationError(_named(errors, mapping))
     return episodes, path

@@ -17,6 +17,7 @@ import pandas as pd
 from models.catalog import Catalog
 from models.objectives import TRUTH_OUTCOME_OF_TARGET, Objective
 from pipeline.data.episodes import file_fingerprint, true_objective_outcomes
+from pipeline.data.mapping import ExtractMapping
 from pipeline.data.truth import truth_matrices
 
 
@@ -52,10 +53,14 @@ class World:
         return true_objective_outcomes(self.truth_matrices(catalog), objective)
 
 
-def load_world(data_dir: Path, catalog: Catalog | None = None) -> World:
+def load_world(
+    data_dir: Path, catalog: Catalog | None = None, mapping: ExtractMapping | None = None
+) -> World:
     """Load and validate a world's episodes and truth (`pipeline.data.register`).
 
-    The truth comes back aligned with the episodes row by row.
+    The truth comes back aligned with the episodes row by row. With a `mapping`
+    (`pipeline.data.mapping`), the extract is renamed and recoded first; the mapping file is
+    then part of what the fingerprint covers.
 
     Raises
     ------
@@ -68,11 +73,14 @@ def load_world(data_dir: Path, catalog: Catalog | None = None) -> World:
     from pipeline.data.truth import load_truth
 
     directory = Path(data_dir)
-    episodes, episode_file = load_episodes(directory, catalog)
+    episodes, episode_file = load_episodes(directory, catalog, mapping)
     truth = load_truth(directory, episodes["episode_id"], catalog=catalog)
+    files = (
+        (episode_file,) if mapping is None or mapping.path is None else (episode_file, mapping.path)
+    )
     return World(
         episodes=episodes.reset_index(drop=True),
         truth=truth.reset_index(drop=True),
-        fingerprint=file_fingerprint([episode_file]),
-        files=(episode_file,),
+        fingerprint=file_fingerprint(list(files)),
+        files=files,
     )

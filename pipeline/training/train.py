@@ -29,6 +29,7 @@ from models.objectives import Objective
 from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
 from pipeline.data.episodes import PreparedEpisodes, prepare_episodes
+from pipeline.data.mapping import ExtractMapping
 from pipeline.data.world import World, load_world
 from pipeline.evaluation.evaluate import Evaluation
 from pipeline.evaluation.report import write_report
@@ -226,6 +227,7 @@ def train_and_register(
     *,
     promote_if_first: bool = False,
     report_dir: Path | None = None,
+    mapping: ExtractMapping | None = None,
 ) -> TrainOutcome:
     """The whole of `polku train`: load, fit, evaluate, log to MLflow and register a version.
 
@@ -240,6 +242,8 @@ def train_and_register(
         Give the new version the `champion` alias when no version has it yet.
     report_dir : Path, optional
         Also keep the evaluation report here (it is logged to MLflow either way).
+    mapping : ExtractMapping, optional
+        The extract's own columns and codes (`pipeline.data.mapping`), applied as it is read.
 
     Returns
     -------
@@ -248,7 +252,7 @@ def train_and_register(
     total_started = time.perf_counter()
     progress(f"loading and validating the register in {data_dir}")
     started = time.perf_counter()
-    world = load_world(data_dir)
+    world = load_world(data_dir, mapping=mapping)
     load_seconds = time.perf_counter() - started
     progress(
         f"loaded {len(world.episodes)} episodes in {load_seconds:.1f} s "
@@ -265,6 +269,7 @@ def train_and_register(
         promote_if_first=promote_if_first,
         report_dir=report_dir,
         started=total_started,
+        mapping=mapping,
     )
 
 
@@ -278,11 +283,13 @@ def log_and_register(
     promote_if_first: bool = False,
     report_dir: Path | None = None,
     started: float | None = None,
+    mapping: ExtractMapping | None = None,
 ) -> TrainOutcome:
     """Log a fitted, evaluated model to a new MLflow run and register it as a new version.
 
-    Logs the parameters (settings, data directory and fingerprint, catalog fingerprint,
-    rules versions, the ranker's parameters), library versions (tags and a JSON artifact),
+    Logs the parameters (settings, data directory and fingerprint, the extract mapping file
+    as `data_mapping` when one was used, catalog fingerprint, rules versions, the ranker's
+    parameters), library versions (tags and a JSON artifact),
     the key metrics and timings, the evaluation report with its plots, the overlap table,
     and the model through `models.registry.log_model`.
     """
@@ -299,6 +306,11 @@ def log_and_register(
                 **settings.to_params(),
                 "data_dir": str(Path(data_dir).resolve()),
                 "data_fingerprint": world.fingerprint,
+                **(
+                    {"data_mapping": str(mapping.path.resolve())}
+                    if mapping is not None and mapping.path is not None
+                    else {}
+                ),
                 "catalog_fingerprint": trained.model.catalog.fingerprint,
                 "rules_versions": ",".join(trained.model.rules_versions),
                 **{f"ranker_{k}": str(v) for k, v in trained.model.ranker.get_params().items()},
