@@ -25,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from models.catalog.limits import LIMIT_COLUMNS, allowed_by_limits
+from models.catalog.limits import LIMIT_COLUMNS, LimitTable, profile_facts
 from models.catalog.loading import CatalogError, read_services, services_from_tables
 from models.catalog.services import Service
 from models.profile import ClientProfile
@@ -50,9 +50,11 @@ class Catalog:
 
     services: tuple[Service, ...]
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _limits: LimitTable = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {s.id: i for i, s in enumerate(self.services)})
+        object.__setattr__(self, "_limits", LimitTable.compile([s.limits for s in self.services]))
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -83,7 +85,7 @@ class Catalog:
         if missing:
             raise KeyError(f"profile lacks field(s) the catalog limits need: {missing}")
         columns = {c: np.asarray([record[c]]) for c in LIMIT_COLUMNS}
-        return allowed_by_limits(self.services, columns)[0]
+        return self._limits.allowed(profile_facts(columns))[0]
 
     def allowed_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Which services each row may take: bool array (n_rows, n_services), catalog order.
@@ -97,7 +99,7 @@ class Catalog:
         if missing:
             raise KeyError(f"frame lacks column(s) the catalog limits need: {missing}")
         columns = {c: frame[c].to_numpy() for c in LIMIT_COLUMNS}
-        return allowed_by_limits(self.services, columns)
+        return self._limits.allowed(profile_facts(columns))
 
     def to_snapshot(self) -> dict[str, Any]:
         """A plain, JSON-serialisable copy of the catalog (stored with every model)."""

@@ -1,8 +1,10 @@
 """Who may take what: each service's limits applied to profiles, on numpy arrays.
 
-Each limit is written once (`allowed_by_limits`); a whole typed profile frame and one
-profile (as arrays of length one) go through the same code, so serving and training cannot
-disagree about who may take what.
+Each limit is written once (`LimitTable.allowed`): the services' limits are compiled once
+into arrays over the services, and every limit is one comparison of the rows' facts with
+them, so a whole typed profile frame and one profile (arrays of length one) go through the
+same code, with no per-service loop, and serving and training cannot disagree about who may
+take what.
 """
 
 from __future__ import annotations
@@ -13,9 +15,15 @@ from typing import Any, Final
 
 import numpy as np
 
-from models.catalog.services import Service, ServiceLimits
-from models.demographics import age_in_years, is_foreign_language, is_one_of
-from models.profile import BARRIER_FLAGS, LANGUAGE_LEVELS
+from models.catalog.services import ServiceLimits
+from models.demographics import age_in_years, is_foreign_language
+from models.profile import (
+    BARRIER_FLAGS,
+    EDUCATION_LEVELS,
+    LABOUR_MARKET_STATUSES,
+    LANGUAGE_LEVELS,
+    UNEMPLOYMENT_BENEFITS,
+)
 
 # Profile columns the limits read; allowed_frame needs only these.
 LIMIT_COLUMNS: Final = (
@@ -34,15 +42,20 @@ LIMIT_COLUMNS: Final = (
 )
 
 
+def _code_index(values: np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:
+    """Each value's position in `vocabulary`; `len(vocabulary)` for a value outside it."""
+    position = {value: i for i, value in enumerate(vocabulary)}
+    lookup = np.frompyfunc(lambda v: position.get(v, len(vocabulary)), 1, 1)
+    return np.asarray(lookup(values), dtype=np.int64)
+
+
 def language_level_rank(levels: Any) -> np.ndarray:
     """Position of each language level in `LANGUAGE_LEVELS` (A0 = 0 ... native = 7)."""
     arr = np.asarray(levels, dtype=object)
-    rank = np.full(arr.shape, -1, dtype=np.int64)
-    for i, level in enumerate(LANGUAGE_LEVELS):
-        rank[arr == level] = i
-    if (rank < 0).any():
-        bad = arr[rank < 0][0]
-        raise ValueError(f"unknown language level {bad!r}")
+    rank = _code_index(arr.ravel(), LANGUAGE_LEVELS).reshape(arr.shape)
+    unknown = rank == len(LANGUAGE_LEVELS)
+    if unknown.any():
+        raise ValueError(f"unknown language level {arr[unknown][0]!r}")
     return rank
 
 
@@ -84,54 +97,97 @@ class _ProfileFacts:
         )
 
 
-def _allowed_by(lim: ServiceLimits, facts: _ProfileFacts) -> np.ndarray:
-    """Which rows one service's limits let through: those where every limit it sets holds."""
-    holds: list[np.ndarray] = []
-    if lim.min_age is not None:
-        holds.append(facts.age >= lim.min_age)
-    if lim.max_age is not None:
-        holds.append(facts.age <= lim.max_age)
-    if lim.foreign_language_only:
-        holds.append(facts.foreign)
-    if lim.min_unemployment_months:
-        holds.append(facts.months >= lim.min_unemployment_months)
-    if lim.reduced_work_ability_only:
-        holds.append(facts.partial)
-    if lim.business_plan_required:
-        holds.append(facts.interest == "business_plan")
-    if lim.entrepreneurship_interest_required:
-        holds.append(facts.interest != "none")
-    if lim.requires_barrier:
-        holds.append(np.logical_or.reduce([facts.barriers[b] for b in lim.requires_barrier]))
-    if lim.labour_market_statuses:
-        holds.append(is_one_of(facts.status, lim.labour_market_statuses))
-    if lim.unemployment_benefits:
-        holds.append(is_one_of(facts.benefit, lim.unemployment_benefits))
-    if lim.education_levels:
-        holds.append(is_one_of(facts.education, lim.education_levels))
-    if lim.max_language_level is not None:
-        holds.append(facts.level_rank <= LANGUAGE_LEVELS.index(lim.max_language_level))
-    if not holds:
-        return np.ones(facts.n, dtype=bool)
-    return np.logical_and.reduce(holds)
+def _value_table(allowed_lists: Sequence[tuple[str, ...]], vocabulary: Sequence[str]) -> np.ndarray:
+    """(len(vocabulary) + 1, n_services): may a value take the service (last row: unknown)."""
+    table = np.ones((len(vocabulary) + 1, len(allowed_lists)), dtype=bool)
+    for j, allowed in enumerate(allowed_lists):
+        if allowed:
+            table[:, j] = [v in allowed for v in vocabulary] + [False]
+    return table
 
 
-def allowed_by_limits(services: Sequence[Service], columns: Mapping[str, Any]) -> np.ndarray:
-    """Which services each row may take.
+@dataclass(frozen=True)
+class LimitTable:
+    """Every service's limits as arrays over the services, compiled once per catalog.
 
-    Parameters
-    ----------
-    services : sequence of Service
-        In the order of the result's columns.
-    columns : mapping of str to array-like
-        The `LIMIT_COLUMNS` as equal-length arrays.
-
-    Returns
-    -------
-    ndarray of bool, shape (n_rows, n_services)
+    A limit a service does not set is neutral (an age bound of -inf/+inf, a flag that is
+    False, a value table that is all True), so each limit is one comparison between the
+    rows' facts (n, 1) and the services' limits (1, m), alike for one profile and a frame.
     """
-    facts = _ProfileFacts.from_columns(columns)
-    allowed = np.empty((facts.n, len(services)), dtype=bool)
-    for j, service in enumerate(services):
-        allowed[:, j] = _allowed_by(service.limits, facts)
-    return allowed
+
+    min_age: np.ndarray
+    max_age: np.ndarray
+    foreign_only: np.ndarray
+    min_months: np.ndarray
+    partial_only: np.ndarray
+    plan_only: np.ndarray
+    interest_only: np.ndarray
+    barrier_needed: np.ndarray
+    barrier_ok: np.ndarray  # (len(BARRIER_FLAGS), m)
+    status_ok: np.ndarray
+    benefit_ok: np.ndarray
+    education_ok: np.ndarray
+    max_level: np.ndarray
+
+    @classmethod
+    def compile(cls, limits: Sequence[ServiceLimits]) -> LimitTable:
+        def array(values: list[Any], dtype: Any) -> np.ndarray:
+            return np.asarray(values, dtype=dtype)
+
+        return cls(
+            min_age=array([-np.inf if x.min_age is None else x.min_age for x in limits], float),
+            max_age=array([np.inf if x.max_age is None else x.max_age for x in limits], float),
+            foreign_only=array([x.foreign_language_only for x in limits], bool),
+            min_months=array([x.min_unemployment_months for x in limits], np.int64),
+            partial_only=array([x.reduced_work_ability_only for x in limits], bool),
+            plan_only=array([x.business_plan_required for x in limits], bool),
+            interest_only=array([x.entrepreneurship_interest_required for x in limits], bool),
+            barrier_needed=array([bool(x.requires_barrier) for x in limits], bool),
+            barrier_ok=array(
+                [[flag in x.requires_barrier for x in limits] for flag in BARRIER_FLAGS], bool
+            ).reshape(len(BARRIER_FLAGS), len(limits)),
+            status_ok=_value_table(
+                [x.labour_market_statuses for x in limits], LABOUR_MARKET_STATUSES
+            ),
+            benefit_ok=_value_table(
+                [x.unemployment_benefits for x in limits], UNEMPLOYMENT_BENEFITS
+            ),
+            education_ok=_value_table([x.education_levels for x in limits], EDUCATION_LEVELS),
+            max_level=array(
+                [
+                    len(LANGUAGE_LEVELS)
+                    if x.max_language_level is None
+                    else LANGUAGE_LEVELS.index(x.max_language_level)
+                    for x in limits
+                ],
+                np.int64,
+            ),
+        )
+
+    def allowed(self, facts: _ProfileFacts) -> np.ndarray:
+        """(n_rows, n_services): where every limit a service sets holds."""
+
+        def column(values: np.ndarray) -> np.ndarray:
+            return np.asarray(values).reshape(-1, 1)
+
+        barriers = np.column_stack([facts.barriers[flag] for flag in BARRIER_FLAGS])
+        has_barrier = (barriers.astype(np.uint8) @ self.barrier_ok.astype(np.uint8)) > 0
+        return (
+            (column(facts.age) >= self.min_age)
+            & (column(facts.age) <= self.max_age)
+            & (~self.foreign_only | column(facts.foreign))
+            & (column(facts.months) >= self.min_months)
+            & (~self.partial_only | column(facts.partial))
+            & (~self.plan_only | column(facts.interest == "business_plan"))
+            & (~self.interest_only | column(facts.interest != "none"))
+            & (~self.barrier_needed | has_barrier)
+            & self.status_ok[_code_index(facts.status, LABOUR_MARKET_STATUSES)]
+            & self.benefit_ok[_code_index(facts.benefit, UNEMPLOYMENT_BENEFITS)]
+            & self.education_ok[_code_index(facts.education, EDUCATION_LEVELS)]
+            & (column(facts.level_rank) <= self.max_level)
+        )
+
+
+def profile_facts(columns: Mapping[str, Any]) -> _ProfileFacts:
+    """The `LIMIT_COLUMNS` (equal-length arrays) as the limits compare them."""
+    return _ProfileFacts.from_columns(columns)
