@@ -12,17 +12,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Final
 
+import numpy as np
+
+from models.actions import action_ids, allowed_actions
 from models.bundle import PolkuModel
 from models.catalog import Catalog
 from models.features import FeatureEncoder
 from pipeline.data.episodes import PreparedEpisodes
-from pipeline.evaluation.evaluate import Evaluation, evaluate_policies, fit_baselines
+from pipeline.evaluation.evaluate import (
+    Evaluation,
+    EvaluationData,
+    evaluate_policies,
+    fit_baselines,
+)
+from pipeline.evaluation.policies import ImitationPolicy
 from pipeline.evaluation.report import write_json, write_report
 from pipeline.evaluation.scoring import predict_for_episodes
 from pipeline.threads import limited_threads
 
 Progress = Callable[[str], None]
+# Estimated propensities below this are raised to it (caps each importance weight at 100);
+# the share of held-out episodes affected is reported per service.
+PROPENSITY_FLOOR: Final = 0.01
 
 
 def _quiet(_: str) -> None:
@@ -67,13 +80,77 @@ def _evaluate_model(
     encoder = FeatureEncoder().fit(train.frame)
     baselines = fit_baselines(encoder.transform(train.frame), train.action, len(catalog), seed)
     predictions = predict_for_episodes(model, held_out.frame, catalog.ids, objective)
-    return evaluate_policies(
+    held_features = encoder.transform(held_out.frame)
+    overlap = None
+    if held_out.propensity is None:
+        held_out, overlap = estimated_propensity(held_out, baselines.imitation, held_features)
+        overlap["services"] = _with_ids(overlap["services"], catalog.ids)
+    evaluation = evaluate_policies(
         held_out,
         predictions.outcomes,
         baselines,
-        encoder.transform(held_out.frame),
+        held_features,
         predictions.rankable,
     )
+    supported = dict(zip(model.service_ids, model.ranker.supported_.tolist(), strict=True))
+    thin = [service_id for service_id in catalog.ids if not supported.get(service_id, False)]
+    summary = replace(
+        evaluation.summary,
+        propensity={
+            **(evaluation.summary.propensity or {}),
+            **(overlap or {}),
+            "too_thin_to_rank": thin,
+        },
+    )
+    return replace(evaluation, summary=summary)
+
+
+def estimated_propensity(
+    data: EvaluationData, model: ImitationPolicy, features: np.ndarray
+) -> tuple[EvaluationData, dict[str, Any]]:
+    """The held-out episodes with estimated propensities, and the overlap they show.
+
+    `model` is a multinomial model of the caseworkers' choice fitted on the training
+    clients only (the imitation baseline), so every held-out propensity comes from a model
+    that never saw that client. Its probabilities are renormalised over the actions the
+    catalog allowed the client (and the logged one, should it lie outside), and floored at
+    `PROPENSITY_FLOOR`. The overlap per action: episodes logged, effective sample size of
+    their inverse-propensity weights, and the share of them floored.
+    """
+    proba = model.choice_probabilities(features)
+    mask = allowed_actions(data.allowed)
+    rows = np.arange(len(data.logged_action))
+    mask[rows, data.logged_action] = True
+    proba = proba * mask
+    total = proba.sum(axis=1, keepdims=True)
+    proba = np.divide(proba, total, out=np.zeros_like(proba), where=total > 0)
+    raw = proba[rows, data.logged_action]
+    floored = raw < PROPENSITY_FLOOR
+    propensity = np.maximum(raw, PROPENSITY_FLOOR)
+    services = []
+    for action in range(data.n_services + 1):
+        logged = data.logged_action == action
+        inverse = 1.0 / propensity[logged]
+        services.append(
+            {
+                "n_logged": int(logged.sum()),
+                "ess": float(inverse.sum() ** 2 / (inverse**2).sum()) if logged.any() else 0.0,
+                "share_floored": float(floored[logged].mean()) if logged.any() else 0.0,
+            }
+        )
+    overlap: dict[str, Any] = {
+        "source": "estimated",
+        "model": "multinomial logistic regression of the logged choice, fitted on the "
+        "training clients, renormalised over the allowed actions",
+        "floor": PROPENSITY_FLOOR,
+        "share_floored": float(floored.mean()),
+        "services": services,
+    }
+    return replace(data, propensity=propensity, propensity_source="estimated"), overlap
+
+
+def _with_ids(services: list[dict[str, Any]], catalog_ids: tuple[str, ...]) -> dict[str, Any]:
+    return dict(zip(action_ids(catalog_ids), services, strict=True))
 
 
 def evaluate_version(
