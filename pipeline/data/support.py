@@ -67,8 +67,9 @@ def check_support(
     names, counts = np.unique(services[treated], return_counts=True)
     if int(counts.max()) < min_treated:
         top = int(np.argmax(counts))
+        most_used, most = str(names[top]), int(counts[top])
         raise InsufficientDataError(
             f"no service can be ranked: each needs at least {min_treated} training episodes "
-            f"in which it was taken, and the most used, {str(names[top])!r}, has {int(counts[top])} "
+            f"in which it was taken, and the most used, {most_used!r}, has {most} "
             f"({len(names)} services used at all, in {n_train} training episodes)"
         )

@@ -9,6 +9,7 @@ world, the same share of clients is held out the same way. The summary goes to a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -161,6 +162,7 @@ def evaluate_version(
     report_dir: Path | None = None,
     objective: str | None = None,
     progress: Progress = _quiet,
+    holdout_from: dt.date | None = None,
 ) -> VersionEvaluation:
     """Evaluate registered version `version` on the held-out clients of the world in `data_dir`.
 
@@ -169,7 +171,8 @@ def evaluate_version(
     version : str
         A version of `polku-ranker`.
     data_dir : Path
-        A world (episodes and truth).
+        A register extract or a world (the truth is optional: without it the evaluation
+        is off-policy only).
     json_path : Path
         Where the summary goes (keys `policy_value`, `oracle_gain_captured`,
         `top3_oracle_coverage`, `ope`, `calibration`, `by_group`, ...).
@@ -179,6 +182,9 @@ def evaluate_version(
         Rank by this objective instead of the one the version was trained for.
     progress : callable
         Receives one line per step.
+    holdout_from : date, optional
+        Judge only held-out clients' episodes assessed from this date on (train earlier,
+        judge later), instead of the time cut the version was trained with.
     """
     from models import registry
     from pipeline.data.episodes import prepare_episodes
@@ -187,6 +193,8 @@ def evaluate_version(
 
     version = str(version)
     settings = settings_from_run_params(registry.run_params(version))
+    if holdout_from is not None:
+        settings = replace(settings, split=replace(settings.split, holdout_from=holdout_from))
     chosen_objective = objective or settings.objective
     progress(f"loading version {version} of {registry.MODEL_NAME}")
     model = registry.load_version(version).model
