@@ -215,9 +215,7 @@ def test_estimated_propensities_are_renormalised_over_the_allowed_actions(tiny_w
     train, held = prepared.train, prepared.held_out
     encoder = FeatureEncoder().fit(train.frame)
     baselines = fit_baselines(encoder.transform(train.frame), train.action, len(catalog), 0)
-    data, overlap = estimated_propensity(
-        held, baselines.imitation, encoder.transform(held.frame)
-    )
+    data, overlap = estimated_propensity(held, baselines.imitation, encoder.transform(held.frame))
     assert data.propensity_source == "estimated"
     assert data.propensity is not None
     assert ((data.propensity >= PROPENSITY_FLOOR) & (data.propensity <= 1.0)).all()
