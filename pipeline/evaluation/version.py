@@ -84,7 +84,10 @@ def _evaluate_model(
     held_features = encoder.transform(held_out.frame)
     overlap = None
     if held_out.propensity is None:
-        held_out, overlap = estimated_propensity(held_out, baselines.imitation, held_features)
+        calibration = (encoder.transform(train.frame), train.allowed, train.action)
+        held_out, overlap = estimated_propensity(
+            held_out, baselines.imitation, held_features, calibrate_on=calibration
+        )
         overlap["services"] = _with_ids(overlap["services"], catalog.ids)
     evaluation = evaluate_policies(
         held_out,
@@ -106,25 +109,70 @@ def _evaluate_model(
     return replace(evaluation, summary=summary)
 
 
+def _allowed_probabilities(
+    model: ImitationPolicy,
+    features: np.ndarray,
+    allowed: np.ndarray,
+    logged_action: np.ndarray,
+    factors: np.ndarray | None = None,
+) -> np.ndarray:
+    """The model's choice probabilities, times `factors` per action, renormalised over the
+    allowed actions (and the logged one)."""
+    proba = model.choice_probabilities(features)
+    if factors is not None:
+        proba = proba * factors
+    mask = allowed_actions(allowed)
+    mask[np.arange(len(logged_action)), logged_action] = True
+    proba = proba * mask
+    total = proba.sum(axis=1, keepdims=True)
+    out: np.ndarray = np.divide(proba, total, out=np.zeros_like(proba), where=total > 0)
+    return out
+
+
+def calibration_factors(
+    model: ImitationPolicy,
+    features: np.ndarray,
+    allowed: np.ndarray,
+    logged_action: np.ndarray,
+    rounds: int = 5,
+) -> np.ndarray:
+    """Per action, the factor that makes the renormalised probabilities match how often the
+    action was logged in these (training) episodes (raking, a few rounds; clipped to
+    [0.2, 5]). Renormalising over the allowed actions shifts mass the model spread over
+    actions a client could not take; this puts each action's total back where it was seen."""
+    n_actions = allowed.shape[1] + 1
+    observed = np.bincount(logged_action, minlength=n_actions) / len(logged_action)
+    factors = np.ones(n_actions)
+    for _ in range(rounds):
+        mean = _allowed_probabilities(model, features, allowed, logged_action, factors).mean(0)
+        ratio = np.divide(observed, mean, out=np.ones_like(mean), where=mean > 0)
+        factors = np.clip(factors * ratio, 0.2, 5.0)
+    return factors
+
+
 def estimated_propensity(
-    data: EvaluationData, model: ImitationPolicy, features: np.ndarray
+    data: EvaluationData,
+    model: ImitationPolicy,
+    features: np.ndarray,
+    *,
+    calibrate_on: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[EvaluationData, dict[str, Any]]:
     """The held-out episodes with estimated propensities, and the overlap they show.
 
     `model` is a multinomial model of the caseworkers' choice fitted on the training
     clients only (the imitation baseline), so every held-out propensity comes from a model
     that never saw that client. Its probabilities are renormalised over the actions the
-    catalog allowed the client (and the logged one, should it lie outside), and floored at
-    `PROPENSITY_FLOOR`. The overlap per action: episodes logged, effective sample size of
-    their inverse-propensity weights, and the share of them floored.
+    catalog allowed the client (and the logged one, should it lie outside), calibrated per
+    action on the training episodes `calibrate_on` (features, allowed, logged action) when
+    given (`calibration_factors`), and floored at `PROPENSITY_FLOOR`. The overlap per
+    action: episodes logged, effective sample size of their inverse-propensity weights, the
+    share of them floored, and the calibration in the
+    large on these held-out clients (mean estimated probability of the action against the
+    share of episodes that logged it).
     """
-    proba = model.choice_probabilities(features)
-    mask = allowed_actions(data.allowed)
+    factors = None if calibrate_on is None else calibration_factors(model, *calibrate_on)
+    proba = _allowed_probabilities(model, features, data.allowed, data.logged_action, factors)
     rows = np.arange(len(data.logged_action))
-    mask[rows, data.logged_action] = True
-    proba = proba * mask
-    total = proba.sum(axis=1, keepdims=True)
-    proba = np.divide(proba, total, out=np.zeros_like(proba), where=total > 0)
     raw = proba[rows, data.logged_action]
     floored = raw < PROPENSITY_FLOOR
     propensity = np.maximum(raw, PROPENSITY_FLOOR)
@@ -137,14 +185,21 @@ def estimated_propensity(
                 "n_logged": int(logged.sum()),
                 "ess": float(inverse.sum() ** 2 / (inverse**2).sum()) if logged.any() else 0.0,
                 "share_floored": float(floored[logged].mean()) if logged.any() else 0.0,
+                "mean_estimated": float(proba[:, action].mean()),
+                "observed_share": float(logged.mean()),
             }
         )
     overlap: dict[str, Any] = {
         "source": "estimated",
         "model": "multinomial logistic regression of the logged choice, fitted on the "
-        "training clients, renormalised over the allowed actions",
+        "training clients, renormalised over the allowed actions"
+        + (", calibrated per action on the training clients" if factors is not None else ""),
+        "calibrated": factors is not None,
         "floor": PROPENSITY_FLOOR,
         "share_floored": float(floored.mean()),
+        "calibration_max_gap": max(
+            abs(entry["mean_estimated"] - entry["observed_share"]) for entry in services
+        ),
         "services": services,
     }
     return replace(data, propensity=propensity, propensity_source="estimated"), overlap
