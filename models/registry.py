@@ -507,12 +507,47 @@ class TrainingRun:
         mlflow.log_artifacts(str(local_dir), artifact_path=artifact_path)
 
 
+FAILURE_REASON_TAG: Final = "failure_reason"
+# An MLflow tag value holds at most 5,000 characters (older stores: 250 for params).
+_MAX_REASON: Final = 4_000
+
+
+def _reason(text: str) -> str:
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+
+
 @contextmanager
 def training_run(run_name: str) -> Iterator[TrainingRun]:
-    """Start a run in Polku's experiment (configuring tracking first); ends it on exit."""
+    """Start a run in Polku's experiment (configuring tracking first); ends it on exit.
+
+    A run left by an exception ends FAILED with the tag `failure_reason` (the exception's
+    kind and message; training's own messages never carry a person's data).
+    """
     experiment_id = configure_tracking()
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        yield TrainingRun(run.info.run_id)
+        try:
+            yield TrainingRun(run.info.run_id)
+        except BaseException as exc:
+            mlflow.set_tag(FAILURE_REASON_TAG, _reason(f"{type(exc).__name__}: {exc}"))
+            raise
+
+
+def record_failed_run(run_name: str, reason: str, params: dict[str, str]) -> str:
+    """A run that failed before it could log anything else: its parameters, the tag
+    `failure_reason`, status FAILED. Returns the run id."""
+    experiment_id = configure_tracking()
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.log_params(params)
+        mlflow.set_tag(FAILURE_REASON_TAG, _reason(reason))
+        run_id = run.info.run_id
+        mlflow.end_run(status="FAILED")
+    return run_id
+
+
+def failure_reason(run_id: str) -> str | None:
+    """The `failure_reason` tag of a run (None when it has none)."""
+    configure_tracking()
+    return _client().get_run(run_id).data.tags.get(FAILURE_REASON_TAG)
 
 
 def run_params(version: str | int) -> dict[str, str]:

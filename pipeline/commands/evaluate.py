@@ -15,7 +15,10 @@ def _fail(message: str) -> typer.Exit:
 
 def evaluate(
     version: Annotated[str, typer.Option(help="Version of polku-ranker to evaluate.")],
-    data: Annotated[Path, typer.Option(help="A world directory (episodes and truth).")],
+    data: Annotated[
+        Path,
+        typer.Option(help="A register extract or a world directory (the truth is optional)."),
+    ],
     json_out: Annotated[Path, typer.Option("--json", help="Write the evaluation JSON here.")],
     report: Annotated[
         Path | None, typer.Option(help="Write report.html with plots into this directory.")
@@ -24,24 +27,63 @@ def evaluate(
         str | None,
         typer.Option(help="Rank by this objective instead of the version's training objective."),
     ] = None,
+    holdout_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Optional date (YYYY-MM-DD): judge held-out clients' episodes from it on "
+            "(default: the time cut the version was trained with, if any)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a version on held-out clients against caseworkers, baselines and the oracle."""
+    import datetime as dt
+
     from models.registry import RegistryError
     from pipeline.evaluation.version import evaluate_version
 
     if not data.is_dir():
         raise _fail(f"--data {data} is not a directory")
     try:
+        cut = dt.date.fromisoformat(holdout_from) if holdout_from else None
+    except ValueError:
+        raise _fail(f"--holdout-from {holdout_from!r} is not a date (YYYY-MM-DD)") from None
+    try:
         result = evaluate_version(
-            version, data, json_out, report_dir=report, objective=objective, progress=typer.echo
+            version,
+            data,
+            json_out,
+            report_dir=report,
+            objective=objective,
+            progress=typer.echo,
+            holdout_from=cut,
         )
     except (ValueError, FileNotFoundError, RegistryError) as exc:
         raise _fail(str(exc).splitlines()[0]) from None
     summary = result.evaluation.summary
     values = summary.policy_value
-    typer.echo(
-        "true policy value: " + ", ".join(f"{name} {value:.4f}" for name, value in values.items())
-    )
+    difference = summary.ope_difference
+    if summary.evaluation_kind == "off_policy":
+        typer.echo(
+            "off-policy evaluation (no truth); estimated policy value (doubly robust): "
+            + ", ".join(f"{name} {value:.4f}" for name, value in values.items() if name != "oracle")
+        )
+    else:
+        typer.echo(
+            "true policy value: "
+            + ", ".join(f"{name} {value:.4f}" for name, value in values.items())
+        )
+    if difference is not None:
+        typer.echo(
+            f"Polku minus caseworkers (doubly robust): {difference.estimate:+.4f} "
+            f"[{difference.ci_low:+.4f}, {difference.ci_high:+.4f}]"
+            + ("" if difference.true is None else f"; true {difference.true:+.4f}")
+        )
+    if summary.evaluation_kind == "off_policy":
+        typer.echo(
+            f"wrote {result.json_path}"
+            + (f" and {result.report_path}" if result.report_path else "")
+        )
+        return
     gain = summary.oracle_gain_captured
     typer.echo(
         "oracle gain captured: "

@@ -18,7 +18,13 @@ def _fail(message: str) -> typer.Exit:
 
 
 def train(
-    data: Annotated[Path, typer.Option(help="A world directory (`polku generate --out DIR`).")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="A register extract (clients and episodes; propensity and truth optional) "
+            "or a world directory (`polku generate --out DIR`)."
+        ),
+    ],
     objective: Annotated[
         str,
         typer.Option(
@@ -90,10 +96,14 @@ def train(
         )
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
+    metrics = outcome.metrics
+    oracle = metrics.get("policy_value_oracle")
     typer.echo(
-        f"version {outcome.version}: policy value {outcome.metrics['policy_value_polku']:.4f} "
-        f"(caseworkers {outcome.metrics['policy_value_caseworkers']:.4f}, oracle "
-        f"{outcome.metrics['policy_value_oracle']:.4f})"
+        f"version {outcome.version}: "
+        + ("policy value" if oracle is not None else "estimated policy value (off-policy)")
+        + f" {metrics['policy_value_polku']:.4f} "
+        f"(caseworkers {metrics['policy_value_caseworkers']:.4f}"
+        + (f", oracle {oracle:.4f})" if oracle is not None else ")")
         + ("; now champion" if outcome.promoted else "")
     )
 

@@ -44,7 +44,9 @@ class TrainingPart:
     action : int ndarray
         `service_id` as an action index (catalog order, `"none"` last).
     outcomes : ndarray (n, len(TARGETS))
-    propensity : ndarray (n,)
+    propensity : ndarray (n,) or None
+        The logged propensity, or None when the register does not log it (the ranker then
+        estimates it).
     allowed : bool ndarray (n, n_services)
     """
 
@@ -52,7 +54,7 @@ class TrainingPart:
     service_id: np.ndarray
     action: np.ndarray
     outcomes: np.ndarray
-    propensity: np.ndarray
+    propensity: np.ndarray | None
     allowed: np.ndarray
 
 
@@ -117,7 +119,7 @@ def true_objective_outcomes(
 
 def prepare_episodes(
     episodes: pd.DataFrame,
-    true_outcomes: np.ndarray,
+    true_outcomes: np.ndarray | None,
     catalog: Catalog,
     objective: Objective | str,
     split: SplitSettings,
@@ -128,10 +130,12 @@ def prepare_episodes(
     ----------
     episodes : DataFrame
         One row per episode: typed profile columns (no henkilötunnus), `service_id`,
-        `propensity` and the outcome columns (`models.objectives.outcomes_from_episodes`).
-    true_outcomes : ndarray of shape (n_episodes, n_services + 1)
+        optionally `propensity`, and the outcome columns
+        (`models.objectives.outcomes_from_episodes`).
+    true_outcomes : ndarray of shape (n_episodes, n_services + 1), or None
         True probability of the objective's outcome per episode under each catalog service
-        and (last column) none, aligned with `episodes`.
+        and (last column) none, aligned with `episodes`; None without a truth (a real
+        register), and the held-out part then has none either.
     catalog : Catalog
     objective : Objective or str
     split : SplitSettings
@@ -146,11 +150,11 @@ def prepare_episodes(
         A needed column is missing, a service is not in the catalog (naming the row), or no
         episode is left on one side of the split.
     """
-    missing = [c for c in ("service_id", "propensity", "client_id") if c not in episodes.columns]
+    missing = [c for c in ("service_id", "client_id") if c not in episodes.columns]
     if missing:
         raise ValueError(f"episodes lack column(s) {', '.join(missing)}")
-    truth = np.asarray(true_outcomes, dtype=np.float64)
-    if truth.shape != (len(episodes), len(catalog) + 1):
+    truth = None if true_outcomes is None else np.asarray(true_outcomes, dtype=np.float64)
+    if truth is not None and truth.shape != (len(episodes), len(catalog) + 1):
         raise ValueError(
             f"true outcomes have shape {truth.shape}, "
             f"expected ({len(episodes)}, {len(catalog) + 1})"
@@ -177,7 +181,11 @@ def prepare_episodes(
     service_id = episodes["service_id"].astype(str).to_numpy(dtype=object)
     action = ActionSpace(catalog.ids).indices(service_id)
     outcomes = outcomes_from_episodes(episodes)
-    propensity = episodes["propensity"].to_numpy(dtype=np.float64)
+    propensity = (
+        episodes["propensity"].to_numpy(dtype=np.float64)
+        if "propensity" in episodes.columns
+        else None
+    )
     allowed = catalog.allowed_frame(frame)
     weights = objective_weights(objective)
     assert len(weights) == len(TARGETS)
@@ -190,15 +198,15 @@ def prepare_episodes(
         service_id=service_id[train_mask],
         action=action[train_mask],
         outcomes=outcomes[train_mask],
-        propensity=propensity[train_mask],
+        propensity=None if propensity is None else propensity[train_mask],
         allowed=allowed[train_mask],
     )
     held_out = EvaluationData(
         frame=part(held_mask),
         logged_action=action[held_mask],
-        propensity=propensity[held_mask],
+        propensity=None if propensity is None else propensity[held_mask],
         reward=objective_rewards(outcomes[held_mask], objective),
-        true_outcomes=truth[held_mask],
+        true_outcomes=None if truth is None else truth[held_mask],
         allowed=allowed[held_mask],
     )
     return PreparedEpisodes(train, held_out, counts)

@@ -16,7 +16,10 @@ from models.profile import PROFILE_COLUMNS
 CLIENTS_FILE: Final = "clients"
 EPISODES_FILE: Final = "episodes"
 TRUTH_FILE: Final = "truth"
-EPISODE_FIELDS: Final = ("episode_id", "service_id", "propensity", *EPISODE_OUTCOMES)
+# Fields every episodes file must have; `propensity` is optional (a real register does not log
+# the probability of the caseworker's choice: training and evaluation then estimate it).
+EPISODE_FIELDS: Final = ("episode_id", "service_id", *EPISODE_OUTCOMES)
+OPTIONAL_EPISODE_FIELDS: Final = ("propensity",)
 EPISODE_COLUMNS: Final = (
     "episode_id",
     *PROFILE_COLUMNS,

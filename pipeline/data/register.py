@@ -4,7 +4,8 @@ A register directory holds `clients` and `episodes` (and, when generated, `truth
 Parquet or CSV (`<name>.parquet` is preferred when both exist). Profiles are validated by
 `models.profile_validation.parse_profile_frame` (the one definition of every field); this
 module adds what is particular to episodes: a unique `episode_id`, a client that exists in
-`clients`, a service of the catalog or `"none"`, a propensity in (0, 1] and 0/1 outcomes.
+`clients`, a service of the catalog or `"none"`, a propensity in (0, 1] when the optional
+column is there, and 0/1 outcomes.
 Every error names the file, the row (data rows counted from 1) and the field. Formats:
 `docs/DATA_CARD.md`.
 """
@@ -81,7 +82,8 @@ class RegisterExtract:
         Typed valid client rows (profile columns; the henkilötunnus is dropped).
     episodes : DataFrame or None
         Typed valid episode rows: `episode_id`, the profile columns, `service_id`,
-        `propensity`, `employed_6m`, `education_6m`, `employed_12m`.
+        `propensity` (only when the file has it), `employed_6m`, `education_6m`,
+        `employed_12m`.
     errors : list of RegisterError
     files : dict of name -> Path
     """
@@ -241,7 +243,8 @@ def validate_episodes(
     out = pd.DataFrame({"episode_id": raw["episode_id"].astype(str).to_numpy()})
     out = pd.concat([out, typed[list(PROFILE_COLUMNS)]], axis=1)
     out["service_id"] = raw["service_id"].astype(str).to_numpy()
-    out["propensity"] = _numbers(raw, "propensity")[0]
+    if "propensity" in raw.columns:
+        out["propensity"] = _numbers(raw, "propensity")[0]
     for outcome in EPISODE_OUTCOMES:
         out[outcome] = _numbers(raw, outcome)[0].astype(np.int8)
     return out, []

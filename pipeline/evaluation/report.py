@@ -34,6 +34,15 @@ POLICY_LABELS: Final = {
     "imitation": "Imitation",
     "oracle": "Oracle",
 }
+POLICY_TABLE_HEADER: Final = [
+    "policy",
+    "true value",
+    "IPS",
+    "SNIPS",
+    "DR",
+    "DR 95 % interval (clustered by client)",
+    "matched episodes",
+]
 UPLIFT_LABEL: Final = "uplift (change in probability; 0.05 = 5 points)"
 POLICY_COLOURS: Final = {
     "polku": "#1f6f8b",
@@ -101,10 +110,15 @@ def plot_policy_values(summary: EvaluationSummary) -> Figure:
                 color=POLICY_COLOURS[name],
             )
         ax.set_xticks(x + width * (len(POLICY_NAMES) - 1) / 2, labels)
-        ax.set_ylabel("true policy value")
+        ax.set_ylabel(
+            "true policy value"
+            if summary.evaluation_kind == "truth"
+            else "estimated policy value (doubly robust)"
+        )
         ax.set_title(title)
-    top = max(summary.policy_value.values())
-    axes[0].set_ylim(0, top * 1.3)  # room for the legend above the bars
+    finite = [v for v in summary.policy_value.values() if math.isfinite(v)]
+    top = max(finite) if finite else 1.0
+    axes[0].set_ylim(0, max(top, 1e-3) * 1.3)  # room for the legend above the bars
     axes[0].legend(ncol=len(POLICY_NAMES), fontsize="small", loc="upper center")
     figure.tight_layout()
     return figure
@@ -137,11 +151,31 @@ def plot_calibration(summary: EvaluationSummary) -> Figure:
     return figure
 
 
-def plot_uplift(evaluation: Evaluation, allowed: np.ndarray, true_outcomes: np.ndarray) -> Figure:
-    """Distributions of predicted uplift (every allowed service, and Polku's top-1) and truth."""
+def _bins(*arrays: np.ndarray, count: int) -> np.ndarray:
+    """Shared histogram edges over the finite values of the arrays (any of them may be empty)."""
+    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.linspace(-0.1, 0.1, count)
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        low, high = low - 0.01, high + 0.01
+    return np.linspace(low, high, count)
+
+
+def plot_uplift(
+    evaluation: Evaluation, allowed: np.ndarray, true_outcomes: np.ndarray | None
+) -> Figure:
+    """Distributions of predicted uplift (every allowed service, and Polku's top-1) and truth.
+
+    Without a truth only the predicted distributions are drawn; empty ones (no service the
+    model ranks) leave an empty panel rather than failing.
+    """
     n_services = allowed.shape[1]
     predicted = evaluation.predicted
     uplift = predicted[:, :n_services] - predicted[:, [n_services]]
+    if true_outcomes is None:
+        true_outcomes = np.full_like(predicted, np.nan)
     true_uplift = true_outcomes[:, :n_services] - true_outcomes[:, [n_services]]
     top = best_allowed_uplift(predicted, allowed)
     choice = evaluation.choices["polku"]
@@ -150,24 +184,19 @@ def plot_uplift(evaluation: Evaluation, allowed: np.ndarray, true_outcomes: np.n
     top_true = true_uplift[rows, choice[has_choice]]
     figure = Figure(figsize=(11, 4))
     left, right = figure.subplots(1, 2)
-    bins = np.linspace(
-        min(float(uplift[allowed].min()), float(true_uplift[allowed].min())),
-        max(float(uplift[allowed].max()), float(true_uplift[allowed].max())),
-        50,
-    )
-    left.hist(true_uplift[allowed], bins=bins, alpha=0.5, color="#2e4053", label="true")
+    bins = _bins(uplift[allowed], true_uplift[allowed], count=50)
+    shown_true = true_uplift[allowed][np.isfinite(true_uplift[allowed])]
+    left.hist(shown_true, bins=bins, alpha=0.5, color="#2e4053", label="true")
     left.hist(
         uplift[allowed], bins=bins, alpha=0.6, color=POLICY_COLOURS["polku"], label="predicted"
     )
     left.set_title("uplift of every allowed service")
     left.set_xlabel(UPLIFT_LABEL)
     left.legend()
-    top_bins = np.linspace(
-        min(float(np.nanmin(top)), float(top_true.min())),
-        max(float(np.nanmax(top)), float(top_true.max())),
-        40,
+    top_bins = _bins(top, top_true, count=40)
+    right.hist(
+        top_true[np.isfinite(top_true)], bins=top_bins, alpha=0.5, color="#2e4053", label="true"
     )
-    right.hist(top_true, bins=top_bins, alpha=0.5, color="#2e4053", label="true")
     right.hist(
         top[np.isfinite(top)], bins=top_bins, alpha=0.6, color=POLICY_COLOURS["polku"],
         label="predicted",
@@ -200,16 +229,36 @@ def render_html(summary: EvaluationSummary, images: Mapping[str, bytes], title: 
     policy_rows = [
         [
             POLICY_LABELS[name],
-            _fmt(value),
+            _fmt(estimates.true),
             _fmt(estimates.ips),
             _fmt(estimates.snips),
             _fmt(estimates.dr),
+            f"[{_fmt(estimates.ci_low)}, {_fmt(estimates.ci_high)}]",
             str(estimates.matched_episodes),
         ]
-        for (name, value), estimates in zip(
-            summary.policy_value.items(), summary.ope.values(), strict=True
-        )
+        for name, estimates in summary.ope.items()
     ]
+    difference = summary.ope_difference
+    if difference is not None:
+        policy_rows.append(
+            [
+                "Polku minus caseworkers",
+                _fmt(difference.true),
+                *(
+                    _fmt(difference.intervals[k].estimate) if k in difference.intervals else ""
+                    for k in ("ips", "snips", "dr")
+                ),
+                f"[{_fmt(difference.ci_low)}, {_fmt(difference.ci_high)}]",
+                "",
+            ]
+        )
+    kind = (
+        "Judged on the world's truth: true values beside the off-policy estimates."
+        if summary.evaluation_kind == "truth"
+        else "Off-policy evaluation: no truth, so every value is estimated from the logged "
+        "episodes alone (doubly robust is the headline; propensities "
+        f"{(summary.propensity or {}).get('source', 'logged')})."
+    )
     group_rows = []
     for grouping, table in summary.by_group.items():
         for label, entry in table.items():
@@ -240,6 +289,8 @@ th {{ background: #f4f6f7; }} td:first-child, td:nth-child(2) {{ text-align: lef
 figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
+<p><strong>Evaluation kind: {html.escape(summary.evaluation_kind)}.</strong>
+{html.escape(kind)}</p>
 <p>{summary.n_episodes} held-out episodes of clients the model never saw in training.
 True policy value: the mean true probability of the objective's outcome when every client
 gets the policy's top-1 service (known only in the synthetic world).</p>
@@ -253,7 +304,7 @@ ECE {_fmt(calibration.ece)}; mean absolute error against the true probabilities
 {_fmt(calibration.mean_abs_error_vs_truth)}</li>
 </ul>
 <h2>Policies: true value and off-policy estimates from the logged data alone</h2>
-{_table(policy_rows, ["policy", "true value", "IPS", "SNIPS", "DR", "matched episodes"])}
+{_table(policy_rows, POLICY_TABLE_HEADER)}
 <h2>By group (audit only: gender and language group never reach the model)</h2>
 {_table(group_rows, group_header)}
 <h2>Plots</h2>
@@ -265,7 +316,7 @@ ECE {_fmt(calibration.ece)}; mean absolute error against the true probabilities
 def write_report(
     evaluation: Evaluation,
     allowed: np.ndarray,
-    true_outcomes: np.ndarray,
+    true_outcomes: np.ndarray | None,
     directory: Path,
     title: str = "Polku evaluation",
 ) -> Path:

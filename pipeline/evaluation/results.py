@@ -11,13 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import numpy as np
 
 from pipeline.evaluation.metrics import ReliabilityBins
 
 T = TypeVar("T")
+# Which kind of evaluation a summary is: judged on a synthetic world's truth (true values
+# shown beside the off-policy estimates), or on logged data alone (a real register).
+EVALUATION_KINDS: Final = ("truth", "off_policy")
+OPE_ESTIMATORS: Final = ("ips", "snips", "dr")
+DIFFERENCE_KEY: Final = "polku_minus_caseworkers"
 # What `polku evaluate` adds to say what was evaluated on what; written last, only when set.
 _PROVENANCE = ("model_version", "objective", "data_fingerprint")
 
@@ -94,11 +99,39 @@ class OracleGainByPolicy:
 
 
 @dataclass(frozen=True)
+class Interval:
+    """An estimate with its client-clustered 95 % interval (NaN where undefined)."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+
+    def to_json(self) -> dict[str, Any]:
+        return _fields_json(self)
+
+    @classmethod
+    def from_json(cls, payload: Mapping[str, Any]) -> Interval:
+        return cls(*(_number(payload[f.name]) for f in fields(cls)))
+
+
+def _intervals_json(intervals: Mapping[str, Interval] | None) -> dict[str, Any] | None:
+    return None if intervals is None else {k: v.to_json() for k, v in intervals.items()}
+
+
+def _intervals_from_json(payload: Mapping[str, Any] | None) -> dict[str, Interval] | None:
+    return None if payload is None else {k: Interval.from_json(v) for k, v in payload.items()}
+
+
+@dataclass(frozen=True)
 class OffPolicyEstimates:
     """A policy's true value beside its estimates from the logged data alone.
 
-    `snips` is None where undefined (no logged choice matches the policy's);
-    `matched_episodes` counts the episodes where the policy chose what was logged.
+    `true` is NaN without a truth (a real register); `snips` is None where undefined (no
+    logged choice matches the policy's); `matched_episodes` counts the episodes where the
+    policy chose what was logged. `estimate`, `ci_low`, `ci_high` are the headline (doubly
+    robust) estimate with its client-clustered 95 % interval; `intervals` holds IPS, SNIPS
+    and DR each with theirs (None where the policy cannot be estimated: the oracle without
+    a truth).
     """
 
     true: float
@@ -107,9 +140,19 @@ class OffPolicyEstimates:
     dr: float
     direct: float
     matched_episodes: int
+    estimate: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    intervals: Mapping[str, Interval] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return _fields_json(self)
+        payload: dict[str, Any] = json_ready(
+            {
+                **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "intervals"},
+                "intervals": _intervals_json(self.intervals),
+            }
+        )
+        return payload
 
     @classmethod
     def from_json(cls, payload: Mapping[str, Any]) -> OffPolicyEstimates:
@@ -120,7 +163,67 @@ class OffPolicyEstimates:
             dr=_number(payload["dr"]),
             direct=_number(payload["direct"]),
             matched_episodes=int(payload["matched_episodes"]),
+            estimate=_number(payload.get("estimate")),
+            ci_low=_number(payload.get("ci_low")),
+            ci_high=_number(payload.get("ci_high")),
+            intervals=_intervals_from_json(payload.get("intervals")),
         )
+
+
+@dataclass(frozen=True)
+class PolicyDifference:
+    """Polku minus the caseworkers on the same held-out episodes.
+
+    `estimate`, `ci_low`, `ci_high`: the doubly robust difference with its client-clustered
+    95 % interval (the two share episodes: this is not the difference of two intervals);
+    `intervals`: IPS, SNIPS and DR; `true`: the true difference (None without a truth).
+    """
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    intervals: Mapping[str, Interval]
+    true: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        payload: dict[str, Any] = json_ready(
+            {
+                "estimate": self.estimate,
+                "ci_low": self.ci_low,
+                "ci_high": self.ci_high,
+                "intervals": _intervals_json(self.intervals),
+                "true": self.true,
+            }
+        )
+        return payload
+
+    @classmethod
+    def from_json(cls, payload: Mapping[str, Any]) -> PolicyDifference:
+        true = payload.get("true")
+        return cls(
+            estimate=_number(payload["estimate"]),
+            ci_low=_number(payload["ci_low"]),
+            ci_high=_number(payload["ci_high"]),
+            intervals=_intervals_from_json(payload["intervals"]) or {},
+            true=None if true is None else float(true),
+        )
+
+
+@dataclass(frozen=True)
+class GroupOffPolicy:
+    """Within one group: Polku, the caseworkers and their difference, each estimator's
+    value with its client-clustered interval."""
+
+    polku: Mapping[str, Interval]
+    caseworkers: Mapping[str, Interval]
+    polku_minus_caseworkers: Mapping[str, Interval]
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _intervals_json(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, payload: Mapping[str, Any]) -> GroupOffPolicy:
+        return cls(**{f.name: _intervals_from_json(payload[f.name]) or {} for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -202,6 +305,7 @@ class GroupResult:
     oracle_gain_captured: float | None
     top3_oracle_coverage: float
     brier: float
+    ope: GroupOffPolicy | None = None
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = json_ready(
@@ -211,6 +315,7 @@ class GroupResult:
                 "oracle_gain_captured": self.oracle_gain_captured,
                 "top3_oracle_coverage": self.top3_oracle_coverage,
                 "brier": self.brier,
+                "ope": None if self.ope is None else self.ope.to_json(),
             }
         )
         return payload
@@ -226,6 +331,7 @@ class GroupResult:
             oracle_gain_captured=None if gain is None else float(gain),
             top3_oracle_coverage=_number(payload["top3_oracle_coverage"]),
             brier=_number(payload["brier"]),
+            ope=None if payload.get("ope") is None else GroupOffPolicy.from_json(payload["ope"]),
         )
 
 
@@ -239,9 +345,11 @@ class EvaluationSummary:
         Held-out episodes evaluated on.
     policy_value : ByPolicy of float
         Each policy's true value: mean true probability of the objective's outcome when
-        every client gets the policy's top-1 choice.
+        every client gets the policy's top-1 choice. Without a truth (`evaluation_kind`
+        "off_policy") the doubly robust estimate of it, and NaN for the oracle.
     oracle_gain_captured : float or None
-        Share of the oracle's gain over the caseworkers that Polku captures.
+        Share of the oracle's gain over the caseworkers that Polku captures (None without
+        a truth).
     oracle_gain_captured_by_policy : OracleGainByPolicy
     top3_oracle_coverage : float
         Share of episodes where the oracle's choice is in Polku's top 3.
@@ -252,6 +360,13 @@ class EvaluationSummary:
         Groupings in `pipeline.evaluation.evaluate.GROUPINGS` order.
     model_version, objective, data_fingerprint : str or None
         What was evaluated on what, set by `polku evaluate` (`dataclasses.replace`).
+    evaluation_kind : {"truth", "off_policy"}
+        Judged on a truth (true values beside the estimates) or on the logged data alone.
+    ope_difference : PolicyDifference or None
+        Polku minus the caseworkers, written as `ope["polku_minus_caseworkers"]`.
+    propensity : mapping or None
+        Where the evaluation's propensities came from (`source`: logged or estimated), the
+        floor, the share of floored weights and the overlap per service.
     """
 
     n_episodes: int
@@ -266,6 +381,15 @@ class EvaluationSummary:
     model_version: str | None = None
     objective: str | None = None
     data_fingerprint: str | None = None
+    evaluation_kind: str = "truth"
+    ope_difference: PolicyDifference | None = None
+    propensity: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.evaluation_kind not in EVALUATION_KINDS:
+            raise ValueError(
+                f"evaluation_kind must be one of {EVALUATION_KINDS}, got {self.evaluation_kind!r}"
+            )
 
     def key_metrics(self) -> dict[str, float]:
         """Flat numeric metrics for MLflow and `polku models`."""
@@ -277,28 +401,38 @@ class EvaluationSummary:
         out["brier"] = self.calibration.brier
         out["ece"] = self.calibration.ece
         out["n_held_out"] = float(self.n_episodes)
+        if self.ope_difference is not None:
+            out["ope_dr_polku_minus_caseworkers"] = self.ope_difference.estimate
+            out["ope_dr_polku_minus_caseworkers_ci_low"] = self.ope_difference.ci_low
+            out["ope_dr_polku_minus_caseworkers_ci_high"] = self.ope_difference.ci_high
         # An undefined figure (no oracle gain to share) is left out rather than logged as NaN.
         return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
 
     def to_json(self) -> dict[str, Any]:
         """The content of `evaluation.json`: plain values, NaN as None.
 
-        The provenance keys (`model_version`, `objective`, `data_fingerprint`) come last and
-        only when set.
+        `evaluation_kind` and `propensity` follow `by_group`; `ope` ends with
+        `polku_minus_caseworkers` when the difference was estimated. The provenance keys
+        (`model_version`, `objective`, `data_fingerprint`) come last and only when set.
         """
+        ope: dict[str, Any] = {name: estimates.to_json() for name, estimates in self.ope.items()}
+        if self.ope_difference is not None:
+            ope[DIFFERENCE_KEY] = self.ope_difference.to_json()
         payload: dict[str, Any] = {
             "n_episodes": self.n_episodes,
             "policy_value": dict(self.policy_value.items()),
             "oracle_gain_captured": self.oracle_gain_captured,
             "oracle_gain_captured_by_policy": self.oracle_gain_captured_by_policy.to_json(),
             "top3_oracle_coverage": self.top3_oracle_coverage,
-            "ope": {name: estimates.to_json() for name, estimates in self.ope.items()},
+            "ope": ope,
             "calibration": self.calibration.to_json(),
             "uplift": self.uplift.to_json(),
             "by_group": {
                 grouping: {label: entry.to_json() for label, entry in table.items()}
                 for grouping, table in self.by_group.items()
             },
+            "evaluation_kind": self.evaluation_kind,
+            "propensity": self.propensity,
         }
         for name in _PROVENANCE:
             if (value := getattr(self, name)) is not None:
@@ -310,6 +444,8 @@ class EvaluationSummary:
     def from_json(cls, payload: Mapping[str, Any]) -> EvaluationSummary:
         """Read back what `to_json` gave (e.g. a stored `evaluation.json`)."""
         gain = payload["oracle_gain_captured"]
+        ope = dict(payload["ope"])
+        difference = ope.pop(DIFFERENCE_KEY, None)
         return cls(
             n_episodes=int(payload["n_episodes"]),
             policy_value=ByPolicy.from_mapping(
@@ -320,9 +456,7 @@ class EvaluationSummary:
                 payload["oracle_gain_captured_by_policy"]
             ),
             top3_oracle_coverage=_number(payload["top3_oracle_coverage"]),
-            ope=ByPolicy.from_mapping(
-                {k: OffPolicyEstimates.from_json(v) for k, v in payload["ope"].items()}
-            ),
+            ope=ByPolicy.from_mapping({k: OffPolicyEstimates.from_json(v) for k, v in ope.items()}),
             calibration=Calibration.from_json(payload["calibration"]),
             uplift=UpliftSummary.from_json(payload["uplift"]),
             by_group={
@@ -330,4 +464,7 @@ class EvaluationSummary:
                 for grouping, table in payload["by_group"].items()
             },
             **{name: payload.get(name) for name in _PROVENANCE},
+            evaluation_kind=str(payload.get("evaluation_kind") or "truth"),
+            ope_difference=None if difference is None else PolicyDifference.from_json(difference),
+            propensity=payload.get("propensity"),
         )

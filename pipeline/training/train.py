@@ -2,10 +2,14 @@
 
 The steps, each reported through `progress`:
 
-1. load and validate the register extract and the truth (`pipeline.data.register`);
-2. the gate filters the episodes, which are split by client (and time) (`prepare_episodes`);
+1. load and validate the register extract, and the truth when it has one (a generated world;
+   a real register has none) (`pipeline.data.register`);
+2. the gate filters the episodes, which are split by client (and time) (`prepare_episodes`),
+   and `pipeline.data.support.check_support` says whether they can support a model;
 3. fit the `ServiceRanker` and bundle it as a `PolkuModel` (rules versions, catalog snapshot);
-4. evaluate it on the held-out clients against the baselines (`pipeline.evaluation.evaluate`);
+4. evaluate it on the held-out clients against the baselines (`pipeline.evaluation.evaluate`):
+   on the truth when there is one, else off-policy only (doubly robust, SNIPS, IPS with
+   propensities estimated when the register logs none);
 5. log parameters, the data's fingerprint, metrics, the report with plots and library
    versions to an MLflow run, log the model through `models.registry` and register a new
    version of `polku-ranker`; optionally make it champion when there is none.
@@ -30,6 +34,7 @@ from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
 from pipeline.data.episodes import PreparedEpisodes, prepare_episodes
 from pipeline.data.mapping import ExtractMapping
+from pipeline.data.support import InsufficientDataError, check_support
 from pipeline.data.world import World, load_world
 from pipeline.evaluation.evaluate import Evaluation
 from pipeline.evaluation.report import write_report
@@ -149,7 +154,12 @@ def fit_model(
     Parameters
     ----------
     world : World
-        The loaded, validated episodes and truth.
+        The loaded, validated episodes (and truth, when the world has one).
+
+    Raises
+    ------
+    InsufficientDataError
+        The episodes cannot support a model (`pipeline.data.support.check_support`).
     settings : TrainSettings
     progress : callable
         Receives one line per step.
@@ -174,6 +184,9 @@ def fit_model(
         f"({counts['train_clients']} clients), {counts['held_out_episodes']} held out "
         f"({counts['held_out_clients']} clients)"
     )
+    check_support(prepared.train.service_id, counts["held_out_episodes"])
+    if prepared.train.propensity is None:
+        progress("the register logs no propensity: the ranker and the evaluation estimate it")
 
     started = time.perf_counter()
     train = prepared.train
@@ -206,14 +219,39 @@ def fit_model(
     started = time.perf_counter()
     evaluation = evaluate_model(model, prepared, catalog, settings.objective, settings.seed)
     timings["evaluate_seconds"] = time.perf_counter() - started
-    values = evaluation.summary.policy_value
     progress(
-        f"evaluated on held-out clients in {timings['evaluate_seconds']:.1f} s: policy value "
-        f"Polku {values.polku:.4f}, caseworkers {values.caseworkers:.4f}, oracle "
-        f"{values.oracle:.4f}; oracle gain captured "
-        f"{_percent(evaluation.summary.oracle_gain_captured)}"
+        f"evaluated on held-out clients in {timings['evaluate_seconds']:.1f} s: "
+        + describe_evaluation(evaluation)
     )
     return TrainedModel(model, evaluation, prepared, timings)
+
+
+def describe_evaluation(evaluation: Evaluation) -> str:
+    """One line: the policy values, true ones beside the estimates when there is a truth."""
+    summary = evaluation.summary
+    values = summary.policy_value
+    difference = summary.ope_difference
+    gain = (
+        ""
+        if difference is None
+        else f"; Polku minus caseworkers (doubly robust) {difference.estimate:+.4f} "
+        f"[{difference.ci_low:+.4f}, {difference.ci_high:+.4f}]"
+        + ("" if difference.true is None else f", true {difference.true:+.4f}")
+    )
+    if summary.evaluation_kind == "truth":
+        return (
+            f"policy value Polku {values.polku:.4f}, caseworkers {values.caseworkers:.4f}, "
+            f"oracle {values.oracle:.4f}; oracle gain captured "
+            f"{_percent(summary.oracle_gain_captured)}" + gain
+        )
+    return (
+        f"off-policy evaluation (no truth): estimated policy value Polku {values.polku:.4f}, "
+        f"caseworkers {values.caseworkers:.4f}" + gain
+    )
+
+
+def _run_name() -> str:
+    return f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
 
 
 def _percent(value: float | None) -> str:
@@ -234,7 +272,7 @@ def train_and_register(
     Parameters
     ----------
     data_dir : Path
-        A world (`polku generate --out DIR`): episodes and truth.
+        A register extract (clients and episodes) or a generated world (with its truth).
     settings : TrainSettings
     progress : callable
         Receives one line per step.
@@ -256,9 +294,26 @@ def train_and_register(
     load_seconds = time.perf_counter() - started
     progress(
         f"loaded {len(world.episodes)} episodes in {load_seconds:.1f} s "
-        f"(data fingerprint {world.fingerprint[:12]})"
+        f"(data fingerprint {world.fingerprint[:12]}"
+        + ("" if world.has_truth else "; no truth file: off-policy evaluation")
+        + ")"
     )
-    trained = fit_model(world, settings, progress)
+    try:
+        trained = fit_model(world, settings, progress)
+    except InsufficientDataError as exc:
+        from models import registry
+
+        run_id = registry.record_failed_run(
+            _run_name(),
+            str(exc),
+            {
+                **settings.to_params(),
+                "data_dir": str(Path(data_dir).resolve()),
+                "data_fingerprint": world.fingerprint,
+            },
+        )
+        progress(f"MLflow run {run_id} marked FAILED: {exc}")
+        raise
     trained.timings["load_seconds"] = load_seconds
     return log_and_register(
         trained,
@@ -299,8 +354,7 @@ def log_and_register(
     progress(f"logging to MLflow at {registry.tracking_uri()}")
     metrics = trained.evaluation.summary.key_metrics()
     versions = registry.library_versions()
-    run_name = f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    with registry.training_run(run_name) as run:
+    with registry.training_run(_run_name()) as run:
         run.log_params(
             {
                 **settings.to_params(),
@@ -319,6 +373,8 @@ def log_and_register(
         run.set_tags(
             {
                 "data_fingerprint": world.fingerprint,
+                "evaluation_kind": trained.evaluation.summary.evaluation_kind,
+                "propensity_source": str(trained.model.ranker.propensity_source_),
                 **{f"version.{k}": v for k, v in versions.items()},
             }
         )
@@ -336,7 +392,10 @@ def log_and_register(
                 title=f"Polku evaluation (run {run.run_id[:8]})",
             )
             run.log_artifacts(target, artifact_path="evaluation")
-        overlap = trained.model.ranker.overlap_
+        overlap = trained.model.ranker.overlap_.copy()
+        # Services too thin to rank: fewer logged training episodes than the ranker needs.
+        supported = [*trained.model.ranker.supported_.tolist(), True]  # "none" is the base
+        overlap["rankable"] = supported
         run.log_text(overlap.to_csv(index=False), "evaluation/overlap.csv")
         version = registry.log_model(
             trained.model, input_example=example_profiles(trained.prepared.held_out.frame.columns)

@@ -231,6 +231,9 @@ EVALUATION_JSON_KEYS = [
     "calibration",
     "uplift",
     "by_group",
+    # Added for evaluation without truth (issue 11): after today's keys, never between them.
+    "evaluation_kind",
+    "propensity",
 ]
 POLICY_KEYS = ["polku", "caseworkers", "random", "popular", "imitation", "oracle"]
 
@@ -247,9 +250,16 @@ def test_evaluation_json_keeps_its_keys_and_their_order():
     assert list(saved["oracle_gain_captured_by_policy"]) == [
         "polku", "random", "popular", "imitation"
     ]  # fmt: skip
-    assert list(saved["ope"]) == POLICY_KEYS
-    for estimates in saved["ope"].values():
-        assert list(estimates) == ["true", "ips", "snips", "dr", "direct", "matched_episodes"]
+    assert list(saved["ope"]) == [*POLICY_KEYS, "polku_minus_caseworkers"]
+    for name in POLICY_KEYS:
+        assert list(saved["ope"][name]) == [
+            "true", "ips", "snips", "dr", "direct", "matched_episodes",
+            "estimate", "ci_low", "ci_high", "intervals",
+        ]  # fmt: skip
+    assert list(saved["ope"]["polku_minus_caseworkers"]) == [
+        "estimate", "ci_low", "ci_high", "intervals", "true"
+    ]  # fmt: skip
+    assert saved["evaluation_kind"] == "truth"
     assert list(saved["calibration"]) == [
         "brier", "ece", "reliability", "mean_abs_error_vs_truth", "mean_abs_error_vs_truth_logged"
     ]  # fmt: skip
@@ -267,7 +277,8 @@ def test_evaluation_json_keeps_its_keys_and_their_order():
     for table in saved["by_group"].values():
         for entry in table.values():
             assert list(entry) == [
-                "n", "policy_value", "oracle_gain_captured", "top3_oracle_coverage", "brier"
+                "n", "policy_value", "oracle_gain_captured", "top3_oracle_coverage", "brier",
+                "ope",
             ]  # fmt: skip
             assert list(entry["policy_value"]) == POLICY_KEYS
     # `polku evaluate` adds what was evaluated on what, last.

@@ -68,11 +68,27 @@ def test_prepare_episodes_keeps_only_eligible_episodes_and_splits_by_client(tiny
 def test_prepare_episodes_names_missing_columns(tiny_world_dir: Path):
     catalog = load_catalog()
     world = load_world(tiny_world_dir)
-    episodes = world.episodes.drop(columns=["propensity"])
-    with pytest.raises(ValueError, match="episodes lack column\\(s\\) propensity"):
+    episodes = world.episodes.drop(columns=["service_id"])
+    with pytest.raises(ValueError, match="episodes lack column\\(s\\) service_id"):
         prepare_episodes(
             episodes, world.true_outcomes(OBJECTIVE, catalog), catalog, OBJECTIVE, SplitSettings()
         )
+
+
+def test_prepare_episodes_without_propensity_or_truth(tiny_world_dir: Path):
+    # A real register logs no propensity and has no truth: both parts come without them.
+    catalog = load_catalog()
+    world = load_world(tiny_world_dir)
+    episodes = world.episodes.drop(columns=["propensity"])
+    prepared = prepare_episodes(episodes, None, catalog, OBJECTIVE, SplitSettings())
+    assert prepared.train.propensity is None
+    assert prepared.held_out.propensity is None
+    assert prepared.held_out.true_outcomes is None
+    with_all = prepare_episodes(
+        world.episodes, world.true_outcomes(OBJECTIVE, catalog), catalog, OBJECTIVE, SplitSettings()
+    )
+    assert prepared.counts == with_all.counts
+    assert (prepared.held_out.reward == with_all.held_out.reward).all()
 
 
 def test_prepare_episodes_rejects_misaligned_truth(tiny_world_dir: Path):
