@@ -2,9 +2,12 @@
 
 The challenger and the champion are evaluated on the same held-out episodes (the data and
 split settings the challenger was trained with, unless told otherwise), with the same
-baselines, and `pipeline.evaluation.promotion.compare_evaluations` decides. Refused: nothing
-changes. Promoted: the `champion` alias moves to the challenger, and the decision is logged
-as a JSON artifact of the challenger's run.
+baselines; each policy's doubly robust term per episode goes to
+`pipeline.evaluation.promotion.compare_paired`, which decides on the paired, client-clustered
+interval of their difference (no truth needed; the true values ride along when the world
+has them). Promoted: the `champion` alias moves to the challenger. Either way the decision
+is logged as a JSON artifact of the challenger's run (`promotion/against_vN.json`) and the
+challenger's version gets a `promotion_against_vN` tag (`promoted` or `refused`).
 """
 
 from __future__ import annotations
@@ -14,10 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from pipeline.evaluation.evaluate import Evaluation, EvaluationData
 from pipeline.evaluation.promotion import (
-    DEFAULT_GROUP_TOLERANCE,
+    DEFAULT_MARGIN,
+    DEFAULT_MIN_GROUP_EPISODES,
+    PairedEpisodes,
     PromotionDecision,
-    compare_evaluations,
+    compare_paired,
 )
 
 Progress = Callable[[str], None]
@@ -65,14 +73,50 @@ def promote_first_version(version: str) -> bool:
     return True
 
 
+def dr_terms(data: EvaluationData, choice: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """A policy's doubly robust term per held-out episode (their mean is its DR value).
+
+    The terms of `pipeline.effects.policy.policy_terms`: the outcome model's value of the
+    policy's `choice` plus the importance-weighted residual of the logged choice.
+    """
+    from pipeline.effects.policy import policy_terms
+
+    values, _, _ = policy_terms(data.reward, data.logged_action, data.propensity, choice, predicted)
+    return np.asarray(values["dr"].a, dtype=np.float64)
+
+
+def paired_episodes(
+    data: EvaluationData, champion: Evaluation, challenger: Evaluation, has_truth: bool
+) -> PairedEpisodes:
+    """Both versions' DR terms on the same held-out episodes, with clients and groups.
+
+    Both policies are valued with one outcome model, the mean of the two versions'
+    predictions: DR is unbiased with either (given the propensities), and with a shared one
+    the terms of the episodes where both policies agree with the caseworker cancel exactly,
+    so the paired interval measures the policies' difference, not their models'.
+    """
+    rows = np.arange(len(data.frame))
+    truth = data.true_outcomes
+    shared = (champion.predicted + challenger.predicted) / 2.0
+    return PairedEpisodes(
+        champion_dr=dr_terms(data, champion.choices["polku"], shared),
+        challenger_dr=dr_terms(data, challenger.choices["polku"], shared),
+        clients=data.frame["client_id"].astype(str).to_numpy(),
+        groups=champion.group_labels,
+        champion_true=truth[rows, champion.choices["polku"]] if has_truth else None,
+        challenger_true=truth[rows, challenger.choices["polku"]] if has_truth else None,
+    )
+
+
 def promote_version(
     version: str,
     *,
     data_dir: Path | None = None,
-    group_tolerance: float = DEFAULT_GROUP_TOLERANCE,
+    margin: float = DEFAULT_MARGIN,
+    min_group_episodes: int = DEFAULT_MIN_GROUP_EPISODES,
     progress: Progress = _quiet,
 ) -> PromotionResult:
-    """Promote `version` to champion if it is no worse than the current champion.
+    """Promote `version` to champion unless it is credibly worse than the current champion.
 
     Parameters
     ----------
@@ -80,8 +124,11 @@ def promote_version(
         The challenger.
     data_dir : Path, optional
         The world to evaluate both on; default: the one the challenger was trained on.
-    group_tolerance : float
-        Largest allowed drop of Polku's policy value in any group.
+    margin : float
+        How far below zero the lower 95 % bound of challenger minus champion (doubly robust,
+        paired, clustered by client) may lie, overall and in any group big enough to block.
+    min_group_episodes : int
+        Groups with fewer held-out episodes cannot block.
     progress : callable
         Receives one line per step.
     """
@@ -129,13 +176,28 @@ def promote_version(
     challenger_eval = evaluate_model(
         challenger_model, prepared, catalog, settings.objective, settings.seed
     )
-    decision = compare_evaluations(champion_eval.summary, challenger_eval.summary, group_tolerance)
+    paired = paired_episodes(
+        prepared.held_out, champion_eval, challenger_eval, has_truth=_has_truth(world)
+    )
+    decision = compare_paired(paired, margin, min_group_episodes)
     result = PromotionResult(
         version, current, decision.promote, decision.reasons, decision, world_dir
     )
     if decision.promote:
         registry.set_champion(version)
-        registry.log_to_version_run(version, result.to_json(), f"promotion/against_v{current}.json")
+    # Refused or not, the decision and its figures stay with the challenger in MLflow.
+    registry.log_to_version_run(version, result.to_json(), f"promotion/against_v{current}.json")
+    registry.set_version_tag(
+        version, f"promotion_against_v{current}", "promoted" if decision.promote else "refused"
+    )
     for reason in decision.reasons:
         progress(reason)
     return result
+
+
+def _has_truth(world: object) -> bool:
+    """Whether the world carries true outcomes (a synthetic one); a register does not."""
+    has = getattr(world, "has_truth", None)
+    if has is not None:
+        return bool(has)
+    return getattr(world, "truth", None) is not None
