@@ -24,16 +24,31 @@ def evaluate(
         str | None,
         typer.Option(help="Rank by this objective instead of the version's training objective."),
     ] = None,
+    allow_training_clients: Annotated[
+        bool,
+        typer.Option(
+            "--allow-training-clients",
+            help="Evaluate even if the held-out clients include some the model was trained "
+            "on (refused otherwise); every output then says so.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a version on held-out clients against caseworkers, baselines and the oracle."""
     from models.registry import RegistryError
+    from models.training_clients import overlap_note
     from pipeline.evaluation.version import evaluate_version
 
     if not data.is_dir():
         raise _fail(f"--data {data} is not a directory")
     try:
         result = evaluate_version(
-            version, data, json_out, report_dir=report, objective=objective, progress=typer.echo
+            version,
+            data,
+            json_out,
+            report_dir=report,
+            objective=objective,
+            allow_training_clients=allow_training_clients,
+            progress=typer.echo,
         )
     except (ValueError, FileNotFoundError, RegistryError) as exc:
         raise _fail(str(exc).splitlines()[0]) from None
@@ -51,6 +66,8 @@ def evaluate(
     typer.echo(
         f"wrote {result.json_path}" + (f" and {result.report_path}" if result.report_path else "")
     )
+    if result.overlap is not None and result.overlap.any:
+        typer.echo(overlap_note(result.overlap))
 
 
 def register(app: typer.Typer) -> None:
