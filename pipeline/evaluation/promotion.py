@@ -346,7 +346,9 @@ def compare_paired(
         if overall.below_margin
         else f"lower 95% bound above the margin -{margin:g}: not credibly worse"
     )
-    relation = "is below the champion's" if overall.estimate < 0 else "is not below the champion's"
+    # "below" as printed: a difference that rounds to zero is not called below.
+    below = round(overall.estimate, 4) < 0
+    relation = "is below the champion's" if below else "is not below the champion's"
     overall_reason = (
         f"overall: the challenger's {values} {relation}: difference {_figures(overall)} on "
         f"{n} episodes of {overall.n_clients} clients, {verdict}"

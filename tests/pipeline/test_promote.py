@@ -121,3 +121,31 @@ def test_promote_names_missing_comparison_data(state_dir, register_fitted, tmp_p
     assert result.exit_code == 2
     assert "is not a directory" in result.output
     assert _champion(state_dir) == champion
+
+
+def _nudged(tiny_training: TinyTraining, scale: float = 0.02):
+    """The fitted model with its uplift coefficients nudged by seeded noise: a retrained twin
+    whose choices differ from the champion's on a few episodes only."""
+    import numpy as np
+
+    model = copy.deepcopy(tiny_training.trained.model)
+    rng = np.random.default_rng(4)
+    coef = model.ranker.uplift_coef_
+    model.ranker.uplift_coef_ = coef * (1 + scale * rng.standard_normal(coef.shape))
+    model.ranker.__dict__.pop("_serving_cache", None)
+    return model
+
+
+def test_promote_accepts_a_challenger_differing_at_noise_level(
+    state_dir, register_fitted, tiny_training
+):
+    champion = register_fitted(promote_if_first=True)
+    challenger = register_fitted(_nudged(tiny_training))
+    result = CliRunner().invoke(build_app(), ["promote", "--version", challenger])
+    assert result.exit_code == 0, result.output
+    record = _record(state_dir, challenger, champion)
+    difference = record["difference"]
+    assert difference["estimate"] != 0.0  # the choices do differ somewhere ...
+    assert difference["ci_low"] > -0.01  # ... but not credibly by more than the margin
+    assert "groups: in none of the" in result.output
+    assert _champion(state_dir) == challenger
