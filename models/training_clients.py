@@ -38,7 +38,8 @@ METADATA_KEY: Final = "training_clients"
 
 def _dates(birth_dates: Iterable[Any]) -> list[str]:
     parsed = pd.to_datetime(pd.Series(list(birth_dates)), errors="coerce")
-    return ["" if pd.isna(value) else value.strftime("%Y-%m-%d") for value in parsed.tolist()]
+    days = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(str)
+    return ["" if text == "NaT" else text for text in days.tolist()]
 
 
 def _digests(salt: bytes, client_ids: Iterable[Any], birth_dates: Iterable[Any]) -> list[str]:
