@@ -49,6 +49,7 @@ class PromotionResult:
     reasons: tuple[str, ...]
     decision: PromotionDecision | None = None
     data_dir: Path | None = None
+    training_overlap: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The promotion record logged to the challenger's run: the decision's figures when
@@ -59,7 +60,10 @@ class PromotionResult:
             else {"promote": self.promoted, "reasons": list(self.reasons)}
         )
         data_dir = None if self.data_dir is None else str(self.data_dir)
-        return {**head, "champion_before": self.champion_before, "data_dir": data_dir}
+        record = {**head, "champion_before": self.champion_before, "data_dir": data_dir}
+        if self.training_overlap is not None:
+            record["training_overlap"] = self.training_overlap
+        return record
 
 
 def promote_first_version(version: str) -> bool:
@@ -133,6 +137,7 @@ def promote_version(
         Receives one line per step.
     """
     from models import registry
+    from models.training_clients import training_overlap
     from pipeline.data.episodes import prepare_episodes
     from pipeline.data.world import load_world
     from pipeline.evaluation.version import evaluate_model
@@ -169,6 +174,16 @@ def promote_version(
         settings.objective,
         settings.split,
     )
+    # The held-out clients are the challenger's; the champion may have trained on some (a
+    # model of another split or data), which would flatter it: said, and recorded.
+    held = prepared.held_out.frame
+    overlaps = {
+        role: training_overlap(model.metadata, held["client_id"], held["birth_date"])
+        for role, model in (("champion", champion_model), ("challenger", challenger_model))
+    }
+    for role, overlap in overlaps.items():
+        if overlap.any:
+            progress(f"warning: for the {role}, {overlap.sentence()}; its figures are flattered")
     progress(f"evaluating champion v{current} and challenger v{version} on the same episodes")
     champion_eval = evaluate_model(
         champion_model, prepared, catalog, settings.objective, settings.seed
@@ -181,7 +196,13 @@ def promote_version(
     )
     decision = compare_paired(paired, margin, min_group_episodes)
     result = PromotionResult(
-        version, current, decision.promote, decision.reasons, decision, world_dir
+        version,
+        current,
+        decision.promote,
+        decision.reasons,
+        decision,
+        world_dir,
+        {role: overlap.to_json() for role, overlap in overlaps.items()},
     )
     if decision.promote:
         registry.set_champion(version)

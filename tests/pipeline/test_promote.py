@@ -98,8 +98,12 @@ def test_promote_accepts_an_equally_good_challenger(state_dir, register_fitted):
         "challenger_true_policy_value",
         "champion_before",
         "data_dir",
+        "training_overlap",
     ]
     assert record["promote"] is True and record["champion_before"] == champion
+    # Both versions were trained by the same split: neither saw the compared clients.
+    assert record["training_overlap"]["champion"]["overlapping_clients"] == 0
+    assert record["training_overlap"]["challenger"]["checked"] is True
     assert record["difference"]["estimate"] == 0.0  # the same model: the same DR terms
     assert record["margin"] == 0.0 and record["min_group_episodes"] == 200
     tags = _client(state_dir).get_model_version("polku-ranker", challenger).tags
