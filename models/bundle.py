@@ -35,6 +35,7 @@ from models.objectives import DEFAULT_OBJECTIVE, Objective, as_objective
 from models.profile import ClientProfile
 from models.ranker import ServiceRanker
 from models.suggestions import Driver, RankedService
+from models.training_clients import METADATA_KEY as TRAINING_CLIENTS_KEY
 
 
 @functools.cache
@@ -433,5 +434,11 @@ class PolkuModel:
             "trained_at": self.trained_at,
             "propensity_source": self.ranker.propensity_source_,
             "n_episodes": int(self.ranker.n_episodes_),
-            **self.metadata,
+            # The training clients' digests stay in the bundle; facts carry only their count.
+            **{k: v for k, v in self.metadata.items() if k != TRAINING_CLIENTS_KEY},
+            **(
+                {"n_training_clients": self.metadata[TRAINING_CLIENTS_KEY]["n_clients"]}
+                if TRAINING_CLIENTS_KEY in self.metadata
+                else {}
+            ),
         }

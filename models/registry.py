@@ -568,6 +568,16 @@ def log_to_version_run(version: str | int, payload: dict[str, Any], artifact_fil
             mlflow.log_dict(payload, artifact_file)
 
 
+def set_version_tag(version: str | int, key: str, value: str) -> None:
+    """Tag a registered version (e.g. the outcome of a promotion against the champion)."""
+    _client().set_model_version_tag(MODEL_NAME, str(version), key, value)
+
+
+def version_tags(version: str | int) -> dict[str, str]:
+    """The tags of a registered version."""
+    return dict(_client().get_model_version(MODEL_NAME, str(version)).tags)
+
+
 @dataclass(frozen=True)
 class VersionRow:
     """One line of `polku models`."""

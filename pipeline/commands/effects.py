@@ -91,6 +91,14 @@ def effects(
         Path | None,
         typer.Option(help="With --audit: the audit store's HMAC secret (else $POLKU_HMAC_KEY)."),
     ] = None,
+    allow_training_clients: Annotated[
+        bool,
+        typer.Option(
+            "--allow-training-clients",
+            help="With --policy: value the champion even on a register holding clients it "
+            "was trained on (refused otherwise); every output then says so.",
+        ),
+    ] = False,
 ) -> None:
     """Estimate the effect of a treatment on an outcome, with diagnostics and warnings."""
     if estimand is not None and estimand not in ESTIMANDS:
@@ -138,8 +146,9 @@ def effects(
                 objective=Objective.parse(objective).name,
                 json_out=json_out,
                 report=report,
+                allow_training_clients=allow_training_clients,
             ),
-            ValueError,  # an unknown objective
+            ValueError,  # an unknown objective, or the champion's training clients
         )
         return
     if data.is_dir():

@@ -34,11 +34,20 @@ def evaluate(
             "(default: the time cut the version was trained with, if any)."
         ),
     ] = None,
+    allow_training_clients: Annotated[
+        bool,
+        typer.Option(
+            "--allow-training-clients",
+            help="Evaluate even if the held-out clients include some the model was trained "
+            "on (refused otherwise); every output then says so.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a version on held-out clients against caseworkers, baselines and the oracle."""
     import datetime as dt
 
     from models.registry import RegistryError
+    from models.training_clients import overlap_note
     from pipeline.evaluation.version import evaluate_version
 
     if not data.is_dir():
@@ -54,6 +63,7 @@ def evaluate(
             json_out,
             report_dir=report,
             objective=objective,
+            allow_training_clients=allow_training_clients,
             progress=typer.echo,
             holdout_from=cut,
         )
@@ -93,6 +103,8 @@ def evaluate(
     typer.echo(
         f"wrote {result.json_path}" + (f" and {result.report_path}" if result.report_path else "")
     )
+    if result.overlap is not None and result.overlap.any:
+        typer.echo(overlap_note(result.overlap))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.evaluation.promotion import DEFAULT_GROUP_TOLERANCE
+from pipeline.evaluation.promotion import DEFAULT_MARGIN, DEFAULT_MIN_GROUP_EPISODES
 
 
 def _fail(message: str) -> typer.Exit:
@@ -21,18 +21,31 @@ def promote(
         Path | None,
         typer.Option(help="World to compare on; default: the challenger's training data."),
     ] = None,
-    group_tolerance: Annotated[
+    margin: Annotated[
         float,
-        typer.Option(help="Largest drop of policy value allowed in any group."),
-    ] = DEFAULT_GROUP_TOLERANCE,
+        typer.Option(
+            help="How far below 0 the lower 95 % bound of challenger minus champion (doubly "
+            "robust, paired by episode, clustered by client) may lie, overall and in any "
+            "group big enough to block."
+        ),
+    ] = DEFAULT_MARGIN,
+    min_group_episodes: Annotated[
+        int,
+        typer.Option(help="Groups with fewer held-out episodes are reported but cannot block."),
+    ] = DEFAULT_MIN_GROUP_EPISODES,
 ) -> None:
-    """Make a version champion if it is no worse than the champion, overall and per group."""
+    """Make a version champion unless it is credibly worse than the champion, overall or in
+    a group of at least --min-group-episodes episodes (no truth needed)."""
     from models.registry import RegistryError
     from pipeline.evaluation.promote import promote_version
 
     try:
         result = promote_version(
-            version, data_dir=data, group_tolerance=group_tolerance, progress=typer.echo
+            version,
+            data_dir=data,
+            margin=margin,
+            min_group_episodes=min_group_episodes,
+            progress=typer.echo,
         )
     except (ValueError, FileNotFoundError, RegistryError) as exc:
         raise _fail(str(exc).splitlines()[0]) from None

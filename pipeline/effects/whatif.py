@@ -7,7 +7,9 @@ practice is what the caseworker chose. Their values come from `pipeline.effects.
 the logged propensities, the model's predicted outcomes as the doubly robust estimator's
 outcome model, and intervals summed within clients. Use a register the model was not trained
 on (a later extract, or a world generated with another seed): on its own training episodes
-the model looks better than it is.
+the model looks better than it is, so `run_policy_effects` refuses a register whose clients
+include the model's training clients (`models.training_clients`) unless
+`allow_training_clients` is set, and then the text, the JSON and the report say so.
 """
 
 from __future__ import annotations
@@ -90,10 +92,16 @@ def _true_outcomes(
     return true_objective_outcomes(matrices, objective)
 
 
-def whatif_table(evaluation: PolicyEvaluation, objective: str, model_label: str) -> str:
-    """Fixed-width summary: logged practice and the policy's value and gain per estimator."""
+def whatif_table(
+    evaluation: PolicyEvaluation, objective: str, model_label: str, *, note: str | None = None
+) -> str:
+    """Fixed-width summary: logged practice and the policy's value and gain per estimator.
+
+    `note` (e.g. that the register holds the model's training clients) heads the table.
+    """
     o = evaluation.overall
     lines = [
+        *([note, ""] if note else []),
         f"What if Polku ({model_label}) had been followed? Objective: {objective}",
         f"{o.n_episodes} client episodes; the caseworker chose Polku's top suggestion in "
         f"{o.n_matched}. Intervals: 95 %, influence function summed within clients.",
@@ -144,9 +152,20 @@ def run_policy_effects(
     json_out: Path | None = None,
     report: Path | None = None,
     catalog: Catalog | None = None,
+    allow_training_clients: bool = False,
 ) -> str:
-    """`polku effects DIR --policy champion`: the champion against logged practice."""
+    """`polku effects DIR --policy champion`: the champion against logged practice.
+
+    Refuses (`TrainingClientsError`) a register with clients the champion was trained on,
+    unless `allow_training_clients`.
+    """
     from models.registry import load_champion
+    from models.training_clients import (
+        check_training_overlap,
+        overlap_json,
+        overlap_note,
+        training_overlap,
+    )
     from pipeline.effects.report import to_json, write_atomic
 
     catalog = catalog or load_catalog()
@@ -155,6 +174,10 @@ def run_policy_effects(
         loaded = load_champion()
     except Exception as exc:  # no registry, no champion alias, or a broken artifact
         raise EffectsError(f"cannot load the champion model: {exc}") from None
+    overlap = training_overlap(
+        loaded.model.metadata, data.frame["client_id"], data.frame["birth_date"]
+    )
+    check_training_overlap(overlap, allow_training_clients)
     evaluation = policy_versus_logged(
         data,
         loaded.model,
@@ -163,16 +186,22 @@ def run_policy_effects(
         true_outcomes=_true_outcomes(directory, data, objective, catalog),
     )
     label = f"champion, version {loaded.version}"
-    text = whatif_table(evaluation, objective, label)
+    note = overlap_note(overlap) if overlap.any else None
+    text = whatif_table(evaluation, objective, label, note=note)
     payload = to_json(
-        {"objective": objective, "model_version": loaded.version, **evaluation.to_dict()}
+        {
+            "objective": objective,
+            "model_version": loaded.version,
+            **evaluation.to_dict(),
+            "training_overlap": overlap_json(overlap, allow_training_clients),
+        }
     )
     if json_out is not None:
         write_atomic(json_out, payload)
         text += f"JSON written to {json_out}\n"
     if report is not None:
         write_atomic(report / "whatif.json", payload)
-        write_atomic(report / "whatif.html", whatif_html(evaluation, objective, label))
+        write_atomic(report / "whatif.html", whatif_html(evaluation, objective, label, note=note))
         text += f"HTML report written to {report / 'whatif.html'}\n"
     return text
 
@@ -211,11 +240,13 @@ def gain_plot(evaluation: PolicyEvaluation) -> str:
     return _png(figure)
 
 
-def whatif_html(evaluation: PolicyEvaluation, objective: str, model_label: str) -> str:
+def whatif_html(
+    evaluation: PolicyEvaluation, objective: str, model_label: str, *, note: str | None = None
+) -> str:
     """A self-contained page: the summary table as text, and the gain by group as a plot."""
     import html
 
-    table = html.escape(whatif_table(evaluation, objective, model_label))
+    table = html.escape(whatif_table(evaluation, objective, model_label, note=note))
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<title>What if Polku had been followed</title><style>body{font-family:sans-serif;"

@@ -123,6 +123,8 @@ class Evaluation:
     choices: dict[str, np.ndarray] = field(repr=False)
     predicted: np.ndarray = field(repr=False)
     group_labels: dict[str, np.ndarray] = field(repr=False)
+    # The episodes judged, with the propensities used (estimated when the register logs none).
+    data: EvaluationData | None = field(default=None, repr=False)
 
 
 def group_labels(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -460,7 +462,7 @@ def evaluate_policies(
         ope_difference=difference,
         propensity={"source": data.propensity_source},
     )
-    return Evaluation(summary, choices, predicted, labels)
+    return Evaluation(summary, choices, predicted, labels, data)
 
 
 def fit_baselines(

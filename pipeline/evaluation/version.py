@@ -3,8 +3,11 @@
 
 The held-out clients are found by the same split the version was trained with (its run's
 parameters), so evaluating on the training world measures clients it never saw; on another
-world, the same share of clients is held out the same way. The summary goes to a JSON file
-(written atomically) and, when asked, an HTML report with plots.
+world, the same share of clients is held out the same way. Should the evaluated clients
+include any the model was trained on (its bundle records them, as salted digests:
+`models.training_clients`), the evaluation is refused unless `allow_training_clients` is
+set, and then the text, the JSON (`training_overlap`) and the report all say so. The
+summary goes to a JSON file (written atomically) and, when asked, an HTML report with plots.
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ from models.actions import action_ids, allowed_actions
 from models.bundle import PolkuModel
 from models.catalog import Catalog
 from models.features import FeatureEncoder
+from models.training_clients import (
+    Overlap,
+    check_training_overlap,
+    overlap_json,
+    overlap_note,
+    training_overlap,
+)
 from pipeline.data.episodes import PreparedEpisodes
 from pipeline.evaluation.evaluate import (
     Evaluation,
@@ -55,6 +65,7 @@ class VersionEvaluation:
     evaluation: Evaluation
     json_path: Path
     report_path: Path | None
+    overlap: Overlap | None = None
 
 
 def evaluate_model(
@@ -220,6 +231,7 @@ def evaluate_version(
     *,
     report_dir: Path | None = None,
     objective: str | None = None,
+    allow_training_clients: bool = False,
     progress: Progress = _quiet,
     holdout_from: dt.date | None = None,
 ) -> VersionEvaluation:
@@ -239,6 +251,9 @@ def evaluate_version(
         Also write `report.html` with plots there.
     objective : str, optional
         Rank by this objective instead of the one the version was trained for.
+    allow_training_clients : bool
+        Evaluate even when the held-out clients include some the model was trained on
+        (else `TrainingClientsError`); every output then says so.
     progress : callable
         Receives one line per step.
     holdout_from : date, optional
@@ -267,6 +282,13 @@ def evaluate_version(
         chosen_objective,
         settings.split,
     )
+    held = prepared.held_out.frame
+    overlap = training_overlap(model.metadata, held["client_id"], held["birth_date"])
+    check_training_overlap(overlap, allow_training_clients)
+    if overlap.any:
+        progress(overlap_note(overlap))
+    elif not overlap.checked:
+        progress(f"note: {overlap.sentence()}")
     progress(
         f"evaluating on {prepared.counts['held_out_episodes']} held-out episodes "
         f"({prepared.counts['held_out_clients']} clients)"
@@ -279,14 +301,20 @@ def evaluate_version(
         data_fingerprint=world.fingerprint,
     )
     evaluation = replace(evaluation, summary=summary)
-    write_json(Path(json_path), summary.to_json())
+    payload = {
+        **summary.to_json(),
+        "training_overlap": overlap_json(overlap, allow_training_clients),
+    }
+    write_json(Path(json_path), payload)
     report_path = None
     if report_dir is not None:
+        title = f"Polku evaluation of {registry.MODEL_NAME} version {version}"
         report_path = write_report(
             evaluation,
             prepared.held_out.allowed,
             prepared.held_out.true_outcomes,
             Path(report_dir),
-            title=f"Polku evaluation of {registry.MODEL_NAME} version {version}",
+            title=title + (f" ({overlap_note(overlap)})" if overlap.any else ""),
         )
-    return VersionEvaluation(version, evaluation, Path(json_path), report_path)
+        write_json(Path(report_dir) / "evaluation.json", payload)
+    return VersionEvaluation(version, evaluation, Path(json_path), report_path, overlap)

@@ -32,6 +32,7 @@ from models.catalog import Catalog, load_catalog
 from models.objectives import Objective
 from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
+from models.training_clients import METADATA_KEY, TrainingClients
 from pipeline.data.episodes import PreparedEpisodes, prepare_episodes
 from pipeline.data.mapping import ExtractMapping
 from pipeline.data.support import InsufficientDataError, check_support
@@ -208,6 +209,10 @@ def fit_model(
         metadata={
             "data_fingerprint": world.fingerprint,
             "objective": Objective.parse(settings.objective).name,
+            # Whom it learned from (salted digests, no ids): evaluation refuses them.
+            METADATA_KEY: TrainingClients.record(
+                train.frame["client_id"], train.frame["birth_date"]
+            ).to_dict(),
         },
     )
     timings["fit_seconds"] = time.perf_counter() - started
