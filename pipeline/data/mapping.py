@@ -32,10 +32,13 @@ import pandas as pd
 
 from models.objectives import EPISODE_OUTCOMES
 from models.profile import NEVER_FEATURES, SPEC_BY_NAME
-from pipeline.data.layout import EPISODE_FIELDS
+from pipeline.data.layout import EPISODE_FIELDS, OPTIONAL_EPISODE_FIELDS
 
 # Every field an extract may carry: the profile's and the episodes' own.
-POLKU_FIELDS: Final = (*SPEC_BY_NAME, *(f for f in EPISODE_FIELDS if f not in SPEC_BY_NAME))
+POLKU_FIELDS: Final = (
+    *SPEC_BY_NAME,
+    *(f for f in (*EPISODE_FIELDS, *OPTIONAL_EPISODE_FIELDS) if f not in SPEC_BY_NAME),
+)
 # Profile kinds whose values may be recoded (ids, dates and numbers are written as they are).
 RECODABLE_KINDS: Final = ("enum", "bool", "code")
 SECTIONS: Final = ("columns", "values")
