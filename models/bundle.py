@@ -2,8 +2,9 @@
 
 `PolkuModel.recommend` is the serving path for one client (gate, catalog limits, encode,
 score, intervals, drivers); `PolkuModel.score_frame` scores a whole typed profile frame for
-evaluation and nightly batches. Both read the catalog from the snapshot taken at training,
-so serving cannot drift from what the model was trained on.
+evaluation, and `PolkuModel.rank_frame` gives `recommend`'s answers for a whole frame at once
+(the nightly batch of `polku score`). All three read the catalog from the snapshot taken at
+training, so serving cannot drift from what the model was trained on.
 
 Examples
 --------
@@ -120,6 +121,8 @@ class FrameScores:
     rank_key : ndarray of shape (n, n_services) or None
         The model's uplift before clipping: services are ordered by it, as `recommend`
         orders them (clipping can tie services at the bounds). Default: `uplift`.
+    rules_version : ndarray of str, shape (n,), or None
+        The rule set the gate decided each row under.
     """
 
     service_ids: tuple[str, ...]
@@ -130,6 +133,7 @@ class FrameScores:
     uplift_low: np.ndarray | None = None
     uplift_high: np.ndarray | None = None
     rank_key: np.ndarray | None = None
+    rules_version: np.ndarray | None = None
 
     def _keyed(self) -> np.ndarray:
         key = self.uplift if self.rank_key is None else self.rank_key
@@ -168,6 +172,53 @@ class FrameScores:
             out["uplift_low"] = self.uplift_low[rows, cols]
             out["uplift_high"] = self.uplift_high[rows, cols]
         return out.sort_values(["row", "rank"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RankedPairs:
+    """`recommend`'s answers for a whole frame, flat: one entry per (row, ranked service).
+
+    Attributes
+    ----------
+    service_ids : tuple of str
+        What `service` indexes.
+    rules_version : ndarray of str, shape (n,)
+        The rule set each row of the frame was decided under.
+    eligible : ndarray of bool, shape (n,)
+        The gate's decision per row of the frame.
+    row : ndarray of int, shape (m,)
+        Position of the pair's row in the frame (ascending).
+    rank : ndarray of int, shape (m,)
+        1 for the row's best service.
+    service : ndarray of int, shape (m,)
+        Index into `service_ids`.
+    expected_without, expected_with, uplift, uplift_low, uplift_high : ndarray (m,)
+        As in `RankedService`.
+    factors : tuple of str
+        What `driver_index` indexes.
+    driver_index : ndarray of int, shape (m, n_drivers)
+        The pair's strongest drivers (index into `factors`), -1 past the last.
+    driver_uplift_without : ndarray of shape (m, n_drivers)
+        `Driver.uplift_without` of each (NaN past the last).
+    """
+
+    service_ids: tuple[str, ...]
+    rules_version: np.ndarray
+    eligible: np.ndarray
+    row: np.ndarray
+    rank: np.ndarray
+    service: np.ndarray
+    expected_without: np.ndarray
+    expected_with: np.ndarray
+    uplift: np.ndarray
+    uplift_low: np.ndarray
+    uplift_high: np.ndarray
+    factors: tuple[str, ...]
+    driver_index: np.ndarray
+    driver_uplift_without: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.row)
 
 
 class PolkuModel:
@@ -418,7 +469,106 @@ class PolkuModel:
         for values in (uplift, low, high, raw):
             if values is not None:
                 values[~allowed] = np.nan
-        return FrameScores(self.service_ids, eligible, allowed, base, uplift, low, high, raw)
+        rules = decisions["rules_version"].to_numpy(dtype=object)
+        return FrameScores(self.service_ids, eligible, allowed, base, uplift, low, high, raw, rules)
+
+    def rank_frame(
+        self,
+        frame: pd.DataFrame,
+        objective: Objective | str = DEFAULT_OBJECTIVE,
+        *,
+        top_k: int | None = None,
+        n_drivers: int = 3,
+    ) -> RankedPairs:
+        """`recommend` for every row of a typed profile frame at once (the nightly batch).
+
+        The same gate, limits, order, clipped numbers, intervals and drivers as `recommend`
+        gives each row, computed with matrix products over the whole frame: no loop over
+        rows. Score a large cohort in chunks of some ten thousand rows (memory grows with
+        rows x services x driver factors).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Typed profile frame.
+        objective : Objective or str
+        top_k : int, optional
+            Keep each row's best `top_k` services (default: every allowed service).
+        n_drivers : int, default 3
+            Drivers kept per ranked service (strongest first, as `recommend` orders them).
+
+        Returns
+        -------
+        RankedPairs
+            One entry per (row, ranked service), rows in frame order, best service first;
+            nothing for a non-client.
+        """
+        if top_k is not None and top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        if n_drivers < 0:
+            raise ValueError("n_drivers must be non-negative")
+        parsed = as_objective(objective)
+        scores = self.score_frame(frame, parsed, with_intervals=True, chunk_size=max(len(frame), 1))
+        assert scores.uplift_low is not None and scores.uplift_high is not None
+        assert scores.rules_version is not None
+        width = len(self.service_ids) if top_k is None else min(top_k, len(self.service_ids))
+        top = scores.top(width) if width else np.empty((len(frame), 0), dtype=np.int64)
+        rows, position = np.nonzero(top >= 0)
+        columns = top[rows, position]
+        base = scores.expected_without[rows]
+        uplift = scores.uplift[rows, columns]
+        factors, driver_index, driver_without = self._frame_drivers(
+            frame, parsed, rows, columns, base, uplift, n_drivers
+        )
+        return RankedPairs(
+            service_ids=self.service_ids,
+            rules_version=scores.rules_version,
+            eligible=scores.eligible,
+            row=rows,
+            rank=position + 1,
+            service=columns,
+            expected_without=base,
+            expected_with=base + uplift,
+            uplift=uplift,
+            uplift_low=scores.uplift_low[rows, columns],
+            uplift_high=scores.uplift_high[rows, columns],
+            factors=factors,
+            driver_index=driver_index,
+            driver_uplift_without=driver_without,
+        )
+
+    def _frame_drivers(
+        self,
+        frame: pd.DataFrame,
+        objective: Objective,
+        rows: np.ndarray,
+        columns: np.ndarray,
+        base: np.ndarray,
+        shown: np.ndarray,
+        n_drivers: int,
+    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        """Each ranked pair's strongest drivers, as `recommend` picks and orders them."""
+        _, factors, counterfactuals = self.ranker.encoder_.transform_with_counterfactuals(frame)
+        coef = self.ranker.objective_uplift_coef(objective)
+        n_pairs = len(rows)
+        distance = np.full((n_pairs, len(factors)), -1.0)
+        without = np.zeros((n_pairs, len(factors)))
+        for j, (has, encoded) in enumerate(counterfactuals):
+            if n_pairs == 0:
+                continue
+            design = np.empty((len(encoded), self._n_coef))
+            design[:, 0] = 1.0
+            design[:, 1:] = encoded
+            value = np.clip((design @ coef)[rows, columns], -base, 1.0 - base)
+            without[:, j] = value
+            distance[:, j] = np.where(has[rows], np.abs(shown - value), -1.0)
+        # Largest distance first, ties in factor order (recommend's stable sort); a factor
+        # the client does not have sorts last and is dropped.
+        order = np.argsort(-distance, axis=1, kind="stable")[:, :n_drivers]
+        present = np.take_along_axis(distance, order, axis=1) >= 0.0
+        index = np.where(present, order, -1)
+        kept = np.where(present, np.take_along_axis(without, order, axis=1), np.nan)
+        return factors, index, kept
 
     def describe(self) -> dict[str, Any]:
         """Plain facts about this version (for MLflow tags and the service's health route)."""

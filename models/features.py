@@ -20,10 +20,11 @@ this client without that need.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -289,6 +290,38 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         encoded = self._encode(_profile_sources(records))
         return encoded[0], present, encoded[1:]
 
+    def transform_with_counterfactuals(
+        self, X: pd.DataFrame, factors: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, tuple[str, ...], Iterator[tuple[np.ndarray, np.ndarray]]]:
+        """`transform` and, per factor, every row with that one need set to no barrier.
+
+        The frame version of `encode_with_counterfactuals` (nightly batches): the frame is
+        read once, each counterfactual is one vectorised encoding of the changed sources.
+
+        Returns
+        -------
+        rows : ndarray of shape (n, n_features_out_)
+        factors : tuple of str
+            The factors considered (default `DRIVER_FACTORS`), in order.
+        counterfactuals : iterator of (has, rows)
+            One pair per factor, lazily (bounds memory): `has` (n,) bool, the rows that have
+            the need (`has_need`), and `rows` (n, n_features_out_), every row encoded with
+            the factor set to `DRIVER_REFERENCE[factor]`.
+        """
+        check_is_fitted(self, "numeric_mean_")
+        candidates = DRIVER_FACTORS if factors is None else tuple(factors)
+        unknown = [f for f in candidates if f not in DRIVER_REFERENCE]
+        if unknown:
+            raise ValueError(f"no driver reference for factor(s) {', '.join(unknown)}")
+        sources = _frame_sources(X)
+
+        def each() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for factor in candidates:
+                has, changed = _without_need(sources, factor)
+                yield has, self._encode(changed)
+
+        return self._encode(sources), candidates, each()
+
     def _encode(self, sources: _Sources) -> np.ndarray:
         # The fitted width, not this code's: an encoder of another layout fails loudly.
         return _encode(sources, self.numeric_mean_, self.numeric_scale_, self.n_features_out_)
@@ -368,6 +401,31 @@ def _encode(sources: _Sources, mean: np.ndarray, scale: np.ndarray, n_columns: i
     out[:, _FLAG_COLUMNS] = sources.flags
     out[np.arange(n)[:, None], _LEVEL_OFFSETS + sources.codes] = 1.0
     return out
+
+
+def _without_need(sources: _Sources, factor: str) -> tuple[np.ndarray, _Sources]:
+    """Which rows have the need `factor` (as `has_need`), and the sources without it."""
+    reference = DRIVER_REFERENCE[factor]
+    if factor == "unemployment_months":
+        has = sources.unemployment_months >= LONG_TERM_MONTHS
+        months = np.full_like(sources.unemployment_months, reference)
+        return has, dataclasses.replace(sources, unemployment_months=months)
+    if factor in BARRIER_FLAGS:
+        j = BARRIER_FLAGS.index(factor)
+        has = sources.flags[:, j] != float(bool(reference))
+        flags = sources.flags.copy()
+        flags[:, j] = float(bool(reference))
+        return has, dataclasses.replace(sources, flags=flags)
+    j = _FIELDS.index(factor)
+    levels = CATEGORICAL_LEVELS[factor]
+    code = levels.index(str(reference))
+    if factor == "education_level":
+        has = np.isin(sources.codes[:, j], [levels.index(level) for level in _LOW_EDUCATION])
+    else:
+        has = sources.codes[:, j] != code
+    codes = sources.codes.copy()
+    codes[:, j] = code
+    return has, dataclasses.replace(sources, codes=codes)
 
 
 # -- the frame reader (training, evaluation, batches) ------------------------------------------
