@@ -198,21 +198,50 @@ def calibrated_interval(
     the calibrated uplift; its standard error there and the bootstrap spread (scaled by the
     slope) give the width. Targets are combined as if perfectly correlated (conservative).
     """
-    shape = per_target.shape
-    basis = np.concatenate(
-        [
-            np.ones((*shape, 1)),
-            per_target[..., None],
-            np.broadcast_to(indicators[..., None, None, :], (*shape, indicators.shape[-1])),
-        ],
-        axis=-1,
-    )  # (..., targets, services, 2 + m)
-    calibrated_t = np.einsum("...tkp,tkp->...tk", basis, coef)
-    se2 = (np.einsum("...tkp,tkpq->...tkq", basis, cov) * basis).sum(axis=-1)
-    calibrated = np.einsum("t,...tk->...k", weights, calibrated_t)
-    se = np.einsum("t,...tk->...k", weights, np.sqrt(np.maximum(se2, 0.0)))
+    calibrated_t, se2 = _calibration_at(per_target, indicators, coef, cov)
+    calibrated = np.tensordot(calibrated_t, weights, axes=([-2], [0]))
+    se = np.tensordot(np.sqrt(np.maximum(se2, 0.0)), weights, axes=([-2], [0]))
     z = NormalDist().inv_cdf((1.0 + interval) / 2.0)
     slope = np.abs(weights @ coef[..., 1])
     boot_sd = slope * np.maximum(high - low, 0.0) / (2.0 * z)
     half = z * np.sqrt(se**2 + boot_sd**2)
     return np.minimum(point, calibrated - half), np.maximum(point, calibrated + half)
+
+
+def _calibration_at(
+    per_target: np.ndarray, indicators: np.ndarray, coef: np.ndarray, cov: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each calibration model's prediction and its variance at (1, point, indicators).
+
+    The basis of target t and service k is b = (1, x_tk, z) with the client's indicators z
+    shared by every model, so `b @ coef_tk` and `b @ cov_tk @ b` split into a few terms
+    that are plain matrix products over the clients (a nightly batch of 100,000 clients
+    takes milliseconds, where the naive broadcast einsum took seconds).
+
+    Returns
+    -------
+    calibrated, variance : ndarray (..., targets, services)
+    """
+    shape = per_target.shape
+    n_targets, n_services = shape[-2:]
+    pairs = n_targets * n_services
+    x = per_target.reshape(-1, pairs)  # (N, t*k)
+    z = indicators.reshape(-1, indicators.shape[-1])  # (N, m)
+    m = z.shape[1]
+    c = coef.reshape(pairs, 2 + m)
+    s = cov.reshape(pairs, 2 + m, 2 + m)
+    calibrated = c[:, 0] + c[:, 1] * x + z @ c[:, 2:].T
+    # b S b = S00 + (S01 + S10) x + S11 x^2 + z.(S0z + Sz0) + x z.(S1z + Sz1) + z Szz z
+    linear_0 = s[:, 0, 2:] + s[:, 2:, 0]  # (t*k, m)
+    linear_1 = s[:, 1, 2:] + s[:, 2:, 1]
+    zz = s[:, 2:, 2:].transpose(2, 0, 1).reshape(m, pairs * m)  # [j, (tk, i)] = Szz[tk, i, j]
+    quadratic = ((z @ zz).reshape(-1, pairs, m) * z[:, None, :]).sum(axis=-1)
+    variance = (
+        s[:, 0, 0]
+        + (s[:, 0, 1] + s[:, 1, 0]) * x
+        + s[:, 1, 1] * x**2
+        + z @ linear_0.T
+        + x * (z @ linear_1.T)
+        + quadratic
+    )
+    return calibrated.reshape(shape), variance.reshape(shape)
