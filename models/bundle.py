@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -441,13 +441,23 @@ class PolkuModel:
         -------
         FrameScores
         """
+        return self._score_frame(frame, as_objective(objective), with_intervals, chunk_size)
+
+    def _score_frame(
+        self,
+        frame: pd.DataFrame,
+        parsed: Objective,
+        with_intervals: bool,
+        chunk_size: int,
+        design: np.ndarray | None = None,
+    ) -> FrameScores:
+        """`score_frame`, optionally on the frame's design matrix already encoded."""
         decisions = assess_eligibility_frame(frame)
         for version in pd.unique(decisions["rules_version"]):
             self._check_rules(str(version))
         eligible = decisions["eligible"].to_numpy(dtype=bool)
         allowed = self.catalog.allowed_frame(frame)[:, self._catalog_columns]
         allowed &= self._supported[None, :] & eligible[:, None]
-        parsed = as_objective(objective)
         weights = parsed.target_weights
         coef = self.ranker.objective_uplift_coef(parsed)
         n = len(frame)
@@ -456,13 +466,16 @@ class PolkuModel:
         low = np.empty_like(uplift) if with_intervals else None
         high = np.empty_like(uplift) if with_intervals else None
         for start in range(0, n, chunk_size):
-            part = frame.iloc[start : start + chunk_size]
-            design = self.ranker.encode(part)
-            stop = start + len(part)
-            base[start:stop] = self.ranker.baseline_from_design(design) @ weights
-            uplift[start:stop] = design @ coef
+            stop = min(start + chunk_size, n)
+            if design is None:
+                part = self.ranker.encode(frame.iloc[start:stop])
+            else:
+                part = design[start:stop]
+            base[start:stop] = self.ranker.baseline_from_design(part) @ weights
+            uplift[start:stop] = part @ coef
             if low is not None and high is not None:
-                low[start:stop], high[start:stop] = self.ranker.uplift_interval(part, parsed)
+                interval = self.ranker.uplift_interval_from_design(part, parsed)
+                low[start:stop], high[start:stop] = interval
         raw = uplift
         base, _, uplift, low, high = consistent_outcomes(base[:, None], raw, low, high)
         base = base[:, 0]
@@ -508,67 +521,92 @@ class PolkuModel:
         if n_drivers < 0:
             raise ValueError("n_drivers must be non-negative")
         parsed = as_objective(objective)
-        scores = self.score_frame(frame, parsed, with_intervals=True, chunk_size=max(len(frame), 1))
+        rows, factors, counterfactuals = self.ranker.encoder_.transform_with_counterfactuals(frame)
+        scores = self._score_frame(
+            frame, parsed, True, max(len(frame), 1), self._with_intercept(rows)
+        )
         assert scores.uplift_low is not None and scores.uplift_high is not None
         assert scores.rules_version is not None
         width = len(self.service_ids) if top_k is None else min(top_k, len(self.service_ids))
         top = scores.top(width) if width else np.empty((len(frame), 0), dtype=np.int64)
-        rows, position = np.nonzero(top >= 0)
-        columns = top[rows, position]
-        base = scores.expected_without[rows]
-        uplift = scores.uplift[rows, columns]
-        factors, driver_index, driver_without = self._frame_drivers(
-            frame, parsed, rows, columns, base, uplift, n_drivers
+        pair_rows, position = np.nonzero(top >= 0)
+        columns = top[pair_rows, position]
+        base = scores.expected_without[pair_rows]
+        uplift = scores.uplift[pair_rows, columns]
+        driver_index, driver_without = self._frame_drivers(
+            len(frame), counterfactuals, parsed, pair_rows, columns, base, uplift, n_drivers
         )
         return RankedPairs(
             service_ids=self.service_ids,
             rules_version=scores.rules_version,
             eligible=scores.eligible,
-            row=rows,
+            row=pair_rows,
             rank=position + 1,
             service=columns,
             expected_without=base,
             expected_with=base + uplift,
             uplift=uplift,
-            uplift_low=scores.uplift_low[rows, columns],
-            uplift_high=scores.uplift_high[rows, columns],
+            uplift_low=scores.uplift_low[pair_rows, columns],
+            uplift_high=scores.uplift_high[pair_rows, columns],
             factors=factors,
             driver_index=driver_index,
             driver_uplift_without=driver_without,
         )
 
+    def _with_intercept(self, rows: np.ndarray) -> np.ndarray:
+        design = np.empty((len(rows), self._n_coef))
+        design[:, 0] = 1.0
+        design[:, 1:] = rows
+        return design
+
     def _frame_drivers(
         self,
-        frame: pd.DataFrame,
+        n_rows: int,
+        counterfactuals: Iterator[tuple[np.ndarray, np.ndarray]],
         objective: Objective,
         rows: np.ndarray,
         columns: np.ndarray,
         base: np.ndarray,
         shown: np.ndarray,
         n_drivers: int,
-    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-        """Each ranked pair's strongest drivers, as `recommend` picks and orders them."""
-        _, factors, counterfactuals = self.ranker.encoder_.transform_with_counterfactuals(frame)
-        coef = self.ranker.objective_uplift_coef(objective)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each ranked pair's strongest drivers, as `recommend` picks and orders them.
+
+        `counterfactuals` is `FeatureEncoder.transform_with_counterfactuals`' iterator.
+        Returns the factor index of each pair's drivers (-1 past the last) and the uplift
+        without each, both of shape (pairs, n_drivers).
+        """
         n_pairs = len(rows)
-        distance = np.full((n_pairs, len(factors)), -1.0)
-        without = np.zeros((n_pairs, len(factors)))
-        for j, (has, encoded) in enumerate(counterfactuals):
-            if n_pairs == 0:
+        if n_pairs == 0:
+            return np.empty((0, n_drivers), dtype=np.int64), np.empty((0, n_drivers))
+        coef = self.ranker.objective_uplift_coef(objective)
+        by_factor = list(counterfactuals)
+        # (factors, pairs): each factor fills one contiguous row.
+        distance = np.full((len(by_factor), n_pairs), -1.0)
+        without = np.zeros((len(by_factor), n_pairs))
+        where = np.empty(n_rows, dtype=np.int64)
+        for j, (index, encoded) in enumerate(by_factor):
+            if len(index) == 0:
                 continue
-            design = np.empty((len(encoded), self._n_coef))
-            design[:, 0] = 1.0
-            design[:, 1:] = encoded
-            value = np.clip((design @ coef)[rows, columns], -base, 1.0 - base)
-            without[:, j] = value
-            distance[:, j] = np.where(has[rows], np.abs(shown - value), -1.0)
+            # Only the rows with the need: the others cannot name it.
+            where.fill(-1)
+            where[index] = np.arange(len(index))
+            position = where[rows]
+            has = np.flatnonzero(position >= 0)
+            uplift = self._with_intercept(encoded) @ coef  # (len(index), services)
+            value = uplift.ravel()[position[has] * uplift.shape[1] + columns[has]]
+            pair_base = base[has]
+            np.clip(value, -pair_base, 1.0 - pair_base, out=value)
+            without[j, has] = value
+            distance[j, has] = np.abs(shown[has] - value)
+        distance, without = distance.T, without.T
         # Largest distance first, ties in factor order (recommend's stable sort); a factor
         # the client does not have sorts last and is dropped.
         order = np.argsort(-distance, axis=1, kind="stable")[:, :n_drivers]
         present = np.take_along_axis(distance, order, axis=1) >= 0.0
-        index = np.where(present, order, -1)
+        index_out = np.where(present, order, -1)
         kept = np.where(present, np.take_along_axis(without, order, axis=1), np.nan)
-        return factors, index, kept
+        return index_out, kept
 
     def describe(self) -> dict[str, Any]:
         """Plain facts about this version (for MLflow tags and the service's health route)."""

@@ -293,20 +293,22 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
     def transform_with_counterfactuals(
         self, X: pd.DataFrame, factors: Sequence[str] | None = None
     ) -> tuple[np.ndarray, tuple[str, ...], Iterator[tuple[np.ndarray, np.ndarray]]]:
-        """`transform` and, per factor, every row with that one need set to no barrier.
+        """`transform` and, per factor, the rows that have that need with it set to no barrier.
 
         The frame version of `encode_with_counterfactuals` (nightly batches): the frame is
-        read once, each counterfactual is one vectorised encoding of the changed sources.
+        read once, and each factor's counterfactuals are one vectorised encoding of the rows
+        that have the need (a driver can only name a need the client has).
 
         Returns
         -------
         rows : ndarray of shape (n, n_features_out_)
         factors : tuple of str
             The factors considered (default `DRIVER_FACTORS`), in order.
-        counterfactuals : iterator of (has, rows)
-            One pair per factor, lazily (bounds memory): `has` (n,) bool, the rows that have
-            the need (`has_need`), and `rows` (n, n_features_out_), every row encoded with
-            the factor set to `DRIVER_REFERENCE[factor]`.
+        counterfactuals : iterator of (index, rows)
+            One pair per factor, lazily (bounds memory): `index`, the positions of the rows
+            that have the need (`has_need`), ascending, and `rows` of shape
+            (len(index), n_features_out_), those rows encoded with the factor set to
+            `DRIVER_REFERENCE[factor]`.
         """
         check_is_fitted(self, "numeric_mean_")
         candidates = DRIVER_FACTORS if factors is None else tuple(factors)
@@ -317,8 +319,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
 
         def each() -> Iterator[tuple[np.ndarray, np.ndarray]]:
             for factor in candidates:
-                has, changed = _without_need(sources, factor)
-                yield has, self._encode(changed)
+                index, changed = _without_need(sources, factor)
+                yield index, self._encode(changed)
 
         return self._encode(sources), candidates, each()
 
@@ -404,18 +406,20 @@ def _encode(sources: _Sources, mean: np.ndarray, scale: np.ndarray, n_columns: i
 
 
 def _without_need(sources: _Sources, factor: str) -> tuple[np.ndarray, _Sources]:
-    """Which rows have the need `factor` (as `has_need`), and the sources without it."""
+    """The rows that have the need `factor` (as `has_need`), and their sources without it."""
     reference = DRIVER_REFERENCE[factor]
     if factor == "unemployment_months":
-        has = sources.unemployment_months >= LONG_TERM_MONTHS
-        months = np.full_like(sources.unemployment_months, reference)
-        return has, dataclasses.replace(sources, unemployment_months=months)
+        index = np.flatnonzero(sources.unemployment_months >= LONG_TERM_MONTHS)
+        changed = _take(sources, index)
+        months = np.full_like(changed.unemployment_months, reference)
+        return index, dataclasses.replace(changed, unemployment_months=months)
     if factor in BARRIER_FLAGS:
         j = BARRIER_FLAGS.index(factor)
-        has = sources.flags[:, j] != float(bool(reference))
-        flags = sources.flags.copy()
-        flags[:, j] = float(bool(reference))
-        return has, dataclasses.replace(sources, flags=flags)
+        value = float(bool(reference))
+        index = np.flatnonzero(sources.flags[:, j] != value)
+        changed = _take(sources, index)
+        changed.flags[:, j] = value
+        return index, changed
     j = _FIELDS.index(factor)
     levels = CATEGORICAL_LEVELS[factor]
     code = levels.index(str(reference))
@@ -423,9 +427,21 @@ def _without_need(sources: _Sources, factor: str) -> tuple[np.ndarray, _Sources]
         has = np.isin(sources.codes[:, j], [levels.index(level) for level in _LOW_EDUCATION])
     else:
         has = sources.codes[:, j] != code
-    codes = sources.codes.copy()
-    codes[:, j] = code
-    return has, dataclasses.replace(sources, codes=codes)
+    index = np.flatnonzero(has)
+    changed = _take(sources, index)
+    changed.codes[:, j] = code
+    return index, changed
+
+
+def _take(sources: _Sources, index: np.ndarray) -> _Sources:
+    """The sources of the rows at `index` (copies)."""
+    return _Sources(
+        age=sources.age[index],
+        unemployment_months=sources.unemployment_months[index],
+        work_experience_years=sources.work_experience_years[index],
+        flags=sources.flags[index],
+        codes=sources.codes[index],
+    )
 
 
 # -- the frame reader (training, evaluation, batches) ------------------------------------------

@@ -230,18 +230,19 @@ def _calibration_at(
     m = z.shape[1]
     c = coef.reshape(pairs, 2 + m)
     s = cov.reshape(pairs, 2 + m, 2 + m)
-    calibrated = c[:, 0] + c[:, 1] * x + z @ c[:, 2:].T
-    # b S b = S00 + (S01 + S10) x + S11 x^2 + z.(S0z + Sz0) + x z.(S1z + Sz1) + z Szz z
-    linear_0 = s[:, 0, 2:] + s[:, 2:, 0]  # (t*k, m)
-    linear_1 = s[:, 1, 2:] + s[:, 2:, 1]
+    # b S b = [S00 + z.(S0z + Sz0) + z Szz z] + [S01 + S10 + z.(S1z + Sz1)] x + S11 x^2:
+    # the brackets depend on z alone, so they are computed once per distinct z.
+    if m <= 12 and np.isin(z, (0.0, 1.0)).all():
+        # Indicators (the usual case): at most 2^m distinct z, looked up by their bits.
+        code = z.astype(np.int64) @ (1 << np.arange(m))
+        distinct = (np.arange(1 << m)[:, None] >> np.arange(m) & 1).astype(np.float64)
+    else:
+        distinct, code = z, np.arange(len(z))
+    level = c[:, 0] + distinct @ c[:, 2:].T  # (distinct, t*k)
     zz = s[:, 2:, 2:].transpose(2, 0, 1).reshape(m, pairs * m)  # [j, (tk, i)] = Szz[tk, i, j]
-    quadratic = ((z @ zz).reshape(-1, pairs, m) * z[:, None, :]).sum(axis=-1)
-    variance = (
-        s[:, 0, 0]
-        + (s[:, 0, 1] + s[:, 1, 0]) * x
-        + s[:, 1, 1] * x**2
-        + z @ linear_0.T
-        + x * (z @ linear_1.T)
-        + quadratic
-    )
+    quadratic = ((distinct @ zz).reshape(-1, pairs, m) * distinct[:, None, :]).sum(axis=-1)
+    constant = s[:, 0, 0] + distinct @ (s[:, 0, 2:] + s[:, 2:, 0]).T + quadratic
+    slope = s[:, 0, 1] + s[:, 1, 0] + distinct @ (s[:, 1, 2:] + s[:, 2:, 1]).T
+    calibrated = level[code] + c[:, 1] * x
+    variance = constant[code] + (slope[code] + s[:, 1, 1] * x) * x
     return calibrated.reshape(shape), variance.reshape(shape)

@@ -467,7 +467,13 @@ class ServiceRanker(BaseEstimator):
         self, X: pd.DataFrame, objective: Objective | str
     ) -> tuple[np.ndarray, np.ndarray]:
         """Interval (low, high) of each client's uplift per service (see `interval_method`)."""
-        design = self.encode(X)
+        return self.uplift_interval_from_design(self.encode(X), objective)
+
+    def uplift_interval_from_design(
+        self, design: np.ndarray, objective: Objective | str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`uplift_interval` on an already encoded design matrix."""
+        check_is_fitted(self, "uplift_coef_")
         weights = objective_weights(objective)
         point = design @ self.objective_uplift_coef(objective)
         if self.n_bootstrap == 0:

@@ -314,8 +314,11 @@ def test_calibrate_recovers_a_known_model_with_honest_errors() -> None:
     np.testing.assert_array_equal(cov[:, 1], 0.0)
 
 
+@pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("lead", [(), (7,), (3, 5)])
-def test_calibration_terms_equal_the_full_quadratic_form(lead: tuple[int, ...]) -> None:
+def test_calibration_terms_equal_the_full_quadratic_form(
+    lead: tuple[int, ...], binary: bool
+) -> None:
     # The split into matrix products must be the plain b @ coef and b @ cov @ b.
     from models.ranker.intervals import _calibration_at
 
@@ -323,6 +326,8 @@ def test_calibration_terms_equal_the_full_quadratic_form(lead: tuple[int, ...]) 
     t, k, m = 3, 4, 4
     per_target = rng.normal(size=(*lead, t, k))
     indicators = rng.integers(0, 2, size=(*lead, m)).astype(float)
+    if not binary:  # the general path: any values
+        indicators = indicators + rng.normal(size=indicators.shape)
     coef = rng.normal(size=(t, k, 2 + m))
     cov = rng.normal(size=(t, k, 2 + m, 2 + m))  # not symmetric: every term must count
     basis = np.concatenate(
