@@ -42,6 +42,7 @@ from pipeline.data.register import (
     read_table,
     validate_register,
 )
+from pipeline.threads import limited_threads
 
 TABLE_SUFFIXES: Final = (".csv", ".parquet")
 ROW_ID: Final = "row_id"
@@ -179,7 +180,31 @@ def score_cohort(
         Assessments scored at a time (bounds memory; progress is reported per chunk).
     progress : callable, optional
         Receives a line after each chunk when there is more than one.
+
+    BLAS runs with the offline steps' thread limit (`pipeline.threads`).
     """
+    started = time.perf_counter()
+    n = len(cohort)
+    with limited_threads():
+        parts, n_scored, n_pairs = _score_chunks(
+            model, model_version, cohort, objective, top_k, n_drivers, chunk_rows, progress
+        )
+    key_type = pa.array(cohort.keys[:1]).type
+    table = pa.concat_tables(parts) if parts else _empty(cohort.key_column, key_type)
+    seconds = time.perf_counter() - started
+    return table, ScoreSummary(n, n_scored, n_pairs, seconds)
+
+
+def _score_chunks(
+    model: PolkuModel,
+    model_version: str,
+    cohort: Cohort,
+    objective: Objective,
+    top_k: int | None,
+    n_drivers: int,
+    chunk_rows: int,
+    progress: Callable[[str], None] | None,
+) -> tuple[list[pa.Table], int, int]:
     started = time.perf_counter()
     n = len(cohort)
     keys = pa.array(cohort.keys)
@@ -209,9 +234,7 @@ def score_cohort(
                 f"scored {stop:,} of {n:,} assessments ({n_pairs:,} ranked services, "
                 f"{elapsed:.1f} s)"
             )
-    table = pa.concat_tables(parts) if parts else _empty(cohort.key_column, keys.type)
-    seconds = time.perf_counter() - started
-    return table, ScoreSummary(n, n_scored, n_pairs, seconds)
+    return parts, n_scored, n_pairs
 
 
 def _schema(key_column: str, key_type: pa.DataType) -> pa.Schema:

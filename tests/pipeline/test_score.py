@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -168,3 +169,33 @@ def test_score_wants_a_parquet_output(state_dir: Path, tiny_world_dir: Path, tmp
     result = _score(str(tiny_world_dir), "--out", str(tmp_path / "scores.csv"))
     assert result.exit_code == 2
     assert "FILE.parquet" in result.stderr
+
+
+def test_chunks_report_progress_and_join_to_the_one_chunk_table(
+    tiny_world_dir: Path, tiny_model: PolkuModel, catalog, tmp_path: Path
+):
+    from models.objectives import Objective
+    from pipeline.scoring.cohort import read_cohort, score_cohort, write_parquet_atomically
+
+    cohort = read_cohort(tiny_world_dir, catalog)
+    objective = Objective.parse("employment_12m")
+    lines: list[str] = []
+    chunked, summary = score_cohort(
+        tiny_model, "7", cohort, objective, chunk_rows=1000, progress=lines.append
+    )
+    whole, _ = score_cohort(tiny_model, "7", cohort, objective, progress=lines.append)
+    # Equal up to rounding (a matrix product's blocking depends on its size).
+    a, b = chunked.to_pandas(), whole.to_pandas()
+    pd.testing.assert_frame_equal(a.drop(columns="driver_shares"), b.drop(columns="driver_shares"))
+    np.testing.assert_allclose(
+        np.concatenate(a["driver_shares"].to_list()), np.concatenate(b["driver_shares"].to_list())
+    )
+    assert len(lines) == -(-len(cohort) // 1000)  # one line per chunk, none for one chunk
+    assert lines[-1].startswith(f"scored {len(cohort):,} of {len(cohort):,} assessments")
+    assert summary.n_pairs == chunked.num_rows and summary.n_assessments == len(cohort)
+
+    empty = dataclasses.replace(cohort, frame=cohort.frame.iloc[:0], keys=cohort.keys[:0])
+    table, summary = score_cohort(tiny_model, "7", empty, objective)
+    assert table.num_rows == 0 and table.schema.names == whole.schema.names
+    write_parquet_atomically(table, tmp_path / "none.parquet")
+    assert pd.read_parquet(tmp_path / "none.parquet").empty
