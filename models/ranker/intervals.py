@@ -151,14 +151,19 @@ def _independent_columns(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def percentile_rows(
-    replicas: np.ndarray, interval: float, axis: int = 0
+    replicas: np.ndarray, interval: float, axis: int = 0, *, in_place: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Linear-interpolated central `interval` percentiles over `axis` (the bootstrap axis).
 
     Sorting runs along `axis`; give the bootstrap axis last (contiguous) for large batches:
     twice as fast as sorting across rows. (`np.partition` is slower still at 40 replicas.)
+    `in_place=True` sorts `replicas` itself instead of a copy (a scratch array of a batch).
     """
-    ordered = np.sort(replicas, axis=axis)
+    if in_place:
+        replicas.sort(axis=axis)
+        ordered = replicas
+    else:
+        ordered = np.sort(replicas, axis=axis)
     last = ordered.shape[axis] - 1
     out = []
     for q in ((1 - interval) / 2, (1 + interval) / 2):

@@ -484,7 +484,7 @@ class ServiceRanker(BaseEstimator):
             # One product, replicas last: (n, k, B), so the percentiles read contiguous rows.
             stacked = boot.transpose(1, 2, 0).reshape(n_coef, n_services * n_boot)
             replicas = (design @ stacked).reshape(len(design), n_services, n_boot)
-            low, high = percentile_rows(replicas, self.interval, axis=-1)
+            low, high = percentile_rows(replicas, self.interval, axis=-1, in_place=True)
         if self.interval_method == "calibrated":
             per_target = np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
             low, high = self._calibrated_interval(per_target, design, point, low, high, weights)
