@@ -2,8 +2,9 @@
 
 `PolkuModel.recommend` is the serving path for one client (gate, catalog limits, encode,
 score, intervals, drivers); `PolkuModel.score_frame` scores a whole typed profile frame for
-evaluation and nightly batches. Both read the catalog from the snapshot taken at training,
-so serving cannot drift from what the model was trained on.
+evaluation, and `PolkuModel.rank_frame` gives `recommend`'s answers for a whole frame at once
+(the nightly batch of `polku score`). All three read the catalog from the snapshot taken at
+training, so serving cannot drift from what the model was trained on.
 
 Examples
 --------
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,8 @@ class FrameScores:
     rank_key : ndarray of shape (n, n_services) or None
         The model's uplift before clipping: services are ordered by it, as `recommend`
         orders them (clipping can tie services at the bounds). Default: `uplift`.
+    rules_version : ndarray of str, shape (n,), or None
+        The rule set the gate decided each row under.
     """
 
     service_ids: tuple[str, ...]
@@ -131,6 +134,7 @@ class FrameScores:
     uplift_low: np.ndarray | None = None
     uplift_high: np.ndarray | None = None
     rank_key: np.ndarray | None = None
+    rules_version: np.ndarray | None = None
 
     def _keyed(self) -> np.ndarray:
         key = self.uplift if self.rank_key is None else self.rank_key
@@ -169,6 +173,53 @@ class FrameScores:
             out["uplift_low"] = self.uplift_low[rows, cols]
             out["uplift_high"] = self.uplift_high[rows, cols]
         return out.sort_values(["row", "rank"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RankedPairs:
+    """`recommend`'s answers for a whole frame, flat: one entry per (row, ranked service).
+
+    Attributes
+    ----------
+    service_ids : tuple of str
+        What `service` indexes.
+    rules_version : ndarray of str, shape (n,)
+        The rule set each row of the frame was decided under.
+    eligible : ndarray of bool, shape (n,)
+        The gate's decision per row of the frame.
+    row : ndarray of int, shape (m,)
+        Position of the pair's row in the frame (ascending).
+    rank : ndarray of int, shape (m,)
+        1 for the row's best service.
+    service : ndarray of int, shape (m,)
+        Index into `service_ids`.
+    expected_without, expected_with, uplift, uplift_low, uplift_high : ndarray (m,)
+        As in `RankedService`.
+    factors : tuple of str
+        What `driver_index` indexes.
+    driver_index : ndarray of int, shape (m, n_drivers)
+        The pair's strongest drivers (index into `factors`), -1 past the last.
+    driver_uplift_without : ndarray of shape (m, n_drivers)
+        `Driver.uplift_without` of each (NaN past the last).
+    """
+
+    service_ids: tuple[str, ...]
+    rules_version: np.ndarray
+    eligible: np.ndarray
+    row: np.ndarray
+    rank: np.ndarray
+    service: np.ndarray
+    expected_without: np.ndarray
+    expected_with: np.ndarray
+    uplift: np.ndarray
+    uplift_low: np.ndarray
+    uplift_high: np.ndarray
+    factors: tuple[str, ...]
+    driver_index: np.ndarray
+    driver_uplift_without: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.row)
 
 
 class PolkuModel:
@@ -391,13 +442,23 @@ class PolkuModel:
         -------
         FrameScores
         """
+        return self._score_frame(frame, as_objective(objective), with_intervals, chunk_size)
+
+    def _score_frame(
+        self,
+        frame: pd.DataFrame,
+        parsed: Objective,
+        with_intervals: bool,
+        chunk_size: int,
+        design: np.ndarray | None = None,
+    ) -> FrameScores:
+        """`score_frame`, optionally on the frame's design matrix already encoded."""
         decisions = assess_eligibility_frame(frame)
         for version in pd.unique(decisions["rules_version"]):
             self._check_rules(str(version))
         eligible = decisions["eligible"].to_numpy(dtype=bool)
         allowed = self.catalog.allowed_frame(frame)[:, self._catalog_columns]
         allowed &= self._supported[None, :] & eligible[:, None]
-        parsed = as_objective(objective)
         weights = parsed.target_weights
         coef = self.ranker.objective_uplift_coef(parsed)
         n = len(frame)
@@ -406,20 +467,147 @@ class PolkuModel:
         low = np.empty_like(uplift) if with_intervals else None
         high = np.empty_like(uplift) if with_intervals else None
         for start in range(0, n, chunk_size):
-            part = frame.iloc[start : start + chunk_size]
-            design = self.ranker.encode(part)
-            stop = start + len(part)
-            base[start:stop] = self.ranker.baseline_from_design(design) @ weights
-            uplift[start:stop] = design @ coef
+            stop = min(start + chunk_size, n)
+            if design is None:
+                part = self.ranker.encode(frame.iloc[start:stop])
+            else:
+                part = design[start:stop]
+            base[start:stop] = self.ranker.baseline_from_design(part) @ weights
+            uplift[start:stop] = part @ coef
             if low is not None and high is not None:
-                low[start:stop], high[start:stop] = self.ranker.uplift_interval(part, parsed)
+                interval = self.ranker.uplift_interval_from_design(part, parsed)
+                low[start:stop], high[start:stop] = interval
         raw = uplift
         base, _, uplift, low, high = consistent_outcomes(base[:, None], raw, low, high)
         base = base[:, 0]
         for values in (uplift, low, high, raw):
             if values is not None:
                 values[~allowed] = np.nan
-        return FrameScores(self.service_ids, eligible, allowed, base, uplift, low, high, raw)
+        rules = decisions["rules_version"].to_numpy(dtype=object)
+        return FrameScores(self.service_ids, eligible, allowed, base, uplift, low, high, raw, rules)
+
+    def rank_frame(
+        self,
+        frame: pd.DataFrame,
+        objective: Objective | str = DEFAULT_OBJECTIVE,
+        *,
+        top_k: int | None = None,
+        n_drivers: int = 3,
+    ) -> RankedPairs:
+        """`recommend` for every row of a typed profile frame at once (the nightly batch).
+
+        The same gate, limits, order, clipped numbers, intervals and drivers as `recommend`
+        gives each row, computed with matrix products over the whole frame: no loop over
+        rows. Score a large cohort in chunks of some ten thousand rows (memory grows with
+        rows x services x driver factors).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Typed profile frame.
+        objective : Objective or str
+        top_k : int, optional
+            Keep each row's best `top_k` services (default: every allowed service).
+        n_drivers : int, default 3
+            Drivers kept per ranked service (strongest first, as `recommend` orders them).
+
+        Returns
+        -------
+        RankedPairs
+            One entry per (row, ranked service), rows in frame order, best service first;
+            nothing for a non-client.
+        """
+        if top_k is not None and top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        if n_drivers < 0:
+            raise ValueError("n_drivers must be non-negative")
+        parsed = as_objective(objective)
+        rows, factors, counterfactuals = self.ranker.encoder_.transform_with_counterfactuals(frame)
+        scores = self._score_frame(
+            frame, parsed, True, max(len(frame), 1), self._with_intercept(rows)
+        )
+        assert scores.uplift_low is not None and scores.uplift_high is not None
+        assert scores.rules_version is not None
+        width = len(self.service_ids) if top_k is None else min(top_k, len(self.service_ids))
+        top = scores.top(width) if width else np.empty((len(frame), 0), dtype=np.int64)
+        pair_rows, position = np.nonzero(top >= 0)
+        columns = top[pair_rows, position]
+        base = scores.expected_without[pair_rows]
+        uplift = scores.uplift[pair_rows, columns]
+        driver_index, driver_without = self._frame_drivers(
+            len(frame), counterfactuals, parsed, pair_rows, columns, base, uplift, n_drivers
+        )
+        return RankedPairs(
+            service_ids=self.service_ids,
+            rules_version=scores.rules_version,
+            eligible=scores.eligible,
+            row=pair_rows,
+            rank=position + 1,
+            service=columns,
+            expected_without=base,
+            expected_with=base + uplift,
+            uplift=uplift,
+            uplift_low=scores.uplift_low[pair_rows, columns],
+            uplift_high=scores.uplift_high[pair_rows, columns],
+            factors=factors,
+            driver_index=driver_index,
+            driver_uplift_without=driver_without,
+        )
+
+    def _with_intercept(self, rows: np.ndarray) -> np.ndarray:
+        design = np.empty((len(rows), self._n_coef))
+        design[:, 0] = 1.0
+        design[:, 1:] = rows
+        return design
+
+    def _frame_drivers(
+        self,
+        n_rows: int,
+        counterfactuals: Iterator[tuple[np.ndarray, np.ndarray]],
+        objective: Objective,
+        rows: np.ndarray,
+        columns: np.ndarray,
+        base: np.ndarray,
+        shown: np.ndarray,
+        n_drivers: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each ranked pair's strongest drivers, as `recommend` picks and orders them.
+
+        `counterfactuals` is `FeatureEncoder.transform_with_counterfactuals`' iterator.
+        Returns the factor index of each pair's drivers (-1 past the last) and the uplift
+        without each, both of shape (pairs, n_drivers).
+        """
+        n_pairs = len(rows)
+        if n_pairs == 0:
+            return np.empty((0, n_drivers), dtype=np.int64), np.empty((0, n_drivers))
+        coef = self.ranker.objective_uplift_coef(objective)
+        by_factor = list(counterfactuals)
+        # (factors, pairs): each factor fills one contiguous row.
+        distance = np.full((len(by_factor), n_pairs), -1.0)
+        without = np.zeros((len(by_factor), n_pairs))
+        where = np.empty(n_rows, dtype=np.int64)
+        for j, (index, encoded) in enumerate(by_factor):
+            if len(index) == 0:
+                continue
+            # Only the rows with the need: the others cannot name it.
+            where.fill(-1)
+            where[index] = np.arange(len(index))
+            position = where[rows]
+            has = np.flatnonzero(position >= 0)
+            uplift = self._with_intercept(encoded) @ coef  # (len(index), services)
+            value = uplift.ravel()[position[has] * uplift.shape[1] + columns[has]]
+            pair_base = base[has]
+            np.clip(value, -pair_base, 1.0 - pair_base, out=value)
+            without[j, has] = value
+            distance[j, has] = np.abs(shown[has] - value)
+        distance, without = distance.T, without.T
+        # Largest distance first, ties in factor order (recommend's stable sort); a factor
+        # the client does not have sorts last and is dropped.
+        order = np.argsort(-distance, axis=1, kind="stable")[:, :n_drivers]
+        present = np.take_along_axis(distance, order, axis=1) >= 0.0
+        index_out = np.where(present, order, -1)
+        kept = np.where(present, np.take_along_axis(without, order, axis=1), np.nan)
+        return index_out, kept
 
     def describe(self) -> dict[str, Any]:
         """Plain facts about this version (for MLflow tags and the service's health route)."""

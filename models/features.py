@@ -20,10 +20,11 @@ this client without that need.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -289,6 +290,40 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         encoded = self._encode(_profile_sources(records))
         return encoded[0], present, encoded[1:]
 
+    def transform_with_counterfactuals(
+        self, X: pd.DataFrame, factors: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, tuple[str, ...], Iterator[tuple[np.ndarray, np.ndarray]]]:
+        """`transform` and, per factor, the rows that have that need with it set to no barrier.
+
+        The frame version of `encode_with_counterfactuals` (nightly batches): the frame is
+        read once, and each factor's counterfactuals are one vectorised encoding of the rows
+        that have the need (a driver can only name a need the client has).
+
+        Returns
+        -------
+        rows : ndarray of shape (n, n_features_out_)
+        factors : tuple of str
+            The factors considered (default `DRIVER_FACTORS`), in order.
+        counterfactuals : iterator of (index, rows)
+            One pair per factor, lazily (bounds memory): `index`, the positions of the rows
+            that have the need (`has_need`), ascending, and `rows` of shape
+            (len(index), n_features_out_), those rows encoded with the factor set to
+            `DRIVER_REFERENCE[factor]`.
+        """
+        check_is_fitted(self, "numeric_mean_")
+        candidates = DRIVER_FACTORS if factors is None else tuple(factors)
+        unknown = [f for f in candidates if f not in DRIVER_REFERENCE]
+        if unknown:
+            raise ValueError(f"no driver reference for factor(s) {', '.join(unknown)}")
+        sources = _frame_sources(X)
+
+        def each() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for factor in candidates:
+                index, changed = _without_need(sources, factor)
+                yield index, self._encode(changed)
+
+        return self._encode(sources), candidates, each()
+
     def _encode(self, sources: _Sources) -> np.ndarray:
         # The fitted width, not this code's: an encoder of another layout fails loudly.
         return _encode(sources, self.numeric_mean_, self.numeric_scale_, self.n_features_out_)
@@ -368,6 +403,45 @@ def _encode(sources: _Sources, mean: np.ndarray, scale: np.ndarray, n_columns: i
     out[:, _FLAG_COLUMNS] = sources.flags
     out[np.arange(n)[:, None], _LEVEL_OFFSETS + sources.codes] = 1.0
     return out
+
+
+def _without_need(sources: _Sources, factor: str) -> tuple[np.ndarray, _Sources]:
+    """The rows that have the need `factor` (as `has_need`), and their sources without it."""
+    reference = DRIVER_REFERENCE[factor]
+    if factor == "unemployment_months":
+        index = np.flatnonzero(sources.unemployment_months >= LONG_TERM_MONTHS)
+        changed = _take(sources, index)
+        months = np.full_like(changed.unemployment_months, reference)
+        return index, dataclasses.replace(changed, unemployment_months=months)
+    if factor in BARRIER_FLAGS:
+        j = BARRIER_FLAGS.index(factor)
+        value = float(bool(reference))
+        index = np.flatnonzero(sources.flags[:, j] != value)
+        changed = _take(sources, index)
+        changed.flags[:, j] = value
+        return index, changed
+    j = _FIELDS.index(factor)
+    levels = CATEGORICAL_LEVELS[factor]
+    code = levels.index(str(reference))
+    if factor == "education_level":
+        has = np.isin(sources.codes[:, j], [levels.index(level) for level in _LOW_EDUCATION])
+    else:
+        has = sources.codes[:, j] != code
+    index = np.flatnonzero(has)
+    changed = _take(sources, index)
+    changed.codes[:, j] = code
+    return index, changed
+
+
+def _take(sources: _Sources, index: np.ndarray) -> _Sources:
+    """The sources of the rows at `index` (copies)."""
+    return _Sources(
+        age=sources.age[index],
+        unemployment_months=sources.unemployment_months[index],
+        work_experience_years=sources.work_experience_years[index],
+        flags=sources.flags[index],
+        codes=sources.codes[index],
+    )
 
 
 # -- the frame reader (training, evaluation, batches) ------------------------------------------

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import typer
 
-from pipeline.commands import effects, eligibility, evaluate, generate, promote, train, validate
+from pipeline.commands import (
+    effects,
+    eligibility,
+    evaluate,
+    generate,
+    promote,
+    score,
+    train,
+    validate,
+)
 from service import cli as service_commands
 
 # In the order a user meets them.
@@ -20,6 +29,7 @@ COMMAND_MODULES = (
     train,
     evaluate,
     promote,
+    score,
     effects,
     service_commands,
 )
@@ -29,7 +39,7 @@ def build_app() -> typer.Typer:
     """The `polku` Typer app with every command registered (tests call this too)."""
     app = typer.Typer(
         name="polku",
-        help="Polku: eligibility, synthetic data, training and evaluation, effects, serving.",
+        help="Polku: eligibility, synthetic data, training, evaluation, scoring, effects, serving.",
         no_args_is_help=True,
         add_completion=False,
     )

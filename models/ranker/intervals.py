@@ -150,17 +150,30 @@ def _independent_columns(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return basis[:, keep], np.array(keep)
 
 
-def percentile_rows(replicas: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
-    """Linear-interpolated central `interval` percentiles over axis 0 (the bootstrap axis)."""
-    ordered = np.sort(replicas, axis=0)
-    last = ordered.shape[0] - 1
+def percentile_rows(
+    replicas: np.ndarray, interval: float, axis: int = 0, *, in_place: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-interpolated central `interval` percentiles over `axis` (the bootstrap axis).
+
+    Sorting runs along `axis`; give the bootstrap axis last (contiguous) for large batches:
+    twice as fast as sorting across rows. (`np.partition` is slower still at 40 replicas.)
+    `in_place=True` sorts `replicas` itself instead of a copy (a scratch array of a batch).
+    """
+    if in_place:
+        replicas.sort(axis=axis)
+        ordered = replicas
+    else:
+        ordered = np.sort(replicas, axis=axis)
+    last = ordered.shape[axis] - 1
     out = []
     for q in ((1 - interval) / 2, (1 + interval) / 2):
         position = q * last
         lower = int(np.floor(position))
         upper = min(lower + 1, last)
         frac = position - lower
-        out.append(ordered[lower] * (1 - frac) + ordered[upper] * frac)
+        below = np.take(ordered, lower, axis=axis)
+        above = np.take(ordered, upper, axis=axis)
+        out.append(below * (1 - frac) + above * frac)
     return out[0], out[1]
 
 
@@ -198,21 +211,51 @@ def calibrated_interval(
     the calibrated uplift; its standard error there and the bootstrap spread (scaled by the
     slope) give the width. Targets are combined as if perfectly correlated (conservative).
     """
-    shape = per_target.shape
-    basis = np.concatenate(
-        [
-            np.ones((*shape, 1)),
-            per_target[..., None],
-            np.broadcast_to(indicators[..., None, None, :], (*shape, indicators.shape[-1])),
-        ],
-        axis=-1,
-    )  # (..., targets, services, 2 + m)
-    calibrated_t = np.einsum("...tkp,tkp->...tk", basis, coef)
-    se2 = (np.einsum("...tkp,tkpq->...tkq", basis, cov) * basis).sum(axis=-1)
-    calibrated = np.einsum("t,...tk->...k", weights, calibrated_t)
-    se = np.einsum("t,...tk->...k", weights, np.sqrt(np.maximum(se2, 0.0)))
+    calibrated_t, se2 = _calibration_at(per_target, indicators, coef, cov)
+    calibrated = np.tensordot(calibrated_t, weights, axes=([-2], [0]))
+    se = np.tensordot(np.sqrt(np.maximum(se2, 0.0)), weights, axes=([-2], [0]))
     z = NormalDist().inv_cdf((1.0 + interval) / 2.0)
     slope = np.abs(weights @ coef[..., 1])
     boot_sd = slope * np.maximum(high - low, 0.0) / (2.0 * z)
     half = z * np.sqrt(se**2 + boot_sd**2)
     return np.minimum(point, calibrated - half), np.maximum(point, calibrated + half)
+
+
+def _calibration_at(
+    per_target: np.ndarray, indicators: np.ndarray, coef: np.ndarray, cov: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each calibration model's prediction and its variance at (1, point, indicators).
+
+    The basis of target t and service k is b = (1, x_tk, z) with the client's indicators z
+    shared by every model, so `b @ coef_tk` and `b @ cov_tk @ b` split into a few terms
+    that are plain matrix products over the clients (a nightly batch of 100,000 clients
+    takes milliseconds, where the naive broadcast einsum took seconds).
+
+    Returns
+    -------
+    calibrated, variance : ndarray (..., targets, services)
+    """
+    shape = per_target.shape
+    n_targets, n_services = shape[-2:]
+    pairs = n_targets * n_services
+    x = per_target.reshape(-1, pairs)  # (N, t*k)
+    z = indicators.reshape(-1, indicators.shape[-1])  # (N, m)
+    m = z.shape[1]
+    c = coef.reshape(pairs, 2 + m)
+    s = cov.reshape(pairs, 2 + m, 2 + m)
+    # b S b = [S00 + z.(S0z + Sz0) + z Szz z] + [S01 + S10 + z.(S1z + Sz1)] x + S11 x^2:
+    # the brackets depend on z alone, so they are computed once per distinct z.
+    if m <= 12 and np.isin(z, (0.0, 1.0)).all():
+        # Indicators (the usual case): at most 2^m distinct z, looked up by their bits.
+        code = z.astype(np.int64) @ (1 << np.arange(m))
+        distinct = (np.arange(1 << m)[:, None] >> np.arange(m) & 1).astype(np.float64)
+    else:
+        distinct, code = z, np.arange(len(z))
+    level = c[:, 0] + distinct @ c[:, 2:].T  # (distinct, t*k)
+    zz = s[:, 2:, 2:].transpose(2, 0, 1).reshape(m, pairs * m)  # [j, (tk, i)] = Szz[tk, i, j]
+    quadratic = ((distinct @ zz).reshape(-1, pairs, m) * distinct[:, None, :]).sum(axis=-1)
+    constant = s[:, 0, 0] + distinct @ (s[:, 0, 2:] + s[:, 2:, 0]).T + quadratic
+    slope = s[:, 0, 1] + s[:, 1, 0] + distinct @ (s[:, 1, 2:] + s[:, 2:, 1]).T
+    calibrated = level[code] + c[:, 1] * x
+    variance = constant[code] + (slope[code] + s[:, 1, 1] * x) * x
+    return calibrated.reshape(shape), variance.reshape(shape)

@@ -467,15 +467,24 @@ class ServiceRanker(BaseEstimator):
         self, X: pd.DataFrame, objective: Objective | str
     ) -> tuple[np.ndarray, np.ndarray]:
         """Interval (low, high) of each client's uplift per service (see `interval_method`)."""
-        design = self.encode(X)
+        return self.uplift_interval_from_design(self.encode(X), objective)
+
+    def uplift_interval_from_design(
+        self, design: np.ndarray, objective: Objective | str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`uplift_interval` on an already encoded design matrix."""
+        check_is_fitted(self, "uplift_coef_")
         weights = objective_weights(objective)
         point = design @ self.objective_uplift_coef(objective)
         if self.n_bootstrap == 0:
             low, high = point, point.copy()
         else:
             boot = np.tensordot(weights, self.uplift_boot_, axes=([0], [1]))  # (B, p, k)
-            replicas = np.einsum("np,bpk->bnk", design, boot, optimize=True)
-            low, high = percentile_rows(replicas, self.interval)
+            n_boot, n_coef, n_services = boot.shape
+            # One product, replicas last: (n, k, B), so the percentiles read contiguous rows.
+            stacked = boot.transpose(1, 2, 0).reshape(n_coef, n_services * n_boot)
+            replicas = (design @ stacked).reshape(len(design), n_services, n_boot)
+            low, high = percentile_rows(replicas, self.interval, axis=-1, in_place=True)
         if self.interval_method == "calibrated":
             per_target = np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
             low, high = self._calibrated_interval(per_target, design, point, low, high, weights)

@@ -213,6 +213,45 @@ def test_score_frame_agrees_with_recommend(polku_model: PolkuModel, world: ToyEp
         assert top == ranked[0].service_id
 
 
+@pytest.mark.parametrize("overshoot", [False, True])
+@pytest.mark.parametrize("top_k", [None, 2])
+def test_rank_frame_is_recommend_for_every_row(
+    polku_model: PolkuModel, world: ToyEpisodes, overshoot: bool, top_k: int | None
+) -> None:
+    model = polku_model
+    if overshoot:  # clipped numbers and ties at the bounds must still match
+        n_services = len(model.service_ids)
+        model = _overconfident(model, np.where(np.arange(n_services) % 2 == 0, 1.2, -1.2))
+    frame = world.frame.iloc[:60].copy()
+    frame.loc[frame.index[3], "home_municipality"] = "049"  # one non-client
+    pairs = model.rank_frame(frame, "employment_12m", top_k=top_k, n_drivers=4)
+    assert np.all(np.diff(pairs.row) >= 0)
+    assert 3 not in pairs.row and not pairs.eligible[3]
+    for row in range(len(frame)):
+        decision, ranked = model.recommend(profile_of(frame, row), "employment_12m", top_k)
+        chosen = np.flatnonzero(pairs.row == row)
+        assert len(chosen) == len(ranked)
+        assert pairs.rules_version[row] == decision.rules_version
+        for j, r in zip(chosen, ranked, strict=True):
+            assert model.service_ids[pairs.service[j]] == r.service_id
+            assert pairs.rank[j] == r.rank
+            for name in ("uplift", "uplift_low", "uplift_high", "expected_without"):
+                assert getattr(pairs, name)[j] == pytest.approx(getattr(r, name), abs=1e-12)
+            assert pairs.expected_with[j] == pytest.approx(r.expected_with, abs=1e-12)
+            drivers = [(pairs.factors[k], w) for k, w in
+                       zip(pairs.driver_index[j], pairs.driver_uplift_without[j], strict=True)
+                       if k >= 0]  # fmt: skip
+            assert [f for f, _ in drivers] == [d.factor for d in r.drivers[:4]]
+            assert [w for _, w in drivers] == pytest.approx(
+                [d.uplift_without for d in r.drivers[:4]], abs=1e-12
+            )
+
+
+def test_rank_frame_of_no_rows_is_empty(polku_model: PolkuModel, world: ToyEpisodes) -> None:
+    pairs = polku_model.rank_frame(world.frame.iloc[:0])
+    assert len(pairs) == 0 and pairs.driver_index.shape == (0, 3)
+
+
 def test_frame_scores_long_format_ranks_each_row(
     polku_model: PolkuModel, world: ToyEpisodes
 ) -> None:

@@ -72,6 +72,27 @@ def test_encoder_profile_path_equals_frame_path(
             np.testing.assert_array_equal(counterfactuals, expected)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(any_profile(), min_size=1, max_size=12))
+def test_frame_counterfactuals_equal_the_profile_path(
+    encoder: FeatureEncoder, batch: list[ClientProfile]
+) -> None:
+    # The nightly batch's drivers (one encoding per factor over the frame) must be the
+    # serving path's: the same needs, the same counterfactual rows.
+    rows, factors, each = encoder.transform_with_counterfactuals(profiles_to_frame(batch))
+    assert factors == DRIVER_FACTORS
+    per_factor = dict(zip(factors, each, strict=True))
+    for index, encoded in per_factor.values():
+        assert np.all(np.diff(index) > 0) and len(encoded) == len(index)
+    for i, profile in enumerate(batch):
+        row, present, counterfactuals = encoder.encode_with_counterfactuals(profile)
+        np.testing.assert_array_equal(rows[i], row)
+        assert tuple(f for f in factors if i in per_factor[f][0]) == present
+        for f, expected in zip(present, counterfactuals, strict=True):
+            index, encoded = per_factor[f]
+            np.testing.assert_array_equal(encoded[np.flatnonzero(index == i)[0]], expected)
+
+
 def test_encoder_ignores_gender_mother_tongue_and_client_id(
     encoder: FeatureEncoder, world: ToyEpisodes
 ) -> None:

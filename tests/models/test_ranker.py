@@ -312,3 +312,33 @@ def test_calibrate_recovers_a_known_model_with_honest_errors() -> None:
     np.testing.assert_array_equal(cov[:, 0, 3], 0.0)
     np.testing.assert_array_equal(coef[:, 1], [[0, 1, 0, 0]] * len(TARGETS))
     np.testing.assert_array_equal(cov[:, 1], 0.0)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("lead", [(), (7,), (3, 5)])
+def test_calibration_terms_equal_the_full_quadratic_form(
+    lead: tuple[int, ...], binary: bool
+) -> None:
+    # The split into matrix products must be the plain b @ coef and b @ cov @ b.
+    from models.ranker.intervals import _calibration_at
+
+    rng = np.random.default_rng(4)
+    t, k, m = 3, 4, 4
+    per_target = rng.normal(size=(*lead, t, k))
+    indicators = rng.integers(0, 2, size=(*lead, m)).astype(float)
+    if not binary:  # the general path: any values
+        indicators = indicators + rng.normal(size=indicators.shape)
+    coef = rng.normal(size=(t, k, 2 + m))
+    cov = rng.normal(size=(t, k, 2 + m, 2 + m))  # not symmetric: every term must count
+    basis = np.concatenate(
+        [
+            np.ones((*lead, t, k, 1)),
+            per_target[..., None],
+            np.broadcast_to(indicators[..., None, None, :], (*lead, t, k, m)),
+        ],
+        axis=-1,
+    )
+    calibrated, variance = _calibration_at(per_target, indicators, coef, cov)
+    np.testing.assert_allclose(calibrated, np.einsum("...tkp,tkp->...tk", basis, coef))
+    expected = np.einsum("...tkp,tkpq,...tkq->...tk", basis, cov, basis)
+    np.testing.assert_allclose(variance, expected)
