@@ -20,6 +20,7 @@ import typer
 
 from models.eligibility import assess_eligibility_frame
 from models.profile_validation import RowError, parse_profile_frame
+from pipeline.commands.options import MappingOption
 from pipeline.data.mapping import ExtractMapping, MappingError, load_mapping
 
 OUTPUT_COLUMNS = ("client_id", "eligible", "target_groups", "failed_conditions", "rules_version")
@@ -95,13 +96,7 @@ def eligibility(
         str | None,
         typer.Option(help="Assessment date (YYYY-MM-DD) of rows without one; default today."),
     ] = None,
-    mapping_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--mapping",
-            help="The extract's own column names and codes (TOML, docs/EXTRACTS.md).",
-        ),
-    ] = None,
+    mapping_path: MappingOption = None,
 ) -> None:
     """Decide who is a client of Helsinki's employment services, one row per input row."""
     try:

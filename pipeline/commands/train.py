@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from models.objectives import DEFAULT_OBJECTIVE
+from pipeline.commands.options import MappingOption
 
 
 def _fail(message: str) -> typer.Exit:
@@ -54,13 +55,7 @@ def train(
     report: Annotated[
         Path | None, typer.Option(help="Also keep the evaluation report in this directory.")
     ] = None,
-    mapping_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--mapping",
-            help="The extract's own column names and codes (TOML, docs/EXTRACTS.md).",
-        ),
-    ] = None,
+    mapping_path: MappingOption = None,
 ) -> None:
     """Train on a world's episodes and register a new version of polku-ranker."""
     from models.objectives import Objective

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from pipeline.commands.options import MappingOption
+
 INVALID_EXIT = 2
 MAX_LISTED = 200
 
@@ -31,13 +33,7 @@ def validate(
         Path | None,
         typer.Option("--catalog", help="Service catalog (default: data/catalog/services.toml)."),
     ] = None,
-    mapping_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--mapping",
-            help="The extract's own column names and codes (TOML, docs/EXTRACTS.md).",
-        ),
-    ] = None,
+    mapping_path: MappingOption = None,
 ) -> None:
     """Validate a register extract: types, enums, dates, clients and catalog services."""
     from models.catalog import CatalogError, load_catalog
