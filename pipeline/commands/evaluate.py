@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pipeline.commands.options import MappingOption
+
 
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
@@ -42,6 +44,7 @@ def evaluate(
             "on (refused otherwise); every output then says so.",
         ),
     ] = False,
+    mapping_path: MappingOption = None,
 ) -> None:
     """Evaluate a version on held-out clients against caseworkers, baselines and the oracle."""
     import datetime as dt
@@ -66,6 +69,7 @@ def evaluate(
             allow_training_clients=allow_training_clients,
             progress=typer.echo,
             holdout_from=cut,
+            mapping_path=mapping_path,
         )
     except (ValueError, FileNotFoundError, RegistryError) as exc:
         raise _fail(str(exc).splitlines()[0]) from None

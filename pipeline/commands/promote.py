@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pipeline.commands.options import MappingOption
 from pipeline.evaluation.promotion import DEFAULT_MARGIN, DEFAULT_MIN_GROUP_EPISODES
 
 
@@ -33,6 +34,7 @@ def promote(
         int,
         typer.Option(help="Groups with fewer held-out episodes are reported but cannot block."),
     ] = DEFAULT_MIN_GROUP_EPISODES,
+    mapping_path: MappingOption = None,
 ) -> None:
     """Make a version champion unless it is credibly worse than the champion, overall or in
     a group of at least --min-group-episodes episodes (no truth needed)."""
@@ -46,6 +48,7 @@ def promote(
             margin=margin,
             min_group_episodes=min_group_episodes,
             progress=typer.echo,
+            mapping_path=mapping_path,
         )
     except (ValueError, FileNotFoundError, RegistryError) as exc:
         raise _fail(str(exc).splitlines()[0]) from None

@@ -121,6 +121,7 @@ def promote_version(
     margin: float = DEFAULT_MARGIN,
     min_group_episodes: int = DEFAULT_MIN_GROUP_EPISODES,
     progress: Progress = _quiet,
+    mapping_path: Path | None = None,
 ) -> PromotionResult:
     """Promote `version` to champion unless it is credibly worse than the current champion.
 
@@ -137,10 +138,14 @@ def promote_version(
         Groups with fewer held-out episodes cannot block.
     progress : callable
         Receives one line per step.
+    mapping_path : Path, optional
+        The extract's own columns and codes (`pipeline.data.mapping`); default: the mapping
+        the challenger was trained through, when it is compared on its own training data.
     """
     from models import registry
     from models.training_clients import training_overlap
     from pipeline.data.episodes import prepare_episodes
+    from pipeline.data.mapping import load_mapping
     from pipeline.data.world import load_world
     from pipeline.evaluation.version import evaluate_model
     from pipeline.training.settings import settings_from_run_params
@@ -165,7 +170,10 @@ def promote_version(
     if not world_dir.is_dir():
         raise FileNotFoundError(f"no data to compare on: {world_dir} is not a directory")
     progress(f"loading {world_dir} and the held-out clients of the challenger's split")
-    world = load_world(world_dir)
+    if mapping_path is None and data_dir is None and params.get("data_mapping"):
+        mapping_path = Path(params["data_mapping"])
+    mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    world = load_world(world_dir, mapping=mapping)
     challenger_model = registry.load_version(version).model
     champion_model = registry.load_version(current).model
     catalog = challenger_model.catalog

@@ -234,6 +234,7 @@ def evaluate_version(
     allow_training_clients: bool = False,
     progress: Progress = _quiet,
     holdout_from: dt.date | None = None,
+    mapping_path: Path | None = None,
 ) -> VersionEvaluation:
     """Evaluate registered version `version` on the held-out clients of the world in `data_dir`.
 
@@ -259,9 +260,12 @@ def evaluate_version(
     holdout_from : date, optional
         Judge only held-out clients' episodes assessed from this date on (train earlier,
         judge later), instead of the time cut the version was trained with.
+    mapping_path : Path, optional
+        The extract's own columns and codes (`pipeline.data.mapping`), applied as it is read.
     """
     from models import registry
     from pipeline.data.episodes import prepare_episodes
+    from pipeline.data.mapping import load_mapping
     from pipeline.data.world import load_world
     from pipeline.training.settings import settings_from_run_params
 
@@ -273,7 +277,8 @@ def evaluate_version(
     progress(f"loading version {version} of {registry.MODEL_NAME}")
     model = registry.load_version(version).model
     progress(f"loading and validating the register in {data_dir}")
-    world = load_world(Path(data_dir))
+    mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    world = load_world(Path(data_dir), mapping=mapping)
     catalog = model.catalog
     prepared = prepare_episodes(
         world.episodes,

@@ -6,8 +6,11 @@ codes validates, decides and loads for training exactly as the original does wit
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -397,3 +400,30 @@ def test_typed_columns_are_recoded_by_their_text() -> None:
     out = mapping.apply(raw)
     assert out["labour_market_status"].tolist() == ["unemployed", 2]
     assert out["immigrant"].iloc[0] == "true" and out["immigrant"].iloc[1] is None
+
+
+def test_polku_evaluate_reads_the_extract_through_its_mapping(
+    mapped_tiny_world: Path,
+    tiny_world_dir: Path,
+    state_dir: Path,
+    register_fitted: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    version = register_fitted()
+
+    def evaluate(data: Path, *extra: str) -> Any:
+        out = tmp_path / f"{data.name}-{len(extra)}.json"
+        args = ["evaluate", "--version", version, "--data", str(data), "--json", str(out)]
+        return CliRunner().invoke(build_app(), [*args, *extra]), out
+
+    original, original_json = evaluate(tiny_world_dir)
+    mapped, mapped_json = evaluate(mapped_tiny_world, "--mapping", str(EXAMPLE))
+    assert original.exit_code == 0, original.output
+    assert mapped.exit_code == 0, mapped.output
+    as_original = json.loads(original_json.read_text())
+    as_mapped = json.loads(mapped_json.read_text())
+    assert as_mapped["policy_value"] == as_original["policy_value"]
+    assert as_mapped["n_episodes"] == as_original["n_episodes"]
+    unmapped, _ = evaluate(mapped_tiny_world)
+    assert unmapped.exit_code == 2
+    assert "Traceback" not in unmapped.output
