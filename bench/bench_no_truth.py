@@ -223,8 +223,8 @@ def render(n_clients: int, results: list[dict], total_seconds: float) -> str:
         "",
         "Read with care: the no-truth interval is about "
         f"{100 * statistics.mean(width):.0f} points wide while the true gain "
-        f"is about {100 * statistics.median(r['true'] for r in results):.1f} points, so its "
-        "coverage comes from its width: its lower end was above zero in "
+        f"is about {100 * statistics.median(r['true'] for r in results):.1f} points: honest "
+        "(about nominal coverage) but wide; its lower end was above zero in "
         f"{above_zero} of {n} seeds, i.e. on a register of this size the off-policy "
         "evaluation alone cannot tell that Polku beats the caseworkers, though the model "
         "trained without truth or propensities does, judged by the truth, about as well as "
