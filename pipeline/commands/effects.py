@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from models.objectives import DEFAULT_OBJECTIVE
+from pipeline.commands.options import fail
 from pipeline.effects.estimators import ESTIMANDS, EffectsError, Estimand
 
 _DATA_HELP = (
@@ -17,18 +18,13 @@ _DATA_HELP = (
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-def _echo_or_fail(run: Callable[[], str], *also: type[Exception]) -> None:
+def _echo_orfail(run: Callable[[], str], *also: type[Exception]) -> None:
     """Print what `run` returns, or its error as a clean exit 2."""
     catch: tuple[type[Exception], ...] = (EffectsError, *also)
     try:
         text = run()
     except catch as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(text)
 
 
@@ -102,25 +98,25 @@ def effects(
 ) -> None:
     """Estimate the effect of a treatment on an outcome, with diagnostics and warnings."""
     if estimand is not None and estimand not in ESTIMANDS:
-        raise _fail(f"--estimand must be one of {', '.join(ESTIMANDS)}, not {estimand!r}")
+        raise fail(f"--estimand must be one of {', '.join(ESTIMANDS)}, not {estimand!r}")
     chosen: Estimand = "ate" if estimand == "ate" else "att"
     if estimand is None and not data.is_dir():
         chosen = "ate"
     if bootstrap < 0:
-        raise _fail("--bootstrap must be 0 or more")
+        raise fail("--bootstrap must be 0 or more")
     table_options = (treatment, outcome, covariates, treated_value, control_value, cluster)
     if data.is_dir() and any(option is not None for option in table_options):
-        raise _fail(
+        raise fail(
             "--treatment, --outcome, --covariates, --treated-value, --control-value and "
             "--cluster apply to a table; a register directory uses the defaults of "
             "docs/EFFECTS.md (export the episodes to a table to choose them)"
         )
     if audit is not None:
         if not data.is_dir() or policy is not None:
-            raise _fail("--audit needs a register directory as DATA, and no --policy")
+            raise fail("--audit needs a register directory as DATA, and no --policy")
         from pipeline.effects.audit import run_audit_effects
 
-        _echo_or_fail(
+        _echo_orfail(
             lambda: run_audit_effects(
                 data,
                 audit,
@@ -135,12 +131,12 @@ def effects(
         )
         return
     if policy is not None and (policy != "champion" or not data.is_dir()):
-        raise _fail("--policy takes 'champion' and needs a register directory as DATA")
+        raise fail("--policy takes 'champion' and needs a register directory as DATA")
     if policy is not None:
         from models.objectives import Objective
         from pipeline.effects.whatif import run_policy_effects
 
-        _echo_or_fail(
+        _echo_orfail(
             lambda: run_policy_effects(
                 data,
                 objective=Objective.parse(objective).name,
@@ -154,7 +150,7 @@ def effects(
     if data.is_dir():
         from pipeline.effects.register_report import run_register_effects
 
-        _echo_or_fail(
+        _echo_orfail(
             lambda: run_register_effects(
                 data,
                 estimand=chosen,
@@ -166,7 +162,7 @@ def effects(
         )
         return
     if treatment is None or outcome is None:
-        raise _fail(
+        raise fail(
             "--treatment and --outcome are needed for a table (they are optional only "
             "for a register directory)"
         )
@@ -193,7 +189,7 @@ def effects(
             source=str(data),
         )
     except EffectsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(text_report(result))
     if json_out is not None:
         write_json(result, json_out)

@@ -7,12 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import MappingOption
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
+from pipeline.commands.options import MappingOption, fail
 
 
 def evaluate(
@@ -54,11 +49,11 @@ def evaluate(
     from pipeline.evaluation.version import evaluate_version
 
     if not data.is_dir():
-        raise _fail(f"--data {data} is not a directory")
+        raise fail(f"--data {data} is not a directory")
     try:
         cut = dt.date.fromisoformat(holdout_from) if holdout_from else None
     except ValueError:
-        raise _fail(f"--holdout-from {holdout_from!r} is not a date (YYYY-MM-DD)") from None
+        raise fail(f"--holdout-from {holdout_from!r} is not a date (YYYY-MM-DD)") from None
     try:
         result = evaluate_version(
             version,
@@ -72,7 +67,7 @@ def evaluate(
             mapping_path=mapping_path,
         )
     except (ValueError, FileNotFoundError, RegistryError) as exc:
-        raise _fail(str(exc).splitlines()[0]) from None
+        raise fail(str(exc).splitlines()[0]) from None
     summary = result.evaluation.summary
     values = summary.policy_value
     difference = summary.ope_difference

@@ -7,13 +7,8 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import MappingOption
+from pipeline.commands.options import MappingOption, fail
 from pipeline.evaluation.promotion import DEFAULT_MARGIN, DEFAULT_MIN_GROUP_EPISODES
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
 
 
 def promote(
@@ -51,7 +46,7 @@ def promote(
             mapping_path=mapping_path,
         )
     except (ValueError, FileNotFoundError, RegistryError) as exc:
-        raise _fail(str(exc).splitlines()[0]) from None
+        raise fail(str(exc).splitlines()[0]) from None
     if result.promoted:
         typer.echo(f"promoted: version {result.version} is the champion")
     else:

@@ -14,13 +14,9 @@ from typing import Annotated
 
 import typer
 
-INVALID_EXIT = 2
+from pipeline.commands.options import fail
+
 MAX_LISTED = 200
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=INVALID_EXIT)
 
 
 def score(
@@ -73,33 +69,33 @@ def score(
     )
 
     if out.suffix.lower() != ".parquet":
-        raise _fail(f"--out {out.name}: the output is Parquet; name it FILE.parquet")
+        raise fail(f"--out {out.name}: the output is Parquet; name it FILE.parquet")
     if version is not None and alias is not None:
-        raise _fail("give --version or --alias, not both")
+        raise fail("give --version or --alias, not both")
     if alias is not None and alias != CHAMPION_ALIAS:
-        raise _fail(f"--alias {alias!r}: only the {CHAMPION_ALIAS!r} alias is kept")
+        raise fail(f"--alias {alias!r}: only the {CHAMPION_ALIAS!r} alias is kept")
     try:
         catalog = load_catalog()
         cohort = read_cohort(data, catalog)
     except CatalogError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except CohortError as exc:
         for problem in exc.errors[:MAX_LISTED]:
             typer.echo(str(problem), err=True)
         if len(exc.errors) > MAX_LISTED:
             typer.echo(f"... and {len(exc.errors) - MAX_LISTED} more", err=True)
-        raise _fail(f"{len(exc.errors)} problem(s) in {data}; nothing was written") from None
+        raise fail(f"{len(exc.errors)} problem(s) in {data}; nothing was written") from None
     try:
         loaded = load_version(version) if version is not None else load_champion()
     except (RegistryError, ArtifactIntegrityError, IncompatibleModelError) as exc:
         which = f"version {version}" if version is not None else f"the {CHAMPION_ALIAS}"
-        raise _fail(f"cannot load {which} of polku-ranker: {str(exc).splitlines()[0]}") from None
+        raise fail(f"cannot load {which} of polku-ranker: {str(exc).splitlines()[0]}") from None
     try:
         chosen = Objective.parse(
             objective or str(loaded.model.metadata.get("objective", DEFAULT_OBJECTIVE))
         )
     except ValueError as exc:
-        raise _fail(f"--objective: {exc}") from None
+        raise fail(f"--objective: {exc}") from None
     typer.echo(
         f"scoring {len(cohort):,} assessments with version {loaded.version} "
         f"(objective {chosen.name})"
@@ -109,7 +105,7 @@ def score(
             loaded.model, loaded.version, cohort, chosen, top_k=top_k, progress=typer.echo
         )
     except RulesVersionError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     write_parquet_atomically(table, out)
     rate = summary.n_pairs / summary.seconds if summary.seconds > 0 else float("nan")
     typer.echo(

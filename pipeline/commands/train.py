@@ -10,12 +10,7 @@ from typing import Annotated
 import typer
 
 from models.objectives import DEFAULT_OBJECTIVE
-from pipeline.commands.options import MappingOption
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
+from pipeline.commands.options import MappingOption, fail
 
 
 def train(
@@ -72,9 +67,9 @@ def train(
         settings = TrainSettings(objective=objective, seed=seed, split=split, n_bootstrap=bootstrap)
         mapping = load_mapping(mapping_path) if mapping_path is not None else None
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not data.is_dir():
-        raise _fail(f"--data {data} is not a directory")
+        raise fail(f"--data {data} is not a directory")
     started = time.perf_counter()
 
     def progress(line: str) -> None:
@@ -90,7 +85,7 @@ def train(
             mapping=mapping,
         )
     except (ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     metrics = outcome.metrics
     oracle = metrics.get("policy_value_oracle")
     typer.echo(

@@ -13,9 +13,8 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import MappingOption
+from pipeline.commands.options import INVALID_EXIT, MappingOption
 
-INVALID_EXIT = 2
 MAX_LISTED = 200
 
 
