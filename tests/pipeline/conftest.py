@@ -18,12 +18,13 @@ def register_fitted(
 ) -> Callable[..., str]:
     """Log the tiny model (or a model given in its place) as a new registered version.
 
-    Goes through `pipeline.train.log_and_register`, as `polku train` does, so the version's
+    Goes through `pipeline.training.train.log_and_register`, as `polku train` does, so the version's
     run carries the data directory and split settings that evaluation and promotion read.
     Call it as ``register_fitted(model=None, *, promote_if_first=False)``; it returns the
     version.
     """
-    from pipeline.training.train import evaluate_model, log_and_register
+    from pipeline.evaluation.version import evaluate_model
+    from pipeline.training.train import log_and_register
 
     def register(model: PolkuModel | None = None, *, promote_if_first: bool = False) -> str:
         world, trained, settings = tiny_training

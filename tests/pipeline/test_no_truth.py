@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -234,3 +235,29 @@ def test_estimated_propensities_are_renormalised_over_the_allowed_actions(tiny_w
     # Calibrated in the large on clients it never saw: within a few points for every action.
     assert overlap["calibration_max_gap"] < 0.05
     assert sum(entry["mean_estimated"] for entry in overlap["services"]) == pytest.approx(1.0)
+
+
+def test_promote_and_score_work_on_a_register_without_truth_or_propensity(
+    register_dir: Path, state_dir: Path, register_fitted: Callable[..., str], tmp_path: Path
+):
+    champion = register_fitted(promote_if_first=True)
+    challenger = register_fitted()  # the same model: not credibly worse, so promoted
+    promoted = CliRunner().invoke(
+        build_app(), ["promote", "--version", challenger, "--data", str(register_dir)]
+    )
+    assert promoted.exit_code == 0, promoted.output
+    assert "overall:" in promoted.output and "groups:" in promoted.output
+    now_champion = _client(state_dir).get_model_version_by_alias("polku-ranker", "champion")
+    assert str(now_champion.version) == challenger
+    assert champion != challenger
+    out = tmp_path / "scores.parquet"
+    scored = CliRunner().invoke(
+        build_app(), ["score", str(register_dir), "--out", str(out), "--top-k", "3"]
+    )
+    assert scored.exit_code == 0, scored.output
+    scores = pd.read_parquet(out)
+    assert len(scores) > 0 and scores["rank"].max() <= 3
+    assert set(scores["episode_id"]) <= set(
+        pd.read_parquet(register_dir / "episodes.parquet")["episode_id"]
+    )
+    assert np.isfinite(scores[["uplift", "uplift_low", "uplift_high"]].to_numpy()).all()
