@@ -30,14 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks_md import write_section
 
 from models.objectives import Objective
 from models.profile_validation import profile_from_row
 from pipeline.data.world import load_world
 from pipeline.scoring.cohort import Cohort, score_cohort, write_parquet_atomically
 from pipeline.synth.world import SynthConfig, generate_world, write_world
-from pipeline.training.train import TrainSettings, fit_model
+from pipeline.training.settings import TrainSettings
+from pipeline.training.train import fit_model
 
 REPEATS = 3
 LOOP_SAMPLE = 2000
@@ -49,6 +53,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=70_000)
     parser.add_argument("--assessments", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="polku-bench-score-") as tmp:
@@ -92,29 +97,36 @@ def main() -> None:
         per_assessment = statistics.median(loop)
 
     load = os.getloadavg()[0]
-    print()
-    print(
+    lines: list[str] = []
+    lines.append(
         f"{len(frame):,} assessments ({summary.n_scored:,} clients), {n_services} services, "
         f"{model.ranker.n_bootstrap} bootstrap replicas; load average {load:.1f} on "
         f"{os.cpu_count()} cores; medians of {REPEATS}"
     )
-    print("| path | seconds per 100k assessments | client-service pairs / s | ranked rows / s |")
-    print("|---|---|---|---|")
+    lines.append(
+        "| path | seconds per 100k assessments | client-service pairs / s | ranked rows / s |"
+    )
+    lines.append("|---|---|---|---|")
     scale = 100_000 / len(frame)
-    print(
+    lines.append(
         f"| score_cohort (rank_frame, intervals, top-3 drivers, table) | {batch * scale:.2f} | "
         f"{pairs / batch:,.0f} | {rows / batch:,.0f} |"
     )
     loop_total = per_assessment * len(frame)
-    print(
+    lines.append(
         f"| recommend per profile (loop, {LOOP_SAMPLE:,} sampled) | {per_assessment * 1e5:.1f} | "
         f"{pairs / loop_total:,.0f} | {rows / loop_total:,.0f} |"
     )
-    print(
+    lines.append(
         f"writing the Parquet: {write_seconds:.2f} s for {rows:,} rows ({size / 1e6:.1f} MB). "
         f"Batch is {loop_total / batch:.0f}x the loop. Goal >= {GOAL_PAIRS_PER_S:,} pairs/s "
         f"with intervals: {'met' if pairs / batch >= GOAL_PAIRS_PER_S else 'NOT met'}."
     )
+
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_write:
+        write_section("score", ".venv/bin/python bench/bench_score.py", body)
 
 
 if __name__ == "__main__":
