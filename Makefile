@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 run: setup ## Generate a world and train a champion if none, then serve on 127.0.0.1:8000
 	$(VENV)/bin/polku run
 
-test: setup ## Run the default test suite (everything but tests marked slow)
+test: setup ## Run the default test suite and docstring examples (all but tests marked slow)
 	$(VENV)/bin/pytest -m "not slow"
 
 test-all: setup ## Run every test, slow ones included
