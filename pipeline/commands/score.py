@@ -1,7 +1,8 @@
 """`polku score DATA --out FILE.parquet`: a registered version's ranked services for a cohort.
 
 DATA is a register directory (as `polku validate` reads it: every episode is scored) or one
-CSV/Parquet table of profiles (every row is scored). All or nothing: any invalid row is
+CSV/Parquet table of profiles (every row is scored), either in the extract's own shape under
+`--mapping FILE` (docs/EXTRACTS.md). All or nothing: any invalid row is
 listed (file, row, field) on stderr, nothing is written and the exit status is 2. The model
 comes from the registry (`--version N`, or the champion) and is hash-checked before use.
 Details: `pipeline/scoring/cohort.py`.
@@ -14,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import fail
+from pipeline.commands.options import MappingOption, fail
 
 MAX_LISTED = 200
 
@@ -49,6 +50,7 @@ def score(
             "--top-k", min=1, help="Keep each assessment's best K services (default all)."
         ),
     ] = None,
+    mapping_path: MappingOption = None,
 ) -> None:
     """Rank the services of every assessment of a cohort with a registered version."""
     from models.bundle import IncompatibleModelError, RulesVersionError
@@ -61,6 +63,7 @@ def score(
         load_champion,
         load_version,
     )
+    from pipeline.data.mapping import MappingError, load_mapping
     from pipeline.scoring.cohort import (
         CohortError,
         read_cohort,
@@ -76,7 +79,12 @@ def score(
         raise fail(f"--alias {alias!r}: only the {CHAMPION_ALIAS!r} alias is kept")
     try:
         catalog = load_catalog()
-        cohort = read_cohort(data, catalog)
+        mapping = load_mapping(mapping_path) if mapping_path is not None else None
+        cohort = read_cohort(data, catalog, mapping)
+    except MappingError as exc:
+        for mapping_problem in exc.problems:
+            typer.echo(f"{exc.source}: {mapping_problem}", err=True)
+        raise fail(f"invalid mapping {exc.source}; nothing was written") from None
     except CatalogError as exc:
         raise fail(str(exc)) from None
     except CohortError as exc:

@@ -10,6 +10,9 @@ What `polku score` reads (`read_cohort`):
   its `episode_id` when the file has that column and otherwise by `row_id`, the data row's
   number from 1 (as error messages count rows).
 
+Either may be in the extract's own shape, read through a mapping file (`docs/EXTRACTS.md`,
+`pipeline.data.mapping`): problems then name the extract's own columns.
+
 What it writes (`score_cohort`): one row per (assessment, ranked service), best first, with
 the columns `OUTPUT_COLUMNS`; a non-client (or a client no service is allowed for) has no
 row. The numbers are `PolkuModel.recommend`'s for that profile, computed for the whole cohort
@@ -23,7 +26,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -36,6 +39,7 @@ from models.bundle import PolkuModel, RankedPairs
 from models.catalog import Catalog
 from models.objectives import Objective
 from models.profile_validation import parse_profile_frame
+from pipeline.data.mapping import ExtractMapping
 from pipeline.data.register import (
     RegisterError,
     RegisterValidationError,
@@ -97,8 +101,11 @@ class Cohort:
         return len(self.frame)
 
 
-def read_cohort(path: Path, catalog: Catalog) -> Cohort:
+def read_cohort(path: Path, catalog: Catalog, mapping: ExtractMapping | None = None) -> Cohort:
     """The validated assessments of a register directory or of one table of profiles.
+
+    With a `mapping`, the files are read in the extract's own shape and every problem names
+    the extract's column.
 
     Raises
     ------
@@ -106,7 +113,7 @@ def read_cohort(path: Path, catalog: Catalog) -> Cohort:
         Anything is wrong: every problem, each naming file, row and field.
     """
     if path.is_dir():
-        extract = validate_register(path, catalog)
+        extract = validate_register(path, catalog, mapping)
         if extract.errors or extract.episodes is None:
             raise CohortError(list(extract.errors))
         episodes = extract.episodes.reset_index(drop=True)
@@ -116,7 +123,7 @@ def read_cohort(path: Path, catalog: Catalog) -> Cohort:
             [RegisterError(path.name, 0, "-", "expected a directory, a .csv or a .parquet file")]
         )
     try:
-        raw = read_table(path).reset_index(drop=True)
+        raw = read_table(path, mapping).reset_index(drop=True)
     except RegisterValidationError as exc:
         raise CohortError(list(exc.errors)) from None
     parsed = parse_profile_frame(raw)
@@ -138,6 +145,8 @@ def read_cohort(path: Path, catalog: Catalog) -> Cohort:
         ]
         keys = text.to_numpy(dtype=object)
     if errors:
+        if mapping is not None:
+            errors = [replace(e, label=mapping.column_label(e.field)) for e in errors]
         raise CohortError(sorted(errors, key=lambda e: (e.row, e.field)))
     return Cohort(parsed.frame.reset_index(drop=True), key_column, keys)
 

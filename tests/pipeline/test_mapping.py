@@ -23,6 +23,7 @@ from pipeline.cli import build_app
 from pipeline.data.mapping import ExtractMapping, MappingError, load_mapping, parse_mapping
 from pipeline.data.register import RegisterValidationError, load_episodes, validate_register
 from pipeline.data.world import load_world
+from pipeline.scoring.cohort import CohortError, read_cohort
 from pipeline.synth.world import SynthConfig, generate_world, write_world
 from tests.helpers import TinyTraining
 
@@ -171,6 +172,28 @@ def test_load_episodes_errors_name_the_extracts_column(
     assert "episodes.csv: row 2, column 'palvelu' (service_id): " in str(caught.value)
 
 
+def test_a_mapped_cohort_scores_as_the_original(
+    worlds: tuple[Path, Path], tmp_path: Path, catalog: Catalog, example: ExtractMapping
+) -> None:
+    original, mapped = worlds
+    plain = read_cohort(original, catalog)
+    recoded = read_cohort(mapped, catalog, example)
+    pd.testing.assert_frame_equal(recoded.frame, plain.frame)
+    assert list(recoded.keys) == list(plain.keys)
+    table = read_cohort(mapped / "episodes.csv", catalog, example)
+    assert table.key_column == "episode_id" and len(table) == len(plain)
+    broken = tmp_path / "episodes.csv"
+    episodes = pd.read_csv(mapped / "episodes.csv", dtype=str, keep_default_na=False)
+    episodes.loc[2, "kielitaito"] = "fluent-ish"
+    episodes.to_csv(broken, index=False)
+    with pytest.raises(CohortError) as caught:
+        read_cohort(broken, catalog, example)
+    assert any(
+        str(e).startswith("episodes.csv: row 3, column 'kielitaito' (language_level): ")
+        for e in caught.value.errors
+    ), caught.value.errors
+
+
 def test_a_partial_mapping_renames_and_recodes_only_what_it_lists() -> None:
     mapping = parse_mapping(
         {"columns": {"kunta": "home_municipality"}, "values": {"immigrant": {"K": True}}}
@@ -254,6 +277,7 @@ def test_bad_mapping_files_stop_every_command_with_a_named_error(
         ["validate", str(original)],
         ["eligibility", str(original / "clients.csv"), "--output", str(tmp_path / "o.csv")],
         ["train", "--data", str(original)],
+        ["score", str(original), "--out", str(tmp_path / "scores.parquet")],
     ):
         result = runner.invoke(build_app(), [*args, "--mapping", str(bad)])
         assert result.exit_code == 2, (args, result.output)
