@@ -87,6 +87,14 @@ def evaluate(
             f"[{difference.ci_low:+.4f}, {difference.ci_high:+.4f}]"
             + ("" if difference.true is None else f"; true {difference.true:+.4f}")
         )
+    for target, judged in result.other_objectives.items():
+        gain = judged["overall"]["gains"]["dr"]
+        true_gain = judged["overall"]["true_gain"]
+        typer.echo(
+            f"on {target} (not ranked by): Polku minus caseworkers (doubly robust) "
+            f"{gain['estimate']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]"
+            + ("" if true_gain is None else f"; true {true_gain:+.4f}")
+        )
     if summary.evaluation_kind == "off_policy":
         typer.echo(
             f"wrote {result.json_path}"

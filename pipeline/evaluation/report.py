@@ -224,7 +224,57 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def render_html(summary: EvaluationSummary, images: Mapping[str, bytes], title: str) -> str:
+def _other_objective_section(other: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """The same choices judged on each target the version does not rank by."""
+    if not other:
+        return ""
+    rows = []
+    for target, judged in other.items():
+        overall = judged["overall"]
+        for label, level in (("all", overall), *_levels(judged["by_group"])):
+            dr = level["gains"]["dr"]
+            rows.append(
+                [
+                    target,
+                    label,
+                    str(level["n_episodes"]),
+                    _fmt(level["logged_value"]["estimate"]),
+                    _fmt(level["values"]["dr"]["estimate"]),
+                    f"{_fmt(dr['estimate'])} [{_fmt(dr['ci_low'])}, {_fmt(dr['ci_high'])}]",
+                    _fmt(level["true_gain"]),
+                ]
+            )
+    header = [
+        "target",
+        "group",
+        "n",
+        "caseworkers",
+        "Polku (DR)",
+        "Polku minus caseworkers (DR, 95 %)",
+        "true difference",
+    ]
+    return (
+        "<h2>The same choices judged on the other target</h2>\n<p>Polku's top-1 is ranked "
+        "for this version's objective; here its effect on each other target is estimated "
+        "on the same held-out episodes (a service can help one target and hurt the "
+        "other).</p>\n" + _table(rows, header)
+    )
+
+
+def _levels(by_group: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any]]:
+    return [
+        (f"{grouping}={label}", level)
+        for grouping, table in by_group.items()
+        for label, level in table.items()
+    ]
+
+
+def render_html(
+    summary: EvaluationSummary,
+    images: Mapping[str, bytes],
+    title: str,
+    other_objectives: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """The report page: headline figures, tables, and the plots embedded as PNG data."""
     policy_rows = [
         [
@@ -307,6 +357,7 @@ ECE {_fmt(calibration.ece)}; mean absolute error against the true probabilities
 {_table(policy_rows, POLICY_TABLE_HEADER)}
 <h2>By group (audit only: gender and language group never reach the model)</h2>
 {_table(group_rows, group_header)}
+{_other_objective_section(other_objectives)}
 <h2>Plots</h2>
 {figures}
 </body></html>
@@ -319,8 +370,12 @@ def write_report(
     true_outcomes: np.ndarray | None,
     directory: Path,
     title: str = "Polku evaluation",
+    other_objectives: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write `evaluation.json`, the plots (PNG) and `report.html` into `directory`.
+
+    `other_objectives`: the same choices judged on the targets the version does not rank
+    by (`pipeline.evaluation.other_objectives`), shown in their own table.
 
     Returns
     -------
@@ -336,5 +391,7 @@ def write_report(
         atomic_write_bytes(directory / f"{name}.png", data)
     write_json(directory / "evaluation.json", evaluation.summary.to_json())
     page = directory / "report.html"
-    atomic_write_bytes(page, render_html(evaluation.summary, images, title).encode())
+    atomic_write_bytes(
+        page, render_html(evaluation.summary, images, title, other_objectives).encode()
+    )
     return page

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +38,7 @@ from pipeline.evaluation.evaluate import (
     evaluate_policies,
     fit_baselines,
 )
+from pipeline.evaluation.other_objectives import judge_on_target, other_targets
 from pipeline.evaluation.policies import ImitationPolicy
 from pipeline.evaluation.report import write_json, write_report
 from pipeline.evaluation.scoring import predict_for_episodes
@@ -66,6 +67,8 @@ class VersionEvaluation:
     json_path: Path
     report_path: Path | None
     overlap: Overlap | None = None
+    # Per target the version does not rank by: its choices judged on that target.
+    other_objectives: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def evaluate_model(
@@ -247,7 +250,8 @@ def evaluate_version(
         is off-policy only).
     json_path : Path
         Where the summary goes (keys `policy_value`, `oracle_gain_captured`,
-        `top3_oracle_coverage`, `ope`, `calibration`, `by_group`, ...).
+        `top3_oracle_coverage`, `ope`, `calibration`, `by_group`, ..., and
+        `other_objectives`: the same choices judged on each target not ranked by).
     report_dir : Path, optional
         Also write `report.html` with plots there.
     objective : str, optional
@@ -306,8 +310,16 @@ def evaluate_version(
         data_fingerprint=world.fingerprint,
     )
     evaluation = replace(evaluation, summary=summary)
+    other = {}
+    for target in other_targets(chosen_objective):
+        progress(f"judging the same choices on {target}")
+        again = prepare_episodes(
+            world.episodes, world.true_outcomes(target, catalog), catalog, target, settings.split
+        )
+        other[target] = judge_on_target(evaluation, target, again, model, catalog)
     payload = {
         **summary.to_json(),
+        "other_objectives": other,
         "training_overlap": overlap_json(overlap, allow_training_clients),
     }
     write_json(Path(json_path), payload)
@@ -320,6 +332,7 @@ def evaluate_version(
             prepared.held_out.true_outcomes,
             Path(report_dir),
             title=title + (f" ({overlap_note(overlap)})" if overlap.any else ""),
+            other_objectives=other,
         )
         write_json(Path(report_dir) / "evaluation.json", payload)
-    return VersionEvaluation(version, evaluation, Path(json_path), report_path, overlap)
+    return VersionEvaluation(version, evaluation, Path(json_path), report_path, overlap, other)

@@ -67,6 +67,12 @@ def test_evaluate_writes_the_json_and_report_matching_the_training_run(
     page = (tmp_path / "report" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3
     assert "oracle gain captured" in result.output
+    # The same choices judged on the target the version does not rank by, in JSON, report, text.
+    (other,) = summary["other_objectives"]
+    assert other != run.data.params["objective"]
+    assert summary["other_objectives"][other]["overall"]["gains"]["dr"]["ci_low"] is not None
+    assert "judged on the other target" in page
+    assert f"on {other} (not ranked by)" in result.output
 
 
 def test_evaluate_names_an_unknown_version(state_dir, tiny_world_dir, tmp_path):

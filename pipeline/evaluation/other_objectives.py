@@ -1,0 +1,69 @@
+"""What a policy ranked for one objective does to the other: one evaluation, both targets.
+
+A version ranks by one objective (say work or education at six months), yet a caseworker and
+an evaluator care about both targets: a service can help the one and hurt the other
+(vocational education raises education at six months and can lower employment at twelve).
+So `polku evaluate` judges the *same* choices (Polku's top-1 for its ranking objective, and
+the caseworkers' logged ones) on every other target too, on the same held-out episodes, with
+the same propensities: the doubly robust value of Polku minus the caseworkers on that
+target, with its client-clustered 95 % interval, IPS and SNIPS beside it, by group, and the
+true values when the world has a truth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from models.bundle import PolkuModel
+from models.catalog import Catalog
+from models.objectives import TARGETS, objective_weights
+from pipeline.data.episodes import PreparedEpisodes
+from pipeline.effects.policy import evaluate_policy
+from pipeline.evaluation.evaluate import Evaluation
+from pipeline.evaluation.scoring import predict_for_episodes
+
+
+def other_targets(objective: str) -> tuple[str, ...]:
+    """The targets an objective does not rank by (those with zero weight in it).
+
+    >>> other_targets("employment_12m")
+    ('employment_or_education_6m',)
+    """
+    weights = dict(zip(TARGETS, objective_weights(objective).tolist(), strict=True))
+    return tuple(target for target in TARGETS if weights[target] == 0.0)
+
+
+def judge_on_target(
+    evaluation: Evaluation,
+    target: str,
+    prepared: PreparedEpisodes,
+    model: PolkuModel,
+    catalog: Catalog,
+) -> dict[str, Any]:
+    """Polku's choices (ranked for the evaluation's objective) judged on `target`.
+
+    `prepared` is the same world prepared for `target`, with the same split, so its
+    held-out rows are the evaluation's rows in the same order (checked).
+    """
+    data = evaluation.data
+    if data is None or data.propensity is None:
+        raise ValueError("the evaluation keeps no held-out episodes to judge again")
+    held = prepared.held_out
+    if not np.array_equal(held.logged_action, data.logged_action) or len(held.frame) != len(
+        data.frame
+    ):
+        raise ValueError("the two preparations hold different episodes")
+    predicted = predict_for_episodes(model, held.frame, catalog.ids, target)
+    judged = evaluate_policy(
+        held.reward,
+        data.logged_action,
+        data.propensity,
+        evaluation.choices["polku"],
+        predicted.outcomes,
+        clusters=data.frame["client_id"].astype(str).to_numpy(),
+        groups=evaluation.group_labels,
+        true_outcomes=held.true_outcomes,
+    )
+    return judged.to_dict()
