@@ -33,6 +33,7 @@ from models.eligibility import (
 )
 from models.features import FeatureLayoutError
 from models.objectives import DEFAULT_OBJECTIVE, Objective, as_objective
+from models.persistence import persistable
 from models.profile import ClientProfile
 from models.ranker import ServiceRanker
 from models.suggestions import Driver, RankedService
@@ -222,6 +223,7 @@ class RankedPairs:
         return len(self.row)
 
 
+@persistable
 class PolkuModel:
     """A model version: rules versions + catalog snapshot + fitted ranker (with its encoder).
 

@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from models.demographics import age_in_years
+from models.persistence import persistable
 from models.profile import (
     BARRIER_FLAGS,
     EDUCATION_LEVELS,
@@ -162,6 +163,7 @@ class FeatureLayoutError(ValueError):
     """An encoder was fitted under another feature layout than the one this code encodes."""
 
 
+@persistable
 class FeatureEncoder(TransformerMixin, BaseEstimator):
     """Encode client profiles as numeric rows for the ranker.
 

@@ -1,17 +1,20 @@
 """The ranker in MLflow: a pyfunc wrapper, logging, registration and hash-checked loading.
 
 A model version is one `PolkuModel` (rules versions + catalog snapshot + fitted ranker)
-saved with joblib. Pickles run code when loaded, so the file's SHA-256 is recorded three
-times (the pyfunc's model config, the MLmodel metadata, and a tag on the registered
-version) and compared with the file on every load BEFORE it is unpickled; a mismatch is
-refused (`ArtifactIntegrityError`). The fingerprint of the feature layout the ranker was
-fitted under (`models.features.feature_layout_fingerprint`) is recorded beside the hash and
-compared with this code's layout before unpickling too: a version from an earlier
-`models/features.py` is refused with `IncompatibleModelError` instead of failing inside the
-encoder on its first request.
+saved in `models.persistence`'s format: JSON and plain arrays, which runs no code when read
+(a pickle would run whatever its writer named, so anyone able to write to the registry
+would own the server). The file's SHA-256 is recorded three times (the pyfunc's model
+config, the MLmodel metadata, and a tag on the registered version) and compared with the
+file on every load before it is read; a mismatch is refused (`ArtifactIntegrityError`), and
+so is a file in any other format (an old pickle included, without reading it). The
+fingerprint of the feature layout the ranker was fitted under
+(`models.features.feature_layout_fingerprint`) is recorded beside the hash and in the
+file's own header, and both are compared with this code's layout before any object is
+built: a version from an earlier `models/features.py` is refused with
+`IncompatibleModelError` instead of failing inside the encoder on its first request.
 
 The pyfunc is a "models from code" model (`models/pyfunc_entry.py`), so MLflow stores no
-cloudpickle of the wrapper: the only pickle is the hash-checked bundle. Loading it needs the
+cloudpickle of the wrapper: the only artifact is the hash-checked bundle. Loading it needs the
 `polku` package importable (the gate and the catalog limits live there and must be the code
 the model was validated with); it is not copied into the artifact with `code_paths`, which
 would let two copies of the rules drift apart. The library versions recorded with the model
@@ -46,7 +49,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import joblib
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
@@ -56,6 +58,7 @@ from mlflow.tracking import MlflowClient
 from models.bundle import IncompatibleModelError, PolkuModel
 from models.features import feature_layout_fingerprint
 from models.objectives import DEFAULT_OBJECTIVE
+from models.persistence import PersistenceError, dump, load, read_header
 from models.state import state_dir
 
 MODEL_NAME: Final = "polku-ranker"
@@ -63,11 +66,11 @@ CHAMPION_ALIAS: Final = "champion"
 EXPERIMENT_NAME: Final = "polku-ranker"
 TRACKING_URI_ENV: Final = "MLFLOW_TRACKING_URI"
 ARTIFACT_KEY: Final = "polku_model"
-ARTIFACT_FILE: Final = "polku_model.joblib"
+ARTIFACT_FILE: Final = "polku_model.polku"
 SHA256_KEY: Final = "polku_model_sha256"
 FEATURE_LAYOUT_KEY: Final = "polku_feature_layout"
 ENTRY_POINT: Final = Path(__file__).resolve().parent / "pyfunc_entry.py"
-LIBRARIES: Final = ("numpy", "pandas", "scikit-learn", "scipy", "joblib", "mlflow", "polku")
+LIBRARIES: Final = ("numpy", "pandas", "scikit-learn", "scipy", "mlflow", "polku")
 # Columns a pyfunc input may never carry into MLflow (the input example is stored as a file).
 FORBIDDEN_INPUT_COLUMNS: Final = ("henkilotunnus",)
 
@@ -168,7 +171,7 @@ def check_feature_layout(recorded: str, what: str) -> None:
     ----------
     recorded : str
         The fingerprint recorded when the model was logged ("": not checked here; the
-        unpickled encoder checks its own layout in any case).
+        file's header and the loaded encoder are checked in any case).
     what : str
         How to name the model in the message (e.g. "version 3").
 
@@ -186,7 +189,7 @@ def check_feature_layout(recorded: str, what: str) -> None:
 
 
 def load_checked(path: str | Path, expected_sha256: str, expected_layout: str = "") -> PolkuModel:
-    """Unpickle a bundle only if its SHA-256 equals `expected_sha256` and its layout fits.
+    """Read a bundle only if its SHA-256 equals `expected_sha256` and its layout fits.
 
     Parameters
     ----------
@@ -195,12 +198,14 @@ def load_checked(path: str | Path, expected_sha256: str, expected_layout: str = 
         SHA-256 recorded when the bundle was logged.
     expected_layout : str, optional
         Feature-layout fingerprint recorded when it was logged; compared with this code's
-        before unpickling. The unpickled bundle checks its encoder's layout in any case.
+        before the file is opened, and the file's own header before anything is built.
 
     Raises
     ------
     ArtifactIntegrityError
-        The file's hash differs (it was changed after logging), or no hash was recorded.
+        The file's hash differs (it was changed after logging), no hash was recorded, or
+        the file is not a Polku model file (`models.persistence`; a pickle is refused
+        without being read).
     IncompatibleModelError
         The bundle was fitted under another feature layout than this code encodes.
     """
@@ -213,7 +218,11 @@ def load_checked(path: str | Path, expected_sha256: str, expected_layout: str = 
             f"{Path(path).name} has SHA-256 {actual[:12]}..., but {expected_sha256[:12]}... "
             "was recorded when it was logged; refusing to load a changed model file"
         )
-    model = joblib.load(path)
+    try:
+        check_feature_layout(str(read_header(path).get(FEATURE_LAYOUT_KEY, "")), Path(path).name)
+        model = load(path)
+    except PersistenceError as exc:
+        raise ArtifactIntegrityError(str(exc)) from None
     if not isinstance(model, PolkuModel):
         raise ArtifactIntegrityError(f"{Path(path).name} does not hold a PolkuModel")
     return model
@@ -235,7 +244,7 @@ class PolkuPyfunc(PythonModel):
     model: PolkuModel
 
     def load_context(self, context: Any) -> None:
-        """Check the bundle's hash, then unpickle it."""
+        """Check the bundle's hash and layout, then read it."""
         config = context.model_config or {}
         self.model = load_checked(
             context.artifacts[ARTIFACT_KEY],
@@ -330,7 +339,7 @@ def log_polku_model(
 
     with tempfile.TemporaryDirectory(prefix="polku-model-") as tmp:
         path = Path(tmp) / ARTIFACT_FILE
-        joblib.dump(model, path)
+        dump(model, path, header={FEATURE_LAYOUT_KEY: model.feature_layout})
         sha256 = file_sha256(path)
         versions = library_versions()
         example = None
@@ -356,7 +365,7 @@ def log_polku_model(
             input_example=example,
             pip_requirements=[
                 f"{lib}=={versions[lib]}"
-                for lib in ("numpy", "pandas", "scikit-learn", "scipy", "joblib", "mlflow")
+                for lib in ("numpy", "pandas", "scikit-learn", "scipy", "mlflow")
             ],
             metadata={
                 SHA256_KEY: sha256,
@@ -413,7 +422,7 @@ def set_champion(version: str | int) -> None:
 
 
 def load_version(version: str | int) -> LoadedModel:
-    """Load a registered version, checking the bundle's hash before unpickling it."""
+    """Load a registered version, checking the bundle's hash and layout before reading it."""
     client = _client()
     model_version = client.get_model_version(MODEL_NAME, str(version))
     return _load(client, model_version)

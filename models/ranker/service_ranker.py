@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, check_scalar
 from models.actions import NO_SERVICE, ActionSpace, allowed_actions, with_no_service
 from models.features import FeatureEncoder
 from models.objectives import TARGETS, Objective, check_binary, objective_weights
+from models.persistence import persistable
 from models.ranker.final_stage import (
     distinct_masks,
     fit_uplift,
@@ -66,6 +67,7 @@ class ClientScores:
     uplift_high: np.ndarray
 
 
+@persistable
 class ServiceRanker(BaseEstimator):
     """Estimate, per client, target and service, the outcome without it and the uplift with it.
 

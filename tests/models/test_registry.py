@@ -4,12 +4,11 @@ import copy
 import json
 from pathlib import Path
 
-import joblib
 import mlflow
 import pandas as pd
 import pytest
 
-from models import features, registry
+from models import features, persistence, registry
 from models.bundle import IncompatibleModelError, PolkuModel
 from tests.models.world import ToyEpisodes, base_profile
 
@@ -79,20 +78,20 @@ def test_logged_model_records_hash_versions_and_no_identity_code(
     assert len(model_version.tags[registry.SHA256_KEY]) == 64
     assert model_version.tags[registry.FEATURE_LAYOUT_KEY] == polku_model.feature_layout
     stored = list((state_dir / "mlartifacts").rglob("*"))
-    texts = [p.read_text(errors="ignore") for p in stored if p.is_file() and p.suffix != ".joblib"]
+    texts = [p.read_text(errors="ignore") for p in stored if p.is_file() and p.suffix != ".polku"]
     assert texts and not any("131052-308T" in text for text in texts)
     mlmodel = next(p for p in stored if p.name == "MLmodel").read_text()
     assert "scikit-learn" in mlmodel and registry.SHA256_KEY in mlmodel
 
 
-def test_tampered_artifact_is_refused_before_unpickling(
+def test_tampered_artifact_is_refused_before_it_is_read(
     state_dir: Path, polku_model: PolkuModel, world: ToyEpisodes
 ) -> None:
     version = _log_and_register(polku_model, world.frame.head(2))
     (artifact,) = (state_dir / "mlartifacts").rglob(registry.ARTIFACT_FILE)
-    tampered = joblib.load(artifact)
+    tampered = persistence.load(artifact)
     tampered.metadata["note"] = "changed after logging"
-    joblib.dump(tampered, artifact)
+    persistence.dump(tampered, artifact)
     with pytest.raises(registry.ArtifactIntegrityError, match="refusing to load a changed"):
         registry.load_version(version)
     registry.set_champion(version)
@@ -101,8 +100,8 @@ def test_tampered_artifact_is_refused_before_unpickling(
 
 
 def test_load_checked_refuses_a_missing_hash(tmp_path: Path, polku_model: PolkuModel) -> None:
-    path = tmp_path / "model.joblib"
-    joblib.dump(polku_model, path)
+    path = tmp_path / "model.polku"
+    persistence.dump(polku_model, path)
     with pytest.raises(registry.ArtifactIntegrityError, match="no SHA-256 recorded"):
         registry.load_checked(path, "")
     assert registry.load_checked(path, registry.file_sha256(path)).service_ids == (
@@ -112,11 +111,11 @@ def test_load_checked_refuses_a_missing_hash(tmp_path: Path, polku_model: PolkuM
 
 def test_library_versions_name_the_model_dependencies() -> None:
     versions = registry.library_versions()
-    for library in ("python", "numpy", "scikit-learn", "mlflow", "joblib"):
+    for library in ("python", "numpy", "scikit-learn", "mlflow"):
         assert versions[library] and versions[library] != "not installed"
 
 
-def test_version_of_another_feature_layout_is_refused_before_unpickling(
+def test_version_of_another_feature_layout_is_refused_before_it_is_read(
     state_dir: Path,
     polku_model: PolkuModel,
     world: ToyEpisodes,
@@ -127,10 +126,10 @@ def test_version_of_another_feature_layout_is_refused_before_unpickling(
     # The code moves on: same column names, but a column changed meaning (layout 2).
     monkeypatch.setattr(features, "FEATURE_LAYOUT_VERSION", 2)
 
-    def no_unpickling(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model file was unpickled")
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model file was read")
 
-    monkeypatch.setattr(registry.joblib, "load", no_unpickling)
+    monkeypatch.setattr(registry, "load", no_reading)
     with pytest.raises(IncompatibleModelError, match=f"version {version} was trained under"):
         registry.load_champion()
     with pytest.raises(IncompatibleModelError, match=r"models/features\.py changed"):
@@ -142,15 +141,15 @@ def test_version_of_another_feature_layout_is_refused_before_unpickling(
 def test_bundle_from_an_earlier_encoder_without_recorded_layout_is_refused(
     tmp_path: Path, polku_model: PolkuModel, world: ToyEpisodes
 ) -> None:
-    # A bundle pickled by another models/features.py (three columns fewer), loaded without a
-    # recorded layout: the unpickled encoder's own check refuses it.
+    # A bundle saved by another models/features.py (three columns fewer), loaded without a
+    # recorded layout: the loaded encoder's own check refuses it.
     old = copy.deepcopy(polku_model)
     encoder = old.ranker.encoder_
     encoder.feature_names_out_ = encoder.feature_names_out_[:-3]
     encoder.n_features_out_ -= 3
     with pytest.raises(IndexError):  # what serving it used to do on the first request
         encoder.transform(world.frame.head(2))
-    path = tmp_path / "old.joblib"
-    joblib.dump(old, path)
+    path = tmp_path / "old.polku"
+    persistence.dump(old, path)
     with pytest.raises(IncompatibleModelError, match=r"cannot be served.*\(\d+ columns"):
         registry.load_checked(path, registry.file_sha256(path))

@@ -1,6 +1,6 @@
 """Build a small MLflow registry for the live-server tests, in its own process.
 
-`python -m tests.service.registry_builder ROOT MODEL` logs the model saved with joblib at
+`python -m tests.service.registry_builder ROOT MODEL` logs the model saved (models.persistence) at
 MODEL (the session's tiny model) twice, as versions 1 and 2 of `polku-ranker` under
 `ROOT/mlflow.db`, and makes version 1 champion. A separate process keeps MLflow's global
 tracking state out of the test session.
@@ -19,12 +19,12 @@ def build(root: Path, model_path: Path) -> None:
 
     os.environ["POLKU_STATE_DIR"] = str(root)
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri(root)
-    import joblib
     import mlflow
 
+    from models import persistence
     from models.registry import configure_tracking, log_model, set_champion
 
-    model = joblib.load(model_path)
+    model = persistence.load(model_path)
     experiment = configure_tracking()
     versions = []
     for run in range(2):

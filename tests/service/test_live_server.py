@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import joblib
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +23,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from models import persistence
 from models.bundle import PolkuModel
 from models.henkilotunnus import format_henkilotunnus
 from tests.helpers import wait_until
@@ -48,8 +48,8 @@ CASEWORKER = auth("caseworker")
 def registry_root(tmp_path_factory: pytest.TempPathFactory, tiny_model: PolkuModel) -> Path:
     """A registry with versions 1 (champion) and 2 of the tiny model, built once."""
     root = tmp_path_factory.mktemp("registry")
-    model_path = tmp_path_factory.mktemp("tiny-model") / "model.joblib"
-    joblib.dump(tiny_model, model_path)
+    model_path = tmp_path_factory.mktemp("tiny-model") / "model.polku"
+    persistence.dump(tiny_model, model_path)
     subprocess.run(
         [sys.executable, "-m", "tests.service.registry_builder", str(root), str(model_path)],
         check=True,
