@@ -5,7 +5,11 @@ STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-all lint format bench clean browser-deps
+.PHONY: help setup run test test-all lint format bench clean browser-deps mlflow-ui
+# `make run PORT=8080 HOST=0.0.0.0` serves elsewhere; `make mlflow-ui MLFLOW_PORT=5001`.
+PORT ?= 8000
+HOST ?= 127.0.0.1
+MLFLOW_PORT ?= 5000
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -13,13 +17,19 @@ help: ## List the targets
 setup: $(STAMP) ## Make .venv and install Polku with its dev extras
 
 $(STAMP): pyproject.toml
+	@echo "setup 1/3: creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "setup 2/3: upgrading pip"
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "setup 3/3: installing Polku and its dev tools (a few minutes on a fresh machine)"
+	$(PY) -m pip install --progress-bar off --no-input -e '.[dev]'
 	touch $(STAMP)
 
-run: setup ## Generate a world and train a champion if none, then serve on 127.0.0.1:8000
-	$(VENV)/bin/polku run
+run: setup ## Generate a world and train a champion if none, then serve (PORT=8000 HOST=127.0.0.1)
+	$(VENV)/bin/polku run --host $(HOST) --port $(PORT)
+
+mlflow-ui: setup ## Open the MLflow UI on the embedded store's runs and registry (MLFLOW_PORT=5000)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.polku/mlflow.db --port $(MLFLOW_PORT)
 
 test: setup ## Run the default test suite and docstring examples (all but tests marked slow)
 	$(VENV)/bin/pytest -m "not slow"

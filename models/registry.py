@@ -111,20 +111,48 @@ def tracking_uri() -> str:
     return f"sqlite:///{state_dir() / 'mlflow.db'}"
 
 
-def default_artifact_location() -> str:
-    """Where the embedded store keeps artifacts: `<state_dir>/mlartifacts`, as a file URI."""
-    return (state_dir() / "mlartifacts").as_uri()
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts for the tracking store at `uri`.
+
+    Beside the database for a SQLite store, the embedded default included
+    (`<dir>/mlartifacts`: MLflow's own default would be `./mlruns` under whatever directory
+    the command runs in); None for a tracking server or another store, which decides.
+
+    >>> artifact_location("sqlite:////srv/polku/mlflow.db")
+    'file:///srv/polku/mlartifacts'
+    >>> artifact_location("http://mlflow.internal:5000") is None
+    True
+    """
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = Path(uri.removeprefix("sqlite:///"))
+    if not database.is_absolute():
+        database = Path.cwd() / database
+    return (database.parent / "mlartifacts").as_uri()
 
 
 def _is_embedded(uri: str) -> bool:
     return uri == f"sqlite:///{state_dir() / 'mlflow.db'}"
 
 
+# The MLflow UI opens an experiment on the view of its kind; without the tag, MLflow 3 shows
+# the GenAI traces view. These tags make it open on the training runs, with a description.
+EXPERIMENT_TAGS: Final = {
+    "mlflow.experimentKind": "custom_model_development",
+    "mlflow.note.content": (
+        "Polku's service ranker: one run per `polku train` (parameters, data fingerprint, "
+        "evaluation on held-out clients, per-group metrics), each registered as a version "
+        "of polku-ranker; the `champion` alias is what `polku serve` answers with."
+    ),
+}
+
+
 def configure_tracking(experiment_name: str = EXPERIMENT_NAME) -> str:
     """Point MLflow at the store and make sure the experiment exists; returns its id.
 
-    With the embedded store the state directory is created and a new experiment gets its
-    artifacts under `<state_dir>/mlartifacts`; with a tracking server the server decides.
+    With a SQLite store (the embedded one included) a new experiment gets its artifacts
+    beside the database (`artifact_location`); with a tracking server the server decides.
+    The experiment carries `EXPERIMENT_TAGS` (set when missing).
     """
     uri = tracking_uri()
     if _is_embedded(uri):
@@ -133,10 +161,18 @@ def configure_tracking(experiment_name: str = EXPERIMENT_NAME) -> str:
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.get_experiment_by_name(experiment_name)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    location = default_artifact_location() if _is_embedded(uri) else None
-    return str(client.create_experiment(experiment_name, artifact_location=location))
+    if experiment is None:
+        experiment_id = str(
+            client.create_experiment(
+                experiment_name, artifact_location=artifact_location(uri), tags=EXPERIMENT_TAGS
+            )
+        )
+    else:
+        experiment_id = str(experiment.experiment_id)
+        for key, value in EXPERIMENT_TAGS.items():
+            if experiment.tags.get(key) != value:
+                client.set_experiment_tag(experiment_id, key, value)
+    return experiment_id
 
 
 def _client() -> MlflowClient:
@@ -398,6 +434,15 @@ def register(model_info: Any) -> str:
     return str(version.version)
 
 
+def describe_version(version: str | int, description: str, metrics: dict[str, float]) -> None:
+    """Give a registered version a description and its key metrics as tags (`metric.NAME`),
+    so the registry's own pages say what each version is and how it did."""
+    client = _client()
+    client.update_model_version(MODEL_NAME, str(version), description=description)
+    for name, value in metrics.items():
+        client.set_model_version_tag(MODEL_NAME, str(version), f"metric.{name}", f"{value:.6g}")
+
+
 def log_model(model: PolkuModel, *, input_example: pd.DataFrame | None = None) -> str:
     """Log the bundle in the active run and register it; returns the new version number."""
     return register(log_polku_model(model, input_example=input_example))
@@ -514,6 +559,23 @@ class TrainingRun:
 
     def log_artifacts(self, local_dir: Path, artifact_path: str) -> None:
         mlflow.log_artifacts(str(local_dir), artifact_path=artifact_path)
+
+    def describe(self, text: str) -> None:
+        """The run's description (what the MLflow UI shows on the run's page)."""
+        mlflow.set_tag("mlflow.note.content", text)
+
+    def log_dataset(
+        self, frame: pd.DataFrame, *, name: str, source: str, digest: str, context: str
+    ) -> None:
+        """Record a dataset the run used: its name, source, digest, schema and size.
+
+        MLflow keeps the schema and counts, not the rows; the digest is the data's own
+        fingerprint (cut to the 32 characters a dataset digest holds in MLflow's store).
+        """
+        from mlflow.data.pandas_dataset import from_pandas
+
+        dataset = from_pandas(frame, source=source, name=name, digest=digest[:32])
+        mlflow.log_input(dataset, context=context)
 
 
 FAILURE_REASON_TAG: Final = "failure_reason"

@@ -7,6 +7,9 @@ beside the offline commands); nothing else crosses. Each command module exposes
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from pipeline.commands import (
@@ -48,6 +51,17 @@ def build_app() -> typer.Typer:
     return app
 
 
+# Process defaults of every `polku` command (an explicit setting in the environment wins):
+# MLflow's per-file download bars clutter each command's own progress lines.
+QUIET_ENVIRONMENT = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+# Help piped to a file or a pager has no terminal width; rich would cut it at 80 columns.
+PIPED_HELP_COLUMNS = "120"
+
+
 def main() -> None:
     """Entry point of the `polku` console script."""
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    if not sys.stdout.isatty():
+        os.environ.setdefault("COLUMNS", PIPED_HELP_COLUMNS)
     build_app()()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ import pandas as pd
 from models.actions import NO_SERVICE
 from models.catalog import Catalog, load_catalog
 from models.objectives import EPISODE_OUTCOMES
-from models.profile import PROFILE_COLUMNS
+from models.profile import PROFILE_COLUMNS, PROFILE_SPEC, TODAY
 from models.profile_validation import parse_profile_frame
 from pipeline.data.layout import (
     CLIENTS_FILE,
@@ -127,9 +128,30 @@ def read_table(path: Path, mapping: ExtractMapping | None = None) -> pd.DataFram
         raise RegisterValidationError(problems) from None
 
 
+# Fields a live request may leave out because they default to the day of the check; a
+# register row records a past event, so "today" would be wrong and a missing value is an error.
+DATED_BY_THE_CHECK: Final = tuple(f.name for f in PROFILE_SPEC if f.default is TODAY)
+
+
 def _profile_errors(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[RegisterError]]:
-    parsed = parse_profile_frame(raw.reset_index(drop=True))
-    return parsed.frame, [RegisterError(file, e.row, e.field, e.message) for e in parsed.errors]
+    raw = raw.reset_index(drop=True)
+    parsed = parse_profile_frame(raw)
+    errors = [RegisterError(file, e.row, e.field, e.message) for e in parsed.errors]
+    for name in DATED_BY_THE_CHECK:
+        if name not in raw.columns:
+            continue
+        text = raw[name].astype("string").str.strip()
+        missing = (raw[name].isna() | (text == "")).to_numpy(dtype=bool)
+        errors += [
+            RegisterError(
+                file,
+                int(i) + 1,
+                name,
+                "missing (a register row needs it; only a live request defaults it to today)",
+            )
+            for i in np.flatnonzero(missing)
+        ]
+    return parsed.frame, errors
 
 
 def validate_clients(

@@ -18,6 +18,8 @@ The steps, each reported through `progress`:
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +41,7 @@ from pipeline.data.support import InsufficientDataError, check_support
 from pipeline.data.world import World, load_world
 from pipeline.evaluation.evaluate import Evaluation
 from pipeline.evaluation.report import write_report
+from pipeline.evaluation.results import EvaluationSummary
 from pipeline.evaluation.version import evaluate_model
 from pipeline.threads import limited_threads
 from pipeline.training.settings import TrainSettings
@@ -255,6 +258,57 @@ def describe_evaluation(evaluation: Evaluation) -> str:
     )
 
 
+# The metrics a registered version carries as tags (the registry's pages show tags).
+HEADLINE_METRICS: Final = (
+    "policy_value_polku",
+    "policy_value_caseworkers",
+    "oracle_gain_captured",
+    "ope_dr_polku_minus_caseworkers",
+    "ope_dr_polku_minus_caseworkers_ci_low",
+    "ope_dr_polku_minus_caseworkers_ci_high",
+)
+
+
+def _headline(metrics: dict[str, float]) -> dict[str, float]:
+    return {name: metrics[name] for name in HEADLINE_METRICS if name in metrics}
+
+
+def run_description(
+    trained: TrainedModel, world: World, settings: TrainSettings, data_dir: Path
+) -> str:
+    """What a training run (and the version it registers) is, in two sentences."""
+    counts = trained.prepared.counts
+    return (
+        f"Polku ranker for {Objective.parse(settings.objective).name}, trained on "
+        f"{counts['train_episodes']:,} episodes of {counts['train_clients']:,} clients in "
+        f"{Path(data_dir).resolve().name} (fingerprint {world.fingerprint[:12]}); "
+        f"propensities {trained.model.ranker.propensity_source_}. Held-out evaluation "
+        f"({trained.evaluation.summary.evaluation_kind}): "
+        + describe_evaluation(trained.evaluation)
+        + "."
+    )
+
+
+_METRIC_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.\-/ ]")
+
+
+def group_metrics(summary: EvaluationSummary) -> dict[str, float]:
+    """Each group's size, policy values and share of the oracle's gain, as MLflow metrics
+    named `group.GROUPING.LABEL.NAME` (e.g. `group.age_band.under_25.policy_value_polku`)."""
+    out: dict[str, float] = {}
+    for grouping, table in summary.by_group.items():
+        for label, entry in table.items():
+            prefix = f"group.{grouping}.{_METRIC_UNSAFE.sub('_', str(label))}"
+            out[f"{prefix}.n"] = float(entry.n)
+            for name, value in entry.policy_value.items():
+                if value is not None and math.isfinite(value):
+                    out[f"{prefix}.policy_value_{name}"] = float(value)
+            gain = entry.oracle_gain_captured
+            if gain is not None and math.isfinite(gain):
+                out[f"{prefix}.oracle_gain_captured"] = float(gain)
+    return out
+
+
 def _run_name() -> str:
     return f"train-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
 
@@ -383,7 +437,16 @@ def log_and_register(
                 **{f"version.{k}": v for k, v in versions.items()},
             }
         )
+        run.describe(run_description(trained, world, settings, data_dir))
+        run.log_dataset(
+            trained.prepared.train.frame,
+            name=Path(data_dir).resolve().name,
+            source=str(Path(data_dir).resolve()),
+            digest=world.fingerprint,
+            context="training",
+        )
         run.log_metrics(metrics)
+        run.log_metrics(group_metrics(trained.evaluation.summary))
         run.log_metrics({f"count_{k}": float(v) for k, v in trained.prepared.counts.items()})
         run.log_dict(versions, "environment/library_versions.json")
         run.log_dict(trained.prepared.counts, "evaluation/counts.json")
@@ -409,6 +472,9 @@ def log_and_register(
             trained.timings["total_seconds"] = time.perf_counter() - started
         run.log_metrics(trained.timings)
         run_id = run.run_id
+    registry.describe_version(
+        version, run_description(trained, world, settings, data_dir), _headline(metrics)
+    )
     progress(f"registered {registry.MODEL_NAME} version {version} (run {run_id})")
     promoted = False
     if promote_if_first:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -37,6 +38,18 @@ def test_experiment_keeps_artifacts_in_state_dir(state_dir: Path) -> None:
     assert experiment.name == registry.EXPERIMENT_NAME
     assert experiment.artifact_location == (state_dir / "mlartifacts").as_uri()
     assert registry.configure_tracking() == experiment_id  # idempotent
+
+
+def test_another_sqlite_store_keeps_artifacts_beside_it_not_in_the_working_dir(
+    state_dir: Path, migrated_mlflow_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copyfile(migrated_mlflow_store, elsewhere / "other.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere / 'other.db'}")
+    experiment = mlflow.get_experiment(registry.configure_tracking())
+    assert experiment.artifact_location == (elsewhere / "mlartifacts").as_uri()
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_registry_round_trip_by_alias(

@@ -142,6 +142,20 @@ def test_bad_profile_field_in_episodes_names_row_and_field(
     )
 
 
+def test_a_missing_assessment_date_is_an_error_not_today(world_dir: Path, catalog: Catalog) -> None:
+    # A live request may leave the date out (it means today); a register row may not.
+    _break_episodes(
+        world_dir,
+        lambda e: e.__setitem__(
+            "assessment_date", e["assessment_date"].astype(object).where(e.index != 3, None)
+        ),
+    )
+    messages = _messages(world_dir, catalog)
+    assert any(
+        m.startswith("episodes.parquet: row 4, field 'assessment_date': missing") for m in messages
+    ), messages
+
+
 def test_episodes_must_not_carry_the_henkilotunnus(world: GeneratedWorld, catalog: Catalog) -> None:
     raw = world.episodes.copy()
     raw["henkilotunnus"] = "010190-9012"

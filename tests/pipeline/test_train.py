@@ -76,6 +76,31 @@ def test_train_logs_a_run_and_registers_a_champion_version(trained):
     assert run.data.tags["version.scikit-learn"]
 
 
+def test_train_describes_the_run_version_dataset_and_groups_in_mlflow(trained):
+    state, world, _ = trained
+    client = _client(state)
+    version = client.get_model_version_by_alias("polku-ranker", "champion")
+    run = client.get_run(version.run_id)
+    description = run.data.tags["mlflow.note.content"]
+    assert "employment_or_education_6m" in description and "held-out" in description.lower()
+    assert version.description == description
+    assert float(version.tags["metric.policy_value_polku"]) == pytest.approx(
+        run.data.metrics["policy_value_polku"], rel=1e-5
+    )
+    (dataset_input,) = run.inputs.dataset_inputs
+    fingerprint = run.data.params["data_fingerprint"]
+    assert dataset_input.dataset.digest == fingerprint[:32]
+    assert dataset_input.dataset.name == world.name
+    assert {tag.value for tag in dataset_input.tags} == {"training"}
+    assert "henkilotunnus" not in dataset_input.dataset.schema
+    group_keys = [k for k in run.data.metrics if k.startswith("group.")]
+    assert "group.age_band.under_25.n" in run.data.metrics, group_keys[:5]
+    assert any(k.endswith(".policy_value_polku") for k in group_keys)
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert experiment.tags["mlflow.note.content"]
+
+
 def test_train_logs_the_report_with_plots_and_library_versions(trained):
     state, _, _ = trained
     client = _client(state)
