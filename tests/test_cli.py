@@ -33,6 +33,8 @@ def test_piped_help_is_not_cut_at_80_columns() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    sentence = "Polku: eligibility, synthetic data, training, evaluation, scoring, effects, serving."
+    sentence = (
+        "Polku: eligibility, synthetic data, training, evaluation, scoring, effects, serving."
+    )
     assert len(sentence) > 80
     assert any(sentence in line for line in result.stdout.splitlines()), result.stdout[:500]
