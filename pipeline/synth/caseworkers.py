@@ -95,9 +95,11 @@ def choice_probabilities(
     six = truth["employment_or_education_6m"]
     twelve = truth["employed_12m"]
     uplift = 0.5 * uplift_over_no_service(six) + 0.5 * uplift_over_no_service(twelve)
+    scores = scenario.knowledge_weight * uplift
     withheld = np.isin(np.array(catalog.ids, dtype=object), scenario.withheld_services)
-    knowledge = np.where(withheld, scenario.withholding_weight, scenario.knowledge_weight)
-    scores = knowledge[None, :] * uplift
+    if withheld.any():
+        # Withheld services: the more a client would gain at six months, the rarer the offer.
+        scores[:, withheld] = scenario.withholding_weight * uplift_over_no_service(six)[:, withheld]
     scores += HABIT_WEIGHT * np.log(capacity / np.median(capacity))[None, :]
     employable = truth["employed_6m"][:, no_service_index(n_services)] - 0.25
     scores += (

@@ -9,8 +9,9 @@
 5. the logged outcomes of the choice made.
 
 `write_world` writes `clients.parquet`, `episodes.parquet` and `truth.parquet` (and CSV
-copies on request) atomically; the formats are in `docs/DATA_CARD.md`. The same seed gives
-the same bytes.
+copies on request) atomically, and `catalog.json` when the world's catalog is not the
+reviewed default (`pipeline.data.catalog_file`); the formats are in `docs/DATA_CARD.md`.
+The same seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
 from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
+from pipeline.data.catalog_file import write_catalog
 from pipeline.data.layout import (
     CLIENT_COLUMNS,
     CLIENTS_FILE,
@@ -267,7 +269,10 @@ def synthetic_henkilotunnus(
 def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False) -> list[Path]:
     """Write clients, episodes and truth as Parquet (and CSV), each atomically.
 
-    Returns the paths written. A failure leaves no half-written file behind.
+    A world drawn with a catalog other than the reviewed default (a scenario's variants)
+    also gets its catalog as `catalog.json`, which every reader of the directory then uses
+    (`pipeline.data.catalog_file`). Returns the paths written. A failure leaves no
+    half-written file behind.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -280,6 +285,8 @@ def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False
         written.append(_atomic(out / f"{name}.parquet", frame, "parquet"))
         if csv:
             written.append(_atomic(out / f"{name}.csv", frame, "csv"))
+    if world.catalog.fingerprint != load_catalog().fingerprint:
+        written.append(write_catalog(world.catalog, out))
     return written
 
 
