@@ -73,6 +73,7 @@ class Person:
     barrier: dict[str, np.ndarray]
     retention: np.ndarray  # chance of staying in a degree programme (drop-out risk)
     language_rank: np.ndarray  # position in LANGUAGE_LEVELS (A0 = 0, native last)
+    experience_years: np.ndarray  # years of work experience
 
 
 def person_facts(frame: pd.DataFrame) -> Person:
@@ -85,6 +86,7 @@ def person_facts(frame: pd.DataFrame) -> Person:
         frame["assessment_date"].to_numpy(dtype="datetime64[D]"),
     ).astype(np.float64)
     months = frame["unemployment_months"].to_numpy(dtype=np.float64)
+    experience = frame["work_experience_years"].to_numpy(dtype=np.float64)
     level = language_level_rank(frame["language_level"].to_numpy())
     education = frame["education_level"].to_numpy(dtype=object)
     barrier = {b: frame[b].to_numpy(dtype=bool).astype(np.float64) for b in OUTCOME_BARRIERS}
@@ -110,9 +112,7 @@ def person_facts(frame: pd.DataFrame) -> Person:
         no_vocational=np.isin(education, ("none", "basic", "upper_secondary")).astype(np.float64),
         higher_education=np.isin(education, ("bachelor", "master")).astype(np.float64),
         partial=(frame["work_ability"].to_numpy(dtype=object) == "partial").astype(np.float64),
-        little_experience=(frame["work_experience_years"].to_numpy(dtype=np.float64) < 2).astype(
-            np.float64
-        ),
+        little_experience=(experience < 2).astype(np.float64),
         business_plan=(
             frame["entrepreneurship_interest"].to_numpy(dtype=object) == "business_plan"
         ).astype(np.float64),
@@ -120,6 +120,7 @@ def person_facts(frame: pd.DataFrame) -> Person:
         barrier=barrier,
         retention=retention,
         language_rank=level.astype(np.float64),
+        experience_years=experience,
     )
 
 

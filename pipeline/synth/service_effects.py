@@ -160,8 +160,8 @@ def _ramp(x: np.ndarray, start: float, end: float) -> np.ndarray:
 
 def _search_window(p: Person) -> np.ndarray:
     """Where job search help works: rising from 3 to 9 months unemployed, flat to 18, then
-    fading (to half at 36 months)."""
-    return _ramp(p.months, 3.0, 9.0) - 0.5 * _ramp(p.months, 18.0, 36.0)
+    fading to nothing at 30 months."""
+    return _ramp(p.months, 3.0, 9.0) - _ramp(p.months, 18.0, 30.0)
 
 
 def _long_term(p: Person) -> np.ndarray:
@@ -212,8 +212,19 @@ def _online_search(p: Person) -> np.ndarray:
     )
 
 
+def _study_age(p: Person) -> np.ndarray:
+    """Degree study suits the young: 1 up to 20 years, falling linearly to 0 at 40."""
+    return 1.0 - _ramp(p.age, 20.0, 40.0)
+
+
+def _seasoned_founder(p: Person) -> np.ndarray:
+    """A business plan backed by experience: 0 below 2 years, 1 from 10 (a gradient)."""
+    return p.business_plan * _ramp(p.experience_years, 2.0, 10.0)
+
+
 def _apprenticeship(p: Person) -> np.ndarray:
-    return _young(p) * (1.0 - p.higher_education)
+    """Who an apprenticeship suits: no degree, and young (fully to 25, fading to 45)."""
+    return (1.0 - _ramp(p.age, 25.0, 45.0)) * (1.0 - p.higher_education)
 
 
 # Only the services whose baseline effect runs through a threshold change shape; the rest
@@ -253,9 +264,9 @@ _THRESHOLD_OVERRIDES: Final[dict[str, Callable[[Person], Effect]]] = {
         0.10 + 0.20 * _language_gap(p) + 0.25 * _language_gap(p) * p.low_education,
     ),
     "finnish_language_course": lambda p: (
-        -0.08 + 0.25 * _language_gap(p) + 0.20 * _very_low_language(p) * p.low_education,
+        -0.08 + 0.45 * _language_gap(p) + 0.20 * _very_low_language(p) * p.low_education,
         0.0,
-        0.35 * _language_gap(p) + 0.20 * _very_low_language(p) * p.low_education,
+        0.55 * _language_gap(p) + 0.20 * _very_low_language(p) * p.low_education,
     ),
     "digital_skills_training": lambda p: (
         p.barrier["low_digital_skills"] * (0.03 + 0.12 * _older(p)),
