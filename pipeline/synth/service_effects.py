@@ -248,6 +248,19 @@ _THRESHOLD_OVERRIDES: Final[dict[str, Callable[[Person], Effect]]] = {
         0.05 + 0.30 * _age_curve(p) * (1.0 - p.higher_education),
         0.08,
     ),
+    "startup_grant": lambda p: (
+        0.10 * p.business_plan + 0.43 * _seasoned_founder(p),
+        0.0,
+        0.03 * p.business_plan + 0.21 * _seasoned_founder(p),
+    ),
+    "vocational_education": lambda p: (-0.40, 2.0 * p.retention * _study_age(p), -0.25),
+    "self_motivated_study": lambda p: (
+        -0.45,
+        1.5 * p.retention * (1.0 - _ramp(p.age, 35.0, 50.0)) * (1.0 - p.higher_education),
+        -0.20
+        + 0.15 * p.barrier["outdated_skills"]
+        + 0.20 * p.barrier["outdated_skills"] * _older(p),
+    ),
     "labour_market_training": lambda p: (
         -0.25,
         0.0,
