@@ -384,7 +384,11 @@ def effect_indices(
 
 
 def truth_probabilities(
-    frame: pd.DataFrame, catalog: Catalog, *, motivation: np.ndarray | None = None
+    frame: pd.DataFrame,
+    catalog: Catalog,
+    *,
+    motivation: np.ndarray | None = None,
+    effect_scale: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """True outcome probabilities of every row under every service and under none.
 
@@ -396,6 +400,9 @@ def truth_probabilities(
         Whose services to evaluate; each needs an entry in `SERVICE_EFFECTS`.
     motivation : array, optional
         The hidden motivation of each row, when the world has one; None means none (0).
+    effect_scale : array (n_rows, n_services), optional
+        A factor on each service's index shifts (the client's service history,
+        `pipeline.synth.history`); None means 1.
 
     Returns
     -------
@@ -407,6 +414,8 @@ def truth_probabilities(
     person = person_facts(frame)
     base = baseline_index(frame, person, motivation)
     d_e6, d_ed6, d_e12 = effect_indices(person, catalog.ids)
+    if effect_scale is not None:
+        d_e6, d_ed6, d_e12 = (d * effect_scale for d in (d_e6, d_ed6, d_e12))
     zeros = np.zeros((len(frame), 1))
     eta_e = base.employed_6m[:, None] + np.hstack([d_e6, zeros])
     eta_ed = base.education_6m[:, None] + np.hstack([d_ed6, zeros])
