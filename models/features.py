@@ -9,8 +9,9 @@ the two readers equal on arbitrary profiles.
 
 What goes in: the need fields of the service-need assessment (`models.profile.NEED_FIELDS`),
 age on the assessment date (`models.demographics.age_in_years`), labour-market status and
-unemployment benefit. What never goes in: `models.profile.NEVER_FEATURES` (client id,
-henkilötunnus, gender, mother tongue). Foreign-language status is left out too, because it is
+unemployment benefit, and the service history (`models.history`, the last columns). What
+never goes in: `models.profile.NEVER_FEATURES` (client id, henkilötunnus, gender, mother
+tongue). Foreign-language status is left out too, because it is
 mother tongue by another name; the Finnish/Swedish level carries the need it stands for.
 
 Counterfactual encodings serve the drivers: the same profile with one need or barrier set to
@@ -34,6 +35,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from models.demographics import age_in_years
+from models.history import (
+    HISTORY_FEATURE_NAMES,
+    frame_history_sources,
+    history_columns,
+    record_history_sources,
+)
 from models.persistence import persistable
 from models.profile import (
     BARRIER_FLAGS,
@@ -127,6 +134,7 @@ def _feature_names() -> tuple[str, ...]:
     names += list(BARRIER_FLAGS)
     for field, levels in CATEGORICAL_LEVELS.items():
         names += [f"{field}={level}" for level in levels]
+    names += HISTORY_FEATURE_NAMES  # the service history (models.history), last
     return tuple(names)
 
 
@@ -343,6 +351,8 @@ class _Sources:
     codes : int64 ndarray (n, len(CATEGORICAL_LEVELS))
         Per categorical field (in `CATEGORICAL_LEVELS` order), the index of the value among
         its levels.
+    history : float64 ndarray (n, 2)
+        The service history's sources (`models.history.history_columns`).
     """
 
     age: np.ndarray
@@ -350,6 +360,7 @@ class _Sources:
     work_experience_years: np.ndarray
     flags: np.ndarray
     codes: np.ndarray
+    history: np.ndarray
 
 
 # Where each group of columns sits (from `FEATURE_NAMES`), and the constants `_encode` compares
@@ -371,6 +382,9 @@ _LEVEL_OFFSETS: Final = np.array(
 _EDUCATION: Final = _FIELDS.index("education_level")
 _LANGUAGE: Final = _FIELDS.index("language_level")
 _WITHOUT_VOCATIONAL_BY_CODE: Final = np.isin(EDUCATION_LEVELS, WITHOUT_VOCATIONAL)
+_HISTORY_COLUMNS: Final = slice(
+    _COLUMN[HISTORY_FEATURE_NAMES[0]], _COLUMN[HISTORY_FEATURE_NAMES[-1]] + 1
+)
 assert [_COLUMN[n] for n in NUMERIC_FEATURES] == [0, 1, 2]
 
 
@@ -404,6 +418,7 @@ def _encode(sources: _Sources, mean: np.ndarray, scale: np.ndarray, n_columns: i
     out[:, _COLUMN["education_rank"]] = education / (len(EDUCATION_LEVELS) - 1)
     out[:, _FLAG_COLUMNS] = sources.flags
     out[np.arange(n)[:, None], _LEVEL_OFFSETS + sources.codes] = 1.0
+    out[:, _HISTORY_COLUMNS] = history_columns(sources.history)
     return out
 
 
@@ -443,6 +458,7 @@ def _take(sources: _Sources, index: np.ndarray) -> _Sources:
         work_experience_years=sources.work_experience_years[index],
         flags=sources.flags[index],
         codes=sources.codes[index],
+        history=sources.history[index],
     )
 
 
@@ -463,6 +479,7 @@ def _frame_sources(X: pd.DataFrame) -> _Sources:
         codes=np.column_stack(
             [_category_codes(X, field, levels) for field, levels in CATEGORICAL_LEVELS.items()]
         ),
+        history=frame_history_sources(X),
     )
 
 
@@ -552,6 +569,7 @@ def _profile_sources(records: Sequence[Mapping[str, Any]]) -> _Sources:
         work_experience_years=np.array([float(r["work_experience_years"]) for r in records]),
         flags=np.array([[1.0 if r[flag] else 0.0 for flag in BARRIER_FLAGS] for r in records]),
         codes=codes,
+        history=record_history_sources(records),
     )
 
 

@@ -55,6 +55,7 @@ BARRIER_FLAGS: Final = (
 
 MAX_CLIENT_ID_LENGTH: Final = 128
 MAX_UNEMPLOYMENT_MONTHS: Final = 600
+MAX_PREVIOUS_SERVICES: Final = 200
 MAX_WORK_EXPERIENCE_YEARS: Final = 70.0
 # Plausible calendar for every date field: older or later dates are typing errors.
 EARLIEST_DATE: Final = dt.date(1800, 1, 1)
@@ -67,7 +68,7 @@ LATEST_DATE: Final = dt.date(2199, 12, 31)
 # enum: one of `values`; bool: true/false (any case as text); date: ISO YYYY-MM-DD;
 # whole / number: a whole or a real number within `bounds`.
 Kind = Literal["id", "henkilotunnus", "code", "enum", "bool", "date", "whole", "number"]
-Group = Literal["gate", "need", "audit"]
+Group = Literal["gate", "need", "history", "audit"]
 
 
 class _Today:
@@ -88,7 +89,7 @@ class FieldSpec:
     ----------
     name : the column / JSON key.
     kind : how it is written and checked (see `Kind`).
-    group : gate field, need or barrier, or audit-only.
+    group : gate field, need or barrier, service history, or audit-only.
     description : what it means, for the API schema and the docs.
     required : a missing value is an error.
     default : what a missing value becomes when not required (`None`: stays missing;
@@ -265,6 +266,22 @@ PROFILE_SPEC: Final[tuple[FieldSpec, ...]] = (
         "Interest in starting a business.",
         default="none",
     ),
+    # The client's service history: what a register's service records (or the case file)
+    # hold about earlier assessments. An extract without these columns has them derived from
+    # its own earlier episodes of the same client (pipeline.data.history).
+    FieldSpec(
+        "previous_services",
+        "whole",
+        "history",
+        "Services the client was placed in at earlier assessments (0: none).",
+        default=0,
+        bounds=(0, MAX_PREVIOUS_SERVICES),
+    ),
+    _date(
+        "last_service_date",
+        "history",
+        "Start of the most recent of those services; missing: never served (or not known).",
+    ),
     _enum("gender", Gender, "audit", "Optional; for fairness audits only, never a feature."),
 )
 SPEC_BY_NAME: Final = {spec.name: spec for spec in PROFILE_SPEC}
@@ -290,6 +307,7 @@ GENDERS: Final = SPEC_BY_NAME["gender"].values
 # Columns of a register extract, grouped as DESIGN.md groups them.
 GATE_FIELDS: Final = _names(group="gate")
 NEED_FIELDS: Final = _names(group="need")
+HISTORY_FIELDS: Final = _names(group="history")
 AUDIT_ONLY_FIELDS: Final = _names(group="audit")
 PROFILE_FIELDS: Final = tuple(s.name for s in PROFILE_SPEC)
 REQUIRED_FIELDS: Final = tuple(s.name for s in PROFILE_SPEC if s.required)
@@ -348,6 +366,8 @@ class ClientProfile:
     low_digital_skills: bool = _DEFAULT["low_digital_skills"]
     outdated_skills: bool = _DEFAULT["outdated_skills"]
     entrepreneurship_interest: EntrepreneurshipInterest = _DEFAULT["entrepreneurship_interest"]
+    previous_services: int = _DEFAULT["previous_services"]
+    last_service_date: dt.date | None = _DEFAULT["last_service_date"]
     gender: Gender | None = _DEFAULT["gender"]
 
     def to_record(self) -> dict[str, object]:

@@ -614,6 +614,14 @@ def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndar
         "after_assessment_date",
         "after the assessment date",
     )
+    errors.add(
+        ~np.isnat(columns["last_service_date"])
+        & ~np.isnat(columns["assessment_date"])
+        & (columns["last_service_date"] > columns["assessment_date"]),
+        "last_service_date",
+        "after_assessment_date",
+        "after the assessment date",
+    )
     for name in INT_FIELDS:
         columns[name] = columns[name].astype(np.int64)
     return columns, errors

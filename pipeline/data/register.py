@@ -23,9 +23,10 @@ import pandas as pd
 from models.actions import NO_SERVICE
 from models.catalog import Catalog
 from models.objectives import EPISODE_OUTCOMES
-from models.profile import PROFILE_COLUMNS, PROFILE_SPEC, TODAY
+from models.profile import HISTORY_FIELDS, PROFILE_COLUMNS, PROFILE_SPEC, TODAY
 from models.profile_validation import parse_profile_frame
 from pipeline.data.catalog_file import resolve_catalog
+from pipeline.data.history import derive_history
 from pipeline.data.layout import (
     CLIENTS_FILE,
     EPISODE_FIELDS,
@@ -85,7 +86,8 @@ class RegisterExtract:
     episodes : DataFrame or None
         Typed valid episode rows: `episode_id`, the profile columns, `service_id`,
         `propensity` (only when the file has it), `employed_6m`, `education_6m`,
-        `employed_12m`.
+        `employed_12m`. History fields the file lacks are derived from its episodes
+        (`pipeline.data.history`).
     errors : list of RegisterError
     files : dict of name -> Path
     """
@@ -266,6 +268,12 @@ def validate_episodes(
     out = pd.DataFrame({"episode_id": raw["episode_id"].astype(str).to_numpy()})
     out = pd.concat([out, typed[list(PROFILE_COLUMNS)]], axis=1)
     out["service_id"] = raw["service_id"].astype(str).to_numpy()
+    # A history column the extract does not carry comes from its own earlier episodes.
+    absent = [name for name in HISTORY_FIELDS if name not in raw.columns]
+    if absent:
+        derived = derive_history(out)
+        for name in absent:
+            out[name] = derived[name].to_numpy()
     if "propensity" in raw.columns:
         out["propensity"] = _numbers(raw, "propensity")[0]
     for outcome in EPISODE_OUTCOMES:

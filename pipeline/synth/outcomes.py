@@ -150,6 +150,7 @@ def truth_probabilities(
     *,
     motivation: np.ndarray | None = None,
     scenario: Scenario = SCENARIOS["baseline"],
+    effect_scale: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """True outcome probabilities of every row under every service and under none.
 
@@ -164,6 +165,9 @@ def truth_probabilities(
         The hidden motivation of each row, when the world has one; None means none (0).
     scenario : Scenario
         Which shapes the service effects take (default: baseline).
+    effect_scale : array (n_rows, n_services), optional
+        A factor on each service's index shifts (the client's service history,
+        `pipeline.synth.history`); None means 1.
 
     Returns
     -------
@@ -175,6 +179,8 @@ def truth_probabilities(
     person = person_facts(frame)
     base = baseline_index(frame, person, motivation)
     d_e6, d_ed6, d_e12 = effect_indices(person, catalog.ids, scenario)
+    if effect_scale is not None:
+        d_e6, d_ed6, d_e12 = (d * effect_scale for d in (d_e6, d_ed6, d_e12))
     zeros = np.zeros((len(frame), 1))
     eta_e = base.employed_6m[:, None] + np.hstack([d_e6, zeros])
     eta_ed = base.education_6m[:, None] + np.hstack([d_ed6, zeros])

@@ -1,8 +1,11 @@
 """The synthetic population: Helsinki's job seekers and their assessments, 2021-03 to 2023-06.
 
-`draw_population` draws persons (fixed traits) and their 1-3 assessments (episode states) with
-vectorised numpy. Which figure of CALIBRATION.md set which parameter is said beside each
-constant and in `docs/DATA_CARD.md`; constants without a figure are labelled assumptions.
+`draw_population` draws persons (fixed traits); `first_assessments` their first assessment and
+`next_assessments` each later one from what happened at the one before (up to
+`MAX_ASSESSMENTS`, one vectorised round per rank): the employed come back less, a returning
+person's unemployment carries on from the earlier spell, and their service history is kept.
+Which figure of CALIBRATION.md set which parameter is said beside each constant and in
+`docs/DATA_CARD.md`; constants without a figure are labelled assumptions.
 
 Correlations built in: one latent disadvantage (older people have more of it) drives long
 unemployment, health and mental-health barriers, debt, partial work ability and outdated
@@ -96,7 +99,18 @@ EARNINGS_RELATED_MAX_MONTHS: Final = 18  # 400 benefit days (assumed typical max
 # Persons who had been experiment clients before their first assessment here (assumed; about
 # 50,000 were transferred in March 2021, CALIBRATION.md). Sets the gate's continuing clients.
 CONTINUING_CLIENT_SHARE: Final = 0.6
-ASSESSMENTS_PER_PERSON: Final = (0.45, 0.35, 0.20)  # 1, 2 or 3 assessments (assumed)
+# Repeated assessments (assumed): at most three per person, the next 4-9 months after the
+# last; whether a person comes back depends on the earlier episode's outcomes: the employed
+# at 12 months rarely do. P(return) = BASE x the factor of each outcome that happened.
+MAX_ASSESSMENTS: Final = 3
+RETURN_GAP_DAYS: Final = (120, 270)
+RETURN_BASE: Final = 0.72
+RETURN_FACTOR: Final = {"employed_12m": 0.3, "employed_6m": 0.65, "education_6m": 0.65}
+# Share of services that interrupt the unemployment spell (assumed: the longer ones, such as
+# training, pay-subsidised work and work trials, do; short coaching does not).
+SPELL_BREAK_SHARE: Final = 0.5
+# Statuses whose unemployment length is not a continuing spell (drawn fresh, as at a first one).
+_FRESH_SPELL_STATUSES: Final = ("laid_off", "employed", "short_time_work")
 
 # Years of schooling beyond basic and the mixes below are in `EDUCATION_LEVELS` order.
 _EDUCATION_YEARS: Final = np.array([0, 0, 1, 2, 4, 6], dtype=np.float64)
@@ -113,27 +127,43 @@ _LANGUAGE_CUTS: Final = np.array([-1.0, -0.4, 0.2, 0.9, 1.6, 2.3, 3.0])
 
 @dataclass(frozen=True)
 class Population:
-    """Persons and their assessments.
+    """Persons, and what their assessments are drawn from.
 
     Attributes
     ----------
     persons : DataFrame
-        One row per person: fixed traits (`client_id`, `birth_date`, `gender`, `mother_tongue`,
+        One row per person: fixed traits (`birth_date`, `gender`, `mother_tongue`,
         `immigrant`, `home_municipality`, `education_level`, `work_experience_years`,
         `language_level`, `work_ability`, person-level barriers, `entrepreneurship_interest`,
         `experiment_client_since`, `registered_jobseeker`).
-    episodes : DataFrame
-        One row per assessment: `person` (row of `persons`), `assessment_date` and the states
-        that change between assessments (`labour_market_status`, `unemployment_benefit`,
-        `unemployment_months`, `outdated_skills`).
     motivation : ndarray
-        Hidden motivation of each episode's person (standard normal; used only when the world
-        has a hidden confounder).
+        Hidden motivation of each person (standard normal; used only when the world has a
+        hidden confounder).
+    first_date : datetime64[D] ndarray
+        Day of each person's first assessment.
+    traits : dict of str -> ndarray
+        Hidden per-person draws the episode states depend on (`disadvantage`,
+        `person_noise`, `fund_member`, ...).
     """
 
     persons: pd.DataFrame
-    episodes: pd.DataFrame
     motivation: np.ndarray
+    first_date: np.ndarray
+    traits: dict[str, np.ndarray]
+
+
+# Columns of a round of assessments (`first_assessments`, `next_assessments`).
+ASSESSMENT_COLUMNS: Final = (
+    "person",
+    "rank",
+    "assessment_date",
+    "labour_market_status",
+    "unemployment_benefit",
+    "unemployment_months",
+    "outdated_skills",
+    "previous_services",
+    "last_service_date",
+)
 
 
 def _categorical(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
@@ -168,7 +198,7 @@ def laid_off_share(dates: np.ndarray) -> np.ndarray:
 
 
 def draw_population(n_clients: int, rng: np.random.Generator) -> Population:
-    """Draw `n_clients` persons and their assessments."""
+    """Draw `n_clients` persons (their assessments: `first_assessments`, `next_assessments`)."""
     n = n_clients
     foreign = rng.random(n) < FOREIGN_SHARE
     mother_tongue = np.where(
@@ -273,15 +303,6 @@ def draw_population(n_clients: int, rng: np.random.Generator) -> Population:
     municipality = _choice(rng, MUNICIPALITIES, n)
     registered = rng.random(n) < REGISTERED_SHARE
 
-    # Assessments: 1-3 per person, 4-9 months apart, inside the period.
-    n_assessments = 1 + _categorical(rng, np.tile(ASSESSMENTS_PER_PERSON, (n, 1)))
-    gaps = rng.integers(120, 271, size=(n, 2)).cumsum(axis=1)
-    offsets = np.hstack([np.zeros((n, 1), dtype=np.int64), gaps])
-    dates = first_date[:, None] + offsets.astype("timedelta64[D]")
-    keep = (np.arange(3)[None, :] < n_assessments[:, None]) & (dates <= PERIOD_END)
-    person_idx, rank = np.nonzero(keep)  # row-major: episodes grouped by person, in date order
-    assessment_date = dates[person_idx, rank]
-
     # Persons who were experiment clients before their first assessment here (continuing
     # clients, whatever their benefit now): many were transferred when the experiment began.
     was_client = rng.random(n) < CONTINUING_CLIENT_SHARE
@@ -290,18 +311,6 @@ def draw_population(n_clients: int, rng: np.random.Generator) -> Population:
         rng.random(n) < 0.6, PERIOD_START, PERIOD_START + since_offset.astype("timedelta64[D]")
     )
     client_since = np.where(was_client, since, np.datetime64("NaT"))
-
-    status, benefit, months, outdated = _episode_states(
-        rng,
-        assessment_date=assessment_date,
-        age=age[person_idx] + (assessment_date - first_date[person_idx]).astype(np.int64) / 365.25,
-        person_idx=person_idx,
-        disadvantage=disadvantage,
-        experience=experience,
-        fund_member=fund_member,
-        partial=partial,
-        health=flags["health_limitations"],
-    )
 
     persons = pd.DataFrame(
         {
@@ -321,31 +330,152 @@ def draw_population(n_clients: int, rng: np.random.Generator) -> Population:
             "entrepreneurship_interest": interest.astype(object),
         }
     )
-    episodes = pd.DataFrame(
+    traits = {
+        "age": age,
+        "disadvantage": disadvantage,
+        "person_noise": rng.standard_normal(n),
+        "experience": experience,
+        "fund_member": fund_member,
+        "partial": partial,
+        "health": flags["health_limitations"],
+    }
+    return Population(persons=persons, motivation=motivation, first_date=first_date, traits=traits)
+
+
+def first_assessments(population: Population, rng: np.random.Generator) -> pd.DataFrame:
+    """Every person's first assessment (`ASSESSMENT_COLUMNS`; no service history yet)."""
+    n = len(population.persons)
+    person = np.arange(n)
+    dates = population.first_date
+    status, benefit, months, outdated = _episode_states(
+        rng, population, person, dates, carried_months=np.full(n, np.nan)
+    )
+    return _assessments(
+        person,
+        np.zeros(n, dtype=np.int64),
+        dates,
+        (status, benefit, months, outdated),
+        np.zeros(n, dtype=np.int64),
+        np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"),
+    )
+
+
+def next_assessments(
+    population: Population,
+    previous: pd.DataFrame,
+    served: np.ndarray,
+    outcomes: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The next assessment of the persons of `previous` who come back inside the period.
+
+    Parameters
+    ----------
+    population : Population
+    previous : DataFrame
+        A round of assessments (`ASSESSMENT_COLUMNS`).
+    served : bool ndarray
+        Whether each of them was placed in a service.
+    outcomes : dict of outcome -> 0/1 ndarray
+        Their logged outcomes (`employed_6m`, `education_6m`, `employed_12m`).
+    rng : numpy Generator
+
+    Returns
+    -------
+    DataFrame (`ASSESSMENT_COLUMNS`), one row per returning person, `rank` one higher. The
+    employed come back less (`RETURN_FACTOR`); unemployment carries on from the earlier
+    spell plus the months between unless the person found work at six months or took a
+    service that broke the spell (a new, short one) or the status starts a fresh one;
+    outdated skills stay outdated; the service history adds the earlier episode's service.
+    """
+    m = len(previous)
+    p_return = np.full(m, RETURN_BASE)
+    for outcome, factor in RETURN_FACTOR.items():
+        p_return *= np.where(np.asarray(outcomes[outcome]) == 1, factor, 1.0)
+    low, high = RETURN_GAP_DAYS
+    gap = rng.integers(low, high + 1, size=m)
+    dates = previous["assessment_date"].to_numpy(dtype="datetime64[D]") + gap.astype(
+        "timedelta64[D]"
+    )
+    back = (rng.random(m) < p_return) & (dates <= PERIOD_END)
+    before = previous.loc[back]
+    person = before["person"].to_numpy()
+    gap_months = gap[back] / 30.44
+    # Work at six months starts a new spell, and so does a service that interrupted the
+    # spell (`SPELL_BREAK_SHARE` of them); otherwise the earlier one carries on.
+    worked = np.asarray(outcomes["employed_6m"])[back] == 1
+    was_served = np.asarray(served, dtype=bool)[back]
+    broke = was_served & (rng.random(len(person)) < SPELL_BREAK_SHARE)
+    carried = np.where(
+        worked | broke,
+        np.floor(rng.random(len(person)) * gap_months / 2.0),
+        before["unemployment_months"].to_numpy(dtype=np.float64) + np.floor(gap_months),
+    )
+    status, benefit, months, outdated = _episode_states(
+        rng, population, person, dates[back], carried_months=carried
+    )
+    outdated |= before["outdated_skills"].to_numpy(dtype=bool)
+    last_date = np.where(
+        was_served,
+        before["assessment_date"].to_numpy(dtype="datetime64[D]"),
+        before["last_service_date"].to_numpy(dtype="datetime64[D]"),
+    )
+    return _assessments(
+        person,
+        before["rank"].to_numpy() + 1,
+        dates[back],
+        (status, benefit, months, outdated),
+        before["previous_services"].to_numpy() + was_served,
+        last_date,
+    )
+
+
+def _assessments(
+    person: np.ndarray,
+    rank: np.ndarray,
+    dates: np.ndarray,
+    states: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    previous_services: np.ndarray,
+    last_service_date: np.ndarray,
+) -> pd.DataFrame:
+    status, benefit, months, outdated = states
+    return pd.DataFrame(
         {
-            "person": person_idx,
-            "assessment_date": assessment_date.astype("datetime64[s]"),
+            "person": person,
+            "rank": rank,
+            "assessment_date": dates.astype("datetime64[s]"),
             "labour_market_status": status,
             "unemployment_benefit": benefit,
             "unemployment_months": months,
             "outdated_skills": outdated,
-        }
+            "previous_services": previous_services.astype(np.int64),
+            "last_service_date": last_service_date.astype("datetime64[s]"),
+        },
+        columns=list(ASSESSMENT_COLUMNS),
     )
-    return Population(persons=persons, episodes=episodes, motivation=motivation[person_idx])
 
 
 def _episode_states(
     rng: np.random.Generator,
-    *,
-    assessment_date: np.ndarray,
-    age: np.ndarray,
+    population: Population,
     person_idx: np.ndarray,
-    disadvantage: np.ndarray,
-    experience: np.ndarray,
-    fund_member: np.ndarray,
-    partial: np.ndarray,
-    health: np.ndarray,
+    assessment_date: np.ndarray,
+    *,
+    carried_months: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Status, benefit, unemployment months and outdated skills of assessments.
+
+    `carried_months` is the length a continuing spell has reached (NaN: none, a first
+    assessment); it replaces the fresh draw unless the status starts a fresh spell.
+    """
+    traits = population.traits
+    first_date = population.first_date[person_idx]
+    age = traits["age"][person_idx] + (assessment_date - first_date).astype(np.int64) / 365.25
+    disadvantage = traits["disadvantage"]
+    experience = traits["experience"]
+    fund_member = traits["fund_member"]
+    partial = traits["partial"]
+    health = traits["health"]
     m = len(person_idx)
     young = age < 30
     laid_off = laid_off_share(assessment_date)
@@ -370,7 +500,7 @@ def _episode_states(
 
     # Unemployment length: a latent score (disadvantage + a person effect + noise, standard
     # normal) cut so the 12+ month share matches the date's target.
-    person_noise = rng.standard_normal(len(disadvantage))[person_idx]
+    person_noise = traits["person_noise"][person_idx]
     z = (
         0.6 * disadvantage[person_idx]
         + 0.45 * person_noise
@@ -384,6 +514,8 @@ def _episode_states(
         np.floor(12.0 * below),
         12.0 + np.floor(-18.0 * np.log1p(-np.minimum(above, 0.999))),
     )
+    carried = np.isfinite(carried_months) & ~np.isin(status, _FRESH_SPELL_STATUSES)
+    months = np.where(carried, np.nan_to_num(carried_months), months)
     months = np.where(status == "laid_off", np.floor(rng.random(m) * 9), months)
     months = np.where(np.isin(status, ("employed", "short_time_work")), 0.0, months)
     months = np.minimum(months, 240).astype(np.int64)

@@ -2,11 +2,13 @@
 
 `generate_world(SynthConfig(n_clients=..., seed=...))` draws, with vectorised numpy only:
 
-1. the population and its assessments (`pipeline.synth.population`);
-2. the catalog's limits for each assessment (`models.catalog`);
-3. the true outcome probabilities under every service and none (`pipeline.synth.outcomes`);
-4. the caseworker's choice and its exact propensity (`pipeline.synth.caseworkers`);
-5. the logged outcomes of the choice made.
+1. the population (`pipeline.synth.population`);
+2. then, one round per assessment rank (first assessments, then each person's next one,
+   which depends on what happened at the last: `pipeline.synth.population.next_assessments`):
+   the catalog's limits for each assessment (`models.catalog`); the true outcome
+   probabilities under every service and none (`pipeline.synth.outcomes`, with the service
+   history's effect, `pipeline.synth.history`); the caseworker's choice and its exact
+   propensity (`pipeline.synth.caseworkers`); the logged outcomes of the choice made.
 
 `write_world` writes `clients.parquet`, `episodes.parquet` and `truth.parquet` (and CSV
 copies on request) atomically, and `catalog.json` when the world's catalog is not the
@@ -29,6 +31,7 @@ import pandas as pd
 from models.actions import action_ids
 from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
+from models.history import months_between
 from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from pipeline.data.catalog_file import write_catalog
@@ -42,9 +45,22 @@ from pipeline.data.layout import (
 )
 from pipeline.data.truth import truth_matrices
 from pipeline.synth.caseworkers import choice_probabilities, draw_choices
+from pipeline.synth.history import history_effect_scale
 from pipeline.synth.outcomes import draw_outcomes, truth_probabilities
-from pipeline.synth.population import PERIOD_START, Population, draw_population
-from pipeline.synth.scenarios import DEFAULT_SCENARIO, scenario_catalog, scenario_named
+from pipeline.synth.population import (
+    MAX_ASSESSMENTS,
+    PERIOD_START,
+    Population,
+    draw_population,
+    first_assessments,
+    next_assessments,
+)
+from pipeline.synth.scenarios import (
+    DEFAULT_SCENARIO,
+    Scenario,
+    scenario_catalog,
+    scenario_named,
+)
 
 _CHECK_CHARACTERS: Final = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
@@ -56,7 +72,8 @@ class SynthConfig:
     Attributes
     ----------
     n_clients : int
-        Persons in the register (each has 1-3 assessments).
+        Persons in the register (each has 1-3 assessments; whether a person comes back
+        depends on what happened at the last one).
     seed : int
         Seed of every random draw; the same seed gives the same world, byte for byte.
     hidden_confounder : bool
@@ -133,41 +150,68 @@ def generate_world(
     population_seed, identity_seed, choice_seed, outcome_seed = np.random.SeedSequence(
         config.seed
     ).spawn(4)
+    persons_seed, *round_seeds = population_seed.spawn(1 + MAX_ASSESSMENTS)
+    choice_seeds = choice_seed.spawn(MAX_ASSESSMENTS)
+    outcome_seeds = outcome_seed.spawn(MAX_ASSESSMENTS)
 
     say(f"population of {config.n_clients:,} persons")
-    population = draw_population(config.n_clients, np.random.default_rng(population_seed))
-    profiles = _episode_profiles(population)
+    population = draw_population(config.n_clients, np.random.default_rng(persons_seed))
     hkt = synthetic_henkilotunnus(
         population.persons["birth_date"].to_numpy(dtype="datetime64[D]"),
         population.persons["gender"].to_numpy(dtype=object),
         np.random.default_rng(identity_seed),
     )
-    motivation = population.motivation if config.hidden_confounder else None
 
-    say(f"limits and true outcomes of {len(profiles):,} assessments")
-    allowed = catalog.allowed_frame(profiles)
-    truth = truth_probabilities(profiles, catalog, motivation=motivation, scenario=scenario)
-
-    say("caseworkers' choices")
-    dates = profiles["assessment_date"].to_numpy(dtype="datetime64[M]")
-    month = (dates - PERIOD_START.astype("datetime64[M]")).astype(np.int64)
-    foreign = is_foreign_language(
-        profiles["mother_tongue"].to_numpy(dtype=str), profiles["immigrant"].to_numpy()
-    )
-    probabilities = choice_probabilities(
-        catalog,
-        allowed,
-        truth,
-        month=month,
-        foreign_language=foreign,
-        motivation=motivation,
-        scenario=scenario,
-    )
-    choice = draw_choices(probabilities, np.random.default_rng(choice_seed))
-    propensity = probabilities[np.arange(len(choice)), choice]
+    # One round per assessment rank: a person's next assessment depends on what happened.
+    rounds: list[_Round] = []
+    assessments = first_assessments(population, np.random.default_rng(round_seeds[0]))
+    taken = np.zeros((config.n_clients, len(catalog)), dtype=bool)
+    for rank in range(MAX_ASSESSMENTS):
+        if rank > 0:
+            last = rounds[-1]
+            assessments = next_assessments(
+                population,
+                last.assessments,
+                last.choice < len(catalog),
+                last.outcomes,
+                np.random.default_rng(round_seeds[rank]),
+            )
+        if len(assessments) == 0:
+            break
+        say(f"assessments of rank {rank + 1}: {len(assessments):,}")
+        person = assessments["person"].to_numpy()
+        rounds.append(
+            _draw_round(
+                population,
+                assessments,
+                taken[person],
+                catalog,
+                config,
+                scenario,
+                choice_rng=np.random.default_rng(choice_seeds[rank]),
+                outcome_rng=np.random.default_rng(outcome_seeds[rank]),
+            )
+        )
+        chosen = rounds[-1].choice
+        served = chosen < len(catalog)
+        taken[person[served], chosen[served]] = True
 
     say("outcomes")
-    outcomes = draw_outcomes(truth, choice, np.random.default_rng(outcome_seed))
+    # Episodes grouped by person, in date order.
+    order = np.lexsort(
+        (
+            np.concatenate([r.assessments["rank"].to_numpy() for r in rounds]),
+            np.concatenate([r.assessments["person"].to_numpy() for r in rounds]),
+        )
+    )
+    profiles = pd.concat([r.profiles for r in rounds], ignore_index=True).iloc[order]
+    profiles = profiles.reset_index(drop=True)
+    choice = _stacked([r.choice for r in rounds], order)
+    propensity = _stacked([r.propensity for r in rounds], order)
+    outcomes = {
+        name: _stacked([r.outcomes[name] for r in rounds], order) for name in EPISODE_OUTCOMES
+    }
+    truth = {name: _stacked([r.truth[name] for r in rounds], order) for name in rounds[0].truth}
 
     episodes = profiles.copy()
     n_episodes = len(episodes)
@@ -178,7 +222,7 @@ def generate_world(
         episodes[name] = outcomes[name]
     episodes = episodes[list(EPISODE_COLUMNS)]
 
-    first = ~population.episodes["person"].duplicated().to_numpy()
+    first = ~episodes["client_id"].duplicated().to_numpy()
     clients = profiles.loc[first].reset_index(drop=True)
     clients.insert(1, "henkilotunnus", hkt)
     clients = clients[list(CLIENT_COLUMNS)]
@@ -188,6 +232,71 @@ def generate_world(
     return GeneratedWorld(
         clients=clients, episodes=episodes, truth=truth_frame, catalog=catalog, config=config
     )
+
+
+def _stacked(parts: list[np.ndarray], order: np.ndarray) -> np.ndarray:
+    return np.concatenate(parts)[order]
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One round of assessments (one rank) with what happened at them."""
+
+    assessments: pd.DataFrame
+    profiles: pd.DataFrame
+    truth: dict[str, np.ndarray]
+    choice: np.ndarray
+    propensity: np.ndarray
+    outcomes: dict[str, np.ndarray]
+
+
+def _draw_round(
+    population: Population,
+    assessments: pd.DataFrame,
+    taken_before: np.ndarray,
+    catalog: Catalog,
+    config: SynthConfig,
+    scenario: Scenario,
+    *,
+    choice_rng: np.random.Generator,
+    outcome_rng: np.random.Generator,
+) -> _Round:
+    """Limits, true outcomes, the caseworker's choice and the logged outcomes of one round."""
+    profiles = _episode_profiles(population, assessments)
+    person = assessments["person"].to_numpy()
+    motivation = population.motivation[person] if config.hidden_confounder else None
+    allowed = catalog.allowed_frame(profiles)
+    scale = history_effect_scale(
+        taken_before,
+        months_between(
+            assessments["last_service_date"].to_numpy(dtype="datetime64[D]"),
+            assessments["assessment_date"].to_numpy(dtype="datetime64[D]"),
+        ),
+        catalog,
+    )
+    truth = truth_probabilities(
+        profiles, catalog, motivation=motivation, scenario=scenario, effect_scale=scale
+    )
+    dates = profiles["assessment_date"].to_numpy(dtype="datetime64[M]")
+    month = (dates - PERIOD_START.astype("datetime64[M]")).astype(np.int64)
+    foreign = is_foreign_language(
+        profiles["mother_tongue"].to_numpy(dtype=str), profiles["immigrant"].to_numpy()
+    )
+    # Capacity is shared within a month: each round's limit scales with its own assessments
+    # of the month, so the rounds together get the month's capacity.
+    probabilities = choice_probabilities(
+        catalog,
+        allowed,
+        truth,
+        month=month,
+        foreign_language=foreign,
+        motivation=motivation,
+        scenario=scenario,
+    )
+    choice = draw_choices(probabilities, choice_rng)
+    propensity = probabilities[np.arange(len(choice)), choice]
+    outcomes = draw_outcomes(truth, choice, outcome_rng)
+    return _Round(assessments, profiles, truth, choice, propensity, outcomes)
 
 
 def truth_table(
@@ -206,20 +315,23 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
 
 
-def _episode_profiles(population: Population) -> pd.DataFrame:
-    """The typed profile frame of every assessment (every profile column, no henkilötunnus)."""
-    persons, episodes = population.persons, population.episodes
-    person = episodes["person"].to_numpy()
+def _episode_profiles(population: Population, assessments: pd.DataFrame) -> pd.DataFrame:
+    """The typed profile frame of a round of assessments (every profile column, no
+    henkilötunnus)."""
+    persons = population.persons
+    person = assessments["person"].to_numpy()
     frame = persons.iloc[person].reset_index(drop=True)
-    frame["client_id"] = _ids("C", len(persons), 7)[person]
+    frame["client_id"] = _client_ids(len(persons))[person]
     for column in (
         "assessment_date",
         "labour_market_status",
         "unemployment_benefit",
         "unemployment_months",
+        "outdated_skills",
+        "previous_services",
+        "last_service_date",
     ):
-        frame[column] = episodes[column].to_numpy()
-    frame["outdated_skills"] = episodes["outdated_skills"].to_numpy()
+        frame[column] = assessments[column].to_numpy()
     # A client since a date after this assessment was not yet a client at it.
     since = frame["experiment_client_since"].to_numpy()
     frame["experiment_client_since"] = np.where(
@@ -227,6 +339,10 @@ def _episode_profiles(population: Population) -> pd.DataFrame:
     )
     frame["experiment_client_since"] = frame["experiment_client_since"].astype("datetime64[s]")
     return frame[list(PROFILE_COLUMNS)]
+
+
+def _client_ids(n: int) -> np.ndarray:
+    return _ids("C", n, 7)
 
 
 def synthetic_henkilotunnus(

@@ -96,6 +96,8 @@ GROUPS: Final[tuple[tuple[str, tuple[FormInput, ...]], ...]] = (
             _input("unemployment_benefit", "select"),
             _input("unemployment_months", "number"),
             _input("experiment_client_since", "date", min="2021-03-01"),
+            _input("previous_services", "number"),
+            _input("last_service_date", "date", min="2000-01-01"),
             # Missing means today in the register; on the form the caseworker confirms it.
             _input("assessment_date", "date", required=True),
         ),

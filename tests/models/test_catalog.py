@@ -277,6 +277,8 @@ def _random_frame(n: int, seed: int) -> pd.DataFrame:
         "outdated_skills",
     ):
         frame[flag] = rng.random(n) < 0.2
+    frame["previous_services"] = 0
+    frame["last_service_date"] = np.datetime64("NaT", "s")
     return frame[list(PROFILE_COLUMNS)]
 
 

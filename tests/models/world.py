@@ -85,6 +85,9 @@ def make_profiles(n: int, rng: np.random.Generator) -> pd.DataFrame:
         }
     )
     frame["health_limitations"] = rng.random(n) < 0.3
+    # No service history (the declared defaults): the toy truth does not depend on it.
+    frame["previous_services"] = np.zeros(n, dtype=np.int64)
+    frame["last_service_date"] = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
     return frame[list(PROFILE_COLUMNS)]
 
 
@@ -166,6 +169,9 @@ def profile_of(frame: pd.DataFrame, row: int = 0, **changes: object) -> ClientPr
         record[field] = pd.Timestamp(record[field]).date()
     since = record["experiment_client_since"]
     record["experiment_client_since"] = None if pd.isna(since) else pd.Timestamp(since).date()
+    last = record["last_service_date"]
+    record["last_service_date"] = None if pd.isna(last) else pd.Timestamp(last).date()
+    record["previous_services"] = int(record["previous_services"])
     for field in ("immigrant", "registered_jobseeker", *BARRIER_FLAGS):
         record[field] = bool(record[field])
     record["unemployment_months"] = int(record["unemployment_months"])

@@ -58,7 +58,9 @@ def test_promote_refuses_a_worse_challenger_and_keeps_the_alias(
     challenger = register_fitted(_degraded(tiny_training))
     result = CliRunner().invoke(build_app(), ["promote", "--version", challenger])
     assert result.exit_code == 1, result.output
-    assert "is below the champion's" in result.output
+    # Refused because the paired interval reaches below the margin (the estimate's sign is
+    # noise on a tiny world: the true difference is a few points).
+    assert "not shown to be within the margin" in result.output
     assert f"not promoted: the champion stays version {champion}" in result.output
     # The message names both the overall and the group comparison.
     assert "overall: the challenger's doubly robust value" in result.output
@@ -127,7 +129,7 @@ def test_promote_names_missing_comparison_data(state_dir, register_fitted, tmp_p
     assert _champion(state_dir) == champion
 
 
-def _nudged(tiny_training: TinyTraining, scale: float = 0.02):
+def _nudged(tiny_training: TinyTraining, scale: float = 0.01):
     """The fitted model with its uplift coefficients nudged by seeded noise: a retrained twin
     whose choices differ from the champion's on a few episodes only."""
     import numpy as np

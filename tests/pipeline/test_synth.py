@@ -15,6 +15,7 @@ from models.objectives import TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
 from pipeline.data.layout import CLIENT_COLUMNS, EPISODE_COLUMNS
+from pipeline.synth.history import effect_scale_of_episodes
 from pipeline.synth.marginals import calibration_marginals
 from pipeline.synth.outcomes import truth_probabilities
 from pipeline.synth.world import (
@@ -151,7 +152,12 @@ def test_six_month_states_exclude_each_other(small_world: GeneratedWorld) -> Non
 def test_truth_file_equals_truth_function_without_hidden_confounder(
     small_world: GeneratedWorld, catalog: Catalog
 ) -> None:
-    expected = truth_probabilities(small_world.episodes[list(PROFILE_COLUMNS)], catalog)
+    episodes = small_world.episodes
+    expected = truth_probabilities(
+        episodes[list(PROFILE_COLUMNS)],
+        catalog,
+        effect_scale=effect_scale_of_episodes(episodes, catalog),
+    )
     for target in TRUTH_OUTCOMES:
         np.testing.assert_allclose(small_world.truth_matrix(target), expected[target], atol=1e-6)
 
@@ -179,13 +185,20 @@ def test_logged_outcomes_follow_the_truth_of_the_chosen_action(
 def test_hidden_confounder_changes_truth_and_choices(catalog: Catalog) -> None:
     plain = generate_world(SynthConfig(n_clients=1500, seed=3), catalog)
     hidden = generate_world(SynthConfig(n_clients=1500, seed=3, hidden_confounder=True), catalog)
-    # Same people and profiles; the truth now carries the unobserved motivation.
-    pd.testing.assert_frame_equal(
-        plain.episodes[list(PROFILE_COLUMNS)], hidden.episodes[list(PROFILE_COLUMNS)]
-    )
-    function = truth_probabilities(hidden.episodes[list(PROFILE_COLUMNS)], catalog)["employed_12m"]
+    # Same people and first assessments (later ones depend on the outcomes, which the
+    # motivation moves); the truth now carries the unobserved motivation.
+    pd.testing.assert_frame_equal(plain.clients, hidden.clients)
+    function = truth_probabilities(
+        hidden.episodes[list(PROFILE_COLUMNS)],
+        catalog,
+        effect_scale=effect_scale_of_episodes(hidden.episodes, catalog),
+    )["employed_12m"]
     assert np.abs(hidden.truth_matrix("employed_12m") - function).max() > 0.05
-    assert (plain.episodes["propensity"] != hidden.episodes["propensity"]).any()
+    first = len(plain.clients)
+    plain_first = plain.episodes.drop_duplicates("client_id")["propensity"].to_numpy()
+    hidden_first = hidden.episodes.drop_duplicates("client_id")["propensity"].to_numpy()
+    assert len(plain_first) == len(hidden_first) == first
+    assert (plain_first != hidden_first).any()
 
 
 def test_same_seed_gives_same_bytes(tmp_path, catalog: Catalog) -> None:
