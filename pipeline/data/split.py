@@ -5,7 +5,10 @@ in training is evaluated. The hash is a plain function of the id and the split s
 so `polku train`, `polku evaluate` and `polku promote` find the same held-out clients in the
 same data without storing any list of them. With a time cut, training keeps only episodes
 assessed before it and evaluation only episodes assessed on or after it: the model is
-judged on a later period than the one it learned from.
+judged on a later period than the one it learned from. A person stays whole on one side
+then too: a training client's episodes after the cut and a held-out client's before it are
+dropped, not moved (their service history stays in the later profiles' history fields,
+which is what a caseworker knew at that assessment).
 """
 
 from __future__ import annotations
