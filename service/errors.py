@@ -20,7 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from models.henkilotunnus import HENKILOTUNNUS_PATTERN
 from models.profile_validation import ERROR_CODES, ProfileValidationError
 from service.audit import AuditUnavailableError
-from service.suggest import DecisionRejectedError, NoModelError, UnknownRequestError
+from service.suggest import (
+    DecisionForbiddenError,
+    DecisionRejectedError,
+    NoModelError,
+    UnknownRequestError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,13 @@ async def _decision_rejected_handler(_request: Request, exc: Exception) -> JSONR
     )
 
 
+async def _decision_forbidden_handler(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=403,
+        content={"detail": "only the caseworker who asked for this suggestion decides on it"},
+    )
+
+
 async def _unknown_request_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": "no answered request has this id"})
 
@@ -120,6 +132,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_handler)
     app.add_exception_handler(ProfileValidationError, _profile_invalid_handler)
     app.add_exception_handler(DecisionRejectedError, _decision_rejected_handler)
+    app.add_exception_handler(DecisionForbiddenError, _decision_forbidden_handler)
     app.add_exception_handler(UnknownRequestError, _unknown_request_handler)
     app.add_exception_handler(NoModelError, _no_model_handler)
     app.add_exception_handler(AuditUnavailableError, _audit_down_handler)

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.audit import AuditStore
 from service.auth import KeyRing
+from service.authz import DecisionRule
 from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.pages import routes as page
@@ -85,6 +86,7 @@ def create_app(
             store,
             settings.resolved_hmac_key(),
             audit_timeout=settings.audit_timeout_seconds,
+            decision_rule=DecisionRule(settings.caseworker_teams),
         )
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)

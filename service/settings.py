@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         random key kept in the state dir (created on first use, readable by the owner only).
     caseworker_keys, data_scientist_keys, evaluator_keys : label -> API key or bearer token,
         as JSON in the environment, e.g. `POLKU_CASEWORKER_KEYS='{"desk-7": "..."}'`.
+    caseworker_teams : caseworker label -> team, as JSON; a caseworker may record decisions
+        on requests asked by a member of their own team. Default none: only the caseworker
+        who asked decides (`service.authz.DecisionRule`).
     dev_keys : also accept the well-known development keys of `DEV_KEYS` (local use only).
     max_body_bytes : largest request body accepted (413 beyond it).
     retention_days : age after which `polku audit prune` removes audit records.
@@ -62,6 +65,7 @@ class Settings(BaseSettings):
     caseworker_keys: dict[str, SecretStr] = Field(default_factory=dict)
     data_scientist_keys: dict[str, SecretStr] = Field(default_factory=dict)
     evaluator_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    caseworker_teams: dict[str, str] = Field(default_factory=dict)
     dev_keys: bool = False
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     retention_days: int = Field(default=365 * 5, gt=0)

@@ -30,9 +30,11 @@ from service.audit import (
     AuditStore,
     AuditUnavailableError,
     DecisionRecord,
+    SecurityEventRecord,
     SuggestionRecord,
     utc_now,
 )
+from service.authz import DecisionRule
 from service.model_holder import ModelHolder, ServedModel
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
@@ -48,6 +50,10 @@ class NoModelError(RuntimeError):
 
 class UnknownRequestError(LookupError):
     """No answered request has this id."""
+
+
+class DecisionForbiddenError(PermissionError):
+    """The caller may not decide on this request (`service.authz.DecisionRule`)."""
 
 
 class DecisionRejectedError(ValueError):
@@ -123,6 +129,7 @@ class SuggestionService:
     fallback_catalog : the catalog when no model is loaded (default: the reviewed file).
     audit_timeout : seconds to wait for an audit record to be durable before refusing the
         answer (`AuditUnavailableError`, a 503) rather than hanging.
+    decision_rule : who may decide on whose request (default: the asker only).
     """
 
     def __init__(
@@ -132,6 +139,7 @@ class SuggestionService:
         hmac_key: bytes,
         fallback_catalog: Callable[[], Catalog] = load_catalog,
         audit_timeout: float = 10.0,
+        decision_rule: DecisionRule | None = None,
     ) -> None:
         if len(hmac_key) < 16:
             raise ValueError("the HMAC key must be at least 16 bytes")
@@ -140,6 +148,7 @@ class SuggestionService:
         self._hmac_key = hmac_key
         self._fallback_catalog = fallback_catalog
         self._audit_timeout = audit_timeout
+        self._decision_rule = decision_rule or DecisionRule()
         self._file_catalog: Catalog | None = None
 
     # -- catalog -----------------------------------------------------------------------------
@@ -280,12 +289,15 @@ class SuggestionService:
     ) -> DecisionRecord:
         """Check a caseworker's decision against the suggestion it answers.
 
-        Raises `UnknownRequestError` for an unknown request id and `DecisionRejectedError`
-        when the decision does not fit the suggestion.
+        Raises `UnknownRequestError` for an unknown request id, `DecisionForbiddenError`
+        when `actor` may not decide on it (checked before anything about its content is
+        said), and `DecisionRejectedError` when the decision does not fit the suggestion.
         """
         suggestion = self.audit.suggestion(request_id)
         if suggestion is None:
             raise UnknownRequestError(f"no answered request has the id {request_id}")
+        if not self._decision_rule.allows(suggestion.actor, actor):
+            raise DecisionForbiddenError("only the caseworker who asked (or their team) decides")
         if suggestion.kind != "recommendation":
             raise DecisionRejectedError(
                 "request_id", "this request was an eligibility check, not a recommendation"
@@ -335,10 +347,18 @@ class SuggestionService:
         reason: str | None,
         actor: str | None,
     ) -> DecisionRecord:
-        """`prepare_decision`, then wait until the decision is durable."""
-        record = self.prepare_decision(
-            request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
-        )
+        """`prepare_decision`, then wait until the decision is durable.
+
+        A forbidden attempt is audited (a `decision_refused` event) before it is refused.
+        """
+        try:
+            record = self.prepare_decision(
+                request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
+            )
+        except DecisionForbiddenError:
+            event = SecurityEventRecord(utc_now(), "decision_refused", actor, request_id)
+            await self._durable(self.audit.submit_security_event(event))
+            raise
         await self._durable(self.audit.submit_decision(record))
         return record
 

@@ -1,9 +1,10 @@
 """The audit tables, the one definition every list of audit columns derives from.
 
 Two tables: `suggestions` (one row per answered request) and `decisions` (what a caseworker
-decided, a correction being a later row). Both are append-only: triggers refuse updates in
-SQLite and PostgreSQL. The joined view evaluators read (`EXPORT_COLUMNS`), the export's
-Parquet schema and the API's record schema are all derived from these tables.
+decided, a correction being a later row), and beside them `security_events` (refused
+attempts, such as a decision on another caseworker's request). All are append-only: triggers
+refuse updates in SQLite and PostgreSQL. The joined view evaluators read (`EXPORT_COLUMNS`),
+the export's Parquet schema and the API's record schema are all derived from these tables.
 """
 
 from __future__ import annotations
@@ -71,8 +72,20 @@ decisions = Table(
     Column("reason", Text, nullable=True),
 )
 
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(), nullable=False, index=True),
+    Column("event", String(32), nullable=False),
+    Column("actor", String(64), nullable=True),
+    Column("request_id", String(36), nullable=True),
+)
+
+AUDIT_TABLES: Final = ("suggestions", "decisions", "security_events")
+
 # Records are never changed in place; retention may delete whole old records.
-for _table in ("suggestions", "decisions"):
+for _table in AUDIT_TABLES:
     event.listen(
         metadata,
         "after_create",
@@ -89,7 +102,7 @@ event.listen(
         "BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$ LANGUAGE plpgsql"
     ).execute_if(dialect="postgresql"),
 )
-for _table in ("suggestions", "decisions"):
+for _table in AUDIT_TABLES:
     event.listen(
         metadata,
         "after_create",
@@ -103,6 +116,7 @@ for _table in ("suggestions", "decisions"):
 # What a record carries: every column but the store's own row id.
 SUGGESTION_COLUMNS: Final = tuple(c.name for c in suggestions.c if c.name != "id")
 DECISION_COLUMNS: Final = tuple(c.name for c in decisions.c if c.name != "id")
+SECURITY_EVENT_COLUMNS: Final = tuple(c.name for c in security_events.c if c.name != "id")
 
 # The joined view: each suggestion's columns, then its decision's under these names (the
 # decision's request id is the suggestion's, so it is not repeated).
@@ -179,3 +193,17 @@ class DecisionRecord:
     service_id: str | None
     followed_top: bool
     reason: str | None
+
+
+SecurityEvent = Literal["decision_refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEventRecord:
+    """A refused attempt worth an auditor's eye (`decision_refused`: a caseworker tried to
+    decide on a request they may not decide on). Its fields are `SECURITY_EVENT_COLUMNS`."""
+
+    created_at: dt.datetime
+    event: SecurityEvent
+    actor: str | None
+    request_id: str | None

@@ -34,9 +34,11 @@ from service.audit import reads
 from service.audit.export import PruneResult
 from service.audit.schema import (
     DecisionRecord,
+    SecurityEventRecord,
     SuggestionRecord,
     decisions,
     metadata,
+    security_events,
     suggestions,
 )
 
@@ -135,6 +137,10 @@ class AuditStore:
         """Queue a decision; the future completes once it is committed (or failed)."""
         return self._submit(decisions, _row(record))
 
+    def submit_security_event(self, record: SecurityEventRecord) -> Future[None]:
+        """Queue a security event; the future completes once it is committed (or failed)."""
+        return self._submit(security_events, _row(record))
+
     def write_suggestion(self, record: SuggestionRecord) -> None:
         """Write a suggestion and wait until it is durable."""
         self.submit_suggestion(record).result()
@@ -186,7 +192,7 @@ class AuditStore:
     def _commit(self, batch: Sequence[_Pending]) -> None:
         try:
             with self._exclusive_write(), self.engine.begin() as conn:
-                for table in (suggestions, decisions):  # parents before children
+                for table in (suggestions, decisions, security_events):  # parents first
                     rows = [p.row for p in batch if p.table is table]
                     if rows:
                         conn.execute(insert(table), rows)
@@ -225,7 +231,7 @@ class AuditStore:
         """The suggestion answered under `request_id`, or None."""
         return reads.suggestion(self.engine, request_id)
 
-    def count(self, table: Literal["suggestions", "decisions"]) -> int:
+    def count(self, table: Literal["suggestions", "decisions", "security_events"]) -> int:
         """How many records the table holds."""
         return reads.count(self.engine, table)
 
@@ -298,6 +304,6 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
-def _row(record: SuggestionRecord | DecisionRecord) -> dict[str, Any]:
+def _row(record: SuggestionRecord | DecisionRecord | SecurityEventRecord) -> dict[str, Any]:
     # Shallow: every field is immutable (`dataclasses.asdict` deep-copies each value).
     return {name: getattr(record, name) for name in record.__slots__}

@@ -39,6 +39,7 @@ from service.pages.session import (
     write_session,
 )
 from service.suggest import (
+    DecisionForbiddenError,
     DecisionRejectedError,
     NoModelError,
     SuggestionService,
@@ -436,6 +437,10 @@ async def record_decision(request: Request, reference: str) -> Response:
             decision_field=where,
             posted=posted,
             status_code=422,
+        )
+    except DecisionForbiddenError:
+        return _answer_page(
+            request, session, held, decision_error="not_yours", posted=posted, status_code=403
         )
     except UnknownRequestError:
         return _answer_page(

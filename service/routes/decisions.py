@@ -15,18 +15,25 @@ router = APIRouter(prefix="/v1", tags=["caseworker"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No answered request has this id."}
 }
+NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": ErrorOut,
+        "description": "The request was asked by another caseworker (outside the caller's "
+        "team): only they decide. The attempt is audited.",
+    }
+}
 
 
 @router.post(
     "/decisions",
     response_model=DecisionOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH, **BODY, **NOT_FOUND, **AUDIT_DOWN},
+    responses={**AUTH, **BODY, **NOT_YOURS, **NOT_FOUND, **AUDIT_DOWN},
 )
 async def record_decision(
     body: DecisionIn, principal: Caseworker, suggestions: SuggestionsDep
 ) -> DecisionOut:
-    """Record the caseworker's decision for an answered recommendation."""
+    """Record the caseworker's decision for an answered recommendation they asked for."""
     record = await suggestions.decide(
         body.request_id,
         choice=body.choice,
