@@ -14,6 +14,7 @@ from typing import Final, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from models.state import state_dir
 
@@ -56,6 +57,18 @@ class Settings(BaseSettings):
     freeze_gc_after_start : move what start-up loaded out of the garbage collector's reach.
     audit_timeout_seconds : longest wait for an audit write; past it the answer is refused
         with 503 instead of leaving without its record.
+    session_db_url : SQLAlchemy URL of the page's session records; default a SQLite file
+        beside a SQLite audit database (`sessions.sqlite3`), else the audit database.
+    session_idle_minutes : a page session unused this long has ended (default 30).
+    session_max_hours : a page session ends this long after sign-in, used or not (8: a
+        working day).
+    signin_attempts_per_minute : page sign-in attempts allowed per client address and per
+        key tried (429 with Retry-After beyond; default 10).
+    auth_failures_per_minute : wrong API keys allowed per client address before every
+        request from it is answered 429 for a while (default 20).
+    api_requests_per_minute : API requests allowed per key and per client address
+        (default 6000, 100 a second: far above one caseworker system's use, well below a
+        flood). Limits are kept per worker process.
     """
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
@@ -76,12 +89,30 @@ class Settings(BaseSettings):
     limit_native_threads: bool = True
     audit_timeout_seconds: float = Field(default=10.0, gt=0)
     freeze_gc_after_start: bool = True
+    session_db_url: str | None = None
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=8.0, gt=0)
+    signin_attempts_per_minute: int = Field(default=10, ge=1)
+    auth_failures_per_minute: int = Field(default=20, ge=1)
+    api_requests_per_minute: int = Field(default=6000, ge=1)
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""
         if self.audit_db_url:
             return self.audit_db_url
         return f"sqlite:///{state_dir() / 'audit.sqlite3'}"
+
+    def resolved_session_db_url(self) -> str:
+        """The session store's URL: beside a SQLite audit file, else the audit database."""
+        if self.session_db_url:
+            return self.session_db_url
+        audit = make_url(self.resolved_audit_db_url())
+        database = audit.database
+        if audit.get_backend_name() == "sqlite":
+            if not database or database == ":memory:":
+                return "sqlite://"
+            return f"sqlite:///{Path(database).with_name('sessions.sqlite3')}"
+        return audit.render_as_string(hide_password=False)
 
     def api_keys(self) -> dict[Role, dict[str, str]]:
         """Role -> label -> key, the development keys included when `dev_keys` is on."""

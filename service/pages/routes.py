@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -24,6 +25,7 @@ from models.catalog import Catalog, load_catalog
 from models.objectives import Objective
 from models.profile_validation import ProfileValidationError
 from service.audit import AuditUnavailableError
+from service.auth import AccessLimits, client_address, key_digest
 from service.pages import answers as answers_module
 from service.pages import form as profile_form
 from service.pages import i18n
@@ -31,6 +33,7 @@ from service.pages.session import (
     PageSession,
     clear_session,
     csrf_ok,
+    end_session,
     identify,
     new_session,
     page_secret,
@@ -197,12 +200,22 @@ async def signin(request: Request) -> Response:
     if not csrf_ok(read_session(request, session.lang), form.get("csrf_token")):
         return _render(request, new_session(session.lang), "signin.html", {"error": "csrf"}, 403)
     key = form.get("key")
-    principal = identify(request, key.strip() if isinstance(key, str) else "")
-    if principal is None:
+    key = key.strip() if isinstance(key, str) else ""
+    # Attempts are limited per client address and per key tried, right or wrong.
+    limits: AccessLimits = request.app.state.limits
+    buckets = (f"signin-address:{client_address(request)}", f"signin-key:{key_digest(key)}")
+    wait = max(limits.signins.wait_seconds(bucket) for bucket in buckets)
+    if wait:
+        response = _render(request, session, "signin.html", {"error": "too_many"}, 429)
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+    for bucket in buckets:
+        limits.signins.take(bucket)
+    principal = identify(request, key)
+    if principal is None or principal.role != "caseworker":
+        # A key of another role is answered like an unknown one: no answer tells a valid key.
         return _render(request, session, "signin.html", {"error": "bad_key"}, 401)
-    if principal.role != "caseworker":
-        return _render(request, session, "signin.html", {"error": "not_caseworker"}, 403)
-    return _redirect(request, signed_in(session, principal), "/")
+    return _redirect(request, signed_in(request, session, principal), "/")
 
 
 @router.post("/signout")
@@ -212,6 +225,7 @@ async def signout(request: Request) -> Response:
     form = await request.form()
     if session is not None and not csrf_ok(session, form.get("csrf_token")):
         return _redirect(request, session, "/")
+    end_session(request, session)
     response = _redirect(request, None, "/signin")
     clear_session(response)
     response.delete_cookie(
