@@ -37,6 +37,8 @@ def serve(
     # Native thread pools are limited in each worker as the app starts (`service.threads`).
     if dev_keys:
         os.environ["POLKU_DEV_KEYS"] = "true"
+        # The development keys imply a developer's machine (a local secret is then allowed).
+        os.environ.setdefault("POLKU_ENVIRONMENT", "development")
         typer.secho(
             "DEVELOPMENT KEYS ENABLED: caseworker=dev-caseworker-key, "
             "data_scientist=dev-data-scientist-key, evaluator=dev-evaluator-key",

@@ -17,6 +17,7 @@ from service.audit import AuditStore
 from service.auth import AccessLimits, KeyRing
 from service.authz import DecisionRule
 from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
+from service.keys import service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.pages import routes as page
 from service.routes import (
@@ -67,6 +68,12 @@ def create_app(
     """
     settings = settings or get_settings()
     now = clock or time.time
+    if settings.dev_keys and settings.environment != "development":
+        raise RuntimeError(
+            "the development API keys are refused outside development "
+            "(POLKU_ENVIRONMENT=development on your own machine only)"
+        )
+    keys = service_keys(settings)  # refuses to start without a configured secret
     keyring = KeyRing(settings.api_keys())
     if not len(keyring):
         raise RuntimeError(
@@ -98,7 +105,8 @@ def create_app(
         app.state.suggestions = SuggestionService(
             holder,
             store,
-            settings.resolved_hmac_key(),
+            keys.pseudonym,
+            input_hash_key=keys.input_hash,
             audit_timeout=settings.audit_timeout_seconds,
             decision_rule=DecisionRule(settings.caseworker_teams),
         )
@@ -134,6 +142,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.keyring = keyring
+    app.state.keys = keys
     app.state.limits = AccessLimits.from_settings(settings, now)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

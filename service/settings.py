@@ -6,8 +6,6 @@ touches the disk or the network when imported.
 
 from __future__ import annotations
 
-import os
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
@@ -29,8 +27,6 @@ DEV_KEYS: Final[dict[Role, dict[str, str]]] = {
     "evaluator": {"dev-evaluator": "dev-evaluator-key"},
 }
 
-HMAC_KEY_FILE: Final = "audit-hmac.key"
-
 
 class Settings(BaseSettings):
     """Everything the service reads from its environment.
@@ -38,8 +34,11 @@ class Settings(BaseSettings):
     Parameters
     ----------
     audit_db_url : SQLAlchemy URL of the audit store; default SQLite in the state dir.
-    hmac_key : key of the keyed hashes (pseudonymous client key, input hash); default a
-        random key kept in the state dir (created on first use, readable by the owner only).
+    environment : `production` (default) or `development`. Outside development the
+        server refuses to start without `hmac_key`, and never accepts the development keys.
+    hmac_key : the secret the keys of pseudonyms, input hashes, page sessions and the audit
+        chain are derived from (`service.keys`; at least 32 characters). Required outside
+        development; in development a random one is kept in the state dir (0600).
     caseworker_keys, data_scientist_keys, evaluator_keys : label -> API key or bearer token,
         as JSON in the environment, e.g. `POLKU_CASEWORKER_KEYS='{"desk-7": "..."}'`.
     caseworker_teams : caseworker label -> team, as JSON; a caseworker may record decisions
@@ -73,6 +72,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
 
+    environment: Literal["development", "production"] = "production"
     audit_db_url: str | None = None
     hmac_key: SecretStr | None = None
     caseworker_keys: dict[str, SecretStr] = Field(default_factory=dict)
@@ -129,35 +129,6 @@ class Settings(BaseSettings):
             for role in ROLES:
                 keys[role].update(DEV_KEYS[role])
         return keys
-
-    def resolved_hmac_key(self) -> bytes:
-        """The key of the keyed hashes: from settings, else from (or new in) the state dir."""
-        if self.hmac_key is not None:
-            value = self.hmac_key.get_secret_value().encode()
-            if len(value) < 16:
-                raise ValueError("POLKU_HMAC_KEY must be at least 16 bytes long")
-            return value
-        return _state_dir_hmac_key(state_dir() / HMAC_KEY_FILE)
-
-
-def _state_dir_hmac_key(path: Path) -> bytes:
-    """Read the local key, creating it once (owner-only, written whole or not at all)."""
-    if path.exists():
-        return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    try:
-        # Another process may have won the race: keep whichever key landed first.
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_bytes().strip()
 
 
 @lru_cache(maxsize=1)

@@ -125,7 +125,8 @@ class SuggestionService:
     ----------
     holder : the served model.
     audit : the open audit store.
-    hmac_key : secret of the pseudonymous client key and the input hash.
+    pseudonym_key : key of the pseudonymous client key (`service.keys.ServiceKeys`).
+    input_hash_key : key of the input hash (default: the pseudonym key, for tests only).
     fallback_catalog : the catalog when no model is loaded (default: the reviewed file).
     audit_timeout : seconds to wait for an audit record to be durable before refusing the
         answer (`AuditUnavailableError`, a 503) rather than hanging.
@@ -136,16 +137,18 @@ class SuggestionService:
         self,
         holder: ModelHolder,
         audit: AuditStore,
-        hmac_key: bytes,
+        pseudonym_key: bytes,
         fallback_catalog: Callable[[], Catalog] = load_catalog,
         audit_timeout: float = 10.0,
         decision_rule: DecisionRule | None = None,
+        input_hash_key: bytes | None = None,
     ) -> None:
-        if len(hmac_key) < 16:
-            raise ValueError("the HMAC key must be at least 16 bytes")
+        if len(pseudonym_key) < 16 or (input_hash_key is not None and len(input_hash_key) < 16):
+            raise ValueError("the HMAC keys must be at least 16 bytes")
         self.holder = holder
         self.audit = audit
-        self._hmac_key = hmac_key
+        self._pseudonym_key = pseudonym_key
+        self._input_hash_key = input_hash_key or pseudonym_key
         self._fallback_catalog = fallback_catalog
         self._audit_timeout = audit_timeout
         self._decision_rule = decision_rule or DecisionRule()
@@ -374,14 +377,14 @@ class SuggestionService:
         """The pseudonymous client key: keyed HMAC of the henkilötunnus, else of the client id."""
         code = checked.sent.get("henkilotunnus")
         if isinstance(code, str) and code.strip():
-            return pseudonymous_key(code.strip().upper(), self._hmac_key)
-        return pseudonymous_key(checked.profile.client_id, self._hmac_key)
+            return pseudonymous_key(code.strip().upper(), self._pseudonym_key)
+        return pseudonymous_key(checked.profile.client_id, self._pseudonym_key)
 
     def input_hash(self, payload: Mapping[str, Any]) -> str:
         """A keyed hash of the request (keyed: a profile with a code could be guessed)."""
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hmac.new(
-            self._hmac_key, b"polku-input\x00" + canonical.encode(), hashlib.sha256
+            self._input_hash_key, b"polku-input\x00" + canonical.encode(), hashlib.sha256
         ).hexdigest()
 
 

@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
+import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,7 @@ from service.audit.schema import (
     security_events,
     suggestions,
 )
+from service.statefiles import open_private, private_sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +220,8 @@ class AuditStore:
             yield
             return
         if self._lock_file is None:
-            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 (kept open)
+            fd = open_private(self._lock_path, os.O_RDWR | os.O_APPEND)
+            self._lock_file = os.fdopen(fd, "a+b")  # kept open
         fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -288,7 +291,7 @@ def _make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(database)  # 0600, and so are its -wal and -shm files
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

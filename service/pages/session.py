@@ -1,7 +1,7 @@
 """Caseworkers' sessions on the page: a signed cookie, a server-side record, sign-in, CSRF.
 
 The cookie holds a CSRF token, the page language and, once signed in, a random session id,
-signed (itsdangerous) with a key derived from the service's secret. Who is signed in is
+signed (itsdangerous) with a key derived from the service's session key. Who is signed in is
 kept server-side (`service.sessions.SessionStore`), so sign-out, a rotated or removed key,
 the idle timeout and the absolute timeout end a session at once, whatever a saved cookie
 says. The cookie never holds the access key nor anything about a client. Every form post
@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from models.languages import LANGUAGES
 from service.auth import KeyRing, Principal
+from service.keys import ServiceKeys
 from service.sessions import SessionStore
 from service.settings import Settings
 
@@ -85,18 +86,13 @@ def end_session(request: Request, session: PageSession | None) -> None:
 
 
 def page_secret(request: Request) -> bytes:
-    """The service's secret (settings or state dir), read once per app.
+    """The page's own key (`ServiceKeys.session`, derived for sessions only).
 
-    The page derives keys of its own from it (HMAC with a label), so a page cookie can never
-    double as a client key or an input hash.
+    The page derives keys of its own from it (HMAC with a label): a cookie signature, the
+    answer cookie's encryption, a key fingerprint.
     """
-    state = request.app.state
-    secret: bytes | None = getattr(state, "page_secret", None)
-    if secret is None:
-        settings: Settings = state.settings
-        secret = settings.resolved_hmac_key()
-        state.page_secret = secret
-    return secret
+    keys: ServiceKeys = request.app.state.keys
+    return keys.session
 
 
 def _store(request: Request) -> SessionStore:
