@@ -17,6 +17,7 @@ table's head (last id and hash) so that an operator can keep it elsewhere and co
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, TextClause, select, text
 
 from service.audit.schema import (
     CHAINED_TABLES,
@@ -62,22 +63,27 @@ def tombstone_seal(key: bytes, table_name: str, row_id: int, chain_hash: str) ->
 
 
 def head(conn: Connection, table: Table) -> str:
-    """The chain hash the next row of `table` follows (its newest row's, or a tombstone's)."""
-    last_row = conn.execute(
-        select(table.c.id, table.c.chain_hash).order_by(table.c.id.desc()).limit(1)
-    ).first()
-    t = audit_tombstones.c
-    last_tomb = conn.execute(
-        select(t.row_id, t.chain_hash)
-        .where(t.table_name == table.name)
-        .order_by(t.row_id.desc())
-        .limit(1)
-    ).first()
-    candidates = [r for r in (last_row, last_tomb) if r is not None]
-    if not candidates:
+    """The chain hash the next row of `table` follows (its newest row's, or a tombstone's).
+
+    One statement (it runs in every commit of the writer).
+    """
+    found = conn.execute(_head_query(table.name), {"table_name": table.name}).first()
+    if found is None or found[0] is None:
         return GENESIS
-    newest = max(candidates, key=lambda r: int(r[0]))
-    return str(newest[1]) if newest[1] is not None else GENESIS
+    return str(found[0])
+
+
+@functools.cache
+def _head_query(table_name: str) -> TextClause:
+    return text(
+        "SELECT h FROM ("
+        f"SELECT id AS i, chain_hash AS h FROM {table_name} "
+        f"WHERE id = (SELECT max(id) FROM {table_name}) "
+        "UNION ALL SELECT row_id AS i, chain_hash AS h FROM audit_tombstones "
+        "WHERE table_name = :table_name AND row_id = (SELECT max(row_id) FROM "
+        "audit_tombstones WHERE table_name = :table_name)"
+        ") AS heads ORDER BY i DESC LIMIT 1"
+    )
 
 
 def chain_rows(key: bytes, previous: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -113,7 +119,7 @@ class Verification:
         return self.broken is None
 
 
-def _entries(conn: Connection, table: Table) -> Iterator[tuple[int, Mapping[str, Any] | None, Any]]:
+def _entries(conn: Connection, table: Table) -> Iterator[tuple[int, Any, Any]]:
     """(id, live row or None, tombstone or None) in id order."""
     t = audit_tombstones.c
     tombs = {
@@ -142,9 +148,16 @@ def _entries(conn: Connection, table: Table) -> Iterator[tuple[int, Mapping[str,
         yield row_id, None, tombs[row_id]
 
 
-def verify(engine: Engine, key: bytes) -> Verification:
-    """Check every chained table; stops at (and names) the first broken row."""
+def verify(
+    engine: Engine, key: bytes, heads: Mapping[str, tuple[int, str]] | None = None
+) -> Verification:
+    """Check every chained table; stops at (and names) the first broken row.
+
+    `heads` (table -> (row id, chain hash)), heads printed by an earlier run and kept
+    elsewhere, must still be in the chain: else rows were cut off its end.
+    """
     result = Verification()
+    expected = dict(heads or {})
     with engine.connect() as conn:
         for table in CHAINED_TABLES:
             previous, checked, unchained, chained_seen = GENESIS, 0, 0, False
@@ -154,8 +167,8 @@ def verify(engine: Engine, key: bytes) -> Verification:
                     result.broken = Break(table.name, row_id, "present and pruned at once")
                     return result
                 if tomb is not None:
-                    expected = tombstone_seal(key, table.name, row_id, str(tomb.chain_hash))
-                    if not hmac.compare_digest(expected, str(tomb.seal)):
+                    seal = tombstone_seal(key, table.name, row_id, str(tomb.chain_hash))
+                    if not hmac.compare_digest(seal, str(tomb.seal)):
                         result.broken = Break(table.name, row_id, "its tombstone is forged")
                         return result
                     previous, chained_seen = str(tomb.chain_hash), True
@@ -180,6 +193,14 @@ def verify(engine: Engine, key: bytes) -> Verification:
                     return result
                 previous, checked = str(stored), checked + 1
                 last = (row_id, previous)
+                if expected.get(table.name) == last:
+                    del expected[table.name]
+            if table.name in expected:
+                row_id, _ = expected[table.name]
+                result.broken = Break(
+                    table.name, row_id, "the recorded head is gone: rows were cut off the end"
+                )
+                return result
             result.checked[table.name] = checked
             result.unchained[table.name] = unchained
             if last is not None:

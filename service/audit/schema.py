@@ -10,6 +10,7 @@ the export's Parquet schema and the API's record schema are all derived from the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     event,
 )
 
@@ -51,6 +53,7 @@ suggestions = Table(
     Column("eligible", Boolean, nullable=False),
     Column("responsible_office", String(32), nullable=False),
     Column("ranking", Text, nullable=False),
+    Column("chain_hash", String(64), nullable=True),
 )
 
 decisions = Table(
@@ -70,6 +73,7 @@ decisions = Table(
     Column("service_id", String(64), nullable=True),
     Column("followed_top", Boolean, nullable=False),
     Column("reason", Text, nullable=True),
+    Column("chain_hash", String(64), nullable=True),
 )
 
 security_events = Table(
@@ -80,20 +84,68 @@ security_events = Table(
     Column("event", String(32), nullable=False),
     Column("actor", String(64), nullable=True),
     Column("request_id", String(36), nullable=True),
+    Column("chain_hash", String(64), nullable=True),
+)
+
+# Tamper evidence (`service.audit.chain`): what retention removed, sealed, so the chain
+# still links across it; and the permit retention holds while it deletes.
+audit_tombstones = Table(
+    "audit_tombstones",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("table_name", String(32), nullable=False),
+    Column("row_id", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("seal", String(64), nullable=False),
+    UniqueConstraint("table_name", "row_id"),
+)
+audit_prune_permits = Table(
+    "audit_prune_permits", metadata, Column("id", Integer, primary_key=True)
 )
 
 AUDIT_TABLES: Final = ("suggestions", "decisions", "security_events")
+CHAINED_TABLES: Final = (suggestions, decisions, security_events)
+# Columns the store keeps for itself: never part of a record, an export or the chain's content.
+STORE_COLUMNS: Final = ("id", "chain_hash")
 
-# Records are never changed in place; retention may delete whole old records.
-for _table in AUDIT_TABLES:
+
+@functools.cache
+def chained_columns(table: Table) -> tuple[str, ...]:
+    """The columns of `table` a row's chain hash covers (all but the store's own)."""
+    return tuple(c.name for c in table.c if c.name not in STORE_COLUMNS)
+
+
+def _sqlite_trigger(name: str, table: str, when: str, condition: str, message: str) -> None:
     event.listen(
         metadata,
         "after_create",
         DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {_table}_append_only BEFORE UPDATE ON {_table} "
-            "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END"
+            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {when} ON {table} {condition} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
         ).execute_if(dialect="sqlite"),
     )
+
+
+# Records are never changed in place; only retention deletes (whole old records, holding a
+# permit, leaving tombstones); a row without its chain hash was not written by the writer.
+for _table in (*AUDIT_TABLES, "audit_tombstones"):
+    _sqlite_trigger(f"{_table}_append_only", _table, "UPDATE", "", "audit records are append-only")
+for _table in AUDIT_TABLES:
+    _sqlite_trigger(
+        f"{_table}_no_delete",
+        _table,
+        "DELETE",
+        "WHEN NOT EXISTS (SELECT 1 FROM audit_prune_permits)",
+        "audit records are deleted only by retention",
+    )
+    _sqlite_trigger(
+        f"{_table}_chained_insert",
+        _table,
+        "INSERT",
+        "WHEN NEW.chain_hash IS NULL",
+        "audit records are written only by the audit writer",
+    )
+_sqlite_trigger("audit_tombstones_no_delete", "audit_tombstones", "DELETE", "", "tombstones stay")
 event.listen(
     metadata,
     "after_create",
@@ -113,10 +165,10 @@ for _table in AUDIT_TABLES:
         ).execute_if(dialect="postgresql"),
     )
 
-# What a record carries: every column but the store's own row id.
-SUGGESTION_COLUMNS: Final = tuple(c.name for c in suggestions.c if c.name != "id")
-DECISION_COLUMNS: Final = tuple(c.name for c in decisions.c if c.name != "id")
-SECURITY_EVENT_COLUMNS: Final = tuple(c.name for c in security_events.c if c.name != "id")
+# What a record carries: every column but the store's own (row id, chain hash).
+SUGGESTION_COLUMNS: Final = chained_columns(suggestions)
+DECISION_COLUMNS: Final = chained_columns(decisions)
+SECURITY_EVENT_COLUMNS: Final = chained_columns(security_events)
 
 # The joined view: each suggestion's columns, then its decision's under these names (the
 # decision's request id is the suggestion's, so it is not repeated).
@@ -134,7 +186,7 @@ EXPORT_SOURCES: Final[tuple[tuple[str, Column[object], bool], ...]] = tuple(
     + [
         (_DECISION_LABELS.get(c.name, c.name), c, True)
         for c in decisions.c
-        if c.name != "request_id"
+        if c.name not in ("request_id", "chain_hash")
     ]
 )
 """(name in the joined view, source column, nullable there), in view order."""
