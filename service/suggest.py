@@ -21,7 +21,7 @@ from typing import Any, Final
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility
-from models.henkilotunnus import HENKILOTUNNUS_PATTERN, pseudonymous_key
+from models.henkilotunnus import contains_henkilotunnus, pseudonymous_key
 from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
@@ -324,7 +324,7 @@ class SuggestionService:
                 raise DecisionRejectedError("service_id", "is not a service of the catalog")
         followed_top = bool(shown) and service_id == shown[0]
         reason = reason.strip() if reason else None
-        if reason and HENKILOTUNNUS_PATTERN.search(reason):
+        if reason and contains_henkilotunnus(reason):
             # Free text is stored as written: refuse it rather than keep a code in the audit.
             raise DecisionRejectedError("reason", "must not contain a personal identity code")
         if shown and not followed_top and not reason:

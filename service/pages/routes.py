@@ -22,10 +22,12 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from models.catalog import Catalog, load_catalog
+from models.henkilotunnus import contains_henkilotunnus
 from models.objectives import Objective
 from models.profile_validation import ProfileValidationError
 from service.audit import AuditUnavailableError
 from service.auth import AccessLimits, client_address, key_digest
+from service.errors import redact
 from service.pages import answers as answers_module
 from service.pages import form as profile_form
 from service.pages import i18n
@@ -148,7 +150,7 @@ def _render(
             lang=lang,
             languages=i18n.LANGUAGES,
             language_names=i18n.language_names(),
-            here=request.url.path,
+            here=_here(request),
             session=session,
             t=lambda key, **values: i18n.ui(key, lang, **values),
             label=lambda name: i18n.field_label(name, lang),
@@ -160,6 +162,13 @@ def _render(
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     write_session(request, response, session)
     return response
+
+
+def _here(request: Request) -> str:
+    """The page's own path for its language links, unless it holds something shaped like an
+    identity code (a 404 for `/answers/<code>` must not write the code into its links)."""
+    path = request.url.path
+    return "/" if redact(path) != path else path
 
 
 def _redirect(request: Request, session: PageSession | None, url: str) -> RedirectResponse:
@@ -352,7 +361,8 @@ def _answer_page(
             "answer": answers_module.answer_view(held, catalog, session.lang),
             "decision_error": decision_error,
             "decision_field": decision_field,
-            "posted": posted or {},
+            # Never re-rendered: a value holding an identity code (a refused reason).
+            "posted": {k: v for k, v in (posted or {}).items() if not contains_henkilotunnus(v)},
             "recorded": recorded,
             **_form_context(values),
         },
