@@ -20,6 +20,7 @@ from service.errors import BodyLimitMiddleware, install_error_handlers, install_
 from service.keys import service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.pages import routes as page
+from service.request_id import RequestIdMiddleware
 from service.routes import (
     admin,
     audit,
@@ -146,6 +147,7 @@ def create_app(
     app.state.limits = AccessLimits.from_settings(settings, now)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)  # added last: outermost, so every answer has it
     for module in (
         health,
         eligibility,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, status
@@ -43,7 +44,7 @@ async def record_decision(
     )
     return DecisionOut(
         request_id=record.request_id,
-        recorded_at=record.created_at,
+        recorded_at=record.created_at.replace(tzinfo=dt.UTC),  # the store's UTC, said so
         choice=record.choice,
         service_id=record.service_id,
         followed_top=record.followed_top,
