@@ -34,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import StaticPool
 
 from service.statefiles import private_sqlite_file
@@ -97,8 +98,9 @@ class SessionStore:
         """The engine, created (with the table) on first use."""
         with self._lock:
             if self._engine is None:
-                self._engine = _make_engine(self.url)
-                metadata.create_all(self._engine)
+                engine = _make_engine(self.url)
+                _create_table(engine)
+                self._engine = engine
             return self._engine
 
     def close(self) -> None:
@@ -161,6 +163,17 @@ class SessionStore:
                 .where(page_sessions.c.sid_hash == key, page_sessions.c.ended_at.is_(None))
                 .values(ended_at=now)
             )
+
+
+def _create_table(engine: Engine, attempts: int = 3) -> None:
+    """Create the table unless it exists; two workers starting at once may race to it."""
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DatabaseError as error:
+            if "already exists" not in str(error).lower() or attempt == attempts:
+                raise
 
 
 def _sid_hash(sid: str) -> str:

@@ -45,15 +45,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_plain).encode
+
+
 def row_content(table: Table, row: Mapping[str, Any]) -> bytes:
     """The canonical bytes of a row's content (its columns but the id and the hash)."""
-    values = [_plain(row[name]) for name in chained_columns(table)]
-    return json.dumps([table.name, values], separators=(",", ":"), ensure_ascii=False).encode()
+    values = [row[name] for name in chained_columns(table)]
+    return _ENCODE([table.name, values]).encode()
 
 
 def link(key: bytes, previous: str, table: Table, row: Mapping[str, Any]) -> str:
     """The chain hash of `row` following a row whose chain hash is `previous`."""
-    return hmac.new(key, previous.encode() + b"\n" + row_content(table, row), "sha256").hexdigest()
+    # hmac.digest: the one-shot C path, several times faster per row than hmac.new.
+    return hmac.digest(key, previous.encode() + b"\n" + row_content(table, row), "sha256").hex()
 
 
 def tombstone_seal(key: bytes, table_name: str, row_id: int, chain_hash: str) -> str:
