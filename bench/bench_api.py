@@ -275,7 +275,9 @@ def main() -> None:
         "POLKU_STATE_DIR": str(state),
         "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
         "POLKU_CASEWORKER_KEYS": json.dumps({"bench": KEY}),
-        "POLKU_HMAC_KEY": "bench-hmac-key-0123456789abcdef",
+        "POLKU_HMAC_KEY": "bench-hmac-key-0123456789abcdef-0123456789",
+        # One key from one address at full speed: the load test is not a flood to refuse.
+        "POLKU_API_REQUESTS_PER_MINUTE": "100000000",
         "OMP_NUM_THREADS": "1",
     }
     processes: list[subprocess.Popen[bytes]] = []

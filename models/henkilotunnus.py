@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Final
 
@@ -60,6 +61,9 @@ PROBLEM_MESSAGES: Final[dict[int, str]] = {
 
 # Anything shaped like a code, to keep codes out of messages that quote other fields.
 HENKILOTUNNUS_PATTERN: Final = re.compile(r"\d{6}[^0-9\s]\d{3}[0-9A-Za-z]")
+# The same in text that was normalised (`normalise_for_matching`) and may be disguised: a
+# space may stand before or after the sign, or instead of it.
+DISGUISED_PATTERN: Final = re.compile(r"\d{6}(?: ?[^0-9\s] ?| )\d{3}[0-9A-Za-z]")
 
 _CODE_LENGTH: Final = 11
 _DIGIT_POSITIONS: Final = (0, 1, 2, 3, 4, 5, 7, 8, 9)
@@ -67,6 +71,48 @@ _CENTURY_BY_CODEPOINT: Final = np.zeros(128, dtype=np.int64)
 for _sign, _century in CENTURY_SIGNS.items():
     _CENTURY_BY_CODEPOINT[ord(_sign)] = _century
 _CHECK_CODEPOINTS: Final = np.array([ord(c) for c in CHECK_CHARACTERS], dtype=np.uint32)
+
+
+def normalise_for_matching(text: str) -> str:
+    """`text` as a code would be matched in it: NFKC (full-width digits and signs become
+    ASCII), invisible format characters (zero-width space and joiners, soft hyphen, BOM)
+    removed, and every kind of space (NBSP, narrow, figure, ideographic, tab) one space."""
+    normal = unicodedata.normalize("NFKC", text)
+    kept = []
+    for char in normal:
+        category = unicodedata.category(char)
+        if category == "Cf":
+            continue
+        kept.append(" " if category in ("Zs", "Zl", "Zp") or char in "\t\r\n\v\f" else char)
+    return "".join(kept)
+
+
+def contains_henkilotunnus(text: str) -> bool:
+    """Whether `text` holds something shaped like a code, however lightly disguised.
+
+    Examples
+    --------
+    >>> contains_henkilotunnus("asiakas １３１０５２－３０８Ｔ")
+    True
+    >>> contains_henkilotunnus("met on 2024-03-04 at 10:15")
+    False
+    """
+    if HENKILOTUNNUS_PATTERN.search(text):
+        return True
+    return DISGUISED_PATTERN.search(normalise_for_matching(text)) is not None
+
+
+def redact_henkilotunnus(text: str, replacement: str) -> str:
+    """`text` with anything shaped like a code replaced; unchanged when there is none.
+
+    A disguised code is found in the normalised text, which is then what comes back (so
+    the rest of a line may lose its full-width or invisible characters).
+    """
+    plain = HENKILOTUNNUS_PATTERN.sub(replacement, text)
+    normal = normalise_for_matching(plain)
+    if DISGUISED_PATTERN.search(normal) is None:
+        return plain
+    return DISGUISED_PATTERN.sub(replacement, normal)
 
 
 class HenkilotunnusError(ValueError):

@@ -60,6 +60,8 @@ MAX_WORK_EXPERIENCE_YEARS: Final = 70.0
 # Plausible calendar for every date field: older or later dates are typing errors.
 EARLIEST_DATE: Final = dt.date(1800, 1, 1)
 LATEST_DATE: Final = dt.date(2199, 12, 31)
+# Nobody born before this is alive to be assessed (codes of the 1800s, `+`, included).
+EARLIEST_BIRTH_DATE: Final = dt.date(1900, 1, 1)
 
 # How a field is written and checked:
 # id: a pseudonymous key (text, bounded length, never shaped like a henkilötunnus);
@@ -145,14 +147,21 @@ def _enum(
     )
 
 
-def _date(name: str, group: Group, description: str, *, default: Any = None) -> FieldSpec:
+def _date(
+    name: str,
+    group: Group,
+    description: str,
+    *,
+    default: Any = None,
+    earliest: dt.date = EARLIEST_DATE,
+) -> FieldSpec:
     return FieldSpec(
         name,
         "date",
         group,
         description,
         default=default,
-        bounds=(EARLIEST_DATE, LATEST_DATE),
+        bounds=(earliest, LATEST_DATE),
         hint="an ISO date YYYY-MM-DD",
     )
 
@@ -199,7 +208,12 @@ PROFILE_SPEC: Final[tuple[FieldSpec, ...]] = (
         "never stored, logged or echoed.",
         hint="text in the form DDMMYYCZZZQ",
     ),
-    _date("birth_date", "gate", "Needed without a henkilotunnus; must agree with it if both."),
+    _date(
+        "birth_date",
+        "gate",
+        "Needed without a henkilotunnus; must agree with it if both.",
+        earliest=EARLIEST_BIRTH_DATE,
+    ),
     FieldSpec(
         "home_municipality",
         "code",

@@ -550,6 +550,15 @@ def _parse_birth_date(
         "missing: give birth_date or henkilotunnus",
     )
     code_ok = ~np.isnat(code_dates)
+    assert spec.bounds is not None
+    too_old = code_ok & (code_dates < np.datetime64(spec.bounds[0], "D"))
+    errors.add(
+        too_old,
+        spec.name,
+        "out_of_range",
+        f"the henkilötunnus gives a birth date before {spec.bounds[0].isoformat()}",
+    )
+    code_ok &= ~too_old
     errors.add(
         code_ok & ~np.isnat(birth) & (birth != code_dates),
         spec.name,

@@ -1,4 +1,4 @@
-"""`polku serve`, `polku run` and `polku audit export|prune`: the service's commands.
+"""`polku serve`, `polku run` and `polku audit export|prune|verify`: the service's commands.
 
 Added to the `polku` CLI by `register`. `polku run` runs the CLI's own `generate` and `train`
 commands in this process, through the CLI it was called from, so this module needs no
@@ -37,6 +37,8 @@ def serve(
     # Native thread pools are limited in each worker as the app starts (`service.threads`).
     if dev_keys:
         os.environ["POLKU_DEV_KEYS"] = "true"
+        # The development keys imply a developer's machine (a local secret is then allowed).
+        os.environ.setdefault("POLKU_ENVIRONMENT", "development")
         typer.secho(
             "DEVELOPMENT KEYS ENABLED: caseworker=dev-caseworker-key, "
             "data_scientist=dev-data-scientist-key, evaluator=dev-evaluator-key",
@@ -78,7 +80,8 @@ def _best_http() -> str:
 
 
 audit_app = typer.Typer(
-    help="The audit store: export for evaluators, prune by retention.", no_args_is_help=True
+    help="The audit store: export for evaluators, prune by retention, verify its hash chain.",
+    no_args_is_help=True,
 )
 
 
@@ -113,11 +116,15 @@ def audit_prune(
 ) -> None:
     """Remove audit records past the retention age (suggestions with their decisions)."""
     from service.audit import AuditStore
+    from service.keys import service_keys
     from service.settings import get_settings
 
     settings = get_settings()
     days = older_than_days or settings.retention_days
-    store = AuditStore(settings.resolved_audit_db_url())
+    # The key seals the tombstones that keep the hash chain linked across what is removed.
+    store = AuditStore(
+        settings.resolved_audit_db_url(), chain_key=service_keys(settings).audit_chain
+    )
     try:
         result = store.prune(days)
     finally:
@@ -126,6 +133,48 @@ def audit_prune(
         f"removed {result.suggestions} suggestions and {result.decisions} decisions "
         f"older than {days} days"
     )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    head: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--head",
+            help="TABLE:ID:HASH, a head printed by an earlier run: it must still be in the "
+            "chain (else rows were cut off the end). Repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Check the audit's hash chain; name the first row edited, inserted or removed."""
+    from service.audit import AuditStore
+    from service.keys import service_keys
+    from service.settings import get_settings
+
+    heads: dict[str, tuple[int, str]] = {}
+    for given in head or []:
+        parts = given.split(":")
+        if len(parts) != 3 or not parts[1].isdigit():
+            raise typer.BadParameter("expected TABLE:ID:HASH", param_hint="--head")
+        heads[parts[0]] = (int(parts[1]), parts[2])
+    settings = get_settings()
+    store = AuditStore(
+        settings.resolved_audit_db_url(), chain_key=service_keys(settings).audit_chain
+    )
+    try:
+        result = store.verify(heads)
+    finally:
+        store.close()
+    if result.broken is not None:
+        typer.secho(f"BROKEN at {result.broken}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    for table, checked in result.checked.items():
+        unchained = result.unchained.get(table, 0)
+        note = f" ({unchained} older rows from before the chain)" if unchained else ""
+        typer.echo(f"{table}: {checked} rows chained{note}")
+    for table, (row_id, chain_hash) in result.heads.items():
+        typer.echo(f"head {table}:{row_id}:{chain_hash}")
+    typer.echo("the chain holds; keep the heads elsewhere and pass them as --head next time")
 
 
 def _step(ctx: typer.Context, args: list[str]) -> None:

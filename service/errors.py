@@ -11,16 +11,22 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
+from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.henkilotunnus import HENKILOTUNNUS_PATTERN
+from models.henkilotunnus import redact_henkilotunnus
 from models.profile_validation import ERROR_CODES, ProfileValidationError
 from service.audit import AuditUnavailableError
-from service.suggest import DecisionRejectedError, NoModelError, UnknownRequestError
+from service.suggest import (
+    DecisionForbiddenError,
+    DecisionRejectedError,
+    NoModelError,
+    UnknownRequestError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +37,19 @@ _QUOTED: Final = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
 def redact(text: str) -> str:
-    """`text` with anything shaped like a personal identity code replaced."""
-    return HENKILOTUNNUS_PATTERN.sub(REDACTED, text)
+    """`text` with anything shaped like a personal identity code replaced, disguised or
+    percent-encoded ones too (a request line in the access log: `131052%2D308T`)."""
+    cleaned = redact_henkilotunnus(text, REDACTED)
+    if "%" not in cleaned:
+        return cleaned
+    decoded = cleaned
+    for _ in range(3):  # %252D is %2D once decoded
+        decoded = unquote_plus(decoded)
+        if "%" not in decoded:
+            break
+    if redact_henkilotunnus(decoded, REDACTED) == decoded:
+        return cleaned
+    return redact_henkilotunnus(decoded, REDACTED)
 
 
 def field_error(loc: Sequence[str | int], msg: str, type_: str) -> dict[str, Any]:
@@ -92,6 +109,13 @@ async def _decision_rejected_handler(_request: Request, exc: Exception) -> JSONR
     )
 
 
+async def _decision_forbidden_handler(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=403,
+        content={"detail": "only the caseworker who asked for this suggestion decides on it"},
+    )
+
+
 async def _unknown_request_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": "no answered request has this id"})
 
@@ -120,6 +144,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_handler)
     app.add_exception_handler(ProfileValidationError, _profile_invalid_handler)
     app.add_exception_handler(DecisionRejectedError, _decision_rejected_handler)
+    app.add_exception_handler(DecisionForbiddenError, _decision_forbidden_handler)
     app.add_exception_handler(UnknownRequestError, _unknown_request_handler)
     app.add_exception_handler(NoModelError, _no_model_handler)
     app.add_exception_handler(AuditUnavailableError, _audit_down_handler)

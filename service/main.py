@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,10 +14,13 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from service.audit import AuditStore
-from service.auth import KeyRing
+from service.auth import AccessLimits, KeyRing
+from service.authz import DecisionRule
 from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
+from service.keys import service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.pages import routes as page
+from service.request_id import RequestIdMiddleware
 from service.routes import (
     admin,
     audit,
@@ -27,6 +31,7 @@ from service.routes import (
     recommendations,
     services,
 )
+from service.sessions import SessionStore
 from service.settings import Settings, get_settings
 from service.suggest import SuggestionService
 from service.threads import limit_serving_threads
@@ -50,6 +55,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     model_loader: Callable[[], LoadedChampion] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> FastAPI:
     """The FastAPI app: routes, error handling, and a lifespan that opens the audit store and
     loads the champion.
@@ -58,8 +64,17 @@ def create_app(
     ----------
     settings : defaults to `get_settings()` (the environment).
     model_loader : how to load the champion; default `models.registry.load_champion`.
+    clock : seconds since the epoch, for the session timeouts and rate limits (tests step
+        it instead of sleeping); default `time.time`.
     """
     settings = settings or get_settings()
+    now = clock or time.time
+    if settings.dev_keys and settings.environment != "development":
+        raise RuntimeError(
+            "the development API keys are refused outside development "
+            "(POLKU_ENVIRONMENT=development on your own machine only)"
+        )
+    keys = service_keys(settings)  # refuses to start without a configured secret
     keyring = KeyRing(settings.api_keys())
     if not len(keyring):
         raise RuntimeError(
@@ -75,16 +90,26 @@ def create_app(
             limit_serving_threads()  # in each worker, before the model (and its pools) loads
         if settings.dev_keys:
             log.warning("DEVELOPMENT API KEYS ARE ACCEPTED: never run like this in production")
-        store = AuditStore(settings.resolved_audit_db_url())
+        store = AuditStore(settings.resolved_audit_db_url(), chain_key=keys.audit_chain)
         await run_in_threadpool(store.open)
+        sessions = SessionStore(
+            settings.resolved_session_db_url(),
+            idle_seconds=settings.session_idle_minutes * 60,
+            max_seconds=settings.session_max_hours * 3600,
+            clock=now,
+        )
+        await run_in_threadpool(lambda: sessions.engine)
+        app.state.sessions = sessions
         holder = ModelHolder(loader=model_loader)
         app.state.audit = store
         app.state.holder = holder
         app.state.suggestions = SuggestionService(
             holder,
             store,
-            settings.resolved_hmac_key(),
+            keys.pseudonym,
+            input_hash_key=keys.input_hash,
             audit_timeout=settings.audit_timeout_seconds,
+            decision_rule=DecisionRule(settings.caseworker_teams),
         )
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)
@@ -108,6 +133,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             await run_in_threadpool(store.close)
+            await run_in_threadpool(sessions.close)
 
     app = FastAPI(
         title="Polku",
@@ -117,8 +143,11 @@ def create_app(
     )
     app.state.settings = settings
     app.state.keyring = keyring
+    app.state.keys = keys
+    app.state.limits = AccessLimits.from_settings(settings, now)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)  # added last: outermost, so every answer has it
     for module in (
         health,
         eligibility,

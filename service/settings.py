@@ -6,14 +6,13 @@ touches the disk or the network when imported.
 
 from __future__ import annotations
 
-import os
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from models.state import state_dir
 
@@ -28,8 +27,6 @@ DEV_KEYS: Final[dict[Role, dict[str, str]]] = {
     "evaluator": {"dev-evaluator": "dev-evaluator-key"},
 }
 
-HMAC_KEY_FILE: Final = "audit-hmac.key"
-
 
 class Settings(BaseSettings):
     """Everything the service reads from its environment.
@@ -37,10 +34,16 @@ class Settings(BaseSettings):
     Parameters
     ----------
     audit_db_url : SQLAlchemy URL of the audit store; default SQLite in the state dir.
-    hmac_key : key of the keyed hashes (pseudonymous client key, input hash); default a
-        random key kept in the state dir (created on first use, readable by the owner only).
+    environment : `production` (default) or `development`. Outside development the
+        server refuses to start without `hmac_key`, and never accepts the development keys.
+    hmac_key : the secret the keys of pseudonyms, input hashes, page sessions and the audit
+        chain are derived from (`service.keys`; at least 32 characters). Required outside
+        development; in development a random one is kept in the state dir (0600).
     caseworker_keys, data_scientist_keys, evaluator_keys : label -> API key or bearer token,
         as JSON in the environment, e.g. `POLKU_CASEWORKER_KEYS='{"desk-7": "..."}'`.
+    caseworker_teams : caseworker label -> team, as JSON; a caseworker may record decisions
+        on requests asked by a member of their own team. Default none: only the caseworker
+        who asked decides (`service.authz.DecisionRule`).
     dev_keys : also accept the well-known development keys of `DEV_KEYS` (local use only).
     max_body_bytes : largest request body accepted (413 beyond it).
     retention_days : age after which `polku audit prune` removes audit records.
@@ -53,15 +56,29 @@ class Settings(BaseSettings):
     freeze_gc_after_start : move what start-up loaded out of the garbage collector's reach.
     audit_timeout_seconds : longest wait for an audit write; past it the answer is refused
         with 503 instead of leaving without its record.
+    session_db_url : SQLAlchemy URL of the page's session records; default a SQLite file
+        beside a SQLite audit database (`sessions.sqlite3`), else the audit database.
+    session_idle_minutes : a page session unused this long has ended (default 30).
+    session_max_hours : a page session ends this long after sign-in, used or not (8: a
+        working day).
+    signin_attempts_per_minute : page sign-in attempts allowed per client address and per
+        key tried (429 with Retry-After beyond; default 10).
+    auth_failures_per_minute : wrong API keys allowed per client address before every
+        request from it is answered 429 for a while (default 20).
+    api_requests_per_minute : API requests allowed per key and per client address
+        (default 6000, 100 a second: far above one caseworker system's use, well below a
+        flood). Limits are kept per worker process.
     """
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
 
+    environment: Literal["development", "production"] = "production"
     audit_db_url: str | None = None
     hmac_key: SecretStr | None = None
     caseworker_keys: dict[str, SecretStr] = Field(default_factory=dict)
     data_scientist_keys: dict[str, SecretStr] = Field(default_factory=dict)
     evaluator_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    caseworker_teams: dict[str, str] = Field(default_factory=dict)
     dev_keys: bool = False
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     retention_days: int = Field(default=365 * 5, gt=0)
@@ -72,12 +89,30 @@ class Settings(BaseSettings):
     limit_native_threads: bool = True
     audit_timeout_seconds: float = Field(default=10.0, gt=0)
     freeze_gc_after_start: bool = True
+    session_db_url: str | None = None
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=8.0, gt=0)
+    signin_attempts_per_minute: int = Field(default=10, ge=1)
+    auth_failures_per_minute: int = Field(default=20, ge=1)
+    api_requests_per_minute: int = Field(default=6000, ge=1)
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""
         if self.audit_db_url:
             return self.audit_db_url
         return f"sqlite:///{state_dir() / 'audit.sqlite3'}"
+
+    def resolved_session_db_url(self) -> str:
+        """The session store's URL: beside a SQLite audit file, else the audit database."""
+        if self.session_db_url:
+            return self.session_db_url
+        audit = make_url(self.resolved_audit_db_url())
+        database = audit.database
+        if audit.get_backend_name() == "sqlite":
+            if not database or database == ":memory:":
+                return "sqlite://"
+            return f"sqlite:///{Path(database).with_name('sessions.sqlite3')}"
+        return audit.render_as_string(hide_password=False)
 
     def api_keys(self) -> dict[Role, dict[str, str]]:
         """Role -> label -> key, the development keys included when `dev_keys` is on."""
@@ -94,35 +129,6 @@ class Settings(BaseSettings):
             for role in ROLES:
                 keys[role].update(DEV_KEYS[role])
         return keys
-
-    def resolved_hmac_key(self) -> bytes:
-        """The key of the keyed hashes: from settings, else from (or new in) the state dir."""
-        if self.hmac_key is not None:
-            value = self.hmac_key.get_secret_value().encode()
-            if len(value) < 16:
-                raise ValueError("POLKU_HMAC_KEY must be at least 16 bytes long")
-            return value
-        return _state_dir_hmac_key(state_dir() / HMAC_KEY_FILE)
-
-
-def _state_dir_hmac_key(path: Path) -> bytes:
-    """Read the local key, creating it once (owner-only, written whole or not at all)."""
-    if path.exists():
-        return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    try:
-        # Another process may have won the race: keep whichever key landed first.
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_bytes().strip()
 
 
 @lru_cache(maxsize=1)

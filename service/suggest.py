@@ -21,7 +21,7 @@ from typing import Any, Final
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility
-from models.henkilotunnus import HENKILOTUNNUS_PATTERN, pseudonymous_key
+from models.henkilotunnus import contains_henkilotunnus, pseudonymous_key
 from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
@@ -30,9 +30,11 @@ from service.audit import (
     AuditStore,
     AuditUnavailableError,
     DecisionRecord,
+    SecurityEventRecord,
     SuggestionRecord,
     utc_now,
 )
+from service.authz import DecisionRule
 from service.model_holder import ModelHolder, ServedModel
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
@@ -48,6 +50,10 @@ class NoModelError(RuntimeError):
 
 class UnknownRequestError(LookupError):
     """No answered request has this id."""
+
+
+class DecisionForbiddenError(PermissionError):
+    """The caller may not decide on this request (`service.authz.DecisionRule`)."""
 
 
 class DecisionRejectedError(ValueError):
@@ -119,27 +125,33 @@ class SuggestionService:
     ----------
     holder : the served model.
     audit : the open audit store.
-    hmac_key : secret of the pseudonymous client key and the input hash.
+    pseudonym_key : key of the pseudonymous client key (`service.keys.ServiceKeys`).
+    input_hash_key : key of the input hash (default: the pseudonym key, for tests only).
     fallback_catalog : the catalog when no model is loaded (default: the reviewed file).
     audit_timeout : seconds to wait for an audit record to be durable before refusing the
         answer (`AuditUnavailableError`, a 503) rather than hanging.
+    decision_rule : who may decide on whose request (default: the asker only).
     """
 
     def __init__(
         self,
         holder: ModelHolder,
         audit: AuditStore,
-        hmac_key: bytes,
+        pseudonym_key: bytes,
         fallback_catalog: Callable[[], Catalog] = load_catalog,
         audit_timeout: float = 10.0,
+        decision_rule: DecisionRule | None = None,
+        input_hash_key: bytes | None = None,
     ) -> None:
-        if len(hmac_key) < 16:
-            raise ValueError("the HMAC key must be at least 16 bytes")
+        if len(pseudonym_key) < 16 or (input_hash_key is not None and len(input_hash_key) < 16):
+            raise ValueError("the HMAC keys must be at least 16 bytes")
         self.holder = holder
         self.audit = audit
-        self._hmac_key = hmac_key
+        self._pseudonym_key = pseudonym_key
+        self._input_hash_key = input_hash_key or pseudonym_key
         self._fallback_catalog = fallback_catalog
         self._audit_timeout = audit_timeout
+        self._decision_rule = decision_rule or DecisionRule()
         self._file_catalog: Catalog | None = None
 
     # -- catalog -----------------------------------------------------------------------------
@@ -280,12 +292,15 @@ class SuggestionService:
     ) -> DecisionRecord:
         """Check a caseworker's decision against the suggestion it answers.
 
-        Raises `UnknownRequestError` for an unknown request id and `DecisionRejectedError`
-        when the decision does not fit the suggestion.
+        Raises `UnknownRequestError` for an unknown request id, `DecisionForbiddenError`
+        when `actor` may not decide on it (checked before anything about its content is
+        said), and `DecisionRejectedError` when the decision does not fit the suggestion.
         """
         suggestion = self.audit.suggestion(request_id)
         if suggestion is None:
             raise UnknownRequestError(f"no answered request has the id {request_id}")
+        if not self._decision_rule.allows(suggestion.actor, actor):
+            raise DecisionForbiddenError("only the caseworker who asked (or their team) decides")
         if suggestion.kind != "recommendation":
             raise DecisionRejectedError(
                 "request_id", "this request was an eligibility check, not a recommendation"
@@ -309,7 +324,7 @@ class SuggestionService:
                 raise DecisionRejectedError("service_id", "is not a service of the catalog")
         followed_top = bool(shown) and service_id == shown[0]
         reason = reason.strip() if reason else None
-        if reason and HENKILOTUNNUS_PATTERN.search(reason):
+        if reason and contains_henkilotunnus(reason):
             # Free text is stored as written: refuse it rather than keep a code in the audit.
             raise DecisionRejectedError("reason", "must not contain a personal identity code")
         if shown and not followed_top and not reason:
@@ -335,10 +350,18 @@ class SuggestionService:
         reason: str | None,
         actor: str | None,
     ) -> DecisionRecord:
-        """`prepare_decision`, then wait until the decision is durable."""
-        record = self.prepare_decision(
-            request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
-        )
+        """`prepare_decision`, then wait until the decision is durable.
+
+        A forbidden attempt is audited (a `decision_refused` event) before it is refused.
+        """
+        try:
+            record = self.prepare_decision(
+                request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
+            )
+        except DecisionForbiddenError:
+            event = SecurityEventRecord(utc_now(), "decision_refused", actor, request_id)
+            await self._durable(self.audit.submit_security_event(event))
+            raise
         await self._durable(self.audit.submit_decision(record))
         return record
 
@@ -354,14 +377,14 @@ class SuggestionService:
         """The pseudonymous client key: keyed HMAC of the henkilötunnus, else of the client id."""
         code = checked.sent.get("henkilotunnus")
         if isinstance(code, str) and code.strip():
-            return pseudonymous_key(code.strip().upper(), self._hmac_key)
-        return pseudonymous_key(checked.profile.client_id, self._hmac_key)
+            return pseudonymous_key(code.strip().upper(), self._pseudonym_key)
+        return pseudonymous_key(checked.profile.client_id, self._pseudonym_key)
 
     def input_hash(self, payload: Mapping[str, Any]) -> str:
         """A keyed hash of the request (keyed: a profile with a code could be guessed)."""
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hmac.new(
-            self._hmac_key, b"polku-input\x00" + canonical.encode(), hashlib.sha256
+            self._input_hash_key, b"polku-input\x00" + canonical.encode(), hashlib.sha256
         ).hexdigest()
 
 

@@ -4,7 +4,8 @@ The audit store keeps, for each recommendation, the client's pseudonymous key (a
 HMAC of the personal identity code, or of the client id when no code was given) and what
 the caseworker decided; it holds no outcomes and no needs. The register holds those. This
 module joins the two: it recomputes each register client's possible keys with the same
-secret (`models.henkilotunnus.pseudonymous_key`), matches each decided recommendation to the
+secret (`models.henkilotunnus.pseudonymous_key` with the key `models.keys.derive_key` gives
+for pseudonyms), matches each decided recommendation to the
 client's latest assessment on or before the day of the suggestion (within
 `MAX_DAYS_BEFORE`), and returns one row per matched recommendation with the need fields,
 the outcomes and `followed_top`. Neither the code nor the client id leaves this module: the
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from models.henkilotunnus import pseudonymous_key
+from models.keys import derive_key
 from models.objectives import TARGETS, outcomes_from_episodes
 from models.profile import NEED_FIELDS
 from pipeline.effects.estimators import EffectsError
@@ -222,7 +224,7 @@ def run_audit_effects(
 
     if target not in TARGETS:
         raise EffectsError(f"--objective for --audit must be one target of {', '.join(TARGETS)}")
-    key = audit_key(key_file)
+    key = derive_key(audit_key(key_file), "pseudonym")  # as the service derives it
     episodes = load_register(directory, load_catalog())
     try:
         clients = read_table(find_file(directory, "clients"))

@@ -11,14 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, DateTime, Engine, Integer, delete, select
+from sqlalchemy import Boolean, DateTime, Engine, Integer, delete, insert, select
 
+from service.audit.chain import tombstone_seal
 from service.audit.reads import iter_records, naive_utc
 from service.audit.schema import (
     EXPORT_COLUMNS,
     EXPORT_SOURCES,
     TIMESTAMP_COLUMNS,
+    audit_prune_permits,
+    audit_tombstones,
     decisions,
+    security_events,
     suggestions,
 )
 
@@ -35,6 +39,7 @@ class PruneResult:
 
     suggestions: int
     decisions: int
+    security_events: int = 0
 
 
 def export(engine: Engine, out: Path | str) -> int:
@@ -58,20 +63,49 @@ def export(engine: Engine, out: Path | str) -> int:
     return count
 
 
-def prune(engine: Engine, older_than_days: int, *, now: dt.datetime | None = None) -> PruneResult:
-    """Remove suggestions older than `older_than_days` days, with their decisions."""
+def prune(
+    engine: Engine,
+    older_than_days: int,
+    chain_key: bytes,
+    *,
+    now: dt.datetime | None = None,
+) -> PruneResult:
+    """Remove suggestions older than `older_than_days` days, with their decisions, and
+    security events as old; each removed row leaves a sealed tombstone in the hash chain."""
     if older_than_days < 1:
         raise ValueError("older_than_days must be at least 1")
     cutoff = naive_utc(now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=older_than_days)
     old = select(suggestions.c.request_id).where(suggestions.c.created_at < cutoff)
+    doomed = (
+        (decisions, decisions.c.request_id.in_(old)),
+        (suggestions, suggestions.c.created_at < cutoff),
+        (security_events, security_events.c.created_at < cutoff),
+    )
+    removed: dict[str, int] = {}
     with engine.begin() as conn:
-        removed_decisions = conn.execute(
-            delete(decisions).where(decisions.c.request_id.in_(old))
-        ).rowcount
-        removed_suggestions = conn.execute(
-            delete(suggestions).where(suggestions.c.created_at < cutoff)
-        ).rowcount
-    return PruneResult(suggestions=removed_suggestions, decisions=removed_decisions)
+        conn.execute(delete(audit_prune_permits))
+        conn.execute(insert(audit_prune_permits).values(id=1))  # the delete triggers let it be
+        for table, condition in doomed:
+            rows = conn.execute(select(table.c.id, table.c.chain_hash).where(condition)).all()
+            tombs = [
+                {
+                    "table_name": table.name,
+                    "row_id": int(row_id),
+                    "chain_hash": str(chain_hash),
+                    "seal": tombstone_seal(chain_key, table.name, int(row_id), str(chain_hash)),
+                }
+                for row_id, chain_hash in rows
+                if chain_hash is not None
+            ]
+            if tombs:
+                conn.execute(insert(audit_tombstones), tombs)
+            removed[table.name] = conn.execute(delete(table).where(condition)).rowcount
+        conn.execute(delete(audit_prune_permits))
+    return PruneResult(
+        suggestions=removed["suggestions"],
+        decisions=removed["decisions"],
+        security_events=removed["security_events"],
+    )
 
 
 def _plain(value: Any) -> Any:

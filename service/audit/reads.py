@@ -13,6 +13,7 @@ from service.audit.schema import (
     SUGGESTION_COLUMNS,
     SuggestionRecord,
     decisions,
+    security_events,
     suggestions,
 )
 
@@ -30,9 +31,9 @@ def suggestion(engine: Engine, request_id: str) -> SuggestionRecord | None:
     return SuggestionRecord(**dict(zip(SUGGESTION_COLUMNS, row, strict=True)))
 
 
-def count(engine: Engine, table: Literal["suggestions", "decisions"]) -> int:
+def count(engine: Engine, table: Literal["suggestions", "decisions", "security_events"]) -> int:
     """How many records the table holds."""
-    target = suggestions if table == "suggestions" else decisions
+    target = {"suggestions": suggestions, "decisions": decisions}.get(table, security_events)
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(target)).scalar_one())
 

@@ -1,14 +1,16 @@
 """The audit tables, the one definition every list of audit columns derives from.
 
 Two tables: `suggestions` (one row per answered request) and `decisions` (what a caseworker
-decided, a correction being a later row). Both are append-only: triggers refuse updates in
-SQLite and PostgreSQL. The joined view evaluators read (`EXPORT_COLUMNS`), the export's
-Parquet schema and the API's record schema are all derived from these tables.
+decided, a correction being a later row), and beside them `security_events` (refused
+attempts, such as a decision on another caseworker's request). All are append-only: triggers
+refuse updates in SQLite and PostgreSQL. The joined view evaluators read (`EXPORT_COLUMNS`),
+the export's Parquet schema and the API's record schema are all derived from these tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -24,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     event,
 )
 
@@ -50,6 +53,7 @@ suggestions = Table(
     Column("eligible", Boolean, nullable=False),
     Column("responsible_office", String(32), nullable=False),
     Column("ranking", Text, nullable=False),
+    Column("chain_hash", String(64), nullable=True),
 )
 
 decisions = Table(
@@ -69,18 +73,79 @@ decisions = Table(
     Column("service_id", String(64), nullable=True),
     Column("followed_top", Boolean, nullable=False),
     Column("reason", Text, nullable=True),
+    Column("chain_hash", String(64), nullable=True),
 )
 
-# Records are never changed in place; retention may delete whole old records.
-for _table in ("suggestions", "decisions"):
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(), nullable=False, index=True),
+    Column("event", String(32), nullable=False),
+    Column("actor", String(64), nullable=True),
+    Column("request_id", String(36), nullable=True),
+    Column("chain_hash", String(64), nullable=True),
+)
+
+# Tamper evidence (`service.audit.chain`): what retention removed, sealed, so the chain
+# still links across it; and the permit retention holds while it deletes.
+audit_tombstones = Table(
+    "audit_tombstones",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("table_name", String(32), nullable=False),
+    Column("row_id", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("seal", String(64), nullable=False),
+    UniqueConstraint("table_name", "row_id"),
+)
+audit_prune_permits = Table(
+    "audit_prune_permits", metadata, Column("id", Integer, primary_key=True)
+)
+
+AUDIT_TABLES: Final = ("suggestions", "decisions", "security_events")
+CHAINED_TABLES: Final = (suggestions, decisions, security_events)
+# Columns the store keeps for itself: never part of a record, an export or the chain's content.
+STORE_COLUMNS: Final = ("id", "chain_hash")
+
+
+@functools.cache
+def chained_columns(table: Table) -> tuple[str, ...]:
+    """The columns of `table` a row's chain hash covers (all but the store's own)."""
+    return tuple(c.name for c in table.c if c.name not in STORE_COLUMNS)
+
+
+def _sqlite_trigger(name: str, table: str, when: str, condition: str, message: str) -> None:
     event.listen(
         metadata,
         "after_create",
         DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {_table}_append_only BEFORE UPDATE ON {_table} "
-            "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END"
+            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {when} ON {table} {condition} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
         ).execute_if(dialect="sqlite"),
     )
+
+
+# Records are never changed in place; only retention deletes (whole old records, holding a
+# permit, leaving tombstones); a row without its chain hash was not written by the writer.
+for _table in (*AUDIT_TABLES, "audit_tombstones"):
+    _sqlite_trigger(f"{_table}_append_only", _table, "UPDATE", "", "audit records are append-only")
+for _table in AUDIT_TABLES:
+    _sqlite_trigger(
+        f"{_table}_no_delete",
+        _table,
+        "DELETE",
+        "WHEN NOT EXISTS (SELECT 1 FROM audit_prune_permits)",
+        "audit records are deleted only by retention",
+    )
+    _sqlite_trigger(
+        f"{_table}_chained_insert",
+        _table,
+        "INSERT",
+        "WHEN NEW.chain_hash IS NULL",
+        "audit records are written only by the audit writer",
+    )
+_sqlite_trigger("audit_tombstones_no_delete", "audit_tombstones", "DELETE", "", "tombstones stay")
 event.listen(
     metadata,
     "after_create",
@@ -89,7 +154,7 @@ event.listen(
         "BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$ LANGUAGE plpgsql"
     ).execute_if(dialect="postgresql"),
 )
-for _table in ("suggestions", "decisions"):
+for _table in AUDIT_TABLES:
     event.listen(
         metadata,
         "after_create",
@@ -100,9 +165,10 @@ for _table in ("suggestions", "decisions"):
         ).execute_if(dialect="postgresql"),
     )
 
-# What a record carries: every column but the store's own row id.
-SUGGESTION_COLUMNS: Final = tuple(c.name for c in suggestions.c if c.name != "id")
-DECISION_COLUMNS: Final = tuple(c.name for c in decisions.c if c.name != "id")
+# What a record carries: every column but the store's own (row id, chain hash).
+SUGGESTION_COLUMNS: Final = chained_columns(suggestions)
+DECISION_COLUMNS: Final = chained_columns(decisions)
+SECURITY_EVENT_COLUMNS: Final = chained_columns(security_events)
 
 # The joined view: each suggestion's columns, then its decision's under these names (the
 # decision's request id is the suggestion's, so it is not repeated).
@@ -120,7 +186,7 @@ EXPORT_SOURCES: Final[tuple[tuple[str, Column[object], bool], ...]] = tuple(
     + [
         (_DECISION_LABELS.get(c.name, c.name), c, True)
         for c in decisions.c
-        if c.name != "request_id"
+        if c.name not in ("request_id", "chain_hash")
     ]
 )
 """(name in the joined view, source column, nullable there), in view order."""
@@ -179,3 +245,17 @@ class DecisionRecord:
     service_id: str | None
     followed_top: bool
     reason: str | None
+
+
+SecurityEvent = Literal["decision_refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEventRecord:
+    """A refused attempt worth an auditor's eye (`decision_refused`: a caseworker tried to
+    decide on a request they may not decide on). Its fields are `SECURITY_EVENT_COLUMNS`."""
+
+    created_at: dt.datetime
+    event: SecurityEvent
+    actor: str | None
+    request_id: str | None

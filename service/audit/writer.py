@@ -17,28 +17,33 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
+import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
-from sqlalchemy import Engine, Table, create_engine, event, insert
+from sqlalchemy import Engine, Table, create_engine, event, insert, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
+from service.audit import chain, reads
 from service.audit import export as _export
-from service.audit import reads
 from service.audit.export import PruneResult
 from service.audit.schema import (
+    CHAINED_TABLES,
     DecisionRecord,
+    SecurityEventRecord,
     SuggestionRecord,
     decisions,
     metadata,
+    security_events,
     suggestions,
 )
+from service.statefiles import open_private, private_sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,8 @@ class AuditStore:
     Parameters
     ----------
     url : SQLAlchemy database URL (`sqlite:///path` or `postgresql+psycopg://...`).
+    chain_key : key of the rows' hash chain (`ServiceKeys.audit_chain`; without it the
+        chain is keyed with a constant and shows only edits made by those unaware of it).
 
     Examples
     --------
@@ -72,8 +79,9 @@ class AuditStore:
     >>> store.open(); store.write_suggestion(record); store.close()  # doctest: +SKIP
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, chain_key: bytes | None = None) -> None:
         self.url = url
+        self.chain_key = chain_key or chain.UNKEYED
         self._engine: Engine | None = None
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -135,6 +143,10 @@ class AuditStore:
         """Queue a decision; the future completes once it is committed (or failed)."""
         return self._submit(decisions, _row(record))
 
+    def submit_security_event(self, record: SecurityEventRecord) -> Future[None]:
+        """Queue a security event; the future completes once it is committed (or failed)."""
+        return self._submit(security_events, _row(record))
+
     def write_suggestion(self, record: SuggestionRecord) -> None:
         """Write a suggestion and wait until it is durable."""
         self.submit_suggestion(record).result()
@@ -186,9 +198,11 @@ class AuditStore:
     def _commit(self, batch: Sequence[_Pending]) -> None:
         try:
             with self._exclusive_write(), self.engine.begin() as conn:
-                for table in (suggestions, decisions):  # parents before children
+                for table in (suggestions, decisions, security_events):  # parents first
                     rows = [p.row for p in batch if p.table is table]
                     if rows:
+                        # Under the write lock: no other writer can move the head meanwhile.
+                        chain.chain_rows(self.chain_key, chain.head(conn, table), table, rows)
                         conn.execute(insert(table), rows)
         except Exception:
             if len(batch) > 1:
@@ -212,7 +226,8 @@ class AuditStore:
             yield
             return
         if self._lock_file is None:
-            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 (kept open)
+            fd = open_private(self._lock_path, os.O_RDWR | os.O_APPEND)
+            self._lock_file = os.fdopen(fd, "a+b")  # kept open
         fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -225,7 +240,7 @@ class AuditStore:
         """The suggestion answered under `request_id`, or None."""
         return reads.suggestion(self.engine, request_id)
 
-    def count(self, table: Literal["suggestions", "decisions"]) -> int:
+    def count(self, table: Literal["suggestions", "decisions", "security_events"]) -> int:
         """How many records the table holds."""
         return reads.count(self.engine, table)
 
@@ -248,7 +263,12 @@ class AuditStore:
 
     def prune(self, older_than_days: int, *, now: dt.datetime | None = None) -> PruneResult:
         """Remove suggestions older than `older_than_days` days, with their decisions."""
-        return _export.prune(self.engine, older_than_days, now=now)
+        with self._exclusive_write():
+            return _export.prune(self.engine, older_than_days, self.chain_key, now=now)
+
+    def verify(self, heads: Mapping[str, tuple[int, str]] | None = None) -> chain.Verification:
+        """Check the hash chain of every table (`service.audit.chain.verify`)."""
+        return chain.verify(self.engine, self.chain_key, heads)
 
 
 def _create_tables(engine: Engine, attempts: int = 3) -> None:
@@ -259,12 +279,27 @@ def _create_tables(engine: Engine, attempts: int = 3) -> None:
     """
     for attempt in range(1, attempts + 1):
         try:
+            _add_chain_columns(engine)
             metadata.create_all(engine)
             return
         except DatabaseError as error:
             if "already exists" not in str(error).lower() or attempt == attempts:
                 raise
             log.info("audit tables were created by another process; checking again")
+
+
+def _add_chain_columns(engine: Engine) -> None:
+    """Give a store made before the hash chain its `chain_hash` columns (rows before stay
+    unchained, which `verify` reports)."""
+    present = set(inspect(engine).get_table_names())
+    with engine.begin() as conn:
+        for table in CHAINED_TABLES:
+            if table.name not in present:
+                continue
+            columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
+            if "chain_hash" not in columns:
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN chain_hash VARCHAR(64)"))
+                log.warning("audit table %s: chain_hash column added", table.name)
 
 
 def _write_lock_path(url: str) -> Path | None:
@@ -282,7 +317,7 @@ def _make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(database)  # 0600, and so are its -wal and -shm files
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -298,6 +333,6 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
-def _row(record: SuggestionRecord | DecisionRecord) -> dict[str, Any]:
+def _row(record: SuggestionRecord | DecisionRecord | SecurityEventRecord) -> dict[str, Any]:
     # Shallow: every field is immutable (`dataclasses.asdict` deep-copies each value).
     return {name: getattr(record, name) for name in record.__slots__}

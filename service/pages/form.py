@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from models.henkilotunnus import HENKILOTUNNUS_PATTERN
+from models.henkilotunnus import contains_henkilotunnus
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS
 from models.profile import (
     BARRIER_FLAGS,
@@ -203,7 +203,7 @@ def values_to_show(form: Mapping[str, Any]) -> dict[str, str]:
         value = form.get(name)
         if name == "henkilotunnus" or not isinstance(value, str):
             continue
-        if HENKILOTUNNUS_PATTERN.search(value):
+        if contains_henkilotunnus(value):
             continue
         shown[name] = value
     for flag in BARRIER_FLAGS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -21,9 +22,12 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData
 
 from models.catalog import Catalog, load_catalog
+from models.henkilotunnus import contains_henkilotunnus
 from models.objectives import Objective
 from models.profile_validation import ProfileValidationError
 from service.audit import AuditUnavailableError
+from service.auth import AccessLimits, client_address, key_digest
+from service.errors import redact
 from service.pages import answers as answers_module
 from service.pages import form as profile_form
 from service.pages import i18n
@@ -31,6 +35,7 @@ from service.pages.session import (
     PageSession,
     clear_session,
     csrf_ok,
+    end_session,
     identify,
     new_session,
     page_secret,
@@ -39,6 +44,7 @@ from service.pages.session import (
     write_session,
 )
 from service.suggest import (
+    DecisionForbiddenError,
     DecisionRejectedError,
     NoModelError,
     SuggestionService,
@@ -144,7 +150,7 @@ def _render(
             lang=lang,
             languages=i18n.LANGUAGES,
             language_names=i18n.language_names(),
-            here=request.url.path,
+            here=_here(request),
             session=session,
             t=lambda key, **values: i18n.ui(key, lang, **values),
             label=lambda name: i18n.field_label(name, lang),
@@ -156,6 +162,13 @@ def _render(
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     write_session(request, response, session)
     return response
+
+
+def _here(request: Request) -> str:
+    """The page's own path for its language links, unless it holds something shaped like an
+    identity code (a 404 for `/answers/<code>` must not write the code into its links)."""
+    path = request.url.path
+    return "/" if redact(path) != path else path
 
 
 def _redirect(request: Request, session: PageSession | None, url: str) -> RedirectResponse:
@@ -196,12 +209,22 @@ async def signin(request: Request) -> Response:
     if not csrf_ok(read_session(request, session.lang), form.get("csrf_token")):
         return _render(request, new_session(session.lang), "signin.html", {"error": "csrf"}, 403)
     key = form.get("key")
-    principal = identify(request, key.strip() if isinstance(key, str) else "")
-    if principal is None:
+    key = key.strip() if isinstance(key, str) else ""
+    # Attempts are limited per client address and per key tried, right or wrong.
+    limits: AccessLimits = request.app.state.limits
+    buckets = (f"signin-address:{client_address(request)}", f"signin-key:{key_digest(key)}")
+    wait = max(limits.signins.wait_seconds(bucket) for bucket in buckets)
+    if wait:
+        response = _render(request, session, "signin.html", {"error": "too_many"}, 429)
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+    for bucket in buckets:
+        limits.signins.take(bucket)
+    principal = identify(request, key)
+    if principal is None or principal.role != "caseworker":
+        # A key of another role is answered like an unknown one: no answer tells a valid key.
         return _render(request, session, "signin.html", {"error": "bad_key"}, 401)
-    if principal.role != "caseworker":
-        return _render(request, session, "signin.html", {"error": "not_caseworker"}, 403)
-    return _redirect(request, signed_in(session, principal), "/")
+    return _redirect(request, signed_in(request, session, principal), "/")
 
 
 @router.post("/signout")
@@ -211,6 +234,7 @@ async def signout(request: Request) -> Response:
     form = await request.form()
     if session is not None and not csrf_ok(session, form.get("csrf_token")):
         return _redirect(request, session, "/")
+    end_session(request, session)
     response = _redirect(request, None, "/signin")
     clear_session(response)
     response.delete_cookie(
@@ -337,7 +361,8 @@ def _answer_page(
             "answer": answers_module.answer_view(held, catalog, session.lang),
             "decision_error": decision_error,
             "decision_field": decision_field,
-            "posted": posted or {},
+            # Never re-rendered: a value holding an identity code (a refused reason).
+            "posted": {k: v for k, v in (posted or {}).items() if not contains_henkilotunnus(v)},
             "recorded": recorded,
             **_form_context(values),
         },
@@ -436,6 +461,10 @@ async def record_decision(request: Request, reference: str) -> Response:
             decision_field=where,
             posted=posted,
             status_code=422,
+        )
+    except DecisionForbiddenError:
+        return _answer_page(
+            request, session, held, decision_error="not_yours", posted=posted, status_code=403
         )
     except UnknownRequestError:
         return _answer_page(

@@ -14,6 +14,8 @@ from service.schemas import AuditRecordOut, AuditRecordsResponse
 
 router = APIRouter(prefix="/v1/audit", tags=["evaluator"])
 
+MAX_OFFSET = 2**53  # also the largest integer every JSON client reads exactly
+
 
 @router.get("/records", response_model=AuditRecordsResponse, responses={**AUTH, **QUERY})
 async def audit_records(
@@ -22,7 +24,8 @@ async def audit_records(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: int = Query(default=500, ge=1, le=5000),
-    offset: int = Query(default=0, ge=0),
+    # Bounded so that the store's 64-bit OFFSET cannot overflow (a 422, not a 500).
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> AuditRecordsResponse:
     """A page of audit records (no personal identity codes), oldest first."""
     rows = await run_in_threadpool(

@@ -8,8 +8,16 @@ from service.schemas import ErrorOut, ProfileIn, ValidationErrorOut
 from service.suggest import CheckedProfile
 
 AUTH: Final[dict[int | str, dict[str, Any]]] = {
-    401: {"model": ErrorOut, "description": "No or unknown credentials."},
-    403: {"model": ErrorOut, "description": "Credentials of a role this route is not for."},
+    401: {
+        "model": ErrorOut,
+        "description": "No credentials, or a key that is not of this route's roles (unknown "
+        "keys and keys of other roles get the same answer).",
+    },
+    429: {
+        "model": ErrorOut,
+        "description": "Too many requests from this key or address, or too many wrong keys "
+        "from this address: wait the seconds of Retry-After.",
+    },
 }
 BODY: Final[dict[int | str, dict[str, Any]]] = {
     413: {"model": ErrorOut, "description": "Request body too large."},

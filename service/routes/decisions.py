@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, status
@@ -15,18 +16,25 @@ router = APIRouter(prefix="/v1", tags=["caseworker"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No answered request has this id."}
 }
+NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": ErrorOut,
+        "description": "The request was asked by another caseworker (outside the caller's "
+        "team): only they decide. The attempt is audited.",
+    }
+}
 
 
 @router.post(
     "/decisions",
     response_model=DecisionOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH, **BODY, **NOT_FOUND, **AUDIT_DOWN},
+    responses={**AUTH, **BODY, **NOT_YOURS, **NOT_FOUND, **AUDIT_DOWN},
 )
 async def record_decision(
     body: DecisionIn, principal: Caseworker, suggestions: SuggestionsDep
 ) -> DecisionOut:
-    """Record the caseworker's decision for an answered recommendation."""
+    """Record the caseworker's decision for an answered recommendation they asked for."""
     record = await suggestions.decide(
         body.request_id,
         choice=body.choice,
@@ -36,7 +44,7 @@ async def record_decision(
     )
     return DecisionOut(
         request_id=record.request_id,
-        recorded_at=record.created_at,
+        recorded_at=record.created_at.replace(tzinfo=dt.UTC),  # the store's UTC, said so
         choice=record.choice,
         service_id=record.service_id,
         followed_top=record.followed_top,

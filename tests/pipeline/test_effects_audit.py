@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from models.henkilotunnus import pseudonymous_key
+from models.keys import derive_key
 from pipeline.cli import build_app
 from pipeline.effects.audit import join_audit, latest_decisions
 from pipeline.synth.world import SynthConfig, generate_world, write_world
@@ -20,15 +21,18 @@ def world():
     return generate_world(SynthConfig(n_clients=1500, seed=31))
 
 
-def _audit(world, n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An export as `polku audit export` writes it, for `n` sampled assessments."""
+def _audit(
+    world, n: int = 400, seed: int = 0, key: bytes = KEY
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An export as `polku audit export` writes it, for `n` sampled assessments, its client
+    keys made with the pseudonym key `key`."""
     rng = np.random.default_rng(seed)
     episodes = world.episodes
     picked = episodes.iloc[rng.choice(len(episodes), size=n, replace=False)].reset_index(drop=True)
     codes = world.clients.set_index("client_id")["henkilotunnus"]
     by_code = rng.random(n) < 0.5  # half the requests carried the identity code
     keys = [
-        pseudonymous_key(codes[c].upper(), KEY) if use_code else pseudonymous_key(c, KEY)
+        pseudonymous_key(codes[c].upper(), key) if use_code else pseudonymous_key(c, key)
         for c, use_code in zip(picked["client_id"], by_code, strict=True)
     ]
     followed = rng.random(n) < 1 / (1 + np.exp(-(picked["unemployment_months"] - 12) / 6))
@@ -53,7 +57,7 @@ def _audit(world, n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFra
             "request_id": [f"x{i}" for i in range(10)],
             "created_at": "2022-05-01T10:00:00",
             "kind": "recommendation",
-            "client_key": [pseudonymous_key(f"nobody-{i}", KEY) for i in range(10)],
+            "client_key": [pseudonymous_key(f"nobody-{i}", key) for i in range(10)],
             "decided_at": "2022-05-01T11:00:00",
             "followed_top": True,
         }
@@ -103,7 +107,8 @@ def test_join_audit_wrong_key_matches_nothing(world):
 
 def test_effects_cli_audit_followed_against_overridden(world, tmp_path, monkeypatch):
     write_world(world, tmp_path / "world")
-    audit, _ = _audit(world)
+    # The service keys clients with the pseudonym key derived from its secret (issue 13).
+    audit, _ = _audit(world, key=derive_key(KEY, "pseudonym"))
     audit.to_csv(tmp_path / "audit.csv", index=False)
     monkeypatch.setenv("POLKU_HMAC_KEY", KEY.decode())
     app = build_app()

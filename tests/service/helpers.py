@@ -195,6 +195,8 @@ def start_server(state_dir: Path, registry: Path, *, timeout: float = 90.0) -> L
         "POLKU_CASEWORKER_KEYS": json.dumps({"desk-1": KEYS["caseworker"]}),
         "POLKU_DATA_SCIENTIST_KEYS": json.dumps({"ds-1": KEYS["data_scientist"]}),
         "POLKU_EVALUATOR_KEYS": json.dumps({"eval-1": KEYS["evaluator"]}),
+        # The load of the kill -9 tests comes from one key and address.
+        "POLKU_API_REQUESTS_PER_MINUTE": "100000000",
     }
     env.pop("POLKU_AUDIT_DB_URL", None)
     with log_path.open("ab") as log:

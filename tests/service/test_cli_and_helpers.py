@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,20 +13,24 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from models.keys import derive_key
 from pipeline.cli import build_app
 from service.audit import AuditStore
 from service.errors import RedactingFilter, redact, without_values
-from tests.service.helpers import decision, suggestion
+from tests.service.helpers import HMAC_KEY, decision, suggestion
 
 
 @pytest.fixture
 def audit_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditStore]:
     url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
     monkeypatch.setenv("POLKU_AUDIT_DB_URL", url)
+    # prune seals tombstones and verify checks the chain with the key derived from the
+    # secret, which outside development must be configured (issue 13).
+    monkeypatch.setenv("POLKU_HMAC_KEY", HMAC_KEY)
     from service.settings import get_settings
 
     get_settings.cache_clear()
-    store = AuditStore(url).open()
+    store = AuditStore(url, chain_key=derive_key(HMAC_KEY.encode(), "audit-chain")).open()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     store.write_suggestion(suggestion("a" * 32, created_at=now - dt.timedelta(days=50)))
     store.write_suggestion(suggestion("b" * 32, created_at=now - dt.timedelta(days=1)))
@@ -54,6 +59,23 @@ def test_audit_prune_command_applies_the_age(audit_env: AuditStore) -> None:
     assert result.exit_code == 0, result.output
     assert "removed 1 suggestions and 1 decisions older than 30 days" in result.output
     assert audit_env.count("suggestions") == 1
+
+
+def test_audit_verify_command_names_the_first_broken_row(audit_env: AuditStore) -> None:
+    result = CliRunner().invoke(build_app(), ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "suggestions: 2 rows chained" in result.output
+    head = next(line for line in result.output.splitlines() if line.startswith("head sugg"))
+    recorded = head.removeprefix("head ")
+    again = CliRunner().invoke(build_app(), ["audit", "verify", "--head", recorded])
+    assert again.exit_code == 0, again.output
+    path = audit_env.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER suggestions_append_only")
+        conn.execute("UPDATE suggestions SET eligible = 0 WHERE id = 2")
+    broken = CliRunner().invoke(build_app(), ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "BROKEN at suggestions row 2" in broken.output
 
 
 def test_serve_command_is_registered_with_loopback_defaults() -> None:

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from models.henkilotunnus import pseudonymous_key
+from models.keys import derive_key
 from tests.service.helpers import HMAC_KEY, auth, client_profile, non_client_profile
 
 CASEWORKER = auth("caseworker")
@@ -53,7 +54,9 @@ def test_eligibility_is_audited_with_a_keyed_client_key(api: TestClient) -> None
     assert record.kind == "eligibility"
     assert record.eligible is True
     assert record.actor == "desk-1"
-    assert record.client_key == pseudonymous_key(profile["henkilotunnus"], HMAC_KEY.encode())
+    # Keyed with the pseudonym key derived from the secret (issue 13: one key per purpose).
+    pseudonym_key = derive_key(HMAC_KEY.encode(), "pseudonym")
+    assert record.client_key == pseudonymous_key(profile["henkilotunnus"], pseudonym_key)
     assert profile["henkilotunnus"] not in json.dumps(record.__repr__())
 
 
