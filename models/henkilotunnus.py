@@ -1,9 +1,9 @@
 """The Finnish personal identity code (henkilötunnus): check it, read the birth date, key it.
 
-The code is used for two things only (RULES.md §4): telling people apart and deriving the
-birth date. Nothing here ever puts the code into an error message, a repr or a log line;
-where a stable key is needed, `pseudonymous_key` gives a keyed HMAC of it (a plain hash of
-a code can be reversed by hashing every possible code).
+The code is used for two things only (docs/domain/RULES.md §4): telling people apart and
+deriving the birth date. Nothing here ever puts the code into an error message, a repr or
+a log line; where a stable key is needed, `pseudonymous_key` gives a keyed HMAC of it (a
+plain hash of a code can be reversed by hashing every possible code).
 
 One definition of the checks works on numpy arrays (`parse_henkilotunnus_array`, used to
 validate whole register extracts); the single-code functions call it with one element.

@@ -1,4 +1,4 @@
-"""The eligibility gate: who is a client of Helsinki's employment services (RULES.md).
+"""The eligibility gate: who is a client of Helsinki's employment services (docs/domain/RULES.md).
 
 One job per module:
 

@@ -1,4 +1,4 @@
-"""The gate's decision: is a client Helsinki's, or the TE office's (RULES.md)?
+"""The gate's decision: is a client Helsinki's, or the TE office's (docs/domain/RULES.md)?
 
 The gate is the only part of Polku that decides on its own, so it follows predefined rules
 with no discretion, and every decision says why, in Finnish, Swedish and English.

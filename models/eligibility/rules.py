@@ -1,4 +1,4 @@
-"""The gate's rules (RULES.md): conditions C1-C5 and the target groups, one function each.
+"""The gate's rules (docs/domain/RULES.md): conditions C1-C5 and the target groups.
 
 Every rule works on numpy arrays, so the same functions decide a whole frame at once and one
 profile as arrays of length one; `evaluate_rules` applies them all, each row under its own
@@ -16,7 +16,7 @@ import numpy as np
 from models.demographics import age_in_years, is_foreign_language, is_one_of
 from models.eligibility.rule_sets import RuleSet, rule_set_index
 
-# Condition codes in the order of RULES.md (C1-C5).
+# Condition codes in the order of docs/domain/RULES.md (C1-C5).
 OUTSIDE_EXPERIMENT_PERIOD: Final = "outside_experiment_period"
 NOT_HELSINKI_RESIDENT: Final = "not_helsinki_resident"
 NOT_REGISTERED_JOBSEEKER: Final = "not_registered_jobseeker"
@@ -30,7 +30,7 @@ CONDITION_CODES: Final = (
     NO_TARGET_GROUP,
 )
 
-# Target group codes in the order of RULES.md §2.
+# Target group codes in the order of docs/domain/RULES.md §2.
 NO_EARNINGS_RELATED_ALLOWANCE: Final = "no_earnings_related_allowance"
 UNDER_30: Final = "under_30"
 FOREIGN_LANGUAGE: Final = "foreign_language"

@@ -1,7 +1,7 @@
 """`polku generate`: draw a synthetic Helsinki and write clients, episodes and truth.
 
 Prints each step with its time (progress for long runs) and, at the end, the generated
-marginals beside the calibration targets of CALIBRATION.md.
+marginals beside the calibration targets of docs/domain/CALIBRATION.md.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def generate(
         typer.echo("note: this world has a hidden confounder (unobserved motivation)")
     if scenario != DEFAULT_SCENARIO:
         typer.echo(f"note: scenario {scenario}: {SCENARIOS[scenario].description}")
-    typer.echo("\nGenerated marginals beside CALIBRATION.md:")
+    typer.echo("\nGenerated marginals beside docs/domain/CALIBRATION.md:")
     for marginal in calibration_marginals(world.episodes):
         typer.echo("  " + marginal.row())
 

@@ -1,6 +1,6 @@
 """What a client's service history does to the true effects of the synthetic world.
 
-Two generic, assumed mechanisms (no figure of CALIBRATION.md sets them):
+Two generic, assumed mechanisms (no figure of docs/domain/CALIBRATION.md sets them):
 
 - **diminishing returns**: a service the client was placed in at an earlier assessment does
   `REPEAT_EFFECT_SCALE` of its effect when taken again (what it teaches was learnt once);

@@ -1,4 +1,4 @@
-"""The generated world's marginals beside the calibration targets of CALIBRATION.md.
+"""The generated world's marginals beside the calibration targets of docs/domain/CALIBRATION.md.
 
 Each `Marginal` says which public figure (or labelled assumption) it is checked against,
 the range accepted (the figure with its stated tolerance) and the generated value. `polku
@@ -43,7 +43,7 @@ def _share(mask: np.ndarray, among: np.ndarray) -> float:
 
 
 def calibration_marginals(episodes: pd.DataFrame) -> list[Marginal]:
-    """Compare a world's episodes with CALIBRATION.md (tolerances stated in each row)."""
+    """Compare a world's episodes with docs/domain/CALIBRATION.md (tolerance in each row)."""
     dates = episodes["assessment_date"].to_numpy(dtype="datetime64[D]")
     age = age_in_years(episodes["birth_date"].to_numpy(dtype="datetime64[D]"), dates)
     foreign = is_foreign_language(
@@ -136,7 +136,7 @@ def calibration_marginals(episodes: pd.DataFrame) -> list[Marginal]:
         ),
         Marginal(
             "assessments the gate turns away",
-            "15-25 % (issue 3 design target)",
+            "15-25 % (a design choice, not a published figure)",
             0.15,
             0.25,
             float(1.0 - eligible.mean()) if len(eligible) else float("nan"),

@@ -14,7 +14,7 @@ A structural model, the same for every episode, written once on numpy arrays:
   course only for a low language level, debt advice through debt problems, a start-up grant
   for those with a business plan, ...; long programmes lock in (lower index at six months,
   higher at twelve). Effects are small on the probability scale (a few points), as in the
-  evidence of SERVICES.md; the health check has none.
+  evidence of docs/domain/SERVICES.md; the health check has none.
 
 `truth_probabilities` returns these probabilities for any typed profile frame; evaluation uses
 them, training never does. A scenario (`pipeline.synth.scenarios`) can swap the table of
@@ -45,7 +45,7 @@ from pipeline.synth.person import (
 from pipeline.synth.scenarios import SCENARIOS, Scenario
 from pipeline.synth.service_effects import SERVICE_EFFECTS, effect_indices
 
-# Baseline intercepts, set so the world hits CALIBRATION.md's "25 % on the open labour
+# Baseline intercepts, set so the world hits docs/domain/CALIBRATION.md's "25 % on the open labour
 # market 6 months after an active service" (national, 2016) among served clients.
 INTERCEPT_EMPLOYED_6M: Final = -0.4
 INTERCEPT_EDUCATION_6M: Final = -3.0

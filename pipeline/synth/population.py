@@ -4,7 +4,7 @@
 `next_assessments` each later one from what happened at the one before (up to
 `MAX_ASSESSMENTS`, one vectorised round per rank): the employed come back less, a returning
 person's unemployment carries on from the earlier spell, and their service history is kept.
-Which figure of CALIBRATION.md set which parameter is said beside each constant and in
+Which figure of docs/domain/CALIBRATION.md set which parameter is said beside each constant and in
 `docs/DATA_CARD.md`; constants without a figure are labelled assumptions.
 
 Correlations built in: one latent disadvantage (older people have more of it) drives long
@@ -32,8 +32,9 @@ from models.profile import (
 PERIOD_START: Final = np.datetime64("2021-03-01", "D")
 PERIOD_END: Final = np.datetime64("2023-06-30", "D")
 
-# Foreign-language share of the register: CALIBRATION.md "foreign-language unemployed ≈ 30 %
-# (Nov 2021)"; slightly above it because the register also holds people in services.
+# Foreign-language share of the register: docs/domain/CALIBRATION.md "foreign-language
+# unemployed ≈ 30 % (Nov 2021)"; slightly above it because the register also holds people in
+# services.
 FOREIGN_SHARE: Final = 0.32
 FOREIGN_TONGUES: Final = {  # assumed mix, largest groups of Helsinki's foreign-language residents
     "ru": 0.18,
@@ -55,7 +56,7 @@ FOREIGN_TONGUES: Final = {  # assumed mix, largest groups of Helsinki's foreign-
 }
 NATIONAL_TONGUES: Final = {"fi": 0.930, "sv": 0.065, "se": 0.003, "smn": 0.001, "sms": 0.001}
 # Age bands at the first assessment (assumed), set so under-30s are ≈ 16 % of the unemployed
-# (CALIBRATION.md, Oct 2022) and 20-30 % of the clients (assumed figure).
+# (docs/domain/CALIBRATION.md, Oct 2022) and 20-30 % of the clients (assumed figure).
 AGE_BANDS: Final = (
     (17, 20, 0.03),
     (20, 25, 0.075),
@@ -77,14 +78,15 @@ MUNICIPALITIES: Final = {
     "245": 0.004,
 }
 REGISTERED_SHARE: Final = 0.985  # assumed
-# Long-term (12+ months) share of the unemployed by date: CALIBRATION.md (Nov 2021 52 %,
+# Long-term (12+ months) share of the unemployed by date: docs/domain/CALIBRATION.md (Nov 2021 52 %,
 # Oct 2022 45 %, Dec 2023 40 %), interpolated linearly and held flat outside.
 LONG_TERM_TARGETS: Final = (("2021-11-15", 0.52), ("2022-10-15", 0.45), ("2023-12-15", 0.40))
-# Fully laid off share of job seekers: CALIBRATION.md "19-22 % (Feb-Mar 2021, COVID)",
+# Fully laid off share of job seekers: docs/domain/CALIBRATION.md "19-22 % (Feb-Mar 2021, COVID)",
 # decaying to an assumed 5 % with a 4-month half-life.
 LAID_OFF_START: Final = 0.215
 LAID_OFF_FLOOR: Final = 0.05
-# In services + pay-subsidised: CALIBRATION.md "activation rate 18.8 % -> 21.9 % (2021)".
+# In services + pay-subsidised: docs/domain/CALIBRATION.md "activation rate 18.8 % -> 21.9 %
+# (2021)".
 IN_SERVICES_SHARE: Final = 0.14
 PAY_SUBSIDISED_SHARE: Final = 0.06
 # Statuses the gate does not cover (assumed shares of the register).
@@ -97,7 +99,8 @@ PENSION_SHARE_60_PLUS: Final = 0.04
 FUND_MEMBERSHIP: Final = {"national": 0.70, "foreign": 0.42, "under_25": 0.30}
 EARNINGS_RELATED_MAX_MONTHS: Final = 18  # 400 benefit days (assumed typical maximum)
 # Persons who had been experiment clients before their first assessment here (assumed; about
-# 50,000 were transferred in March 2021, CALIBRATION.md). Sets the gate's continuing clients.
+# 50,000 were transferred in March 2021, docs/domain/CALIBRATION.md). Sets the gate's
+# continuing clients.
 CONTINUING_CLIENT_SHARE: Final = 0.6
 # Repeated assessments (assumed): at most three per person, the next 4-9 months after the
 # last; whether a person comes back depends on the earlier episode's outcomes: the employed
@@ -184,7 +187,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def long_term_target(dates: np.ndarray) -> np.ndarray:
-    """CALIBRATION.md's long-term-unemployed share on each date (linear between figures)."""
+    """docs/domain/CALIBRATION.md's long-term-unemployed share on each date (linear between)."""
     days = np.asarray(dates, dtype="datetime64[D]").astype(np.int64)
     xs = np.array([np.datetime64(d, "D").astype(np.int64) for d, _ in LONG_TERM_TARGETS])
     ys = np.array([share for _, share in LONG_TERM_TARGETS])

@@ -350,9 +350,9 @@ def synthetic_henkilotunnus(
 ) -> np.ndarray:
     """Valid, unique test-range codes (individual numbers 900-999) agreeing with the birth dates.
 
-    Odd individual numbers for men, even for women (RULES.md §4); people without a recorded
-    gender get a random parity. Century signs: `-` or (since 2023) `Y` for the 1900s, `A` or
-    `B` for the 2000s.
+    Odd individual numbers for men, even for women (docs/domain/RULES.md §4); people without a
+    recorded gender get a random parity. Century signs: `-` or (since 2023) `Y` for the 1900s,
+    `A` or `B` for the 2000s.
     """
     days = np.asarray(birth_dates, dtype="datetime64[D]")
     n = len(days)
