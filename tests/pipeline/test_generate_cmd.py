@@ -27,7 +27,7 @@ def test_generate_writes_the_three_files_and_prints_marginals(tmp_path: Path) ->
         "episodes.parquet",
         "truth.parquet",
     ]
-    assert "Generated marginals beside CALIBRATION.md" in output
+    assert "Generated marginals beside docs/domain/CALIBRATION.md" in output
     assert "long-term share of the unemployed" in output and "target" in output
     assert "population of 300 persons" in output  # progress lines
     clients = pd.read_parquet(tmp_path / "clients.parquet")
