@@ -195,7 +195,10 @@ def shrunk_interval(
     -------
     shown, low, high : ndarray (..., services)
     """
-    shown_t, shown_var = calibration_at(per_target, indicators, shrinkage.coef, shrinkage.cov)
+    # The shrinkage lines have no indicator terms and a constant variance: a + b x, v.
+    coef = shrinkage.coef
+    shown_t = coef[..., 0] + coef[..., 1] * per_target
+    shown_var = np.broadcast_to(shrinkage.cov[..., 0, 0], shown_t.shape)
     shown, prior_half = interval_around(
         shown_t, shown_var, shrinkage.coef[..., 1], low, high, weights, interval
     )
