@@ -357,6 +357,9 @@ def test_evaluation_scores_the_shown_intervals_of_the_top_suggestion() -> None:
     metrics = summary.key_metrics()
     assert metrics["top1_interval_coverage"] == 1.0 and "top1_predicted_vs_true" in metrics
     assert EvaluationSummary.from_json(summary.to_json()).intervals == summary.intervals
+    from pipeline.evaluation.report import render_html
+
+    assert "of top suggestions" in render_html(summary, {}, "evaluation")
     # Without intervals the block is absent, and so are its metrics.
     plain = evaluate_policies(data, predicted, _baselines(features, data.logged_action), features)
     assert (
