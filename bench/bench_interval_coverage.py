@@ -165,7 +165,7 @@ def render(results: list[dict[str, Any]], clients: int) -> str:
             f"{gain:.1%} (medians over seeds)."
         )
     fit = statistics.median(r["fit_seconds"] for r in results)
-    lines.append(f"- Fit (one BLAS thread, both methods from one fit): median {fit:.1f} s.")
+    lines.append(f"- Fit (one BLAS thread, all methods from one fit): median {fit:.1f} s.")
     return "\n".join(lines)
 
 
