@@ -10,10 +10,13 @@ estimate, and the share of the oracle's gain over the caseworkers the top-1 capt
 change to the intervals cannot quietly cost ranking quality).
 
 Each run compares interval methods on the same fitted worlds: `bootstrap` (the final stage
-refitted on bootstrap resamples, nuisances fixed: the method before out-of-fold calibration)
-and `calibrated` (the ranker's default: centred on the uplift recalibrated against
-out-of-fold pseudo-outcomes, with that line's error and the bootstrap spread, widened to
-hold the point estimate; docs/MODEL.md). The truth is used here only to score them.
+refitted on bootstrap resamples, nuisances fixed: the method before out-of-fold calibration),
+`calibrated` (centred on the uplift recalibrated against out-of-fold pseudo-outcomes, with
+that line's error and the bootstrap spread, widened to hold the point estimate) and `shrunk`
+(the ranker's default: the shown uplift is the empirical-Bayes shrunk one and the interval is
+centred on it; docs/MODEL.md). Besides all pairs, the top-1 suggestions are scored on their
+own: coverage, mean shown against mean true uplift (the winner's curse), and the share of
+top-1 intervals that include zero. The truth is used here only to score them.
 
 Run: `.venv/bin/python bench/bench_interval_coverage.py [--clients N] [--seeds 1 2 3]`.
 """
@@ -42,10 +45,11 @@ from models.ranker import ServiceRanker
 from pipeline.data.episodes import prepare_episodes
 from pipeline.data.split import SplitSettings
 from pipeline.data.world import load_world
+from pipeline.evaluation.metrics import interval_honesty
 from pipeline.synth.world import SynthConfig, generate_world, write_world
 from pipeline.threads import limited_threads
 
-METHODS = ("bootstrap", "calibrated")
+METHODS = ("bootstrap", "calibrated", "shrunk")
 
 
 def prepared_world(clients: int, seed: int, catalog: Catalog) -> Any:
@@ -73,6 +77,9 @@ def measure(model: PolkuModel, held_out: Any) -> dict[str, float]:
     target, point = true_uplift[allowed], scores.uplift[allowed]
     rows = np.arange(len(truth))
     top = scores.top(1)[:, 0]
+    honesty = interval_honesty(
+        scores.uplift, scores.uplift_low, scores.uplift_high, allowed, top, true_uplift
+    )
     chosen = np.where(top >= 0, top, truth.shape[1] - 1)
     polku = truth[rows, chosen].mean()
     caseworkers = truth[rows, held_out.logged_action].mean()
@@ -86,6 +93,9 @@ def measure(model: PolkuModel, held_out: Any) -> dict[str, float]:
         "median_width": float(np.median(high - low)),
         "mae": float(np.abs(point - target).mean()),
         "gain_captured": float((polku - caseworkers) / (oracle - caseworkers)),
+        "top1_coverage": honesty.top1_interval_coverage,
+        "top1_ratio": honesty.top1_predicted_vs_true,
+        "top1_zero": honesty.top1_interval_includes_zero,
     }
 
 
@@ -121,13 +131,17 @@ def render(results: list[dict[str, Any]], clients: int) -> str:
         "objective. `bootstrap`: final stage refitted on 40 bootstrap resamples with the "
         "nuisances fixed (the method before); `calibrated`: centred on the uplift "
         "recalibrated against out-of-fold pseudo-outcomes, with that line's standard error "
-        "and the bootstrap spread, widened to hold the point estimate (the default now; "
-        "docs/MODEL.md). Both from one fit, so point estimates, MAE and the top-1's share of "
-        "the oracle's gain are the same for both. Widths and errors in percentage points.",
+        "and the bootstrap spread, widened to hold the point estimate; `shrunk`: the shown "
+        "uplift is the empirical-Bayes shrunk one, the interval centred on it (the default "
+        "now; docs/MODEL.md). All from one fit and one ranking, so the top-1's share of the "
+        "oracle's gain is the same for all; `shrunk` shows another point (its MAE). Top-1: "
+        "the suggestion on top for each held-out client, its interval's coverage, mean shown "
+        "over mean true uplift, and the share of its intervals that include zero. Widths and "
+        "errors in percentage points.",
         "",
         "| seed | method | pairs | coverage | truth below / above | median width | MAE | "
-        "oracle gain captured | fit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "top-1 coverage | top-1 shown / true | top-1 with zero | oracle gain captured | fit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for method in METHODS:
@@ -135,19 +149,23 @@ def render(results: list[dict[str, Any]], clients: int) -> str:
             lines.append(
                 f"| {r['seed']} | {method} | {m['pairs']:,.0f} | {m['coverage']:.1%} | "
                 f"{m['below']:.1%} / {m['above']:.1%} | {100 * m['median_width']:.1f} | "
-                f"{100 * m['mae']:.2f} | {m['gain_captured']:.1%} | {r['fit_seconds']:.1f} s |"
+                f"{100 * m['mae']:.2f} | {m['top1_coverage']:.1%} | {m['top1_ratio']:.2f} | "
+                f"{m['top1_zero']:.0%} | {m['gain_captured']:.1%} | {r['fit_seconds']:.1f} s |"
             )
     lines.append("")
     for method in METHODS:
         cov = statistics.median(r[method]["coverage"] for r in results)
         width = statistics.median(r[method]["median_width"] for r in results)
         gain = statistics.median(r[method]["gain_captured"] for r in results)
+        top1 = statistics.median(r[method]["top1_coverage"] for r in results)
+        ratio = statistics.median(r[method]["top1_ratio"] for r in results)
         lines.append(
-            f"- **{method}**: median coverage {cov:.1%}, median width {100 * width:.1f} points, "
-            f"oracle gain captured {gain:.1%} (median over seeds)."
+            f"- **{method}**: median coverage {cov:.1%} (top-1 {top1:.1%}), median width "
+            f"{100 * width:.1f} points, top-1 shown / true {ratio:.2f}, oracle gain captured "
+            f"{gain:.1%} (medians over seeds)."
         )
     fit = statistics.median(r["fit_seconds"] for r in results)
-    lines.append(f"- Fit (one BLAS thread, both methods from one fit): median {fit:.1f} s.")
+    lines.append(f"- Fit (one BLAS thread, all methods from one fit): median {fit:.1f} s.")
     return "\n".join(lines)
 
 

@@ -36,6 +36,7 @@ from models.objectives import DEFAULT_OBJECTIVE, Objective, as_objective
 from models.persistence import persistable
 from models.profile import ClientProfile
 from models.ranker import ServiceRanker
+from models.separation import p_above_next, p_above_zero, wide_interval
 from models.suggestions import Driver, RankedService
 from models.training_clients import METADATA_KEY as TRAINING_CLIENTS_KEY
 
@@ -116,13 +117,15 @@ class FrameScores:
     expected_without : ndarray of shape (n,)
         Predicted objective outcome without any service.
     uplift : ndarray of shape (n, n_services)
-        Predicted uplift on the objective, kept within [-expected_without,
-        1 - expected_without] (`consistent_outcomes`); NaN where not allowed.
+        The uplift shown on the objective (the shrunk estimate, `ServiceRanker.
+        objective_shown_coef`), kept within [-expected_without, 1 - expected_without]
+        (`consistent_outcomes`); NaN where not allowed.
     uplift_low, uplift_high : ndarray of shape (n, n_services) or None
         Intervals (only when asked for), within the same bounds; NaN where not allowed.
     rank_key : ndarray of shape (n, n_services) or None
-        The model's uplift before clipping: services are ordered by it, as `recommend`
-        orders them (clipping can tie services at the bounds). Default: `uplift`.
+        The model's uplift before shrinkage and clipping: services are ordered by it, as
+        `recommend` orders them (a shown uplift may be below the next one's). Default:
+        `uplift`.
     rules_version : ndarray of str, shape (n,), or None
         The rule set the gate decided each row under.
     """
@@ -196,6 +199,10 @@ class RankedPairs:
         Index into `service_ids`.
     expected_without, expected_with, uplift, uplift_low, uplift_high : ndarray (m,)
         As in `RankedService`.
+    p_above_zero, p_above_next : ndarray (m,)
+        As in `RankedService` (`p_above_next` NaN for a row's last ranked service).
+    wide_interval : ndarray of bool (m,)
+        As in `RankedService`.
     factors : tuple of str
         What `driver_index` indexes.
     driver_index : ndarray of int, shape (m, n_drivers)
@@ -218,6 +225,9 @@ class RankedPairs:
     factors: tuple[str, ...]
     driver_index: np.ndarray
     driver_uplift_without: np.ndarray
+    p_above_zero: np.ndarray
+    p_above_next: np.ndarray
+    wide_interval: np.ndarray
 
     def __len__(self) -> int:
         return len(self.row)
@@ -356,20 +366,22 @@ class PolkuModel:
         # One BLAS thread: the products are small, and waking a pool costs more than it saves.
         with _thread_pools().limit(limits=1, user_api="blas"):
             scores = self.ranker.score_design(design, parsed)
-            order = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
-            if top_k is not None:
-                order = order[:top_k]
+            # Ranked by the model's uplift; the numbers shown are the shrunk ones.
+            every = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
+            order = every if top_k is None else every[:top_k]
             without = self._driver_uplift(counterfactuals, parsed, order)
         # The numbers a caseworker sees must agree: probabilities in [0, 1], the uplift their
         # difference, the interval and the drivers' uplifts within what is possible from here.
         base, with_service, uplift, low, high = consistent_outcomes(
             scores.expected_without,
-            scores.uplift[order],
-            scores.uplift_low[order],
-            scores.uplift_high[order],
+            scores.uplift_shown[every],
+            scores.uplift_low[every],
+            scores.uplift_high[every],
         )
         assert low is not None and high is not None
         without = np.clip(without, -base, 1.0 - base)
+        # Against the next ranked service, shown or not: top_k only cuts the list.
+        above_zero, above_next, wide = self._separation(uplift, low, high)
         ranked = []
         for rank, k in enumerate(order, start=1):
             i = rank - 1
@@ -388,9 +400,23 @@ class PolkuModel:
                     uplift_low=float(low[i]),
                     uplift_high=float(high[i]),
                     drivers=drivers,
+                    p_above_zero=float(above_zero[i]),
+                    p_above_next=None if rank == len(every) else float(above_next[i]),
+                    wide_interval=bool(wide[i]),
                 )
             )
         return decision, ranked
+
+    def _separation(
+        self, uplift: np.ndarray, low: np.ndarray, high: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`models.separation`'s probabilities and width flag of one ranking (best first)."""
+        interval = self.ranker.interval
+        return (
+            p_above_zero(uplift, low, high, interval),
+            p_above_next(uplift, low, high, interval),
+            wide_interval(low, high),
+        )
 
     def _drivers(
         self, profile: ClientProfile, objective: Objective | str, columns: np.ndarray
@@ -408,7 +434,7 @@ class PolkuModel:
         design = np.empty((len(counterfactuals), self._n_coef))
         design[:, 0] = 1.0
         design[:, 1:] = counterfactuals
-        coef = self.ranker.objective_uplift_coef(objective)[:, columns]
+        coef = self.ranker.objective_shown_coef(objective)[:, columns]
         return design @ coef
 
     def _check_rules(self, version: str) -> None:
@@ -463,9 +489,11 @@ class PolkuModel:
         allowed &= self._supported[None, :] & eligible[:, None]
         weights = parsed.target_weights
         coef = self.ranker.objective_uplift_coef(parsed)
+        shown_coef = self.ranker.objective_shown_coef(parsed)
         n = len(frame)
         base = np.empty(n)
-        uplift = np.empty((n, len(self.service_ids)))
+        raw = np.empty((n, len(self.service_ids)))
+        uplift = np.empty_like(raw)
         low = np.empty_like(uplift) if with_intervals else None
         high = np.empty_like(uplift) if with_intervals else None
         for start in range(0, n, chunk_size):
@@ -475,12 +503,13 @@ class PolkuModel:
             else:
                 part = design[start:stop]
             base[start:stop] = self.ranker.baseline_from_design(part) @ weights
-            uplift[start:stop] = part @ coef
+            raw[start:stop] = part @ coef
             if low is not None and high is not None:
-                interval = self.ranker.uplift_interval_from_design(part, parsed)
-                low[start:stop], high[start:stop] = interval
-        raw = uplift
-        base, _, uplift, low, high = consistent_outcomes(base[:, None], raw, low, high)
+                shown = self.ranker.shown_interval_from_design(part, parsed)
+                uplift[start:stop], low[start:stop], high[start:stop] = shown
+            else:
+                uplift[start:stop] = part @ shown_coef
+        base, _, uplift, low, high = consistent_outcomes(base[:, None], uplift, low, high)
         base = base[:, 0]
         for values in (uplift, low, high, raw):
             if values is not None:
@@ -531,11 +560,27 @@ class PolkuModel:
         assert scores.uplift_low is not None and scores.uplift_high is not None
         assert scores.rules_version is not None
         width = len(self.service_ids) if top_k is None else min(top_k, len(self.service_ids))
-        top = scores.top(width) if width else np.empty((len(frame), 0), dtype=np.int64)
+        # One service past the cut: each kept one is compared with the next ranked, as in
+        # `recommend`.
+        extended = min(width + 1, len(self.service_ids))
+        top = scores.top(extended) if width else np.empty((len(frame), 0), dtype=np.int64)
         pair_rows, position = np.nonzero(top >= 0)
         columns = top[pair_rows, position]
+        above_zero, above_next, wide = self._separation(
+            scores.uplift[pair_rows, columns],
+            scores.uplift_low[pair_rows, columns],
+            scores.uplift_high[pair_rows, columns],
+        )
+        # The pairs run row by row, best first: a row's last pair has no next service.
+        last = np.append(pair_rows[1:] != pair_rows[:-1], True)[: len(pair_rows)]
+        above_next[last] = np.nan
+        kept = position < width
+        pair_rows, position, columns = pair_rows[kept], position[kept], columns[kept]
+        above_zero, above_next, wide = above_zero[kept], above_next[kept], wide[kept]
         base = scores.expected_without[pair_rows]
         uplift = scores.uplift[pair_rows, columns]
+        low = scores.uplift_low[pair_rows, columns]
+        high = scores.uplift_high[pair_rows, columns]
         driver_index, driver_without = self._frame_drivers(
             len(frame), counterfactuals, parsed, pair_rows, columns, base, uplift, n_drivers
         )
@@ -549,11 +594,14 @@ class PolkuModel:
             expected_without=base,
             expected_with=base + uplift,
             uplift=uplift,
-            uplift_low=scores.uplift_low[pair_rows, columns],
-            uplift_high=scores.uplift_high[pair_rows, columns],
+            uplift_low=low,
+            uplift_high=high,
             factors=factors,
             driver_index=driver_index,
             driver_uplift_without=driver_without,
+            p_above_zero=above_zero,
+            p_above_next=above_next,
+            wide_interval=wide,
         )
 
     def _with_intercept(self, rows: np.ndarray) -> np.ndarray:
@@ -582,7 +630,7 @@ class PolkuModel:
         n_pairs = len(rows)
         if n_pairs == 0:
             return np.empty((0, n_drivers), dtype=np.int64), np.empty((0, n_drivers))
-        coef = self.ranker.objective_uplift_coef(objective)
+        coef = self.ranker.objective_shown_coef(objective)
         by_factor = list(counterfactuals)
         # (factors, pairs): each factor fills one contiguous row.
         distance = np.full((len(by_factor), n_pairs), -1.0)

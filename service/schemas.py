@@ -40,6 +40,7 @@ from models.profile_validation import (
     ProfileValidationError,
     parse_profile,
 )
+from models.separation import DISTINCT_PROBABILITY, WIDE_INTERVAL_SHARE
 from models.suggestions import RankedService
 from service.audit.schema import EXPORT_SOURCES
 
@@ -249,10 +250,33 @@ class RankedServiceOut(_Strict):
     family: str
     expected_with: Probability
     expected_without: Probability
-    uplift: float
+    uplift: float = Field(
+        description="The expected change in the outcome with the service (probability "
+        "scale), shrunk against the winner's curse; services are ranked by the model's own "
+        "estimate, so it may be below the next service's"
+    )
     uplift_low: float
     uplift_high: float
     reasons: list[DriverOut]
+    p_above_zero: Probability | None = Field(
+        description="Probability that the service beats no service (normal approximation "
+        "of the interval)"
+    )
+    p_above_next: Probability | None = Field(
+        description="Probability that it beats the next ranked service; null for the last"
+    )
+    distinct_from_no_service: bool = Field(
+        description="The model can tell it from no service (p_above_zero >= "
+        f"{DISTINCT_PROBABILITY})"
+    )
+    distinct_from_next: bool | None = Field(
+        description="The model can tell it from the next ranked service (p_above_next >= "
+        f"{DISTINCT_PROBABILITY}); null for the last"
+    )
+    wide_interval: bool = Field(
+        description="The interval is wider than "
+        f"{100 * WIDE_INTERVAL_SHARE:.0f} percentage points (of the 0-100 % outcome range)"
+    )
 
     @classmethod
     def from_domain(
@@ -274,6 +298,11 @@ class RankedServiceOut(_Strict):
             uplift_low=ranked.uplift_low,
             uplift_high=ranked.uplift_high,
             reasons=[DriverOut(factor=d.factor, text=d.text, share=d.share) for d in drivers],
+            p_above_zero=ranked.p_above_zero,
+            p_above_next=ranked.p_above_next,
+            distinct_from_no_service=ranked.distinct_from_no_service,
+            distinct_from_next=ranked.distinct_from_next,
+            wide_interval=ranked.wide_interval,
         )
 
 

@@ -399,6 +399,10 @@ def _ranking_json(ranking: Sequence[RankedService]) -> str:
                 "uplift": round(r.uplift, 6),
                 "uplift_low": round(r.uplift_low, 6),
                 "uplift_high": round(r.uplift_high, 6),
+                # What the caseworker was told about telling it apart (models.separation).
+                "p_above_zero": None if r.p_above_zero is None else round(r.p_above_zero, 4),
+                "p_above_next": None if r.p_above_next is None else round(r.p_above_next, 4),
+                "wide_interval": r.wide_interval,
                 "drivers": [d.factor for d in r.drivers],
             }
             for r in ranking

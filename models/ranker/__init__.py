@@ -1,7 +1,7 @@
 """The service ranker: for each client and service, the outcome without the service and the uplift.
 
 Method (docs/MODEL.md has the why): a cross-fitted doubly robust learner (DR-learner), one
-module per stage: `nuisances` (1), `final_stage` (2, 3), `intervals` (4), and
+module per stage: `nuisances` (1), `final_stage` (2, 3), `intervals` (4), `shrinkage` (5), and
 `service_ranker`, the estimator that composes them.
 
 1. Nuisances, cross-fitted over folds of clients: an outcome model per target (logistic
@@ -19,12 +19,16 @@ module per stage: `nuisances` (1), `final_stage` (2, 3), `intervals` (4), and
    matrix product.
 4. Uncertainty: the final stage refitted on `n_bootstrap` Poisson bootstrap resamples of
    clients (nuisances held fixed), stored as a weight tensor. That spread alone misses the
-   shrinkage bias and the nuisances' error, so by default (`interval_method="calibrated"`)
+   shrinkage bias and the nuisances' error, so (`interval_method="calibrated"`)
    a DR-learner that never saw a fold predicts it, a calibration model per target and
    service regresses the fold's pseudo-outcomes on those predictions and a few profile
    indicators (cluster-robust errors), and the interval is centred on the calibrated
    uplift with its standard error and the bootstrap spread, widened to hold the point
    estimate (docs/MODEL.md).
+5. The number shown (`interval_method="shrunk"`, the default): the uplift shrunk by a
+   two-level empirical-Bayes prior (`shrinkage`), against the winner's curse of the top
+   suggestion; the interval is centred on it and adds the calibrated error of 4. The
+   ranking stays the model's uplift.
 
 Examples
 --------

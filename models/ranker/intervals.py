@@ -11,6 +11,7 @@ to hold the point estimate (docs/MODEL.md).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Final
 
@@ -31,6 +32,24 @@ CALIBRATION_FEATURES: Final = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class OutOfFold:
+    """The out-of-fold DR-learners: their predictions of the held-out fold, and themselves.
+
+    Attributes
+    ----------
+    uplift : ndarray (n, targets, services)
+        Each row predicted by the DR-learner that never saw its fold (NaN where the service
+        is not allowed or not supported).
+    fold_coef : list of ndarray (targets, n_coef, services)
+        Each fold's DR-learner (fitted without the fold), NaN for services it did not fit:
+        independent estimates of the same uplift when there are two folds.
+    """
+
+    uplift: np.ndarray
+    fold_coef: list[np.ndarray]
+
+
 def out_of_fold_uplift(
     design: np.ndarray,
     y: np.ndarray,
@@ -41,6 +60,22 @@ def out_of_fold_uplift(
     folds: np.ndarray,
     alphas: np.ndarray,
 ) -> np.ndarray:
+    """`out_of_fold_fits(...).uplift`."""
+    return out_of_fold_fits(
+        design, y, action_index, propensity, fold_coefs, masks, folds, alphas
+    ).uplift
+
+
+def out_of_fold_fits(
+    design: np.ndarray,
+    y: np.ndarray,
+    action_index: np.ndarray,
+    propensity: np.ndarray,
+    fold_coefs: list[np.ndarray],
+    masks: list[tuple[np.ndarray, np.ndarray]],
+    folds: np.ndarray,
+    alphas: np.ndarray,
+) -> OutOfFold:
     """Final-stage predictions of each row by a DR-learner that never saw the row's fold.
 
     For each fold: the outcome model fitted without it gives pseudo-outcomes of the other
@@ -53,15 +88,17 @@ def out_of_fold_uplift(
 
     Returns
     -------
-    ndarray of shape (n, targets, services)
-        NaN where the service is not allowed or not supported.
+    OutOfFold
     """
     n = len(design)
     n_services = fold_coefs[0].shape[2] - 1
     oof = np.full((n, len(TARGETS), n_services), np.nan)
+    fitted: list[np.ndarray] = []
     for f, coef_f in enumerate(fold_coefs):
         train = np.flatnonzero(folds != f)
         test = np.flatnonzero(folds == f)
+        fold_uplift = np.full((len(TARGETS), design.shape[1], n_services), np.nan)
+        fitted.append(fold_uplift)
         if len(train) == 0 or len(test) == 0:
             continue
         mu = sigmoid(np.einsum("np,tpa->nta", design[train], coef_f, optimize=True))
@@ -72,7 +109,7 @@ def out_of_fold_uplift(
         for mask_columns, mask in masks:
             fit_rows = np.flatnonzero(mask[train])
             predict_rows = test[mask[test]]
-            if len(fit_rows) == 0 or len(predict_rows) == 0:
+            if len(fit_rows) == 0:
                 continue
             plug_k = plug[fit_rows][:, :, mask_columns].reshape(len(fit_rows), -1)
             corr_k = corr[fit_rows][:, :, mask_columns].reshape(len(fit_rows), -1)
@@ -80,10 +117,13 @@ def out_of_fold_uplift(
             coef = final_stage(
                 design[train[fit_rows]], plug_k, corr_k, np.ones(len(fit_rows)), column_alphas
             )
+            fold_uplift[:, :, mask_columns] = coef.reshape(
+                design.shape[1], len(TARGETS), -1
+            ).transpose(1, 0, 2)
             predicted = (design[predict_rows] @ coef).reshape(len(predict_rows), len(TARGETS), -1)
             for j, k in enumerate(mask_columns):
                 oof[predict_rows, :, k] = predicted[:, :, j]
-    return oof
+    return OutOfFold(oof, fitted)
 
 
 def calibrate(
@@ -211,17 +251,41 @@ def calibrated_interval(
     the calibrated uplift; its standard error there and the bootstrap spread (scaled by the
     slope) give the width. Targets are combined as if perfectly correlated (conservative).
     """
-    calibrated_t, se2 = _calibration_at(per_target, indicators, coef, cov)
-    calibrated = np.tensordot(calibrated_t, weights, axes=([-2], [0]))
-    se = np.tensordot(np.sqrt(np.maximum(se2, 0.0)), weights, axes=([-2], [0]))
-    z = NormalDist().inv_cdf((1.0 + interval) / 2.0)
-    slope = np.abs(weights @ coef[..., 1])
-    boot_sd = slope * np.maximum(high - low, 0.0) / (2.0 * z)
-    half = z * np.sqrt(se**2 + boot_sd**2)
+    calibrated_t, se2 = calibration_at(per_target, indicators, coef, cov)
+    calibrated, half = interval_around(
+        calibrated_t, se2, coef[..., 1], low, high, weights, interval
+    )
     return np.minimum(point, calibrated - half), np.maximum(point, calibrated + half)
 
 
-def _calibration_at(
+def interval_around(
+    calibrated_t: np.ndarray,
+    variance_t: np.ndarray,
+    slope_t: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    weights: np.ndarray,
+    interval: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The objective's calibrated uplift and the half-width of its interval.
+
+    Per target (axis -2 of `calibrated_t`, `variance_t`: the calibration models' value and
+    variance; `slope_t`, broadcast against them: their slopes `b`), combined with the
+    objective's `weights`, targets as if perfectly correlated (conservative); the bootstrap
+    percentiles `low`, `high` (..., services) add the final stage's spread scaled by the
+    slope: half-width `z * sqrt(se^2 + (b * bootstrap sd)^2)`.
+    """
+    calibrated = np.tensordot(calibrated_t, weights, axes=([-2], [0]))
+    se = np.tensordot(np.sqrt(np.maximum(variance_t, 0.0)), weights, axes=([-2], [0]))
+    z = NormalDist().inv_cdf((1.0 + interval) / 2.0)
+    slope = np.abs(
+        np.tensordot(np.broadcast_to(slope_t, calibrated_t.shape), weights, axes=([-2], [0]))
+    )
+    boot_sd = slope * np.maximum(high - low, 0.0) / (2.0 * z)
+    return calibrated, z * np.sqrt(se**2 + boot_sd**2)
+
+
+def calibration_at(
     per_target: np.ndarray, indicators: np.ndarray, coef: np.ndarray, cov: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each calibration model's prediction and its variance at (1, point, indicators).

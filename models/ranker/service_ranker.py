@@ -33,7 +33,7 @@ from models.ranker.intervals import (
     CALIBRATION_FEATURES,
     calibrate,
     calibrated_interval,
-    out_of_fold_uplift,
+    out_of_fold_fits,
     percentile_rows,
 )
 from models.ranker.nuisances import (
@@ -42,10 +42,13 @@ from models.ranker.nuisances import (
     sigmoid,
     with_intercept,
 )
+from models.ranker.shrinkage import fit_shrinkage, shown_coefficients, shrunk_interval
 
-# "bootstrap": percentiles of the final stage's bootstrap replicas (nuisances fixed);
-# "calibrated": centred on the out-of-fold calibrated uplift, widened by its error (default).
-INTERVAL_METHODS: Final = ("calibrated", "bootstrap")
+# "shrunk": the shown uplift is the empirical-Bayes shrunk one, the interval around it
+# (`models.ranker.shrinkage`; default); "calibrated": centred on the out-of-fold calibrated
+# uplift, widened by its error and to hold the model's uplift; "bootstrap": percentiles of
+# the final stage's bootstrap replicas (nuisances fixed).
+INTERVAL_METHODS: Final = ("shrunk", "calibrated", "bootstrap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +60,23 @@ class ClientScores:
     expected_without : float
         Predicted probability of the objective outcome with no service.
     uplift, uplift_low, uplift_high : ndarray of shape (n_services,)
-        Point estimate and interval of the uplift (probability points / 100), calibrated
-        or bootstrap percentiles by `interval_method`.
+        The model's uplift (what services are ranked by; probability points / 100) and the
+        interval, by `interval_method`.
+    shown : ndarray of shape (n_services,), optional
+        The uplift to show (`interval_method="shrunk"`: the shrunk estimate the interval is
+        centred on); None: `uplift`.
     """
 
     expected_without: float
     uplift: np.ndarray
     uplift_low: np.ndarray
     uplift_high: np.ndarray
+    shown: np.ndarray | None = None
+
+    @property
+    def uplift_shown(self) -> np.ndarray:
+        """The uplift a caseworker reads (`shown`, else the model's)."""
+        return self.uplift if self.shown is None else self.shown
 
 
 @persistable
@@ -104,11 +116,14 @@ class ServiceRanker(BaseEstimator):
         Bootstrap refits of the final stage for the intervals (0: no intervals).
     interval : float, default 0.9
         Nominal central coverage of the intervals.
-    interval_method : {"calibrated", "bootstrap"}, default "calibrated"
+    interval_method : {"shrunk", "calibrated", "bootstrap"}, default "shrunk"
         "bootstrap": percentiles of the bootstrap replicas (the final stage's sampling
         noise only). "calibrated": centred on the out-of-fold calibrated uplift, with its
-        standard error and the bootstrap spread, widened to hold the point estimate. Read
-        at prediction time, so one fit serves both.
+        standard error and the bootstrap spread, widened to hold the point estimate.
+        "shrunk": the uplift shown is the empirical-Bayes shrunk estimate (against the
+        winner's curse of the top suggestion), the interval is centred on it and adds its
+        posterior spread to the calibrated error (`models.ranker.shrinkage`). Read at
+        prediction time, so one fit serves all three.
     min_treated : int, default 20
         Services received fewer times than this are marked unsupported (not ranked).
     max_iter : int, default 300
@@ -139,6 +154,8 @@ class ServiceRanker(BaseEstimator):
         Cluster-robust covariance of `calibration_coef_`.
     calibration_columns_ : ndarray of int, shape (m,)
         Feature columns of `CALIBRATION_FEATURES`.
+    shrinkage_ : models.ranker.shrinkage.Shrinkage
+        The empirical-Bayes shrinkage of the shown uplift (`interval_method="shrunk"`).
     final_alpha_ : ndarray of shape (n_services,)
         The final-stage penalty used for each service.
     final_alpha_cv_ : pandas.DataFrame
@@ -178,7 +195,7 @@ class ServiceRanker(BaseEstimator):
         final_alpha_grid: tuple[float, ...] = (10.0, 100.0, 1e3, 1e4, 1e5, 1e6),
         n_bootstrap: int = 40,
         interval: float = 0.9,
-        interval_method: str = "calibrated",
+        interval_method: str = "shrunk",
         min_treated: int = 20,
         max_iter: int = 300,
         random_state: int = 0,
@@ -328,7 +345,7 @@ class ServiceRanker(BaseEstimator):
             design, plug_in, correction, masks, self.final_alpha_, boot_weights
         )
 
-        oof = out_of_fold_uplift(
+        out_of_fold = out_of_fold_fits(
             design,
             y,
             action_index,
@@ -338,10 +355,20 @@ class ServiceRanker(BaseEstimator):
             folds,
             self.final_alpha_,
         )
+        oof = out_of_fold.uplift
         names = self.encoder_.feature_names_out_
         self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
         self.calibration_coef_, self.calibration_cov_ = calibrate(
             oof, plug_in + correction, group_codes, features[:, self.calibration_columns_]
+        )
+        self.shrinkage_ = fit_shrinkage(
+            design,
+            self.uplift_coef_,
+            out_of_fold.fold_coef,
+            plug_in + correction,
+            group_codes,
+            np.isfinite(oof).all(axis=1),
+            len(CALIBRATION_FEATURES),
         )
         self.services_ = services
         self.targets_ = TARGETS
@@ -456,7 +483,10 @@ class ServiceRanker(BaseEstimator):
             low, high = uplift.copy(), uplift.copy()
         else:
             low, high = percentile_rows(combined[1:], self.interval)
-        if self.interval_method == "calibrated":
+        if self._shrinks():
+            shown, low, high = self._shrunk_interval(values[0], design, low, high, weights)
+            return ClientScores(base, uplift, low, high, shown)
+        if self.interval_method != "bootstrap":
             low, high = self._calibrated_interval(values[0], design, uplift, low, high, weights)
         return ClientScores(base, uplift, low, high)
 
@@ -464,6 +494,16 @@ class ServiceRanker(BaseEstimator):
         """Uplift coefficients (n_coef, n_services) of an objective: design @ it = uplift."""
         check_is_fitted(self, "uplift_coef_")
         return np.tensordot(objective_weights(objective), self.uplift_coef_, axes=([0], [0]))
+
+    def objective_shown_coef(self, objective: Objective | str) -> np.ndarray:
+        """Coefficients (n_coef, n_services) of the uplift to show: design @ them.
+
+        The shrunk uplift with `interval_method="shrunk"`, else `objective_uplift_coef`.
+        """
+        if not self._shrinks():
+            return self.objective_uplift_coef(objective)
+        weights = objective_weights(objective)
+        return shown_coefficients(self.shrinkage_, self.uplift_coef_, weights)
 
     def uplift_interval(
         self, X: pd.DataFrame, objective: Objective | str
@@ -475,6 +515,17 @@ class ServiceRanker(BaseEstimator):
         self, design: np.ndarray, objective: Objective | str
     ) -> tuple[np.ndarray, np.ndarray]:
         """`uplift_interval` on an already encoded design matrix."""
+        _, low, high = self.shown_interval_from_design(design, objective)
+        return low, high
+
+    def shown_interval_from_design(
+        self, design: np.ndarray, objective: Objective | str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The uplift to show and its interval, (n, n_services) each (see `interval_method`).
+
+        The shown uplift is the shrunk estimate with `interval_method="shrunk"`, else the
+        model's uplift.
+        """
         check_is_fitted(self, "uplift_coef_")
         weights = objective_weights(objective)
         point = design @ self.objective_uplift_coef(objective)
@@ -487,10 +538,38 @@ class ServiceRanker(BaseEstimator):
             stacked = boot.transpose(1, 2, 0).reshape(n_coef, n_services * n_boot)
             replicas = (design @ stacked).reshape(len(design), n_services, n_boot)
             low, high = percentile_rows(replicas, self.interval, axis=-1, in_place=True)
-        if self.interval_method == "calibrated":
-            per_target = np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
-            low, high = self._calibrated_interval(per_target, design, point, low, high, weights)
-        return low, high
+        if self.interval_method == "bootstrap":
+            return point, low, high
+        per_target = np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
+        if self._shrinks():
+            return self._shrunk_interval(per_target, design, low, high, weights)
+        low, high = self._calibrated_interval(per_target, design, point, low, high, weights)
+        return point, low, high
+
+    def _shrinks(self) -> bool:
+        # Models pickled before the shrinkage existed serve the calibrated intervals.
+        return self.interval_method == "shrunk" and hasattr(self, "shrinkage_")
+
+    def _shrunk_interval(
+        self,
+        per_target: np.ndarray,
+        design: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+        weights: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`shrinkage.shrunk_interval` with this ranker's shrinkage and calibration models."""
+        return shrunk_interval(
+            per_target,
+            design[..., self.calibration_columns_ + 1],
+            low,
+            high,
+            weights,
+            self.shrinkage_,
+            self.calibration_coef_,
+            self.calibration_cov_,
+            self.interval,
+        )
 
     def _calibrated_interval(
         self,

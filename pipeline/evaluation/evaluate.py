@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 import pandas as pd
@@ -232,6 +232,8 @@ def evaluate_policies(
     baselines: Baselines,
     imitation_features: np.ndarray,
     rankable: np.ndarray | None = None,
+    *,
+    shown: ShownUplift | None = None,
 ) -> Evaluation:
     """Compute the evaluation of one model on held-out episodes.
 
@@ -247,6 +249,9 @@ def evaluate_policies(
         The held-out episodes' features for the imitation classifier.
     rankable : bool ndarray of shape (n, n_services), optional
         Services the model would rank (see `policy_choices`).
+    shown : ShownUplift, optional
+        The uplift and intervals the model shows (e.g. `scoring.ModelPredictions`): judged
+        against the truth over all pairs and the top-1 suggestions (`summary.intervals`).
 
     Returns
     -------
@@ -461,8 +466,34 @@ def evaluate_policies(
         evaluation_kind="truth" if truth is not None else "off_policy",
         ope_difference=difference,
         propensity={"source": data.propensity_source},
+        intervals=_interval_honesty(shown, polku_allowed, choices["polku"], truth),
     )
     return Evaluation(summary, choices, predicted, labels, data)
+
+
+class ShownUplift(Protocol):
+    """The uplift a model shows per episode and service, with its interval (catalog order)."""
+
+    @property
+    def shown(self) -> np.ndarray | None: ...
+    @property
+    def shown_low(self) -> np.ndarray | None: ...
+    @property
+    def shown_high(self) -> np.ndarray | None: ...
+
+
+def _interval_honesty(
+    shown: ShownUplift | None,
+    rankable: np.ndarray,
+    top1: np.ndarray,
+    truth: np.ndarray | None,
+) -> metrics.IntervalHonesty | None:
+    if shown is None or shown.shown is None or shown.shown_low is None or shown.shown_high is None:
+        return None
+    true_uplift = None if truth is None else uplift_over_no_service(truth)
+    return metrics.interval_honesty(
+        shown.shown, shown.shown_low, shown.shown_high, rankable, top1, true_uplift
+    )
 
 
 def fit_baselines(

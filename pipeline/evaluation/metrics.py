@@ -400,3 +400,111 @@ def policy_values_by_group(
         entry.update({name: float(values[rows].mean()) for name, values in outcome.items()})
         table[label] = entry
     return table
+
+
+# --- The intervals of the suggestions -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalHonesty:
+    """How the uplift shown for the suggestions compares with the truth.
+
+    Over every rankable (row, service) pair and over each row's top-1 suggestion (rows
+    whose policy choice is a service). Coverage and the predicted/true ratio are NaN
+    without a truth.
+
+    Attributes
+    ----------
+    interval_coverage : float
+        Share of all pairs whose interval holds the true uplift.
+    top1_interval_coverage : float
+        The same over the top-1 suggestions.
+    top1_mean_shown, top1_mean_true : float
+        Mean shown and mean true uplift of the top-1 suggestions.
+    top1_predicted_vs_true : float
+        `top1_mean_shown / top1_mean_true` (1 is honest; above 1 the winner's curse).
+    top1_interval_includes_zero : float
+        Share of top-1 intervals that include zero (cannot be told from no service).
+    top1_median_width : float
+        Median width of the top-1 intervals (probability scale).
+    n_pairs, n_top1 : int
+    """
+
+    interval_coverage: float
+    top1_interval_coverage: float
+    top1_mean_shown: float
+    top1_mean_true: float
+    top1_predicted_vs_true: float
+    top1_interval_includes_zero: float
+    top1_median_width: float
+    n_pairs: int
+    n_top1: int
+
+
+def interval_honesty(
+    shown: npt.ArrayLike,
+    low: npt.ArrayLike,
+    high: npt.ArrayLike,
+    rankable: npt.ArrayLike,
+    top1: npt.ArrayLike,
+    true_uplift: npt.ArrayLike | None = None,
+) -> IntervalHonesty:
+    """The shown uplifts and intervals of the suggestions against the true uplift.
+
+    Parameters
+    ----------
+    shown, low, high : arrays of shape (n_episodes, n_services)
+        The uplift shown and its interval per service (NaN where not rankable).
+    rankable : bool array of shape (n_episodes, n_services)
+        Pairs the model ranks.
+    top1 : int array of shape (n_episodes,)
+        Each row's top-1 service; `n_services` (or any index past the services) where the
+        row has none.
+    true_uplift : array of shape (n_episodes, n_services), optional
+        True uplift over no service.
+
+    Examples
+    --------
+    >>> h = interval_honesty([[0.02, 0.01]], [[-0.01, -0.02]], [[0.05, 0.04]],
+    ...                      [[True, True]], [0], [[0.03, 0.05]])
+    >>> h.top1_interval_coverage, h.interval_coverage, h.top1_interval_includes_zero
+    (1.0, 0.5, 1.0)
+    """
+    point = _matrix(shown, "shown")
+    lower, upper = _matrix(low, "low"), _matrix(high, "high")
+    mask = np.asarray(rankable, dtype=bool)
+    choice = np.asarray(top1)
+    if mask.shape != point.shape or lower.shape != point.shape or upper.shape != point.shape:
+        raise ValueError("shown, low, high and rankable must have one shape")
+    if choice.shape != (point.shape[0],):
+        raise ValueError(f"top1 must have shape ({point.shape[0]},), got {choice.shape}")
+    has = (choice >= 0) & (choice < point.shape[1])
+    rows = np.flatnonzero(has)
+    cols = choice[has]
+    has_pair = mask[rows, cols]
+    rows, cols = rows[has_pair], cols[has_pair]
+    width = upper[rows, cols] - lower[rows, cols]
+    zero = (lower[rows, cols] <= 0.0) & (upper[rows, cols] >= 0.0)
+    nan = math.nan
+    coverage = top1_coverage = mean_true = ratio = nan
+    if true_uplift is not None:
+        truth = _matrix(true_uplift, "true_uplift")
+        if truth.shape != point.shape:
+            raise ValueError(f"true_uplift must have shape {point.shape}, got {truth.shape}")
+        inside = (lower <= truth) & (truth <= upper)
+        coverage = float(inside[mask].mean()) if mask.any() else nan
+        if len(rows):
+            top1_coverage = float(inside[rows, cols].mean())
+            mean_true = float(truth[rows, cols].mean())
+            ratio = float(point[rows, cols].mean() / mean_true) if mean_true != 0 else nan
+    return IntervalHonesty(
+        interval_coverage=coverage,
+        top1_interval_coverage=top1_coverage,
+        top1_mean_shown=float(point[rows, cols].mean()) if len(rows) else nan,
+        top1_mean_true=mean_true,
+        top1_predicted_vs_true=ratio,
+        top1_interval_includes_zero=float(zero.mean()) if len(rows) else nan,
+        top1_median_width=float(np.median(width)) if len(rows) else nan,
+        n_pairs=int(mask.sum()),
+        n_top1=len(rows),
+    )

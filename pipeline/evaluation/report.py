@@ -216,6 +216,21 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _intervals_item(summary: EvaluationSummary) -> str:
+    """The top suggestion's honesty (shown uplift and intervals against the truth), if any."""
+    iv = summary.intervals
+    if iv is None:
+        return ""
+    return (
+        "<li>The top suggestion's shown uplift against its true uplift: mean "
+        f"{_fmt(iv.top1_mean_shown)} against {_fmt(iv.top1_mean_true)} (ratio "
+        f"{_fmt(iv.top1_predicted_vs_true, 2)}); nominal 90 % intervals held the truth for "
+        f"<strong>{_fmt(iv.top1_interval_coverage, 3)}</strong> of top suggestions and "
+        f"{_fmt(iv.interval_coverage, 3)} of all pairs; {_fmt(iv.top1_interval_includes_zero, 3)}"
+        " of top intervals include zero</li>"
+    )
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
@@ -352,6 +367,7 @@ gets the policy's top-1 service (known only in the synthetic world).</p>
 <li>Calibration of the logged choice's predicted outcome: Brier {_fmt(calibration.brier)},
 ECE {_fmt(calibration.ece)}; mean absolute error against the true probabilities
 {_fmt(calibration.mean_abs_error_vs_truth)}</li>
+{_intervals_item(summary)}
 </ul>
 <h2>Policies: true value and off-policy estimates from the logged data alone</h2>
 {_table(policy_rows, POLICY_TABLE_HEADER)}

@@ -15,7 +15,7 @@ from typing import Any, Final, Generic, TypeVar
 
 import numpy as np
 
-from pipeline.evaluation.metrics import ReliabilityBins
+from pipeline.evaluation.metrics import IntervalHonesty, ReliabilityBins
 
 T = TypeVar("T")
 # Which kind of evaluation a summary is: judged on a synthetic world's truth (true values
@@ -25,6 +25,15 @@ OPE_ESTIMATORS: Final = ("ips", "snips", "dr")
 DIFFERENCE_KEY: Final = "polku_minus_caseworkers"
 # What `polku evaluate` adds to say what was evaluated on what; written last, only when set.
 _PROVENANCE = ("model_version", "objective", "data_fingerprint")
+# The interval figures logged as metrics (MLflow, `key_metrics`).
+INTERVAL_METRICS: Final = (
+    "interval_coverage",
+    "top1_interval_coverage",
+    "top1_predicted_vs_true",
+    "top1_interval_includes_zero",
+    "top1_mean_shown",
+    "top1_median_width",
+)
 
 
 def json_ready(value: Any) -> Any:
@@ -367,6 +376,9 @@ class EvaluationSummary:
     propensity : mapping or None
         Where the evaluation's propensities came from (`source`: logged or estimated), the
         floor, the share of floored weights and the overlap per service.
+    intervals : IntervalHonesty or None
+        The shown uplift and intervals against the truth, over all pairs and over the top-1
+        suggestions (`metrics.interval_honesty`); None when the model gave no intervals.
     """
 
     n_episodes: int
@@ -384,6 +396,7 @@ class EvaluationSummary:
     evaluation_kind: str = "truth"
     ope_difference: PolicyDifference | None = None
     propensity: Mapping[str, Any] | None = None
+    intervals: IntervalHonesty | None = None
 
     def __post_init__(self) -> None:
         if self.evaluation_kind not in EVALUATION_KINDS:
@@ -401,6 +414,9 @@ class EvaluationSummary:
         out["brier"] = self.calibration.brier
         out["ece"] = self.calibration.ece
         out["n_held_out"] = float(self.n_episodes)
+        if self.intervals is not None:
+            for name in INTERVAL_METRICS:
+                out[name] = getattr(self.intervals, name)
         if self.ope_difference is not None:
             out["ope_dr_polku_minus_caseworkers"] = self.ope_difference.estimate
             out["ope_dr_polku_minus_caseworkers_ci_low"] = self.ope_difference.ci_low
@@ -411,7 +427,7 @@ class EvaluationSummary:
     def to_json(self) -> dict[str, Any]:
         """The content of `evaluation.json`: plain values, NaN as None.
 
-        `evaluation_kind` and `propensity` follow `by_group`; `ope` ends with
+        `evaluation_kind`, `propensity` and `intervals` follow `by_group`; `ope` ends with
         `polku_minus_caseworkers` when the difference was estimated. The provenance keys
         (`model_version`, `objective`, `data_fingerprint`) come last and only when set.
         """
@@ -433,6 +449,7 @@ class EvaluationSummary:
             },
             "evaluation_kind": self.evaluation_kind,
             "propensity": self.propensity,
+            "intervals": None if self.intervals is None else _fields_json(self.intervals),
         }
         for name in _PROVENANCE:
             if (value := getattr(self, name)) is not None:
@@ -467,4 +484,21 @@ class EvaluationSummary:
             evaluation_kind=str(payload.get("evaluation_kind") or "truth"),
             ope_difference=None if difference is None else PolicyDifference.from_json(difference),
             propensity=payload.get("propensity"),
+            intervals=_intervals_honesty_from_json(payload.get("intervals")),
         )
+
+
+def _intervals_honesty_from_json(payload: Mapping[str, Any] | None) -> IntervalHonesty | None:
+    if payload is None:
+        return None
+    return IntervalHonesty(
+        interval_coverage=_number(payload["interval_coverage"]),
+        top1_interval_coverage=_number(payload["top1_interval_coverage"]),
+        top1_mean_shown=_number(payload["top1_mean_shown"]),
+        top1_mean_true=_number(payload["top1_mean_true"]),
+        top1_predicted_vs_true=_number(payload["top1_predicted_vs_true"]),
+        top1_interval_includes_zero=_number(payload["top1_interval_includes_zero"]),
+        top1_median_width=_number(payload["top1_median_width"]),
+        n_pairs=int(payload["n_pairs"]),
+        n_top1=int(payload["n_top1"]),
+    )

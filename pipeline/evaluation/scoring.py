@@ -30,10 +30,17 @@ class ModelPredictions:
     rankable : bool ndarray of shape (n, n_services)
         Services the model would rank for the episode (eligible, within the limits of the
         model's catalog snapshot, and supported by enough logged episodes).
+    shown, shown_low, shown_high : ndarray of shape (n, n_services), optional
+        The uplift the model shows a caseworker for each catalog service and its interval
+        (`PolkuModel.score_frame`; NaN where not rankable). `outcomes` carry the model's
+        own uplift, which ranks the services.
     """
 
     outcomes: np.ndarray
     rankable: np.ndarray
+    shown: np.ndarray | None = None
+    shown_low: np.ndarray | None = None
+    shown_high: np.ndarray | None = None
 
 
 def predict_for_episodes(
@@ -57,7 +64,8 @@ def predict_for_episodes(
     chunk_size : int
         Rows encoded at a time (bounds memory).
     """
-    scores = model.score_frame(frame, objective, chunk_size=chunk_size)
+    scores = model.score_frame(frame, objective, with_intervals=True, chunk_size=chunk_size)
+    assert scores.uplift_low is not None and scores.uplift_high is not None
     ranker = model.ranker
     weights = objective_weights(objective)
     coef = ranker.objective_uplift_coef(objective)
@@ -72,10 +80,14 @@ def predict_for_episodes(
     position = {service_id: i for i, service_id in enumerate(model.service_ids)}
     uplift = np.zeros((n, len(catalog_ids)))
     rankable = np.zeros((n, len(catalog_ids)), dtype=bool)
+    shown = {name: np.full((n, len(catalog_ids)), np.nan) for name in ("point", "low", "high")}
     for column, service_id in enumerate(catalog_ids):
         source = position.get(service_id)
         if source is not None:
             uplift[:, column] = model_uplift[:, source]
             rankable[:, column] = scores.allowed[:, source]
+            shown["point"][:, column] = scores.uplift[:, source]
+            shown["low"][:, column] = scores.uplift_low[:, source]
+            shown["high"][:, column] = scores.uplift_high[:, source]
     outcomes = with_no_service(np.clip(base[:, None] + uplift, 0.0, 1.0), base)
-    return ModelPredictions(outcomes, rankable)
+    return ModelPredictions(outcomes, rankable, shown["point"], shown["low"], shown["high"])

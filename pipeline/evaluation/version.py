@@ -113,6 +113,7 @@ def _evaluate_model(
         baselines,
         held_features,
         predictions.rankable,
+        shown=predictions,
     )
     supported = dict(zip(model.service_ids, model.ranker.supported_.tolist(), strict=True))
     thin = [service_id for service_id in catalog.ids if not supported.get(service_id, False)]

@@ -29,6 +29,7 @@ from models.catalog import Catalog
 from models.eligibility import EligibilityDecision, Reason
 from models.explanations import explain
 from models.profile import DATE_FIELDS, ClientProfile
+from models.separation import WIDE_INTERVAL_SHARE
 from models.suggestions import Driver, RankedService
 from service.audit import DecisionRecord
 from service.pages import i18n
@@ -100,6 +101,9 @@ def shown_ranking(
             uplift_low=r.uplift_low,
             uplift_high=r.uplift_high,
             drivers=tuple(d.driver for d in explain(r, profile, "en")),
+            p_above_zero=r.p_above_zero,
+            p_above_next=r.p_above_next,
+            wide_interval=r.wide_interval,
         )
         for r in ranking
     )
@@ -136,6 +140,9 @@ def seal(answer: PageAnswer, secret: bytes) -> str:
                 r.uplift_low,
                 r.uplift_high,
                 [[d.factor, d.uplift_without] for d in r.drivers],
+                r.p_above_zero,
+                r.p_above_next,
+                r.wide_interval,
             ]
             for r in answer.ranking
         ],
@@ -182,6 +189,10 @@ def unseal(token: str, secret: bytes, *, request_id: str, owner: str) -> PageAns
                 uplift_low=s[5],
                 uplift_high=s[6],
                 drivers=tuple(Driver(factor=f, uplift_without=u) for f, u in s[7]),
+                # Answers sealed before the separation fields existed have eight entries.
+                p_above_zero=s[8] if len(s) > 8 else None,
+                p_above_next=s[9] if len(s) > 9 else None,
+                wide_interval=bool(s[10]) if len(s) > 10 else False,
             )
             for s in payload["s"]
         )
@@ -279,6 +290,7 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
                     high=i18n.points(ranked.uplift_high, lang),
                 ),
                 "drivers": [d.text for d in explain(ranked, answer.profile, lang)],
+                "certainty": certainty_notes(ranked, lang),
                 # Swedish descriptions may be missing from the catalog: Finnish stands in,
                 # marked as Finnish for screen readers.
                 "description": service.description.get(lang) or service.description.fi,
@@ -295,6 +307,27 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
         key=lambda s: s["name"],
     )
     return view
+
+
+def certainty_notes(ranked: RankedService, lang: str) -> list[dict[str, str]]:
+    """What the page says about how far the model can tell this service apart, in `lang`.
+
+    Each note has a `kind` (for styling and tests) and its `text`: the chance that the
+    service beats no service, and warnings when it cannot be told from no service or from
+    the next ranked one, or when its interval is too wide to mean much.
+    """
+    notes = []
+    if ranked.p_above_zero is not None:
+        chance = i18n.percent(ranked.p_above_zero, lang)
+        notes.append({"kind": "chance", "text": i18n.ui("p_above_zero", lang, p=chance)})
+        if not ranked.distinct_from_no_service:
+            notes.append({"kind": "not_distinct_none", "text": i18n.ui("not_distinct_none", lang)})
+    if ranked.distinct_from_next is False:
+        notes.append({"kind": "not_distinct_next", "text": i18n.ui("not_distinct_next", lang)})
+    if ranked.wide_interval:
+        share = round(100 * WIDE_INTERVAL_SHARE)
+        notes.append({"kind": "wide", "text": i18n.ui("wide_interval", lang, points=share)})
+    return notes
 
 
 def uplift_bar(ranked: RankedService, scale: float) -> dict[str, float]:

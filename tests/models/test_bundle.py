@@ -9,6 +9,7 @@ import pytest
 from models.bundle import PolkuModel, RulesVersionError
 from models.catalog import Catalog
 from models.features import DRIVER_FACTORS
+from models.objectives import DEFAULT_OBJECTIVE
 from models.profile import ClientProfile
 from models.ranker import ServiceRanker
 from models.suggestions import RankedService
@@ -17,6 +18,15 @@ from tests.models.world import ToyEpisodes, base_profile, fit_ranker, make_world
 
 def _by_id(ranked: list[RankedService]) -> dict[str, RankedService]:
     return {r.service_id: r for r in ranked}
+
+
+def _model_uplift(
+    model: PolkuModel, profile: ClientProfile, objective: str = DEFAULT_OBJECTIVE
+) -> dict[str, float]:
+    """The model's own (unshrunk) uplift of each service: what the ranking follows."""
+    row, _, _ = model.ranker.encoder_.encode_with_counterfactuals(profile)
+    values = np.concatenate([[1.0], row]) @ model.ranker.objective_uplift_coef(objective)
+    return dict(zip(model.service_ids, values.tolist(), strict=True))
 
 
 def test_recommend_health_barrier_ranks_health_services_higher(polku_model: PolkuModel) -> None:
@@ -52,8 +62,10 @@ def test_recommend_ranks_only_services_the_client_may_take(
         assert ranked, "an eligible client in the test world may take some service"
         assert all(allowed[r.service_id] for r in ranked)
         assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
-        uplifts = [r.uplift for r in ranked]
-        assert uplifts == sorted(uplifts, reverse=True)
+        # Ranked by the model's uplift; the shown (shrunk) uplift may dip below the next one.
+        model_uplift = _model_uplift(polku_model, profile)
+        keys = [model_uplift[r.service_id] for r in ranked]
+        assert keys == sorted(keys, reverse=True)
 
 
 def test_recommend_never_ranks_an_ineligible_service(polku_model: PolkuModel) -> None:
@@ -155,6 +167,8 @@ def _overconfident(model: PolkuModel, shift: np.ndarray) -> PolkuModel:
     ranker = copy.deepcopy(model.ranker)
     ranker.uplift_coef_[:, 0, :] += shift
     ranker.uplift_boot_[:, :, 0, :] += shift
+    # The shown (shrunk) uplift moves by the same shift.
+    ranker.shrinkage_.coef[..., 0] += (1.0 - ranker.shrinkage_.coef[..., 1]) * shift
     ranker.__dict__.pop("_serving_cache", None)
     return PolkuModel(ranker, model.catalog_snapshot, model.rules_versions)
 
@@ -181,7 +195,8 @@ def test_recommend_keeps_numbers_consistent_when_the_model_overshoots(
             assert scores.uplift[row, k] == pytest.approx(r.uplift)
             assert scores.uplift_low[row, k] == pytest.approx(r.uplift_low)
             assert scores.uplift_high[row, k] == pytest.approx(r.uplift_high)
-        assert [r.uplift for r in ranked] == sorted((r.uplift for r in ranked), reverse=True)
+        keys = [_model_uplift(model, profile_of(frame, row))[r.service_id] for r in ranked]
+        assert keys == sorted(keys, reverse=True)
         assert scores.top_service_ids(1)[row, 0] == ranked[0].service_id
         # Drivers stay within what an uplift can be from this client's baseline.
         for r in ranked:
@@ -235,8 +250,12 @@ def test_rank_frame_is_recommend_for_every_row(
         for j, r in zip(chosen, ranked, strict=True):
             assert model.service_ids[pairs.service[j]] == r.service_id
             assert pairs.rank[j] == r.rank
-            for name in ("uplift", "uplift_low", "uplift_high", "expected_without"):
+            for name in ("uplift", "uplift_low", "uplift_high", "expected_without", "p_above_zero"):
                 assert getattr(pairs, name)[j] == pytest.approx(getattr(r, name), abs=1e-12)
+            next_one = pairs.p_above_next[j]
+            assert (r.p_above_next is None) == bool(np.isnan(next_one))
+            assert r.p_above_next is None or next_one == pytest.approx(r.p_above_next, abs=1e-12)
+            assert pairs.wide_interval[j] == r.wide_interval
             assert pairs.expected_with[j] == pytest.approx(r.expected_with, abs=1e-12)
             drivers = [(pairs.factors[k], w) for k, w in
                        zip(pairs.driver_index[j], pairs.driver_uplift_without[j], strict=True)
@@ -258,9 +277,12 @@ def test_frame_scores_long_format_ranks_each_row(
     scores = polku_model.score_frame(world.frame.iloc[:10])
     long = scores.to_frame()
     assert len(long) == scores.allowed.sum()
-    for _, group in long.groupby("row"):
+    assert scores.rank_key is not None
+    position = {s: k for k, s in enumerate(scores.service_ids)}
+    for row, group in long.groupby("row"):
         assert list(group["rank"]) == list(range(1, len(group) + 1))
-        assert list(group["uplift"]) == sorted(group["uplift"], reverse=True)
+        keys = [scores.rank_key[row, position[s]] for s in group["service_id"]]
+        assert keys == sorted(keys, reverse=True)
 
 
 def test_bundle_refuses_decisions_under_unknown_rules(
@@ -282,3 +304,31 @@ def test_bundle_pickle_round_trip_gives_identical_suggestions(polku_model: Polku
     assert restored.recommend(profile) == polku_model.recommend(profile)
     assert restored.describe()["catalog_fingerprint"] == polku_model.catalog.fingerprint
     np.testing.assert_array_equal(restored.ranker.uplift_coef_, polku_model.ranker.uplift_coef_)
+
+
+def test_recommend_says_whether_each_service_can_be_told_apart(
+    polku_model: PolkuModel, world: ToyEpisodes
+) -> None:
+    from models.separation import DISTINCT_PROBABILITY, WIDE_INTERVAL_SHARE
+
+    for row in range(0, 120, 11):
+        _, ranked = polku_model.recommend(profile_of(world.frame, row))
+        _, top = polku_model.recommend(profile_of(world.frame, row), top_k=2)
+        # Compared with the next ranked service, shown or not: top_k only cuts the list.
+        assert [(r.service_id, r.p_above_next) for r in top] == [
+            (r.service_id, r.p_above_next) for r in ranked[:2]
+        ]
+        for r, after in zip(ranked, [*ranked[1:], None], strict=True):
+            assert r.p_above_zero is not None and 0.0 <= r.p_above_zero <= 1.0
+            # Told apart from no service exactly when the interval's lower end clears zero.
+            assert r.distinct_from_no_service == (r.p_above_zero >= DISTINCT_PROBABILITY)
+            if r.uplift_low > 1e-9:
+                assert r.distinct_from_no_service
+            if r.uplift_low < -1e-9:
+                assert not r.distinct_from_no_service
+            assert r.wide_interval == (r.uplift_high - r.uplift_low > WIDE_INTERVAL_SHARE)
+            if after is None:
+                assert r.p_above_next is None and r.distinct_from_next is None
+            else:
+                assert r.p_above_next is not None
+                assert (r.p_above_next > 0.5) == (r.uplift > after.uplift)

@@ -265,7 +265,8 @@ def test_ranker_calibrated_intervals_hold_the_point_estimate(
 ) -> None:
     frame = world.frame.iloc[:300]
     objective = "employment_or_education_6m=0.3,employment_12m=0.7"
-    low, high = ranker.uplift_interval(frame, objective)
+    calibrated = copy.deepcopy(ranker).set_params(interval_method="calibrated")
+    low, high = calibrated.uplift_interval(frame, objective)
     point = frame.pipe(ranker.encode) @ ranker.objective_uplift_coef(objective)
     supported = ranker.supported_
     assert np.all(low[:, supported] <= point[:, supported])
@@ -320,7 +321,7 @@ def test_calibration_terms_equal_the_full_quadratic_form(
     lead: tuple[int, ...], binary: bool
 ) -> None:
     # The split into matrix products must be the plain b @ coef and b @ cov @ b.
-    from models.ranker.intervals import _calibration_at
+    from models.ranker.intervals import calibration_at
 
     rng = np.random.default_rng(4)
     t, k, m = 3, 4, 4
@@ -338,7 +339,34 @@ def test_calibration_terms_equal_the_full_quadratic_form(
         ],
         axis=-1,
     )
-    calibrated, variance = _calibration_at(per_target, indicators, coef, cov)
+    calibrated, variance = calibration_at(per_target, indicators, coef, cov)
     np.testing.assert_allclose(calibrated, np.einsum("...tkp,tkp->...tk", basis, coef))
     expected = np.einsum("...tkp,tkpq,...tkq->...tk", basis, cov, basis)
     np.testing.assert_allclose(variance, expected)
+
+
+def test_ranker_shrunk_uplift_is_centred_in_its_interval_and_tames_the_top_one(
+    ranker: ServiceRanker, catalog: Catalog
+) -> None:
+    # The default interval is centred on the shrunk uplift, which the bundle shows.
+    assert ranker.get_params()["interval_method"] == "shrunk"
+    fresh = make_world(2500, seed=98, catalog=catalog)
+    objective = "employment_or_education_6m"
+    design = ranker.encode(fresh.frame)
+    shown, low, high = ranker.shown_interval_from_design(design, objective)
+    supported = ranker.supported_
+    assert np.all(low[:, supported] <= shown[:, supported])
+    assert np.all(shown[:, supported] <= high[:, supported])
+    np.testing.assert_allclose(shown, design @ ranker.objective_shown_coef(objective))
+    # The top suggestion's uplift, shown, is nearer its truth than the model's own.
+    raw = design @ ranker.objective_uplift_coef(objective)
+    rankable = fresh.allowed & supported
+    top = np.where(rankable, raw, -np.inf).argmax(axis=1)
+    rows = np.arange(len(top))
+    truth = _toy_true_uplift(fresh)[rows, top]
+    assert abs(shown[rows, top].mean() - truth.mean()) < abs(raw[rows, top].mean() - truth.mean())
+    inside = (low[rows, top] <= truth) & (truth <= high[rows, top])
+    calibrated = copy.deepcopy(ranker).set_params(interval_method="calibrated")
+    low_c, high_c = calibrated.uplift_interval_from_design(design, objective)
+    inside_c = (low_c[rows, top] <= truth) & (truth <= high_c[rows, top])
+    assert inside.mean() > 0.8 and inside.mean() >= inside_c.mean()

@@ -234,6 +234,8 @@ EVALUATION_JSON_KEYS = [
     # Added for evaluation without truth (issue 11): after today's keys, never between them.
     "evaluation_kind",
     "propensity",
+    # Added for the top suggestion's honesty (issue 12): shown uplift and intervals vs truth.
+    "intervals",
 ]
 POLICY_KEYS = ["polku", "caseworkers", "random", "popular", "imitation", "oracle"]
 
@@ -329,3 +331,37 @@ def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeyp
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["evaluation.json"]
+
+
+def test_evaluation_scores_the_shown_intervals_of_the_top_suggestion() -> None:
+    from types import SimpleNamespace
+
+    from pipeline.evaluation.results import EvaluationSummary
+
+    data, features = _data()
+    predicted = data.true_outcomes * 0.9
+    true_uplift = data.true_outcomes[:, :-1] - data.true_outcomes[:, -1:]
+    # Intervals two points either side of the truth for every pair: all hold it.
+    shown = SimpleNamespace(
+        shown=true_uplift + 0.01, shown_low=true_uplift - 0.02, shown_high=true_uplift + 0.02
+    )
+    evaluation = evaluate_policies(
+        data, predicted, _baselines(features, data.logged_action), features, shown=shown
+    )
+    summary = evaluation.summary
+    assert summary.intervals is not None
+    assert summary.intervals.interval_coverage == 1.0
+    assert summary.intervals.top1_interval_coverage == 1.0
+    assert summary.intervals.n_top1 == int((evaluation.choices["polku"] < data.n_services).sum())
+    assert summary.intervals.top1_mean_shown > summary.intervals.top1_mean_true
+    metrics = summary.key_metrics()
+    assert metrics["top1_interval_coverage"] == 1.0 and "top1_predicted_vs_true" in metrics
+    assert EvaluationSummary.from_json(summary.to_json()).intervals == summary.intervals
+    from pipeline.evaluation.report import render_html
+
+    assert "of top suggestions" in render_html(summary, {}, "evaluation")
+    # Without intervals the block is absent, and so are its metrics.
+    plain = evaluate_policies(data, predicted, _baselines(features, data.logged_action), features)
+    assert (
+        plain.summary.intervals is None and "interval_coverage" not in plain.summary.key_metrics()
+    )

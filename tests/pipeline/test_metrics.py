@@ -240,3 +240,27 @@ def test_policy_values_by_group_hand_computed():
 def test_mean_by_group_hand_computed():
     got = metrics.mean_by_group([1.0, 2.0, 3.0, 5.0], [True, False, True, False])
     assert got == {"False": pytest.approx(3.5), "True": pytest.approx(2.0)}
+
+
+def test_interval_honesty_scores_all_pairs_and_the_top_suggestion() -> None:
+    from pipeline.evaluation.metrics import interval_honesty
+
+    shown = np.array([[0.06, 0.01], [0.04, 0.02], [0.03, np.nan]])
+    low = shown - 0.02
+    high = shown + 0.02
+    rankable = np.array([[True, True], [True, True], [True, False]])
+    top1 = np.array([0, 1, 2])  # the third row has no service: not a top-1 suggestion
+    truth = np.array([[0.02, 0.0], [0.05, 0.03], [0.03, 0.0]])
+    h = interval_honesty(shown, low, high, rankable, top1, truth)
+    assert (h.n_pairs, h.n_top1) == (5, 2)
+    # Held: row 0 service 1, row 1 both, row 2 service 0; row 0's top (0.06 vs 0.02) missed.
+    assert h.interval_coverage == pytest.approx(4 / 5)
+    assert h.top1_interval_coverage == pytest.approx(1 / 2)
+    assert h.top1_mean_shown == pytest.approx(0.04)
+    assert h.top1_mean_true == pytest.approx(0.025)
+    assert h.top1_predicted_vs_true == pytest.approx(0.04 / 0.025)
+    assert h.top1_interval_includes_zero == pytest.approx(1 / 2)
+    assert h.top1_median_width == pytest.approx(0.04)
+    blind = interval_honesty(shown, low, high, rankable, top1)
+    assert np.isnan(blind.top1_interval_coverage) and np.isnan(blind.top1_predicted_vs_true)
+    assert blind.top1_mean_shown == pytest.approx(0.04)

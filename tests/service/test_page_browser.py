@@ -167,6 +167,10 @@ def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
     services = page.locator("ol.services > li")
     assert services.count() >= 2
     assert page.locator("svg.bar").count() == services.count()
+    # Every suggestion says, in plain words, how likely it beats no service.
+    chances = page.locator("ol.services .certainty-chance")
+    assert chances.count() == services.count()
+    assert chances.first.inner_text().startswith("Todennäköisyys, että palvelu on parempi")
     assert "päätöksen tekee aina virkailija" in page.inner_text(".advice").lower()
     _no_code_anywhere(page)
     # The form comes back filled from the validated profile: birth date, not the code.
@@ -185,6 +189,10 @@ def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
     page.wait_for_load_state()
     assert page.get_attribute("html", "lang") == "en"
     assert page.inner_text(f"#service-{top_id} h3").endswith(catalog.name(top_id, "en"))
+    top_notes = page.inner_text(f"#service-{top_id} ul.certainty")
+    assert "Chance that it beats no service:" in top_notes
+    if page.locator(f"#service-{top_id} .certainty-not_distinct_none").count():
+        assert "Cannot be told apart from no service" in top_notes
     page.click(f"#service-{top_id} summary")  # the catalog's facts, folded by default
     facts = page.inner_text(f"#service-{top_id} dl.facts")
     assert catalog.get(top_id).provider in facts

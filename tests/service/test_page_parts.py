@@ -27,6 +27,7 @@ from service.pages.answers import (
     KEEP_SECONDS,
     PageAnswer,
     answer_path,
+    answer_view,
     request_id_of,
     seal,
     unseal,
@@ -200,6 +201,9 @@ def _answer(request_id: str, owner: str = "desk-1", *, top_k: int = 10) -> PageA
             uplift_low=0.01234567,
             uplift_high=0.2345678,
             drivers=tuple(Driver(f, 0.05 - j / 100) for j, f in enumerate(factors)),
+            p_above_zero=0.99 - k / 10,
+            p_above_next=None if k == top_k - 1 else 0.97 - k / 5,
+            wide_interval=k == 2,
         )
         for k, service_id in enumerate(load_catalog().ids[:top_k])
     )
@@ -301,3 +305,32 @@ def test_answer_path_never_holds_a_run_that_looks_like_an_identity_code() -> Non
     assert request_id_of(path.removeprefix("/answers/")) == request_id
     assert request_id_of("not-a-request") is None
     assert request_id_of("../../etc") is None
+
+
+@pytest.mark.parametrize(
+    ("lang", "chance", "not_none", "not_next", "wide"),
+    [
+        ("en", "Chance that it beats no service: ", "Cannot be told apart from no service",
+         "Cannot be told apart from the next suggestion", "wider than 25 percentage points"),
+        ("fi", "Todennäköisyys, että palvelu on parempi kuin ei palvelua: ",
+         "Ei erotu palvelutta jäämisestä", "Ei erotu seuraavasta ehdotuksesta",
+         "yli 25 prosenttiyksikköä"),
+        ("sv", "Sannolikhet att tjänsten är bättre än ingen tjänst: ",
+         "Kan inte skiljas från ingen tjänst", "Kan inte skiljas från nästa förslag",
+         "bredare än 25 procentenheter"),
+    ],
+)  # fmt: skip
+def test_answer_view_says_which_suggestions_the_model_cannot_tell_apart(
+    lang: str, chance: str, not_none: str, not_next: str, wide: str
+) -> None:
+    view = answer_view(_answer("r1", top_k=4), load_catalog(), lang)
+    notes = [{n["kind"]: n["text"] for n in s["certainty"]} for s in view["services"]]
+    # Rank 1: 99 % above zero and 97 % above the next: told apart from both, nothing to warn.
+    assert set(notes[0]) == {"chance"} and notes[0]["chance"].startswith(chance)
+    # Rank 2: 89 % and 77 %: told apart from neither.
+    assert set(notes[1]) == {"chance", "not_distinct_none", "not_distinct_next"}
+    assert notes[1]["not_distinct_none"].startswith(not_none)
+    assert notes[1]["not_distinct_next"].startswith(not_next)
+    # Rank 3: its interval is wide; rank 4 is the last: no next one to be told from.
+    assert wide in notes[2]["wide"]
+    assert "not_distinct_next" not in notes[3] and "wide" not in notes[3]
