@@ -31,6 +31,8 @@ HISTORY_FEATURE_NAMES: Final = (
 SERVICES_CAP: Final = 10.0
 MONTHS_CAP: Final = 120.0
 DAYS_PER_MONTH: Final = 365.25 / 12.0
+_CAPS: Final = np.array([SERVICES_CAP, MONTHS_CAP])
+_LOG_CAPS: Final = np.log1p(_CAPS)
 
 
 def history_columns(sources: np.ndarray) -> np.ndarray:
@@ -42,16 +44,14 @@ def history_columns(sources: np.ndarray) -> np.ndarray:
         Per row the number of earlier services and the months since the last one started
         (NaN: never served, or not known).
     """
-    previous = sources[:, 0]
-    months = sources[:, 1]
-    known = np.isfinite(months)
-    served = (previous > 0) | known
-    count = np.maximum(previous, served.astype(np.float64))
+    # A few whole-array operations (this runs on every recommendation): `fmin` caps both
+    # columns and turns an unknown month count into the cap, "long ago".
+    capped = np.fmax(np.fmin(sources, _CAPS), 0.0)
+    served = (sources[:, 0] > 0) | (sources[:, 1] == sources[:, 1])  # NaN != NaN
     out = np.empty((len(sources), len(HISTORY_FEATURE_NAMES)), dtype=np.float64)
     out[:, 0] = served
-    out[:, 1] = np.log1p(np.minimum(count, SERVICES_CAP)) / np.log1p(SERVICES_CAP)
-    since = np.where(known, np.clip(np.nan_to_num(months), 0.0, MONTHS_CAP), MONTHS_CAP)
-    out[:, 2] = np.log1p(since) / np.log1p(MONTHS_CAP)
+    capped[:, 0] = np.maximum(capped[:, 0], out[:, 0])  # a known date means one service
+    out[:, 1:] = np.log1p(capped) / _LOG_CAPS
     return out
 
 

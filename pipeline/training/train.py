@@ -94,6 +94,8 @@ EXAMPLE_PROFILES: Final = (
         "health_limitations": True,
         "debt_problems": True,
         "entrepreneurship_interest": "some",
+        "previous_services": 1,
+        "last_service_date": "2022-05-09",
         "gender": "male",
     },
     {
