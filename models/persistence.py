@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -119,6 +120,10 @@ class _Encoder:
                 }
             }
         name = _name(type(value))
+        if _TRUSTED.get(name) is type(value) and dataclasses.is_dataclass(value):
+            # A (possibly frozen, slotted) dataclass is stored field by field.
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            return {"__object__": name, "fields": self.encode(fields, where)}
         if _TRUSTED.get(name) is type(value):
             state = value.__getstate__()
             if not isinstance(state, dict):
@@ -250,6 +255,17 @@ class _Decoder:
         cls = _TRUSTED.get(name) if isinstance(name, str) else None
         if cls is None:
             raise self.fail(f"holds a {name!r}, which is not a Polku model class; refusing it")
+        if "fields" in node:
+            fields = self.decode(node["fields"])
+            known = (
+                {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else ()
+            )
+            if not isinstance(fields, dict) or set(fields) != set(known):
+                raise self.fail(f"{name} with other fields than this code's")
+            built: Any = object.__new__(cls)
+            for key, item in fields.items():
+                object.__setattr__(built, key, item)  # frozen dataclasses too
+            return built
         state = self.decode(node.get("state"))
         if not isinstance(state, dict):
             raise self.fail(f"{name} without a dictionary state")

@@ -40,12 +40,14 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from models.persistence import persistable
 from models.ranker.intervals import calibration_at, interval_around
 
 # Fewer allowed training rows than this: the service is left unshrunk (it is not ranked).
 MIN_ROWS: Final = 50
 
 
+@persistable
 @dataclass(frozen=True, slots=True)
 class Shrinkage:
     """The fitted shrinkage, in the calibration models' format.
