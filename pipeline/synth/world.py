@@ -42,6 +42,7 @@ from pipeline.data.truth import truth_matrices
 from pipeline.synth.caseworkers import choice_probabilities, draw_choices
 from pipeline.synth.outcomes import draw_outcomes, truth_probabilities
 from pipeline.synth.population import PERIOD_START, Population, draw_population
+from pipeline.synth.scenarios import DEFAULT_SCENARIO, scenario_catalog, scenario_named
 
 _CHECK_CHARACTERS: Final = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
@@ -59,11 +60,15 @@ class SynthConfig:
     hidden_confounder : bool
         Add an unobserved motivation that raises both the chance of an active service and
         every outcome (for sensitivity tests). Off by default.
+    scenario : str
+        Which structural scenario to draw (`pipeline.synth.scenarios.SCENARIOS`); the
+        default, "baseline", is the world as it always was.
     """
 
     n_clients: int
     seed: int = 0
     hidden_confounder: bool = False
+    scenario: str = DEFAULT_SCENARIO
 
     def __post_init__(self) -> None:
         if (
@@ -74,6 +79,7 @@ class SynthConfig:
             raise ValueError(f"n_clients must be a positive integer, got {self.n_clients!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        scenario_named(self.scenario)
 
 
 @dataclass(frozen=True)
@@ -114,8 +120,13 @@ Progress = Callable[[str], None]
 def generate_world(
     config: SynthConfig, catalog: Catalog | None = None, progress: Progress | None = None
 ) -> GeneratedWorld:
-    """Draw a world (see the module docstring)."""
-    catalog = catalog if catalog is not None else load_catalog()
+    """Draw a world (see the module docstring).
+
+    `catalog` (default: `data/catalog`) is the catalog the scenario's own is derived from
+    (`pipeline.synth.scenarios.scenario_catalog`); the world keeps the derived one.
+    """
+    scenario = scenario_named(config.scenario)
+    catalog = scenario_catalog(scenario, catalog if catalog is not None else load_catalog())
     say = progress or (lambda _message: None)
     population_seed, identity_seed, choice_seed, outcome_seed = np.random.SeedSequence(
         config.seed
@@ -133,7 +144,7 @@ def generate_world(
 
     say(f"limits and true outcomes of {len(profiles):,} assessments")
     allowed = catalog.allowed_frame(profiles)
-    truth = truth_probabilities(profiles, catalog, motivation=motivation)
+    truth = truth_probabilities(profiles, catalog, motivation=motivation, scenario=scenario)
 
     say("caseworkers' choices")
     dates = profiles["assessment_date"].to_numpy(dtype="datetime64[M]")
@@ -142,7 +153,13 @@ def generate_world(
         profiles["mother_tongue"].to_numpy(dtype=str), profiles["immigrant"].to_numpy()
     )
     probabilities = choice_probabilities(
-        catalog, allowed, truth, month=month, foreign_language=foreign, motivation=motivation
+        catalog,
+        allowed,
+        truth,
+        month=month,
+        foreign_language=foreign,
+        motivation=motivation,
+        scenario=scenario,
     )
     choice = draw_choices(probabilities, np.random.default_rng(choice_seed))
     propensity = probabilities[np.arange(len(choice)), choice]
