@@ -20,7 +20,6 @@ Run: `nice -n 10 .venv/bin/python bench/bench_ranking_quality.py --scenarios bas
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import shlex
@@ -41,20 +40,19 @@ from benchmarks_md import write_section
 from peers import PEERS, Peer, PeerData
 from top1_honesty import top1_honesty
 
-from models.catalog import load_catalog
 from models.features import FeatureEncoder
 from pipeline.data.episodes import PreparedEpisodes, objective_rewards
 from pipeline.data.world import load_world
 from pipeline.evaluation import metrics
 from pipeline.evaluation.evaluate import group_labels
 from pipeline.evaluation.policies import best_allowed
+from pipeline.synth.scenarios import SCENARIOS
 from pipeline.synth.world import SynthConfig, generate_world, write_world
 from pipeline.threads import limited_threads, numeric_threads
 from pipeline.training.settings import TrainSettings
 from pipeline.training.train import fit_model
 
 RESULTS_JSON: Final = Path(__file__).resolve().parent / "results" / "ranking_quality.json"
-BASELINE_SCENARIO: Final = "baseline"
 PRACTICE: Final = ("imitation", "popular", "random")
 # The issue's goals (issue 12): median gain over the scenario family per size.
 GAIN_GOALS: Final = {30_000: 0.70, 100_000: 0.80}
@@ -69,22 +67,8 @@ Progress = Callable[[str], None]
 
 
 def scenario_names() -> tuple[str, ...]:
-    """The generator's scenarios: today's world only until `pipeline.synth.scenarios` exists."""
-    try:
-        from pipeline.synth import scenarios  # type: ignore[attr-defined]
-    except ImportError:
-        return (BASELINE_SCENARIO,)
-    names = getattr(scenarios, "SCENARIO_NAMES", None) or tuple(scenarios.SCENARIOS)
-    return tuple(str(name) for name in names)
-
-
-def synth_config(n_clients: int, seed: int, scenario: str) -> SynthConfig:
-    """The world of one cell; refuses a scenario this generator does not have."""
-    if "scenario" in {f.name for f in dataclasses.fields(SynthConfig)}:
-        return SynthConfig(n_clients=n_clients, seed=seed, scenario=scenario)  # type: ignore[call-arg]
-    if scenario != BASELINE_SCENARIO:
-        raise SystemExit(f"this generator has no scenarios; only {BASELINE_SCENARIO!r} runs")
-    return SynthConfig(n_clients=n_clients, seed=seed)
+    """The generator's structural scenarios (`pipeline.synth.scenarios`), baseline first."""
+    return tuple(SCENARIOS)
 
 
 # -- one cell ----------------------------------------------------------------------------------
@@ -175,13 +159,17 @@ def run_cell(
     """Generate, fit Polku and the peers, and judge them on one world."""
     world_dir = directory / f"{scenario}-{n_clients}-{seed}"
     started = time.perf_counter()
-    write_world(generate_world(synth_config(n_clients, seed, scenario)), world_dir)
+    generated = generate_world(SynthConfig(n_clients=n_clients, seed=seed, scenario=scenario))
+    write_world(generated, world_dir)
     generate_seconds = time.perf_counter() - started
+    # A scenario may draw its world with a catalog of its own (services split into variants):
+    # the register is read, and Polku and the peers ranked, against that catalog.
+    catalog = generated.catalog
+    del generated
     started = time.perf_counter()
-    world = load_world(world_dir)
+    world = load_world(world_dir, catalog=catalog)
     load_seconds = time.perf_counter() - started
     settings = TrainSettings(seed=seed)
-    catalog = load_catalog()
     trained = fit_model(world, settings, lambda line: progress(f"    {line}"), catalog=catalog)
     shutil.rmtree(world_dir, ignore_errors=True)
     summary = trained.evaluation.summary
@@ -207,6 +195,7 @@ def run_cell(
         "scenario": scenario,
         "n_clients": n_clients,
         "seed": seed,
+        "n_services": len(catalog),
         "episodes": prepared.counts["episodes"],
         "train_episodes": prepared.counts["train_episodes"],
         "held_out_episodes": prepared.counts["held_out_episodes"],
@@ -286,13 +275,13 @@ def _pct(value: float | None) -> str:
 
 
 def _spread(values: Sequence[float | None]) -> str:
-    """`median (min-max)` in percent over seeds; one seed shows alone."""
+    """`median [min, max]` in percent over seeds; one seed shows alone."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return "n/a"
     if len(finite) == 1:
         return _pct(finite[0])
-    return f"{_pct(statistics.median(finite))} ({_pct(min(finite))}-{_pct(max(finite))})"
+    return f"{_pct(statistics.median(finite))} [{_pct(min(finite))}, {_pct(max(finite))}]"
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -328,11 +317,16 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "",
         *(f"- `{command}`" for command in commands),
         "",
+        "Peers: "
+        + "; ".join(f"`{name}` = {peer_labels[name]}" for name in peer_names)
+        + ". (sub.) = that peer was fitted on a seeded subsample of the training episodes "
+        "(sizes in the time table), to finish on this shared two-core machine.",
+        "",
         "**Oracle gain captured** (% of the oracle's gain over the caseworkers; median "
-        "(min-max) over seeds; the caseworkers are 0 by definition):",
+        "[min, max] over seeds; the caseworkers are 0 by definition):",
         "",
         "| scenario | clients | seeds | Polku | imitation | popular | random | "
-        + " | ".join(peer_labels[name] for name in peer_names)
+        + " | ".join(f"`{name}`" for name in peer_names)
         + " |",
         "|---|---|---|---|---|---|---|" + "---|" * len(peer_names),
     ]
@@ -521,7 +515,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--peer-max-rows", default="", help="subsample a peer: name=rows,...")
     parser.add_argument("--results", type=Path, default=RESULTS_JSON)
     parser.add_argument("--no-write", action="store_true", help="print only; touch no file")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the section from the results file"
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        cells = load_cells(args.results)
+        commands = list(dict.fromkeys(c["command"] for c in cells))
+        write_section("ranking_quality", commands[-1], render(cells, commands))
+        return
     known = scenario_names()
     scenarios = list(known) if args.scenarios == "all" else args.scenarios.split(",")
     missing = [name for name in scenarios if name not in known]
