@@ -290,8 +290,14 @@ def _median(values: Iterable[float | None]) -> float | None:
 
 
 def _groups(cells: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    order = {name: i for i, name in enumerate(SCENARIOS)}  # the registry's order, baseline first
+
+    def place(cell: dict[str, Any]) -> tuple[int, str, int, int]:
+        scenario, size, seed = _key(cell)
+        return (order.get(scenario, len(order)), scenario, size, seed)
+
     out: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for cell in sorted(cells, key=_key):
+    for cell in sorted(cells, key=place):
         out.setdefault((cell["scenario"], cell["n_clients"]), []).append(cell)
     return out
 
