@@ -138,6 +138,7 @@ def audit_replay(
 ) -> None:
     """Record a planned caseworker session into the audit store, dated at its visits."""
     from models.objectives import Objective
+    from service.audit import AuditUnavailableError
     from service.replay import replay_plan_file
     from service.settings import get_settings
 
@@ -145,7 +146,7 @@ def audit_replay(
         summary = replay_plan_file(
             plan, get_settings(), objective=Objective.parse(objective), top_k=top_k
         )
-    except (LookupError, ValueError, OSError) as exc:
+    except (LookupError, ValueError, OSError, AuditUnavailableError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
     typer.echo(summary.describe())

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from models.objectives import DEFAULT_OBJECTIVE
+from models.objectives import DEFAULT_OBJECTIVE, TARGETS
 from pipeline.commands.options import fail
 
 
@@ -33,7 +33,7 @@ def replay(
     data: Annotated[Path, typer.Argument(help="A register directory (a generated world).")],
     assessments: Annotated[
         int, typer.Option(min=1, help="Assessments to replay, sampled (seeded) from the register.")
-    ] = 1000,
+    ] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
     objective: Annotated[str, typer.Option(help="The objective the service ranks by.")] = (
         DEFAULT_OBJECTIVE
@@ -69,7 +69,8 @@ def replay(
         typer.echo(f"planned {count} visits from {data}", err=True)
         _step(ctx, ["audit", "replay", str(plan), "--objective", objective, "--top-k", str(top_k)])
     _step(ctx, ["audit", "export", "--out", str(out)])
-    typer.echo(f"next: polku effects {data} --audit {out} --objective employment_12m")
+    outcome = objective if objective in TARGETS else "employment_12m"
+    typer.echo(f"next: polku effects {data} --audit {out} --objective {outcome}")
 
 
 def register(app: typer.Typer) -> None:

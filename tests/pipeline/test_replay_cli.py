@@ -33,3 +33,11 @@ def test_replay_then_audit_effects_walks_end_to_end(
     codes = read_table(tiny_world_dir / "clients.parquet")["henkilotunnus"].astype(str)
     for written in (out.read_text(), plan.read_text(), replayed.output, effects.output):
         assert not any(code in written for code in codes)
+
+
+def test_replay_without_a_champion_says_so(tiny_world_dir: Path, state_dir: Path, tmp_path: Path):
+    args = ["replay", str(tiny_world_dir), "--assessments", "5", "--out", str(tmp_path / "a.csv")]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 2
+    assert "no model to replay with" in result.output
+    assert not (tmp_path / "a.csv").exists()
