@@ -265,7 +265,7 @@ def _summary_rows(evaluation: PolicyEvaluation) -> str:
             f"<td></td><td>{o.true_gain:+.4f}</td><td></td></tr>"
         )
     return (
-        "<table><tr><th>policy</th><th>value</th><th>95 % interval</th><th>gain</th>"
+        "<table class=values><tr><th>policy</th><th>value</th><th>95 % interval</th><th>gain</th>"
         "<th>95 % interval</th></tr>" + "".join(rows) + "</table>"
     )
 
@@ -282,10 +282,9 @@ def _group_rows(evaluation: PolicyEvaluation) -> str:
                 f"<td>{truth}</td></tr>"
             )
     return (
-        "<table><tr><th>grouping</th><th>group</th><th>episodes</th><th>followed Polku</th>"
-        "<th>gain (doubly robust)</th><th>95 % interval</th><th>true gain</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        "<table class=groups><tr><th>grouping</th><th>group</th><th>episodes</th>"
+        "<th>followed Polku</th><th>gain (doubly robust)</th><th>95 % interval</th>"
+        "<th>true gain</th></tr>" + "".join(rows) + "</table>"
     )
 
 
@@ -304,7 +303,8 @@ def whatif_html(
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         "<title>What if Polku had been followed</title><style>body{font-family:sans-serif;"
         "max-width:64em;margin:1em auto}table{border-collapse:collapse;margin:.5em 0}"
-        "td,th{border:1px solid #ccc;padding:2px 6px}td:nth-child(n+2){text-align:right}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}"
+        ".values td:nth-child(n+2),.groups td:nth-child(n+3){text-align:right}"
         ".truth{font-style:italic}.warn{background:#fff3cd;padding:.5em}img{max-width:100%}"
         "</style></head><body>",
         "<h1>What if Polku had been followed?</h1>",

@@ -77,7 +77,7 @@ def test_whatif_html_has_table_and_gain_plot(model, fresh_world):
     assert "logged practice" in page and "What if Polku had been followed?" in page
     # Readable tables, not terminal text: the summary and the gain by group.
     assert "<pre>" not in page
-    assert page.count("<table>") == 2
+    assert page.count("<table class=values>") == page.count("<table class=groups>") == 1
     assert ("<tr><th>policy</th><th>value</th><th>95 % interval</th><th>gain</th>"
             "<th>95 % interval</th></tr>") in page  # fmt: skip
     assert "<td>Polku, doubly robust</td>" in page
