@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-all lint format bench clean browser-deps mlflow-ui
+.PHONY: help setup run test test-all lint format bench clean browser-deps mlflow-ui notebook
 # `make run PORT=8080 HOST=0.0.0.0` serves elsewhere; `make mlflow-ui MLFLOW_PORT=5001`.
 PORT ?= 8000
 HOST ?= 127.0.0.1
@@ -30,6 +30,15 @@ run: setup ## Generate a world and train a champion if none, then serve (PORT=80
 
 mlflow-ui: setup ## Open the MLflow UI on the embedded store's runs and registry (MLFLOW_PORT=5000)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/.polku/mlflow.db --port $(MLFLOW_PORT)
+
+notebook: setup ## Execute the evaluators' notebooks into .polku/notebooks/ (outputs and plots kept)
+	@mkdir -p .polku/notebooks
+	@for nb in notebooks/*.ipynb; do \
+	  out=.polku/notebooks/$$(basename $$nb); cp $$nb $$out; echo "executing $$nb -> $$out"; \
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter-execute --inplace --timeout=900 $$out \
+	    || exit 1; \
+	done
+	@echo "open them with: $(VENV)/bin/jupyter notebook .polku/notebooks/ (or any .ipynb viewer)"
 
 test: setup ## Run the default test suite and docstring examples (all but tests marked slow)
 	$(VENV)/bin/pytest -m "not slow"

@@ -18,6 +18,7 @@ from pipeline.commands import (
     evaluate,
     generate,
     promote,
+    replay,
     score,
     train,
     validate,
@@ -34,6 +35,7 @@ COMMAND_MODULES = (
     promote,
     score,
     effects,
+    replay,
     service_commands,
 )
 

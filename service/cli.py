@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from models.objectives import DEFAULT_OBJECTIVE
+
 APP_FACTORY = "service.main:create_app"
 
 
@@ -175,6 +177,35 @@ def audit_verify(
     for table, (row_id, chain_hash) in result.heads.items():
         typer.echo(f"head {table}:{row_id}:{chain_hash}")
     typer.echo("the chain holds; keep the heads elsewhere and pass them as --head next time")
+
+
+@audit_app.command("replay")
+def audit_replay(
+    plan: Annotated[Path, typer.Argument(help="A session plan (`polku replay` writes one).")],
+    objective: Annotated[str, typer.Option(help="The objective to rank by.")] = DEFAULT_OBJECTIVE,
+    top_k: Annotated[int, typer.Option(min=1, max=50, help="Suggestions per visit.")] = 5,
+) -> None:
+    """Record a planned caseworker session into the audit store, dated at its visits."""
+    from models.objectives import Objective
+    from service.audit import AuditUnavailableError
+    from service.keys import KeyConfigurationError
+    from service.replay import replay_plan_file
+    from service.settings import get_settings
+
+    try:
+        summary = replay_plan_file(
+            plan, get_settings(), objective=Objective.parse(objective), top_k=top_k
+        )
+    except (
+        LookupError,
+        ValueError,
+        OSError,
+        AuditUnavailableError,
+        KeyConfigurationError,
+    ) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(summary.describe())
 
 
 def _step(ctx: typer.Context, args: list[str]) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+# Plots a notebook must show (evaluators read them rather than tables of numbers).
+PLOTS = {"effectiveness": 5}
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
@@ -38,6 +40,14 @@ def test_notebook_runs_without_error(path, tmp_path, monkeypatch):
         if output.get("output_type") == "error"
     ]
     assert not errors
+    images = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert len(images) >= PLOTS.get(path.stem, 0), "the notebook lost its plots"
 
 
 def _environment() -> dict[str, str]:

@@ -17,6 +17,7 @@ caseworker override, which the register may not record; `CAVEATS` says so in the
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -54,11 +55,50 @@ class AuditJoin:
         of `TARGETS`
     n_decided : decided recommendations in the export
     n_unmatched : of those, how many found no assessment of the client in the window
+    n_known_keys : of the decided, how many carry the key of a register client (under this
+        HMAC secret): the rest cannot match whatever their dates
+    suggested_span, assessed_span : first and last day of the decided suggestions and of
+        the register's assessments (None when there are none)
     """
 
     table: pd.DataFrame
     n_decided: int
     n_unmatched: int
+    n_known_keys: int = 0
+    suggested_span: tuple[dt.date, dt.date] | None = None
+    assessed_span: tuple[dt.date, dt.date] | None = None
+
+    def no_match_reason(self) -> str:
+        """Why none of the decided recommendations matched: the keys, or the dates."""
+        head = (
+            f"none of the {self.n_decided} decided recommendations in the audit export "
+            "matched an assessment of the register"
+        )
+        if self.n_decided == 0:
+            return f"{head}: the export holds no decided recommendation"
+        if self.n_known_keys == 0:
+            return (
+                f"{head}: none of their client keys is the key of a register client under "
+                f"this HMAC secret (wrong HMAC key, or another register?)"
+            )
+        return (
+            f"{head}: {self.n_known_keys} of {self.n_decided} carry the key of a register "
+            f"client, but a suggestion matches only an assessment made up to "
+            f"{MAX_DAYS_BEFORE} days before it, and the suggestions were made "
+            f"{_span(self.suggested_span)} while the register's assessments run "
+            f"{_span(self.assessed_span)}. Decisions recorded today cannot match a past "
+            f"register; `polku replay DIR` records a simulated session at the assessments' "
+            f"own dates"
+        )
+
+
+def _span(span: tuple[dt.date, dt.date] | None) -> str:
+    return "(none)" if span is None else f"{span[0].isoformat()}..{span[1].isoformat()}"
+
+
+def _span_of(days: pd.Series) -> tuple[dt.date, dt.date] | None:
+    days = days.dropna()
+    return None if days.empty else (days.min().date(), days.max().date())
 
 
 def _day(values: pd.Series) -> pd.Series:
@@ -160,6 +200,9 @@ def join_audit(
         table=table.reset_index(drop=True),
         n_decided=len(decided),
         n_unmatched=int((~matched).sum()),
+        n_known_keys=int(suggestions["client_key"].isin(register["client_key"]).sum()),
+        suggested_span=_span_of(suggestions["suggested_on"]),
+        assessed_span=_span_of(register["assessment_date"]),
     )
 
 
@@ -232,10 +275,7 @@ def run_audit_effects(
         clients = None
     joined = join_audit(read_audit(audit_path), episodes, key, clients=clients)
     if joined.table.empty:
-        raise EffectsError(
-            f"none of the {joined.n_decided} decided recommendations matched an assessment in "
-            "the register (wrong HMAC key, or another register?)"
-        )
+        raise EffectsError(joined.no_match_reason())
     # A need nobody in the export has adjusts for nothing (and check_table would refuse it).
     covariates = [c for c in NEED_FIELDS if joined.table[c].nunique() > 1]
     table = check_table(

@@ -1,5 +1,10 @@
 """A register's per-service effects shown: the terminal table, the HTML report with forest plots,
-group tables and warnings, and `polku effects DIR` that writes them."""
+plots and tables by group and warnings, and `polku effects DIR` that writes them.
+
+The page leads, per target, with the services of largest effect and a plot per grouping;
+the full service table and the group table (services x groupings x groups, hundreds of
+rows) are folded into `<details>`, open on a click.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from models.objectives import TARGETS
 from pipeline.effects.analysis import ESTIMAND_WORDS
 from pipeline.effects.estimators import Estimand
 from pipeline.effects.register import (
+    GROUPINGS,
     REGISTER_COVARIATES,
     RegisterEffects,
     ServiceEffect,
@@ -21,6 +27,57 @@ from pipeline.effects.register import (
     service_effects,
 )
 from pipeline.effects.report import _png, to_json, write_atomic
+
+# Services in the main table (largest AIPW effect first) and in each plot by group (the
+# most used: a group estimate of a rare service is mostly noise, or absent).
+TOP_SERVICES = 10
+GROUP_PLOT_SERVICES = 8
+
+
+def by_effect(effects: list[ServiceEffect]) -> list[ServiceEffect]:
+    """The services of one target, largest AIPW effect first."""
+    return sorted(effects, key=lambda e: -e.estimates["aipw"].estimate)
+
+
+def group_plot(effects: list[ServiceEffect], target: str, grouping: str) -> str:
+    """Base64 PNG: the AIPW effect with its 95 % interval in each group, for the most used
+    services (one row per service, one marker colour per group)."""
+    from matplotlib.figure import Figure
+
+    shown = sorted(effects, key=lambda e: -e.n_treated)[:GROUP_PLOT_SERVICES]
+    levels = list(dict.fromkeys(level for e in shown for level in e.groups.get(grouping, {})))
+    figure = Figure(figsize=(7, max(2.5, 0.45 * len(shown) + 1.2)))
+    axes = figure.subplots()
+    positions = np.arange(len(shown))[::-1]
+    step = 0.7 / max(len(levels), 1)
+    for j, level in enumerate(levels):
+        offset = 0.35 - step * (j + 0.5)
+        points = [(p, e.groups[grouping][level].estimates["aipw"])
+                  for p, e in zip(positions, shown, strict=True)
+                  if level in e.groups.get(grouping, {})]  # fmt: skip
+        axes.errorbar(
+            [a.estimate for _, a in points],
+            [p + offset for p, _ in points],
+            xerr=[
+                [a.estimate - a.ci_low for _, a in points],
+                [a.ci_high - a.estimate for _, a in points],
+            ],
+            fmt="o",
+            markersize=4,
+            label=level,
+        )
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_yticks(positions, [e.service_id for e in shown], fontsize=7)
+    axes.set_xlabel(f"effect on {target} (probability), AIPW with 95 % interval")
+    axes.set_title(
+        f"By {grouping.replace('_', ' ')}: the {len(shown)} most used services", fontsize=9
+    )
+    axes.legend(loc="lower right", fontsize=7, title=grouping, title_fontsize=7)
+    return _png(figure)
+
+
+def _img(alt: str, png_base64: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png_base64}">'
 
 
 def forest_plot(effects: list[ServiceEffect], target: str) -> str:
@@ -116,7 +173,8 @@ def register_html(result: RegisterEffects) -> str:
         "<title>Effects of Polku's services</title>",
         "<style>body{font-family:sans-serif;max-width:64em;margin:1em auto}"
         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
-        "padding:2px 6px}.warn{background:#fff3cd;padding:.5em}</style></head><body>",
+        "padding:2px 6px}.warn{background:#fff3cd;padding:.5em}img{max-width:100%}"
+        "summary{cursor:pointer;margin:.5em 0}</style></head><body>",
         "<h1>Effect of each service against none</h1><ul>",
         *(
             f"<li><b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(str(v))}</li>"
@@ -129,12 +187,23 @@ def register_html(result: RegisterEffects) -> str:
         effects = result.by_target(target)
         if not effects:
             continue
+        ranked = by_effect(effects)
         parts += [
             f"<h2>{html.escape(target)}</h2>",
-            f'<img alt="forest plot" src="data:image/png;base64,{forest_plot(effects, target)}">',
-            _service_rows(effects),
+            _img("forest plot", forest_plot(effects, target)),
+            f"<h3>The {min(TOP_SERVICES, len(ranked))} services of largest effect</h3>",
+            _service_rows(ranked[:TOP_SERVICES]),
+            f"<details><summary>All {len(ranked)} services</summary>",
+            _service_rows(ranked),
+            "</details>",
             "<h3>By group (AIPW)</h3>",
-            _group_rows(effects),
+            *(
+                _img(f"effect by {grouping}", group_plot(effects, target, grouping))
+                for grouping in GROUPINGS
+            ),
+            "<details><summary>Every service in every group (table)</summary>",
+            _group_rows(ranked),
+            "</details>",
         ]
     parts += ["<h2>Overlap and balance by service</h2>", _overlap_rows(result)]
     if result.skipped:

@@ -14,6 +14,7 @@ include the model's training clients (`models.training_clients`) unless
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from models.catalog import Catalog, load_catalog
 from models.objectives import Objective
-from pipeline.effects.estimators import EffectsError
+from pipeline.effects.estimators import EffectsError, Estimate
 from pipeline.effects.policy import POLICY_ESTIMATORS, POLICY_LABELS, PolicyEvaluation
 from pipeline.effects.register import RegisterEpisodes, load_register, register_episodes
 
@@ -240,18 +241,89 @@ def gain_plot(evaluation: PolicyEvaluation) -> str:
     return _png(figure)
 
 
+def _interval(e: Estimate) -> str:
+    return f"<td>{e.estimate:+.4f}</td><td>[{e.ci_low:+.4f}, {e.ci_high:+.4f}]</td>"
+
+
+def _summary_rows(evaluation: PolicyEvaluation) -> str:
+    """Logged practice, Polku by each estimator, and the truth when known."""
+    o = evaluation.overall
+    rows = [
+        f"<tr><td>logged practice</td><td>{o.logged_value.estimate:.4f}</td>"
+        f"<td>[{o.logged_value.ci_low:.4f}, {o.logged_value.ci_high:.4f}]</td>"
+        "<td></td><td></td></tr>"
+    ]
+    for name in POLICY_ESTIMATORS:
+        v = o.values[name]
+        rows.append(
+            f"<tr><td>Polku, {html.escape(POLICY_LABELS[name])}</td><td>{v.estimate:.4f}</td>"
+            f"<td>[{v.ci_low:.4f}, {v.ci_high:.4f}]</td>{_interval(o.gains[name])}</tr>"
+        )
+    if o.true_value is not None and o.true_gain is not None:
+        rows.append(
+            f"<tr class=truth><td>truth (synthetic world)</td><td>{o.true_value:.4f}</td>"
+            f"<td></td><td>{o.true_gain:+.4f}</td><td></td></tr>"
+        )
+    return (
+        "<table class=values><tr><th>policy</th><th>value</th><th>95 % interval</th><th>gain</th>"
+        "<th>95 % interval</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _group_rows(evaluation: PolicyEvaluation) -> str:
+    """The doubly robust gain in each group, with the truth when known."""
+    rows = []
+    for grouping, levels in evaluation.by_group.items():
+        for level, e in levels.items():
+            truth = "" if e.true_gain is None else f"{e.true_gain:+.4f}"
+            rows.append(
+                f"<tr><td>{html.escape(grouping)}</td><td>{html.escape(level)}</td>"
+                f"<td>{e.n_episodes}</td><td>{e.n_matched}</td>{_interval(e.gains['dr'])}"
+                f"<td>{truth}</td></tr>"
+            )
+    return (
+        "<table class=groups><tr><th>grouping</th><th>group</th><th>episodes</th>"
+        "<th>followed Polku</th><th>gain (doubly robust)</th><th>95 % interval</th>"
+        "<th>true gain</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
 def whatif_html(
     evaluation: PolicyEvaluation, objective: str, model_label: str, *, note: str | None = None
 ) -> str:
-    """A self-contained page: the summary table as text, and the gain by group as a plot."""
-    import html
-
-    table = html.escape(whatif_table(evaluation, objective, model_label, note=note))
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+    """A self-contained page: the values and gains as tables, the gain by group as a plot."""
+    o = evaluation.overall
+    warnings = [*o.warnings] + [
+        f"{grouping} {level}: {w}"
+        for grouping, levels in evaluation.by_group.items()
+        for level, e in levels.items()
+        for w in e.warnings
+    ]
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
         "<title>What if Polku had been followed</title><style>body{font-family:sans-serif;"
-        "max-width:64em;margin:1em auto}pre{background:#f6f6f6;padding:.5em}</style></head>"
-        f"<body><h1>What if Polku had been followed?</h1><pre>{table}</pre>"
-        f'<img alt="gain by group" src="data:image/png;base64,{gain_plot(evaluation)}">'
-        "</body></html>\n"
+        "max-width:64em;margin:1em auto}table{border-collapse:collapse;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}"
+        ".values td:nth-child(n+2),.groups td:nth-child(n+3){text-align:right}"
+        ".truth{font-style:italic}.warn{background:#fff3cd;padding:.5em}img{max-width:100%}"
+        "</style></head><body>",
+        "<h1>What if Polku had been followed?</h1>",
+        *([f"<div class=warn>{html.escape(note)}</div>"] if note else []),
+        f"<p>Model: {html.escape(model_label)}. Objective: {html.escape(objective)}. "
+        f"{o.n_episodes} client episodes; the caseworker chose Polku's top suggestion in "
+        f"{o.n_matched}. Intervals: 95 %, influence function summed within clients.</p>",
+        "<h2>Value of each policy, and Polku's gain over logged practice</h2>",
+        _summary_rows(evaluation),
+        "<h2>Gain by group</h2>",
+        f'<img alt="gain by group" src="data:image/png;base64,{gain_plot(evaluation)}">',
+        _group_rows(evaluation),
+    ]
+    if warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+        parts.append(f"<div class=warn><h2>Warnings</h2><ul>{items}</ul></div>")
+    parts.append(
+        "<p>Caveats: the values assume the logged propensities are right; the gain is that of "
+        "following Polku's first suggestion every time, which no caseworker does.</p>"
     )
+    parts.append("</body></html>\n")
+    return "\n".join(parts)

@@ -123,3 +123,27 @@ def test_effects_cli_audit_followed_against_overridden(world, tmp_path, monkeypa
     wrong = CliRunner().invoke(app, args)
     assert wrong.exit_code == 2
     assert "wrong HMAC key" in wrong.output
+
+
+def test_no_match_names_the_dates_when_the_keys_are_right(world):
+    # Decisions recorded today, for register clients: the keys match, the dates cannot.
+    audit, _ = _audit(world, n=30)
+    audit = audit[audit["request_id"].str.startswith("r")].assign(
+        created_at="2026-12-01T10:00:00", decided_at="2026-12-01T11:00:00"
+    )
+    joined = join_audit(audit, world.episodes, KEY, clients=world.clients)
+    assert joined.table.empty
+    reason = joined.no_match_reason()
+    assert "30 of 30 carry the key of a register client" in reason
+    assert "2026-12-01..2026-12-01" in reason
+    first, last = joined.assessed_span
+    assert f"{first.isoformat()}..{last.isoformat()}" in reason
+    assert "HMAC" not in reason
+    assert "polku replay" in reason
+
+
+def test_no_match_blames_the_key_only_when_no_key_is_known(world):
+    audit, _ = _audit(world, n=20)
+    joined = join_audit(audit, world.episodes, b"another-secret-0123456789", clients=world.clients)
+    assert joined.n_known_keys == 0
+    assert "wrong HMAC key" in joined.no_match_reason()

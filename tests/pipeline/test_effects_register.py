@@ -18,6 +18,7 @@ from pipeline.effects.register import (
     service_effects,
     true_effect,
 )
+from pipeline.effects.register_report import TOP_SERVICES
 from pipeline.synth.world import SynthConfig, generate_world, write_world
 
 
@@ -115,7 +116,17 @@ def test_effects_cli_register_directory_json_and_report(tmp_path):
     assert {"estimate", "ci_low", "ci_high"} <= set(first["estimates"]["aipw"])
     assert set(first["groups"]) == set(GROUPINGS)
     page = (tmp_path / "rep" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(TARGETS)  # one forest plot per target
+    # Per target: a forest plot, and one plot per grouping.
+    assert page.count("data:image/png;base64,") == len(TARGETS) * (1 + len(GROUPINGS))
+    assert page.count('alt="forest plot"') == len(TARGETS)
+    assert page.count('alt="effect by age_band"') == len(TARGETS)
+    # A short main table per target; the full service and group tables are folded away.
+    assert page.count("services of largest effect</h3>") == len(TARGETS)
+    assert page.count("<details>") == 2 * len(TARGETS)
+    assert page.count("<summary>Every service in every group (table)</summary>") == len(TARGETS)
+    main = page.split("services of largest effect</h3>")[1].split("<details>")[0]
+    assert "<th>service</th><th>treated</th><th>control</th><th>AIPW</th>" in main
+    assert 1 < main.count("<tr>") <= 1 + TOP_SERVICES
     assert "Overlap and balance by service" in page
 
 

@@ -75,3 +75,14 @@ def test_whatif_html_has_table_and_gain_plot(model, fresh_world):
     page = whatif_html(evaluation, OBJECTIVE, "test model")
     assert page.count("data:image/png;base64,") == 1
     assert "logged practice" in page and "What if Polku had been followed?" in page
+    # Readable tables, not terminal text: the summary and the gain by group.
+    assert "<pre>" not in page
+    assert page.count("<table class=values>") == page.count("<table class=groups>") == 1
+    assert ("<tr><th>policy</th><th>value</th><th>95 % interval</th><th>gain</th>"
+            "<th>95 % interval</th></tr>") in page  # fmt: skip
+    assert "<td>Polku, doubly robust</td>" in page
+    assert "<tr class=truth><td>truth (synthetic world)</td>" in page
+    groups = page.split("<th>true gain</th></tr>")[1].split("</table>")[0]
+    n_groups = sum(len(levels) for levels in evaluation.by_group.values())
+    assert groups.count("<tr>") == n_groups
+    assert "<td>long_term_unemployed</td><td>12_months_or_more</td>" in groups

@@ -1,0 +1,1 @@
+"""Audit replay: a simulated caseworker session over a register's assessments."""
