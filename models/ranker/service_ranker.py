@@ -36,15 +36,28 @@ from models.ranker.intervals import (
     percentile_rows,
 )
 from models.ranker.nuisances import (
+    PracticeFit,
     cross_fit_outcomes,
-    cross_fit_propensity,
+    cross_fit_practice,
     sigmoid,
     with_intercept,
+)
+from models.ranker.stacking import (
+    STACK_CANDIDATES,
+    choose_candidate,
+    fit_stack,
+    stack_cv_loss,
 )
 
 # "bootstrap": percentiles of the final stage's bootstrap replicas (nuisances fixed);
 # "calibrated": centred on the out-of-fold calibrated uplift, widened by its error (default).
 INTERVAL_METHODS: Final = ("calibrated", "bootstrap")
+# "auto": the stacking candidate with the smallest cross-validated DR loss
+# (`models.ranker.stacking`); or one candidate by name ("dr": the final stage as it is).
+STACK_CHOICES: Final = ("auto", *STACK_CANDIDATES)
+# Training rows per fold of the practice model when the propensities are logged (only
+# its log-odds are needed then): practice is learnt long before, and the fit costs rows x actions.
+PRACTICE_MAX_ROWS: Final = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +191,7 @@ class ServiceRanker(BaseEstimator):
         interval: float = 0.9,
         interval_method: str = "calibrated",
         min_treated: int = 20,
+        stack: str = "auto",
         max_iter: int = 300,
         random_state: int = 0,
     ) -> None:
@@ -193,6 +207,7 @@ class ServiceRanker(BaseEstimator):
         self.interval = interval
         self.interval_method = interval_method
         self.min_treated = min_treated
+        self.stack = stack
         self.max_iter = max_iter
         self.random_state = random_state
 
@@ -278,16 +293,24 @@ class ServiceRanker(BaseEstimator):
         mu = outcome_fit.mu
         self.outcome_coef_ = outcome_fit.coef
         self.baseline_coef_ = outcome_fit.baseline_coef
+        # The model of practice: the propensities when the logs carry none, and in any
+        # case the log-odds of each service that the stacking may lean on.
+        practice = cross_fit_practice(
+            features,
+            action_index,
+            action_mask,
+            folds,
+            self.n_folds,
+            C=self.propensity_C,
+            max_iter=self.max_iter,
+            # Only the log-odds are needed when the propensities are logged: a subsample
+            # and a looser tolerance (the imitation baseline's) are enough for them.
+            max_rows=None if propensity is None else PRACTICE_MAX_ROWS,
+            tol=1e-4 if propensity is None else 1e-3,
+            random_state=self.random_state,
+        )
         if propensity is None:
-            logged_e = cross_fit_propensity(
-                features,
-                action_index,
-                action_mask,
-                folds,
-                self.n_folds,
-                C=self.propensity_C,
-                max_iter=self.max_iter,
-            )
+            logged_e = practice.propensity
             self.propensity_source_ = "estimated"
         else:
             logged_e = _checked_propensity(propensity, n)
@@ -336,16 +359,47 @@ class ServiceRanker(BaseEstimator):
             folds,
             self.final_alpha_,
         )
+        pseudo = plug_in + correction
+        del plug_in, correction
+        oof = self._fit_stack(oof, pseudo, practice, group_codes)
         names = self.encoder_.feature_names_out_
         self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
         self.calibration_coef_, self.calibration_cov_ = calibrate(
-            oof, plug_in + correction, group_codes, features[:, self.calibration_columns_]
+            oof, pseudo, group_codes, features[:, self.calibration_columns_]
         )
         self.services_ = services
         self.targets_ = TARGETS
         self.n_features_in_ = features.shape[1]
         self.n_episodes_ = n
         return self
+
+    def _fit_stack(
+        self,
+        oof: np.ndarray,
+        pseudo: np.ndarray,
+        practice: PracticeFit,
+        group_codes: np.ndarray,
+    ) -> np.ndarray:
+        """Choose and fit the stacking (`models.ranker.stacking`); the stacked out-of-fold uplift.
+
+        Replaces `uplift_coef_` and `uplift_boot_` by their stacked versions (the final
+        stage's own stay in `dr_uplift_coef_`).
+        """
+        scored = np.isfinite(oof).any(axis=(0, 1))
+        self.stack_cv_ = stack_cv_loss(
+            oof, pseudo, practice.logit, group_codes, self.n_folds, self.random_state
+        )
+        if self.stack == "auto":
+            self.stack_ = choose_candidate(self.stack_cv_)
+        else:
+            self.stack_ = str(self.stack)
+        stack = fit_stack(oof, pseudo, practice.logit, STACK_CANDIDATES[self.stack_])
+        self.stack_coef_ = stack.coef
+        self.practice_coef_ = practice.coef
+        self.dr_uplift_coef_ = self.uplift_coef_
+        self.uplift_coef_ = stack.design_coef(self.uplift_coef_, practice.coef, scored)
+        self.uplift_boot_ = stack.design_coef(self.uplift_boot_, practice.coef, scored)
+        return stack.apply(oof, practice.logit)
 
     def _check_params(self) -> None:
         check_scalar(self.n_folds, "n_folds", int, min_val=2)
@@ -379,6 +433,8 @@ class ServiceRanker(BaseEstimator):
                 f"got {self.interval_method!r}"
             )
         check_scalar(self.min_treated, "min_treated", int, min_val=1)
+        if self.stack not in STACK_CHOICES:
+            raise ValueError(f"stack must be one of {', '.join(STACK_CHOICES)}, got {self.stack!r}")
         check_scalar(self.max_iter, "max_iter", int, min_val=1)
 
     def _resolve_actions(self, action_values: np.ndarray) -> ActionSpace:

@@ -113,13 +113,22 @@ def test_ranker_recovers_health_effect_heterogeneity(
     ranker: ServiceRanker, world: ToyEpisodes, catalog: Catalog
 ) -> None:
     k = catalog.index("health_check")
-    uplift = ranker.predict_uplift(world.frame)[:, 0, k]
+    uplift = _final_stage_uplift(ranker, world.frame)[:, 0, k]
     health = world.frame["health_limitations"].to_numpy(dtype=bool)
     gap = uplift[health].mean() - uplift[~health].mean()
     # The truth is HEALTH_EFFECT (0.25) for the health-limited and 0 for the others. With
     # 6,000 episodes over 34 actions the regularised model keeps only part of the gap.
     assert gap > HEALTH_EFFECT / 8
     assert abs(uplift[~health].mean()) < 0.08
+    # The served uplift is the stacked one (models.ranker.stacking), shrunk toward a common
+    # effect by the cross-validated DR loss: it keeps the direction.
+    served = ranker.predict_uplift(world.frame)[:, 0, k]
+    assert served[health].mean() - served[~health].mean() > 0
+
+
+def _final_stage_uplift(ranker: ServiceRanker, frame: pd.DataFrame) -> np.ndarray:
+    """The DR-learner's final stage's own uplift (before the stacking), (n, targets, k)."""
+    return np.einsum("np,tpk->ntk", ranker.encode(frame), ranker.dr_uplift_coef_)
 
 
 def test_ranker_corrects_confounded_average_effect(
@@ -146,9 +155,11 @@ def test_ranker_with_estimated_propensity_finds_health_effect(catalog: Catalog) 
     )
     assert ranker.propensity_source_ == "estimated"
     k = catalog.index("health_check")
-    uplift = ranker.predict_uplift(world.frame)[:, 0, k]
+    uplift = _final_stage_uplift(ranker, world.frame)[:, 0, k]
     health = world.frame["health_limitations"].to_numpy(dtype=bool)
     assert uplift[health].mean() - uplift[~health].mean() > HEALTH_EFFECT / 8
+    served = ranker.predict_uplift(world.frame)[:, 0, k]
+    assert served[health].mean() - served[~health].mean() > 0
     assert ranker.overlap_["min_propensity"].min() > 0
 
 
