@@ -122,6 +122,11 @@ class ServiceRanker(BaseEstimator):
         at prediction time, so one fit serves both.
     min_treated : int, default 20
         Services received fewer times than this are marked unsupported (not ranked).
+    stack : {"auto", "dr", "scaled_dr_and_practice"}, default "auto"
+        How the served uplift is made from the final stage (`models.ranker.stacking`):
+        "dr" serves the final stage as it is; "scaled_dr_and_practice" serves
+        `a + b * final stage + c * practice log-odds` fitted on out-of-fold predictions;
+        "auto" takes the stacking when its cross-validated DR loss is credibly lower.
     max_iter : int, default 300
         Iterations of the logistic models' solver.
     random_state : int, default 0
@@ -139,7 +144,19 @@ class ServiceRanker(BaseEstimator):
     baseline_coef_ : ndarray of shape (n_targets, n_coef)
         Logit coefficients of the outcome without service (column 0 of the design is 1).
     uplift_coef_ : ndarray of shape (n_targets, n_coef, n_services)
-        Final-stage coefficients: uplift on the probability scale.
+        Coefficients of the served uplift on the probability scale (the stacked one).
+    dr_uplift_coef_ : ndarray of shape (n_targets, n_coef, n_services)
+        The final stage's own coefficients, before the stacking.
+    practice_coef_ : ndarray of shape (n_coef, n_services)
+        Fold-averaged log-odds of each service against no service under the model of the
+        caseworkers' choices (`design @ practice_coef_`).
+    stack_ : str
+        The stacking used (`stack`, or the one "auto" chose).
+    stack_coef_ : ndarray of shape (n_targets, n_services, 3)
+        Its `a`, `b`, `c` (`models.ranker.stacking.STACK_TERMS`).
+    stack_cv_ : pandas.DataFrame
+        The cross-validated DR loss of each stacking candidate (per target, summed) and the
+        client-clustered standard error of its difference from "dr".
     uplift_boot_ : ndarray of shape (n_bootstrap, n_targets, n_coef, n_services)
     calibration_coef_ : ndarray of shape (n_targets, n_services, 2 + m)
         Per target and service, the calibration model

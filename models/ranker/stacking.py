@@ -44,6 +44,8 @@ STACK_CANDIDATES: Final[dict[str, tuple[bool, bool, bool]]] = {
 STACK_TERMS: Final = ("intercept", "dr", "practice")
 
 _IDENTITY: Final = (0.0, 1.0, 0.0)
+# Practice weight when neither term is credible: orders ties, moves no shown number.
+TIE_BREAK: Final = 1e-9
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ def _solve(basis: np.ndarray, y: np.ndarray, terms: tuple[bool, bool, bool]) -> 
             loss = float(y @ y - 2 * coef @ rhs + coef @ gram @ coef)
             if loss < best_loss:
                 best, best_loss = coef, loss
+    if terms[2] and best[1] == 0.0 and best[2] == 0.0:
+        # Nothing tells the services apart: break the ties by practice's most likely choice
+        # (a weight far below anything shown), not by catalog order.
+        best[2] = TIE_BREAK
     return best
 
 
