@@ -12,6 +12,15 @@ from typing import Annotated
 
 import typer
 
+from pipeline.commands.options import fail
+from pipeline.synth.scenarios import DEFAULT_SCENARIO, SCENARIOS
+
+
+def _scenario_help() -> str:
+    return "Structural scenario of the world (see docs/DATA_CARD.md): " + "; ".join(
+        f"{name}: {scenario.description.rstrip('.')}" for name, scenario in SCENARIOS.items()
+    )
+
 
 def generate(
     out: Annotated[
@@ -37,6 +46,7 @@ def generate(
             "(sensitivity tests).",
         ),
     ] = False,
+    scenario: Annotated[str, typer.Option("--scenario", help=_scenario_help())] = DEFAULT_SCENARIO,
 ) -> None:
     """Generate a synthetic register (clients, episodes) and the true outcomes (truth)."""
     from models.state import default_data_dir
@@ -50,7 +60,12 @@ def generate(
         now = time.perf_counter()
         typer.echo(f"[{now - started:6.1f} s] {message} ...")
 
-    config = SynthConfig(n_clients=clients, seed=seed, hidden_confounder=hidden_confounder)
+    try:
+        config = SynthConfig(
+            n_clients=clients, seed=seed, hidden_confounder=hidden_confounder, scenario=scenario
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     world = generate_world(config, progress=progress)
     progress(f"writing to {out}")
     paths = write_world(world, out, csv=csv)
@@ -60,6 +75,8 @@ def generate(
     )
     if hidden_confounder:
         typer.echo("note: this world has a hidden confounder (unobserved motivation)")
+    if scenario != DEFAULT_SCENARIO:
+        typer.echo(f"note: scenario {scenario}: {SCENARIOS[scenario].description}")
     typer.echo("\nGenerated marginals beside CALIBRATION.md:")
     for marginal in calibration_marginals(world.episodes):
         typer.echo("  " + marginal.row())

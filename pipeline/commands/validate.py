@@ -30,17 +30,24 @@ def validate(
     ],
     catalog_path: Annotated[
         Path | None,
-        typer.Option("--catalog", help="Service catalog (default: data/catalog/services.toml)."),
+        typer.Option(
+            "--catalog",
+            help="Service catalog (default: the directory's catalog.json if it has one, "
+            "else data/catalog/services.toml).",
+        ),
     ] = None,
     mapping_path: MappingOption = None,
 ) -> None:
     """Validate a register extract: types, enums, dates, clients and catalog services."""
     from models.catalog import CatalogError, load_catalog
+    from pipeline.data.catalog_file import resolve_catalog
     from pipeline.data.mapping import MappingError, load_mapping
     from pipeline.data.register import validate_register
 
     try:
-        catalog = load_catalog(catalog_path)
+        catalog = (
+            load_catalog(catalog_path) if catalog_path is not None else resolve_catalog(directory)
+        )
         mapping = load_mapping(mapping_path) if mapping_path is not None else None
     except MappingError as error:
         for mapping_problem in error.problems:

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from models.actions import NO_SERVICE
-from models.catalog import Catalog, load_catalog
+from models.catalog import Catalog
 from models.objectives import EPISODE_OUTCOMES
 from models.profile import PROFILE_COLUMNS
 from models.profile_validation import parse_profile_frame
+from pipeline.data.catalog_file import resolve_catalog
 from pipeline.data.layout import (
     CLIENTS_FILE,
     EPISODE_FIELDS,
@@ -280,7 +281,7 @@ def validate_register(
     With a `mapping`, the clients and episodes are renamed and recoded first, and every
     error names the extract's own column (the truth is Polku's own file and is not mapped).
     """
-    catalog = catalog if catalog is not None else load_catalog()
+    catalog = resolve_catalog(directory, catalog)
     extract = RegisterExtract()
     client_ids = None
     found = _read_part(directory, CLIENTS_FILE, extract, mapping)
@@ -331,7 +332,7 @@ def load_episodes(
     RegisterValidationError
         Any error in any row (the message names file, row and field).
     """
-    catalog = catalog if catalog is not None else load_catalog()
+    catalog = resolve_catalog(directory, catalog)
     path = find_file(directory, EPISODES_FILE)
     client_ids = None
     try:

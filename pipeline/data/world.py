@@ -39,12 +39,16 @@ class World:
         SHA-256 of the episode file's bytes.
     files : tuple of Path
         The files the fingerprint covers.
+    catalog : Catalog or None
+        The catalog the episodes were read with (`pipeline.data.catalog_file`: the one asked
+        for, the directory's own `catalog.json`, or the reviewed default); None: the default.
     """
 
     episodes: pd.DataFrame
     truth: pd.DataFrame | None
     fingerprint: str
     files: tuple[Path, ...]
+    catalog: Catalog | None = None
 
     @property
     def has_truth(self) -> bool:
@@ -81,7 +85,9 @@ def load_world(
     """Load and validate a world's episodes and, when there is one, its truth.
 
     The truth comes back aligned with the episodes row by row; a directory without a truth
-    file (a real register extract) gives `truth=None`. With a `mapping`
+    file (a real register extract) gives `truth=None`. Without a `catalog`, the directory's
+    own (`catalog.json`, written with a world drawn with another catalog) or else the
+    reviewed default is used (`pipeline.data.catalog_file.resolve_catalog`). With a `mapping`
     (`pipeline.data.mapping`), the extract is renamed and recoded first; the mapping file is
     then part of what the fingerprint covers.
 
@@ -92,11 +98,13 @@ def load_world(
     ValueError
         A file does not validate (`RegisterValidationError` names file, row and field).
     """
+    from pipeline.data.catalog_file import resolve_catalog
     from pipeline.data.layout import TRUTH_FILE, find_file
     from pipeline.data.register import load_episodes
     from pipeline.data.truth import load_truth
 
     directory = Path(data_dir)
+    catalog = resolve_catalog(directory, catalog)
     episodes, episode_file = load_episodes(directory, catalog, mapping)
     try:
         find_file(directory, TRUTH_FILE)
@@ -114,4 +122,5 @@ def load_world(
         truth=truth,
         fingerprint=file_fingerprint(list(files)),
         files=files,
+        catalog=catalog,
     )

@@ -16,6 +16,9 @@ choice probabilities (a softmax over the allowed services and "none") depend on:
   option has probability at least `EXPLORATION / n_options` (overlap for effect estimation).
 
 The recorded propensity is the exact probability of the choice made under this policy.
+A scenario (`pipeline.synth.scenarios`) sets how much caseworkers know, how much they explore
+and which services they withhold from those who would gain most; the defaults are the
+baseline's.
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ import numpy as np
 
 from models.actions import no_service_index, uplift_over_no_service
 from models.catalog import Catalog
+from pipeline.synth.scenarios import (
+    BASELINE_EXPLORATION,
+    BASELINE_KNOWLEDGE_WEIGHT,
+    SCENARIOS,
+    Scenario,
+)
 
-EXPLORATION: Final = 0.2
+EXPLORATION: Final = BASELINE_EXPLORATION
 NONE_SCORE: Final = 3.0
-KNOWLEDGE_WEIGHT: Final = 12.0  # per unit of true uplift (probability scale)
+KNOWLEDGE_WEIGHT: Final = BASELINE_KNOWLEDGE_WEIGHT  # per unit of true uplift (probability scale)
 CREAMING_WEIGHT: Final = 2.0
 HABIT_WEIGHT: Final = 0.5
 FOREIGN_ENTREPRENEURSHIP_BIAS: Final = 1.0
@@ -56,6 +65,7 @@ def choice_probabilities(
     month: np.ndarray,
     foreign_language: np.ndarray,
     motivation: np.ndarray | None = None,
+    scenario: Scenario = SCENARIOS["baseline"],
 ) -> np.ndarray:
     """Probability of each option (services in catalog order, then none) at each assessment.
 
@@ -71,6 +81,8 @@ def choice_probabilities(
     foreign_language : bool array (n,)
     motivation : array (n,), optional
         Hidden motivation; None when the world has no hidden confounder.
+    scenario : Scenario
+        The caseworkers' knowledge, exploration and withheld services (default: baseline).
 
     Returns
     -------
@@ -83,7 +95,11 @@ def choice_probabilities(
     six = truth["employment_or_education_6m"]
     twelve = truth["employed_12m"]
     uplift = 0.5 * uplift_over_no_service(six) + 0.5 * uplift_over_no_service(twelve)
-    scores = KNOWLEDGE_WEIGHT * uplift
+    scores = scenario.knowledge_weight * uplift
+    withheld = np.isin(np.array(catalog.ids, dtype=object), scenario.withheld_services)
+    if withheld.any():
+        # Withheld services: the more a client would gain at six months, the rarer the offer.
+        scores[:, withheld] = scenario.withholding_weight * uplift_over_no_service(six)[:, withheld]
     scores += HABIT_WEIGHT * np.log(capacity / np.median(capacity))[None, :]
     employable = truth["employed_6m"][:, no_service_index(n_services)] - 0.25
     scores += (
@@ -107,8 +123,10 @@ def choice_probabilities(
     options = np.hstack([allowed, np.ones((n, 1), dtype=bool)])
     uniform = options / options.sum(axis=1, keepdims=True)
 
+    exploration = scenario.exploration
+
     def mixed(score: np.ndarray) -> np.ndarray:
-        return (1.0 - EXPLORATION) * _softmax(score) + EXPLORATION * uniform
+        return (1.0 - exploration) * _softmax(score) + exploration * uniform
 
     # Capacity: in months where expected starts exceed a service's capacity (scaled to the
     # world's size), lower its score until they fit (a few multiplicative passes; the
@@ -118,7 +136,7 @@ def choice_probabilities(
     limit = capacity[None, :] * (assessments[:, None] / HELSINKI_ASSESSMENTS_PER_MONTH)
     explored = np.column_stack(
         [
-            np.bincount(month, weights=EXPLORATION * uniform[:, j], minlength=n_months)
+            np.bincount(month, weights=exploration * uniform[:, j], minlength=n_months)
             for j in range(n_services)
         ]
     )
@@ -127,7 +145,7 @@ def choice_probabilities(
         policy = _softmax(
             np.hstack([scores[:, :n_services] + shift[month], scores[:, n_services:]])
         )
-        demand = (1.0 - EXPLORATION) * np.column_stack(
+        demand = (1.0 - exploration) * np.column_stack(
             [
                 np.bincount(month, weights=policy[:, j], minlength=n_months)
                 for j in range(n_services)

@@ -9,8 +9,9 @@
 5. the logged outcomes of the choice made.
 
 `write_world` writes `clients.parquet`, `episodes.parquet` and `truth.parquet` (and CSV
-copies on request) atomically; the formats are in `docs/DATA_CARD.md`. The same seed gives
-the same bytes.
+copies on request) atomically, and `catalog.json` when the world's catalog is not the
+reviewed default (`pipeline.data.catalog_file`); the formats are in `docs/DATA_CARD.md`.
+The same seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
 from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
 from models.profile import PROFILE_COLUMNS
+from pipeline.data.catalog_file import write_catalog
 from pipeline.data.layout import (
     CLIENT_COLUMNS,
     CLIENTS_FILE,
@@ -42,6 +44,7 @@ from pipeline.data.truth import truth_matrices
 from pipeline.synth.caseworkers import choice_probabilities, draw_choices
 from pipeline.synth.outcomes import draw_outcomes, truth_probabilities
 from pipeline.synth.population import PERIOD_START, Population, draw_population
+from pipeline.synth.scenarios import DEFAULT_SCENARIO, scenario_catalog, scenario_named
 
 _CHECK_CHARACTERS: Final = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
@@ -59,11 +62,15 @@ class SynthConfig:
     hidden_confounder : bool
         Add an unobserved motivation that raises both the chance of an active service and
         every outcome (for sensitivity tests). Off by default.
+    scenario : str
+        Which structural scenario to draw (`pipeline.synth.scenarios.SCENARIOS`); the
+        default, "baseline", is the world as it always was.
     """
 
     n_clients: int
     seed: int = 0
     hidden_confounder: bool = False
+    scenario: str = DEFAULT_SCENARIO
 
     def __post_init__(self) -> None:
         if (
@@ -74,6 +81,7 @@ class SynthConfig:
             raise ValueError(f"n_clients must be a positive integer, got {self.n_clients!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        scenario_named(self.scenario)
 
 
 @dataclass(frozen=True)
@@ -114,8 +122,13 @@ Progress = Callable[[str], None]
 def generate_world(
     config: SynthConfig, catalog: Catalog | None = None, progress: Progress | None = None
 ) -> GeneratedWorld:
-    """Draw a world (see the module docstring)."""
-    catalog = catalog if catalog is not None else load_catalog()
+    """Draw a world (see the module docstring).
+
+    `catalog` (default: `data/catalog`) is the catalog the scenario's own is derived from
+    (`pipeline.synth.scenarios.scenario_catalog`); the world keeps the derived one.
+    """
+    scenario = scenario_named(config.scenario)
+    catalog = scenario_catalog(scenario, catalog if catalog is not None else load_catalog())
     say = progress or (lambda _message: None)
     population_seed, identity_seed, choice_seed, outcome_seed = np.random.SeedSequence(
         config.seed
@@ -133,7 +146,7 @@ def generate_world(
 
     say(f"limits and true outcomes of {len(profiles):,} assessments")
     allowed = catalog.allowed_frame(profiles)
-    truth = truth_probabilities(profiles, catalog, motivation=motivation)
+    truth = truth_probabilities(profiles, catalog, motivation=motivation, scenario=scenario)
 
     say("caseworkers' choices")
     dates = profiles["assessment_date"].to_numpy(dtype="datetime64[M]")
@@ -142,7 +155,13 @@ def generate_world(
         profiles["mother_tongue"].to_numpy(dtype=str), profiles["immigrant"].to_numpy()
     )
     probabilities = choice_probabilities(
-        catalog, allowed, truth, month=month, foreign_language=foreign, motivation=motivation
+        catalog,
+        allowed,
+        truth,
+        month=month,
+        foreign_language=foreign,
+        motivation=motivation,
+        scenario=scenario,
     )
     choice = draw_choices(probabilities, np.random.default_rng(choice_seed))
     propensity = probabilities[np.arange(len(choice)), choice]
@@ -250,7 +269,10 @@ def synthetic_henkilotunnus(
 def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False) -> list[Path]:
     """Write clients, episodes and truth as Parquet (and CSV), each atomically.
 
-    Returns the paths written. A failure leaves no half-written file behind.
+    A world drawn with a catalog other than the reviewed default (a scenario's variants)
+    also gets its catalog as `catalog.json`, which every reader of the directory then uses
+    (`pipeline.data.catalog_file`). Returns the paths written. A failure leaves no
+    half-written file behind.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -263,6 +285,8 @@ def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False
         written.append(_atomic(out / f"{name}.parquet", frame, "parquet"))
         if csv:
             written.append(_atomic(out / f"{name}.csv", frame, "csv"))
+    if world.catalog.fingerprint != load_catalog().fingerprint:
+        written.append(write_catalog(world.catalog, out))
     return written
 
 

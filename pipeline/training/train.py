@@ -165,9 +165,10 @@ def fit_model(
     progress : callable
         Receives one line per step.
     catalog : Catalog, optional
-        Default: the catalog in `data/catalog`.
+        Default: the catalog the world was read with (`World.catalog`), else the one in
+        `data/catalog`.
     """
-    catalog = catalog or load_catalog()
+    catalog = catalog or world.catalog or load_catalog()
     timings: dict[str, float] = {}
     started = time.perf_counter()
     prepared = prepare_episodes(

@@ -1,0 +1,69 @@
+"""The catalog a data directory carries, when it is not the reviewed default.
+
+A world drawn with a catalog of its own (the `many_small` scenario splits every service into
+variants) is written with that catalog beside its files, as `catalog.json` (the same snapshot
+a model stores, `models.catalog.Catalog.to_snapshot`). Every reader of a data directory
+resolves its catalog here, in one order: the catalog passed explicitly (`--catalog`), else
+the directory's `catalog.json`, else the reviewed `data/catalog/services.toml`. A register
+extract carries no catalog file, so it is read against the reviewed one, as always.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from models.catalog import Catalog, CatalogError, load_catalog
+
+CATALOG_FILE: Final = "catalog.json"
+
+
+def directory_catalog(directory: str | Path) -> Catalog | None:
+    """The catalog `directory` carries (its `catalog.json`), or None when it has none.
+
+    Raises
+    ------
+    CatalogError
+        The file is not a valid catalog snapshot (the message names the file).
+    """
+    path = Path(directory) / CATALOG_FILE
+    if not path.is_file():
+        return None
+    try:
+        return Catalog.from_snapshot(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, CatalogError) as exc:
+        raise CatalogError(f"{path}: {exc}") from None
+
+
+def resolve_catalog(directory: str | Path, catalog: Catalog | None = None) -> Catalog:
+    """The catalog to read `directory` with: `catalog` if given, else the directory's own,
+    else the reviewed default."""
+    if catalog is not None:
+        return catalog
+    own = directory_catalog(directory)
+    return own if own is not None else load_catalog()
+
+
+def write_catalog(catalog: Catalog, directory: str | Path) -> Path:
+    """Write `catalog` as `directory/catalog.json`, atomically; the path written."""
+    path = Path(directory) / CATALOG_FILE
+    text = json.dumps(catalog.to_snapshot(), ensure_ascii=False, indent=1, sort_keys=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
