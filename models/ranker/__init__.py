@@ -1,7 +1,8 @@
 """The service ranker: for each client and service, the outcome without the service and the uplift.
 
 Method (docs/MODEL.md has the why): a cross-fitted doubly robust learner (DR-learner), one
-module per stage: `nuisances` (1), `final_stage` (2, 3), `intervals` (4), `shrinkage` (5), and
+module per stage: `nuisances` (1), `final_stage` (2, 3), `stacking` (3), `intervals` (4),
+`shrinkage` (5), and
 `service_ranker`, the estimator that composes them.
 
 1. Nuisances, cross-fitted over folds of clients: an outcome model per target (logistic
@@ -15,8 +16,11 @@ module per stage: `nuisances` (1), `final_stage` (2, 3), `intervals` (4), `shrin
    propensities floored at `propensity_floor` (share floored is reported).
 3. Final stage: a linear regression of the pseudo-outcomes on the features, per service and
    target, on the rows allowed that service: the outcome model's own effect plus a ridge
-   fit of the AIPW correction, whose penalty is chosen by cross-validation. Serving is a
-   matrix product.
+   fit of the AIPW correction, whose penalty is chosen by cross-validation. Then `stacking`:
+   the served uplift `a + b * final stage + c * practice log-odds`, fitted on out-of-fold
+   predictions against the pseudo-outcomes (the practice log-odds come from a cross-fitted
+   model of the caseworkers' choices, `nuisances.cross_fit_practice`), when its
+   cross-validated DR loss is credibly lower. Serving is a matrix product.
 4. Uncertainty: the final stage refitted on `n_bootstrap` Poisson bootstrap resamples of
    clients (nuisances held fixed), stored as a weight tensor. That spread alone misses the
    shrinkage bias and the nuisances' error, so (`interval_method="calibrated"`)

@@ -148,6 +148,95 @@ def cross_fit_outcomes(
     return OutcomeFit(mu, coef_sum / n_folds, fold_coefs)
 
 
+@dataclass(frozen=True)
+class PracticeFit:
+    """Cross-fitted model of today's practice: which action a caseworker takes for a client.
+
+    Attributes
+    ----------
+    propensity : ndarray of shape (n,)
+        Out-of-fold probability of the logged action, renormalised over the allowed actions
+        (the propensity when the logs carry none).
+    logit : ndarray of shape (n, n_services)
+        Out-of-fold log-odds of each service against no service, `log e_k(x) / e_0(x)`
+        (before the allowed-mask renormalisation, which leaves these ratios unchanged).
+    coef : ndarray of shape (1 + d, n_services)
+        Fold-averaged coefficients of those log-odds: `design @ coef` (linear in the design).
+    """
+
+    propensity: np.ndarray
+    logit: np.ndarray
+    coef: np.ndarray
+
+
+# Log-odds given to a service never logged in a training fold (its probability ~ e^-12).
+_UNSEEN_LOGIT = -12.0
+
+
+def _practice_coef(model: LogisticRegression, d: int, n_actions: int) -> np.ndarray:
+    """(1 + d, n_services) log-odds coefficients of each service against none."""
+    classes = np.asarray(model.classes_, dtype=np.int64)
+    full = np.zeros((1 + d, n_actions))
+    full[0, :] = _UNSEEN_LOGIT
+    if len(classes) == 2:  # sklearn gives one row for two classes: log-odds of the second
+        full[0, classes[0]] = 0.0
+        full[0, classes[1]] = model.intercept_[0]
+        full[1:, classes[1]] = model.coef_[0]
+    else:
+        full[0, classes] = model.intercept_
+        full[1:, classes] = model.coef_.T
+    none = n_actions - 1
+    if none not in classes:  # no "none" in the fold: read the log-odds against the mean
+        return full[:, :-1] - full[:, classes].mean(axis=1, keepdims=True)
+    return full[:, :-1] - full[:, none : none + 1]
+
+
+def cross_fit_practice(
+    features: np.ndarray,
+    action_index: np.ndarray,
+    allowed_actions: np.ndarray,
+    folds: np.ndarray,
+    n_folds: int,
+    *,
+    C: float,
+    max_iter: int,
+    max_rows: int | None = None,
+    tol: float = 1e-4,
+    random_state: int = 0,
+) -> PracticeFit:
+    """A multinomial logistic model of the logged action, cross-fitted over the client folds.
+
+    `allowed_actions` is (n, n_services + 1), "none" (always allowed) last. With `max_rows`,
+    each fold's model is fitted on a seeded subsample of at most that many training rows
+    (practice is learnt long before 100,000 episodes, and the fit costs rows x actions).
+    """
+    n, d = features.shape
+    n_actions = allowed_actions.shape[1]
+    design = with_intercept(features)
+    propensity = np.zeros(n)
+    logit = np.zeros((n, n_actions - 1))
+    coef_sum = np.zeros((1 + d, n_actions - 1))
+    rng = np.random.default_rng(random_state)
+    for fold in range(n_folds):
+        train = np.flatnonzero(folds != fold)
+        test = folds == fold
+        if max_rows is not None and len(train) > max_rows:
+            train = np.sort(rng.choice(train, max_rows, replace=False))
+        model = LogisticRegression(C=C, max_iter=max_iter, tol=tol)
+        model.fit(features[train], action_index[train])
+        coef = _practice_coef(model, d, n_actions)
+        coef_sum += coef
+        logit[test] = design[test] @ coef
+        proba = np.zeros((int(test.sum()), n_actions))
+        proba[:, model.classes_] = model.predict_proba(features[test])
+        proba *= allowed_actions[test]
+        total = proba.sum(axis=1, keepdims=True)
+        proba = np.divide(proba, total, out=np.zeros_like(proba), where=total > 0)
+        propensity[test] = proba[np.arange(len(proba)), action_index[test]]
+    # An action never seen in a training fold gets probability 0: floor it, do not drop it.
+    return PracticeFit(np.maximum(propensity, 1e-6), logit, coef_sum / n_folds)
+
+
 def cross_fit_propensity(
     features: np.ndarray,
     action_index: np.ndarray,
@@ -162,18 +251,7 @@ def cross_fit_propensity(
 
     `allowed_actions` is (n, n_services + 1), "none" (always allowed) last.
     """
-    n = len(features)
-    out = np.zeros(n)
-    for fold in range(n_folds):
-        train = folds != fold
-        test = ~train
-        model = LogisticRegression(C=C, max_iter=max_iter)
-        model.fit(features[train], action_index[train])
-        proba = np.zeros((int(test.sum()), allowed_actions.shape[1]))
-        proba[:, model.classes_] = model.predict_proba(features[test])
-        proba *= allowed_actions[test]
-        total = proba.sum(axis=1, keepdims=True)
-        proba = np.divide(proba, total, out=np.zeros_like(proba), where=total > 0)
-        out[test] = proba[np.arange(len(proba)), action_index[test]]
-    # An action never seen in a training fold gets probability 0: floor it, do not drop it.
-    return np.maximum(out, 1e-6)
+    fit = cross_fit_practice(
+        features, action_index, allowed_actions, folds, n_folds, C=C, max_iter=max_iter
+    )
+    return fit.propensity

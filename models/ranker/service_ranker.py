@@ -31,24 +31,38 @@ from models.ranker.final_stage import (
 )
 from models.ranker.intervals import (
     CALIBRATION_FEATURES,
+    OutOfFold,
     calibrate,
     calibrated_interval,
     out_of_fold_fits,
     percentile_rows,
 )
 from models.ranker.nuisances import (
+    PracticeFit,
     cross_fit_outcomes,
-    cross_fit_propensity,
+    cross_fit_practice,
     sigmoid,
     with_intercept,
 )
 from models.ranker.shrinkage import fit_shrinkage, shown_coefficients, shrunk_interval
+from models.ranker.stacking import (
+    STACK_CANDIDATES,
+    choose_candidate,
+    fit_stack,
+    stack_cv_loss,
+)
 
 # "shrunk": the shown uplift is the empirical-Bayes shrunk one, the interval around it
 # (`models.ranker.shrinkage`; default); "calibrated": centred on the out-of-fold calibrated
 # uplift, widened by its error and to hold the model's uplift; "bootstrap": percentiles of
 # the final stage's bootstrap replicas (nuisances fixed).
 INTERVAL_METHODS: Final = ("shrunk", "calibrated", "bootstrap")
+# "auto": the stacking candidate with the smallest cross-validated DR loss
+# (`models.ranker.stacking`); or one candidate by name ("dr": the final stage as it is).
+STACK_CHOICES: Final = ("auto", *STACK_CANDIDATES)
+# Training rows per fold of the practice model when the propensities are logged (only
+# its log-odds are needed then): practice is learnt long before, and the fit costs rows x actions.
+PRACTICE_MAX_ROWS: Final = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +140,11 @@ class ServiceRanker(BaseEstimator):
         prediction time, so one fit serves all three.
     min_treated : int, default 20
         Services received fewer times than this are marked unsupported (not ranked).
+    stack : {"auto", "dr", "scaled_dr_and_practice"}, default "auto"
+        How the served uplift is made from the final stage (`models.ranker.stacking`):
+        "dr" serves the final stage as it is; "scaled_dr_and_practice" serves
+        `a + b * final stage + c * practice log-odds` fitted on out-of-fold predictions;
+        "auto" takes the stacking when its cross-validated DR loss is credibly lower.
     max_iter : int, default 300
         Iterations of the logistic models' solver.
     random_state : int, default 0
@@ -143,7 +162,19 @@ class ServiceRanker(BaseEstimator):
     baseline_coef_ : ndarray of shape (n_targets, n_coef)
         Logit coefficients of the outcome without service (column 0 of the design is 1).
     uplift_coef_ : ndarray of shape (n_targets, n_coef, n_services)
-        Final-stage coefficients: uplift on the probability scale.
+        Coefficients of the served uplift on the probability scale (the stacked one).
+    dr_uplift_coef_ : ndarray of shape (n_targets, n_coef, n_services)
+        The final stage's own coefficients, before the stacking.
+    practice_coef_ : ndarray of shape (n_coef, n_services)
+        Fold-averaged log-odds of each service against no service under the model of the
+        caseworkers' choices (`design @ practice_coef_`).
+    stack_ : str
+        The stacking used (`stack`, or the one "auto" chose).
+    stack_coef_ : ndarray of shape (n_targets, n_services, 3)
+        Its `a`, `b`, `c` (`models.ranker.stacking.STACK_TERMS`).
+    stack_cv_ : pandas.DataFrame
+        The cross-validated DR loss of each stacking candidate (per target, summed) and the
+        client-clustered standard error of its difference from "dr".
     uplift_boot_ : ndarray of shape (n_bootstrap, n_targets, n_coef, n_services)
     calibration_coef_ : ndarray of shape (n_targets, n_services, 2 + m)
         Per target and service, the calibration model
@@ -197,6 +228,7 @@ class ServiceRanker(BaseEstimator):
         interval: float = 0.9,
         interval_method: str = "shrunk",
         min_treated: int = 20,
+        stack: str = "auto",
         max_iter: int = 300,
         random_state: int = 0,
     ) -> None:
@@ -212,6 +244,7 @@ class ServiceRanker(BaseEstimator):
         self.interval = interval
         self.interval_method = interval_method
         self.min_treated = min_treated
+        self.stack = stack
         self.max_iter = max_iter
         self.random_state = random_state
 
@@ -297,16 +330,24 @@ class ServiceRanker(BaseEstimator):
         mu = outcome_fit.mu
         self.outcome_coef_ = outcome_fit.coef
         self.baseline_coef_ = outcome_fit.baseline_coef
+        # The model of practice: the propensities when the logs carry none, and in any
+        # case the log-odds of each service that the stacking may lean on.
+        practice = cross_fit_practice(
+            features,
+            action_index,
+            action_mask,
+            folds,
+            self.n_folds,
+            C=self.propensity_C,
+            max_iter=self.max_iter,
+            # Only the log-odds are needed when the propensities are logged: a subsample
+            # and a looser tolerance (the imitation baseline's) are enough for them.
+            max_rows=None if propensity is None else PRACTICE_MAX_ROWS,
+            tol=1e-4 if propensity is None else 1e-3,
+            random_state=self.random_state,
+        )
         if propensity is None:
-            logged_e = cross_fit_propensity(
-                features,
-                action_index,
-                action_mask,
-                folds,
-                self.n_folds,
-                C=self.propensity_C,
-                max_iter=self.max_iter,
-            )
+            logged_e = practice.propensity
             self.propensity_source_ = "estimated"
         else:
             logged_e = _checked_propensity(propensity, n)
@@ -355,17 +396,19 @@ class ServiceRanker(BaseEstimator):
             folds,
             self.final_alpha_,
         )
-        oof = out_of_fold.uplift
+        pseudo = plug_in + correction
+        del plug_in, correction
+        oof, fold_coef = self._fit_stack(out_of_fold, pseudo, practice, group_codes)
         names = self.encoder_.feature_names_out_
         self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
         self.calibration_coef_, self.calibration_cov_ = calibrate(
-            oof, plug_in + correction, group_codes, features[:, self.calibration_columns_]
+            oof, pseudo, group_codes, features[:, self.calibration_columns_]
         )
         self.shrinkage_ = fit_shrinkage(
             design,
             self.uplift_coef_,
-            out_of_fold.fold_coef,
-            plug_in + correction,
+            fold_coef,
+            pseudo,
             group_codes,
             np.isfinite(oof).all(axis=1),
             len(CALIBRATION_FEATURES),
@@ -375,6 +418,37 @@ class ServiceRanker(BaseEstimator):
         self.n_features_in_ = features.shape[1]
         self.n_episodes_ = n
         return self
+
+    def _fit_stack(
+        self,
+        out_of_fold: OutOfFold,
+        pseudo: np.ndarray,
+        practice: PracticeFit,
+        group_codes: np.ndarray,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Choose and fit the stacking (`models.ranker.stacking`): the stacked out-of-fold
+        uplift, and the out-of-fold learners' coefficients stacked alike (for the shrinkage).
+
+        Replaces `uplift_coef_` and `uplift_boot_` by their stacked versions (the final
+        stage's own stay in `dr_uplift_coef_`).
+        """
+        oof = out_of_fold.uplift
+        scored = np.isfinite(oof).any(axis=(0, 1))
+        self.stack_cv_ = stack_cv_loss(
+            oof, pseudo, practice.logit, group_codes, self.n_folds, self.random_state
+        )
+        if self.stack == "auto":
+            self.stack_ = choose_candidate(self.stack_cv_)
+        else:
+            self.stack_ = str(self.stack)
+        stack = fit_stack(oof, pseudo, practice.logit, STACK_CANDIDATES[self.stack_])
+        self.stack_coef_ = stack.coef
+        self.practice_coef_ = practice.coef
+        self.dr_uplift_coef_ = self.uplift_coef_
+        self.uplift_coef_ = stack.design_coef(self.uplift_coef_, practice.coef, scored)
+        self.uplift_boot_ = stack.design_coef(self.uplift_boot_, practice.coef, scored)
+        fold_coef = [stack.design_coef(c, practice.coef, scored) for c in out_of_fold.fold_coef]
+        return stack.apply(oof, practice.logit), fold_coef
 
     def _check_params(self) -> None:
         check_scalar(self.n_folds, "n_folds", int, min_val=2)
@@ -408,6 +482,8 @@ class ServiceRanker(BaseEstimator):
                 f"got {self.interval_method!r}"
             )
         check_scalar(self.min_treated, "min_treated", int, min_val=1)
+        if self.stack not in STACK_CHOICES:
+            raise ValueError(f"stack must be one of {', '.join(STACK_CHOICES)}, got {self.stack!r}")
         check_scalar(self.max_iter, "max_iter", int, min_val=1)
 
     def _resolve_actions(self, action_values: np.ndarray) -> ActionSpace:

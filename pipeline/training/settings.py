@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.objectives import DEFAULT_OBJECTIVE, Objective
+from models.ranker.service_ranker import STACK_CHOICES
 from pipeline.data.split import SplitSettings
 
 
@@ -22,15 +23,21 @@ class TrainSettings:
     split : SplitSettings
     n_bootstrap : int
         Bootstrap refits of the ranker's final stage (its uplift intervals).
+    stack : str
+        The ranker's stacking of its uplift with practice (`ServiceRanker(stack=...)`):
+        "auto" (the cross-validated DR loss chooses), "dr" or "scaled_dr_and_practice".
     """
 
     objective: str = DEFAULT_OBJECTIVE
     seed: int = 0
     split: SplitSettings = field(default_factory=SplitSettings)
     n_bootstrap: int = 40
+    stack: str = "auto"
 
     def __post_init__(self) -> None:
         Objective.parse(self.objective)  # fail early on a bad objective
+        if self.stack not in STACK_CHOICES:
+            raise ValueError(f"stack must be one of {', '.join(STACK_CHOICES)}, got {self.stack!r}")
 
     def to_params(self) -> dict[str, str]:
         """The settings as MLflow parameters."""
@@ -38,6 +45,7 @@ class TrainSettings:
             "objective": Objective.parse(self.objective).name,
             "seed": str(self.seed),
             "n_bootstrap": str(self.n_bootstrap),
+            "stack": self.stack,
             **self.split.to_params(),
         }
 
@@ -49,4 +57,6 @@ def settings_from_run_params(params: dict[str, Any]) -> TrainSettings:
         seed=int(params.get("seed") or 0),
         split=SplitSettings.from_params({k: str(v) for k, v in params.items()}),
         n_bootstrap=int(params.get("n_bootstrap") or 40),
+        # Runs logged before the stacking existed served the final stage as it was.
+        stack=str(params.get("stack") or "dr"),
     )

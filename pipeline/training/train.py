@@ -198,7 +198,10 @@ def fit_model(
     started = time.perf_counter()
     train = prepared.train
     ranker = ServiceRanker(
-        services=catalog.ids, n_bootstrap=settings.n_bootstrap, random_state=settings.seed
+        services=catalog.ids,
+        n_bootstrap=settings.n_bootstrap,
+        stack=settings.stack,
+        random_state=settings.seed,
     )
     with limited_threads():
         ranker.fit(
@@ -437,6 +440,7 @@ def log_and_register(
                 "data_fingerprint": world.fingerprint,
                 "evaluation_kind": trained.evaluation.summary.evaluation_kind,
                 "propensity_source": str(trained.model.ranker.propensity_source_),
+                "stack_chosen": str(trained.model.ranker.stack_),
                 **{f"version.{k}": v for k, v in versions.items()},
             }
         )

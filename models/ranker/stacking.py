@@ -1,0 +1,201 @@
+"""Stacking of the uplift with today's practice, chosen by the cross-validated DR loss.
+
+The DR-learner's final stage (`final_stage`) is one estimate of each client's uplift; on
+tens of thousands of clients its ranking of 33 services is partly noise, and the top of a
+ranking collects the services whose noise happened to be high (the winner's curse). What
+caseworkers choose carries information about what works that this noise drowns. The
+stacked uplift of target t and service k is
+
+    a_t + b_t * dr_tk(x) + c_t * practice_k(x)
+
+with `dr` the final stage's uplift and `practice` the log-odds of service k against no
+service under a model of the caseworkers' choices (`nuisances.cross_fit_practice`). `b_t`
+below 1 shrinks the noisy estimate toward a common effect; `c_t` > 0 leans on practice
+where caseworkers choose what works. With `b_t` = 0 the ranking is the imitation of
+practice (its most likely service first), so where the data cannot tell the services
+apart the ranking falls back to what caseworkers most often do, not to noise.
+
+`a_t`, `b_t` >= 0 and `c_t` >= 0 are a least-squares fit, pooled over the services, of the
+AIPW pseudo-outcomes on out-of-fold predictions (neither the final stage nor the practice
+model saw the row's fold): the pseudo-outcomes are unbiased for the true uplift, so this is
+the DR-learner's own loss, and the stacked uplift is the best linear predictor of the true
+uplift from the two. Every term is linear in the design, so it is again one matrix product.
+The candidates (`STACK_CANDIDATES`) are compared by the same loss on held-out client folds
+(`stack_cv_loss`); stacking replaces the final stage only when credibly better
+(`choose_candidate`). docs/MODEL.md has the measured alternatives.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+# Each candidate: which of (a, b, c) it fits; "dr" is the final stage as it is (a = 0, b = 1,
+# c = 0, nothing fitted).
+STACK_CANDIDATES: Final[dict[str, tuple[bool, bool, bool]]] = {
+    "dr": (False, False, False),
+    "scaled_dr_and_practice": (True, True, True),
+}
+
+STACK_TERMS: Final = ("intercept", "dr", "practice")
+
+_IDENTITY: Final = (0.0, 1.0, 0.0)
+# Practice weight when neither term is credible: orders ties, moves no shown number.
+TIE_BREAK: Final = 1e-9
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A fitted stacking: what turns final-stage coefficients into the served uplift.
+
+    Attributes
+    ----------
+    coef : ndarray (targets, services, 3)
+        `a`, `b`, `c` of each target and service (`STACK_TERMS`; pooled: equal over services).
+    """
+
+    coef: np.ndarray
+
+    def apply(self, oof: np.ndarray, practice: np.ndarray) -> np.ndarray:
+        """The stacked uplift of out-of-fold predictions, (n, targets, services) (NaN kept)."""
+        a, b, c = (self.coef[None, :, :, j] for j in range(3))
+        return a + b * oof + c * practice[:, None, :]
+
+    def design_coef(
+        self, uplift_coef: np.ndarray, practice_coef: np.ndarray, scored: np.ndarray
+    ) -> np.ndarray:
+        """The stacked uplift as design coefficients, (..., targets, 1 + d, services).
+
+        `uplift_coef` is the final stage's (or its bootstrap replicas'), `practice_coef`
+        (1 + d, services) the practice log-odds'; services not `scored` keep their own.
+        """
+        a, b, c = (self.coef[:, None, :, j] for j in range(3))  # (targets, 1, services)
+        out = b * uplift_coef + c * practice_coef
+        out[..., 0, :] += a[:, 0, :]
+        return np.where(scored, out, uplift_coef)
+
+
+def _pairs(
+    oof: np.ndarray, pseudo: np.ndarray, practice: np.ndarray, t: int, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Basis (pairs, 3) and pseudo-outcomes (pairs,) of target t's finite (row, service) pairs."""
+    sub = oof[rows, t, :]
+    finite = np.isfinite(sub)
+    basis = np.column_stack([np.ones(int(finite.sum())), sub[finite], practice[rows][finite]])
+    return basis, pseudo[rows, t, :][finite]
+
+
+def _solve(basis: np.ndarray, y: np.ndarray, terms: tuple[bool, bool, bool]) -> np.ndarray:
+    """Least squares of `y` on the chosen columns with `b`, `c` >= 0 (best feasible subset)."""
+    if not any(terms) or len(y) < 10:
+        return np.array(_IDENTITY)
+    free = [j for j in (1, 2) if terms[j]]
+    gram, rhs = basis.T @ basis, basis.T @ y
+    best, best_loss = np.zeros(3), float(y @ y)
+    for size in range(len(free), -1, -1):
+        for subset in itertools.combinations(free, size):
+            columns = [0, *subset] if terms[0] else list(subset)
+            if not columns:
+                continue
+            g = gram[np.ix_(columns, columns)] + 1e-12 * np.eye(len(columns))
+            solved = np.linalg.solve(g, rhs[columns])
+            if any(solved[i] < 0 for i, j in enumerate(columns) if j > 0):
+                continue
+            coef = np.zeros(3)
+            coef[columns] = solved
+            loss = float(y @ y - 2 * coef @ rhs + coef @ gram @ coef)
+            if loss < best_loss:
+                best, best_loss = coef, loss
+    if terms[2] and best[1] == 0.0 and best[2] == 0.0:
+        # Nothing tells the services apart: break the ties by practice's most likely choice
+        # (a weight far below anything shown), not by catalog order.
+        best[2] = TIE_BREAK
+    return best
+
+
+def fit_stack(
+    oof: np.ndarray,
+    pseudo: np.ndarray,
+    practice: np.ndarray,
+    terms: tuple[bool, bool, bool],
+    rows: np.ndarray | None = None,
+) -> Stack:
+    """Fit a stacking candidate on the rows `rows` (default: all).
+
+    Parameters
+    ----------
+    oof : ndarray (n, targets, services)
+        Out-of-fold final-stage predictions; NaN where a service is not scored.
+    pseudo : ndarray (n, targets, services)
+        AIPW pseudo-outcomes.
+    practice : ndarray (n, services)
+        Out-of-fold practice log-odds.
+    terms : `STACK_CANDIDATES` value
+    """
+    rows = np.arange(len(oof)) if rows is None else rows
+    coef = np.array(
+        [_solve(*_pairs(oof, pseudo, practice, t, rows), terms) for t in range(oof.shape[1])]
+    )
+    return Stack(np.repeat(coef[:, None, :], oof.shape[2], axis=1))
+
+
+def stack_cv_loss(
+    oof: np.ndarray,
+    pseudo: np.ndarray,
+    practice: np.ndarray,
+    groups: np.ndarray,
+    n_folds: int = 2,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Held-out squared error of the pseudo-outcomes of each candidate.
+
+    Each candidate is fitted on the other client folds and scored on each fold. Rows: the
+    candidates (`STACK_CANDIDATES`); columns: the loss per target (`loss_0`, `loss_1`, ...),
+    their sum `loss`, and `se_vs_dr`, the standard error of the candidate's summed loss
+    minus the final stage's (`dr`), over clients (a client's rows are one unit).
+    """
+    n_targets = oof.shape[1]
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    fold_of = np.random.default_rng(random_state).permutation(n_groups)[groups] % n_folds
+    names = list(STACK_CANDIDATES)
+    loss = np.zeros((len(names), n_targets))
+    per_client = np.zeros((len(names), n_groups))
+    for f in range(n_folds):
+        train, test = np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)
+        for i, name in enumerate(names):
+            stack = fit_stack(oof, pseudo, practice, STACK_CANDIDATES[name], train)
+            error = (pseudo[test] - stack.apply(oof[test], practice[test])) ** 2
+            error = np.where(np.isfinite(error), error, 0.0)
+            loss[i] += error.sum(axis=(0, 2))
+            per_client[i] += np.bincount(
+                groups[test], weights=error.sum(axis=(1, 2)), minlength=n_groups
+            )
+    difference = per_client - per_client[names.index("dr")]
+    se = difference.std(axis=1, ddof=1) * np.sqrt(n_groups) if n_groups > 1 else 0.0 * loss[:, 0]
+    table = pd.DataFrame(
+        loss,
+        index=pd.Index(list(names), name="candidate"),
+        columns=[f"loss_{t}" for t in range(n_targets)],
+    )
+    table["loss"] = loss.sum(axis=1)
+    table["se_vs_dr"] = se
+    return table
+
+
+def choose_candidate(cv: pd.DataFrame, margin_se: float = 2.0) -> str:
+    """The candidate with the smallest loss among those credibly better than `dr`.
+
+    A candidate replaces the final stage only when its cross-validated loss is below the
+    final stage's by more than `margin_se` standard errors of the difference: the DR loss is
+    noisy (inverse propensities up to 100), and a noise-level "improvement" could shrink a
+    real, strong effect away.
+    """
+    base = float(cv["loss"].to_numpy()[list(cv.index).index("dr")])
+    credible = cv[(base - cv["loss"]) > margin_se * cv["se_vs_dr"]]
+    if credible.empty:
+        return "dr"
+    return str(credible["loss"].idxmin())
