@@ -31,7 +31,6 @@ from models.ranker.final_stage import (
 )
 from models.ranker.intervals import (
     CALIBRATION_FEATURES,
-    OutOfFold,
     calibrate,
     calibrated_interval,
     out_of_fold_fits,
@@ -398,16 +397,19 @@ class ServiceRanker(BaseEstimator):
         )
         pseudo = plug_in + correction
         del plug_in, correction
-        oof, fold_coef = self._fit_stack(out_of_fold, pseudo, practice, group_codes)
+        oof = self._fit_stack(out_of_fold.uplift, pseudo, practice, group_codes)
         names = self.encoder_.feature_names_out_
         self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
         self.calibration_coef_, self.calibration_cov_ = calibrate(
             oof, pseudo, group_codes, features[:, self.calibration_columns_]
         )
+        # The shown number shrinks the DR-learner's own estimate (the ranking's stacked one
+        # is already pulled toward practice; shrinking it again took the top suggestion's
+        # shown uplift to a tenth of its truth on three worlds).
         self.shrinkage_ = fit_shrinkage(
             design,
-            self.uplift_coef_,
-            fold_coef,
+            self._shrink_base(),
+            out_of_fold.fold_coef,
             pseudo,
             group_codes,
             np.isfinite(oof).all(axis=1),
@@ -421,18 +423,16 @@ class ServiceRanker(BaseEstimator):
 
     def _fit_stack(
         self,
-        out_of_fold: OutOfFold,
+        oof: np.ndarray,
         pseudo: np.ndarray,
         practice: PracticeFit,
         group_codes: np.ndarray,
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Choose and fit the stacking (`models.ranker.stacking`): the stacked out-of-fold
-        uplift, and the out-of-fold learners' coefficients stacked alike (for the shrinkage).
+    ) -> np.ndarray:
+        """Choose and fit the stacking (`models.ranker.stacking`); the stacked out-of-fold uplift.
 
         Replaces `uplift_coef_` and `uplift_boot_` by their stacked versions (the final
         stage's own stay in `dr_uplift_coef_`).
         """
-        oof = out_of_fold.uplift
         scored = np.isfinite(oof).any(axis=(0, 1))
         self.stack_cv_ = stack_cv_loss(
             oof, pseudo, practice.logit, group_codes, self.n_folds, self.random_state
@@ -447,8 +447,7 @@ class ServiceRanker(BaseEstimator):
         self.dr_uplift_coef_ = self.uplift_coef_
         self.uplift_coef_ = stack.design_coef(self.uplift_coef_, practice.coef, scored)
         self.uplift_boot_ = stack.design_coef(self.uplift_boot_, practice.coef, scored)
-        fold_coef = [stack.design_coef(c, practice.coef, scored) for c in out_of_fold.fold_coef]
-        return stack.apply(oof, practice.logit), fold_coef
+        return stack.apply(oof, practice.logit)
 
     def _check_params(self) -> None:
         check_scalar(self.n_folds, "n_folds", int, min_val=2)
@@ -579,7 +578,7 @@ class ServiceRanker(BaseEstimator):
         if not self._shrinks():
             return self.objective_uplift_coef(objective)
         weights = objective_weights(objective)
-        return shown_coefficients(self.shrinkage_, self.uplift_coef_, weights)
+        return shown_coefficients(self.shrinkage_, self._shrink_base(), weights)
 
     def uplift_interval(
         self, X: pd.DataFrame, objective: Objective | str
@@ -616,11 +615,18 @@ class ServiceRanker(BaseEstimator):
             low, high = percentile_rows(replicas, self.interval, axis=-1, in_place=True)
         if self.interval_method == "bootstrap":
             return point, low, high
-        per_target = np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
         if self._shrinks():
-            return self._shrunk_interval(per_target, design, low, high, weights)
+            base = np.einsum("np,tpk->ntk", design, self._shrink_base(), optimize=True)
+            return self._shrunk_interval(base, design, low, high, weights)
+        per_target = np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
         low, high = self._calibrated_interval(per_target, design, point, low, high, weights)
         return point, low, high
+
+    def _shrink_base(self) -> np.ndarray:
+        """What the shown uplift shrinks: the DR-learner's own coefficients (before the
+        stacking with practice), or the served ones for a ranker without stacking."""
+        base: np.ndarray = getattr(self, "dr_uplift_coef_", self.uplift_coef_)
+        return base
 
     def _shrinks(self) -> bool:
         # Models pickled before the shrinkage existed serve the calibrated intervals.
