@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+from alien_world import alien_world
 from benchmarks_md import write_section
 from peers import PEERS, Peer, PeerData
 from top1_honesty import top1_honesty
@@ -66,9 +67,22 @@ Progress = Callable[[str], None]
 # -- worlds ------------------------------------------------------------------------------------
 
 
+# A world outside the generator's family (`bench/alien_world.py`): its own effects and
+# caseworkers drawn at random from the seed; no one tuned the ranker to it. Run on request
+# (`--scenarios alien` or `all+alien`), and kept apart from the family's medians.
+ALIEN: Final = "alien"
+
+
 def scenario_names() -> tuple[str, ...]:
     """The generator's structural scenarios (`pipeline.synth.scenarios`), baseline first."""
     return tuple(SCENARIOS)
+
+
+def draw_world(scenario: str, n_clients: int, seed: int) -> Any:
+    """The generated world of a cell: a scenario of the family, or the alien world."""
+    if scenario == ALIEN:
+        return alien_world(n_clients, seed)
+    return generate_world(SynthConfig(n_clients=n_clients, seed=seed, scenario=scenario))
 
 
 # -- one cell ----------------------------------------------------------------------------------
@@ -159,7 +173,7 @@ def run_cell(
     """Generate, fit Polku and the peers, and judge them on one world."""
     world_dir = directory / f"{scenario}-{n_clients}-{seed}"
     started = time.perf_counter()
-    generated = generate_world(SynthConfig(n_clients=n_clients, seed=seed, scenario=scenario))
+    generated = draw_world(scenario, n_clients, seed)
     write_world(generated, world_dir)
     generate_seconds = time.perf_counter() - started
     # A scenario may draw its world with a catalog of its own (services split into variants):
@@ -469,8 +483,10 @@ def render_goals(groups: dict[tuple[str, int], list[dict]]) -> list[str]:
     for size, goal in GAIN_GOALS.items():
         medians = [
             m
-            for (_, n), group in groups.items()
-            if n == size and (m := _median(c["gains"]["polku"] for c in group)) is not None
+            for (name, n), group in groups.items()
+            if n == size
+            and name != ALIEN
+            and (m := _median(c["gains"]["polku"] for c in group)) is not None
         ]
         if not medians:
             lines.append(f"- median gain at {size:,} clients >= {100 * goal:.0f} %: not measured.")
@@ -530,8 +546,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         commands = list(dict.fromkeys(c["command"] for c in cells))
         write_section("ranking_quality", commands[-1], render(cells, commands))
         return
-    known = scenario_names()
-    scenarios = list(known) if args.scenarios == "all" else args.scenarios.split(",")
+    known = (*scenario_names(), ALIEN)
+    if args.scenarios in ("all", "all+alien"):
+        scenarios = list(scenario_names()) + ([ALIEN] if args.scenarios == "all+alien" else [])
+    else:
+        scenarios = args.scenarios.split(",")
     missing = [name for name in scenarios if name not in known]
     if missing:
         raise SystemExit(f"unknown scenarios {missing}; this generator has {', '.join(known)}")

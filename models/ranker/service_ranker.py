@@ -559,7 +559,8 @@ class ServiceRanker(BaseEstimator):
         else:
             low, high = percentile_rows(combined[1:], self.interval)
         if self._shrinks():
-            shown, low, high = self._shrunk_interval(values[0], design, low, high, weights)
+            shrunk_from = np.einsum("p,tpk->tk", design, self._shrink_base(), optimize=True)
+            shown, low, high = self._shrunk_interval(shrunk_from, design, low, high, weights)
             return ClientScores(base, uplift, low, high, shown)
         if self.interval_method != "bootstrap":
             low, high = self._calibrated_interval(values[0], design, uplift, low, high, weights)
