@@ -345,9 +345,8 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "**Oracle gain captured** (% of the oracle's gain over the caseworkers; median "
         "[min, max] over seeds; the caseworkers are 0 by definition):",
         "",
-        "| scenario | clients | seeds | Polku | imitation | popular | random | "
-        + " | ".join(f"`{name}`" for name in peer_names)
-        + " |",
+        "| scenario | clients | seeds | Polku | imitation | popular | random |"
+        + "".join(f" `{name}` |" for name in peer_names),
         "|---|---|---|---|---|---|---|" + "---|" * len(peer_names),
     ]
     for (scenario, size), group in groups.items():
@@ -455,7 +454,7 @@ def render_times(groups: dict[tuple[str, int], list[dict]], peer_names: list[str
         "intervals, as `polku train` before evaluation; each peer: fit and predict; "
         "training episodes in brackets where a peer was subsampled):",
         "",
-        "| scenario | clients | train episodes | Polku | " + " | ".join(peer_names) + " |",
+        "| scenario | clients | train episodes | Polku |" + "".join(f" {n} |" for n in peer_names),
         "|---|---|---|---|" + "---|" * len(peer_names),
     ]
     for (scenario, size), group in groups.items():
@@ -536,6 +535,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--peers", default="all", help=f"all, none, or of {', '.join(PEERS)}")
     parser.add_argument("--peer-max-rows", default="", help="subsample a peer: name=rows,...")
     parser.add_argument("--results", type=Path, default=RESULTS_JSON)
+    parser.add_argument(
+        "--section",
+        default="ranking_quality",
+        help="BENCHMARKS.md section to write (another keeps an earlier model's figures)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; touch no file")
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite the section from the results file"
@@ -544,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.render_only:
         cells = load_cells(args.results)
         commands = list(dict.fromkeys(c["command"] for c in cells))
-        write_section("ranking_quality", commands[-1], render(cells, commands))
+        write_section(args.section, commands[-1], render(cells, commands))
         return
     known = (*scenario_names(), ALIEN)
     if args.scenarios in ("all", "all+alien"):
@@ -578,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     body = render(cells, commands)
     print(body)
     if not args.no_write:
-        write_section("ranking_quality", commands[-1], body)
+        write_section(args.section, commands[-1], body)
 
 
 if __name__ == "__main__":

@@ -67,14 +67,22 @@ def replay(
     # A replay of a synthetic world is a developer's or evaluator's walk on their own machine
     # (as `polku run` is): without a configured environment it uses the local secret, as
     # `polku effects --audit` then does.
-    if "POLKU_ENVIRONMENT" not in os.environ and "POLKU_HMAC_KEY" not in os.environ:
+    unconfigured = "POLKU_ENVIRONMENT" not in os.environ and "POLKU_HMAC_KEY" not in os.environ
+    if unconfigured:
         os.environ["POLKU_ENVIRONMENT"] = "development"
-    with tempfile.TemporaryDirectory(prefix="polku-replay-") as scratch:
-        plan = plan_out or Path(scratch) / "session.jsonl"
-        count = write_plan(visits, plan)
-        typer.echo(f"planned {count} visits from {data}", err=True)
-        _step(ctx, ["audit", "replay", str(plan), "--objective", objective, "--top-k", str(top_k)])
-    _step(ctx, ["audit", "export", "--out", str(out)])
+    try:
+        with tempfile.TemporaryDirectory(prefix="polku-replay-") as scratch:
+            plan = plan_out or Path(scratch) / "session.jsonl"
+            count = write_plan(visits, plan)
+            typer.echo(f"planned {count} visits from {data}", err=True)
+            _step(
+                ctx,
+                ["audit", "replay", str(plan), "--objective", objective, "--top-k", str(top_k)],
+            )
+        _step(ctx, ["audit", "export", "--out", str(out)])
+    finally:
+        if unconfigured:  # this command's choice, not the process's from now on
+            os.environ.pop("POLKU_ENVIRONMENT", None)
     outcome = objective if objective in TARGETS else "employment_12m"
     typer.echo(f"next: polku effects {data} --audit {out} --objective {outcome}")
 

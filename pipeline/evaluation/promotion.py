@@ -11,10 +11,13 @@ challenger is promoted when
   ``-margin`` (the challenger is credibly no worse than the champion by more than the
   margin: a non-inferiority test, so a difference at noise level on enough episodes
   promotes, and an interval too wide to tell refuses), and
-- in no group (age band, language group, gender, long-term unemployed) of at least
-  `min_group_episodes` episodes does that lower bound fall below ``-margin``; smaller
-  groups are reported but cannot block, because their intervals are too wide to mean
-  anything (two people cannot veto a model).
+- no group (age band, language group, gender, long-term unemployed) of at least
+  `min_group_episodes` episodes is credibly worse: the whole 95 % interval of its
+  difference below ``-margin`` (its upper bound too). A group's interval is wide, so the
+  overall test's reading (its lower bound below ``-margin``) would let noise in any group
+  veto every challenger: on the tests' tiny world a group of 213 episodes at
+  +0.013 [-0.012, +0.038] did. Smaller groups are reported but cannot block (two people
+  cannot veto a model).
 
 When the world provides the truth, the true values are carried beside the estimates (they
 never decide). `compare_evaluations` is the older rule on true values alone, kept for
@@ -79,8 +82,9 @@ class Difference:
     """Challenger minus champion by the doubly robust estimate, with its paired interval.
 
     `n_clients` counts the clusters of the interval; `can_block` is whether the episodes
-    reached the minimum size to block; `below_margin` whether `ci_low` is below
-    ``-margin``; `true_change` the true difference when the world knows it.
+    reached the minimum size to block; `below_margin` whether it blocks (overall: `ci_low`
+    below ``-margin``; a group: `ci_high` too); `true_change` the true difference when the
+    world knows it.
     """
 
     estimate: float
@@ -256,7 +260,11 @@ def _difference(
     mask: np.ndarray,
     margin: float,
     can_block: bool,
+    *,
+    whole_interval: bool = False,
 ) -> Difference:
+    """The paired difference on `mask`; `below_margin` (blocking) when its lower bound is
+    below ``-margin``, or with `whole_interval` (a group) when its upper bound is too."""
     n = len(paired.champion_dr)
     ones = np.ones(n)
     terms = RatioTerms(
@@ -272,7 +280,7 @@ def _difference(
             np.mean(np.asarray(paired.challenger_true)[mask])
             - np.mean(np.asarray(paired.champion_true)[mask])
         )
-    worse = bool(estimate.ci_low < -margin)
+    worse = bool((estimate.ci_high if whole_interval else estimate.ci_low) < -margin)
     return Difference(
         estimate=estimate.estimate,
         std_error=estimate.std_error,
@@ -369,7 +377,7 @@ def compare_paired(
                 size,
                 float(np.mean(np.asarray(paired.champion_dr)[mask])),
                 float(np.mean(np.asarray(paired.challenger_dr)[mask])),
-                _difference(paired, codes, mask, margin, can_block),
+                _difference(paired, codes, mask, margin, can_block, whole_interval=True),
             )
             changes.append(change)
             if change.difference is not None and change.difference.below_margin:
@@ -382,14 +390,14 @@ def compare_paired(
             if c.difference is not None
         ]
         group_reason = (
-            f"groups: in {len(blocking)} of the {checked} groups of at least "
-            f"{min_group_episodes} episodes the lower 95% bound is below the margin "
-            f"-{margin:g}: " + "; ".join(parts)
+            f"groups: {len(blocking)} of the {checked} groups of at least "
+            f"{min_group_episodes} episodes are credibly worse (the whole 95% interval below "
+            f"the margin -{margin:g}): " + "; ".join(parts)
         )
     else:
         group_reason = (
-            f"groups: in none of the {checked} groups of at least {min_group_episodes} "
-            f"episodes is the lower 95% bound below the margin -{margin:g}"
+            f"groups: none of the {checked} groups of at least {min_group_episodes} "
+            f"episodes is credibly worse (the whole 95% interval below the margin -{margin:g})"
         )
     if too_small:
         group_reason += f" ({too_small} smaller groups reported, not blocking)"

@@ -153,5 +153,5 @@ def test_promote_accepts_a_challenger_differing_at_noise_level(
     difference = record["difference"]
     assert difference["estimate"] != 0.0  # the choices do differ somewhere ...
     assert difference["ci_low"] > -0.01  # ... but not credibly by more than the margin
-    assert "groups: in none of the" in result.output
+    assert "groups: none of the" in result.output
     assert _champion(state_dir) == challenger

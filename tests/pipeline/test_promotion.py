@@ -177,9 +177,25 @@ def test_paired_refuses_a_clearly_worse_challenger_and_names_both_comparisons():
     assert decision.reasons[0].startswith("overall:")
     assert "is below the champion's" in decision.reasons[0]
     assert decision.reasons[1].startswith(
-        "groups: in 2 of the 2 groups of at least 200 episodes the lower 95% bound is below"
+        "groups: 2 of the 2 groups of at least 200 episodes are credibly worse (the whole 95%"
     )
     assert "age_band=under_25 (n=1000)" in decision.reasons[1]
+
+
+def test_a_group_only_too_noisy_to_tell_does_not_block():
+    # A group whose interval reaches below -margin but also above it is not credibly worse:
+    # reading the overall non-inferiority bound into every group let noise veto challengers.
+    champion = _noisy_terms()
+    rng = np.random.default_rng(11)
+    challenger = champion + rng.normal(0.0, 0.05, champion.size)
+    labels = np.where(np.arange(champion.size) < 200, "45_54", "other")
+    challenger[:200] += rng.normal(0.01, 0.6, 200)  # a noisy group, better on average
+    decision = compare_paired(_paired(champion, challenger, {"age_band": labels}))
+    noisy = next(c for c in decision.group_changes if c.group == "45_54")
+    assert noisy.difference is not None
+    assert noisy.difference.ci_low < -0.01 < noisy.difference.ci_high
+    assert not noisy.difference.below_margin
+    assert decision.promote, decision.reasons
 
 
 def test_paired_tiny_group_cannot_block_but_a_big_enough_one_can():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -11,7 +12,9 @@ from models.bundle import PolkuModel
 from models.catalog import load_catalog
 from models.objectives import Objective
 from models.profile_validation import parse_profile
-from tests.service.helpers import auth, client_profile, non_client_profile
+from service.main import create_app
+from service.settings import Settings
+from tests.service.helpers import FakeLoaded, auth, client_profile, non_client_profile
 
 CASEWORKER = auth("caseworker")
 
@@ -53,8 +56,17 @@ def test_recommendations_name_services_in_the_language(api: TestClient) -> None:
             assert service["family"] == catalog.get(service["service_id"]).family
 
 
-def test_recommendations_word_the_drivers_with_their_share(api: TestClient) -> None:
-    answer = _recommend(api, language="en", top_k=5)
+def test_recommendations_word_the_drivers_with_their_share(
+    settings: Settings, tiny_model: PolkuModel
+) -> None:
+    # The drivers explain the number shown. The tiny model's shrunk numbers barely vary with
+    # the profile (its drivers stay under the half point worth naming), so the wording is
+    # checked on the same model serving its calibrated, unshrunk numbers.
+    unshrunk = copy.deepcopy(tiny_model)
+    unshrunk.ranker.set_params(interval_method="calibrated")
+    loaded = FakeLoaded(unshrunk, "1", "2026-01-02T03:04:05+00:00", {})
+    with TestClient(create_app(settings, model_loader=lambda: loaded)) as api:
+        answer = _recommend(api, language="en", top_k=5)
     reasons = [r for s in answer["services"] for r in s["reasons"]]
     assert reasons, "a client with debts and low digital skills should have drivers"
     for service in answer["services"]:
