@@ -400,8 +400,11 @@ class ServiceRanker(BaseEstimator):
         oof = self._fit_stack(out_of_fold.uplift, pseudo, practice, group_codes)
         names = self.encoder_.feature_names_out_
         self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
+        # The intervals describe the DR-learner's own estimate (as the shown number does):
+        # calibrated against the stacked predictions, whose spread the stacking shrinks, the
+        # half-widths spanned every possible value at 10,000 clients.
         self.calibration_coef_, self.calibration_cov_ = calibrate(
-            oof, pseudo, group_codes, features[:, self.calibration_columns_]
+            out_of_fold.uplift, pseudo, group_codes, features[:, self.calibration_columns_]
         )
         # The shown number shrinks the DR-learner's own estimate (the ranking's stacked one
         # is already pulled toward practice; shrinking it again took the top suggestion's
@@ -563,7 +566,8 @@ class ServiceRanker(BaseEstimator):
             shown, low, high = self._shrunk_interval(shrunk_from, design, low, high, weights)
             return ClientScores(base, uplift, low, high, shown)
         if self.interval_method != "bootstrap":
-            low, high = self._calibrated_interval(values[0], design, uplift, low, high, weights)
+            own = np.einsum("p,tpk->tk", design, self._shrink_base(), optimize=True)
+            low, high = self._calibrated_interval(own, design, uplift, low, high, weights)
         return ClientScores(base, uplift, low, high)
 
     def objective_uplift_coef(self, objective: Objective | str) -> np.ndarray:
@@ -619,7 +623,7 @@ class ServiceRanker(BaseEstimator):
         if self._shrinks():
             base = np.einsum("np,tpk->ntk", design, self._shrink_base(), optimize=True)
             return self._shrunk_interval(base, design, low, high, weights)
-        per_target = np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
+        per_target = np.einsum("np,tpk->ntk", design, self._shrink_base(), optimize=True)
         low, high = self._calibrated_interval(per_target, design, point, low, high, weights)
         return point, low, high
 
