@@ -11,12 +11,11 @@ extract carries no catalog file, so it is read against the reviewed one, as alwa
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Final
 
 from models.catalog import Catalog, CatalogError, load_catalog
+from pipeline.atomic import atomic_write_bytes
 
 CATALOG_FILE: Final = "catalog.json"
 
@@ -51,19 +50,5 @@ def write_catalog(catalog: Catalog, directory: str | Path) -> Path:
     """Write `catalog` as `directory/catalog.json`, atomically; the path written."""
     path = Path(directory) / CATALOG_FILE
     text = json.dumps(catalog.to_snapshot(), ensure_ascii=False, indent=1, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

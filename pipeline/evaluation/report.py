@@ -13,8 +13,6 @@ import html
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -22,6 +20,7 @@ from typing import Any, Final
 import numpy as np
 from matplotlib.figure import Figure
 
+from pipeline.atomic import atomic_write_bytes
 from pipeline.evaluation.evaluate import Evaluation, best_allowed_uplift
 from pipeline.evaluation.policies import POLICY_NAMES
 from pipeline.evaluation.results import ByPolicy, EvaluationSummary, json_ready
@@ -52,25 +51,6 @@ POLICY_COLOURS: Final = {
     "imitation": "#f0b27a",
     "oracle": "#2e4053",
 }
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private; a report is as readable as any file written here.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
