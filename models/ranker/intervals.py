@@ -2,7 +2,7 @@
 
 The bootstrap of the final stage (nuisances fixed) misses the shrinkage bias and the
 nuisances' error. The calibrated intervals measure the model's error instead: a DR-learner
-that never saw a fold predicts it (`out_of_fold_uplift`), a calibration model per target
+that never saw a fold predicts it (`out_of_fold_fits`), a calibration model per target
 and service regresses the fold's pseudo-outcomes on those predictions and a few profile
 indicators (`calibrate`, cluster-robust errors), and `calibrated_interval` centres the
 interval on the calibrated uplift with its standard error and the bootstrap spread, widened
@@ -48,22 +48,6 @@ class OutOfFold:
 
     uplift: np.ndarray
     fold_coef: list[np.ndarray]
-
-
-def out_of_fold_uplift(
-    design: np.ndarray,
-    y: np.ndarray,
-    action_index: np.ndarray,
-    propensity: np.ndarray,
-    fold_coefs: list[np.ndarray],
-    masks: list[tuple[np.ndarray, np.ndarray]],
-    folds: np.ndarray,
-    alphas: np.ndarray,
-) -> np.ndarray:
-    """`out_of_fold_fits(...).uplift`."""
-    return out_of_fold_fits(
-        design, y, action_index, propensity, fold_coefs, masks, folds, alphas
-    ).uplift
 
 
 def out_of_fold_fits(
