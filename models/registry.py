@@ -92,12 +92,15 @@ class LoadedModel:
         ISO timestamp of training.
     metrics : dict of str to float
         Metrics of the run that logged the version.
+    sha256 : str
+        SHA-256 of the model file, as the registry recorded it (and the load checked).
     """
 
     model: PolkuModel
     version: str
     trained_at: str
     metrics: dict[str, float]
+    sha256: str = ""
 
 
 # -- tracking --------------------------------------------------------------------------------
@@ -517,7 +520,9 @@ def _load(client: MlflowClient, model_version: Any) -> LoadedModel:
     metrics: dict[str, float] = {}
     if model_version.run_id:
         metrics = dict(client.get_run(model_version.run_id).data.metrics)
-    return LoadedModel(model, str(model_version.version), model.trained_at, metrics)
+    return LoadedModel(
+        model, str(model_version.version), model.trained_at, metrics, registered_hash or recorded
+    )
 
 
 # -- runs and versions -----------------------------------------------------------------------

@@ -19,8 +19,10 @@ from service.authz import DecisionRule
 from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
 from service.keys import service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
+from service.model_switch import ModelSwitch
 from service.pages import routes as page
 from service.request_id import RequestIdMiddleware
+from service.retention import run_retention
 from service.routes import (
     admin,
     audit,
@@ -28,6 +30,7 @@ from service.routes import (
     eligibility,
     health,
     model,
+    model_switch,
     recommendations,
     services,
 )
@@ -101,6 +104,9 @@ def create_app(
         await run_in_threadpool(lambda: sessions.engine)
         app.state.sessions = sessions
         holder = ModelHolder(loader=model_loader)
+        # The kill switch's state is the audit database's: read it before the first answer.
+        switch = ModelSwitch(store, refresh_seconds=settings.model_switch_refresh_seconds)
+        await run_in_threadpool(switch.refresh)
         app.state.audit = store
         app.state.holder = holder
         app.state.suggestions = SuggestionService(
@@ -110,6 +116,7 @@ def create_app(
             input_hash_key=keys.input_hash,
             audit_timeout=settings.audit_timeout_seconds,
             decision_rule=DecisionRule(settings.caseworker_teams),
+            switch=switch,
         )
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)
@@ -120,18 +127,25 @@ def create_app(
             # answers for tens of milliseconds.
             gc.collect()
             gc.freeze()
-        poller = (
-            asyncio.create_task(_poll_champion(holder, settings.reload_poll_seconds))
-            if settings.reload_policy == "poll"
-            else None
-        )
+        tasks = [asyncio.create_task(switch.follow())]
+        if settings.reload_policy == "poll":
+            tasks.append(asyncio.create_task(_poll_champion(holder, settings.reload_poll_seconds)))
+        if settings.scheduled_retention:
+            retention = run_retention(
+                store,
+                days=settings.retention_days,
+                every_seconds=settings.retention_every_hours * 3600,
+                clock=now,
+            )
+            tasks.append(asyncio.create_task(retention))
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                    await task
             await run_in_threadpool(store.close)
             await run_in_threadpool(sessions.close)
 
@@ -156,6 +170,7 @@ def create_app(
         decisions,
         model,
         admin,
+        model_switch,
         audit,
         page,
     ):

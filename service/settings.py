@@ -46,7 +46,12 @@ class Settings(BaseSettings):
         who asked decides (`service.authz.DecisionRule`).
     dev_keys : also accept the well-known development keys of `DEV_KEYS` (local use only).
     max_body_bytes : largest request body accepted (413 beyond it).
-    retention_days : age after which `polku audit prune` removes audit records.
+    retention_days : age in days after which retention removes audit records (default
+        1825, five years; at least 183, six months, the least the EU AI Act keeps logs).
+    scheduled_retention : run retention in the server, at start and every
+        `retention_every_hours` (default 24); off for tests that keep old rows.
+    model_switch_refresh_seconds : how often each worker reads the model's kill switch from
+        the audit database (the longest another worker answers under the old state).
     reload_policy : `manual` (only `POST /v1/admin/reload`) or `poll` (also check the
         registry's champion alias every `reload_poll_seconds`).
     load_model_on_start : load the champion in the lifespan (tests of model-less routes
@@ -81,7 +86,10 @@ class Settings(BaseSettings):
     caseworker_teams: dict[str, str] = Field(default_factory=dict)
     dev_keys: bool = False
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
-    retention_days: int = Field(default=365 * 5, gt=0)
+    retention_days: int = Field(default=365 * 5, ge=183)
+    scheduled_retention: bool = True
+    retention_every_hours: float = Field(default=24.0, gt=0)
+    model_switch_refresh_seconds: float = Field(default=1.0, gt=0, le=60)
     reload_policy: Literal["manual", "poll"] = "manual"
     reload_poll_seconds: float = Field(default=30.0, gt=0)
     load_model_on_start: bool = True

@@ -80,6 +80,7 @@ class PageAnswer:
     model_version: str | None
     decision: EligibilityDecision
     decisions: list[DecisionRecord] = field(default_factory=list)
+    degraded: bool = False  # the model was switched off: the gate alone answered
 
     @property
     def can_decide(self) -> bool:
@@ -127,6 +128,7 @@ def seal(answer: PageAnswer, secret: bytes) -> str:
         "j": answer.objective,
         "k": answer.top_k,
         "m": answer.model_version,
+        "x": answer.degraded,
         "g": _sealed_decision(answer.decision),
         "s": None
         if answer.ranking is None
@@ -219,6 +221,7 @@ def unseal(token: str, secret: bytes, *, request_id: str, owner: str) -> PageAns
         model_version=payload["m"],
         decision=_unsealed_decision(payload["g"]),
         decisions=decisions,
+        degraded=bool(payload.get("x", False)),
     )
 
 
@@ -260,6 +263,7 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
         "model_version": answer.model_version,
         "objective": i18n.value_label("objective", answer.objective, lang),
         "model_missing": answer.ranking is None,
+        "model_off": answer.degraded,
         "services": [],
         "can_decide": answer.can_decide,
         "decisions": [_decision_view(d, catalog, lang) for d in answer.decisions],
