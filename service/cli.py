@@ -245,7 +245,10 @@ def run(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `serve`, `run` and the `audit` group to the `polku` CLI."""
+    """Add `serve`, `run` and the `audit` and `model-switch` groups to the `polku` CLI."""
+    from service.switch_command import switch_app
+
     app.command("serve")(serve)
     app.command("run")(run)
     app.add_typer(audit_app, name="audit")
+    app.add_typer(switch_app, name="model-switch")
