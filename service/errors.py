@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from models.henkilotunnus import redact_henkilotunnus
 from models.profile_validation import ERROR_CODES, ProfileValidationError
 from service.audit import AuditUnavailableError
+from service.request_id import INTERNAL_ERROR, request_id_of
 from service.suggest import (
     DecisionForbiddenError,
     DecisionRejectedError,
@@ -82,11 +83,21 @@ async def _request_validation_handler(_request: Request, exc: Exception) -> JSON
 
 
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
-    # The message of an unexpected error might quote input: log its type and place only.
+    # A backstop: `RequestIdMiddleware` answers unhandled errors of the routes; this one
+    # catches what fails in a middleware outside it. Type and place only, never the message.
+    request_id = request_id_of(request.scope)
     log.error(
-        "unhandled %s in %s %s", type(exc).__name__, request.method, request.url.path, exc_info=None
+        "unhandled %s in %s %s (request_id=%s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        request_id,
     )
-    return JSONResponse(status_code=500, content={"detail": "internal error"})
+    return JSONResponse(
+        status_code=500,
+        content={"detail": INTERNAL_ERROR, "request_id": request_id},
+        headers={"X-Request-ID": request_id} if request_id else None,
+    )
 
 
 def without_values(message: str) -> str:
@@ -244,6 +255,7 @@ def install_log_redaction(
         "uvicorn",
         "uvicorn.error",
         "uvicorn.access",
+        "polku.access",
         "fastapi",
         "service",
     ),

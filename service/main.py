@@ -17,7 +17,7 @@ from service.audit import AuditStore
 from service.auth import AccessLimits, KeyRing
 from service.authz import DecisionRule
 from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
-from service.keys import service_keys
+from service.keys import ServiceKeys, service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.pages import routes as page
 from service.request_id import RequestIdMiddleware
@@ -51,6 +51,30 @@ one role (caseworker, data_scientist, evaluator).
 """
 
 
+class ConfigurationError(RuntimeError):
+    """The service cannot start as configured; the message says what to set."""
+
+
+def checked_configuration(settings: Settings) -> tuple[ServiceKeys, KeyRing]:
+    """The service's derived keys and its API keys, or `ConfigurationError` (or the keys'
+    `KeyConfigurationError`) saying why the server must not start. `polku serve` runs this
+    before uvicorn, so a wrong setup is one message instead of a worker's traceback."""
+    if settings.dev_keys and settings.environment != "development":
+        raise ConfigurationError(
+            "the development API keys are refused outside development "
+            "(POLKU_ENVIRONMENT=development on your own machine only)"
+        )
+    keys = service_keys(settings)  # refuses to start without a configured secret
+    keyring = KeyRing(settings.api_keys())
+    if not len(keyring):
+        raise ConfigurationError(
+            "no API keys configured: set POLKU_CASEWORKER_KEYS, POLKU_DATA_SCIENTIST_KEYS and "
+            "POLKU_EVALUATOR_KEYS (JSON objects label -> key), or use development keys "
+            "(POLKU_DEV_KEYS=true / `polku serve --dev-keys`) on your own machine"
+        )
+    return keys, keyring
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -69,19 +93,7 @@ def create_app(
     """
     settings = settings or get_settings()
     now = clock or time.time
-    if settings.dev_keys and settings.environment != "development":
-        raise RuntimeError(
-            "the development API keys are refused outside development "
-            "(POLKU_ENVIRONMENT=development on your own machine only)"
-        )
-    keys = service_keys(settings)  # refuses to start without a configured secret
-    keyring = KeyRing(settings.api_keys())
-    if not len(keyring):
-        raise RuntimeError(
-            "no API keys configured: set POLKU_CASEWORKER_KEYS, POLKU_DATA_SCIENTIST_KEYS and "
-            "POLKU_EVALUATOR_KEYS (JSON objects label -> key), or use development keys "
-            "(POLKU_DEV_KEYS=true / `polku serve --dev-keys`) on your own machine"
-        )
+    keys, keyring = checked_configuration(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

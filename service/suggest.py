@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from service.audit import (
 )
 from service.authz import DecisionRule
 from service.model_holder import ModelHolder, ServedModel
+from service.request_id import new_request_id
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
     "fi": "Ehdotukset ovat neuvoja: päätöksen tekee virkailija.",
@@ -172,7 +172,7 @@ class SuggestionService:
     ) -> EligibilityAnswer:
         """Run the gate on a profile checked at the edge."""
         decision = assess_eligibility(checked.profile)
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         record = SuggestionRecord(
             request_id=request_id,
             created_at=utc_now(),
@@ -226,7 +226,7 @@ class SuggestionService:
             raise NoModelError(str(exc)) from None
         if not decision.eligible:
             ranking = []
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         record = SuggestionRecord(
             request_id=request_id,
             created_at=utc_now(),
