@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from service.audit import AuditStore
 from service.auth import AccessLimits, KeyRing
 from service.authz import DecisionRule
+from service.docs import install_docs
 from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
 from service.keys import ServiceKeys, service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
@@ -152,6 +153,8 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served offline by `install_docs`
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.keyring = keyring
@@ -172,6 +175,7 @@ def create_app(
         page,
     ):
         app.include_router(module.router)
+    install_docs(app)
     return app
 
 
