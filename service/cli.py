@@ -107,11 +107,8 @@ def _best_loop() -> str:
 
 
 def _best_http() -> str:
-    try:
-        import httptools  # noqa: F401
-    except ImportError:
-        return "h11"
-    return "httptools"
+    """uvicorn's httptools protocol with header and body read timeouts added."""
+    return "service.http_timeouts:TimedHttpToolsProtocol"
 
 
 audit_app = typer.Typer(

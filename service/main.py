@@ -17,7 +17,12 @@ from service.audit import AuditStore
 from service.auth import AccessLimits, KeyRing
 from service.authz import DecisionRule
 from service.docs import install_docs
-from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
+from service.errors import (
+    BodyLimitMiddleware,
+    UnreadableBodyMiddleware,
+    install_error_handlers,
+    install_log_redaction,
+)
 from service.keys import ServiceKeys, service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.pages import routes as page
@@ -161,6 +166,7 @@ def create_app(
     app.state.keys = keys
     app.state.limits = AccessLimits.from_settings(settings, now)
     install_error_handlers(app)
+    app.add_middleware(UnreadableBodyMiddleware)  # inside the body limit
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)  # added last: outermost, so every answer has it
     for module in (

@@ -26,6 +26,7 @@ HEADER: Final = b"x-request-id"
 # Only what cannot carry anything else: no spaces, no codes' signs, bounded length.
 _ACCEPTED: Final = re.compile(rb"[A-Za-z0-9_]{8,64}")
 INTERNAL_ERROR: Final = "internal error"
+TIMED_OUT: Final = "timed_out"  # set by `service.http_timeouts` when it closed the request
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class RequestIdMiddleware:
                     method=scope["method"],
                     target=_target(scope),
                     http_version=scope["http_version"],
-                    status=status,
+                    status=408 if scope["state"].get(TIMED_OUT) else status,
                     milliseconds=1000 * (time.perf_counter() - started_at),
                     request_id=text_id,
                 )
