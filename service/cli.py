@@ -47,6 +47,11 @@ def serve(
             fg=typer.colors.YELLOW,
             err=True,
         )
+    if workers > 1:
+        # Each worker stops when this process is gone (`service.orphans`).
+        from service.orphans import SUPERVISOR_ENV
+
+        os.environ[SUPERVISOR_ENV] = str(os.getpid())
     if workers > 1 and "POLKU_RELOAD_POLICY" not in os.environ:
         # A reload request reaches one worker only: let every worker follow the alias.
         os.environ["POLKU_RELOAD_POLICY"] = "poll"

@@ -25,6 +25,7 @@ from service.errors import (
 )
 from service.keys import ServiceKeys, service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
+from service.orphans import follow_supervisor
 from service.pages import routes as page
 from service.request_id import RequestIdMiddleware
 from service.routes import (
@@ -143,13 +144,15 @@ def create_app(
             if settings.reload_policy == "poll"
             else None
         )
+        watchdog = follow_supervisor()  # a worker of `polku serve --workers N` only
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+            for task in (poller, watchdog):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await run_in_threadpool(store.close)
             await run_in_threadpool(sessions.close)
 
