@@ -39,9 +39,10 @@ _QUOTED: Final = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 def redact(text: str) -> str:
     """`text` with anything shaped like a personal identity code replaced, disguised or
-    percent-encoded ones too (a request line in the access log: `131052%2D308T`)."""
+    percent-encoded ones too (a request line in the access log: `131052%2D308T`, or
+    `?q=131052+-308T`, a space before the sign as a query string writes it)."""
     cleaned = redact_henkilotunnus(text, REDACTED)
-    if "%" not in cleaned:
+    if "%" not in cleaned and "+" not in cleaned:  # "+" is a space in a query string
         return cleaned
     decoded = cleaned
     for _ in range(3):  # %252D is %2D once decoded

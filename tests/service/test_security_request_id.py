@@ -96,3 +96,16 @@ def test_new_request_ids_never_look_like_an_identity_code() -> None:
 def test_a_callers_request_id_shaped_like_a_code_is_not_echoed(failing_app: TestClient) -> None:
     response = failing_app.get("/health/live", headers={"X-Request-ID": f"id_{CODE}"})
     assert CODE not in response.headers["x-request-id"]
+
+
+def test_a_code_with_a_space_written_as_plus_in_a_query_is_redacted(
+    failing_app: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by the echo scan of bench/bench_security_review.py: httpx and browsers write a
+    # space as "+" in a query string, so "170500 A9056" reached the access line as-is.
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        for disguised in ("170500+A9056", "170500A+9056", "170500+A+9056"):
+            failing_app.get(f"/v1/audit/records?since={disguised}", headers=auth("evaluator"))
+    lines = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert len(lines) == 3
+    assert all("170500" not in line and "[redacted]" in line for line in lines), lines
