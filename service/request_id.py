@@ -17,6 +17,7 @@ import traceback
 import uuid
 from typing import Final
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.henkilotunnus import contains_henkilotunnus
@@ -83,6 +84,8 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            pass  # the client went away mid-request: nobody to answer, nothing went wrong
         except Exception as exc:
             _log_unhandled(exc, scope, text_id)
             if status == 0:  # nothing sent yet: the caller gets a 500 it can quote

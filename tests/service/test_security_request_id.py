@@ -109,3 +109,21 @@ def test_a_code_with_a_space_written_as_plus_in_a_query_is_redacted(
     lines = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
     assert len(lines) == 3
     assert all("170500" not in line and "[redacted]" in line for line in lines), lines
+
+
+def test_a_client_gone_mid_request_is_no_error(
+    tmp_path: Path, loader: Callable[[], FakeLoaded], caplog: pytest.LogCaptureFixture
+) -> None:
+    from starlette.requests import ClientDisconnect
+
+    app: FastAPI = create_app(make_settings(tmp_path), model_loader=loader)
+
+    async def gone() -> None:
+        raise ClientDisconnect()
+
+    app.add_api_route("/v1/gone", gone, methods=["GET"])
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.INFO):
+        client.get("/v1/gone")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    access = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert len(access) == 1 and '" - ' in access[0]  # no status: nothing was answered
