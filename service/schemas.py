@@ -44,6 +44,12 @@ from models.profile_validation import (
 from models.separation import DISTINCT_PROBABILITY, WIDE_INTERVAL_SHARE
 from models.suggestions import RankedService
 from service.audit.schema import EXPORT_SOURCES
+from service.examples import (
+    decision_example,
+    eligibility_example,
+    recommendation_example,
+    with_example,
+)
 
 Choice = Literal["suggested", "other", "none"]
 RequestId = Annotated[
@@ -160,6 +166,8 @@ else:
 class EligibilityRequest(_Strict):
     """A profile to run through the eligibility gate."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_example(eligibility_example))
+
     profile: ProfileIn
     language: Language = DEFAULT_LANGUAGE
 
@@ -193,6 +201,10 @@ ObjectiveIn = Annotated[
 
 class RecommendationRequest(_Strict):
     """A profile to rank services for, with how many, for which objective, in which language."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=with_example(recommendation_example)
+    )
 
     profile: ProfileIn
     top_k: int = Field(default=5, ge=1, le=50)
@@ -394,6 +406,8 @@ class DecisionIn(_Strict):
     service of the catalog), and must be absent for `none`. A `reason` is needed whenever the
     decision does not follow the top suggestion. A correction is simply a new decision.
     """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_example(decision_example))
 
     request_id: RequestId
     choice: Choice

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     api_requests_per_minute : API requests allowed per key and per client address
         (default 6000, 100 a second: far above one caseworker system's use, well below a
         flood). Limits are kept per worker process.
+    header_timeout_seconds : a connection whose request line and headers are not complete
+        this long after it opened (or after the first byte of a later request) is answered
+        408 and closed (default 10; `service.http_timeouts`, under `polku serve`).
+    body_timeout_seconds : the same for the body, counted from the end of the headers
+        (default 20: the largest body accepted, 64 KiB, at 3 KiB/s).
     """
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
@@ -103,6 +108,8 @@ class Settings(BaseSettings):
     signin_attempts_per_minute: int = Field(default=10, ge=1)
     auth_failures_per_minute: int = Field(default=20, ge=1)
     api_requests_per_minute: int = Field(default=6000, ge=1)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=20.0, gt=0)
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""

@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from service.audit import (
 from service.authz import DecisionRule
 from service.model_holder import ModelHolder, ServedModel
 from service.model_switch import DEGRADED_REASON, ModelSwitch
+from service.request_id import new_request_id
 from service.versions import Versions, catalog_version
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
@@ -212,7 +212,7 @@ class SuggestionService:
         """Run the gate on a profile checked at the edge."""
         decision = assess_eligibility(checked.profile)
         versions = self.versions(decision.rules_version)
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         record = SuggestionRecord(
             request_id=request_id,
             created_at=utc_now(),
@@ -342,7 +342,7 @@ class SuggestionService:
         degraded: bool = False,
     ) -> SuggestionRecord:
         return SuggestionRecord(
-            request_id=uuid.uuid4().hex,
+            request_id=new_request_id(),
             created_at=utc_now(),
             kind="recommendation",
             actor=actor,
