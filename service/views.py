@@ -76,7 +76,7 @@ def services_response(catalog: Catalog, language: Language) -> ServicesResponse:
                 service_id=s.id,
                 name=s.name.get(language),
                 family=s.family,
-                provider=s.provider,
+                provider=s.provider.get(language),
                 # Swedish descriptions may be missing from the catalog: fall back to Finnish.
                 description=s.description.get(language) or s.description.fi,
                 duration_weeks=s.duration_weeks,

@@ -295,7 +295,7 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
                 # marked as Finnish for screen readers.
                 "description": service.description.get(lang) or service.description.fi,
                 "description_lang": lang if service.description.get(lang) else "fi",
-                "provider": service.provider,
+                "provider": service.provider.get(lang),
                 "length": i18n.weeks(service.duration_weeks, lang),
                 "limits": i18n.limit_lines(service.limits, lang),
                 "languages": ", ".join(service.languages),

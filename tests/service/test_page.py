@@ -258,7 +258,7 @@ def test_page_client_answer_shows_ranked_services_and_is_audited(caseworker: Tes
     assert "Päätöksen tekee aina virkailija" in page
     top = _top_service(page)
     assert catalog.name(top, "fi") in page
-    assert catalog.get(top).provider in page
+    assert catalog.get(top).provider.fi in page
     assert page.count('<svg class="bar"') == page.count('<li class="service"') >= 2
     assert 'role="img" aria-label="Vaikutus' in page
     # The form comes back from the validated profile: birth date yes, identity code never.

@@ -195,7 +195,7 @@ def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
         assert "Cannot be told apart from no service" in top_notes
     page.click(f"#service-{top_id} summary")  # the catalog's facts, folded by default
     facts = page.inner_text(f"#service-{top_id} dl.facts")
-    assert catalog.get(top_id).provider in facts
+    assert catalog.get(top_id).provider.en in facts
     assert catalog.get(top_id).description.en in facts
     page.locator(f"#service-{top_id}").screenshot(path=str(ARTIFACTS / "page-4a-service-en.png"))
 
