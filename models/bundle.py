@@ -477,7 +477,7 @@ class PolkuModel:
                 scores = ranking.scores  # the objective is this target: already scored
             else:
                 with _thread_pools().limit(limits=1, user_api="blas"):
-                    scores = self.ranker.score_design(ranking.design, target)
+                    scores = self.ranker.score_design(ranking.design, Objective(((target, 1.0),)))
             base, with_service, uplift, low, high = consistent_outcomes(
                 scores.expected_without,
                 scores.uplift_shown[columns],
@@ -500,9 +500,7 @@ class PolkuModel:
             )
         return out
 
-    def _not_suggested(
-        self, profile: ClientProfile, ranking: _Ranking
-    ) -> tuple[NotSuggested, ...]:
+    def _not_suggested(self, profile: ClientProfile, ranking: _Ranking) -> tuple[NotSuggested, ...]:
         """Every catalog service not among the suggestions, with its reason."""
         shown = {r.service_id for r in ranking.ranked}
         lower = []

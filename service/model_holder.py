@@ -20,7 +20,7 @@ from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
 from models.objectives import TARGETS, Objective
 from models.profile import ClientProfile
-from models.suggestions import RankedService
+from models.suggestions import ModelAnswer, RankedService
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class Recommender(Protocol):
     def recommend(
         self, profile: ClientProfile, objective: Objective, top_k: int | None = None
     ) -> tuple[EligibilityDecision, list[RankedService]]: ...
+
+    def answer(
+        self, profile: ClientProfile, objective: Objective, top_k: int | None = None
+    ) -> ModelAnswer: ...
 
 
 class LoadedChampion(Protocol):

@@ -25,7 +25,7 @@ from models.henkilotunnus import contains_henkilotunnus, pseudonymous_key
 from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
-from models.suggestions import RankedService
+from models.suggestions import NotSuggested, RankedService
 from service.audit import (
     AuditStore,
     AuditUnavailableError,
@@ -35,6 +35,7 @@ from service.audit import (
     utc_now,
 )
 from service.authz import DecisionRule
+from service.client_history import decisions_of
 from service.model_holder import ModelHolder, ServedModel
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
@@ -54,6 +55,10 @@ class UnknownRequestError(LookupError):
 
 class DecisionForbiddenError(PermissionError):
     """The caller may not decide on this request (`service.authz.DecisionRule`)."""
+
+
+class DecisionConflictError(RuntimeError):
+    """A decision is already recorded for this request and the new one is not a correction."""
 
 
 class DecisionRejectedError(ValueError):
@@ -98,7 +103,8 @@ class RecommendationAnswer:
     """A recommendation: the decision, the ranking (empty for a non-client), the versions.
 
     `catalog` is the served model's, which names the ranked services; `profile` is the one
-    the ranking was made for, which the drivers are worded for.
+    the ranking was made for, which the drivers are worded for. `not_suggested` accounts
+    for every other service of the catalog (`models.suggestions.NotSuggested`).
     """
 
     request_id: str
@@ -111,6 +117,8 @@ class RecommendationAnswer:
     profile: ClientProfile
     catalog: Catalog
     audit: SuggestionRecord
+    not_suggested: tuple[NotSuggested, ...] = ()
+    ranked_by: Objective | None = None
 
     @property
     def notice(self) -> str:
@@ -221,11 +229,11 @@ class SuggestionService:
         served = self.served_model()  # one read: this request keeps this model throughout
         profile = checked.profile
         try:
-            decision, ranking = served.model.recommend(profile, objective, top_k=top_k)
+            answered = served.model.answer(profile, objective, top_k=top_k)
         except RulesVersionError as exc:
             raise NoModelError(str(exc)) from None
-        if not decision.eligible:
-            ranking = []
+        decision = answered.decision
+        ranking = list(answered.ranked) if decision.eligible else []
         request_id = uuid.uuid4().hex
         record = SuggestionRecord(
             request_id=request_id,
@@ -261,6 +269,8 @@ class SuggestionService:
             profile=profile,
             catalog=served.catalog,
             audit=record,
+            not_suggested=answered.not_suggested,
+            ranked_by=objective,
         )
 
     async def recommend(
@@ -289,12 +299,17 @@ class SuggestionService:
         service_id: str | None,
         reason: str | None,
         actor: str | None,
+        corrects: bool = False,
     ) -> DecisionRecord:
         """Check a caseworker's decision against the suggestion it answers.
 
+        A request takes one decision; a later one must say it `corrects` the earlier one and
+        give its own reason (a second click is never read as a change of mind).
+
         Raises `UnknownRequestError` for an unknown request id, `DecisionForbiddenError`
         when `actor` may not decide on it (checked before anything about its content is
-        said), and `DecisionRejectedError` when the decision does not fit the suggestion.
+        said), `DecisionConflictError` for a second decision not marked as a correction, and
+        `DecisionRejectedError` when the decision does not fit the suggestion.
         """
         suggestion = self.audit.suggestion(request_id)
         if suggestion is None:
@@ -331,6 +346,17 @@ class SuggestionService:
             raise DecisionRejectedError(
                 "reason", "is needed when the decision does not follow the top suggestion"
             )
+        # Checked last, so that a malformed second decision is told what is wrong with it.
+        earlier = decisions_of(self.audit.engine, request_id)
+        if earlier and not corrects:
+            raise DecisionConflictError(
+                "a decision is already recorded for this request; to change it, send a "
+                "correction (corrects: true) with its own reason"
+            )
+        if corrects and not earlier:
+            raise DecisionRejectedError("corrects", "there is no recorded decision to correct")
+        if corrects and not reason:
+            raise DecisionRejectedError("reason", "a correction needs its own reason")
         return DecisionRecord(
             request_id=request_id,
             created_at=utc_now(),
@@ -349,20 +375,31 @@ class SuggestionService:
         service_id: str | None,
         reason: str | None,
         actor: str | None,
+        corrects: bool = False,
     ) -> DecisionRecord:
         """`prepare_decision`, then wait until the decision is durable.
 
-        A forbidden attempt is audited (a `decision_refused` event) before it is refused.
+        A forbidden attempt is audited (a `decision_refused` event) before it is refused; a
+        correction is audited as one (a `decision_corrected` event beside the new decision).
         """
         try:
             record = self.prepare_decision(
-                request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
+                request_id,
+                choice=choice,
+                service_id=service_id,
+                reason=reason,
+                actor=actor,
+                corrects=corrects,
             )
         except DecisionForbiddenError:
             event = SecurityEventRecord(utc_now(), "decision_refused", actor, request_id)
             await self._durable(self.audit.submit_security_event(event))
             raise
-        await self._durable(self.audit.submit_decision(record))
+        written = self.audit.submit_decision(record)
+        if corrects:
+            event = SecurityEventRecord(record.created_at, "decision_corrected", actor, request_id)
+            await self._durable(self.audit.submit_security_event(event))
+        await self._durable(written)
         return record
 
     async def _durable(self, written: Future[None]) -> None:

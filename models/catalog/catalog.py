@@ -82,7 +82,9 @@ class Catalog:
         """Which services this client may take: bool array, one per service, catalog order."""
         return self._limits.allowed(profile_facts(self._profile_columns(profile)))[0]
 
-    def failed_limits(self, profile: ClientProfile | Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    def failed_limits(
+        self, profile: ClientProfile | Mapping[str, Any]
+    ) -> tuple[tuple[str, ...], ...]:
         """Per service (catalog order), the limits this client does not meet, by their
         `ServiceLimits` field name (empty: the client may take it, as `allowed` says).
 
