@@ -115,6 +115,11 @@ def _number(text: str, lang: str) -> str:
     return text.replace(".", texts(lang)["numbers"]["decimal_mark"])
 
 
+def number(value: float, lang: str) -> str:
+    """A plain number with the language's decimal mark (0,5 in Finnish and Swedish)."""
+    return _number(f"{value:g}", lang)
+
+
 def percent(probability: float, lang: str) -> str:
     """A probability as a whole percentage, the way each language writes it."""
     written: str = texts(lang)["numbers"]["percent"]
