@@ -230,6 +230,11 @@ class ExplainedDriver:
         """The need raises the expected effect (else it limits it)."""
         return self.share > 0
 
+    @property
+    def negligible(self) -> bool:
+        """It hardly changes the effect (under `NEGLIGIBLE_POINTS`): neither raises nor limits."""
+        return abs(self.share) * 100 < NEGLIGIBLE_POINTS
+
 
 # Needs moving the effect by less than this many percentage points are named only when no
 # need of the client reaches it (then the largest are named, marked small).
@@ -250,8 +255,9 @@ def explain(
     The needs raising the shown uplift come first (largest first, at most `raising`), then
     those lowering it (largest first, at most `limiting`). Needs below `min_points`
     percentage points are left out, unless none reaches it: then the largest are named
-    anyway, marked `small`, so a client with needs never gets an empty explanation. Empty
-    only when the client has none of the needs the model weighs (`features.DRIVER_REFERENCE`).
+    anyway, marked `small` (those that hardly change it, `negligible`, only when nothing
+    larger is left), so a client with needs never gets an empty explanation. Empty only when
+    the client has none of the needs the model weighs (`features.DRIVER_REFERENCE`).
     """
     lang = _check_lang(lang)
     if raising < 0 or limiting < 0:
@@ -259,7 +265,8 @@ def explain(
     shares = [(d, ranked.uplift - d.uplift_without) for d in ranked.drivers]
     named = [(d, share) for d, share in shares if abs(share) * 100 >= min_points]
     small = not named
-    pool = shares if small else named
+    noticeable = [p for p in shares if abs(p[1]) * 100 >= NEGLIGIBLE_POINTS]
+    pool = (noticeable or shares) if small else named
     ups = sorted((p for p in pool if p[1] > 0), key=lambda p: -p[1])[:raising]
     downs = sorted((p for p in pool if p[1] <= 0), key=lambda p: p[1])[:limiting]
     return tuple(

@@ -301,8 +301,9 @@ def test_page_browser_fits_desktop_and_phone_in_every_language(
         _no_sideways_scroll(page, f"form {width}")
         _shot(page, f"form-{width}")
         # The default assessment date lies inside the experiment window, which the field states.
-        low, high = page.get_attribute("#f-assessment_date", "min"), page.get_attribute(
-            "#f-assessment_date", "max"
+        low, high = (
+            page.get_attribute("#f-assessment_date", "min"),
+            page.get_attribute("#f-assessment_date", "max"),
         )
         assert (low, high) == ("2021-03-01", "2024-12-31")
         assert low <= page.input_value("#f-assessment_date") <= high
@@ -385,5 +386,6 @@ def test_page_browser_a_decision_lands_on_its_confirmation_and_prints_without_fo
     assert page.is_visible("ol.services") and page.is_visible("#recorded-list")
     assert not page.is_visible("form.profile") and not page.is_visible(".top")
     assert page.locator("form:visible").count() == 0
+    assert page.is_visible("ul.why-not")  # folded on screen, open on paper
     _shot(page, "print-fi")
     page.emulate_media(media="screen")
