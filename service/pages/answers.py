@@ -333,16 +333,8 @@ def answer_view(
             for i, d in enumerate(answer.decisions)
         ],
         "decided": bool(answer.decisions),
-        "why_not": [
-            {
-                "id": item.service_id,
-                "name": catalog.name(item.service_id, lang),
-                "kind": item.reason,
-                "text": not_suggested_text(item, catalog, lang),
-            }
-            for item in answer.not_suggested
-            if item.service_id in catalog.ids
-        ],
+        "why_not": _why_not_groups(answer.not_suggested, catalog, lang),
+        "why_not_count": len(answer.not_suggested),
         "history": None
         if history is None
         else [_history_view(h, catalog, lang, viewer) for h in history],
@@ -403,6 +395,32 @@ def answer_view(
         key=lambda s: s["name"],
     )
     return view
+
+
+def _why_not_groups(
+    items: tuple[NotSuggested, ...], catalog: Catalog, lang: str
+) -> list[dict[str, Any]]:
+    """The services left out, grouped by reason (ranked lower first, in rank order)."""
+    groups = []
+    for reason in NOT_SUGGESTED_REASONS:
+        entries = [
+            {
+                "id": item.service_id,
+                "name": catalog.name(item.service_id, lang),
+                "text": not_suggested_text(item, catalog, lang),
+            }
+            for item in items
+            if item.reason == reason and item.service_id in catalog.ids
+        ]
+        if entries:
+            groups.append(
+                {
+                    "kind": reason,
+                    "heading": i18n.ui(f"why_not_group_{reason}", lang),
+                    "entries": entries,
+                }
+            )
+    return groups
 
 
 def _effect_view(effect: TargetEffect, objective: Objective, lang: str) -> dict[str, Any]:

@@ -321,6 +321,9 @@ def test_page_non_client_gets_reasons_and_no_services(caseworker: TestClient) ->
     assert "Kotikunta ei ole Helsinki" in page
     assert '<li class="service"' not in page
     assert "/decision" not in page
+    # Every service is accounted for: closed by the gate, said once, not 33 times.
+    assert page.count('<li id="why-') == len(load_catalog())
+    assert page.count("henkilö ei ole Helsingin työllisyyspalvelujen asiakas") == 1
 
 
 def test_page_without_a_model_still_decides_eligibility(no_model: TestClient) -> None:
