@@ -20,7 +20,7 @@ from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
 from models.objectives import TARGETS, Objective
 from models.profile import ClientProfile
-from models.suggestions import RankedService
+from models.suggestions import ModelAnswer, RankedService
 from service.versions import catalog_version, model_hash
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ class Recommender(Protocol):
     def recommend(
         self, profile: ClientProfile, objective: Objective, top_k: int | None = None
     ) -> tuple[EligibilityDecision, list[RankedService]]: ...
+
+    def answer(
+        self, profile: ClientProfile, objective: Objective, top_k: int | None = None
+    ) -> ModelAnswer: ...
 
 
 class LoadedChampion(Protocol):
@@ -225,6 +229,11 @@ def smoke_check(served: ServedModel) -> None:
             raise ModelCheckError(f"no service ranked for the smoke profile under {target}")
         for position, item in enumerate(ranking, start=1):
             _check_item(item, position, served.catalog, target)
+    # The caseworker's answer (both targets, why not the others) must work too.
+    answer = served.model.answer(SMOKE_PROFILE, Objective.parse(TARGETS[0]), top_k=3)
+    accounted = [r.service_id for r in answer.ranked] + [n.service_id for n in answer.not_suggested]
+    if sorted(accounted) != sorted(served.catalog.ids):
+        raise ModelCheckError("the answer does not account for every service of the catalog")
 
 
 def _check_item(item: RankedService, position: int, catalog: Catalog, target: str) -> None:

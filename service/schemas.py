@@ -42,7 +42,7 @@ from models.profile_validation import (
     parse_profile,
 )
 from models.separation import DISTINCT_PROBABILITY, WIDE_INTERVAL_SHARE
-from models.suggestions import RankedService
+from models.suggestions import NotSuggestedReason, RankedService
 from service.audit.schema import EXPORT_SOURCES
 from service.examples import (
     decision_example,
@@ -266,11 +266,33 @@ class EligibilityResponse(_Strict):
 
 
 class DriverOut(_Strict):
-    """A need or barrier behind a service's expected effect, worded for the caseworker."""
+    """A need or barrier behind a service's expected effect, worded for the caseworker.
+
+    Needs that raise the effect come first, then those that limit it. They explain the
+    shown (shrunk) uplift: `share` is in the same points.
+    """
 
     factor: str
     text: str
-    share: float = Field(description="How much of the uplift this need accounts for.")
+    share: float = Field(description="How much of the shown uplift this need accounts for.")
+    raises: bool = Field(description="The need raises the expected effect (else it limits it).")
+    small: bool = Field(
+        description="Below the naming threshold: named because no need of this client "
+        "reaches it (docs/MODEL.md, Drivers)."
+    )
+
+
+class TargetEffectOut(_Strict):
+    """A suggestion's expected effect on one target, whatever the objective ranked by."""
+
+    target: str
+    ranked_by: bool = Field(description="This target is (part of) the objective ranked by.")
+    expected_with: Probability
+    expected_without: Probability
+    uplift: float
+    uplift_low: float
+    uplift_high: float
+    credibly_harmful: bool = Field(description="The whole interval is below zero.")
 
 
 class RankedServiceOut(_Strict):
@@ -309,6 +331,17 @@ class RankedServiceOut(_Strict):
         description="The interval is wider than "
         f"{100 * WIDE_INTERVAL_SHARE:.0f} percentage points (of the 0-100 % outcome range)"
     )
+    effects: list[TargetEffectOut] = Field(
+        description="The effect on every target, side by side (the objective stays the ranking key)"
+    )
+    harmful_targets: list[str] = Field(
+        description="Targets the service credibly lowers (whole interval below zero) although "
+        "it is suggested for the objective"
+    )
+    monthly_capacity: int = Field(description="Typical places a month (the catalog's figure)")
+    places_left: int | None = Field(
+        default=None, description="Places left this month, where allocation reports them"
+    )
 
     @classmethod
     def from_domain(
@@ -317,8 +350,10 @@ class RankedServiceOut(_Strict):
         service: Service,
         drivers: Sequence[ExplainedDriver],
         language: str,
+        objective: Objective,
     ) -> RankedServiceOut:
         """A ranked service as answered: named in `language`, with the drivers `explain` chose."""
+        weighted = {target for target, weight in objective.weights if weight > 0}
         return cls(
             service_id=ranked.service_id,
             rank=ranked.rank,
@@ -329,12 +364,32 @@ class RankedServiceOut(_Strict):
             uplift=ranked.uplift,
             uplift_low=ranked.uplift_low,
             uplift_high=ranked.uplift_high,
-            reasons=[DriverOut(factor=d.factor, text=d.text, share=d.share) for d in drivers],
+            reasons=[
+                DriverOut(
+                    factor=d.factor, text=d.text, share=d.share, raises=d.raises, small=d.small
+                )
+                for d in drivers
+            ],
             p_above_zero=ranked.p_above_zero,
             p_above_next=ranked.p_above_next,
             distinct_from_no_service=ranked.distinct_from_no_service,
             distinct_from_next=ranked.distinct_from_next,
             wide_interval=ranked.wide_interval,
+            effects=[
+                TargetEffectOut(
+                    target=e.target,
+                    ranked_by=e.target in weighted,
+                    expected_with=e.expected_with,
+                    expected_without=e.expected_without,
+                    uplift=e.uplift,
+                    uplift_low=e.uplift_low,
+                    uplift_high=e.uplift_high,
+                    credibly_harmful=e.credibly_harmful,
+                )
+                for e in ranked.by_target
+            ],
+            harmful_targets=list(ranked.harmful_targets),
+            monthly_capacity=service.monthly_capacity,
         )
 
 
@@ -344,6 +399,23 @@ class OpenServiceOut(_Strict):
     service_id: str
     name: str
     family: str
+
+
+class NotSuggestedOut(_Strict):
+    """A catalog service that is not among the suggestions, and why (worded in `text`)."""
+
+    service_id: str
+    name: str
+    reason: NotSuggestedReason = Field(
+        description="not_a_client (the gate), closed (a catalog limit, named in `limits`), "
+        "not_supported (too little data to estimate its effect) or ranked_lower"
+    )
+    text: str
+    limits: list[str] = Field(description="The catalog limits the client does not meet")
+    rank: int | None = Field(description="Its rank among the services the client may take")
+    uplift: float | None
+    uplift_low: float | None
+    uplift_high: float | None
 
 
 class RecommendationResponse(_Strict):
@@ -365,6 +437,9 @@ class RecommendationResponse(_Strict):
     decision: EligibilityOut
     responsible_office: Literal["helsinki", "te_office"]
     services: list[RankedServiceOut]
+    not_suggested: list[NotSuggestedOut] = Field(
+        description="Every other catalog service, with why it is not suggested"
+    )
     notice: str
     versions: VersionsOut
     degraded: bool = Field(
@@ -404,7 +479,9 @@ class DecisionIn(_Strict):
 
     `service_id` is needed for `suggested` (one of the services shown) and `other` (any
     service of the catalog), and must be absent for `none`. A `reason` is needed whenever the
-    decision does not follow the top suggestion. A correction is simply a new decision.
+    decision does not follow the top suggestion. A request takes one decision: a later one
+    is refused (409) unless it says it `corrects` the recorded one, with its own `reason`;
+    the correction is audited as one.
     """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=with_example(decision_example))
@@ -413,6 +490,10 @@ class DecisionIn(_Strict):
     choice: Choice
     service_id: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    corrects: bool = Field(
+        default=False,
+        description="This decision corrects the one already recorded for the request",
+    )
 
 
 class DecisionOut(_Strict):
@@ -424,6 +505,7 @@ class DecisionOut(_Strict):
     service_id: str | None
     followed_top: bool
     reason: str | None
+    corrects: bool = False
     versions: VersionsOut = Field(description="The versions of the suggestion decided on.")
 
 

@@ -24,7 +24,7 @@ from models.henkilotunnus import contains_henkilotunnus, pseudonymous_key
 from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
-from models.suggestions import RankedService
+from models.suggestions import NotSuggested, RankedService
 from service.audit import (
     AuditStore,
     AuditUnavailableError,
@@ -34,6 +34,7 @@ from service.audit import (
     utc_now,
 )
 from service.authz import DecisionRule
+from service.client_history import decisions_of
 from service.model_holder import ModelHolder, ServedModel
 from service.model_switch import DEGRADED_REASON, ModelSwitch
 from service.request_id import new_request_id
@@ -56,6 +57,10 @@ class UnknownRequestError(LookupError):
 
 class DecisionForbiddenError(PermissionError):
     """The caller may not decide on this request (`service.authz.DecisionRule`)."""
+
+
+class DecisionConflictError(RuntimeError):
+    """A decision is already recorded for this request and the new one is not a correction."""
 
 
 class DecisionRejectedError(ValueError):
@@ -101,9 +106,11 @@ class RecommendationAnswer:
     """A recommendation: the decision, the ranking (empty for a non-client), the versions.
 
     `catalog` is the served model's, which names the ranked services; `profile` is the one
-    the ranking was made for, which the drivers are worded for. A `degraded` answer (the
-    model is switched off) has no ranking; `open_services` are then the services the client
-    may take, in catalog order, and `degraded_reason` says why in the answer's language.
+    the ranking was made for, which the drivers are worded for. `not_suggested` accounts
+    for every other service of the catalog (`models.suggestions.NotSuggested`). A `degraded`
+    answer (the model is switched off) has no ranking; `open_services` are then the services
+    the client may take, in catalog order, and `degraded_reason` says why in the answer's
+    language.
     """
 
     request_id: str
@@ -119,6 +126,8 @@ class RecommendationAnswer:
     versions: Versions
     open_services: tuple[str, ...] = ()
     degraded_reason: str | None = None
+    not_suggested: tuple[NotSuggested, ...] = ()
+    ranked_by: Objective | None = None
 
     @property
     def degraded(self) -> bool:
@@ -268,11 +277,11 @@ class SuggestionService:
         served = self.served_model()  # one read: this request keeps this model throughout
         profile = checked.profile
         try:
-            decision, ranking = served.model.recommend(profile, objective, top_k=top_k)
+            answered = served.model.answer(profile, objective, top_k=top_k)
         except RulesVersionError as exc:
             raise NoModelError(str(exc)) from None
-        if not decision.eligible:
-            ranking = []
+        decision = answered.decision
+        ranking = list(answered.ranked) if decision.eligible else []
         versions = self._versions_of(served, decision.rules_version)
         record = self._recommendation_record(
             checked, versions, decision, top_k, objective, language, actor, _ranking_json(ranking)
@@ -289,6 +298,8 @@ class SuggestionService:
             catalog=served.catalog,
             audit=record,
             versions=versions,
+            not_suggested=answered.not_suggested,
+            ranked_by=objective,
         )
 
     def _gate_only(
@@ -394,12 +405,17 @@ class SuggestionService:
         service_id: str | None,
         reason: str | None,
         actor: str | None,
+        corrects: bool = False,
     ) -> DecisionRecord:
         """Check a caseworker's decision against the suggestion it answers.
 
+        A request takes one decision; a later one must say it `corrects` the earlier one and
+        give its own reason (a second click is never read as a change of mind).
+
         Raises `UnknownRequestError` for an unknown request id, `DecisionForbiddenError`
         when `actor` may not decide on it (checked before anything about its content is
-        said), and `DecisionRejectedError` when the decision does not fit the suggestion.
+        said), `DecisionConflictError` for a second decision not marked as a correction, and
+        `DecisionRejectedError` when the decision does not fit the suggestion.
         """
         suggestion = self.audit.suggestion(request_id)
         if suggestion is None:
@@ -436,6 +452,17 @@ class SuggestionService:
             raise DecisionRejectedError(
                 "reason", "is needed when the decision does not follow the top suggestion"
             )
+        # Checked last, so that a malformed second decision is told what is wrong with it.
+        earlier = decisions_of(self.audit.engine, request_id)
+        if earlier and not corrects:
+            raise DecisionConflictError(
+                "a decision is already recorded for this request; to change it, send a "
+                "correction (corrects: true) with its own reason"
+            )
+        if corrects and not earlier:
+            raise DecisionRejectedError("corrects", "there is no recorded decision to correct")
+        if corrects and not reason:
+            raise DecisionRejectedError("reason", "a correction needs its own reason")
         return DecisionRecord(
             request_id=request_id,
             created_at=utc_now(),
@@ -456,14 +483,21 @@ class SuggestionService:
         service_id: str | None,
         reason: str | None,
         actor: str | None,
+        corrects: bool = False,
     ) -> DecisionRecord:
         """`prepare_decision`, then wait until the decision is durable.
 
-        A forbidden attempt is audited (a `decision_refused` event) before it is refused.
+        A forbidden attempt is audited (a `decision_refused` event) before it is refused; a
+        correction is audited as one (a `decision_corrected` event beside the new decision).
         """
         try:
             record = self.prepare_decision(
-                request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
+                request_id,
+                choice=choice,
+                service_id=service_id,
+                reason=reason,
+                actor=actor,
+                corrects=corrects,
             )
         except DecisionForbiddenError:
             event = SecurityEventRecord(
@@ -471,7 +505,11 @@ class SuggestionService:
             )
             await self._durable(self.audit.submit_security_event(event))
             raise
-        await self._durable(self.audit.submit_decision(record))
+        written = self.audit.submit_decision(record)
+        if corrects:
+            event = SecurityEventRecord(record.created_at, "decision_corrected", actor, request_id)
+            await self._durable(self.audit.submit_security_event(event))
+        await self._durable(written)
         return record
 
     async def _durable(self, written: Future[None]) -> None:

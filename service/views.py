@@ -7,10 +7,13 @@ import functools
 from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
 from models.explanations import explain
+from models.objectives import Objective
+from service.pages.wording import not_suggested_text
 from service.schemas import (
     EligibilityOut,
     EligibilityResponse,
     Language,
+    NotSuggestedOut,
     OpenServiceOut,
     RankedServiceOut,
     ReasonOut,
@@ -58,6 +61,7 @@ def eligibility_response(answer: EligibilityAnswer) -> EligibilityResponse:
 
 def recommendation_response(answer: RecommendationAnswer) -> RecommendationResponse:
     """The body of `POST /v1/recommendations`."""
+    objective = answer.ranked_by or Objective.parse(answer.objective)
     return RecommendationResponse(
         request_id=answer.request_id,
         model_version=answer.model_version,
@@ -72,8 +76,23 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
                 answer.catalog.get(ranked.service_id),
                 explain(ranked, answer.profile, answer.language),
                 answer.language,
+                objective,
             )
             for ranked in answer.ranking
+        ],
+        not_suggested=[
+            NotSuggestedOut(
+                service_id=item.service_id,
+                name=answer.catalog.name(item.service_id, answer.language),
+                reason=item.reason,
+                text=not_suggested_text(item, answer.catalog, answer.language),
+                limits=list(item.limits),
+                rank=item.rank,
+                uplift=item.uplift,
+                uplift_low=item.uplift_low,
+                uplift_high=item.uplift_high,
+            )
+            for item in answer.not_suggested
         ],
         notice=answer.notice,
         versions=versions_out(answer.versions),
@@ -101,7 +120,7 @@ def services_response(catalog: Catalog, language: Language) -> ServicesResponse:
                 service_id=s.id,
                 name=s.name.get(language),
                 family=s.family,
-                provider=s.provider,
+                provider=s.provider.get(language),
                 # Swedish descriptions may be missing from the catalog: fall back to Finnish.
                 description=s.description.get(language) or s.description.fi,
                 duration_weeks=s.duration_weeks,

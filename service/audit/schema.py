@@ -316,13 +316,14 @@ class DecisionRecord:
     catalog_version: str | None = None
 
 
-SecurityEvent = Literal["decision_refused"]
+SecurityEvent = Literal["decision_refused", "decision_corrected"]
 
 
 @dataclass(frozen=True, slots=True)
 class SecurityEventRecord:
-    """A refused attempt worth an auditor's eye (`decision_refused`: a caseworker tried to
-    decide on a request they may not decide on). Its fields are `SECURITY_EVENT_COLUMNS`."""
+    """An event worth an auditor's eye: `decision_refused` (a caseworker tried to decide on a
+    request they may not decide on) or `decision_corrected` (a decision recorded as an
+    explicit correction of an earlier one). Its fields are `SECURITY_EVENT_COLUMNS`."""
 
     created_at: dt.datetime
     event: SecurityEvent
