@@ -21,6 +21,7 @@ from models.eligibility import EligibilityDecision
 from models.objectives import TARGETS, Objective
 from models.profile import ClientProfile
 from models.suggestions import ModelAnswer, RankedService
+from service.versions import catalog_version, model_hash
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,10 @@ class LoadedChampion(Protocol):
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A model that passed its checks, with what the API reports about it."""
+    """A model that passed its checks, with what the API reports about it.
+
+    `model_hash` and `catalog_version` are `service.versions`', computed once at load.
+    """
 
     model: Recommender
     version: str
@@ -79,6 +83,8 @@ class ServedModel:
     trained_at: str | None
     metrics: dict[str, float]
     catalog_fingerprint: str = ""
+    model_hash: str | None = None
+    catalog_version: str | None = None
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -205,6 +211,9 @@ class ModelHolder:
             else (str(trained_at) if trained_at is not None else None),
             metrics=metrics,
             catalog_fingerprint=catalog.fingerprint,
+            # The registry's hash of the file it checked (loaders of tests may not know it).
+            model_hash=model_hash(str(getattr(loaded, "sha256", "") or "")),
+            catalog_version=catalog_version(catalog),
         )
 
 

@@ -29,6 +29,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from models.catalog import Service
 from models.explanations import ExplainedDriver
+from models.henkilotunnus import contains_henkilotunnus
 from models.languages import DEFAULT_LANGUAGE, Language
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
 from models.profile import (
@@ -43,6 +44,12 @@ from models.profile_validation import (
 from models.separation import DISTINCT_PROBABILITY, WIDE_INTERVAL_SHARE
 from models.suggestions import NotSuggestedReason, RankedService
 from service.audit.schema import EXPORT_SOURCES
+from service.examples import (
+    decision_example,
+    eligibility_example,
+    recommendation_example,
+    with_example,
+)
 
 Choice = Literal["suggested", "other", "none"]
 RequestId = Annotated[
@@ -159,6 +166,8 @@ else:
 class EligibilityRequest(_Strict):
     """A profile to run through the eligibility gate."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_example(eligibility_example))
+
     profile: ProfileIn
     language: Language = DEFAULT_LANGUAGE
 
@@ -193,6 +202,10 @@ ObjectiveIn = Annotated[
 class RecommendationRequest(_Strict):
     """A profile to rank services for, with how many, for which objective, in which language."""
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=with_example(recommendation_example)
+    )
+
     profile: ProfileIn
     top_k: int = Field(default=5, ge=1, le=50)
     objective: ObjectiveIn = Field(
@@ -225,12 +238,31 @@ class EligibilityOut(_Strict):
     benefit_notice: str
 
 
+class VersionsOut(_Strict):
+    """What the answer was made under (docs/SECURITY.md, "Versions"); the same values are in
+    its audit row."""
+
+    rules_version: str | None = Field(description="The gate's rule set that decided.")
+    model_version: str | None = Field(
+        description="The registry version of the model served (null: none loaded)."
+    )
+    model_hash: str | None = Field(
+        description="The first 16 hex digits of the served model file's SHA-256 (null: "
+        "unknown or no model)."
+    )
+    catalog_version: str | None = Field(
+        description="The first 16 hex digits of the catalog's content hash "
+        "(`catalog_fingerprint` of `GET /v1/services`)."
+    )
+
+
 class EligibilityResponse(_Strict):
     """The answer of `POST /v1/eligibility`."""
 
     request_id: str
     language: Language
     decision: EligibilityOut
+    versions: VersionsOut
 
 
 class DriverOut(_Strict):
@@ -361,6 +393,14 @@ class RankedServiceOut(_Strict):
         )
 
 
+class OpenServiceOut(_Strict):
+    """A service the client may take (catalog limits), unranked: a gate-only answer's."""
+
+    service_id: str
+    name: str
+    family: str
+
+
 class NotSuggestedOut(_Strict):
     """A catalog service that is not among the suggestions, and why (worded in `text`)."""
 
@@ -381,11 +421,16 @@ class NotSuggestedOut(_Strict):
 class RecommendationResponse(_Strict):
     """The answer of `POST /v1/recommendations`: advice; the caseworker decides.
 
-    For a non-client `services` is empty and `decision` says who is responsible.
+    For a non-client `services` is empty and `decision` says who is responsible. While the
+    model is switched off the answer is `degraded`: the gate's decision and the services
+    open to the client (`open_services`, catalog order), no ranking and no model numbers.
     """
 
     request_id: str
-    model_version: str
+    model_version: str | None = Field(
+        description="The registry version of the model served (null only in a degraded "
+        "answer while no model is loaded)."
+    )
     rules_version: str
     objective: str
     language: Language
@@ -396,6 +441,17 @@ class RecommendationResponse(_Strict):
         description="Every other catalog service, with why it is not suggested"
     )
     notice: str
+    versions: VersionsOut
+    degraded: bool = Field(
+        default=False, description="The model is switched off: the gate alone answered."
+    )
+    degraded_reason: str | None = Field(
+        default=None, description="Why the answer is degraded, in the answer's language."
+    )
+    open_services: list[OpenServiceOut] = Field(
+        default_factory=list,
+        description="In a degraded answer: the services open to a client, unranked.",
+    )
 
 
 class ServiceOut(_Strict):
@@ -428,6 +484,8 @@ class DecisionIn(_Strict):
     the correction is audited as one.
     """
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_example(decision_example))
+
     request_id: RequestId
     choice: Choice
     service_id: str | None = Field(default=None, max_length=64)
@@ -448,6 +506,44 @@ class DecisionOut(_Strict):
     followed_top: bool
     reason: str | None
     corrects: bool = False
+    versions: VersionsOut = Field(description="The versions of the suggestion decided on.")
+
+
+_MAX_SWITCH_REASON = 500
+
+
+def _no_identity_code(reason: str) -> str:
+    if contains_henkilotunnus(reason):
+        raise ValueError("must not contain a personal identity code")
+    return reason
+
+
+class ModelSwitchIn(_Strict):
+    """Turn the model off (answers become the gate's only) or on again, and say why."""
+
+    model_on: bool
+    reason: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=_MAX_SWITCH_REASON,
+            pattern=r"\S",
+            description="Why (kept in the audit; never a personal identity code).",
+        ),
+        AfterValidator(_no_identity_code),
+    ]
+
+
+class ModelSwitchOut(_Strict):
+    """The model's kill switch: on, or off since when, by whom and why."""
+
+    model_on: bool
+    changed: bool | None = Field(
+        default=None, description="In the answer of a switch: whether it changed the state."
+    )
+    changed_at: dt.datetime | None
+    changed_by: str | None
+    reason: str | None
 
 
 class ModelPublic(_Strict):

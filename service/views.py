@@ -14,13 +14,26 @@ from service.schemas import (
     EligibilityResponse,
     Language,
     NotSuggestedOut,
+    OpenServiceOut,
     RankedServiceOut,
     ReasonOut,
     RecommendationResponse,
     ServiceOut,
     ServicesResponse,
+    VersionsOut,
 )
 from service.suggest import EligibilityAnswer, RecommendationAnswer
+from service.versions import Versions
+
+
+def versions_out(versions: Versions) -> VersionsOut:
+    """The versions an answer was made under, as answered."""
+    return VersionsOut(
+        rules_version=versions.rules_version,
+        model_version=versions.model_version,
+        model_hash=versions.model_hash,
+        catalog_version=versions.catalog_version,
+    )
 
 
 def eligibility_out(decision: EligibilityDecision, language: str) -> EligibilityOut:
@@ -42,6 +55,7 @@ def eligibility_response(answer: EligibilityAnswer) -> EligibilityResponse:
         request_id=answer.request_id,
         language=answer.language,  # type: ignore[arg-type]
         decision=eligibility_out(answer.decision, answer.language),
+        versions=versions_out(answer.versions),
     )
 
 
@@ -81,6 +95,17 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
             for item in answer.not_suggested
         ],
         notice=answer.notice,
+        versions=versions_out(answer.versions),
+        degraded=answer.degraded,
+        degraded_reason=answer.degraded_reason,
+        open_services=[
+            OpenServiceOut(
+                service_id=service.id,
+                name=service.name.get(answer.language),
+                family=service.family,
+            )
+            for service in map(answer.catalog.get, answer.open_services)
+        ],
     )
 
 

@@ -88,6 +88,7 @@ class PageAnswer:
     model_version: str | None
     decision: EligibilityDecision
     decisions: list[DecisionRecord] = field(default_factory=list)
+    degraded: bool = False  # the model was switched off: the gate alone answered
     not_suggested: tuple[NotSuggested, ...] = ()
 
     @property
@@ -143,6 +144,7 @@ def seal(answer: PageAnswer, secret: bytes) -> str:
         "j": answer.objective,
         "k": answer.top_k,
         "m": answer.model_version,
+        "x": answer.degraded,
         "g": _sealed_decision(answer.decision),
         "s": None
         if answer.ranking is None
@@ -262,6 +264,7 @@ def unseal(token: str, secret: bytes, *, request_id: str, owner: str) -> PageAns
         model_version=payload["m"],
         decision=_unsealed_decision(payload["g"]),
         decisions=decisions,
+        degraded=bool(payload.get("x", False)),
         not_suggested=tuple(
             NotSuggested(
                 service_id=n[0],
@@ -325,6 +328,7 @@ def answer_view(
         "model_version": answer.model_version,
         "objective": i18n.value_label("objective", answer.objective, lang),
         "model_missing": answer.ranking is None,
+        "model_off": answer.degraded,
         "services": [],
         "can_decide": answer.can_decide,
         # A request takes one decision; every later one was recorded as its correction.

@@ -312,9 +312,13 @@ async def assess(request: Request) -> Response:
                 profile=checked.profile,
                 objective=answer.objective,
                 top_k=top_k,
-                ranking=answers_module.shown_ranking(answer.ranking, checked.profile),
-                model_version=answer.model_version,
+                # Switched off: shown as an answer without suggestions, and said so.
+                ranking=None
+                if answer.degraded
+                else answers_module.shown_ranking(answer.ranking, checked.profile),
+                model_version=None if answer.degraded else answer.model_version,
                 decision=answer.decision,
+                degraded=answer.degraded,
                 not_suggested=answer.not_suggested,
             )
         except NoModelError:

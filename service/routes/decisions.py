@@ -12,6 +12,8 @@ from service.deps import Caseworker, SuggestionsDep
 from service.routes.common import AUDIT_DOWN, AUTH, BODY
 from service.schemas import DecisionIn, DecisionOut, ErrorOut
 from service.suggest import DecisionConflictError
+from service.versions import Versions
+from service.views import versions_out
 
 router = APIRouter(prefix="/v1", tags=["caseworker"])
 
@@ -63,5 +65,6 @@ async def record_decision(
         service_id=record.service_id,
         followed_top=record.followed_top,
         reason=record.reason,
+        versions=versions_out(Versions.of(record)),
         corrects=body.corrects,
     )
