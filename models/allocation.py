@@ -29,12 +29,16 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
 
+from models.bundle import FrameScores
 from models.catalog import Catalog
 
 # Mean days of a month: a catalog's `monthly_capacity` is scaled to a period by its days.
 DAYS_PER_MONTH: Final = 365.25 / 12
 NO_SERVICE: Final = -1
 STATUS_OPTIMAL: Final = "optimal"
+# What a pair is worth to the programme (`pair_values`): the shown (shrunk) uplift, its
+# interval's lower end (a 5 % quantile), or the model's own uplift before shrinkage.
+UNCERTAINTY: Final = ("shrunk", "lower", "raw")
 _MILP_STATUS: Final = {
     0: STATUS_OPTIMAL,
     1: "time_limit",
@@ -64,6 +68,22 @@ def period_places(catalog: Catalog, days: float, share: float = 1.0) -> np.ndarr
         raise ValueError(f"the share of the capacity must be positive, got {share}")
     monthly = np.array([s.monthly_capacity for s in catalog.services], dtype=np.float64)
     return np.rint(monthly * (days / DAYS_PER_MONTH) * share).astype(np.int64)
+
+
+def pair_values(scores: FrameScores, uncertainty: str) -> np.ndarray:
+    """The value of each (client, service) pair under an uncertainty reading of
+    `UNCERTAINTY`; NaN where the client may not take the service."""
+    if uncertainty == "shrunk":
+        value = scores.uplift
+    elif uncertainty == "lower":
+        if scores.uplift_low is None:
+            raise ValueError("the lower reading needs the scores' intervals")
+        value = scores.uplift_low
+    elif uncertainty == "raw":
+        value = scores.uplift if scores.rank_key is None else scores.rank_key
+    else:
+        raise ValueError(f"uncertainty must be one of {', '.join(UNCERTAINTY)}")
+    return np.where(scores.allowed, value, np.nan)
 
 
 @dataclass(frozen=True)

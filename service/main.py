@@ -20,6 +20,7 @@ from service.errors import BodyLimitMiddleware, install_error_handlers, install_
 from service.keys import service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.pages import routes as page
+from service.places import PlacesLedger
 from service.request_id import RequestIdMiddleware
 from service.routes import (
     admin,
@@ -110,6 +111,7 @@ def create_app(
             input_hash_key=keys.input_hash,
             audit_timeout=settings.audit_timeout_seconds,
             decision_rule=DecisionRule(settings.caseworker_teams),
+            places=PlacesLedger(lambda: store.engine),
         )
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)

@@ -277,6 +277,17 @@ class RankedServiceOut(_Strict):
         description="The interval is wider than "
         f"{100 * WIDE_INTERVAL_SHARE:.0f} percentage points (of the 0-100 % outcome range)"
     )
+    places_left: int | None = Field(
+        default=None,
+        ge=0,
+        description="Places of the service left this month (its monthly capacity minus the "
+        "decisions that took one); null where places are not counted",
+    )
+    full: bool = Field(default=False, description="Every place of the service is taken this month")
+    next_with_places: str | None = Field(
+        default=None,
+        description="For a full service: the next ranked service that still has places",
+    )
 
     @classmethod
     def from_domain(
@@ -285,6 +296,8 @@ class RankedServiceOut(_Strict):
         service: Service,
         drivers: Sequence[ExplainedDriver],
         language: str,
+        places_left: int | None = None,
+        next_with_places: str | None = None,
     ) -> RankedServiceOut:
         """A ranked service as answered: named in `language`, with the drivers `explain` chose."""
         return cls(
@@ -303,6 +316,9 @@ class RankedServiceOut(_Strict):
             distinct_from_no_service=ranked.distinct_from_no_service,
             distinct_from_next=ranked.distinct_from_next,
             wide_interval=ranked.wide_interval,
+            places_left=places_left,
+            full=places_left == 0,
+            next_with_places=next_with_places if places_left == 0 else None,
         )
 
 

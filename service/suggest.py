@@ -36,6 +36,7 @@ from service.audit import (
 )
 from service.authz import DecisionRule
 from service.model_holder import ModelHolder, ServedModel
+from service.places import PlacesLedger
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
     "fi": "Ehdotukset ovat neuvoja: päätöksen tekee virkailija.",
@@ -111,6 +112,8 @@ class RecommendationAnswer:
     profile: ClientProfile
     catalog: Catalog
     audit: SuggestionRecord
+    # Places left this month per ranked service (`service.places`); None without a ledger.
+    places_left: Mapping[str, int] | None = None
 
     @property
     def notice(self) -> str:
@@ -131,6 +134,9 @@ class SuggestionService:
     audit_timeout : seconds to wait for an audit record to be durable before refusing the
         answer (`AuditUnavailableError`, a 503) rather than hanging.
     decision_rule : who may decide on whose request (default: the asker only).
+    places : the places left per service this month (`service.places`): shown with each
+        suggestion, and a decision that would take a place beyond them is refused. None
+        (tests of other things): places are neither shown nor enforced.
     """
 
     def __init__(
@@ -142,6 +148,7 @@ class SuggestionService:
         audit_timeout: float = 10.0,
         decision_rule: DecisionRule | None = None,
         input_hash_key: bytes | None = None,
+        places: PlacesLedger | None = None,
     ) -> None:
         if len(pseudonym_key) < 16 or (input_hash_key is not None and len(input_hash_key) < 16):
             raise ValueError("the HMAC keys must be at least 16 bytes")
@@ -153,6 +160,7 @@ class SuggestionService:
         self._audit_timeout = audit_timeout
         self._decision_rule = decision_rule or DecisionRule()
         self._file_catalog: Catalog | None = None
+        self.places = places
 
     # -- catalog -----------------------------------------------------------------------------
 
@@ -250,6 +258,12 @@ class SuggestionService:
             responsible_office=decision.responsible_office,
             ranking=_ranking_json(ranking),
         )
+        places_left = None
+        if self.places is not None and ranking:
+            left = self.places.left(served.catalog)
+            places_left = {
+                r.service_id: left[r.service_id] for r in ranking if r.service_id in left
+            }
         return RecommendationAnswer(
             request_id=request_id,
             language=language,
@@ -261,6 +275,7 @@ class SuggestionService:
             profile=profile,
             catalog=served.catalog,
             audit=record,
+            places_left=places_left,
         )
 
     async def recommend(
@@ -353,6 +368,8 @@ class SuggestionService:
         """`prepare_decision`, then wait until the decision is durable.
 
         A forbidden attempt is audited (a `decision_refused` event) before it is refused.
+        With places, a decision taking a service whose places this month are all taken is
+        refused inside the writing transaction (`service.places.PlacesExhaustedError`).
         """
         try:
             record = self.prepare_decision(
@@ -362,7 +379,14 @@ class SuggestionService:
             event = SecurityEventRecord(utc_now(), "decision_refused", actor, request_id)
             await self._durable(self.audit.submit_security_event(event))
             raise
-        await self._durable(self.audit.submit_decision(record))
+        check = None
+        if self.places is not None and record.service_id is not None:
+            check = self.places.guard(self.catalog(), record.service_id, record.request_id)
+        try:
+            await self._durable(self.audit.submit_decision(record, check))
+        finally:
+            if self.places is not None:
+                self.places.forget()
         return record
 
     async def _durable(self, written: Future[None]) -> None:

@@ -7,6 +7,7 @@ import functools
 from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
 from models.explanations import explain
+from service.places import next_with_places
 from service.schemas import (
     EligibilityOut,
     EligibilityResponse,
@@ -58,11 +59,21 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
                 answer.catalog.get(ranked.service_id),
                 explain(ranked, answer.profile, answer.language),
                 answer.language,
+                *_places(answer, position),
             )
-            for ranked in answer.ranking
+            for position, ranked in enumerate(answer.ranking)
         ],
         notice=answer.notice,
     )
+
+
+def _places(answer: RecommendationAnswer, position: int) -> tuple[int | None, str | None]:
+    """Places left of the ranked service at `position`, and the next one with places."""
+    if answer.places_left is None:
+        return None, None
+    service_id = answer.ranking[position].service_id
+    ids = [r.service_id for r in answer.ranking]
+    return answer.places_left.get(service_id), next_with_places(ids, answer.places_left, position)
 
 
 @functools.lru_cache(maxsize=16)

@@ -8,7 +8,7 @@ period's places, and describes the result per client (allocated service, its exp
 effect and interval, its rank in the client's own list, the best alternative that still has
 places) and per service (places, used, left, how many have it as their own top-1).
 
-Uncertainty readings (`UNCERTAINTY`):
+Uncertainty readings (`models.allocation.UNCERTAINTY`):
 
 - `shrunk` (default): the uplift the caseworker is shown (shrunk towards the service's
   average where the data are thin, `models.ranker.shrinkage`);
@@ -28,8 +28,10 @@ import pandas as pd
 
 from models.allocation import (
     NO_SERVICE,
+    UNCERTAINTY,
     Allocation,
     best_with_places,
+    pair_values,
     rank_in_own_list,
     solve_allocation,
 )
@@ -39,7 +41,6 @@ from pipeline.allocation.preferences import Preferences
 from pipeline.evaluation.evaluate import group_labels
 from pipeline.threads import limited_threads
 
-UNCERTAINTY: Final = ("shrunk", "lower", "raw")
 GROUPINGS: Final = ("age_band", "language_group", "gender", "long_term_unemployed")
 CLIENT_COLUMNS: Final = (
     "client_id",
@@ -114,20 +115,6 @@ class CohortAllocation:
     services: pd.DataFrame
     allocation: Allocation
     groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-
-
-def pair_values(scores: FrameScores, uncertainty: str) -> np.ndarray:
-    """The value of each (client, service) pair under an uncertainty reading; NaN where the
-    client may not take the service."""
-    if uncertainty == "shrunk":
-        value = scores.uplift
-    elif uncertainty == "lower":
-        if scores.uplift_low is None:
-            raise ValueError("the lower reading needs the scores' intervals")
-        value = scores.uplift_low
-    else:
-        value = scores.uplift if scores.rank_key is None else scores.rank_key
-    return np.where(scores.allowed, value, np.nan)
 
 
 def allocate_cohort(

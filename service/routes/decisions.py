@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, HTTPException, status
 
 from service.deps import Caseworker, SuggestionsDep
+from service.places import PlacesExhaustedError
 from service.routes.common import AUDIT_DOWN, AUTH, BODY
 from service.schemas import DecisionIn, DecisionOut, ErrorOut
 
@@ -23,25 +24,38 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
         "team): only they decide. The attempt is audited.",
     }
 }
+FULL: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorOut,
+        "description": "Every place of the chosen service is taken this month (another "
+        "caseworker may have taken the last one): nothing was recorded.",
+    }
+}
 
 
 @router.post(
     "/decisions",
     response_model=DecisionOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH, **BODY, **NOT_YOURS, **NOT_FOUND, **AUDIT_DOWN},
+    responses={**AUTH, **BODY, **NOT_YOURS, **NOT_FOUND, **FULL, **AUDIT_DOWN},
 )
 async def record_decision(
     body: DecisionIn, principal: Caseworker, suggestions: SuggestionsDep
 ) -> DecisionOut:
     """Record the caseworker's decision for an answered recommendation they asked for."""
-    record = await suggestions.decide(
-        body.request_id,
-        choice=body.choice,
-        service_id=body.service_id,
-        reason=body.reason,
-        actor=principal.label,
-    )
+    try:
+        record = await suggestions.decide(
+            body.request_id,
+            choice=body.choice,
+            service_id=body.service_id,
+            reason=body.reason,
+            actor=principal.label,
+        )
+    except PlacesExhaustedError:
+        raise HTTPException(
+            status_code=status.HTTP_409_CONFLICT,
+            detail="every place of the chosen service is taken this month; nothing was recorded",
+        ) from None
     return DecisionOut(
         request_id=record.request_id,
         recorded_at=record.created_at.replace(tzinfo=dt.UTC),  # the store's UTC, said so
