@@ -8,10 +8,11 @@ sum over clients of the true uplift (objective outcome with the service minus wi
 world's truth) of the service it gave:
 
 - `optimal`: `polku allocate`'s programme on Polku's shown (shrunk) estimates
-  (`pipeline.allocation.plan.allocate_scores`); `optimal_lower` on the intervals' lower ends;
+  (`pipeline.allocation.plan.allocate_scores`); `optimal_lower` on the 25 % quantile of the uplift;
   `optimal_fair`: with every language group at >= 90 % of the mean expected gain;
-- `greedy`: in arrival order each client takes Polku's best-ranked service that still has
-  places (of positive estimate), as the online "full, next best" does;
+- `greedy`: in arrival order each client takes their best service (by the same values as
+  `optimal`) that still has places, if it is expected to help: top-1 until places run out,
+  then the next best, as the online "full, next best" does;
 - `caseworkers`: the logged caseworker choice in arrival order while its service has places,
   none once it is full;
 - `random`: in arrival order a uniformly random allowed service that still has places;
@@ -50,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from benchmarks_md import write_section
 
-from models.allocation import NO_SERVICE, AllocationError, solve_allocation
+from models.allocation import NO_SERVICE, AllocationError, pair_values, solve_allocation
 from models.bundle import FrameScores
 from pipeline.allocation.plan import AllocationOptions, allocate_scores
 from pipeline.data.world import load_world
@@ -191,8 +192,9 @@ def judge(
             continue
         services[name] = result.allocation.service
         seconds[name] = result.allocation.seconds
-    rank_key = scores.uplift if scores.rank_key is None else scores.rank_key
-    services["greedy"] = greedy_in_arrival(order, rank_key, scores.allowed, places)
+    # Greedy sees what the optimum sees (the same values): only the allocation differs.
+    value = np.nan_to_num(pair_values(scores, "shrunk"), nan=-np.inf)
+    services["greedy"] = greedy_in_arrival(order, value, scores.allowed, places)
     services["caseworkers"] = caseworkers_in_arrival(order, logged, places)
     services["random"] = random_in_arrival(
         order, scores.allowed, places, np.random.default_rng(seed)
@@ -354,9 +356,10 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "cohort as the generator's caseworkers see it; `scarce` = the same with the "
         f"{SCARCE_SERVICES} services most often a client's true best cut to "
         f"{100 * SCARCITY:.0f} % of that demand (a bench override). Policies: `optimal` = "
-        "`polku allocate` on the shown estimates; `lower` = on the intervals' lower ends; "
+        "`polku allocate` on the shown estimates; `lower` = on their 25 % quantile; "
         f"`fair` = with every language group >= {100 * FAIR_FLOOR:.0f} % of the mean expected "
-        "gain; `greedy` = Polku's best-ranked service with places, in arrival order; "
+        "gain; `greedy` = each client's best service (same values) with places, in arrival "
+        "order; "
         "`caseworkers` = the logged choice while places last; `random` = a random allowed "
         "service with places; `oracle` = the same programme on the true uplifts. "
         f"BLAS threads: {numeric_threads()}. All cells: `bench/results/allocation.json`.",

@@ -28,6 +28,7 @@ from typing import Final
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
+from scipy.special import ndtri
 
 from models.bundle import FrameScores
 from models.catalog import Catalog
@@ -36,9 +37,15 @@ from models.catalog import Catalog
 DAYS_PER_MONTH: Final = 365.25 / 12
 NO_SERVICE: Final = -1
 STATUS_OPTIMAL: Final = "optimal"
-# What a pair is worth to the programme (`pair_values`): the shown (shrunk) uplift, its
-# interval's lower end (a 5 % quantile), or the model's own uplift before shrinkage.
+# What a pair is worth to the programme (`pair_values`): the shown (shrunk) uplift, a lower
+# quantile of it, or the model's own uplift before shrinkage.
 UNCERTAINTY: Final = ("shrunk", "lower", "raw")
+DEFAULT_QUANTILE: Final = 0.25
+# The shown interval is a nominal 90 % one: its lower end is the 5 % quantile.
+_INTERVAL_Z: Final = 1.6448536269514722  # ndtri(0.95)
+# Where the shrinkage leaves the shown uplifts equal (all of them 0 when the data cannot
+# tell the services apart), the model's own order decides, as it orders the client's list.
+TIE_BREAK: Final = 1e-3
 _MILP_STATUS: Final = {
     0: STATUS_OPTIMAL,
     1: "time_limit",
@@ -70,17 +77,29 @@ def period_places(catalog: Catalog, days: float, share: float = 1.0) -> np.ndarr
     return np.rint(monthly * (days / DAYS_PER_MONTH) * share).astype(np.int64)
 
 
-def pair_values(scores: FrameScores, uncertainty: str) -> np.ndarray:
-    """The value of each (client, service) pair under an uncertainty reading of
-    `UNCERTAINTY`; NaN where the client may not take the service."""
+def pair_values(
+    scores: FrameScores, uncertainty: str, quantile: float = DEFAULT_QUANTILE
+) -> np.ndarray:
+    """The value of each (client, service) pair under an uncertainty reading; NaN where the
+    client may not take the service.
+
+    `shrunk`: the shown uplift (the posterior mean); `lower`: its `quantile` (normal, with
+    the spread of the shown 90 % interval's lower half); `raw`: the model's own uplift.
+    The first two add `TIE_BREAK` x the model's own uplift, so equal shown uplifts are
+    told apart as the client's list tells them.
+    """
+    raw = scores.uplift if scores.rank_key is None else scores.rank_key
     if uncertainty == "shrunk":
-        value = scores.uplift
+        value = scores.uplift + TIE_BREAK * raw
     elif uncertainty == "lower":
         if scores.uplift_low is None:
             raise ValueError("the lower reading needs the scores' intervals")
-        value = scores.uplift_low
+        if not 0.0 < quantile < 0.5:
+            raise ValueError(f"the lower quantile must lie in (0, 0.5), got {quantile}")
+        sigma = (scores.uplift - scores.uplift_low) / _INTERVAL_Z
+        value = scores.uplift + float(ndtri(quantile)) * sigma + TIE_BREAK * raw
     elif uncertainty == "raw":
-        value = scores.uplift if scores.rank_key is None else scores.rank_key
+        value = raw
     else:
         raise ValueError(f"uncertainty must be one of {', '.join(UNCERTAINTY)}")
     return np.where(scores.allowed, value, np.nan)

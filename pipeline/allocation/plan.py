@@ -12,8 +12,8 @@ Uncertainty readings (`models.allocation.UNCERTAINTY`):
 
 - `shrunk` (default): the uplift the caseworker is shown (shrunk towards the service's
   average where the data are thin, `models.ranker.shrinkage`);
-- `lower`: the lower end of the shown 90 % interval (a 5 % quantile): places go where the
-  gain is likely, not merely large on average;
+- `lower`: a lower quantile of the uplift (default the 25 % one, from the spread of the
+  shown 90 % interval): places go where the gain is likely, not merely large on average;
 - `raw`: the model's own uplift before shrinkage (what it ranks by).
 """
 
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from models.allocation import (
+    DEFAULT_QUANTILE,
     NO_SERVICE,
     UNCERTAINTY,
     Allocation,
@@ -66,6 +67,8 @@ class AllocationOptions:
     ----------
     uncertainty : str
         One of `UNCERTAINTY`.
+    quantile : float
+        The quantile of the `lower` reading, in (0, 0.5).
     group_by : str or None
         A grouping of `GROUPINGS` whose every group gets at least `group_floor` of the
         cohort's mean expected gain per client (the floor only: groups never rank).
@@ -77,6 +80,7 @@ class AllocationOptions:
     """
 
     uncertainty: str = "shrunk"
+    quantile: float = DEFAULT_QUANTILE
     group_by: str | None = None
     group_floor: float | None = None
     preference_weight: float = 0.02
@@ -89,6 +93,8 @@ class AllocationOptions:
             raise ValueError("a group floor needs a grouping, and a grouping a floor")
         if self.group_by is not None and self.group_by not in GROUPINGS:
             raise ValueError(f"group_by must be one of {', '.join(GROUPINGS)}")
+        if not 0.0 < self.quantile < 0.5:
+            raise ValueError("the lower quantile must lie in (0, 0.5)")
         if self.group_floor is not None and not 0.0 <= self.group_floor <= 1.0:
             raise ValueError("the group floor is a share of the mean gain, in [0, 1]")
         if self.preference_weight < 0:
@@ -151,7 +157,9 @@ def allocate_scores(
     """`allocate_cohort` on scores already computed (the bench reuses one scoring)."""
     n, m = scores.allowed.shape
     prefs = preferences or Preferences.none(n, m)
-    gain = np.where(prefs.permitted, pair_values(scores, options.uncertainty), np.nan)
+    gain = np.where(
+        prefs.permitted, pair_values(scores, options.uncertainty, options.quantile), np.nan
+    )
     value = gain + options.preference_weight * prefs.preferred
     labels = group_labels(frame) if len(frame) else {}
     allocation = solve_allocation(

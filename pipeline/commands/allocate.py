@@ -59,6 +59,9 @@ def allocate(
     uncertainty: Annotated[
         str, typer.Option(help="Allocate on the shrunk uplift, its interval's lower end, or raw.")
     ] = "shrunk",
+    quantile: Annotated[
+        float, typer.Option(help="The quantile of --uncertainty lower, in (0, 0.5).")
+    ] = 0.25,
     group_by: Annotated[
         str | None,
         typer.Option(
@@ -111,6 +114,7 @@ def allocate(
     try:
         options = AllocationOptions(
             uncertainty=uncertainty,
+            quantile=quantile,
             group_by=group_by,
             group_floor=group_floor,
             preference_weight=preference_weight,
@@ -200,6 +204,7 @@ def allocate(
                 "period": {"from": str(first), "to": str(last), "days": days},
                 "objective": chosen.name,
                 "uncertainty": options.uncertainty,
+                "quantile": options.quantile if options.uncertainty == "lower" else None,
                 "model_version": loaded.version,
                 "capacity": str(capacity.name) if capacity is not None else f"catalog x {share:g}",
                 "group_by": options.group_by,

@@ -10,12 +10,15 @@ from scipy.optimize import linear_sum_assignment
 
 from models.allocation import (
     NO_SERVICE,
+    TIE_BREAK,
     AllocationError,
     best_with_places,
+    pair_values,
     period_places,
     rank_in_own_list,
     solve_allocation,
 )
+from models.bundle import FrameScores
 from models.catalog import load_catalog
 
 
@@ -121,3 +124,40 @@ def test_rank_and_the_best_alternative_with_places() -> None:
     left = np.array([0, 3, 1])
     assert best_with_places(key, allowed, left, service).tolist() == [2, 2]
     assert best_with_places(key, allowed, np.zeros(3), service).tolist() == [-1, -1]
+
+
+def _scores(uplift, low, raw, allowed) -> FrameScores:  # type: ignore[no-untyped-def]
+    uplift, low, raw = (np.asarray(x, dtype=float) for x in (uplift, low, raw))
+    allowed = np.asarray(allowed, dtype=bool)
+    return FrameScores(
+        service_ids=("a", "b"),
+        eligible=np.ones(len(uplift), dtype=bool),
+        allowed=allowed,
+        expected_without=np.full(len(uplift), 0.3),
+        uplift=uplift,
+        uplift_low=low,
+        uplift_high=2 * uplift - low,
+        rank_key=raw,
+    )
+
+
+def test_values_read_the_uncertainty_and_break_ties_by_the_models_order() -> None:
+    scores = _scores(
+        uplift=[[0.0, 0.0], [0.04, 0.02]],
+        low=[[-0.01, -0.01], [-0.02, 0.01]],
+        raw=[[0.01, 0.03], [0.05, 0.02]],
+        allowed=[[True, True], [True, False]],
+    )
+    shrunk = pair_values(scores, "shrunk")
+    assert np.isnan(shrunk[1, 1])
+    # All shown uplifts 0: the model's own order decides, and a place is still worth giving.
+    assert shrunk[0, 1] > shrunk[0, 0] > 0
+    lower = pair_values(scores, "lower", quantile=0.05)
+    assert lower[1, 0] == pytest.approx(-0.02 + TIE_BREAK * 0.05)
+    quarter = pair_values(scores, "lower", quantile=0.25)
+    assert lower[1, 0] < quarter[1, 0] < shrunk[1, 0]
+    assert pair_values(scores, "raw")[0, 1] == 0.03
+    with pytest.raises(ValueError):
+        pair_values(scores, "median")
+    allocation = solve_allocation(shrunk, [0, 5])
+    assert allocation.service.tolist() == [1, NO_SERVICE]
