@@ -24,6 +24,7 @@ from service.places import PlacesLedger
 from service.request_id import RequestIdMiddleware
 from service.routes import (
     admin,
+    allocation,
     audit,
     decisions,
     eligibility,
@@ -158,6 +159,7 @@ def create_app(
         decisions,
         model,
         admin,
+        allocation,
         audit,
         page,
     ):

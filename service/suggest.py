@@ -389,6 +389,10 @@ class SuggestionService:
                 self.places.forget()
         return record
 
+    async def record_event(self, event: SecurityEventRecord) -> None:
+        """Write an event to the audit store and wait until it is durable."""
+        await self._durable(self.audit.submit_security_event(event))
+
     async def _durable(self, written: Future[None]) -> None:
         try:
             await asyncio.wait_for(asyncio.wrap_future(written), self._audit_timeout)

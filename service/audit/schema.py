@@ -247,13 +247,14 @@ class DecisionRecord:
     reason: str | None
 
 
-SecurityEvent = Literal["decision_refused"]
+SecurityEvent = Literal["decision_refused", "allocation_run"]
 
 
 @dataclass(frozen=True, slots=True)
 class SecurityEventRecord:
-    """A refused attempt worth an auditor's eye (`decision_refused`: a caseworker tried to
-    decide on a request they may not decide on). Its fields are `SECURITY_EVENT_COLUMNS`."""
+    """An event worth an auditor's eye (`decision_refused`: a caseworker tried to decide on
+    a request they may not decide on; `allocation_run`: a data scientist allocated a cohort,
+    `request_id` holding the run's id). Its fields are `SECURITY_EVENT_COLUMNS`."""
 
     created_at: dt.datetime
     event: SecurityEvent
