@@ -57,7 +57,8 @@ def allocate(
         typer.Option(min=0.001, help="The office's share of the catalog places."),
     ] = 1.0,
     uncertainty: Annotated[
-        str, typer.Option(help="Allocate on the shrunk uplift, its interval's lower end, or raw.")
+        str,
+        typer.Option(help="shrunk, lower (a --quantile of the uplift) or raw."),
     ] = "shrunk",
     quantile: Annotated[
         float, typer.Option(help="The quantile of --uncertainty lower, in (0, 0.5).")
