@@ -1,6 +1,6 @@
 """Capacity-aware allocation: each client at most one service, within each service's places.
 
-The programme (solved exactly by HiGHS through `scipy.optimize.milp`):
+The programme (solved exactly by HiGHS through scipy):
 
     maximise    sum_ij value[i, j] * x[i, j]
     subject to  sum_j x[i, j] <= 1                 (at most one service per client)
@@ -10,8 +10,10 @@ The programme (solved exactly by HiGHS through `scipy.optimize.milp`):
 
 Only pairs of positive value are variables: giving a client a service expected to do
 nothing or harm never raises the total, nor a group's gain. Without group floors the
-constraint matrix is that of a transportation problem (totally unimodular), so the root
-relaxation is already integral and HiGHS stops there; floors make it a true MIP.
+constraint matrix is that of a transportation problem (totally unimodular): the linear
+relaxation's vertex optimum (HiGHS's dual simplex, `scipy.optimize.linprog`) is integral,
+hence the programme's optimum, and is checked to be; floors make it a true MIP
+(`scipy.optimize.milp`).
 
 It lives in `models` because both the offline command (`pipeline.allocation`) and the
 service's endpoint (`service.routes.allocation`) solve it, and `service` may not import
@@ -27,7 +29,7 @@ from typing import Final
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
+from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, linprog, milp
 from scipy.special import ndtri
 
 from models.bundle import FrameScores
@@ -212,7 +214,7 @@ def solve_allocation(
     floors: dict[str, float] = {}
     matrices = [assignment]
     if group_floor is not None and groups is not None:
-        base = _solve(pair_value, assignment, lower, upper, time_limit)
+        base = _solve(pair_value, assignment, lower, upper, time_limit, floors=False)
         base_x = _chosen(base.x, k)
         mean_gain = float(gain[rows, cols][base_x].sum()) / max(n, 1)
         labels = np.asarray(groups).astype(str)
@@ -231,7 +233,7 @@ def solve_allocation(
         lower = np.r_[lower, list(floors.values())]
         upper = np.r_[upper, np.full(len(floors), np.inf)]
     constraints = sparse.vstack(matrices, format="csr")
-    result = _solve(pair_value, constraints, lower, upper, time_limit)
+    result = _solve(pair_value, constraints, lower, upper, time_limit, floors=bool(floors))
     status = _MILP_STATUS.get(int(result.status), "other")
     if result.x is None:
         raise AllocationError(status, str(result.message))
@@ -257,18 +259,37 @@ def _solve(
     lower: np.ndarray,
     upper: np.ndarray,
     time_limit: float | None,
+    *,
+    floors: bool,
 ) -> OptimizeResult:
-    # HiGHS's MIP presolve takes minutes on a transportation problem that it then solves at
-    # the root in a second or two: off.
-    options: dict[str, object] = {"presolve": False}
+    options: dict[str, object] = {}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
+    if not floors:
+        # Without floors the matrix is a transportation problem's (totally unimodular): the
+        # dual simplex ends at a vertex, which is integral, so the relaxation's optimum is
+        # the programme's. Checked, not assumed: a fractional answer goes to the MIP.
+        relaxed = linprog(
+            -pair_value,
+            A_ub=constraints,
+            b_ub=upper,
+            bounds=(0.0, 1.0),
+            method="highs-ds",
+            options=options,
+        )
+        x = relaxed.x
+        if relaxed.status == 0 and x is not None and np.all(np.abs(x - np.rint(x)) < 1e-6):
+            relaxed.message = "optimal: the relaxation's vertex is integral (HiGHS dual simplex)"
+            relaxed.mip_gap = 0.0
+            return relaxed
+    # HiGHS's MIP presolve takes minutes on these problems that it then solves at the root
+    # in a second or two: off.
     return milp(
         c=-pair_value,
         constraints=LinearConstraint(constraints, lower, upper),
         integrality=np.ones(len(pair_value)),
         bounds=Bounds(0.0, 1.0),
-        options=options,
+        options={**options, "presolve": False},
     )
 
 
