@@ -43,6 +43,7 @@ from service.pages.session import (
     signed_in,
     write_session,
 )
+from service.places import PlacesExhaustedError
 from service.suggest import (
     DecisionForbiddenError,
     DecisionRejectedError,
@@ -473,6 +474,10 @@ async def record_decision(request: Request, reference: str) -> Response:
     except AuditUnavailableError:
         return _answer_page(
             request, session, held, decision_error="audit_down", posted=posted, status_code=503
+        )
+    except PlacesExhaustedError:
+        return _answer_page(
+            request, session, held, decision_error="service_full", posted=posted, status_code=409
         )
     held.decisions.append(record)
     response = _redirect(

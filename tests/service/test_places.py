@@ -139,3 +139,22 @@ def test_a_month_ends_where_the_next_begins() -> None:
         dt.datetime(2027, 1, 1),
     )
     assert month_of(dt.datetime(2026, 2, 1))[1] == dt.datetime(2026, 3, 1)
+
+
+def test_the_page_says_when_the_last_place_was_taken(api: TestClient) -> None:
+    from tests.service.test_page import _answer, _decide, _sign_in, _top_service
+
+    assert _sign_in(api).status_code == 303
+    held_id, page = _answer(api)
+    top = _top_service(page)
+    _one_place_of(api, top)
+    # Another caseworker (through the API) takes the last place meanwhile.
+    other = _suggest(api, client_id="client-0002")
+    assert other["services"][0]["service_id"] == top
+    body = {"request_id": other["request_id"], "choice": "suggested", "service_id": top}
+    assert api.post("/v1/decisions", json=body, headers=CASEWORKER).status_code == 201
+    refused = _decide(api, held_id, choice=f"suggested:{top}")
+    assert refused.status_code == 409
+    assert "Every place of this service is taken this month" in refused.text or (
+        "Palvelun kaikki tämän kuun paikat on varattu" in refused.text
+    )
