@@ -11,7 +11,8 @@ The programme (solved exactly by HiGHS through scipy):
 Only pairs of positive value are variables: giving a client a service expected to do
 nothing or harm never raises the total, nor a group's gain. Without group floors the
 constraint matrix is that of a transportation problem (totally unimodular): the linear
-relaxation's vertex optimum (HiGHS's dual simplex, `scipy.optimize.linprog`) is integral,
+relaxation's vertex optimum (HiGHS's interior point method with crossover,
+`scipy.optimize.linprog`) is integral,
 hence the programme's optimum, and is checked to be; floors make it a true MIP
 (`scipy.optimize.milp`).
 
@@ -267,19 +268,22 @@ def _solve(
         options["time_limit"] = float(time_limit)
     if not floors:
         # Without floors the matrix is a transportation problem's (totally unimodular): the
-        # dual simplex ends at a vertex, which is integral, so the relaxation's optimum is
-        # the programme's. Checked, not assumed: a fractional answer goes to the MIP.
+        # interior point method's crossover ends at a vertex, which is integral, so the
+        # relaxation's optimum is the programme's. Checked, not assumed: a fractional answer
+        # goes to the MIP. Not the dual simplex: on values that are (nearly) all equal, as a
+        # model that cannot tell services apart gives, it took minutes where this takes
+        # seconds.
         relaxed = linprog(
             -pair_value,
             A_ub=constraints,
             b_ub=upper,
             bounds=(0.0, 1.0),
-            method="highs-ds",
+            method="highs-ipm",
             options=options,
         )
         x = relaxed.x
         if relaxed.status == 0 and x is not None and np.all(np.abs(x - np.rint(x)) < 1e-6):
-            relaxed.message = "optimal: the relaxation's vertex is integral (HiGHS dual simplex)"
+            relaxed.message = "optimal: the relaxation's vertex is integral (HiGHS IPM, crossover)"
             relaxed.mip_gap = 0.0
             return relaxed
     # HiGHS's MIP presolve takes minutes on these problems that it then solves at the root

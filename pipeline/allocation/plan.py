@@ -267,7 +267,7 @@ def summary(result: CohortAllocation, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         **extra,
         "solver": {
-            "name": "HiGHS (scipy.optimize.linprog dual simplex; milp with group floors)",
+            "name": "HiGHS (scipy.optimize.linprog IPM + crossover; milp with group floors)",
             "status": a.status,
             "message": a.message,
             "seconds": round(a.seconds, 3),
