@@ -24,6 +24,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/v1/services", None, {"caseworker", "data_scientist", "evaluator"}),
     ("GET", "/v1/model", None, {"caseworker", "data_scientist", "evaluator"}),
     ("POST", "/v1/admin/reload", None, {"data_scientist"}),
+    ("POST", "/v1/allocations", {"profiles": [client_profile()]}, {"data_scientist"}),
     ("GET", "/v1/audit/records", None, {"evaluator"}),
 ]
 
