@@ -17,6 +17,7 @@ from service.audit import AuditStore
 from service.auth import AccessLimits, KeyRing
 from service.authz import DecisionRule
 from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
+from service.exploration import OfficeExploration
 from service.keys import service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.pages import routes as page
@@ -110,6 +111,11 @@ def create_app(
             input_hash_key=keys.input_hash,
             audit_timeout=settings.audit_timeout_seconds,
             decision_rule=DecisionRule(settings.caseworker_teams),
+            exploration=(
+                OfficeExploration(settings.exploration_offices, settings.caseworker_teams)
+                if settings.exploration_offices
+                else None
+            ),
         )
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)

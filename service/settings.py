@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     api_requests_per_minute : API requests allowed per key and per client address
         (default 6000, 100 a second: far above one caseworker system's use, well below a
         flood). Limits are kept per worker process.
+    exploration_offices : offices (teams of `caseworker_teams`) whose recommendations
+        randomise the first place among services the model cannot tell apart, with the
+        probabilities logged in the audit row (`service.exploration`); as JSON, e.g.
+        `POLKU_EXPLORATION_OFFICES='["itakeskus"]'`. Default none: off everywhere.
     """
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
@@ -95,6 +99,7 @@ class Settings(BaseSettings):
     signin_attempts_per_minute: int = Field(default=10, ge=1)
     auth_failures_per_minute: int = Field(default=20, ge=1)
     api_requests_per_minute: int = Field(default=6000, ge=1)
+    exploration_offices: frozenset[str] = frozenset()
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""

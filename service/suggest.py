@@ -21,7 +21,9 @@ from typing import Any, Final
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility
+from models.exploration import ExploredRanking
 from models.henkilotunnus import contains_henkilotunnus, pseudonymous_key
+from models.input_profile import input_record
 from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
@@ -34,7 +36,9 @@ from service.audit import (
     SuggestionRecord,
     utc_now,
 )
+from service.audit.served_inputs import ServedInputsRecord
 from service.authz import DecisionRule
+from service.exploration import OfficeExploration
 from service.model_holder import ModelHolder, ServedModel
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
@@ -111,6 +115,7 @@ class RecommendationAnswer:
     profile: ClientProfile
     catalog: Catalog
     audit: SuggestionRecord
+    inputs: ServedInputsRecord | None = None
 
     @property
     def notice(self) -> str:
@@ -131,6 +136,8 @@ class SuggestionService:
     audit_timeout : seconds to wait for an audit record to be durable before refusing the
         answer (`AuditUnavailableError`, a 503) rather than hanging.
     decision_rule : who may decide on whose request (default: the asker only).
+    exploration : offices whose recommendations randomise the first place among services
+        the model cannot tell apart (`service.exploration`; default none).
     """
 
     def __init__(
@@ -142,6 +149,7 @@ class SuggestionService:
         audit_timeout: float = 10.0,
         decision_rule: DecisionRule | None = None,
         input_hash_key: bytes | None = None,
+        exploration: OfficeExploration | None = None,
     ) -> None:
         if len(pseudonym_key) < 16 or (input_hash_key is not None and len(input_hash_key) < 16):
             raise ValueError("the HMAC keys must be at least 16 bytes")
@@ -153,6 +161,7 @@ class SuggestionService:
         self._audit_timeout = audit_timeout
         self._decision_rule = decision_rule or DecisionRule()
         self._file_catalog: Catalog | None = None
+        self._exploration = exploration
 
     # -- catalog -----------------------------------------------------------------------------
 
@@ -227,9 +236,14 @@ class SuggestionService:
         if not decision.eligible:
             ranking = []
         request_id = uuid.uuid4().hex
+        explored = None
+        if ranking and self._exploration is not None and self._exploration.applies(actor):
+            explored = self._exploration.explore(ranking, served.model, request_id)
+            ranking = list(explored.ranking)
+        created_at = utc_now()
         record = SuggestionRecord(
             request_id=request_id,
-            created_at=utc_now(),
+            created_at=created_at,
             kind="recommendation",
             actor=actor,
             client_key=self.client_key(checked),
@@ -248,7 +262,17 @@ class SuggestionService:
             top_k=top_k,
             eligible=decision.eligible,
             responsible_office=decision.responsible_office,
-            ranking=_ranking_json(ranking),
+            ranking=_ranking_json(ranking, explored),
+        )
+        allowed = served.catalog.allowed(profile) if decision.eligible else None
+        inputs = ServedInputsRecord.of(
+            request_id,
+            created_at,
+            decision.eligible,
+            input_record(profile),
+            []
+            if allowed is None
+            else [s for s, ok in zip(served.catalog.ids, allowed, strict=True) if not ok],
         )
         return RecommendationAnswer(
             request_id=request_id,
@@ -261,6 +285,7 @@ class SuggestionService:
             profile=profile,
             catalog=served.catalog,
             audit=record,
+            inputs=inputs,
         )
 
     async def recommend(
@@ -276,7 +301,11 @@ class SuggestionService:
         answer = self.prepare_recommendation(
             checked, top_k=top_k, objective=objective, language=language, actor=actor
         )
-        await self._durable(self.audit.submit_suggestion(answer.audit))
+        written = self.audit.submit_suggestion(answer.audit)
+        if answer.inputs is not None:
+            # Same batch, after its suggestion; monitoring's copy, so not waited for.
+            self.audit.submit_served_inputs(answer.inputs)
+        await self._durable(written)
         return answer
 
     # -- decisions ---------------------------------------------------------------------------
@@ -388,24 +417,30 @@ class SuggestionService:
         ).hexdigest()
 
 
-def _ranking_json(ranking: Sequence[RankedService]) -> str:
-    return json.dumps(
-        [
-            {
-                "service_id": r.service_id,
-                "rank": r.rank,
-                "expected_with": round(r.expected_with, 6),
-                "expected_without": round(r.expected_without, 6),
-                "uplift": round(r.uplift, 6),
-                "uplift_low": round(r.uplift_low, 6),
-                "uplift_high": round(r.uplift_high, 6),
-                # What the caseworker was told about telling it apart (models.separation).
-                "p_above_zero": None if r.p_above_zero is None else round(r.p_above_zero, 4),
-                "p_above_next": None if r.p_above_next is None else round(r.p_above_next, 4),
-                "wide_interval": r.wide_interval,
-                "drivers": [d.factor for d in r.drivers],
-            }
-            for r in ranking
-        ],
-        separators=(",", ":"),
-    )
+def _ranking_json(ranking: Sequence[RankedService], explored: ExploredRanking | None = None) -> str:
+    """The audit row's ranking; with exploration, each entry also carries the model's own
+    rank (`model_rank`) and the probability it had of being shown first (`p_first`)."""
+    entries = [
+        {
+            "service_id": r.service_id,
+            "rank": r.rank,
+            "expected_with": round(r.expected_with, 6),
+            "expected_without": round(r.expected_without, 6),
+            "uplift": round(r.uplift, 6),
+            "uplift_low": round(r.uplift_low, 6),
+            "uplift_high": round(r.uplift_high, 6),
+            # What the caseworker was told about telling it apart (models.separation).
+            "p_above_zero": None if r.p_above_zero is None else round(r.p_above_zero, 4),
+            "p_above_next": None if r.p_above_next is None else round(r.p_above_next, 4),
+            "wide_interval": r.wide_interval,
+            "drivers": [d.factor for d in r.drivers],
+        }
+        for r in ranking
+    ]
+    if explored is not None:
+        for entry, model_rank, p in zip(
+            entries, explored.model_ranks, explored.top_probabilities, strict=True
+        ):
+            entry["model_rank"] = model_rank
+            entry["p_first"] = round(p, 6)
+    return json.dumps(entries, separators=(",", ":"))

@@ -43,6 +43,7 @@ from service.audit.schema import (
     security_events,
     suggestions,
 )
+from service.audit.served_inputs import ServedInputsRecord, served_inputs
 from service.statefiles import open_private, private_sqlite_file
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,10 @@ class AuditStore:
         """Queue a security event; the future completes once it is committed (or failed)."""
         return self._submit(security_events, _row(record))
 
+    def submit_served_inputs(self, record: ServedInputsRecord) -> Future[None]:
+        """Queue a recommendation's model inputs (`service.audit.served_inputs`)."""
+        return self._submit(served_inputs, record.row())
+
     def write_suggestion(self, record: SuggestionRecord) -> None:
         """Write a suggestion and wait until it is durable."""
         self.submit_suggestion(record).result()
@@ -204,6 +209,9 @@ class AuditStore:
                         # Under the write lock: no other writer can move the head meanwhile.
                         chain.chain_rows(self.chain_key, chain.head(conn, table), table, rows)
                         conn.execute(insert(table), rows)
+                inputs = [p.row for p in batch if p.table is served_inputs]
+                if inputs:  # after their suggestions; not chained (not the record)
+                    conn.execute(insert(served_inputs), inputs)
         except Exception:
             if len(batch) > 1:
                 # One bad row must not fail its neighbours: retry each on its own.
