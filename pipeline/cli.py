@@ -16,6 +16,7 @@ from pipeline.commands import (
     effects,
     eligibility,
     evaluate,
+    feedback,
     generate,
     promote,
     replay,
@@ -36,6 +37,7 @@ COMMAND_MODULES = (
     score,
     effects,
     replay,
+    feedback,
     service_commands,
 )
 
