@@ -50,12 +50,3 @@ def input_frame(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         out[column] = values.astype(bool) if column in BOOL_FIELDS else values
     return out.reset_index(drop=True)
-
-
-def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Stored input records back as a frame with `INPUT_COLUMNS` (missing fields NaN)."""
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    for column in INPUT_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = np.nan
-    return frame[list(INPUT_COLUMNS)]

@@ -18,6 +18,7 @@ from pipeline.commands import (
     evaluate,
     feedback,
     generate,
+    monitor,
     promote,
     replay,
     score,
@@ -38,6 +39,7 @@ COMMAND_MODULES = (
     effects,
     replay,
     feedback,
+    monitor,
     service_commands,
 )
 

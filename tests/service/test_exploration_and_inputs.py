@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 from models.input_profile import INPUT_COLUMNS
@@ -102,3 +103,29 @@ def test_retention_removes_the_inputs_with_their_suggestion(api: TestClient) -> 
     wait_until(lambda: list(iter_served_inputs(store.engine)), 10, "the inputs row")
     store.prune(1, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
     assert list(iter_served_inputs(store.engine)) == []
+
+
+def test_the_export_inputs_command_writes_what_monitor_reads(
+    tmp_path: Path, loader: Callable[[], FakeLoaded], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import build_app
+    from service.settings import get_settings
+
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings, model_loader=loader)) as api:
+        _ask(api, client_profile())
+        engine = api.app.state.audit.engine  # type: ignore[attr-defined]
+        wait_until(lambda: list(iter_served_inputs(engine)), 10, "the inputs row")
+    monkeypatch.setenv("POLKU_AUDIT_DB_URL", settings.resolved_audit_db_url())
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "inputs.csv"
+        result = CliRunner().invoke(build_app(), ["audit", "export-inputs", "--out", str(out)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert list(frame["eligible"]) == [True] and "request_id" in frame
+    assert set(INPUT_COLUMNS) <= set(frame.columns)
