@@ -99,7 +99,7 @@ def replay_session(
         shown = [a for a, _ in pending] + refused
         _wait([service.audit.submit_suggestion(a.audit) for a in shown])
         # Their model inputs too, for `polku monitor` (after their suggestions).
-        _wait([service.audit.submit_served_inputs(a.inputs) for a in shown if a.inputs])
+        _wait([f for f in map(service.record_inputs, shown) if f is not None])
         refused.clear()
         decisions = []
         for answer, visit in pending:
@@ -132,9 +132,7 @@ def replay_session(
             actor=REPLAY_ACTOR,
         )
         answer = dataclasses.replace(
-            answer,
-            audit=dataclasses.replace(answer.audit, created_at=visit.at),
-            inputs=answer.inputs and dataclasses.replace(answer.inputs, created_at=visit.at),
+            answer, audit=dataclasses.replace(answer.audit, created_at=visit.at)
         )
         days.append(visit.at.date())
         if not answer.decision.eligible:
