@@ -14,7 +14,8 @@ policy, of the caseworkers alone and of the oracle; the final round per group, e
 minus none; and the coverage of the 95 % off-policy intervals (IPW and DR with the logged
 probabilities) of (a) the served model's greedy policy on its own round and (b) the next
 model's greedy policy on the round it learnt from. The plot is written to
-`bench/results/learning_loop.png`, the rows to `bench/results/learning_loop.csv`.
+`bench/results/NAME.png`, the rows to `bench/results/NAME.csv` (`--name`, default
+`learning_loop`).
 
 Run: `nice -n 10 .venv/bin/python bench/bench_learning_loop.py [--seeds 1 2 3 4]
 [--rounds 7] [--initial-persons 10000] [--persons-per-round 8000] [--write]`.
@@ -75,7 +76,7 @@ def plot(frame: pd.DataFrame, out: Path) -> None:
     figure.savefig(out, dpi=90, bbox_inches="tight")
 
 
-def summary(frame: pd.DataFrame) -> str:
+def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
     """The markdown body: the per-round table, the groups, the coverage and the verdict."""
     data = frame[frame["group"] == "all"]
     served_rounds = data[data["round"] > 1]
@@ -168,7 +169,7 @@ def summary(frame: pd.DataFrame) -> str:
         f"model's: IPW {coverage[('explore', 'ope_next')][0]:.0%}, "
         f"DR {coverage[('explore', 'ope_next')][1]:.0%}).",
         "",
-        "![learning loop](bench/results/learning_loop.png)",
+        f"![learning loop](bench/results/{name}.png)",
     ]
     return "\n".join(lines)
 
@@ -187,6 +188,7 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.5)
     parser.add_argument("--max-candidates", type=int, default=3)
     parser.add_argument("--n-bootstrap", type=int, default=10)
+    parser.add_argument("--name", default="learning_loop", help="results files and section")
     parser.add_argument("--write", action="store_true", help="write the BENCHMARKS.md section")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -209,23 +211,23 @@ def main() -> None:
         frames.append(results_frame(results).assign(seed=seed))
         frame = pd.concat(frames, ignore_index=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(RESULTS / "learning_loop.csv", index=False)  # kept as seeds finish
+        frame.to_csv(RESULTS / f"{args.name}.csv", index=False)  # kept as seeds finish
     frame = pd.concat(frames, ignore_index=True)
-    plot(frame, RESULTS / "learning_loop.png")
+    plot(frame, RESULTS / f"{args.name}.png")
     body = (
         f"Rounds {args.rounds} (round 1: caseworker logs of a {args.initial_persons:,}-person "
         f"world; then {args.rounds - 1} served periods of {args.persons_per_round:,} persons "
         f"each, about 1.2 eligible assessments a person), follow probability {args.follow}, "
         f"exploration share {args.share} among at most {args.max_candidates} services, "
         f"ranker bootstrap {args.n_bootstrap}; "
-        f"{time.perf_counter() - started:.0f} s in all.\n\n" + summary(frame)
+        f"{time.perf_counter() - started:.0f} s in all.\n\n" + summary(frame, args.name)
     )
     print(body)
     if args.write:
         command = "nice -n 10 .venv/bin/python " + " ".join(
             ["bench/bench_learning_loop.py", *sys.argv[1:]]
         )
-        write_section("learning_loop", command, body)
+        write_section(args.name, command, body)
 
 
 if __name__ == "__main__":

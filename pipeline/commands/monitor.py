@@ -46,9 +46,10 @@ def monitor(
     saw; the share of requests where the gate or the catalog closed services; the override
     rate by first place shown and by group, with the reasons given; the realised outcome
     against the predicted one. Exit status 1 when a threshold of
-    `pipeline.monitoring.checks.Thresholds` is crossed (PSI > 0.25, unseen > 5 %, closures
-    shifted > 10 points, overrides > 60 % of >= 50 decisions, outcomes off by > 5 points
-    over >= 200 episodes), 2 for bad input, else 0.
+    `pipeline.monitoring.checks.Thresholds` is crossed (PSI > 0.25, unseen > 5 %, the gate's
+    refusals shifted > 10 points or the catalog's closures by > 2 services, overrides > 60 %
+    of >= 50 decisions, outcomes off by > 5 points over >= 200 episodes), 2 for bad input,
+    else 0.
     """
     from pipeline.feedback.inputs import FeedbackError, read_table
     from pipeline.monitoring.report import write_report

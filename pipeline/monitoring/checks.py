@@ -5,8 +5,12 @@ Stated once here (and in `polku monitor --help`):
 - `psi` 0.25: a model input whose population stability index is above it has moved enough
   to act on (the index's conventional "significant shift"; `pipeline.monitoring.drift`);
 - `unseen_share` 0.05: more than 5 % of served rows with a value training never saw;
-- `closure_shift` 0.10: the gate's refused share, or the catalog's closed share, 10
-  points away from the training data's (the rules or the population changed);
+- `closure_shift` 0.10: the gate's refused share 10 points away from the training
+  data's (the rules or the population changed);
+- `closed_services_shift` 2.0: the catalog's limits close, on average, two services more
+  or fewer for an admitted client than in the training data (the share with at least one
+  closed is reported too, but some service is closed for nearly everyone: youth services
+  for the older, and so on, so it hardly moves);
 - `override_rate` 0.6: caseworkers override the first place in more than 60 % of decisions
   (over at least `min_decisions`), i.e. the suggestions stopped being of use;
 - `calibration` 0.05: the realised outcome of what was taken differs from the predicted by
@@ -28,10 +32,15 @@ class Thresholds:
     psi: float = 0.25
     unseen_share: float = 0.05
     closure_shift: float = 0.10
+    closed_services_shift: float = 2.0
     override_rate: float = 0.6
     min_decisions: int = 50
     calibration: float = 0.05
     min_outcomes: int = 200
+
+
+def _known(*values: float) -> bool:
+    return not any(math.isnan(v) for v in values)
 
 
 def alerts(
@@ -56,15 +65,21 @@ def alerts(
                 f"unseen values: {unseen:.1%} of served {feature} values were "
                 f"never in the training data (> {thresholds.unseen_share:.0%})"
             )
-    for name, label in (("gate_closed_share", "the gate refused"),
-                        ("catalog_closed_share", "the catalog closed services for")):  # fmt: skip
-        served, trained = served_closures.get(name, math.nan), training_closures.get(name, math.nan)
-        known = not math.isnan(served) and not math.isnan(trained)
-        if known and abs(served - trained) > thresholds.closure_shift:
-            out.append(
-                f"closures: {label} {served:.1%} of served requests against {trained:.1%} "
-                f"of the training data (shift > {thresholds.closure_shift:.0%})"
-            )
+    served, trained = (c.get("gate_closed_share", math.nan)
+                       for c in (served_closures, training_closures))  # fmt: skip
+    if _known(served, trained) and abs(served - trained) > thresholds.closure_shift:
+        out.append(
+            f"closures: the gate refused {served:.1%} of served requests against {trained:.1%} "
+            f"of the training data (shift > {thresholds.closure_shift:.0%})"
+        )
+    served, trained = (c.get("catalog_closed_mean", math.nan)
+                       for c in (served_closures, training_closures))  # fmt: skip
+    if _known(served, trained) and abs(served - trained) > thresholds.closed_services_shift:
+        out.append(
+            f"closures: the catalog closed {served:.1f} services on average for an admitted "
+            f"client against {trained:.1f} in the training data "
+            f"(shift > {thresholds.closed_services_shift})"
+        )
     if n_decisions >= thresholds.min_decisions and override_rate > thresholds.override_rate:
         out.append(
             f"overrides: {override_rate:.1%} of {n_decisions} decisions overrode the first "

@@ -58,11 +58,13 @@ def test_the_same_population_does_not_alert_and_a_shifted_one_does(tiny_world_di
     shifted = served.copy()
     shifted["age"] = shifted["age"] + 30
     shifted.loc[: len(shifted) // 4, "labour_market_status"] = "a status never seen"
+    shifted["closed_by_catalog"] = " ".join(load_catalog().ids)  # the catalog closed them all
     loud = monitor(shifted, reference, closures)
     assert loud.exit_code == 1
     text = " ".join(loud.alerts)
     assert "drift: age has PSI" in text
     assert "unseen values" in text and "labour_market_status" in text
+    assert "closures: the catalog closed 33.0 services on average" in text
     drift = feature_drift(reference, shifted[shifted["eligible"]]).set_index("feature")
     assert drift.loc["age", "unseen_share"] > 0.3  # past the oldest age in training
 
