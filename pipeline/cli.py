@@ -17,7 +17,9 @@ from pipeline.commands import (
     effects,
     eligibility,
     evaluate,
+    feedback,
     generate,
+    monitor,
     promote,
     replay,
     score,
@@ -38,6 +40,8 @@ COMMAND_MODULES = (
     allocate,
     effects,
     replay,
+    feedback,
+    monitor,
     service_commands,
 )
 

@@ -147,6 +147,26 @@ def audit_export(
     typer.echo(f"wrote {count} rows to {out}")
 
 
+@audit_app.command("export-inputs")
+def audit_export_inputs(
+    out: Annotated[Path, typer.Option("--out", help="File to write: .csv, .jsonl or .parquet.")],
+) -> None:
+    """Write each recommendation's model inputs, for `polku monitor` (no identity, no
+    protected attribute: `service.audit.served_inputs`)."""
+    from service.audit import AuditStore
+    from service.audit.served_inputs import export_served_inputs
+    from service.settings import get_settings
+
+    store = AuditStore(get_settings().resolved_audit_db_url())
+    try:
+        count = export_served_inputs(store.engine, out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+    finally:
+        store.close()
+    typer.echo(f"wrote {count} rows to {out}")
+
+
 @audit_app.command("prune")
 def audit_prune(
     older_than_days: Annotated[

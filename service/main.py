@@ -23,6 +23,7 @@ from service.errors import (
     install_error_handlers,
     install_log_redaction,
 )
+from service.exploration import OfficeExploration
 from service.keys import ServiceKeys, service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.model_switch import ModelSwitch
@@ -139,6 +140,11 @@ def create_app(
             decision_rule=DecisionRule(settings.caseworker_teams),
             switch=switch,
             places=PlacesLedger(lambda: store.engine),
+            exploration=(
+                OfficeExploration(settings.exploration_offices, settings.caseworker_teams)
+                if settings.exploration_offices
+                else None
+            ),
         )
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)

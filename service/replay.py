@@ -98,6 +98,8 @@ def replay_session(
     def flush() -> None:
         shown = [a for a, _ in pending] + refused
         _wait([service.audit.submit_suggestion(a.audit) for a in shown])
+        # Their model inputs too, for `polku monitor` (after their suggestions).
+        _wait([f for f in map(service.record_inputs, shown) if f is not None])
         refused.clear()
         decisions = []
         for answer, visit in pending:

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         408 and closed (default 10; `service.http_timeouts`, under `polku serve`).
     body_timeout_seconds : the same for the body, counted from the end of the headers
         (default 20: the largest body accepted, 64 KiB, at 3 KiB/s).
+    exploration_offices : offices (teams of `caseworker_teams`) whose recommendations
+        randomise the first place among services the model cannot tell apart, with the
+        probabilities logged in the audit row (`service.exploration`); as JSON, e.g.
+        `POLKU_EXPLORATION_OFFICES='["itakeskus"]'`. Default none: off everywhere.
     """
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
@@ -110,6 +114,7 @@ class Settings(BaseSettings):
     api_requests_per_minute: int = Field(default=6000, ge=1)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_timeout_seconds: float = Field(default=20.0, gt=0)
+    exploration_offices: frozenset[str] = frozenset()
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from typing import Any, Final
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility, current_rules_version
+from models.exploration import ExploredRanking
 from models.henkilotunnus import contains_henkilotunnus, pseudonymous_key
+from models.input_profile import input_record
 from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
@@ -33,13 +36,17 @@ from service.audit import (
     SuggestionRecord,
     utc_now,
 )
+from service.audit.served_inputs import ServedInputsRecord
 from service.authz import DecisionRule
 from service.client_history import decisions_of
+from service.exploration import OfficeExploration
 from service.model_holder import ModelHolder, ServedModel
 from service.model_switch import DEGRADED_REASON, ModelSwitch
 from service.places import PlacesLedger
 from service.request_id import new_request_id
 from service.versions import Versions, catalog_version
+
+log = logging.getLogger(__name__)
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
     "fi": "Ehdotukset ovat neuvoja: päätöksen tekee virkailija.",
@@ -161,6 +168,8 @@ class SuggestionService:
     places : the places left per service this month (`service.places`): shown with each
         suggestion, and a decision that would take a place beyond them is refused. None
         (tests of other things): places are neither shown nor enforced.
+    exploration : offices whose recommendations randomise the first place among services
+        the model cannot tell apart (`service.exploration`; default none).
     """
 
     def __init__(
@@ -174,6 +183,7 @@ class SuggestionService:
         input_hash_key: bytes | None = None,
         switch: ModelSwitch | None = None,
         places: PlacesLedger | None = None,
+        exploration: OfficeExploration | None = None,
     ) -> None:
         if len(pseudonym_key) < 16 or (input_hash_key is not None and len(input_hash_key) < 16):
             raise ValueError("the HMAC keys must be at least 16 bytes")
@@ -188,6 +198,7 @@ class SuggestionService:
         self._file_catalog_version: str | None = None
         self.switch = switch or ModelSwitch()
         self.places = places
+        self._exploration = exploration
 
     # -- catalog -----------------------------------------------------------------------------
 
@@ -292,8 +303,21 @@ class SuggestionService:
         decision = answered.decision
         ranking = list(answered.ranked) if decision.eligible else []
         versions = self._versions_of(served, decision.rules_version)
+        request_id = new_request_id()
+        explored = None
+        if ranking and self._exploration is not None and self._exploration.applies(actor):
+            explored = self._exploration.explore(ranking, served.model, request_id)
+            ranking = list(explored.ranking)
         record = self._recommendation_record(
-            checked, versions, decision, top_k, objective, language, actor, _ranking_json(ranking)
+            checked,
+            versions,
+            decision,
+            top_k,
+            objective,
+            language,
+            actor,
+            _ranking_json(ranking, explored),
+            request_id=request_id,
         )
         places_left = None
         if self.places is not None and ranking:
@@ -367,9 +391,10 @@ class SuggestionService:
         ranking: str,
         *,
         degraded: bool = False,
+        request_id: str | None = None,
     ) -> SuggestionRecord:
         return SuggestionRecord(
-            request_id=new_request_id(),
+            request_id=request_id or new_request_id(),
             created_at=utc_now(),
             kind="recommendation",
             actor=actor,
@@ -409,7 +434,36 @@ class SuggestionService:
             checked, top_k=top_k, objective=objective, language=language, actor=actor
         )
         await self._durable(self.audit.submit_suggestion(answer.audit))
+        # Monitoring's copy of the inputs: made and queued off the answer's path (the
+        # catalog's limits cost a third of a millisecond), never waited for.
+        asyncio.get_running_loop().run_in_executor(None, self.record_inputs, answer)
         return answer
+
+    def served_inputs(self, answer: RecommendationAnswer) -> ServedInputsRecord:
+        """The model inputs of an answered recommendation, with the services the catalog's
+        limits closed for an admitted client (`service.audit.served_inputs`)."""
+        eligible = answer.decision.eligible
+        allowed = answer.catalog.allowed(answer.profile) if eligible else None
+        closed = (
+            []
+            if allowed is None
+            else [s for s, ok in zip(answer.catalog.ids, allowed, strict=True) if not ok]
+        )
+        return ServedInputsRecord.of(
+            answer.request_id,
+            answer.audit.created_at,
+            eligible,
+            input_record(answer.profile),
+            closed,
+        )
+
+    def record_inputs(self, answer: RecommendationAnswer) -> Future[None] | None:
+        """Queue `served_inputs(answer)` (after its suggestion); None if it failed."""
+        try:
+            return self.audit.submit_served_inputs(self.served_inputs(answer))
+        except Exception:
+            log.exception("the served inputs of a recommendation were not recorded")
+            return None
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -566,24 +620,30 @@ class SuggestionService:
         ).hexdigest()
 
 
-def _ranking_json(ranking: Sequence[RankedService]) -> str:
-    return json.dumps(
-        [
-            {
-                "service_id": r.service_id,
-                "rank": r.rank,
-                "expected_with": round(r.expected_with, 6),
-                "expected_without": round(r.expected_without, 6),
-                "uplift": round(r.uplift, 6),
-                "uplift_low": round(r.uplift_low, 6),
-                "uplift_high": round(r.uplift_high, 6),
-                # What the caseworker was told about telling it apart (models.separation).
-                "p_above_zero": None if r.p_above_zero is None else round(r.p_above_zero, 4),
-                "p_above_next": None if r.p_above_next is None else round(r.p_above_next, 4),
-                "wide_interval": r.wide_interval,
-                "drivers": [d.factor for d in r.drivers],
-            }
-            for r in ranking
-        ],
-        separators=(",", ":"),
-    )
+def _ranking_json(ranking: Sequence[RankedService], explored: ExploredRanking | None = None) -> str:
+    """The audit row's ranking; with exploration, each entry also carries the model's own
+    rank (`model_rank`) and the probability it had of being shown first (`p_first`)."""
+    entries = [
+        {
+            "service_id": r.service_id,
+            "rank": r.rank,
+            "expected_with": round(r.expected_with, 6),
+            "expected_without": round(r.expected_without, 6),
+            "uplift": round(r.uplift, 6),
+            "uplift_low": round(r.uplift_low, 6),
+            "uplift_high": round(r.uplift_high, 6),
+            # What the caseworker was told about telling it apart (models.separation).
+            "p_above_zero": None if r.p_above_zero is None else round(r.p_above_zero, 4),
+            "p_above_next": None if r.p_above_next is None else round(r.p_above_next, 4),
+            "wide_interval": r.wide_interval,
+            "drivers": [d.factor for d in r.drivers],
+        }
+        for r in ranking
+    ]
+    if explored is not None:
+        for entry, model_rank, p in zip(
+            entries, explored.model_ranks, explored.top_probabilities, strict=True
+        ):
+            entry["model_rank"] = model_rank
+            entry["p_first"] = round(p, 6)
+    return json.dumps(entries, separators=(",", ":"))

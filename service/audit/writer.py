@@ -45,6 +45,7 @@ from service.audit.schema import (
     security_events,
     suggestions,
 )
+from service.audit.served_inputs import ServedInputsRecord, served_inputs
 from service.statefiles import open_private, private_sqlite_file
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,10 @@ class AuditStore:
         """Queue a switch of the model; the future completes once it is committed (or failed)."""
         return self._submit(model_switch_events, _row(record))
 
+    def submit_served_inputs(self, record: ServedInputsRecord) -> Future[None]:
+        """Queue a recommendation's model inputs (`service.audit.served_inputs`)."""
+        return self._submit(served_inputs, record.row())
+
     def write_suggestion(self, record: SuggestionRecord) -> None:
         """Write a suggestion and wait until it is durable."""
         self.submit_suggestion(record).result()
@@ -239,6 +244,9 @@ class AuditStore:
                             self._insert(conn, table, [p.row])
                     elif queued:
                         self._insert(conn, table, [p.row for p in queued])
+                inputs = [p.row for p in batch if p.table is served_inputs]
+                if inputs:  # after their suggestions; not chained (not the record)
+                    conn.execute(insert(served_inputs), inputs)
         except Exception:
             if len(batch) > 1:
                 # One bad row must not fail its neighbours: retry each on its own.
