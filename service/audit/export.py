@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, DateTime, Engine, Integer, delete, insert, select
 
-from service.audit.chain import tombstone_seal
+from service.audit.chain import lock_heads, tombstone_seal
 from service.audit.reads import iter_records, naive_utc
 from service.audit.schema import (
     EXPORT_COLUMNS,
@@ -83,6 +83,7 @@ def prune(
     )
     removed: dict[str, int] = {}
     with engine.begin() as conn:
+        lock_heads(conn)  # a tombstone may become a table's head
         conn.execute(delete(audit_prune_permits))
         conn.execute(insert(audit_prune_permits).values(id=1))  # the delete triggers let it be
         for table, condition in doomed:

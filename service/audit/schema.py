@@ -2,9 +2,11 @@
 
 Two tables: `suggestions` (one row per answered request) and `decisions` (what a caseworker
 decided, a correction being a later row), and beside them `security_events` (refused
-attempts, such as a decision on another caseworker's request). All are append-only: triggers
-refuse updates in SQLite and PostgreSQL. The joined view evaluators read (`EXPORT_COLUMNS`),
-the export's Parquet schema and the API's record schema are all derived from these tables.
+attempts, such as a decision on another caseworker's request). All are append-only: the
+triggers the migrations create (`service/audit/migrations/`) refuse updates, deletes outside
+retention and rows without a chain hash, in SQLite and PostgreSQL alike. The joined view
+evaluators read (`EXPORT_COLUMNS`), the export's Parquet schema and the API's record schema
+are all derived from these tables; a test holds the migrated schema equal to them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from sqlalchemy import (
-    DDL,
     Boolean,
     Column,
     DateTime,
@@ -27,7 +28,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    event,
 )
 
 Choice = Literal["suggested", "other", "none"]
@@ -114,56 +114,6 @@ def chained_columns(table: Table) -> tuple[str, ...]:
     """The columns of `table` a row's chain hash covers (all but the store's own)."""
     return tuple(c.name for c in table.c if c.name not in STORE_COLUMNS)
 
-
-def _sqlite_trigger(name: str, table: str, when: str, condition: str, message: str) -> None:
-    event.listen(
-        metadata,
-        "after_create",
-        DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {when} ON {table} {condition} "
-            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-        ).execute_if(dialect="sqlite"),
-    )
-
-
-# Records are never changed in place; only retention deletes (whole old records, holding a
-# permit, leaving tombstones); a row without its chain hash was not written by the writer.
-for _table in (*AUDIT_TABLES, "audit_tombstones"):
-    _sqlite_trigger(f"{_table}_append_only", _table, "UPDATE", "", "audit records are append-only")
-for _table in AUDIT_TABLES:
-    _sqlite_trigger(
-        f"{_table}_no_delete",
-        _table,
-        "DELETE",
-        "WHEN NOT EXISTS (SELECT 1 FROM audit_prune_permits)",
-        "audit records are deleted only by retention",
-    )
-    _sqlite_trigger(
-        f"{_table}_chained_insert",
-        _table,
-        "INSERT",
-        "WHEN NEW.chain_hash IS NULL",
-        "audit records are written only by the audit writer",
-    )
-_sqlite_trigger("audit_tombstones_no_delete", "audit_tombstones", "DELETE", "", "tombstones stay")
-event.listen(
-    metadata,
-    "after_create",
-    DDL(
-        "CREATE OR REPLACE FUNCTION polku_audit_append_only() RETURNS trigger AS $$ "
-        "BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$ LANGUAGE plpgsql"
-    ).execute_if(dialect="postgresql"),
-)
-for _table in AUDIT_TABLES:
-    event.listen(
-        metadata,
-        "after_create",
-        DDL(
-            f"DROP TRIGGER IF EXISTS {_table}_append_only ON {_table}; "
-            f"CREATE TRIGGER {_table}_append_only BEFORE UPDATE ON {_table} "
-            "FOR EACH ROW EXECUTE FUNCTION polku_audit_append_only()"
-        ).execute_if(dialect="postgresql"),
-    )
 
 # What a record carries: every column but the store's own (row id, chain hash).
 SUGGESTION_COLUMNS: Final = chained_columns(suggestions)

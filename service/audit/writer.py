@@ -8,7 +8,9 @@ PostgreSQL by URL.
 Writes go through one writer thread that commits whatever has queued up in one transaction
 (group commit): a commit costs an fsync of a few milliseconds, and concurrent requests share
 it instead of queueing for one each. Several server processes on one SQLite file take turns
-through a file lock. Reading, export and retention are in `reads` and `export`.
+through a file lock; several on one PostgreSQL database through an advisory lock
+(`chain.lock_heads`). Reading, export and retention are in `reads` and `export`; the
+schema's revisions in `migrate`.
 """
 
 from __future__ import annotations
@@ -26,20 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
-from sqlalchemy import Engine, Table, create_engine, event, insert, inspect, text
+from sqlalchemy import Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError
 
-from service.audit import chain, reads
+from service.audit import chain, migrate, reads
 from service.audit import export as _export
 from service.audit.export import PruneResult
 from service.audit.schema import (
-    CHAINED_TABLES,
     DecisionRecord,
     SecurityEventRecord,
     SuggestionRecord,
     decisions,
-    metadata,
     security_events,
     suggestions,
 )
@@ -94,14 +93,20 @@ class AuditStore:
 
     @property
     def engine(self) -> Engine:
-        """The engine, created (with the tables) on first use."""
+        """The engine, created on first use once the store is at this code's schema revision
+        (migrated if this role may: `service.audit.migrate.ensure_current`)."""
         if self._engine is None:
-            self._engine = _make_engine(self.url)
-            _create_tables(self._engine)
+            engine = _make_engine(self.url)
+            try:
+                migrate.ensure_current(engine, lock=self._exclusive_write)
+            except BaseException:
+                engine.dispose()
+                raise
+            self._engine = engine
         return self._engine
 
     def open(self) -> AuditStore:
-        """Create the tables if needed and start the writer thread."""
+        """Migrate the store if needed and start the writer thread."""
         with self._state_lock:
             _ = self.engine
             if self._writer is None:
@@ -198,10 +203,10 @@ class AuditStore:
     def _commit(self, batch: Sequence[_Pending]) -> None:
         try:
             with self._exclusive_write(), self.engine.begin() as conn:
+                chain.lock_heads(conn)  # no other writer moves a head until this commits
                 for table in (suggestions, decisions, security_events):  # parents first
                     rows = [p.row for p in batch if p.table is table]
                     if rows:
-                        # Under the write lock: no other writer can move the head meanwhile.
                         chain.chain_rows(self.chain_key, chain.head(conn, table), table, rows)
                         conn.execute(insert(table), rows)
         except Exception:
@@ -271,37 +276,6 @@ class AuditStore:
         return chain.verify(self.engine, self.chain_key, heads)
 
 
-def _create_tables(engine: Engine, attempts: int = 3) -> None:
-    """Create the tables unless they exist, tolerating another process doing the same.
-
-    `create_all` checks, then creates: two workers starting on a new database can both see
-    no table, and the slower one fails with "already exists". Checking again settles it.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            _add_chain_columns(engine)
-            metadata.create_all(engine)
-            return
-        except DatabaseError as error:
-            if "already exists" not in str(error).lower() or attempt == attempts:
-                raise
-            log.info("audit tables were created by another process; checking again")
-
-
-def _add_chain_columns(engine: Engine) -> None:
-    """Give a store made before the hash chain its `chain_hash` columns (rows before stay
-    unchained, which `verify` reports)."""
-    present = set(inspect(engine).get_table_names())
-    with engine.begin() as conn:
-        for table in CHAINED_TABLES:
-            if table.name not in present:
-                continue
-            columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
-            if "chain_hash" not in columns:
-                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN chain_hash VARCHAR(64)"))
-                log.warning("audit table %s: chain_hash column added", table.name)
-
-
 def _write_lock_path(url: str) -> Path | None:
     """The lock file that orders commits to a SQLite file across processes (else None)."""
     parsed = make_url(url)
@@ -314,7 +288,13 @@ def _write_lock_path(url: str) -> Path | None:
 def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as error:
+            raise AuditUnavailableError(
+                f"the audit store's URL needs the {error.name} driver: "
+                "pip install 'polku[postgres]'"
+            ) from None
     database = parsed.database
     if database and database != ":memory:":
         private_sqlite_file(database)  # 0600, and so are its -wal and -shm files

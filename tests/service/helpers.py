@@ -182,8 +182,11 @@ def copy_registry(source: Path, target: Path) -> Path:
     return target
 
 
-def start_server(state_dir: Path, registry: Path, *, timeout: float = 90.0) -> LiveServer:
-    """Start `polku serve` with test keys, an audit store in `state_dir`, the given registry."""
+def start_server(
+    state_dir: Path, registry: Path, *, timeout: float = 90.0, audit_db_url: str | None = None
+) -> LiveServer:
+    """Start `polku serve` with test keys, the given registry, and the audit store at
+    `audit_db_url` (default: SQLite in `state_dir`)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = state_dir / f"server-{port}.log"
@@ -199,6 +202,8 @@ def start_server(state_dir: Path, registry: Path, *, timeout: float = 90.0) -> L
         "POLKU_API_REQUESTS_PER_MINUTE": "100000000",
     }
     env.pop("POLKU_AUDIT_DB_URL", None)
+    if audit_db_url is not None:
+        env["POLKU_AUDIT_DB_URL"] = audit_db_url
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [str(POLKU), "serve", "--port", str(port)],
