@@ -1,4 +1,5 @@
-"""`polku serve`, `polku run` and `polku audit export|prune|verify`: the service's commands.
+"""`polku serve`, `polku run` and `polku audit export|prune|verify|migrate`: the service's
+commands.
 
 Added to the `polku` CLI by `register`. `polku run` runs the CLI's own `generate` and `train`
 commands in this process, through the CLI it was called from, so this module needs no
@@ -82,7 +83,8 @@ def _best_http() -> str:
 
 
 audit_app = typer.Typer(
-    help="The audit store: export for evaluators, prune by retention, verify its hash chain.",
+    help="The audit store: export for evaluators, prune by retention, verify its hash chain, "
+    "migrate its schema.",
     no_args_is_help=True,
 )
 
