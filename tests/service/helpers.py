@@ -183,17 +183,23 @@ def copy_registry(source: Path, target: Path) -> Path:
 
 
 def start_server(
-    state_dir: Path, registry: Path, *, timeout: float = 90.0, audit_db_url: str | None = None
+    state_dir: Path,
+    registry: Path | str,
+    *,
+    timeout: float = 90.0,
+    audit_db_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> LiveServer:
-    """Start `polku serve` with test keys, the given registry, and the audit store at
-    `audit_db_url` (default: SQLite in `state_dir`)."""
+    """Start `polku serve` with test keys, the registry under `registry` (a folder, or a
+    tracking server's URL), and the audit store at `audit_db_url` (default: SQLite in
+    `state_dir`); `extra_env` adds settings."""
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = state_dir / f"server-{port}.log"
     env = {
         **os.environ,
         "POLKU_STATE_DIR": str(state_dir),
-        "MLFLOW_TRACKING_URI": tracking_uri(registry),
+        "MLFLOW_TRACKING_URI": registry if isinstance(registry, str) else tracking_uri(registry),
         "POLKU_HMAC_KEY": HMAC_KEY,
         "POLKU_CASEWORKER_KEYS": json.dumps({"desk-1": KEYS["caseworker"]}),
         "POLKU_DATA_SCIENTIST_KEYS": json.dumps({"ds-1": KEYS["data_scientist"]}),
@@ -204,6 +210,7 @@ def start_server(
     env.pop("POLKU_AUDIT_DB_URL", None)
     if audit_db_url is not None:
         env["POLKU_AUDIT_DB_URL"] = audit_db_url
+    env.update(extra_env or {})
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [str(POLKU), "serve", "--port", str(port)],
