@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 SCRIPT_LOCATION: Final = "service.audit:migrations"
 # pg_advisory_lock key taken while migrating (any constant; the chain's is another).
 _MIGRATION_LOCK: Final = 0x706F6C6B75_01
-RECORD_TABLES: Final = ("suggestions", "decisions", "security_events")
+# The tables the service appends to (the kill switch's events included).
+RECORD_TABLES: Final = ("suggestions", "decisions", "security_events", "model_switch_events")
 
 
 class SchemaVersionError(RuntimeError):

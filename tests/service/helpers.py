@@ -146,6 +146,7 @@ class LiveServer:
     base_url: str
     state_dir: Path
     log_path: Path
+    ready_path: str = "/health/ready"
 
     @property
     def audit_path(self) -> Path:
@@ -156,7 +157,7 @@ class LiveServer:
         if self.process.poll() is not None:
             raise RuntimeError(f"the server exited early:\n{self.log_path.read_text()[-3000:]}")
         try:
-            return httpx.get(f"{self.base_url}/health/ready", timeout=1).status_code == 200
+            return httpx.get(f"{self.base_url}{self.ready_path}", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -187,16 +188,22 @@ def start_server(
     registry: Path | str,
     *,
     timeout: float = 90.0,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    ready_path: str = "/health/ready",
     audit_db_url: str | None = None,
-    extra_env: dict[str, str] | None = None,
 ) -> LiveServer:
     """Start `polku serve` with test keys, the registry under `registry` (a folder, or a
     tracking server's URL), and the audit store at `audit_db_url` (default: SQLite in
-    `state_dir`); `extra_env` adds settings."""
+    `state_dir`).
+
+    `env` adds to (or overrides) the environment, `args` to the command line; the server
+    counts as started once `ready_path` answers 200.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = state_dir / f"server-{port}.log"
-    env = {
+    environment = {
         **os.environ,
         "POLKU_STATE_DIR": str(state_dir),
         "MLFLOW_TRACKING_URI": registry if isinstance(registry, str) else tracking_uri(registry),
@@ -207,19 +214,19 @@ def start_server(
         # The load of the kill -9 tests comes from one key and address.
         "POLKU_API_REQUESTS_PER_MINUTE": "100000000",
     }
-    env.pop("POLKU_AUDIT_DB_URL", None)
+    environment.pop("POLKU_AUDIT_DB_URL", None)
     if audit_db_url is not None:
-        env["POLKU_AUDIT_DB_URL"] = audit_db_url
-    env.update(extra_env or {})
+        environment["POLKU_AUDIT_DB_URL"] = audit_db_url
+    environment.update(env or {})
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [str(POLKU), "serve", "--port", str(port)],
-            env=env,
+            [str(POLKU), "serve", "--port", str(port), *args],
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=state_dir,
         )
-    server = LiveServer(process, f"http://127.0.0.1:{port}", state_dir, log_path)
+    server = LiveServer(process, f"http://127.0.0.1:{port}", state_dir, log_path, ready_path)
     try:
         wait_until(server.ready, timeout, "the server's /health/ready", interval=0.2)
     except AssertionError:

@@ -59,7 +59,7 @@ def test_a_store_made_before_the_revisions_is_upgraded_keeping_its_rows(tmp_path
             conn.exec_driver_sql("UPDATE suggestions SET actor = 'x'")
     assert verified.ok, verified.broken
     assert verified.checked["suggestions"] == 4 and verified.checked["decisions"] == 2
-    assert verified.unchained == {"suggestions": 0, "decisions": 0, "security_events": 0}
+    assert not any(verified.unchained.values())
 
 
 def test_a_store_at_a_revision_this_code_does_not_know_is_refused(audit_db: AuditDatabase) -> None:

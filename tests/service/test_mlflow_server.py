@@ -129,7 +129,7 @@ def test_a_replica_follows_the_champion_alias_on_a_tracking_server(
         tmp_path / "replica",
         mlflow_server,
         audit_db_url=postgres_audit_db.url,
-        extra_env={"POLKU_RELOAD_POLICY": "poll", "POLKU_RELOAD_POLL_SECONDS": "1"},
+        env={"POLKU_RELOAD_POLICY": "poll", "POLKU_RELOAD_POLL_SECONDS": "1"},
     )
     try:
         assert _served_version(replica.base_url) == "1"
@@ -186,7 +186,7 @@ def test_two_replicas_converge_survive_a_kill_and_keep_one_audit_chain(
     settings = {"POLKU_RELOAD_POLICY": "poll", "POLKU_RELOAD_POLL_SECONDS": "1"}
     replicas = [
         start_server(tmp_path / name, mlflow_server, audit_db_url=postgres_audit_db.url,
-                     extra_env=settings)
+                     env=settings)
         for name in ("replica-a", "replica-b")
     ]  # fmt: skip
     stop = threading.Event()
