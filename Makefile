@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-all lint format bench clean browser-deps mlflow-ui notebook
+.PHONY: help setup run test test-all lint format bench clean browser-deps postgres-deps mlflow-ui notebook wheel
 # `make run PORT=8080 HOST=0.0.0.0` serves elsewhere; `make mlflow-ui MLFLOW_PORT=5001`.
 PORT ?= 8000
 HOST ?= 127.0.0.1
@@ -61,6 +61,13 @@ bench: setup ## Run the benchmarks and rewrite their sections of BENCHMARKS.md (
 
 browser-deps: ## Install Debian's Chromium for the browser tests (needs root)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+postgres-deps: ## Install Debian's PostgreSQL for the audit store's PostgreSQL tests (needs root)
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq postgresql)
+
+wheel: setup ## Build dist/polku-*.whl (offline; install it with its extra: 'polku-*.whl[postgres]')
+	$(PY) -m pip wheel --no-deps --no-build-isolation --no-index -w dist .
 
 clean: ## Remove the environment and local state (generated data, MLflow store, audit db)
 	rm -rf $(VENV) .polku data/generated

@@ -1,4 +1,5 @@
-"""`polku serve`, `polku run` and `polku audit export|prune|verify`: the service's commands.
+"""`polku serve`, `polku run` and `polku audit export|prune|verify|migrate`: the service's
+commands.
 
 Added to the `polku` CLI by `register`. `polku run` runs the CLI's own `generate` and `train`
 commands in this process, through the CLI it was called from, so this module needs no
@@ -124,7 +125,8 @@ def _best_http() -> str:
 
 
 audit_app = typer.Typer(
-    help="The audit store: export for evaluators, prune by retention, verify its hash chain.",
+    help="The audit store: export for evaluators, prune by retention, verify its hash chain, "
+    "migrate its schema.",
     no_args_is_help=True,
 )
 
@@ -185,9 +187,10 @@ def audit_prune(
 
     settings = get_settings()
     days = older_than_days or settings.retention_days
-    # The key seals the tombstones that keep the hash chain linked across what is removed.
+    # The key seals the tombstones that keep the hash chain linked across what is removed;
+    # only the owner role may delete (PostgreSQL: the service's role may not).
     store = AuditStore(
-        settings.resolved_audit_db_url(), chain_key=service_keys(settings).audit_chain
+        settings.resolved_audit_owner_db_url(), chain_key=service_keys(settings).audit_chain
     )
     try:
         result = store.prune(days)
@@ -197,6 +200,44 @@ def audit_prune(
         f"removed {result.suggestions} suggestions and {result.decisions} decisions "
         f"older than {days} days"
     )
+
+
+@audit_app.command("migrate")
+def audit_migrate(
+    grant_to: Annotated[
+        str | None,
+        typer.Option(
+            "--grant-to",
+            help="PostgreSQL role the service connects as: may then only read and append "
+            "(default: the user of POLKU_AUDIT_DB_URL, when it is not the owner).",
+        ),
+    ] = None,
+) -> None:
+    """Bring the audit store to this Polku's schema revision, as the owner role
+    (POLKU_AUDIT_OWNER_DB_URL), and limit the service's role to reading and appending."""
+    from sqlalchemy.engine import make_url
+
+    from service.audit import AuditStore, migrate
+    from service.settings import get_settings
+
+    settings = get_settings()
+    owner_url = settings.resolved_audit_owner_db_url()
+    store = AuditStore(owner_url)
+    try:
+        engine = store.engine  # migrated on first use, one process at a time
+        if engine.dialect.name == "postgresql":
+            service_user = make_url(settings.resolved_audit_db_url()).username
+            owner_user = make_url(owner_url).username
+            role = grant_to or (service_user if service_user != owner_user else None)
+            if role:
+                migrate.grant_service_role(engine, role)
+                typer.echo(f"role {role} may read and append audit records, nothing more")
+    except migrate.SchemaVersionError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(f"the audit store is at schema revision {migrate.head_revision()}")
 
 
 @audit_app.command("verify")

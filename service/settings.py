@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     Parameters
     ----------
     audit_db_url : SQLAlchemy URL of the audit store; default SQLite in the state dir.
+        PostgreSQL: `postgresql+psycopg://polku_service@host/polku` (docs/DEPLOYMENT.md).
+    audit_owner_db_url : URL of the same database as the role owning its tables, used by
+        `polku audit migrate` and `polku audit prune` only; default `audit_db_url`.
     environment : `production` (default) or `development`. Outside development the
         server refuses to start without `hmac_key`, and never accepts the development keys.
     hmac_key : the secret the keys of pseudonyms, input hashes, page sessions and the audit
@@ -88,6 +91,7 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "production"
     audit_db_url: str | None = None
+    audit_owner_db_url: str | None = None
     hmac_key: SecretStr | None = None
     caseworker_keys: dict[str, SecretStr] = Field(default_factory=dict)
     data_scientist_keys: dict[str, SecretStr] = Field(default_factory=dict)
@@ -121,6 +125,10 @@ class Settings(BaseSettings):
         if self.audit_db_url:
             return self.audit_db_url
         return f"sqlite:///{state_dir() / 'audit.sqlite3'}"
+
+    def resolved_audit_owner_db_url(self) -> str:
+        """The audit database as its owner (migrations, retention); default the service's."""
+        return self.audit_owner_db_url or self.resolved_audit_db_url()
 
     def resolved_session_db_url(self) -> str:
         """The session store's URL: beside a SQLite audit file, else the audit database."""

@@ -8,6 +8,7 @@ world. The model tests that need a ranker with known effects use the toy world o
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
 from tests.helpers import TinyTraining
+from tests.postgres import REQUIRE_ENV, PostgresCluster, find_bin_dir, why_unavailable
 
 TINY_WORLD_CLIENTS = 3000
 TINY_WORLD_SEED = 11
@@ -90,3 +92,22 @@ def state_dir(
     yield state
     while mlflow.active_run() is not None:
         mlflow.end_run()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL server for the session (`tests/postgres.py`).
+
+    Skipped, loudly, only where PostgreSQL is not installed and `POLKU_REQUIRE_POSTGRES`
+    is unset; `.ci/run` sets it, so CI fails instead of skipping.
+    """
+    reason = why_unavailable()
+    if reason is not None:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{REQUIRE_ENV} is set but {reason}", pytrace=False)
+        pytest.skip(reason)
+    bin_dir = find_bin_dir()
+    assert bin_dir is not None
+    cluster = PostgresCluster(bin_dir).start()
+    yield cluster
+    cluster.stop()

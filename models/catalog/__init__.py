@@ -3,7 +3,7 @@
 One job per module:
 
 - `services`: what a service is (`Service`, `ServiceLimits`, `FAMILIES`);
-- `loading`: reading and checking `data/catalog/services.toml` (and snapshots);
+- `loading`: reading and checking `models/data/catalog/services.toml` (and snapshots);
 - `limits`: which services a profile, or a whole frame of them, may take;
 - `catalog`: the `Catalog` itself, in a fixed order, and `load_catalog`.
 

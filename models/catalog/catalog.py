@@ -148,7 +148,7 @@ class Catalog:
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
-    """Load and validate the catalog file (default `data/catalog/services.toml`).
+    """Load and validate the catalog file (default `models/data/catalog/services.toml`).
 
     Raises
     ------

@@ -1,6 +1,7 @@
 """Reading the catalog file: every `[[service]]` table checked and turned into a `Service`.
 
-The catalog is a reviewed file (`data/catalog/services.toml`); a snapshot stored with a
+The catalog is a reviewed file (`models/data/catalog/services.toml`, package data read through
+`models.resources`, so an installed wheel finds it); a snapshot stored with a
 model is checked by the same code. Every error names the service and the field.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,10 +22,9 @@ from models.profile import (
     LANGUAGE_LEVELS,
     UNEMPLOYMENT_BENEFITS,
 )
+from models.resources import catalog_file
 
-DEFAULT_CATALOG_PATH: Final = (
-    Path(__file__).resolve().parents[2] / "data" / "catalog" / "services.toml"
-)
+DEFAULT_CATALOG_PATH: Final[Traversable] = catalog_file()
 
 
 class CatalogError(ValueError):
@@ -215,16 +216,17 @@ def services_from_tables(raw_services: Any) -> tuple[Service, ...]:
 
 
 def read_services(path: str | Path | None = None) -> tuple[Service, ...]:
-    """The services of a catalog file (default `data/catalog/services.toml`), checked.
+    """The services of a catalog file (default the shipped `models/data/catalog/services.toml`),
+    checked.
 
     Raises
     ------
     CatalogError
         If the file is not valid TOML or a service fails a check (see `load_catalog`).
     """
-    path = Path(path) if path is not None else DEFAULT_CATALOG_PATH
+    source = Path(path) if path is not None else catalog_file()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML: {exc}") from None
+        raise CatalogError(f"{source}: not valid TOML: {exc}") from None
     return services_from_tables(raw.get("service"))

@@ -2,7 +2,7 @@
 
 One job per module:
 
-- `rule_sets`: the dated parameter sets under `data/rules/` and which one decides a date;
+- `rule_sets`: the dated parameter sets under `models/data/rules/` and which one decides a date;
 - `rules`: conditions C1-C5 and the target groups, one numpy function each;
 - `reasons`: why, in Finnish, Swedish and English;
 - `decisions`: `assess_eligibility` for one profile, `assess_eligibility_frame` for many.

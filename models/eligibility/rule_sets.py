@@ -1,4 +1,4 @@
-"""The gate's dated parameter sets: one TOML file each under `data/rules/`.
+"""The gate's dated parameter sets: one TOML file each under `models/data/rules/`.
 
 The parameters (experiment period, covered statuses, age limit, ...) change by law on given
 dates; the assessment date chooses the set in force (`rule_set_for`), and every decision
@@ -12,6 +12,7 @@ import functools
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,13 +20,15 @@ import numpy as np
 import numpy.typing as npt
 
 from models.profile import LABOUR_MARKET_STATUSES, UNEMPLOYMENT_BENEFITS
+from models.resources import package_file, rule_files
 
-RULES_DIR: Final = Path(__file__).resolve().parents[2] / "data" / "rules"
+# Package data (`models.resources`): found alike in a checkout and an installed wheel.
+RULES_DIR: Final = package_file("models", "data", "rules")
 
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
-    """One dated set of the gate's parameters (one file under `data/rules/`).
+    """One dated set of the gate's parameters (one file under `models/data/rules/`).
 
     Attributes
     ----------
@@ -61,7 +64,7 @@ class RuleSet:
     youth_age_limit: int
 
     @classmethod
-    def from_toml(cls, path: Path) -> RuleSet:
+    def from_toml(cls, path: Path | Traversable) -> RuleSet:
         """Read and check one parameter file; errors name the file and the key."""
         name = path.name
         try:
@@ -104,7 +107,8 @@ class RuleSet:
 
 
 def load_rule_sets(directory: Path | None = None) -> tuple[RuleSet, ...]:
-    """Every parameter set in `directory` (default `data/rules/`), oldest `in_force_from` first.
+    """Every parameter set in `directory` (default the shipped `models/data/rules/`), oldest
+    `in_force_from` first.
 
     Raises
     ------
@@ -118,14 +122,17 @@ def load_rule_sets(directory: Path | None = None) -> tuple[RuleSet, ...]:
 
 @functools.cache
 def _default_rule_sets() -> tuple[RuleSet, ...]:
-    return _read_rule_sets(RULES_DIR)
+    return _checked_rule_sets(rule_files(), "models/data/rules")
 
 
 def _read_rule_sets(directory: Path) -> tuple[RuleSet, ...]:
-    sets = sorted(
-        (RuleSet.from_toml(p) for p in sorted(directory.glob("*.toml"))),
-        key=lambda s: s.in_force_from,
-    )
+    return _checked_rule_sets(sorted(directory.glob("*.toml")), directory)
+
+
+def _checked_rule_sets(
+    files: Sequence[Path | Traversable], directory: Path | str
+) -> tuple[RuleSet, ...]:
+    sets = sorted((RuleSet.from_toml(p) for p in files), key=lambda s: s.in_force_from)
     if not sets:
         raise ValueError(f"no rule parameter sets (*.toml) in {directory}")
     for attr in ("version", "in_force_from"):

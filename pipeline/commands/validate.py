@@ -33,7 +33,7 @@ def validate(
         typer.Option(
             "--catalog",
             help="Service catalog (default: the directory's catalog.json if it has one, "
-            "else data/catalog/services.toml).",
+            "else models/data/catalog/services.toml).",
         ),
     ] = None,
     mapping_path: MappingOption = None,

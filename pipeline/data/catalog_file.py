@@ -4,7 +4,7 @@ A world drawn with a catalog of its own (the `many_small` scenario splits every 
 variants) is written with that catalog beside its files, as `catalog.json` (the same snapshot
 a model stores, `models.catalog.Catalog.to_snapshot`). Every reader of a data directory
 resolves its catalog here, in one order: the catalog passed explicitly (`--catalog`), else
-the directory's `catalog.json`, else the reviewed `data/catalog/services.toml`. A register
+the directory's `catalog.json`, else the reviewed `models/data/catalog/services.toml`. A register
 extract carries no catalog file, so it is read against the reviewed one, as always.
 """
 

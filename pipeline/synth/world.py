@@ -141,7 +141,7 @@ def generate_world(
 ) -> GeneratedWorld:
     """Draw a world (see the module docstring).
 
-    `catalog` (default: `data/catalog`) is the catalog the scenario's own is derived from
+    `catalog` (default: `models/data/catalog`) is the catalog the scenario's own is derived from
     (`pipeline.synth.scenarios.scenario_catalog`); the world keeps the derived one.
     """
     scenario = scenario_named(config.scenario)

@@ -171,7 +171,7 @@ def fit_model(
         Receives one line per step.
     catalog : Catalog, optional
         Default: the catalog the world was read with (`World.catalog`), else the one in
-        `data/catalog`.
+        `models/data/catalog`.
     """
     catalog = catalog or world.catalog or load_catalog()
     timings: dict[str, float] = {}

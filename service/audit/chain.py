@@ -1,9 +1,10 @@
 """Tamper evidence for the audit store: a keyed hash chain over each table's rows.
 
 Each row stores `chain_hash = HMAC(key, previous row's chain_hash, the row's content)`,
-computed by the writer inside the transaction that inserts it (under the write lock, so
-the order is the table's id order). The key is derived from the service's secret
-(`audit-chain`), so without it nobody can compute the hash of a forged or edited row.
+computed by the writer inside the transaction that inserts it (under the write lock,
+`lock_heads`, so the order is the table's id order, with any number of writer processes).
+The key is derived from the service's secret (`audit-chain`), so without it nobody can
+compute the hash of a forged or edited row.
 `verify` walks every table in id order and names the first row whose hash does not follow:
 a row edited (after the triggers were dropped), inserted outside the writer, or a row
 before it deleted. Retention (`prune`) leaves a tombstone per removed row (its id and chain
@@ -78,6 +79,22 @@ def tombstone_seal(key: bytes, table_name: str, row_id: int, chain_hash: str) ->
     """The seal of a pruned row's tombstone (only the key holder can make one)."""
     message = f"tombstone\n{table_name}\n{row_id}\n{chain_hash}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+# pg_advisory_xact_lock key of the chains' heads (any constant; the migrations' is another).
+_HEADS_LOCK: Final = 0x706F6C6B75_02
+
+
+def lock_heads(conn: Connection) -> None:
+    """Hold the tables' heads until this transaction ends, so that the rows it chains follow
+    the newest committed ones whichever process wrote them.
+
+    PostgreSQL: a transaction-scoped advisory lock, shared by every replica on the database
+    (taken before the heads are read; ids are drawn under it, so id order is chain order).
+    SQLite: nothing here; the store's write-lock file orders the processes on one file.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _HEADS_LOCK})
 
 
 def head(conn: Connection, table: Table) -> str:

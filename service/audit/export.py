@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, DateTime, Engine, Integer, delete, insert, select
 
-from service.audit.chain import tombstone_seal
+from service.audit.chain import lock_heads, tombstone_seal
 from service.audit.reads import iter_records, naive_utc
 from service.audit.schema import (
     EXPORT_COLUMNS,
@@ -94,6 +94,7 @@ def prune(
         old, old_events = old.limit(limit), old_events.limit(limit)
     removed: dict[str, int] = {}
     with engine.begin() as conn:
+        lock_heads(conn)  # a tombstone may become a table's head
         doomed_ids = [int(i) for i in conn.execute(old).scalars()]
         doomed_requests = select(s.request_id).where(s.id.in_(doomed_ids))
         doomed = (

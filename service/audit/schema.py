@@ -4,9 +4,11 @@ Two tables: `suggestions` (one row per answered request) and `decisions` (what a
 decided, a correction being a later row), and beside them `security_events` (refused
 attempts, such as a decision on another caseworker's request) and `model_switch_events`
 (a data scientist turning the model off or on; the newest row is the switch's state). All
-are append-only: triggers refuse updates in SQLite and PostgreSQL. Every row carries the
-versions it was made under (`service.versions`). The joined view evaluators read (`EXPORT_COLUMNS`),
-the export's Parquet schema and the API's record schema are all derived from these tables.
+are append-only: the triggers the migrations create (`service/audit/migrations/`) refuse
+updates, deletes outside retention and rows without a chain hash, in SQLite and PostgreSQL
+alike. Every row carries the versions it was made under (`service.versions`). The joined
+view evaluators read (`EXPORT_COLUMNS`), the export's Parquet schema and the API's record
+schema are all derived from these tables; a test holds the migrated schema equal to them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from sqlalchemy import (
-    DDL,
     Boolean,
     Column,
     DateTime,
@@ -29,7 +30,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    event,
 )
 
 Choice = Literal["suggested", "other", "none"]
@@ -37,10 +37,10 @@ CHOICES: Final[tuple[Choice, ...]] = ("suggested", "other", "none")
 
 metadata = MetaData()
 
-# Marks a column added to a table that already existed in stores in use: the one place each
-# schema change is listed (`service.audit.upgrade` adds the columns to an older store as it
-# opens; a migration tool takes them from here), and the chain hashes such a column only
-# when it is set, so rows written before it keep their hashes (`chain.row_content`).
+# Marks a column added to a table that already existed in stores in use (revision 0002 adds
+# them to an older store, `service/audit/migrations/versions/`): the chain hashes such a
+# column only when it is set, so rows written before it keep their hashes
+# (`chain.row_content`).
 ADDED_IN_2: Final = {"added_in": 2}  # versions on every row, degraded answers
 
 
@@ -162,66 +162,6 @@ def added_columns(table: Table) -> tuple[str, ...]:
     """The columns of `table` added to stores already in use (`ADDED_IN_2`)."""
     return tuple(c.name for c in table.c if c.info.get("added_in"))
 
-
-def _sqlite_trigger(name: str, table: str, when: str, condition: str, message: str) -> None:
-    event.listen(
-        metadata,
-        "after_create",
-        DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {when} ON {table} {condition} "
-            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-        ).execute_if(dialect="sqlite"),
-    )
-
-
-# Records are never changed in place; only retention deletes (whole old records, holding a
-# permit, leaving tombstones); a row without its chain hash was not written by the writer.
-for _table in (*AUDIT_TABLES, "model_switch_events", "audit_tombstones"):
-    _sqlite_trigger(f"{_table}_append_only", _table, "UPDATE", "", "audit records are append-only")
-_sqlite_trigger(
-    "model_switch_events_no_delete", "model_switch_events", "DELETE", "", "switch events stay"
-)
-_sqlite_trigger(
-    "model_switch_events_chained_insert",
-    "model_switch_events",
-    "INSERT",
-    "WHEN NEW.chain_hash IS NULL",
-    "audit records are written only by the audit writer",
-)
-for _table in AUDIT_TABLES:
-    _sqlite_trigger(
-        f"{_table}_no_delete",
-        _table,
-        "DELETE",
-        "WHEN NOT EXISTS (SELECT 1 FROM audit_prune_permits)",
-        "audit records are deleted only by retention",
-    )
-    _sqlite_trigger(
-        f"{_table}_chained_insert",
-        _table,
-        "INSERT",
-        "WHEN NEW.chain_hash IS NULL",
-        "audit records are written only by the audit writer",
-    )
-_sqlite_trigger("audit_tombstones_no_delete", "audit_tombstones", "DELETE", "", "tombstones stay")
-event.listen(
-    metadata,
-    "after_create",
-    DDL(
-        "CREATE OR REPLACE FUNCTION polku_audit_append_only() RETURNS trigger AS $$ "
-        "BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$ LANGUAGE plpgsql"
-    ).execute_if(dialect="postgresql"),
-)
-for _table in (*AUDIT_TABLES, "model_switch_events"):
-    event.listen(
-        metadata,
-        "after_create",
-        DDL(
-            f"DROP TRIGGER IF EXISTS {_table}_append_only ON {_table}; "
-            f"CREATE TRIGGER {_table}_append_only BEFORE UPDATE ON {_table} "
-            "FOR EACH ROW EXECUTE FUNCTION polku_audit_append_only()"
-        ).execute_if(dialect="postgresql"),
-    )
 
 # What a record carries: every column but the store's own (row id, chain hash).
 SUGGESTION_COLUMNS: Final = chained_columns(suggestions)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import (
-    DDL,
     Boolean,
     Column,
     DateTime,
@@ -33,7 +32,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    event,
     select,
 )
 
@@ -58,23 +56,7 @@ served_inputs = Table(
 
 EXPORT_FORMATS: Final = (".csv", ".jsonl", ".parquet")
 
-for _name, _when, _condition, _message in (
-    ("served_inputs_append_only", "UPDATE", "", "served inputs are append-only"),
-    (
-        "served_inputs_no_delete",
-        "DELETE",
-        "WHEN NOT EXISTS (SELECT 1 FROM audit_prune_permits)",
-        "served inputs are deleted only by retention",
-    ),
-):
-    event.listen(
-        metadata,
-        "after_create",
-        DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {_name} BEFORE {_when} ON served_inputs {_condition} "
-            f"BEGIN SELECT RAISE(ABORT, '{_message}'); END"
-        ).execute_if(dialect="sqlite"),
-    )
+# Its triggers (append-only, deleted only by retention) are made by Alembic revision 0003.
 
 
 @dataclass(frozen=True, slots=True)

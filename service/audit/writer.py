@@ -8,7 +8,9 @@ PostgreSQL by URL.
 Writes go through one writer thread that commits whatever has queued up in one transaction
 (group commit): a commit costs an fsync of a few milliseconds, and concurrent requests share
 it instead of queueing for one each. Several server processes on one SQLite file take turns
-through a file lock. Reading, export and retention are in `reads` and `export`.
+through a file lock; several on one PostgreSQL database through an advisory lock
+(`chain.lock_heads`). Reading, export and retention are in `reads` and `export`; the
+schema's revisions in `migrate`.
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ from typing import Any, BinaryIO, Final, Literal
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError
 
-from service.audit import chain, reads, upgrade
+from service.audit import chain, migrate, reads
 from service.audit import export as _export
 from service.audit.export import PruneResult
 from service.audit.schema import (
@@ -40,7 +41,6 @@ from service.audit.schema import (
     SuggestionRecord,
     SwitchEventRecord,
     decisions,
-    metadata,
     model_switch_events,
     security_events,
     suggestions,
@@ -109,14 +109,20 @@ class AuditStore:
 
     @property
     def engine(self) -> Engine:
-        """The engine, created (with the tables) on first use."""
+        """The engine, created on first use once the store is at this code's schema revision
+        (migrated if this role may: `service.audit.migrate.ensure_current`)."""
         if self._engine is None:
-            self._engine = _make_engine(self.url)
-            _create_tables(self._engine)
+            engine = _make_engine(self.url)
+            try:
+                migrate.ensure_current(engine, lock=self._exclusive_write)
+            except BaseException:
+                engine.dispose()
+                raise
+            self._engine = engine
         return self._engine
 
     def open(self) -> AuditStore:
-        """Create the tables if needed and start the writer thread."""
+        """Migrate the store if needed and start the writer thread."""
         with self._state_lock:
             _ = self.engine
             if self._writer is None:
@@ -230,6 +236,7 @@ class AuditStore:
         refused: dict[int, WriteRefusedError] = {}
         try:
             with self._exclusive_write(), self.engine.begin() as conn:
+                chain.lock_heads(conn)  # no other writer moves a head until this commits
                 for table in CHAINED_TABLES:  # parents first
                     queued = [p for p in batch if p.table is table]
                     if any(p.check is not None for p in queued):
@@ -263,7 +270,7 @@ class AuditStore:
                 pending.done.set_result(None)
 
     def _insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-        # Under the write lock: no other writer can move the head meanwhile.
+        # Under the heads lock (`chain.lock_heads`): no other writer moves a head meanwhile.
         chain.chain_rows(self.chain_key, chain.head(conn, table), table, rows)
         conn.execute(insert(table), rows)
 
@@ -347,23 +354,6 @@ class AuditStore:
         return chain.verify(self.engine, self.chain_key, heads)
 
 
-def _create_tables(engine: Engine, attempts: int = 3) -> None:
-    """Create the tables unless they exist, tolerating another process doing the same.
-
-    `create_all` checks, then creates: two workers starting on a new database can both see
-    no table, and the slower one fails with "already exists". Checking again settles it.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            upgrade.upgrade(engine)
-            metadata.create_all(engine)
-            return
-        except DatabaseError as error:
-            if "already exists" not in str(error).lower() or attempt == attempts:
-                raise
-            log.info("audit tables were created by another process; checking again")
-
-
 def _write_lock_path(url: str) -> Path | None:
     """The lock file that orders commits to a SQLite file across processes (else None)."""
     parsed = make_url(url)
@@ -376,7 +366,13 @@ def _write_lock_path(url: str) -> Path | None:
 def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as error:
+            raise AuditUnavailableError(
+                f"the audit store's URL needs the {error.name} driver: "
+                "pip install 'polku[postgres]'"
+            ) from None
     database = parsed.database
     if database and database != ":memory:":
         private_sqlite_file(database)  # 0600, and so are its -wal and -shm files

@@ -14,12 +14,12 @@ import functools
 import math
 import string
 import tomllib
-from importlib import resources
 from typing import Any
 
 from models.catalog import ServiceLimits
 from models.languages import DEFAULT_LANGUAGE, LANGUAGES
 from models.profile import ENUM_VALUES, SPEC_BY_NAME
+from models.resources import package_file
 
 
 @functools.cache
@@ -27,7 +27,7 @@ def texts(lang: str) -> dict[str, Any]:
     """The page's texts in `lang` (`texts/<lang>.toml`), read on first use."""
     if lang not in LANGUAGES:
         raise KeyError(f"the page has no texts in {lang!r}")
-    with resources.files(__package__).joinpath("texts", f"{lang}.toml").open("rb") as handle:
+    with package_file("service.pages", "texts", f"{lang}.toml").open("rb") as handle:
         return tomllib.load(handle)
 
 

@@ -13,12 +13,11 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
 
 import jinja2
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
@@ -26,6 +25,7 @@ from models.catalog import Catalog, load_catalog
 from models.henkilotunnus import contains_henkilotunnus
 from models.objectives import Objective
 from models.profile_validation import ProfileValidationError
+from models.resources import package_file
 from service.audit import AuditUnavailableError, DecisionRecord
 from service.auth import AccessLimits, client_address, key_digest
 from service.client_history import EarlierAnswer, client_history, decisions_of
@@ -58,9 +58,9 @@ from service.suggest import (
 
 router = APIRouter(include_in_schema=False)
 
-PACKAGE_DIR: Final = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR: Final = PACKAGE_DIR / "templates"
-STATIC_DIR: Final = PACKAGE_DIR / "static"
+# Package data, read through `models.resources` alike in a checkout and an installed wheel.
+TEMPLATES_DIR: Final = package_file("service", "templates")
+STATIC_DIR: Final = package_file("service", "static")
 STATIC_FILES: Final = {"page.css": "text/css"}
 
 SECURITY_HEADERS: Final = {
@@ -75,11 +75,16 @@ SECURITY_HEADERS: Final = {
 }
 
 
+def _template_source(name: str) -> str | None:
+    source = TEMPLATES_DIR.joinpath(*name.split("/"))
+    return source.read_text(encoding="utf-8") if source.is_file() else None
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     """The templates (built on first use, not at import)."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        loader=jinja2.FunctionLoader(_template_source),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -545,14 +550,19 @@ async def record_decision(request: Request, reference: str) -> Response:
 # -- static files ------------------------------------------------------------------------------
 
 
+@functools.cache
+def _static_bytes(name: str) -> bytes:
+    return STATIC_DIR.joinpath(name).read_bytes()
+
+
 @router.get("/static/{name}")
 async def static_file(name: str) -> Response:
     """The page's stylesheet (a fixed list of files: no path is taken from the request)."""
     media_type = STATIC_FILES.get(name)
     if media_type is None:
         return Response(status_code=404)
-    return FileResponse(
-        STATIC_DIR / name,
+    return Response(
+        _static_bytes(name),
         media_type=media_type,
         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )

@@ -1,4 +1,4 @@
-"""Fixtures of the service tests: settings, a loader of the tiny model, apps."""
+"""Fixtures of the service tests: settings, a loader of the tiny model, apps, audit databases."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from models.bundle import PolkuModel
 from service.main import create_app
 from service.settings import Settings
+from tests.postgres import PostgresCluster
+from tests.service.audit_db import AuditDatabase
 from tests.service.helpers import FakeLoaded, make_settings
 
 
@@ -41,3 +43,27 @@ def api_without_model(tmp_path: Path) -> Iterator[TestClient]:
 
     with TestClient(create_app(make_settings(tmp_path), model_loader=no_champion)) as client:
         yield client
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_db(request: pytest.FixtureRequest, tmp_path: Path) -> AuditDatabase:
+    """A fresh audit database, once in SQLite and once in PostgreSQL (migrated by its owner,
+    the service's role limited to reading and appending)."""
+    if request.param == "sqlite":
+        return AuditDatabase.sqlite(tmp_path / "audit.sqlite3")
+    cluster = request.getfixturevalue("postgres_cluster")
+    return AuditDatabase.postgresql(cluster.new_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_audit_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The owner's URL of an empty database no store has opened yet (SQLite, PostgreSQL)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.sqlite3'}"
+    return str(request.getfixturevalue("postgres_cluster").new_database().owner_url)
+
+
+@pytest.fixture
+def postgres_audit_db(postgres_cluster: PostgresCluster) -> AuditDatabase:
+    """A fresh PostgreSQL audit database, for what only PostgreSQL has (roles)."""
+    return AuditDatabase.postgresql(postgres_cluster.new_database())

@@ -185,14 +185,17 @@ def copy_registry(source: Path, target: Path) -> Path:
 
 def start_server(
     state_dir: Path,
-    registry: Path,
+    registry: Path | str,
     *,
     timeout: float = 90.0,
     env: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
     ready_path: str = "/health/ready",
+    audit_db_url: str | None = None,
 ) -> LiveServer:
-    """Start `polku serve` with test keys, an audit store in `state_dir`, the given registry.
+    """Start `polku serve` with test keys, the registry under `registry` (a folder, or a
+    tracking server's URL), and the audit store at `audit_db_url` (default: SQLite in
+    `state_dir`).
 
     `env` adds to (or overrides) the environment, `args` to the command line; the server
     counts as started once `ready_path` answers 200.
@@ -200,23 +203,25 @@ def start_server(
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = state_dir / f"server-{port}.log"
-    env = {
+    environment = {
         **os.environ,
         "POLKU_STATE_DIR": str(state_dir),
-        "MLFLOW_TRACKING_URI": tracking_uri(registry),
+        "MLFLOW_TRACKING_URI": registry if isinstance(registry, str) else tracking_uri(registry),
         "POLKU_HMAC_KEY": HMAC_KEY,
         "POLKU_CASEWORKER_KEYS": json.dumps({"desk-1": KEYS["caseworker"]}),
         "POLKU_DATA_SCIENTIST_KEYS": json.dumps({"ds-1": KEYS["data_scientist"]}),
         "POLKU_EVALUATOR_KEYS": json.dumps({"eval-1": KEYS["evaluator"]}),
         # The load of the kill -9 tests comes from one key and address.
         "POLKU_API_REQUESTS_PER_MINUTE": "100000000",
-        **(env or {}),
     }
-    env.pop("POLKU_AUDIT_DB_URL", None)
+    environment.pop("POLKU_AUDIT_DB_URL", None)
+    if audit_db_url is not None:
+        environment["POLKU_AUDIT_DB_URL"] = audit_db_url
+    environment.update(env or {})
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [str(POLKU), "serve", "--port", str(port), *args],
-            env=env,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=state_dir,

@@ -1,8 +1,9 @@
 """Build a small MLflow registry for the live-server tests, in its own process.
 
-`python -m tests.service.registry_builder ROOT MODEL` logs the model saved (models.persistence) at
-MODEL (the session's tiny model) twice, as versions 1 and 2 of `polku-ranker` under
-`ROOT/mlflow.db`, and makes version 1 champion. A separate process keeps MLflow's global
+`python -m tests.service.registry_builder ROOT MODEL [URI]` logs the model saved
+(models.persistence) at MODEL (the session's tiny model) twice, as versions 1 and 2 of
+`polku-ranker` under `ROOT/mlflow.db` (or the tracking server at URI), and makes version 1
+champion. A separate process keeps MLflow's global
 tracking state out of the test session.
 """
 
@@ -13,12 +14,12 @@ import sys
 from pathlib import Path
 
 
-def build(root: Path, model_path: Path) -> None:
+def build(root: Path, model_path: Path, uri: str | None = None) -> None:
     """Log the model twice; version 1 is champion."""
     from tests.service.helpers import tracking_uri
 
     os.environ["POLKU_STATE_DIR"] = str(root)
-    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri(root)
+    os.environ["MLFLOW_TRACKING_URI"] = uri or tracking_uri(root)
     import mlflow
 
     from models import persistence
@@ -35,4 +36,4 @@ def build(root: Path, model_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]), Path(sys.argv[2]))
+    build(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4])

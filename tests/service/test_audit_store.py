@@ -1,11 +1,14 @@
-"""The audit store: durable group commits, append-only, export, retention."""
+"""The audit store: durable group commits, append-only, export, retention, its schema's
+revisions; each test that is not about SQLite's file runs against SQLite and PostgreSQL
+(`audit_db`)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import fcntl
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,17 +22,21 @@ from service.audit import (
     AuditStore,
     AuditUnavailableError,
 )
+from tests.service.audit_db import AuditDatabase
 from tests.service.helpers import decision, suggestion
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[AuditStore]:
-    with AuditStore(f"sqlite:///{tmp_path / 'audit.sqlite3'}") as opened:
+def store(audit_db: AuditDatabase) -> Iterator[AuditStore]:
+    with audit_db.store() as opened:
         yield opened
 
 
-def test_store_uses_wal_and_full_synchronous(store: AuditStore) -> None:
-    with store.engine.connect() as conn:
+def test_store_uses_wal_and_full_synchronous(tmp_path: Path) -> None:
+    with (
+        AuditStore(f"sqlite:///{tmp_path / 'audit.sqlite3'}") as store,
+        store.engine.connect() as conn,
+    ):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
 
@@ -69,33 +76,60 @@ def test_one_bad_row_does_not_fail_its_batch(store: AuditStore) -> None:
     assert store.count("decisions") == 1
 
 
-def test_records_cannot_be_updated(store: AuditStore) -> None:
+def test_records_cannot_be_updated(store: AuditStore, audit_db: AuditDatabase) -> None:
     store.write_suggestion(suggestion("a" * 32))
     store.write_decision(decision("a" * 32))
     for table in ("suggestions", "decisions"):
-        with (
-            pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
-            store.engine.begin() as conn,
-        ):
-            conn.exec_driver_sql(f"UPDATE {table} SET actor = 'someone else'")
+        # The triggers hold for every role, the owner of the tables included.
+        with pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"):
+            audit_db.sql(f"UPDATE {table} SET actor = 'someone else'")
     assert store.records()[0]["actor"] == "desk-1"
 
 
-def test_writes_after_close_are_refused(tmp_path: Path) -> None:
-    store = AuditStore(f"sqlite:///{tmp_path / 'audit.sqlite3'}").open()
+SERVICE_ROLE_REFUSED = [
+    "UPDATE suggestions SET actor = 'x'",
+    "DELETE FROM decisions",
+    "TRUNCATE security_events",
+    "DELETE FROM audit_tombstones",
+    "INSERT INTO audit_tombstones (table_name, row_id, chain_hash, seal) "
+    "VALUES ('suggestions', 1, 'h', 's')",
+    "INSERT INTO audit_prune_permits (id) VALUES (1)",
+    "DROP TRIGGER suggestions_no_delete ON suggestions",
+    "ALTER TABLE suggestions DISABLE TRIGGER ALL",
+    "DROP TABLE decisions",
+    "CREATE TABLE shadow (id integer)",
+    "UPDATE alembic_version SET version_num = 'x'",
+]
+
+
+@pytest.mark.parametrize("statement", SERVICE_ROLE_REFUSED)
+def test_the_service_role_may_only_read_and_append(
+    postgres_audit_db: AuditDatabase, statement: str
+) -> None:
+    # Roles are PostgreSQL's; an SQLite file is one role, guarded by its triggers alone.
+    db = postgres_audit_db
+    with db.store() as store:
+        store.write_suggestion(suggestion("a" * 32))
+        store.write_decision(decision("a" * 32))
+        with pytest.raises(sqlalchemy.exc.ProgrammingError, match=r"permission denied|must be"):
+            db.sql(statement, url=db.url)
+        assert store.verify().ok
+        assert store.count("decisions") == 1
+
+
+def test_writes_after_close_are_refused(audit_db: AuditDatabase) -> None:
+    store = audit_db.store().open()
     store.close()
     with pytest.raises(AuditUnavailableError, match="not open"):
         store.write_suggestion(suggestion("a" * 32))
 
 
-def test_close_writes_what_was_queued(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite3"
-    store = AuditStore(f"sqlite:///{path}").open()
+def test_close_writes_what_was_queued(audit_db: AuditDatabase) -> None:
+    store = audit_db.store().open()
     futures = [store.submit_suggestion(suggestion(f"{i:032x}")) for i in range(100)]
     store.close()
     assert all(f.done() and f.exception() is None for f in futures)
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM suggestions").fetchone()[0] == 100
+    assert audit_db.scalars("SELECT COUNT(*) FROM suggestions") == [100]
 
 
 def test_records_join_decisions_and_keep_undecided_suggestions(store: AuditStore) -> None:
@@ -160,15 +194,27 @@ def test_export_of_an_empty_store_has_a_header(store: AuditStore, tmp_path: Path
     assert len(pd.read_parquet(tmp_path / "empty.parquet")) == 0
 
 
-def test_prune_removes_old_records_with_their_decisions(store: AuditStore) -> None:
+def test_prune_removes_old_records_with_their_decisions(
+    store: AuditStore, audit_db: AuditDatabase
+) -> None:
     now = dt.datetime(2026, 6, 1)
     store.write_suggestion(suggestion("a" * 32, created_at=now - dt.timedelta(days=400)))
     store.write_suggestion(suggestion("b" * 32, created_at=now - dt.timedelta(days=10)))
     store.write_decision(decision("a" * 32))
     store.write_decision(decision("b" * 32))
-    result = store.prune(365, now=now)
+    with audit_db.owner_store() as owner:  # retention runs as the owner role
+        result = owner.prune(365, now=now)
     assert (result.suggestions, result.decisions) == (1, 1)
     assert [r["request_id"][0] for r in store.records()] == ["b"]
+    assert store.verify().ok
+
+
+def test_prune_by_the_service_role_is_refused(postgres_audit_db: AuditDatabase) -> None:
+    with postgres_audit_db.store() as store:
+        store.write_suggestion(suggestion("a" * 32, created_at=dt.datetime(2020, 1, 1)))
+        with pytest.raises(sqlalchemy.exc.ProgrammingError, match="permission denied"):
+            store.prune(30)
+        assert store.count("suggestions") == 1
 
 
 def test_prune_refuses_a_non_positive_age(store: AuditStore) -> None:
@@ -195,47 +241,89 @@ def test_writer_survives_a_failing_batch_and_keeps_writing(
     assert store.count("suggestions") == 1
 
 
-def test_opening_tolerates_another_process_creating_the_tables(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_stores_opened_at_once_on_a_new_database_migrate_it_once(
+    fresh_audit_url: str,
 ) -> None:
-    import service.audit as audit
+    # Replicas starting together on an empty database: one migrates, the others wait for it.
+    errors: list[BaseException] = []
+    stores = [AuditStore(fresh_audit_url) for _ in range(4)]
 
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    AuditStore(url).open().close()  # the other worker won the race
-    calls: list[bool] = []
-    create_all = audit.metadata.create_all
+    def open_and_write(k: int) -> None:
+        try:
+            stores[k].open().write_suggestion(suggestion(f"{k:032d}"))
+        except BaseException as error:
+            errors.append(error)
 
-    def racing_create_all(engine: Any, **kwargs: Any) -> None:
-        # The first call saw no table (as when both workers checked at once) and creates.
-        calls.append(True)
-        create_all(engine, checkfirst=len(calls) > 1)
-
-    monkeypatch.setattr(audit.metadata, "create_all", racing_create_all)
-    store = AuditStore(url).open()
-    store.write_suggestion(suggestion("after-race"))
-    store.close()
-    assert len(calls) == 2
-    reopened = AuditStore(url).open()
-    assert reopened.suggestion("after-race") is not None
-    reopened.close()
+    threads = [threading.Thread(target=open_and_write, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for opened in stores:
+        opened.close()
+    assert not errors, errors
+    with AuditStore(fresh_audit_url) as store:
+        assert store.count("suggestions") == 4
+        assert store.verify().ok
 
 
-def test_commits_wait_for_another_process_holding_the_write_lock(tmp_path: Path) -> None:
-    import fcntl
-
-    database = tmp_path / "audit.sqlite3"
-    with AuditStore(f"sqlite:///{database}") as store:
-        store.write_suggestion(suggestion("a" * 32))  # creates the lock file
-        lock_path = Path(f"{database}.write-lock")
-        assert lock_path.exists()
-        with lock_path.open("a+b") as other:  # another server process, mid-commit
+@contextlib.contextmanager
+def _another_writer_mid_commit(audit_db: AuditDatabase) -> Iterator[None]:
+    """Hold the lock a writer of another process holds while it commits."""
+    if audit_db.kind == "sqlite":
+        lock_path = Path(f"{audit_db.url.removeprefix('sqlite:///')}.write-lock")
+        with lock_path.open("a+b") as other:
             fcntl.flock(other.fileno(), fcntl.LOCK_EX)
-            pending = store.submit_suggestion(suggestion("b" * 32))
-            with pytest.raises(TimeoutError):
-                pending.result(timeout=0.3)
+            yield
             fcntl.flock(other.fileno(), fcntl.LOCK_UN)
-        pending.result(timeout=10)
-        assert store.suggestion("b" * 32) is not None
+        return
+    from sqlalchemy import create_engine
+
+    from service.audit.chain import lock_heads
+
+    engine = create_engine(audit_db.url)
+    try:
+        with engine.begin() as conn:
+            lock_heads(conn)
+            yield
+    finally:
+        engine.dispose()
+
+
+def test_commits_wait_for_another_process_holding_the_write_lock(
+    store: AuditStore, audit_db: AuditDatabase
+) -> None:
+    store.write_suggestion(suggestion("a" * 32))  # creates SQLite's lock file
+    with _another_writer_mid_commit(audit_db):
+        pending = store.submit_suggestion(suggestion("b" * 32))
+        with pytest.raises(TimeoutError):
+            pending.result(timeout=0.3)
+    pending.result(timeout=10)
+    assert store.suggestion("b" * 32) is not None
+
+
+def test_two_writer_processes_keep_one_valid_chain(audit_db: AuditDatabase) -> None:
+    # Two replicas on one database: each store has its own writer and connections.
+    with audit_db.store() as first, audit_db.store() as second:
+
+        def write(target: AuditStore, start: int) -> None:
+            futures = [target.submit_suggestion(suggestion(f"{start + i:032d}")) for i in range(60)]
+            for future in futures:
+                future.result(timeout=30)
+            for i in range(0, 60, 3):
+                target.write_decision(decision(f"{start + i:032d}"))
+
+        threads = [
+            threading.Thread(target=write, args=(target, k * 1000))
+            for k, target in enumerate((first, second, first, second))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        verified = first.verify()
+    assert verified.ok, verified.broken
+    assert (verified.checked["suggestions"], verified.checked["decisions"]) == (240, 80)
 
 
 def test_records_and_the_joined_view_derive_from_the_table_definition() -> None:

@@ -1,11 +1,11 @@
-"""`polku audit export|prune`, `polku serve --help`, log redaction."""
+"""`polku audit export|prune|verify|migrate` (on SQLite and PostgreSQL), `polku serve --help`,
+log redaction."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +17,16 @@ from models.keys import derive_key
 from pipeline.cli import build_app
 from service.audit import AuditStore
 from service.errors import RedactingFilter, redact, without_values
+from tests.postgres import PostgresCluster
+from tests.service.audit_db import AuditDatabase
 from tests.service.helpers import HMAC_KEY, decision, suggestion
 
 
 @pytest.fixture
-def audit_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditStore]:
-    url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
+def audit_env(audit_db: AuditDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditStore]:
+    url = audit_db.url
     monkeypatch.setenv("POLKU_AUDIT_DB_URL", url)
+    monkeypatch.setenv("POLKU_AUDIT_OWNER_DB_URL", audit_db.owner_url)  # prune's role
     # prune seals tombstones and verify checks the chain with the key derived from the
     # secret, which outside development must be configured (issue 13).
     monkeypatch.setenv("POLKU_HMAC_KEY", HMAC_KEY)
@@ -61,7 +64,9 @@ def test_audit_prune_command_applies_the_age(audit_env: AuditStore) -> None:
     assert audit_env.count("suggestions") == 1
 
 
-def test_audit_verify_command_names_the_first_broken_row(audit_env: AuditStore) -> None:
+def test_audit_verify_command_names_the_first_broken_row(
+    audit_env: AuditStore, audit_db: AuditDatabase
+) -> None:
     result = CliRunner().invoke(build_app(), ["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert "suggestions: 2 rows chained" in result.output
@@ -69,13 +74,33 @@ def test_audit_verify_command_names_the_first_broken_row(audit_env: AuditStore) 
     recorded = head.removeprefix("head ")
     again = CliRunner().invoke(build_app(), ["audit", "verify", "--head", recorded])
     assert again.exit_code == 0, again.output
-    path = audit_env.url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TRIGGER suggestions_append_only")
-        conn.execute("UPDATE suggestions SET eligible = 0 WHERE id = 2")
+    audit_db.sql(
+        audit_db.drop_trigger("suggestions_append_only", "suggestions"),
+        "UPDATE suggestions SET eligible = FALSE WHERE id = 2",
+    )
     broken = CliRunner().invoke(build_app(), ["audit", "verify"])
     assert broken.exit_code == 1
     assert "BROKEN at suggestions row 2" in broken.output
+
+
+def test_audit_migrate_command_migrates_as_the_owner_and_limits_the_service_role(
+    postgres_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.settings import get_settings
+
+    database = postgres_cluster.new_database()
+    monkeypatch.setenv("POLKU_AUDIT_DB_URL", database.service_url)
+    monkeypatch.setenv("POLKU_AUDIT_OWNER_DB_URL", database.owner_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(build_app(), ["audit", "migrate"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "role polku_service may read and append" in result.output
+    with AuditStore(database.service_url) as store:  # the service's role, now let in
+        store.write_suggestion(suggestion("a" * 32))
+        assert store.verify().ok
 
 
 def test_serve_command_is_registered_with_loopback_defaults() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,8 +25,11 @@ from schemathesis.checks import (
 from models import persistence
 from models.bundle import PolkuModel
 from models.henkilotunnus import format_henkilotunnus
+from models.keys import derive_key
 from tests.helpers import wait_until
+from tests.service.audit_db import AuditDatabase
 from tests.service.helpers import (
+    HMAC_KEY,
     LiveServer,
     auth,
     client_profile,
@@ -159,9 +161,9 @@ def _write_stream(
 
 
 def test_kill_9_loses_no_audit_row_of_an_answered_request(
-    registry_root: Path, tmp_path: Path
+    registry_root: Path, tmp_path: Path, audit_db: AuditDatabase
 ) -> None:
-    server = start_server(tmp_path / "state", registry_root)
+    server = start_server(tmp_path / "state", registry_root, audit_db_url=audit_db.url)
     stop = threading.Event()
     answered: list[list[str]] = [[] for _ in range(6)]
     decided: list[list[str]] = [[] for _ in range(6)]
@@ -186,16 +188,20 @@ def test_kill_9_loses_no_audit_row_of_an_answered_request(
     answered_ids = {rid for rows in answered for rid in rows}
     decided_ids = [rid for rows in decided for rid in rows]
 
-    restarted = start_server(tmp_path / "state", registry_root)
+    restarted = start_server(tmp_path / "state", registry_root, audit_db_url=audit_db.url)
     try:
         assert httpx.get(f"{restarted.base_url}/health/ready").status_code == 200
     finally:
         restarted.stop()
-    with sqlite3.connect(server.audit_path) as db:
-        stored = {row[0] for row in db.execute("SELECT request_id FROM suggestions")}
-        decisions = {row[0] for row in db.execute("SELECT request_id FROM decisions")}
+    stored = set(audit_db.scalars("SELECT request_id FROM suggestions"))
+    decisions = set(audit_db.scalars("SELECT request_id FROM decisions"))
+    assert answered_ids, "no request was answered before the kill"
     assert answered_ids <= stored, f"{len(answered_ids - stored)} answered suggestions lost"
     assert set(decided_ids) <= decisions, "an answered decision was lost"
+    chain_key = derive_key(HMAC_KEY.encode(), "audit-chain")
+    with audit_db.store(chain_key=chain_key) as store:
+        verified = store.verify()  # what the kill cut short left no half-chained row
+    assert verified.ok, verified.broken
 
 
 ROLE_OF_PATH = {
