@@ -24,6 +24,7 @@ from models.objectives import TARGETS, Objective, check_binary, objective_weight
 from models.persistence import persistable
 from models.ranker.final_stage import (
     distinct_masks,
+    fit_plug_in,
     fit_uplift,
     plug_in_effect,
     pseudo_outcomes,
@@ -384,6 +385,7 @@ class ServiceRanker(BaseEstimator):
         self.uplift_coef_, self.uplift_boot_ = fit_uplift(
             design, plug_in, correction, masks, self.final_alpha_, boot_weights
         )
+        plug_in_coef = fit_plug_in(design, plug_in, masks)
 
         out_of_fold = out_of_fold_fits(
             design,
@@ -397,7 +399,9 @@ class ServiceRanker(BaseEstimator):
         )
         pseudo = plug_in + correction
         del plug_in, correction
-        oof = self._fit_stack(out_of_fold.uplift, pseudo, practice, group_codes)
+        oof = self._fit_stack(
+            out_of_fold.uplift, out_of_fold.plug_in, plug_in_coef, pseudo, practice, group_codes
+        )
         names = self.encoder_.feature_names_out_
         self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
         # The intervals describe the DR-learner's own estimate (as the shown number does):
@@ -427,6 +431,8 @@ class ServiceRanker(BaseEstimator):
     def _fit_stack(
         self,
         oof: np.ndarray,
+        oof_plug: np.ndarray,
+        plug_coef: np.ndarray,
         pseudo: np.ndarray,
         practice: PracticeFit,
         group_codes: np.ndarray,
@@ -434,23 +440,33 @@ class ServiceRanker(BaseEstimator):
         """Choose and fit the stacking (`models.ranker.stacking`); the stacked out-of-fold uplift.
 
         Replaces `uplift_coef_` and `uplift_boot_` by their stacked versions (the final
-        stage's own stay in `dr_uplift_coef_`).
+        stage's own stay in `dr_uplift_coef_`). `oof_plug` and `plug_coef` are the final
+        stage's plug-in part, out of fold and fitted on all rows.
         """
         scored = np.isfinite(oof).any(axis=(0, 1))
         self.stack_cv_ = stack_cv_loss(
-            oof, pseudo, practice.logit, group_codes, self.n_folds, self.random_state
+            oof,
+            pseudo,
+            practice.logit,
+            group_codes,
+            self.n_folds,
+            self.random_state,
+            plug=oof_plug,
         )
         if self.stack == "auto":
             self.stack_ = choose_candidate(self.stack_cv_)
         else:
             self.stack_ = str(self.stack)
-        stack = fit_stack(oof, pseudo, practice.logit, STACK_CANDIDATES[self.stack_])
+        stack = fit_stack(oof, pseudo, practice.logit, STACK_CANDIDATES[self.stack_], plug=oof_plug)
         self.stack_coef_ = stack.coef
+        self.stack_plug_in_ = (
+            np.zeros(stack.coef.shape[:2]) if stack.plug_in is None else stack.plug_in
+        )
         self.practice_coef_ = practice.coef
         self.dr_uplift_coef_ = self.uplift_coef_
-        self.uplift_coef_ = stack.design_coef(self.uplift_coef_, practice.coef, scored)
-        self.uplift_boot_ = stack.design_coef(self.uplift_boot_, practice.coef, scored)
-        return stack.apply(oof, practice.logit)
+        self.uplift_coef_ = stack.design_coef(self.uplift_coef_, practice.coef, scored, plug_coef)
+        self.uplift_boot_ = stack.design_coef(self.uplift_boot_, practice.coef, scored, plug_coef)
+        return stack.apply(oof, practice.logit, oof_plug)
 
     def _check_params(self) -> None:
         check_scalar(self.n_folds, "n_folds", int, min_val=2)
