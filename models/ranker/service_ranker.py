@@ -140,11 +140,13 @@ class ServiceRanker(BaseEstimator):
         prediction time, so one fit serves all three.
     min_treated : int, default 20
         Services received fewer times than this are marked unsupported (not ranked).
-    stack : {"auto", "dr", "scaled_dr_and_practice"}, default "auto"
-        How the served uplift is made from the final stage (`models.ranker.stacking`):
-        "dr" serves the final stage as it is; "scaled_dr_and_practice" serves
-        `a + b * final stage + c * practice log-odds` fitted on out-of-fold predictions;
-        "auto" takes the stacking when its cross-validated DR loss is credibly lower.
+    stack : {"auto", "dr", "scaled_dr_and_practice", "dr_plug_in_and_practice"}
+        How the served uplift is made from the final stage (`models.ranker.stacking`;
+        default "auto"): "dr" serves the final stage as it is; "scaled_dr_and_practice"
+        serves `a + b * final stage + c * practice log-odds` fitted on out-of-fold
+        predictions; "dr_plug_in_and_practice" adds `d * plug-in part` (the outcome model's
+        own effect); "auto" takes the candidate of lowest cross-validated DR loss among
+        those credibly better than the final stage.
     max_iter : int, default 300
         Iterations of the logistic models' solver.
     random_state : int, default 0
@@ -172,6 +174,8 @@ class ServiceRanker(BaseEstimator):
         The stacking used (`stack`, or the one "auto" chose).
     stack_coef_ : ndarray of shape (n_targets, n_services, 3)
         Its `a`, `b`, `c` (`models.ranker.stacking.STACK_TERMS`).
+    stack_plug_in_ : ndarray of shape (n_targets, n_services)
+        Its `d`, the weight of the plug-in part (0 unless "dr_plug_in_and_practice").
     stack_cv_ : pandas.DataFrame
         The cross-validated DR loss of each stacking candidate (per target, summed) and the
         client-clustered standard error of its difference from "dr".

@@ -13,7 +13,10 @@ service under a model of the caseworkers' choices (`nuisances.cross_fit_practice
 below 1 shrinks the noisy estimate toward a common effect; `c_t` > 0 leans on practice
 where caseworkers choose what works. With `b_t` = 0 the ranking is the imitation of
 practice (its most likely service first), so where the data cannot tell the services
-apart the ranking falls back to what caseworkers most often do, not to noise.
+apart the ranking falls back to what caseworkers most often do, not to noise. One candidate
+adds `d_t * plug_in_tk(x)`, `d_t` >= 0: the final stage's plug-in part (the outcome model's
+own effect, before the AIPW correction), so the data may weigh the smooth outcome model
+more than the correction, whose per-service averages are the noisiest part.
 
 `a_t`, `b_t` >= 0 and `c_t` >= 0 are a least-squares fit, pooled over the services, of the
 AIPW pseudo-outcomes on out-of-fold predictions (neither the final stage nor the practice
