@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,12 +32,18 @@ from models.eligibility import (
     load_rule_sets,
 )
 from models.features import FeatureLayoutError
-from models.objectives import DEFAULT_OBJECTIVE, Objective, as_objective
+from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective, as_objective
 from models.persistence import persistable
 from models.profile import ClientProfile
-from models.ranker import ServiceRanker
+from models.ranker import ClientScores, ServiceRanker
 from models.separation import p_above_next, p_above_zero, wide_interval
-from models.suggestions import Driver, RankedService
+from models.suggestions import (
+    Driver,
+    ModelAnswer,
+    NotSuggested,
+    RankedService,
+    TargetEffect,
+)
 from models.training_clients import METADATA_KEY as TRAINING_CLIENTS_KEY
 
 
@@ -99,6 +105,23 @@ def consistent_outcomes(
         return np.clip(np.asarray(values, dtype=np.float64), floor, ceiling)
 
     return without, with_service, shown, bounded(uplift_low), bounded(uplift_high)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranking:
+    """One client's ranking as `PolkuModel._rank` leaves it for `recommend` and `answer`.
+
+    `every` holds the ranker columns of all the services the client may take, best first
+    (the suggestions are its first `len(ranked)`); `shown_every` their shown uplift, low
+    and high (3, len(every)).
+    """
+
+    decision: EligibilityDecision
+    ranked: tuple[RankedService, ...]
+    every: np.ndarray
+    design: np.ndarray | None
+    scores: ClientScores | None = None
+    shown_every: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,21 +371,55 @@ class PolkuModel:
             first, each with its interval and the client's needs that drive it (largest
             share first).
         """
+        ranking = self._rank(profile, as_objective(objective), top_k)
+        return ranking.decision, list(ranking.ranked)
+
+    def answer(
+        self,
+        profile: ClientProfile,
+        objective: Objective | str = DEFAULT_OBJECTIVE,
+        top_k: int | None = None,
+    ) -> ModelAnswer:
+        """`recommend`, with each suggestion's effect on every target and why every other
+        catalog service is not suggested (what the caseworker's answer shows).
+
+        The ranking is `recommend`'s (the objective stays the key). The other targets cost
+        one `score_design` each (the objective's own target is reused); the reasons for the
+        services left out reuse the ranking's numbers, with no further model pass.
+        """
+        parsed = as_objective(objective)
+        ranking = self._rank(profile, parsed, top_k)
+        if not ranking.decision.eligible:
+            return ModelAnswer(
+                ranking.decision,
+                (),
+                tuple(NotSuggested(s, "not_a_client") for s in self.catalog.ids),
+            )
+        ranked = ranking.ranked
+        if ranked:
+            effects = self._effects_by_target(ranking, parsed)
+            ranked = tuple(
+                replace(r, by_target=tuple(e[i] for e in effects)) for i, r in enumerate(ranked)
+            )
+        return ModelAnswer(ranking.decision, ranked, self._not_suggested(profile, ranking))
+
+    def _rank(self, profile: ClientProfile, parsed: Objective, top_k: int | None) -> _Ranking:
+        """The one ranking of one client: gate, limits, encode, score, separation, drivers."""
         if top_k is not None and top_k < 1:
             raise ValueError("top_k must be at least 1")
         decision = assess_eligibility(profile)
         self._check_rules(decision.rules_version)
+        empty = np.zeros(0, dtype=np.int64)
         if not decision.eligible:
-            return decision, []
+            return _Ranking(decision, (), empty, None)
         allowed = self.catalog.allowed(profile)[self._catalog_columns] & self._supported
         candidates = np.flatnonzero(allowed)
         if len(candidates) == 0:
-            return decision, []
+            return _Ranking(decision, (), empty, None)
         row, factors, counterfactuals = self.ranker.encoder_.encode_with_counterfactuals(profile)
         design = np.empty(self._n_coef)
         design[0] = 1.0
         design[1:] = row
-        parsed = as_objective(objective)
         # One BLAS thread: the products are small, and waking a pool costs more than it saves.
         with _thread_pools().limit(limits=1, user_api="blas"):
             scores = self.ranker.score_design(design, parsed)
@@ -405,7 +462,74 @@ class PolkuModel:
                     wide_interval=bool(wide[i]),
                 )
             )
-        return decision, ranked
+        shown_every = np.stack([uplift, low, high])
+        return _Ranking(decision, tuple(ranked), every, design, scores, shown_every)
+
+    def _effects_by_target(
+        self, ranking: _Ranking, parsed: Objective
+    ) -> list[tuple[TargetEffect, ...]]:
+        """Per target of `TARGETS`, the effect of each suggestion (suggestion order)."""
+        assert ranking.design is not None and ranking.scores is not None
+        columns = ranking.every[: len(ranking.ranked)]
+        out = []
+        for target in TARGETS:
+            if parsed.weights == ((target, 1.0),):
+                scores = ranking.scores  # the objective is this target: already scored
+            else:
+                with _thread_pools().limit(limits=1, user_api="blas"):
+                    scores = self.ranker.score_design(ranking.design, Objective(((target, 1.0),)))
+            base, with_service, uplift, low, high = consistent_outcomes(
+                scores.expected_without,
+                scores.uplift_shown[columns],
+                scores.uplift_low[columns],
+                scores.uplift_high[columns],
+            )
+            assert low is not None and high is not None
+            out.append(
+                tuple(
+                    TargetEffect(
+                        target=target,
+                        expected_with=float(with_service[i]),
+                        expected_without=float(base),
+                        uplift=float(uplift[i]),
+                        uplift_low=float(low[i]),
+                        uplift_high=float(high[i]),
+                    )
+                    for i in range(len(columns))
+                )
+            )
+        return out
+
+    def _not_suggested(self, profile: ClientProfile, ranking: _Ranking) -> tuple[NotSuggested, ...]:
+        """Every catalog service not among the suggestions, with its reason."""
+        shown = {r.service_id for r in ranking.ranked}
+        lower = []
+        for position in range(len(ranking.ranked), len(ranking.every)):
+            assert ranking.shown_every is not None
+            uplift, low, high = (float(v) for v in ranking.shown_every[:, position])
+            lower.append(
+                NotSuggested(
+                    self.service_ids[ranking.every[position]],
+                    "ranked_lower",
+                    rank=position + 1,
+                    uplift=uplift,
+                    uplift_low=low,
+                    uplift_high=high,
+                )
+            )
+        ranked_ids = shown | {n.service_id for n in lower}
+        supported = {s for s, ok in zip(self.service_ids, self._supported, strict=True) if ok}
+        closed, unsupported = [], []
+        for service_id, failed in zip(
+            self.catalog.ids, self.catalog.failed_limits(profile), strict=True
+        ):
+            if service_id in ranked_ids:
+                continue
+            if failed:
+                closed.append(NotSuggested(service_id, "closed", limits=failed))
+            elif service_id not in supported:
+                unsupported.append(NotSuggested(service_id, "not_supported"))
+        return (*lower, *closed, *unsupported)
 
     def _separation(
         self, uplift: np.ndarray, low: np.ndarray, high: np.ndarray

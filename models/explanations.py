@@ -212,15 +212,33 @@ class ExplainedDriver:
         `describe_driver`'s sentence in the asked language.
     share : float
         `uplift - driver.uplift_without` (probability scale): what the need adds.
+    small : bool
+        Below the naming threshold: named only because no need of this client reaches it.
     """
 
     driver: Driver
     text: str
     share: float
+    small: bool = False
 
     @property
     def factor(self) -> str:
         return self.driver.factor
+
+    @property
+    def raises(self) -> bool:
+        """The need raises the expected effect (else it limits it)."""
+        return self.share > 0
+
+    @property
+    def negligible(self) -> bool:
+        """It hardly changes the effect (under `NEGLIGIBLE_POINTS`): neither raises nor limits."""
+        return abs(self.share) * 100 < NEGLIGIBLE_POINTS
+
+
+# Needs moving the effect by less than this many percentage points are named only when no
+# need of the client reaches it (then the largest are named, marked small).
+MIN_POINTS: Final = 0.5
 
 
 def explain(
@@ -228,20 +246,30 @@ def explain(
     profile: ClientProfile,
     lang: str = "en",
     *,
-    limit: int = 3,
-    min_points: float = 0.5,
+    raising: int = 3,
+    limiting: int = 2,
+    min_points: float = MIN_POINTS,
 ) -> tuple[ExplainedDriver, ...]:
-    """A ranked service's strongest drivers (largest share first), each worded with its share.
+    """What makes a service suggested for this client, then what limits it, each with its size.
 
-    Drivers moving the effect by less than `min_points` percentage points are left out.
+    The needs raising the shown uplift come first (largest first, at most `raising`), then
+    those lowering it (largest first, at most `limiting`). Needs below `min_points`
+    percentage points are left out, unless none reaches it: then the largest are named
+    anyway, marked `small` (those that hardly change it, `negligible`, only when nothing
+    larger is left), so a client with needs never gets an empty explanation. Empty only when
+    the client has none of the needs the model weighs (`features.DRIVER_REFERENCE`).
     """
     lang = _check_lang(lang)
-    if limit < 0:
-        raise ValueError("limit must be non-negative")
+    if raising < 0 or limiting < 0:
+        raise ValueError("raising and limiting must be non-negative")
     shares = [(d, ranked.uplift - d.uplift_without) for d in ranked.drivers]
-    chosen = [(d, share) for d, share in shares if abs(share) * 100 >= min_points]
-    chosen.sort(key=lambda pair: -abs(pair[1]))
+    named = [(d, share) for d, share in shares if abs(share) * 100 >= min_points]
+    small = not named
+    noticeable = [p for p in shares if abs(p[1]) * 100 >= NEGLIGIBLE_POINTS]
+    pool = (noticeable or shares) if small else named
+    ups = sorted((p for p in pool if p[1] > 0), key=lambda p: -p[1])[:raising]
+    downs = sorted((p for p in pool if p[1] <= 0), key=lambda p: p[1])[:limiting]
     return tuple(
-        ExplainedDriver(d, describe_driver(d, ranked.uplift, profile, lang), share)
-        for d, share in chosen[:limit]
+        ExplainedDriver(d, describe_driver(d, ranked.uplift, profile, lang), share, small)
+        for d, share in (*ups, *downs)
     )

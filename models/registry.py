@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import os
 import platform
 import tempfile
 import warnings
@@ -59,12 +58,16 @@ from models.bundle import IncompatibleModelError, PolkuModel
 from models.features import feature_layout_fingerprint
 from models.objectives import DEFAULT_OBJECTIVE
 from models.persistence import PersistenceError, dump, load, read_header
+from models.registry_listing import (
+    KEY_METRICS,
+    MODEL_NAME,
+    VersionRow,
+    tracking_uri,
+)
 from models.state import state_dir
 
-MODEL_NAME: Final = "polku-ranker"
 CHAMPION_ALIAS: Final = "champion"
 EXPERIMENT_NAME: Final = "polku-ranker"
-TRACKING_URI_ENV: Final = "MLFLOW_TRACKING_URI"
 ARTIFACT_KEY: Final = "polku_model"
 ARTIFACT_FILE: Final = "polku_model.polku"
 SHA256_KEY: Final = "polku_model_sha256"
@@ -92,23 +95,18 @@ class LoadedModel:
         ISO timestamp of training.
     metrics : dict of str to float
         Metrics of the run that logged the version.
+    sha256 : str
+        SHA-256 of the model file, as the registry recorded it (and the load checked).
     """
 
     model: PolkuModel
     version: str
     trained_at: str
     metrics: dict[str, float]
+    sha256: str = ""
 
 
 # -- tracking --------------------------------------------------------------------------------
-
-
-def tracking_uri() -> str:
-    """`$MLFLOW_TRACKING_URI`, else the embedded SQLite store `<state_dir>/mlflow.db`."""
-    configured = os.environ.get(TRACKING_URI_ENV)
-    if configured:
-        return configured
-    return f"sqlite:///{state_dir() / 'mlflow.db'}"
 
 
 def artifact_location(uri: str) -> str | None:
@@ -517,7 +515,9 @@ def _load(client: MlflowClient, model_version: Any) -> LoadedModel:
     metrics: dict[str, float] = {}
     if model_version.run_id:
         metrics = dict(client.get_run(model_version.run_id).data.metrics)
-    return LoadedModel(model, str(model_version.version), model.trained_at, metrics)
+    return LoadedModel(
+        model, str(model_version.version), model.trained_at, metrics, registered_hash or recorded
+    )
 
 
 # -- runs and versions -----------------------------------------------------------------------
@@ -527,13 +527,6 @@ RegistryError = MlflowException
 """What MLflow raises for an unknown version, alias or run (for callers to catch)."""
 
 # The metrics `polku models` shows beside each version.
-KEY_METRICS: Final = (
-    "policy_value_polku",
-    "policy_value_caseworkers",
-    "policy_value_oracle",
-    "oracle_gain_captured",
-    "top3_oracle_coverage",
-)
 
 
 class TrainingRun:
@@ -649,20 +642,10 @@ def version_tags(version: str | int) -> dict[str, str]:
     return dict(_client().get_model_version(MODEL_NAME, str(version)).tags)
 
 
-@dataclass(frozen=True)
-class VersionRow:
-    """One line of `polku models`."""
-
-    version: str
-    aliases: tuple[str, ...]
-    created: str
-    run_id: str
-    metrics: dict[str, float]
-    data_fingerprint: str
-
-
 def list_versions() -> list[VersionRow]:
-    """Every registered version of the ranker, newest first, with aliases and key metrics."""
+    """Every registered version of the ranker, newest first, with aliases and key metrics,
+    as MLflow's client reads them (any store; `models.registry_listing.read_versions` is
+    the fast reading of a SQLite store)."""
     import datetime as dt
 
     configure_tracking()

@@ -47,22 +47,60 @@ def serve(
             fg=typer.colors.YELLOW,
             err=True,
         )
+    if workers > 1:
+        # Each worker stops when this process is gone (`service.orphans`).
+        from service.orphans import SUPERVISOR_ENV
+
+        os.environ[SUPERVISOR_ENV] = str(os.getpid())
     if workers > 1 and "POLKU_RELOAD_POLICY" not in os.environ:
         # A reload request reaches one worker only: let every worker follow the alias.
         os.environ["POLKU_RELOAD_POLICY"] = "poll"
         typer.echo("several workers: each reloads when the champion alias moves (poll)", err=True)
+    _refuse_a_wrong_setup()
+    from service.access_log import log_config
+
     uvicorn.run(
         APP_FACTORY,
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        access_log=access_log,
+        # The app writes the access line itself, with the request id (`service.access_log`).
+        access_log=False,
+        log_config=log_config(access_log=access_log, log_level=log_level),
         log_level=log_level,
         # uvloop sets TCP_NODELAY on every connection (asyncio misses it with --workers).
         loop=_best_loop(),
         http=_best_http(),
     )
+
+
+def _refuse_a_wrong_setup() -> None:
+    """Check the settings and keys as the app will, and say what is wrong in one message
+    (exit 2) instead of letting every worker fail with a traceback."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from service.keys import KeyConfigurationError
+    from service.main import ConfigurationError, checked_configuration
+    from service.settings import get_settings
+
+    try:
+        checked_configuration(get_settings())
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"POLKU_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        _refuse(f"the service's settings are invalid: {problems}")
+    except SettingsError as exc:  # a value that is not JSON where JSON is expected
+        _refuse(f"the service's settings are invalid: {exc} (expected JSON)")
+    except (ConfigurationError, KeyConfigurationError) as exc:
+        _refuse(str(exc))
+
+
+def _refuse(message: str) -> None:
+    typer.secho(f"polku serve: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
 
 
 def _best_loop() -> str:
@@ -74,11 +112,8 @@ def _best_loop() -> str:
 
 
 def _best_http() -> str:
-    try:
-        import httptools  # noqa: F401
-    except ImportError:
-        return "h11"
-    return "httptools"
+    """uvicorn's httptools protocol with header and body read timeouts added."""
+    return "service.http_timeouts:TimedHttpToolsProtocol"
 
 
 audit_app = typer.Typer(
@@ -245,7 +280,10 @@ def run(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `serve`, `run` and the `audit` group to the `polku` CLI."""
+    """Add `serve`, `run` and the `audit` and `model-switch` groups to the `polku` CLI."""
+    from service.switch_command import switch_app
+
     app.command("serve")(serve)
     app.command("run")(run)
     app.add_typer(audit_app, name="audit")
+    app.add_typer(switch_app, name="model-switch")

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from models.henkilotunnus import redact_henkilotunnus
 from models.profile_validation import ERROR_CODES, ProfileValidationError
 from service.audit import AuditUnavailableError
+from service.request_id import INTERNAL_ERROR, request_id_of
 from service.suggest import (
     DecisionForbiddenError,
     DecisionRejectedError,
@@ -38,9 +39,10 @@ _QUOTED: Final = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 def redact(text: str) -> str:
     """`text` with anything shaped like a personal identity code replaced, disguised or
-    percent-encoded ones too (a request line in the access log: `131052%2D308T`)."""
+    percent-encoded ones too (a request line in the access log: `131052%2D308T`, or
+    `?q=131052+-308T`, a space before the sign as a query string writes it)."""
     cleaned = redact_henkilotunnus(text, REDACTED)
-    if "%" not in cleaned:
+    if "%" not in cleaned and "+" not in cleaned:  # "+" is a space in a query string
         return cleaned
     decoded = cleaned
     for _ in range(3):  # %252D is %2D once decoded
@@ -69,8 +71,11 @@ def _safe_loc_part(part: str | int) -> str | int:
     return "<field>"
 
 
-async def _request_validation_handler(_request: Request, exc: Exception) -> JSONResponse:
+async def _request_validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    unreadable = request.scope.get("state", {}).get(UNREADABLE_BODY)
+    if unreadable is not None:  # `UnreadableBodyMiddleware` held it back until now
+        return validation_error_response([field_error(("body",), unreadable, "json_invalid")])
     errors = []
     for error in exc.errors():
         kind = str(error.get("type", "value_error"))
@@ -82,11 +87,21 @@ async def _request_validation_handler(_request: Request, exc: Exception) -> JSON
 
 
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
-    # The message of an unexpected error might quote input: log its type and place only.
+    # A backstop: `RequestIdMiddleware` answers unhandled errors of the routes; this one
+    # catches what fails in a middleware outside it. Type and place only, never the message.
+    request_id = request_id_of(request.scope)
     log.error(
-        "unhandled %s in %s %s", type(exc).__name__, request.method, request.url.path, exc_info=None
+        "unhandled %s in %s %s (request_id=%s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        request_id,
     )
-    return JSONResponse(status_code=500, content={"detail": "internal error"})
+    return JSONResponse(
+        status_code=500,
+        content={"detail": INTERNAL_ERROR, "request_id": request_id},
+        headers={"X-Request-ID": request_id} if request_id else None,
+    )
 
 
 def without_values(message: str) -> str:
@@ -149,6 +164,74 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NoModelError, _no_model_handler)
     app.add_exception_handler(AuditUnavailableError, _audit_down_handler)
     app.add_exception_handler(Exception, _unhandled_handler)
+
+
+UNREADABLE_BODY: Final = "unreadable_body"
+NOT_UTF8: Final = "the request body is not valid UTF-8 (send JSON encoded as UTF-8)"
+NOT_JSON: Final = "the request body is not valid JSON"
+_JSON_TYPE: Final = re.compile(rb"^application/(?:[\w.+-]*\+)?json\s*(?:;|$)", re.IGNORECASE)
+
+
+def body_problem(body: bytes) -> str | None:
+    """Why a JSON request body cannot be read, or None if it can."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return NOT_UTF8
+    try:
+        json.loads(text)
+    except ValueError:
+        return NOT_JSON
+    return None
+
+
+class UnreadableBodyMiddleware:
+    """Answer a JSON body that is not UTF-8 JSON only after the caller is authenticated.
+
+    FastAPI decodes the body before it runs a route's dependencies, so such a body was
+    answered (400, or 422) before the role check, to anyone. Here it is read first; if it
+    cannot be decoded the route gets an empty body instead, the role check runs as usual,
+    and the required body's 422 becomes one entry saying what is wrong with it
+    (`_request_validation_handler`). Every route with a JSON body requires it (tested).
+    Inside `BodyLimitMiddleware`, so only bodies within the limit are held.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _sends_json(scope):
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+        body = bytearray()
+        while True:
+            message = await receive()
+            held.append(message)
+            if message["type"] != "http.request":
+                break  # the client went away
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        whole = held[-1]["type"] == "http.request"  # else the client went away mid-body
+        problem = body_problem(bytes(body)) if body and whole else None
+        if problem is not None:
+            scope.setdefault("state", {})[UNREADABLE_BODY] = problem
+            held = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def replay() -> Message:
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _sends_json(scope: Scope) -> bool:
+    """A request whose body is meant as JSON. No content type counts too: FastAPI reads
+    such a body as raw bytes and answers 422 after the role check, this says why."""
+    if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return False
+    content_type = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+    return content_type is None or _JSON_TYPE.match(content_type) is not None
 
 
 class BodyLimitMiddleware:
@@ -244,6 +327,7 @@ def install_log_redaction(
         "uvicorn",
         "uvicorn.error",
         "uvicorn.access",
+        "polku.access",
         "fastapi",
         "service",
     ),

@@ -16,11 +16,20 @@ from fastapi.concurrency import run_in_threadpool
 from service.audit import AuditStore
 from service.auth import AccessLimits, KeyRing
 from service.authz import DecisionRule
-from service.errors import BodyLimitMiddleware, install_error_handlers, install_log_redaction
-from service.keys import service_keys
+from service.docs import install_docs
+from service.errors import (
+    BodyLimitMiddleware,
+    UnreadableBodyMiddleware,
+    install_error_handlers,
+    install_log_redaction,
+)
+from service.keys import ServiceKeys, service_keys
 from service.model_holder import LoadedChampion, ModelHolder, champion_version
+from service.model_switch import ModelSwitch
+from service.orphans import follow_supervisor
 from service.pages import routes as page
 from service.request_id import RequestIdMiddleware
+from service.retention import run_retention
 from service.routes import (
     admin,
     audit,
@@ -28,6 +37,7 @@ from service.routes import (
     eligibility,
     health,
     model,
+    model_switch,
     recommendations,
     services,
 )
@@ -51,6 +61,30 @@ one role (caseworker, data_scientist, evaluator).
 """
 
 
+class ConfigurationError(RuntimeError):
+    """The service cannot start as configured; the message says what to set."""
+
+
+def checked_configuration(settings: Settings) -> tuple[ServiceKeys, KeyRing]:
+    """The service's derived keys and its API keys, or `ConfigurationError` (or the keys'
+    `KeyConfigurationError`) saying why the server must not start. `polku serve` runs this
+    before uvicorn, so a wrong setup is one message instead of a worker's traceback."""
+    if settings.dev_keys and settings.environment != "development":
+        raise ConfigurationError(
+            "the development API keys are refused outside development "
+            "(POLKU_ENVIRONMENT=development on your own machine only)"
+        )
+    keys = service_keys(settings)  # refuses to start without a configured secret
+    keyring = KeyRing(settings.api_keys())
+    if not len(keyring):
+        raise ConfigurationError(
+            "no API keys configured: set POLKU_CASEWORKER_KEYS, POLKU_DATA_SCIENTIST_KEYS and "
+            "POLKU_EVALUATOR_KEYS (JSON objects label -> key), or use development keys "
+            "(POLKU_DEV_KEYS=true / `polku serve --dev-keys`) on your own machine"
+        )
+    return keys, keyring
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -69,19 +103,7 @@ def create_app(
     """
     settings = settings or get_settings()
     now = clock or time.time
-    if settings.dev_keys and settings.environment != "development":
-        raise RuntimeError(
-            "the development API keys are refused outside development "
-            "(POLKU_ENVIRONMENT=development on your own machine only)"
-        )
-    keys = service_keys(settings)  # refuses to start without a configured secret
-    keyring = KeyRing(settings.api_keys())
-    if not len(keyring):
-        raise RuntimeError(
-            "no API keys configured: set POLKU_CASEWORKER_KEYS, POLKU_DATA_SCIENTIST_KEYS and "
-            "POLKU_EVALUATOR_KEYS (JSON objects label -> key), or use development keys "
-            "(POLKU_DEV_KEYS=true / `polku serve --dev-keys`) on your own machine"
-        )
+    keys, keyring = checked_configuration(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,6 +123,9 @@ def create_app(
         await run_in_threadpool(lambda: sessions.engine)
         app.state.sessions = sessions
         holder = ModelHolder(loader=model_loader)
+        # The kill switch's state is the audit database's: read it before the first answer.
+        switch = ModelSwitch(store, refresh_seconds=settings.model_switch_refresh_seconds)
+        await run_in_threadpool(switch.refresh)
         app.state.audit = store
         app.state.holder = holder
         app.state.suggestions = SuggestionService(
@@ -110,6 +135,7 @@ def create_app(
             input_hash_key=keys.input_hash,
             audit_timeout=settings.audit_timeout_seconds,
             decision_rule=DecisionRule(settings.caseworker_teams),
+            switch=switch,
         )
         if settings.load_model_on_start:
             outcome = await run_in_threadpool(holder.reload)
@@ -120,18 +146,28 @@ def create_app(
             # answers for tens of milliseconds.
             gc.collect()
             gc.freeze()
-        poller = (
-            asyncio.create_task(_poll_champion(holder, settings.reload_poll_seconds))
-            if settings.reload_policy == "poll"
-            else None
-        )
+        tasks = [asyncio.create_task(switch.follow())]
+        if settings.reload_policy == "poll":
+            tasks.append(asyncio.create_task(_poll_champion(holder, settings.reload_poll_seconds)))
+        if settings.scheduled_retention:
+            retention = run_retention(
+                store,
+                days=settings.retention_days,
+                every_seconds=settings.retention_every_hours * 3600,
+                clock=now,
+            )
+            tasks.append(asyncio.create_task(retention))
+        watchdog = follow_supervisor()  # a worker of `polku serve --workers N` only
+        if watchdog is not None:
+            tasks.append(watchdog)
         try:
             yield
         finally:
-            if poller is not None:
-                poller.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                    await task
             await run_in_threadpool(store.close)
             await run_in_threadpool(sessions.close)
 
@@ -140,12 +176,15 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served offline by `install_docs`
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.keyring = keyring
     app.state.keys = keys
     app.state.limits = AccessLimits.from_settings(settings, now)
     install_error_handlers(app)
+    app.add_middleware(UnreadableBodyMiddleware)  # inside the body limit
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)  # added last: outermost, so every answer has it
     for module in (
@@ -156,10 +195,12 @@ def create_app(
         decisions,
         model,
         admin,
+        model_switch,
         audit,
         page,
     ):
         app.include_router(module.router)
+    install_docs(app)
     return app
 
 

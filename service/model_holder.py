@@ -20,7 +20,8 @@ from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
 from models.objectives import TARGETS, Objective
 from models.profile import ClientProfile
-from models.suggestions import RankedService
+from models.suggestions import ModelAnswer, RankedService
+from service.versions import catalog_version, model_hash
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class Recommender(Protocol):
         self, profile: ClientProfile, objective: Objective, top_k: int | None = None
     ) -> tuple[EligibilityDecision, list[RankedService]]: ...
 
+    def answer(
+        self, profile: ClientProfile, objective: Objective, top_k: int | None = None
+    ) -> ModelAnswer: ...
+
 
 class LoadedChampion(Protocol):
     """What the service needs of `models.registry.load_champion()`'s answer."""
@@ -65,7 +70,10 @@ class LoadedChampion(Protocol):
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A model that passed its checks, with what the API reports about it."""
+    """A model that passed its checks, with what the API reports about it.
+
+    `model_hash` and `catalog_version` are `service.versions`', computed once at load.
+    """
 
     model: Recommender
     version: str
@@ -75,6 +83,8 @@ class ServedModel:
     trained_at: str | None
     metrics: dict[str, float]
     catalog_fingerprint: str = ""
+    model_hash: str | None = None
+    catalog_version: str | None = None
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -201,6 +211,9 @@ class ModelHolder:
             else (str(trained_at) if trained_at is not None else None),
             metrics=metrics,
             catalog_fingerprint=catalog.fingerprint,
+            # The registry's hash of the file it checked (loaders of tests may not know it).
+            model_hash=model_hash(str(getattr(loaded, "sha256", "") or "")),
+            catalog_version=catalog_version(catalog),
         )
 
 
@@ -216,6 +229,11 @@ def smoke_check(served: ServedModel) -> None:
             raise ModelCheckError(f"no service ranked for the smoke profile under {target}")
         for position, item in enumerate(ranking, start=1):
             _check_item(item, position, served.catalog, target)
+    # The caseworker's answer (both targets, why not the others) must work too.
+    answer = served.model.answer(SMOKE_PROFILE, Objective.parse(TARGETS[0]), top_k=3)
+    accounted = [r.service_id for r in answer.ranked] + [n.service_id for n in answer.not_suggested]
+    if sorted(accounted) != sorted(served.catalog.ids):
+        raise ModelCheckError("the answer does not account for every service of the catalog")
 
 
 def _check_item(item: RankedService, position: int, catalog: Catalog, target: str) -> None:

@@ -29,6 +29,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from models.catalog import Service
 from models.explanations import ExplainedDriver
+from models.henkilotunnus import contains_henkilotunnus
 from models.languages import DEFAULT_LANGUAGE, Language
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
 from models.profile import (
@@ -41,8 +42,14 @@ from models.profile_validation import (
     parse_profile,
 )
 from models.separation import DISTINCT_PROBABILITY, WIDE_INTERVAL_SHARE
-from models.suggestions import RankedService
+from models.suggestions import NotSuggestedReason, RankedService
 from service.audit.schema import EXPORT_SOURCES
+from service.examples import (
+    decision_example,
+    eligibility_example,
+    recommendation_example,
+    with_example,
+)
 
 Choice = Literal["suggested", "other", "none"]
 RequestId = Annotated[
@@ -159,6 +166,8 @@ else:
 class EligibilityRequest(_Strict):
     """A profile to run through the eligibility gate."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_example(eligibility_example))
+
     profile: ProfileIn
     language: Language = DEFAULT_LANGUAGE
 
@@ -193,6 +202,10 @@ ObjectiveIn = Annotated[
 class RecommendationRequest(_Strict):
     """A profile to rank services for, with how many, for which objective, in which language."""
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=with_example(recommendation_example)
+    )
+
     profile: ProfileIn
     top_k: int = Field(default=5, ge=1, le=50)
     objective: ObjectiveIn = Field(
@@ -225,20 +238,61 @@ class EligibilityOut(_Strict):
     benefit_notice: str
 
 
+class VersionsOut(_Strict):
+    """What the answer was made under (docs/SECURITY.md, "Versions"); the same values are in
+    its audit row."""
+
+    rules_version: str | None = Field(description="The gate's rule set that decided.")
+    model_version: str | None = Field(
+        description="The registry version of the model served (null: none loaded)."
+    )
+    model_hash: str | None = Field(
+        description="The first 16 hex digits of the served model file's SHA-256 (null: "
+        "unknown or no model)."
+    )
+    catalog_version: str | None = Field(
+        description="The first 16 hex digits of the catalog's content hash "
+        "(`catalog_fingerprint` of `GET /v1/services`)."
+    )
+
+
 class EligibilityResponse(_Strict):
     """The answer of `POST /v1/eligibility`."""
 
     request_id: str
     language: Language
     decision: EligibilityOut
+    versions: VersionsOut
 
 
 class DriverOut(_Strict):
-    """A need or barrier behind a service's expected effect, worded for the caseworker."""
+    """A need or barrier behind a service's expected effect, worded for the caseworker.
+
+    Needs that raise the effect come first, then those that limit it. They explain the
+    shown (shrunk) uplift: `share` is in the same points.
+    """
 
     factor: str
     text: str
-    share: float = Field(description="How much of the uplift this need accounts for.")
+    share: float = Field(description="How much of the shown uplift this need accounts for.")
+    raises: bool = Field(description="The need raises the expected effect (else it limits it).")
+    small: bool = Field(
+        description="Below the naming threshold: named because no need of this client "
+        "reaches it (docs/MODEL.md, Drivers)."
+    )
+
+
+class TargetEffectOut(_Strict):
+    """A suggestion's expected effect on one target, whatever the objective ranked by."""
+
+    target: str
+    ranked_by: bool = Field(description="This target is (part of) the objective ranked by.")
+    expected_with: Probability
+    expected_without: Probability
+    uplift: float
+    uplift_low: float
+    uplift_high: float
+    credibly_harmful: bool = Field(description="The whole interval is below zero.")
 
 
 class RankedServiceOut(_Strict):
@@ -277,6 +331,17 @@ class RankedServiceOut(_Strict):
         description="The interval is wider than "
         f"{100 * WIDE_INTERVAL_SHARE:.0f} percentage points (of the 0-100 % outcome range)"
     )
+    effects: list[TargetEffectOut] = Field(
+        description="The effect on every target, side by side (the objective stays the ranking key)"
+    )
+    harmful_targets: list[str] = Field(
+        description="Targets the service credibly lowers (whole interval below zero) although "
+        "it is suggested for the objective"
+    )
+    monthly_capacity: int = Field(description="Typical places a month (the catalog's figure)")
+    places_left: int | None = Field(
+        default=None, description="Places left this month, where allocation reports them"
+    )
 
     @classmethod
     def from_domain(
@@ -285,8 +350,10 @@ class RankedServiceOut(_Strict):
         service: Service,
         drivers: Sequence[ExplainedDriver],
         language: str,
+        objective: Objective,
     ) -> RankedServiceOut:
         """A ranked service as answered: named in `language`, with the drivers `explain` chose."""
+        weighted = {target for target, weight in objective.weights if weight > 0}
         return cls(
             service_id=ranked.service_id,
             rank=ranked.rank,
@@ -297,30 +364,94 @@ class RankedServiceOut(_Strict):
             uplift=ranked.uplift,
             uplift_low=ranked.uplift_low,
             uplift_high=ranked.uplift_high,
-            reasons=[DriverOut(factor=d.factor, text=d.text, share=d.share) for d in drivers],
+            reasons=[
+                DriverOut(
+                    factor=d.factor, text=d.text, share=d.share, raises=d.raises, small=d.small
+                )
+                for d in drivers
+            ],
             p_above_zero=ranked.p_above_zero,
             p_above_next=ranked.p_above_next,
             distinct_from_no_service=ranked.distinct_from_no_service,
             distinct_from_next=ranked.distinct_from_next,
             wide_interval=ranked.wide_interval,
+            effects=[
+                TargetEffectOut(
+                    target=e.target,
+                    ranked_by=e.target in weighted,
+                    expected_with=e.expected_with,
+                    expected_without=e.expected_without,
+                    uplift=e.uplift,
+                    uplift_low=e.uplift_low,
+                    uplift_high=e.uplift_high,
+                    credibly_harmful=e.credibly_harmful,
+                )
+                for e in ranked.by_target
+            ],
+            harmful_targets=list(ranked.harmful_targets),
+            monthly_capacity=service.monthly_capacity,
         )
+
+
+class OpenServiceOut(_Strict):
+    """A service the client may take (catalog limits), unranked: a gate-only answer's."""
+
+    service_id: str
+    name: str
+    family: str
+
+
+class NotSuggestedOut(_Strict):
+    """A catalog service that is not among the suggestions, and why (worded in `text`)."""
+
+    service_id: str
+    name: str
+    reason: NotSuggestedReason = Field(
+        description="not_a_client (the gate), closed (a catalog limit, named in `limits`), "
+        "not_supported (too little data to estimate its effect) or ranked_lower"
+    )
+    text: str
+    limits: list[str] = Field(description="The catalog limits the client does not meet")
+    rank: int | None = Field(description="Its rank among the services the client may take")
+    uplift: float | None
+    uplift_low: float | None
+    uplift_high: float | None
 
 
 class RecommendationResponse(_Strict):
     """The answer of `POST /v1/recommendations`: advice; the caseworker decides.
 
-    For a non-client `services` is empty and `decision` says who is responsible.
+    For a non-client `services` is empty and `decision` says who is responsible. While the
+    model is switched off the answer is `degraded`: the gate's decision and the services
+    open to the client (`open_services`, catalog order), no ranking and no model numbers.
     """
 
     request_id: str
-    model_version: str
+    model_version: str | None = Field(
+        description="The registry version of the model served (null only in a degraded "
+        "answer while no model is loaded)."
+    )
     rules_version: str
     objective: str
     language: Language
     decision: EligibilityOut
     responsible_office: Literal["helsinki", "te_office"]
     services: list[RankedServiceOut]
+    not_suggested: list[NotSuggestedOut] = Field(
+        description="Every other catalog service, with why it is not suggested"
+    )
     notice: str
+    versions: VersionsOut
+    degraded: bool = Field(
+        default=False, description="The model is switched off: the gate alone answered."
+    )
+    degraded_reason: str | None = Field(
+        default=None, description="Why the answer is degraded, in the answer's language."
+    )
+    open_services: list[OpenServiceOut] = Field(
+        default_factory=list,
+        description="In a degraded answer: the services open to a client, unranked.",
+    )
 
 
 class ServiceOut(_Strict):
@@ -348,13 +479,21 @@ class DecisionIn(_Strict):
 
     `service_id` is needed for `suggested` (one of the services shown) and `other` (any
     service of the catalog), and must be absent for `none`. A `reason` is needed whenever the
-    decision does not follow the top suggestion. A correction is simply a new decision.
+    decision does not follow the top suggestion. A request takes one decision: a later one
+    is refused (409) unless it says it `corrects` the recorded one, with its own `reason`;
+    the correction is audited as one.
     """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_example(decision_example))
 
     request_id: RequestId
     choice: Choice
     service_id: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    corrects: bool = Field(
+        default=False,
+        description="This decision corrects the one already recorded for the request",
+    )
 
 
 class DecisionOut(_Strict):
@@ -365,6 +504,45 @@ class DecisionOut(_Strict):
     choice: Choice
     service_id: str | None
     followed_top: bool
+    reason: str | None
+    corrects: bool = False
+    versions: VersionsOut = Field(description="The versions of the suggestion decided on.")
+
+
+_MAX_SWITCH_REASON = 500
+
+
+def _no_identity_code(reason: str) -> str:
+    if contains_henkilotunnus(reason):
+        raise ValueError("must not contain a personal identity code")
+    return reason
+
+
+class ModelSwitchIn(_Strict):
+    """Turn the model off (answers become the gate's only) or on again, and say why."""
+
+    model_on: bool
+    reason: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=_MAX_SWITCH_REASON,
+            pattern=r"\S",
+            description="Why (kept in the audit; never a personal identity code).",
+        ),
+        AfterValidator(_no_identity_code),
+    ]
+
+
+class ModelSwitchOut(_Strict):
+    """The model's kill switch: on, or off since when, by whom and why."""
+
+    model_on: bool
+    changed: bool | None = Field(
+        default=None, description="In the answer of a switch: whether it changed the state."
+    )
+    changed_at: dt.datetime | None
+    changed_by: str | None
     reason: str | None
 
 

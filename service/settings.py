@@ -46,7 +46,12 @@ class Settings(BaseSettings):
         who asked decides (`service.authz.DecisionRule`).
     dev_keys : also accept the well-known development keys of `DEV_KEYS` (local use only).
     max_body_bytes : largest request body accepted (413 beyond it).
-    retention_days : age after which `polku audit prune` removes audit records.
+    retention_days : age in days after which retention removes audit records (default
+        1825, five years; at least 183, six months, the least the EU AI Act keeps logs).
+    scheduled_retention : run retention in the server, at start and every
+        `retention_every_hours` (default 24); off for tests that keep old rows.
+    model_switch_refresh_seconds : how often each worker reads the model's kill switch from
+        the audit database (the longest another worker answers under the old state).
     reload_policy : `manual` (only `POST /v1/admin/reload`) or `poll` (also check the
         registry's champion alias every `reload_poll_seconds`).
     load_model_on_start : load the champion in the lifespan (tests of model-less routes
@@ -68,6 +73,11 @@ class Settings(BaseSettings):
     api_requests_per_minute : API requests allowed per key and per client address
         (default 6000, 100 a second: far above one caseworker system's use, well below a
         flood). Limits are kept per worker process.
+    header_timeout_seconds : a connection whose request line and headers are not complete
+        this long after it opened (or after the first byte of a later request) is answered
+        408 and closed (default 10; `service.http_timeouts`, under `polku serve`).
+    body_timeout_seconds : the same for the body, counted from the end of the headers
+        (default 20: the largest body accepted, 64 KiB, at 3 KiB/s).
     """
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
@@ -81,7 +91,10 @@ class Settings(BaseSettings):
     caseworker_teams: dict[str, str] = Field(default_factory=dict)
     dev_keys: bool = False
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
-    retention_days: int = Field(default=365 * 5, gt=0)
+    retention_days: int = Field(default=365 * 5, ge=183)
+    scheduled_retention: bool = True
+    retention_every_hours: float = Field(default=24.0, gt=0)
+    model_switch_refresh_seconds: float = Field(default=1.0, gt=0, le=60)
     reload_policy: Literal["manual", "poll"] = "manual"
     reload_poll_seconds: float = Field(default=30.0, gt=0)
     load_model_on_start: bool = True
@@ -95,6 +108,8 @@ class Settings(BaseSettings):
     signin_attempts_per_minute: int = Field(default=10, ge=1)
     auth_failures_per_minute: int = Field(default=20, ge=1)
     api_requests_per_minute: int = Field(default=6000, ge=1)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=20.0, gt=0)
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""

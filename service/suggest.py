@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from typing import Any, Final
 
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
-from models.eligibility import EligibilityDecision, assess_eligibility
+from models.eligibility import EligibilityDecision, assess_eligibility, current_rules_version
 from models.henkilotunnus import contains_henkilotunnus, pseudonymous_key
 from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile
-from models.suggestions import RankedService
+from models.suggestions import NotSuggested, RankedService
 from service.audit import (
     AuditStore,
     AuditUnavailableError,
@@ -35,7 +34,11 @@ from service.audit import (
     utc_now,
 )
 from service.authz import DecisionRule
+from service.client_history import decisions_of
 from service.model_holder import ModelHolder, ServedModel
+from service.model_switch import DEGRADED_REASON, ModelSwitch
+from service.request_id import new_request_id
+from service.versions import Versions, catalog_version
 
 ADVICE_NOTICE: Final[dict[str, str]] = {
     "fi": "Ehdotukset ovat neuvoja: päätöksen tekee virkailija.",
@@ -54,6 +57,10 @@ class UnknownRequestError(LookupError):
 
 class DecisionForbiddenError(PermissionError):
     """The caller may not decide on this request (`service.authz.DecisionRule`)."""
+
+
+class DecisionConflictError(RuntimeError):
+    """A decision is already recorded for this request and the new one is not a correction."""
 
 
 class DecisionRejectedError(ValueError):
@@ -91,6 +98,7 @@ class EligibilityAnswer:
     language: str
     decision: EligibilityDecision
     audit: SuggestionRecord
+    versions: Versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +106,33 @@ class RecommendationAnswer:
     """A recommendation: the decision, the ranking (empty for a non-client), the versions.
 
     `catalog` is the served model's, which names the ranked services; `profile` is the one
-    the ranking was made for, which the drivers are worded for.
+    the ranking was made for, which the drivers are worded for. `not_suggested` accounts
+    for every other service of the catalog (`models.suggestions.NotSuggested`). A `degraded`
+    answer (the model is switched off) has no ranking; `open_services` are then the services
+    the client may take, in catalog order, and `degraded_reason` says why in the answer's
+    language.
     """
 
     request_id: str
     language: str
     objective: str
-    model_version: str
+    model_version: str | None
     rules_version: str
     decision: EligibilityDecision
     ranking: tuple[RankedService, ...]
     profile: ClientProfile
     catalog: Catalog
     audit: SuggestionRecord
+    versions: Versions
+    open_services: tuple[str, ...] = ()
+    degraded_reason: str | None = None
+    not_suggested: tuple[NotSuggested, ...] = ()
+    ranked_by: Objective | None = None
+
+    @property
+    def degraded(self) -> bool:
+        """The model was switched off: the gate alone answered."""
+        return self.degraded_reason is not None
 
     @property
     def notice(self) -> str:
@@ -131,6 +153,7 @@ class SuggestionService:
     audit_timeout : seconds to wait for an audit record to be durable before refusing the
         answer (`AuditUnavailableError`, a 503) rather than hanging.
     decision_rule : who may decide on whose request (default: the asker only).
+    switch : the model's kill switch (default: always on).
     """
 
     def __init__(
@@ -142,6 +165,7 @@ class SuggestionService:
         audit_timeout: float = 10.0,
         decision_rule: DecisionRule | None = None,
         input_hash_key: bytes | None = None,
+        switch: ModelSwitch | None = None,
     ) -> None:
         if len(pseudonym_key) < 16 or (input_hash_key is not None and len(input_hash_key) < 16):
             raise ValueError("the HMAC keys must be at least 16 bytes")
@@ -153,6 +177,8 @@ class SuggestionService:
         self._audit_timeout = audit_timeout
         self._decision_rule = decision_rule or DecisionRule()
         self._file_catalog: Catalog | None = None
+        self._file_catalog_version: str | None = None
+        self.switch = switch or ModelSwitch()
 
     # -- catalog -----------------------------------------------------------------------------
 
@@ -165,6 +191,28 @@ class SuggestionService:
             self._file_catalog = self._fallback_catalog()
         return self._file_catalog
 
+    # -- versions ----------------------------------------------------------------------------
+
+    def versions(self, rules_version: str | None = None) -> Versions:
+        """What an answer made now is made under (`service.versions`); `rules_version` is the
+        deciding rule set's, by default the one in force today."""
+        return self._versions_of(self.holder.current, rules_version)
+
+    def _versions_of(self, served: ServedModel | None, rules_version: str | None) -> Versions:
+        if served is not None:
+            return Versions(
+                rules_version or current_rules_version(),
+                served.version,
+                served.model_hash,
+                served.catalog_version or catalog_version(served.catalog),
+            )
+        catalog = self.catalog()
+        if self._file_catalog_version is None:
+            self._file_catalog_version = catalog_version(catalog)
+        return Versions(
+            rules_version or current_rules_version(), None, None, self._file_catalog_version
+        )
+
     # -- eligibility -------------------------------------------------------------------------
 
     def prepare_eligibility(
@@ -172,7 +220,8 @@ class SuggestionService:
     ) -> EligibilityAnswer:
         """Run the gate on a profile checked at the edge."""
         decision = assess_eligibility(checked.profile)
-        request_id = uuid.uuid4().hex
+        versions = self.versions(decision.rules_version)
+        request_id = new_request_id()
         record = SuggestionRecord(
             request_id=request_id,
             created_at=utc_now(),
@@ -181,15 +230,17 @@ class SuggestionService:
             client_key=self.client_key(checked),
             input_hash=self.input_hash({"profile": checked.sent, "language": language}),
             rules_version=decision.rules_version,
-            model_version=None,
+            model_version=versions.model_version,
             objective=None,
             language=language,
             top_k=None,
             eligible=decision.eligible,
             responsible_office=decision.responsible_office,
             ranking="[]",
+            model_hash=versions.model_hash,
+            catalog_version=versions.catalog_version,
         )
-        return EligibilityAnswer(request_id, language, decision, record)
+        return EligibilityAnswer(request_id, language, decision, record, versions)
 
     async def eligibility(
         self, checked: CheckedProfile, *, language: str, actor: str | None
@@ -217,18 +268,92 @@ class SuggestionService:
         language: str,
         actor: str | None,
     ) -> RecommendationAnswer:
-        """Decide and rank a checked profile with the served model (`NoModelError` if none)."""
+        """Decide and rank a checked profile with the served model (`NoModelError` if none);
+        while the model is switched off, the gate's answer alone (`degraded`)."""
+        if not self.switch.model_on:
+            return self._gate_only(
+                checked, top_k=top_k, objective=objective, language=language, actor=actor
+            )
         served = self.served_model()  # one read: this request keeps this model throughout
         profile = checked.profile
         try:
-            decision, ranking = served.model.recommend(profile, objective, top_k=top_k)
+            answered = served.model.answer(profile, objective, top_k=top_k)
         except RulesVersionError as exc:
             raise NoModelError(str(exc)) from None
-        if not decision.eligible:
-            ranking = []
-        request_id = uuid.uuid4().hex
-        record = SuggestionRecord(
-            request_id=request_id,
+        decision = answered.decision
+        ranking = list(answered.ranked) if decision.eligible else []
+        versions = self._versions_of(served, decision.rules_version)
+        record = self._recommendation_record(
+            checked, versions, decision, top_k, objective, language, actor, _ranking_json(ranking)
+        )
+        return RecommendationAnswer(
+            request_id=record.request_id,
+            language=language,
+            objective=objective.name,
+            model_version=served.version,
+            rules_version=decision.rules_version,
+            decision=decision,
+            ranking=tuple(ranking),
+            profile=profile,
+            catalog=served.catalog,
+            audit=record,
+            versions=versions,
+            not_suggested=answered.not_suggested,
+            ranked_by=objective,
+        )
+
+    def _gate_only(
+        self,
+        checked: CheckedProfile,
+        *,
+        top_k: int,
+        objective: Objective,
+        language: str,
+        actor: str | None,
+    ) -> RecommendationAnswer:
+        """The answer while the model is switched off: the gate, and the services open to a
+        client in catalog order (no model is asked, so none need be loaded)."""
+        decision = assess_eligibility(checked.profile)
+        catalog = self.catalog()
+        open_services: tuple[str, ...] = ()
+        if decision.eligible:
+            allowed = catalog.allowed(checked.profile)
+            open_services = tuple(s for s, ok in zip(catalog.ids, allowed, strict=True) if ok)
+        versions = self.versions(decision.rules_version)
+        record = self._recommendation_record(
+            checked, versions, decision, top_k, objective, language, actor, "[]", degraded=True
+        )
+        return RecommendationAnswer(
+            request_id=record.request_id,
+            language=language,
+            objective=objective.name,
+            model_version=versions.model_version,
+            rules_version=decision.rules_version,
+            decision=decision,
+            ranking=(),
+            profile=checked.profile,
+            catalog=catalog,
+            audit=record,
+            versions=versions,
+            open_services=open_services,
+            degraded_reason=DEGRADED_REASON[language],
+        )
+
+    def _recommendation_record(
+        self,
+        checked: CheckedProfile,
+        versions: Versions,
+        decision: EligibilityDecision,
+        top_k: int,
+        objective: Objective,
+        language: str,
+        actor: str | None,
+        ranking: str,
+        *,
+        degraded: bool = False,
+    ) -> SuggestionRecord:
+        return SuggestionRecord(
+            request_id=new_request_id(),
             created_at=utc_now(),
             kind="recommendation",
             actor=actor,
@@ -242,25 +367,16 @@ class SuggestionService:
                 }
             ),
             rules_version=decision.rules_version,
-            model_version=served.version,
+            model_version=versions.model_version,
             objective=objective.name,
             language=language,
             top_k=top_k,
             eligible=decision.eligible,
             responsible_office=decision.responsible_office,
-            ranking=_ranking_json(ranking),
-        )
-        return RecommendationAnswer(
-            request_id=request_id,
-            language=language,
-            objective=objective.name,
-            model_version=served.version,
-            rules_version=decision.rules_version,
-            decision=decision,
-            ranking=tuple(ranking),
-            profile=profile,
-            catalog=served.catalog,
-            audit=record,
+            ranking=ranking,
+            model_hash=versions.model_hash,
+            catalog_version=versions.catalog_version,
+            degraded=degraded,
         )
 
     async def recommend(
@@ -289,12 +405,17 @@ class SuggestionService:
         service_id: str | None,
         reason: str | None,
         actor: str | None,
+        corrects: bool = False,
     ) -> DecisionRecord:
         """Check a caseworker's decision against the suggestion it answers.
 
+        A request takes one decision; a later one must say it `corrects` the earlier one and
+        give its own reason (a second click is never read as a change of mind).
+
         Raises `UnknownRequestError` for an unknown request id, `DecisionForbiddenError`
         when `actor` may not decide on it (checked before anything about its content is
-        said), and `DecisionRejectedError` when the decision does not fit the suggestion.
+        said), `DecisionConflictError` for a second decision not marked as a correction, and
+        `DecisionRejectedError` when the decision does not fit the suggestion.
         """
         suggestion = self.audit.suggestion(request_id)
         if suggestion is None:
@@ -331,6 +452,17 @@ class SuggestionService:
             raise DecisionRejectedError(
                 "reason", "is needed when the decision does not follow the top suggestion"
             )
+        # Checked last, so that a malformed second decision is told what is wrong with it.
+        earlier = decisions_of(self.audit.engine, request_id)
+        if earlier and not corrects:
+            raise DecisionConflictError(
+                "a decision is already recorded for this request; to change it, send a "
+                "correction (corrects: true) with its own reason"
+            )
+        if corrects and not earlier:
+            raise DecisionRejectedError("corrects", "there is no recorded decision to correct")
+        if corrects and not reason:
+            raise DecisionRejectedError("reason", "a correction needs its own reason")
         return DecisionRecord(
             request_id=request_id,
             created_at=utc_now(),
@@ -339,6 +471,8 @@ class SuggestionService:
             service_id=service_id,
             followed_top=followed_top,
             reason=reason,
+            # What the caseworker decided on was made under the suggestion's versions.
+            **Versions.of(suggestion).as_fields(),
         )
 
     async def decide(
@@ -349,20 +483,33 @@ class SuggestionService:
         service_id: str | None,
         reason: str | None,
         actor: str | None,
+        corrects: bool = False,
     ) -> DecisionRecord:
         """`prepare_decision`, then wait until the decision is durable.
 
-        A forbidden attempt is audited (a `decision_refused` event) before it is refused.
+        A forbidden attempt is audited (a `decision_refused` event) before it is refused; a
+        correction is audited as one (a `decision_corrected` event beside the new decision).
         """
         try:
             record = self.prepare_decision(
-                request_id, choice=choice, service_id=service_id, reason=reason, actor=actor
+                request_id,
+                choice=choice,
+                service_id=service_id,
+                reason=reason,
+                actor=actor,
+                corrects=corrects,
             )
         except DecisionForbiddenError:
-            event = SecurityEventRecord(utc_now(), "decision_refused", actor, request_id)
+            event = SecurityEventRecord(
+                utc_now(), "decision_refused", actor, request_id, **self.versions().as_fields()
+            )
             await self._durable(self.audit.submit_security_event(event))
             raise
-        await self._durable(self.audit.submit_decision(record))
+        written = self.audit.submit_decision(record)
+        if corrects:
+            event = SecurityEventRecord(record.created_at, "decision_corrected", actor, request_id)
+            await self._durable(self.audit.submit_security_event(event))
+        await self._durable(written)
         return record
 
     async def _durable(self, written: Future[None]) -> None:

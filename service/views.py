@@ -7,17 +7,33 @@ import functools
 from models.catalog import Catalog
 from models.eligibility import EligibilityDecision
 from models.explanations import explain
+from models.objectives import Objective
+from service.pages.wording import not_suggested_text
 from service.schemas import (
     EligibilityOut,
     EligibilityResponse,
     Language,
+    NotSuggestedOut,
+    OpenServiceOut,
     RankedServiceOut,
     ReasonOut,
     RecommendationResponse,
     ServiceOut,
     ServicesResponse,
+    VersionsOut,
 )
 from service.suggest import EligibilityAnswer, RecommendationAnswer
+from service.versions import Versions
+
+
+def versions_out(versions: Versions) -> VersionsOut:
+    """The versions an answer was made under, as answered."""
+    return VersionsOut(
+        rules_version=versions.rules_version,
+        model_version=versions.model_version,
+        model_hash=versions.model_hash,
+        catalog_version=versions.catalog_version,
+    )
 
 
 def eligibility_out(decision: EligibilityDecision, language: str) -> EligibilityOut:
@@ -39,11 +55,13 @@ def eligibility_response(answer: EligibilityAnswer) -> EligibilityResponse:
         request_id=answer.request_id,
         language=answer.language,  # type: ignore[arg-type]
         decision=eligibility_out(answer.decision, answer.language),
+        versions=versions_out(answer.versions),
     )
 
 
 def recommendation_response(answer: RecommendationAnswer) -> RecommendationResponse:
     """The body of `POST /v1/recommendations`."""
+    objective = answer.ranked_by or Objective.parse(answer.objective)
     return RecommendationResponse(
         request_id=answer.request_id,
         model_version=answer.model_version,
@@ -58,10 +76,36 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
                 answer.catalog.get(ranked.service_id),
                 explain(ranked, answer.profile, answer.language),
                 answer.language,
+                objective,
             )
             for ranked in answer.ranking
         ],
+        not_suggested=[
+            NotSuggestedOut(
+                service_id=item.service_id,
+                name=answer.catalog.name(item.service_id, answer.language),
+                reason=item.reason,
+                text=not_suggested_text(item, answer.catalog, answer.language),
+                limits=list(item.limits),
+                rank=item.rank,
+                uplift=item.uplift,
+                uplift_low=item.uplift_low,
+                uplift_high=item.uplift_high,
+            )
+            for item in answer.not_suggested
+        ],
         notice=answer.notice,
+        versions=versions_out(answer.versions),
+        degraded=answer.degraded,
+        degraded_reason=answer.degraded_reason,
+        open_services=[
+            OpenServiceOut(
+                service_id=service.id,
+                name=service.name.get(answer.language),
+                family=service.family,
+            )
+            for service in map(answer.catalog.get, answer.open_services)
+        ],
     )
 
 
@@ -76,7 +120,7 @@ def services_response(catalog: Catalog, language: Language) -> ServicesResponse:
                 service_id=s.id,
                 name=s.name.get(language),
                 family=s.family,
-                provider=s.provider,
+                provider=s.provider.get(language),
                 # Swedish descriptions may be missing from the catalog: fall back to Finnish.
                 description=s.description.get(language) or s.description.fi,
                 duration_weeks=s.duration_weeks,

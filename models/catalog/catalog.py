@@ -80,12 +80,31 @@ class Catalog:
 
     def allowed(self, profile: ClientProfile | Mapping[str, Any]) -> np.ndarray:
         """Which services this client may take: bool array, one per service, catalog order."""
+        return self._limits.allowed(profile_facts(self._profile_columns(profile)))[0]
+
+    def failed_limits(
+        self, profile: ClientProfile | Mapping[str, Any]
+    ) -> tuple[tuple[str, ...], ...]:
+        """Per service (catalog order), the limits this client does not meet, by their
+        `ServiceLimits` field name (empty: the client may take it, as `allowed` says).
+
+        >>> closed = load_catalog().failed_limits(profile)  # doctest: +SKIP
+        >>> closed[load_catalog().index("finnish_course")]  # doctest: +SKIP
+        ('foreign_language_only',)
+        """
+        checks = self._limits.checks(profile_facts(self._profile_columns(profile)))
+        return tuple(
+            tuple(name for name, test in checks.items() if not test[0, j])
+            for j in range(len(self.services))
+        )
+
+    @staticmethod
+    def _profile_columns(profile: ClientProfile | Mapping[str, Any]) -> dict[str, np.ndarray]:
         record = profile.to_record() if isinstance(profile, ClientProfile) else profile
         missing = [c for c in LIMIT_COLUMNS if c not in record]
         if missing:
             raise KeyError(f"profile lacks field(s) the catalog limits need: {missing}")
-        columns = {c: np.asarray([record[c]]) for c in LIMIT_COLUMNS}
-        return self._limits.allowed(profile_facts(columns))[0]
+        return {c: np.asarray([record[c]]) for c in LIMIT_COLUMNS}
 
     def allowed_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Which services each row may take: bool array (n_rows, n_services), catalog order.

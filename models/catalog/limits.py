@@ -164,28 +164,44 @@ class LimitTable:
             ),
         )
 
-    def allowed(self, facts: _ProfileFacts) -> np.ndarray:
-        """(n_rows, n_services): where every limit a service sets holds."""
+    def checks(self, facts: _ProfileFacts) -> dict[str, np.ndarray]:
+        """Each limit's test, (n_rows, n_services) each, under its `ServiceLimits` field name.
+
+        A service that does not set a limit passes its test; `allowed` is all of them.
+        """
 
         def column(values: np.ndarray) -> np.ndarray:
             return np.asarray(values).reshape(-1, 1)
 
         barriers = np.column_stack([facts.barriers[flag] for flag in BARRIER_FLAGS])
         has_barrier = (barriers.astype(np.uint8) @ self.barrier_ok.astype(np.uint8)) > 0
-        return (
-            (column(facts.age) >= self.min_age)
-            & (column(facts.age) <= self.max_age)
-            & (~self.foreign_only | column(facts.foreign))
-            & (column(facts.months) >= self.min_months)
-            & (~self.partial_only | column(facts.partial))
-            & (~self.plan_only | column(facts.interest == "business_plan"))
-            & (~self.interest_only | column(facts.interest != "none"))
-            & (~self.barrier_needed | has_barrier)
-            & self.status_ok[_code_index(facts.status, LABOUR_MARKET_STATUSES)]
-            & self.benefit_ok[_code_index(facts.benefit, UNEMPLOYMENT_BENEFITS)]
-            & self.education_ok[_code_index(facts.education, EDUCATION_LEVELS)]
-            & (column(facts.level_rank) <= self.max_level)
-        )
+        return {
+            "min_age": column(facts.age) >= self.min_age,
+            "max_age": column(facts.age) <= self.max_age,
+            "foreign_language_only": ~self.foreign_only | column(facts.foreign),
+            "min_unemployment_months": column(facts.months) >= self.min_months,
+            "reduced_work_ability_only": ~self.partial_only | column(facts.partial),
+            "business_plan_required": ~self.plan_only | column(facts.interest == "business_plan"),
+            "entrepreneurship_interest_required": ~self.interest_only
+            | column(facts.interest != "none"),
+            "requires_barrier": ~self.barrier_needed | has_barrier,
+            "labour_market_statuses": self.status_ok[
+                _code_index(facts.status, LABOUR_MARKET_STATUSES)
+            ],
+            "unemployment_benefits": self.benefit_ok[
+                _code_index(facts.benefit, UNEMPLOYMENT_BENEFITS)
+            ],
+            "education_levels": self.education_ok[_code_index(facts.education, EDUCATION_LEVELS)],
+            "max_language_level": column(facts.level_rank) <= self.max_level,
+        }
+
+    def allowed(self, facts: _ProfileFacts) -> np.ndarray:
+        """(n_rows, n_services): where every limit a service sets holds."""
+        tests = iter(self.checks(facts).values())
+        out = np.array(next(tests), dtype=bool)
+        for test in tests:
+            out &= test
+        return out
 
 
 def profile_facts(columns: Mapping[str, Any]) -> _ProfileFacts:

@@ -161,7 +161,12 @@ def _service(raw: Any, position: int) -> Service:
             service_id, "family", f"unknown family {family!r}; expected one of {list(FAMILIES)}"
         )
     provider = raw.get("provider")
-    if not isinstance(provider, str) or not provider.strip():
+    if isinstance(provider, str):
+        # Snapshots of models trained before the names were translated hold one text.
+        if not provider.strip():
+            raise _fail(service_id, "provider", "is missing or empty")
+        provider = dict.fromkeys(LANGUAGES, provider)
+    elif provider is None:
         raise _fail(service_id, "provider", "is missing or empty")
     duration = raw.get("duration_weeks")
     if (
@@ -183,7 +188,7 @@ def _service(raw: Any, position: int) -> Service:
     return Service(
         id=service_id,
         family=family,
-        provider=provider.strip(),
+        provider=_text(provider, service_id, "provider", required=LANGUAGES),
         name=_text(raw.get("name"), service_id, "name", required=LANGUAGES),
         description=_text(raw.get("description"), service_id, "description", required=("fi", "en")),
         limits=_limits(raw.get("limits"), service_id),

@@ -60,8 +60,8 @@ class Service:
         Stable identifier (lowercase snake case), used in episodes and suggestions.
     family : str
         One of `FAMILIES`.
-    provider : str
-        Who delivers it (Helsinki or the partner).
+    provider : LocalizedText
+        Who delivers it (Helsinki or the partner), named in each language.
     name, description : LocalizedText
     limits : ServiceLimits
     duration_weeks : float
@@ -76,7 +76,7 @@ class Service:
 
     id: str
     family: str
-    provider: str
+    provider: LocalizedText
     name: LocalizedText
     description: LocalizedText
     limits: ServiceLimits

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pipeline.commands.options import MappingOption, fail
-from pipeline.evaluation.promotion import DEFAULT_MARGIN, DEFAULT_MIN_GROUP_EPISODES
+from pipeline.evaluation.promotion_defaults import DEFAULT_MARGIN, DEFAULT_MIN_GROUP_EPISODES
 
 
 def promote(
@@ -56,9 +56,13 @@ def promote(
 
 def models() -> None:
     """List the registered versions of polku-ranker with aliases and key metrics."""
-    from models.registry import list_versions
+    from models.registry_listing import read_versions
 
-    rows = list_versions()
+    rows = read_versions()
+    if rows is None:  # not a SQLite store: MLflow reads it (seconds of imports)
+        from models.registry import list_versions
+
+        rows = list_versions()
     if not rows:
         typer.echo("no registered versions yet: run `polku train --data DIR`")
         return

@@ -122,6 +122,8 @@ def latest_decisions(audit: pd.DataFrame) -> pd.DataFrame:
     decided = audit[audit["followed_top"].notna() & (audit["followed_top"].astype(str) != "")]
     if "kind" in decided.columns:
         decided = decided[decided["kind"].astype(str) == "recommendation"]
+    if "degraded" in decided.columns:  # the model was switched off: nothing was suggested
+        decided = decided[~_as_bool(decided["degraded"])]
     order = "decided_at" if "decided_at" in decided.columns else "created_at"
     decided = decided.assign(_order=pd.to_datetime(decided[order], errors="coerce"))
     last = decided.sort_values("_order").groupby("request_id", sort=False).tail(1)

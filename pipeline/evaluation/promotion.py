@@ -34,14 +34,10 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.effects.estimators import RatioTerms, ratio_estimate
+from pipeline.evaluation.promotion_defaults import DEFAULT_MARGIN, DEFAULT_MIN_GROUP_EPISODES
 from pipeline.evaluation.results import EvaluationSummary
 
 DEFAULT_GROUP_TOLERANCE: Final = 0.01
-# `polku promote`'s defaults: the challenger may be at most this much worse (policy value,
-# probability points / 100) at the lower end of the 95 % interval of its difference ...
-DEFAULT_MARGIN: Final = 0.01
-# ... and only groups of at least this many held-out episodes can block a promotion.
-DEFAULT_MIN_GROUP_EPISODES: Final = 200
 CRITERION: Final = "doubly_robust_paired_difference"
 # Floating-point slack for "not worse": identical models evaluate to identical values, but
 # sums in a different order may differ in the last bits.

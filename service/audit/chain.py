@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, Table, TextClause, select, text
 
 from service.audit.schema import (
     CHAINED_TABLES,
+    added_columns,
     audit_tombstones,
     chained_columns,
 )
@@ -49,9 +50,22 @@ _ENCODE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, def
 
 
 def row_content(table: Table, row: Mapping[str, Any]) -> bytes:
-    """The canonical bytes of a row's content (its columns but the id and the hash)."""
-    values = [row[name] for name in chained_columns(table)]
-    return _ENCODE([table.name, values]).encode()
+    """The canonical bytes of a row's content (its columns but the id and the hash).
+
+    Columns added to stores in use (`schema.ADDED_IN_2`) follow as a mapping of those set,
+    and only when one is: a row written before they existed has the same content as then
+    (its hash still holds), and setting or clearing one of them later changes the content.
+    """
+    base, added = _layout(table)
+    values = [row[name] for name in base]
+    extra = {name: row[name] for name in added if row.get(name) is not None}
+    return _ENCODE([table.name, values, extra] if extra else [table.name, values]).encode()
+
+
+@functools.cache
+def _layout(table: Table) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    added = added_columns(table)
+    return tuple(n for n in chained_columns(table) if n not in added), added
 
 
 def link(key: bytes, previous: str, table: Table, row: Mapping[str, Any]) -> str:

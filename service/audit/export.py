@@ -41,6 +41,13 @@ class PruneResult:
     decisions: int
     security_events: int = 0
 
+    def __add__(self, other: PruneResult) -> PruneResult:
+        return PruneResult(
+            self.suggestions + other.suggestions,
+            self.decisions + other.decisions,
+            self.security_events + other.security_events,
+        )
+
 
 def export(engine: Engine, out: Path | str) -> int:
     """Write suggestions joined with decisions to `out` (.csv, .jsonl or .parquet).
@@ -69,20 +76,31 @@ def prune(
     chain_key: bytes,
     *,
     now: dt.datetime | None = None,
+    limit: int | None = None,
 ) -> PruneResult:
     """Remove suggestions older than `older_than_days` days, with their decisions, and
-    security events as old; each removed row leaves a sealed tombstone in the hash chain."""
+    security events as old; each removed row leaves a sealed tombstone in the hash chain.
+
+    `limit` bounds one call to the oldest `limit` suggestions and `limit` security events
+    (one short transaction; call again while a table removed `limit`).
+    """
     if older_than_days < 1:
         raise ValueError("older_than_days must be at least 1")
     cutoff = naive_utc(now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=older_than_days)
-    old = select(suggestions.c.request_id).where(suggestions.c.created_at < cutoff)
-    doomed = (
-        (decisions, decisions.c.request_id.in_(old)),
-        (suggestions, suggestions.c.created_at < cutoff),
-        (security_events, security_events.c.created_at < cutoff),
-    )
+    s, e = suggestions.c, security_events.c
+    old = select(s.id).where(s.created_at < cutoff).order_by(s.id)
+    old_events = select(e.id).where(e.created_at < cutoff).order_by(e.id)
+    if limit is not None:
+        old, old_events = old.limit(limit), old_events.limit(limit)
     removed: dict[str, int] = {}
     with engine.begin() as conn:
+        doomed_ids = [int(i) for i in conn.execute(old).scalars()]
+        doomed_requests = select(s.request_id).where(s.id.in_(doomed_ids))
+        doomed = (
+            (decisions, decisions.c.request_id.in_(doomed_requests)),
+            (suggestions, s.id.in_(doomed_ids)),
+            (security_events, e.id.in_([int(i) for i in conn.execute(old_events).scalars()])),
+        )
         conn.execute(delete(audit_prune_permits))
         conn.execute(insert(audit_prune_permits).values(id=1))  # the delete triggers let it be
         for table, condition in doomed:

@@ -11,8 +11,11 @@ from sqlalchemy import Engine, func, select
 from service.audit.schema import (
     EXPORT_SOURCES,
     SUGGESTION_COLUMNS,
+    SWITCH_EVENT_COLUMNS,
     SuggestionRecord,
+    SwitchEventRecord,
     decisions,
+    model_switch_events,
     security_events,
     suggestions,
 )
@@ -31,9 +34,28 @@ def suggestion(engine: Engine, request_id: str) -> SuggestionRecord | None:
     return SuggestionRecord(**dict(zip(SUGGESTION_COLUMNS, row, strict=True)))
 
 
-def count(engine: Engine, table: Literal["suggestions", "decisions", "security_events"]) -> int:
+def latest_switch_event(engine: Engine) -> SwitchEventRecord | None:
+    """The newest switch of the model, or None (one indexed read: the switch polls it)."""
+    e = model_switch_events.c
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(*(e[n] for n in SWITCH_EVENT_COLUMNS)).order_by(e.id.desc()).limit(1)
+        ).first()
+    if row is None:
+        return None
+    return SwitchEventRecord(**dict(zip(SWITCH_EVENT_COLUMNS, row, strict=True)))
+
+
+def count(
+    engine: Engine,
+    table: Literal["suggestions", "decisions", "security_events", "model_switch_events"],
+) -> int:
     """How many records the table holds."""
-    target = {"suggestions": suggestions, "decisions": decisions}.get(table, security_events)
+    target = {
+        "suggestions": suggestions,
+        "decisions": decisions,
+        "model_switch_events": model_switch_events,
+    }.get(table, security_events)
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(target)).scalar_one())
 

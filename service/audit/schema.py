@@ -2,8 +2,10 @@
 
 Two tables: `suggestions` (one row per answered request) and `decisions` (what a caseworker
 decided, a correction being a later row), and beside them `security_events` (refused
-attempts, such as a decision on another caseworker's request). All are append-only: triggers
-refuse updates in SQLite and PostgreSQL. The joined view evaluators read (`EXPORT_COLUMNS`),
+attempts, such as a decision on another caseworker's request) and `model_switch_events`
+(a data scientist turning the model off or on; the newest row is the switch's state). All
+are append-only: triggers refuse updates in SQLite and PostgreSQL. Every row carries the
+versions it was made under (`service.versions`). The joined view evaluators read (`EXPORT_COLUMNS`),
 the export's Parquet schema and the API's record schema are all derived from these tables.
 """
 
@@ -35,6 +37,22 @@ CHOICES: Final[tuple[Choice, ...]] = ("suggested", "other", "none")
 
 metadata = MetaData()
 
+# Marks a column added to a table that already existed in stores in use: the one place each
+# schema change is listed (`service.audit.upgrade` adds the columns to an older store as it
+# opens; a migration tool takes them from here), and the chain hashes such a column only
+# when it is set, so rows written before it keep their hashes (`chain.row_content`).
+ADDED_IN_2: Final = {"added_in": 2}  # versions on every row, degraded answers
+
+
+def _versions(*, rules_added: bool) -> list[Column[object]]:
+    """The version columns of a row (`service.versions.Versions`)."""
+    names = ("rules_version", "model_version") if rules_added else ()
+    return [
+        Column(name, String(64), nullable=True, info=ADDED_IN_2)
+        for name in (*names, "model_hash", "catalog_version")
+    ]
+
+
 suggestions = Table(
     "suggestions",
     metadata,
@@ -53,6 +71,9 @@ suggestions = Table(
     Column("eligible", Boolean, nullable=False),
     Column("responsible_office", String(32), nullable=False),
     Column("ranking", Text, nullable=False),
+    *_versions(rules_added=False),
+    # The model was switched off: the answer was the gate's only (null: rows from before).
+    Column("degraded", Boolean, nullable=True, info=ADDED_IN_2),
     Column("chain_hash", String(64), nullable=True),
 )
 
@@ -73,6 +94,7 @@ decisions = Table(
     Column("service_id", String(64), nullable=True),
     Column("followed_top", Boolean, nullable=False),
     Column("reason", Text, nullable=True),
+    *_versions(rules_added=True),  # the suggestion's, copied
     Column("chain_hash", String(64), nullable=True),
 )
 
@@ -84,6 +106,24 @@ security_events = Table(
     Column("event", String(32), nullable=False),
     Column("actor", String(64), nullable=True),
     Column("request_id", String(36), nullable=True),
+    *_versions(rules_added=True),
+    Column("chain_hash", String(64), nullable=True),
+)
+
+# The model's kill switch (`service.model_switch`): who turned it off or on, when and why.
+# Never pruned: it holds no client data, and its newest row is the switch's state.
+model_switch_events = Table(
+    "model_switch_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("model_on", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("rules_version", String(64), nullable=True),
+    Column("model_version", String(64), nullable=True),
+    Column("model_hash", String(64), nullable=True),
+    Column("catalog_version", String(64), nullable=True),
     Column("chain_hash", String(64), nullable=True),
 )
 
@@ -104,7 +144,9 @@ audit_prune_permits = Table(
 )
 
 AUDIT_TABLES: Final = ("suggestions", "decisions", "security_events")
-CHAINED_TABLES: Final = (suggestions, decisions, security_events)
+"""The tables retention prunes."""
+CHAINED_TABLES: Final = (suggestions, decisions, security_events, model_switch_events)
+"""Every table of rows the writer appends, in the order a batch inserts them (parents first)."""
 # Columns the store keeps for itself: never part of a record, an export or the chain's content.
 STORE_COLUMNS: Final = ("id", "chain_hash")
 
@@ -113,6 +155,12 @@ STORE_COLUMNS: Final = ("id", "chain_hash")
 def chained_columns(table: Table) -> tuple[str, ...]:
     """The columns of `table` a row's chain hash covers (all but the store's own)."""
     return tuple(c.name for c in table.c if c.name not in STORE_COLUMNS)
+
+
+@functools.cache
+def added_columns(table: Table) -> tuple[str, ...]:
+    """The columns of `table` added to stores already in use (`ADDED_IN_2`)."""
+    return tuple(c.name for c in table.c if c.info.get("added_in"))
 
 
 def _sqlite_trigger(name: str, table: str, when: str, condition: str, message: str) -> None:
@@ -128,8 +176,18 @@ def _sqlite_trigger(name: str, table: str, when: str, condition: str, message: s
 
 # Records are never changed in place; only retention deletes (whole old records, holding a
 # permit, leaving tombstones); a row without its chain hash was not written by the writer.
-for _table in (*AUDIT_TABLES, "audit_tombstones"):
+for _table in (*AUDIT_TABLES, "model_switch_events", "audit_tombstones"):
     _sqlite_trigger(f"{_table}_append_only", _table, "UPDATE", "", "audit records are append-only")
+_sqlite_trigger(
+    "model_switch_events_no_delete", "model_switch_events", "DELETE", "", "switch events stay"
+)
+_sqlite_trigger(
+    "model_switch_events_chained_insert",
+    "model_switch_events",
+    "INSERT",
+    "WHEN NEW.chain_hash IS NULL",
+    "audit records are written only by the audit writer",
+)
 for _table in AUDIT_TABLES:
     _sqlite_trigger(
         f"{_table}_no_delete",
@@ -154,7 +212,7 @@ event.listen(
         "BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$ LANGUAGE plpgsql"
     ).execute_if(dialect="postgresql"),
 )
-for _table in AUDIT_TABLES:
+for _table in (*AUDIT_TABLES, "model_switch_events"):
     event.listen(
         metadata,
         "after_create",
@@ -169,9 +227,11 @@ for _table in AUDIT_TABLES:
 SUGGESTION_COLUMNS: Final = chained_columns(suggestions)
 DECISION_COLUMNS: Final = chained_columns(decisions)
 SECURITY_EVENT_COLUMNS: Final = chained_columns(security_events)
+SWITCH_EVENT_COLUMNS: Final = chained_columns(model_switch_events)
 
 # The joined view: each suggestion's columns, then its decision's under these names (the
-# decision's request id is the suggestion's, so it is not repeated).
+# decision's request id and versions are the suggestion's, so they are not repeated).
+_VERSION_COLUMNS: Final = ("rules_version", "model_version", "model_hash", "catalog_version")
 _DECISION_LABELS: Final = {
     "id": "decision_id",
     "created_at": "decided_at",
@@ -186,7 +246,7 @@ EXPORT_SOURCES: Final[tuple[tuple[str, Column[object], bool], ...]] = tuple(
     + [
         (_DECISION_LABELS.get(c.name, c.name), c, True)
         for c in decisions.c
-        if c.name not in ("request_id", "chain_hash")
+        if c.name not in ("request_id", "chain_hash", *_VERSION_COLUMNS)
     ]
 )
 """(name in the joined view, source column, nullable there), in view order."""
@@ -208,7 +268,8 @@ class SuggestionRecord:
 
     Its fields are `SUGGESTION_COLUMNS` (a test holds them equal). `ranking` is the JSON
     list of the services shown (id, rank, expected outcomes, uplift and interval), empty
-    for a non-client and for an eligibility request.
+    for a non-client, for an eligibility request and for a `degraded` (gate-only) answer.
+    The versions are `service.versions.Versions`' (None in rows from before they were kept).
     """
 
     request_id: str
@@ -225,6 +286,9 @@ class SuggestionRecord:
     eligible: bool
     responsible_office: str
     ranking: str
+    model_hash: str | None = None
+    catalog_version: str | None = None
+    degraded: bool | None = False
 
     def ranked_service_ids(self) -> list[str]:
         """The ids of the services shown, best first."""
@@ -235,7 +299,8 @@ class SuggestionRecord:
 class DecisionRecord:
     """What a caseworker decided for one suggestion (a correction is a later record).
 
-    Its fields are `DECISION_COLUMNS` (a test holds them equal).
+    Its fields are `DECISION_COLUMNS` (a test holds them equal); its versions are the
+    suggestion's it decides on.
     """
 
     request_id: str
@@ -245,17 +310,42 @@ class DecisionRecord:
     service_id: str | None
     followed_top: bool
     reason: str | None
+    rules_version: str | None = None
+    model_version: str | None = None
+    model_hash: str | None = None
+    catalog_version: str | None = None
 
 
-SecurityEvent = Literal["decision_refused"]
+SecurityEvent = Literal["decision_refused", "decision_corrected"]
 
 
 @dataclass(frozen=True, slots=True)
 class SecurityEventRecord:
-    """A refused attempt worth an auditor's eye (`decision_refused`: a caseworker tried to
-    decide on a request they may not decide on). Its fields are `SECURITY_EVENT_COLUMNS`."""
+    """An event worth an auditor's eye: `decision_refused` (a caseworker tried to decide on a
+    request they may not decide on) or `decision_corrected` (a decision recorded as an
+    explicit correction of an earlier one). Its fields are `SECURITY_EVENT_COLUMNS`."""
 
     created_at: dt.datetime
     event: SecurityEvent
     actor: str | None
     request_id: str | None
+    rules_version: str | None = None
+    model_version: str | None = None
+    model_hash: str | None = None
+    catalog_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchEventRecord:
+    """A data scientist turned the model off (`model_on` False: answers are the gate's only)
+    or on again, and why; with the versions served at the time. Its fields are
+    `SWITCH_EVENT_COLUMNS`."""
+
+    created_at: dt.datetime
+    actor: str
+    model_on: bool
+    reason: str
+    rules_version: str | None = None
+    model_version: str | None = None
+    model_hash: str | None = None
+    catalog_version: str | None = None

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
-from sqlalchemy import Engine, Table, create_engine, event, insert, inspect, text
+from sqlalchemy import Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
-from service.audit import chain, reads
+from service.audit import chain, reads, upgrade
 from service.audit import export as _export
 from service.audit.export import PruneResult
 from service.audit.schema import (
@@ -38,8 +38,10 @@ from service.audit.schema import (
     DecisionRecord,
     SecurityEventRecord,
     SuggestionRecord,
+    SwitchEventRecord,
     decisions,
     metadata,
+    model_switch_events,
     security_events,
     suggestions,
 )
@@ -89,6 +91,7 @@ class AuditStore:
         self._state_lock = threading.Lock()
         self._lock_path = _write_lock_path(url)
         self._lock_file: BinaryIO | None = None
+        self._write_mutex = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -147,6 +150,10 @@ class AuditStore:
         """Queue a security event; the future completes once it is committed (or failed)."""
         return self._submit(security_events, _row(record))
 
+    def submit_switch_event(self, record: SwitchEventRecord) -> Future[None]:
+        """Queue a switch of the model; the future completes once it is committed (or failed)."""
+        return self._submit(model_switch_events, _row(record))
+
     def write_suggestion(self, record: SuggestionRecord) -> None:
         """Write a suggestion and wait until it is durable."""
         self.submit_suggestion(record).result()
@@ -198,7 +205,7 @@ class AuditStore:
     def _commit(self, batch: Sequence[_Pending]) -> None:
         try:
             with self._exclusive_write(), self.engine.begin() as conn:
-                for table in (suggestions, decisions, security_events):  # parents first
+                for table in CHAINED_TABLES:  # parents first
                     rows = [p.row for p in batch if p.table is table]
                     if rows:
                         # Under the write lock: no other writer can move the head meanwhile.
@@ -222,17 +229,20 @@ class AuditStore:
         # sleeps of 1, 2, 5, 10, ... ms while another process commits, which showed up as
         # 50-100 ms tails with two workers; a blocking file lock wakes the next writer as
         # soon as the lock is free.
-        if self._lock_path is None:
-            yield
-            return
-        if self._lock_file is None:
-            fd = open_private(self._lock_path, os.O_RDWR | os.O_APPEND)
-            self._lock_file = os.fdopen(fd, "a+b")  # kept open
-        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+        # The file lock orders processes; within one, threads (the writer, retention) hold
+        # the same open file, which flock does not tell apart, so a mutex orders them.
+        with self._write_mutex:
+            if self._lock_path is None:
+                yield
+                return
+            if self._lock_file is None:
+                fd = open_private(self._lock_path, os.O_RDWR | os.O_APPEND)
+                self._lock_file = os.fdopen(fd, "a+b")  # kept open
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
 
     # -- reading, export and retention (see `reads` and `export`) ----------------------------
 
@@ -240,9 +250,16 @@ class AuditStore:
         """The suggestion answered under `request_id`, or None."""
         return reads.suggestion(self.engine, request_id)
 
-    def count(self, table: Literal["suggestions", "decisions", "security_events"]) -> int:
+    def count(
+        self,
+        table: Literal["suggestions", "decisions", "security_events", "model_switch_events"],
+    ) -> int:
         """How many records the table holds."""
         return reads.count(self.engine, table)
+
+    def latest_switch_event(self) -> SwitchEventRecord | None:
+        """The newest switch of the model (its state), or None if it was never switched."""
+        return reads.latest_switch_event(self.engine)
 
     def records(
         self,
@@ -261,10 +278,25 @@ class AuditStore:
         """Write the joined records to `out` (.csv, .jsonl or .parquet); the rows written."""
         return _export.export(self.engine, out)
 
-    def prune(self, older_than_days: int, *, now: dt.datetime | None = None) -> PruneResult:
-        """Remove suggestions older than `older_than_days` days, with their decisions."""
-        with self._exclusive_write():
-            return _export.prune(self.engine, older_than_days, self.chain_key, now=now)
+    def prune(
+        self, older_than_days: int, *, now: dt.datetime | None = None, batch: int = 5000
+    ) -> PruneResult:
+        """Remove suggestions older than `older_than_days` days, with their decisions, and
+        security events as old.
+
+        In transactions of at most `batch` records a table, taking the write lock for each:
+        answers keep being audited while a large backlog is removed.
+        """
+        now = now or dt.datetime.now(dt.UTC)
+        total = PruneResult(0, 0, 0)
+        while True:
+            with self._exclusive_write():
+                done = _export.prune(
+                    self.engine, older_than_days, self.chain_key, now=now, limit=batch
+                )
+            total += done
+            if done.suggestions < batch and done.security_events < batch:
+                return total
 
     def verify(self, heads: Mapping[str, tuple[int, str]] | None = None) -> chain.Verification:
         """Check the hash chain of every table (`service.audit.chain.verify`)."""
@@ -279,27 +311,13 @@ def _create_tables(engine: Engine, attempts: int = 3) -> None:
     """
     for attempt in range(1, attempts + 1):
         try:
-            _add_chain_columns(engine)
+            upgrade.upgrade(engine)
             metadata.create_all(engine)
             return
         except DatabaseError as error:
             if "already exists" not in str(error).lower() or attempt == attempts:
                 raise
             log.info("audit tables were created by another process; checking again")
-
-
-def _add_chain_columns(engine: Engine) -> None:
-    """Give a store made before the hash chain its `chain_hash` columns (rows before stay
-    unchained, which `verify` reports)."""
-    present = set(inspect(engine).get_table_names())
-    with engine.begin() as conn:
-        for table in CHAINED_TABLES:
-            if table.name not in present:
-                continue
-            columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
-            if "chain_hash" not in columns:
-                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN chain_hash VARCHAR(64)"))
-                log.warning("audit table %s: chain_hash column added", table.name)
 
 
 def _write_lock_path(url: str) -> Path | None:
@@ -333,6 +351,8 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
-def _row(record: SuggestionRecord | DecisionRecord | SecurityEventRecord) -> dict[str, Any]:
+def _row(
+    record: SuggestionRecord | DecisionRecord | SecurityEventRecord | SwitchEventRecord,
+) -> dict[str, Any]:
     # Shallow: every field is immutable (`dataclasses.asdict` deep-copies each value).
     return {name: getattr(record, name) for name in record.__slots__}

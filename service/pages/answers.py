@@ -27,12 +27,20 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from models.catalog import Catalog
 from models.eligibility import EligibilityDecision, Reason
-from models.explanations import explain
+from models.explanations import MIN_POINTS, explain
+from models.objectives import TARGETS, Objective
 from models.profile import DATE_FIELDS, ClientProfile
-from models.separation import WIDE_INTERVAL_SHARE
-from models.suggestions import Driver, RankedService
+from models.suggestions import (
+    NOT_SUGGESTED_REASONS,
+    Driver,
+    NotSuggested,
+    RankedService,
+    TargetEffect,
+)
 from service.audit import DecisionRecord
+from service.client_history import EarlierAnswer
 from service.pages import i18n
+from service.pages.wording import certainty_notes, harm_warnings, not_suggested_text
 
 KEEP_SECONDS: Final = 4 * 60 * 60
 COOKIE_NAME: Final = "polku_answer"
@@ -80,6 +88,8 @@ class PageAnswer:
     model_version: str | None
     decision: EligibilityDecision
     decisions: list[DecisionRecord] = field(default_factory=list)
+    degraded: bool = False  # the model was switched off: the gate alone answered
+    not_suggested: tuple[NotSuggested, ...] = ()
 
     @property
     def can_decide(self) -> bool:
@@ -104,9 +114,16 @@ def shown_ranking(
             p_above_zero=r.p_above_zero,
             p_above_next=r.p_above_next,
             wide_interval=r.wide_interval,
+            by_target=r.by_target,
         )
         for r in ranking
     )
+
+
+def _r(value: float | None) -> float | None:
+    # Four decimals (a hundredth of a percentage point, finer than shown) keep the cookie
+    # under the 4 kB a browser keeps.
+    return None if value is None else round(value, 4)
 
 
 def _fernet(secret: bytes) -> Fernet:
@@ -127,6 +144,7 @@ def seal(answer: PageAnswer, secret: bytes) -> str:
         "j": answer.objective,
         "k": answer.top_k,
         "m": answer.model_version,
+        "x": answer.degraded,
         "g": _sealed_decision(answer.decision),
         "s": None
         if answer.ranking is None
@@ -134,17 +152,40 @@ def seal(answer: PageAnswer, secret: bytes) -> str:
             [
                 r.service_id,
                 r.rank,
-                r.expected_with,
-                r.expected_without,
-                r.uplift,
-                r.uplift_low,
-                r.uplift_high,
-                [[d.factor, d.uplift_without] for d in r.drivers],
-                r.p_above_zero,
-                r.p_above_next,
+                _r(r.expected_with),
+                _r(r.expected_without),
+                _r(r.uplift),
+                _r(r.uplift_low),
+                _r(r.uplift_high),
+                [[d.factor, _r(d.uplift_without)] for d in r.drivers],
+                _r(r.p_above_zero),
+                _r(r.p_above_next),
                 r.wide_interval,
+                [
+                    [
+                        TARGETS.index(e.target),
+                        _r(e.expected_with),
+                        _r(e.expected_without),
+                        _r(e.uplift),
+                        _r(e.uplift_low),
+                        _r(e.uplift_high),
+                    ]
+                    for e in r.by_target
+                ],
             ]
             for r in answer.ranking
+        ],
+        "n": [
+            [
+                n.service_id,
+                NOT_SUGGESTED_REASONS.index(n.reason),
+                list(n.limits),
+                n.rank,
+                _r(n.uplift),
+                _r(n.uplift_low),
+                _r(n.uplift_high),
+            ]
+            for n in answer.not_suggested
         ],
         "d": [
             [
@@ -193,6 +234,10 @@ def unseal(token: str, secret: bytes, *, request_id: str, owner: str) -> PageAns
                 p_above_zero=s[8] if len(s) > 8 else None,
                 p_above_next=s[9] if len(s) > 9 else None,
                 wide_interval=bool(s[10]) if len(s) > 10 else False,
+                by_target=tuple(
+                    TargetEffect(TARGETS[e[0]], e[1], e[2], e[3], e[4], e[5])
+                    for e in (s[11] if len(s) > 11 else ())
+                ),
             )
             for s in payload["s"]
         )
@@ -219,6 +264,19 @@ def unseal(token: str, secret: bytes, *, request_id: str, owner: str) -> PageAns
         model_version=payload["m"],
         decision=_unsealed_decision(payload["g"]),
         decisions=decisions,
+        degraded=bool(payload.get("x", False)),
+        not_suggested=tuple(
+            NotSuggested(
+                service_id=n[0],
+                reason=NOT_SUGGESTED_REASONS[n[1]],
+                limits=tuple(n[2]),
+                rank=n[3],
+                uplift=n[4],
+                uplift_low=n[5],
+                uplift_high=n[6],
+            )
+            for n in payload.get("n", ())
+        ),
     )
 
 
@@ -246,8 +304,18 @@ def _unsealed_decision(sealed: list[Any]) -> EligibilityDecision:
     )
 
 
-def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, Any]:
-    """Everything the answer template shows, worded in `lang`."""
+def answer_view(
+    answer: PageAnswer,
+    catalog: Catalog,
+    lang: str,
+    history: list[EarlierAnswer] | None = None,
+    viewer: str | None = None,
+) -> dict[str, Any]:
+    """Everything the answer template shows, worded in `lang`.
+
+    `history` are the client's earlier answers from the audit store (newest first), worded
+    with `viewer` (the signed-in caseworker) as "you".
+    """
     decision = answer.decision
     view: dict[str, Any] = {
         "request_id": answer.request_id,
@@ -260,16 +328,29 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
         "model_version": answer.model_version,
         "objective": i18n.value_label("objective", answer.objective, lang),
         "model_missing": answer.ranking is None,
+        "model_off": answer.degraded,
         "services": [],
         "can_decide": answer.can_decide,
-        "decisions": [_decision_view(d, catalog, lang) for d in answer.decisions],
+        # A request takes one decision; every later one was recorded as its correction.
+        "decisions": [
+            _decision_view(d, catalog, lang, correction=i > 0)
+            for i, d in enumerate(answer.decisions)
+        ],
+        "decided": bool(answer.decisions),
+        "why_not": _why_not_groups(answer.not_suggested, catalog, lang),
+        "why_not_count": len(answer.not_suggested),
+        "history": None
+        if history is None
+        else [_history_view(h, catalog, lang, viewer) for h in history],
     }
     ranking = answer.ranking or ()
     if not ranking:
         return view
+    objective = Objective.parse(answer.objective)
     scale = max(0.05, *(max(abs(r.uplift_low), abs(r.uplift_high), abs(r.uplift)) for r in ranking))
     for ranked in ranking:
         service = catalog.get(ranked.service_id)
+        drivers = explain(ranked, answer.profile, lang)
         view["services"].append(
             {
                 "id": service.id,
@@ -289,18 +370,29 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
                     low=i18n.points(ranked.uplift_low, lang),
                     high=i18n.points(ranked.uplift_high, lang),
                 ),
-                "drivers": [d.text for d in explain(ranked, answer.profile, lang)],
+                "drivers_up": [d.text for d in drivers if d.raises and not d.negligible],
+                "drivers_down": [d.text for d in drivers if not d.raises and not d.negligible],
+                "drivers_hardly": [d.text for d in drivers if d.negligible],
+                "drivers_small": any(d.small for d in drivers),
+                "effects": [_effect_view(e, objective, lang) for e in ranked.by_target],
+                "harm": harm_warnings(ranked, objective, lang),
                 "certainty": certainty_notes(ranked, lang),
+                "capacity": i18n.ui("capacity", lang, n=service.monthly_capacity),
+                # The allocation's places-left figure goes here once it is reported.
+                "places_left": None,
                 # Swedish descriptions may be missing from the catalog: Finnish stands in,
                 # marked as Finnish for screen readers.
                 "description": service.description.get(lang) or service.description.fi,
                 "description_lang": lang if service.description.get(lang) else "fi",
-                "provider": service.provider,
+                "provider": service.provider.get(lang),
                 "length": i18n.weeks(service.duration_weeks, lang),
                 "limits": i18n.limit_lines(service.limits, lang),
                 "languages": ", ".join(service.languages),
             }
         )
+    view["drivers_small_note"] = i18n.ui(
+        "drivers_small", lang, points=i18n.number(MIN_POINTS, lang)
+    )
     shown = {r.service_id for r in ranking}
     view["other_services"] = sorted(
         ({"id": s.id, "name": s.name.get(lang)} for s in catalog.services if s.id not in shown),
@@ -309,25 +401,72 @@ def answer_view(answer: PageAnswer, catalog: Catalog, lang: str) -> dict[str, An
     return view
 
 
-def certainty_notes(ranked: RankedService, lang: str) -> list[dict[str, str]]:
-    """What the page says about how far the model can tell this service apart, in `lang`.
+def _why_not_groups(
+    items: tuple[NotSuggested, ...], catalog: Catalog, lang: str
+) -> list[dict[str, Any]]:
+    """The services left out, grouped by reason (ranked lower first, in rank order)."""
+    groups = []
+    for reason in NOT_SUGGESTED_REASONS:
+        entries = [
+            {
+                "id": item.service_id,
+                "name": catalog.name(item.service_id, lang),
+                "text": not_suggested_text(item, catalog, lang),
+            }
+            for item in items
+            if item.reason == reason and item.service_id in catalog.ids
+        ]
+        if entries:
+            groups.append(
+                {
+                    "kind": reason,
+                    "heading": i18n.ui(f"why_not_group_{reason}", lang),
+                    "entries": entries,
+                }
+            )
+    return groups
 
-    Each note has a `kind` (for styling and tests) and its `text`: the chance that the
-    service beats no service, and warnings when it cannot be told from no service or from
-    the next ranked one, or when its interval is too wide to mean much.
-    """
-    notes = []
-    if ranked.p_above_zero is not None:
-        chance = i18n.percent(ranked.p_above_zero, lang)
-        notes.append({"kind": "chance", "text": i18n.ui("p_above_zero", lang, p=chance)})
-        if not ranked.distinct_from_no_service:
-            notes.append({"kind": "not_distinct_none", "text": i18n.ui("not_distinct_none", lang)})
-    if ranked.distinct_from_next is False:
-        notes.append({"kind": "not_distinct_next", "text": i18n.ui("not_distinct_next", lang)})
-    if ranked.wide_interval:
-        share = round(100 * WIDE_INTERVAL_SHARE)
-        notes.append({"kind": "wide", "text": i18n.ui("wide_interval", lang, points=share)})
-    return notes
+
+def _effect_view(effect: TargetEffect, objective: Objective, lang: str) -> dict[str, Any]:
+    return {
+        "target": effect.target,
+        "label": i18n.value_label("objective", effect.target, lang),
+        "ranked_by": any(t == effect.target and w > 0 for t, w in objective.weights),
+        "uplift": i18n.points(effect.uplift, lang),
+        "low": i18n.points(effect.uplift_low, lang),
+        "high": i18n.points(effect.uplift_high, lang),
+        "harmful": effect.credibly_harmful,
+    }
+
+
+def _history_view(
+    earlier: EarlierAnswer, catalog: Catalog, lang: str, viewer: str | None
+) -> dict[str, Any]:
+    def name(service_id: str | None) -> str:
+        if service_id is None:
+            return i18n.ui("decision_none", lang)
+        return catalog.name(service_id, lang) if service_id in catalog.ids else service_id
+
+    if earlier.kind != "recommendation":
+        what = i18n.ui("history_eligibility", lang)
+    elif not earlier.eligible:
+        what = i18n.ui("history_not_client", lang)
+    else:
+        what = i18n.ui(
+            "history_suggested", lang, names=", ".join(name(s) for s in earlier.suggested[:3])
+        )
+    if earlier.decisions:
+        decided = "; ".join(name(service_id) for _, _, service_id in earlier.decisions)
+        outcome = i18n.ui("history_decided", lang, what=decided)
+    else:
+        outcome = i18n.ui("history_undecided", lang)
+    who = "history_you" if viewer is not None and earlier.actor == viewer else "history_other"
+    return {
+        "at": earlier.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "what": what,
+        "outcome": outcome,
+        "who": i18n.ui(who, lang),
+    }
 
 
 def uplift_bar(ranked: RankedService, scale: float) -> dict[str, float]:
@@ -354,7 +493,9 @@ def uplift_bar(ranked: RankedService, scale: float) -> dict[str, float]:
     }
 
 
-def _decision_view(record: DecisionRecord, catalog: Catalog, lang: str) -> dict[str, Any]:
+def _decision_view(
+    record: DecisionRecord, catalog: Catalog, lang: str, *, correction: bool = False
+) -> dict[str, Any]:
     name = (
         catalog.name(record.service_id, lang)
         if record.service_id is not None and record.service_id in catalog.ids
@@ -365,4 +506,5 @@ def _decision_view(record: DecisionRecord, catalog: Catalog, lang: str) -> dict[
         "service": name,
         "followed_top": record.followed_top,
         "reason": record.reason,
+        "correction": correction,
     }

@@ -8,10 +8,12 @@ and barriers. The henkilötunnus is read once and never written back into a form
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from models.eligibility import load_rule_sets
 from models.henkilotunnus import contains_henkilotunnus
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS
 from models.profile import (
@@ -98,7 +100,8 @@ GROUPS: Final[tuple[tuple[str, tuple[FormInput, ...]], ...]] = (
             _input("experiment_client_since", "date", min="2021-03-01"),
             _input("previous_services", "number"),
             _input("last_service_date", "date", min="2000-01-01"),
-            # Missing means today in the register; on the form the caseworker confirms it.
+            # Missing means today in the register; on the form the caseworker confirms it,
+            # within the experiment window (bounds from the rules: `experiment_window`).
             _input("assessment_date", "date", required=True),
         ),
     ),
@@ -128,8 +131,31 @@ OPTIONS: Final = (
 FORM_FIELDS: Final = tuple(spec.name for _, specs in GROUPS for spec in specs)
 
 
+@functools.cache
+def experiment_window() -> tuple[dt.date, dt.date]:
+    """The first and last assessment day the gate's rule sets cover (their periods' union):
+    the one source of the window the assessment date field states and is bounded by."""
+    sets = load_rule_sets()
+    return min(s.period_start for s in sets), max(s.period_end for s in sets)
+
+
+def default_assessment_date(today: dt.date) -> dt.date:
+    """Today, or the nearest day inside the experiment window (outside it nobody is a client)."""
+    start, end = experiment_window()
+    return min(max(today, start), end)
+
+
+def field_attrs(spec: FormInput) -> dict[str, str]:
+    """The input's HTML attributes; the assessment date is bounded by the experiment window."""
+    if spec.name != "assessment_date":
+        return spec.attrs
+    start, end = experiment_window()
+    return {**spec.attrs, "min": start.isoformat(), "max": end.isoformat()}
+
+
 def default_values(today: dt.date) -> dict[str, str]:
-    """What a fresh form shows: Helsinki, Finnish, registered, unemployed, no barriers known."""
+    """What a fresh form shows: Helsinki, Finnish, registered, unemployed, no barriers known,
+    and the assessment date `default_assessment_date(today)`."""
     values: dict[str, str] = {
         "home_municipality": HELSINKI_MUNICIPALITY,
         "mother_tongue": "fi",
@@ -137,7 +163,7 @@ def default_values(today: dt.date) -> dict[str, str]:
         "registered_jobseeker": "true",
         "labour_market_status": "unemployed",
         "unemployment_benefit": "labour_market_subsidy",
-        "assessment_date": today.isoformat(),
+        "assessment_date": default_assessment_date(today).isoformat(),
         "objective": DEFAULT_OBJECTIVE,
         "top_k": str(DEFAULT_TOP_K),
     }

@@ -9,6 +9,7 @@ a suggestion from `models.explanations`: one source for each text.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import string
@@ -76,10 +77,17 @@ def field_label(name: str, lang: str) -> str:
     return label
 
 
-def field_help(name: str, lang: str) -> str | None:
-    """The help text of a form field, if it has one."""
+def field_help(name: str, lang: str, **values: object) -> str | None:
+    """The help text of a form field, if it has one, with its `{name}` placeholders filled."""
     help_text: str | None = texts(lang)["fields"][name].get("help")
+    if help_text is not None and values and placeholders(help_text):
+        return help_text.format(**values)
     return help_text
+
+
+def date_text(day: dt.date, lang: str) -> str:
+    """A date the way the language writes it (1.3.2021 in Finnish and Swedish)."""
+    return day.isoformat() if lang == "en" else f"{day.day}.{day.month}.{day.year}"
 
 
 def value_label(field_name: str, value: str, lang: str) -> str:
@@ -107,6 +115,11 @@ def _number(text: str, lang: str) -> str:
     return text.replace(".", texts(lang)["numbers"]["decimal_mark"])
 
 
+def number(value: float, lang: str) -> str:
+    """A plain number with the language's decimal mark (0,5 in Finnish and Swedish)."""
+    return _number(f"{value:g}", lang)
+
+
 def percent(probability: float, lang: str) -> str:
     """A probability as a whole percentage, the way each language writes it."""
     written: str = texts(lang)["numbers"]["percent"]
@@ -131,41 +144,82 @@ def _list(values: tuple[str, ...], field_name: str, lang: str) -> str:
     return ", ".join(value_label(field_name, v, lang).lower() for v in values)
 
 
-def limit_lines(limits: ServiceLimits, lang: str) -> list[str]:
-    """Who may take a service, one plain sentence per limit (empty: open to everyone)."""
+# The `ServiceLimits` fields in the order their sentences are shown; an age range is one.
+_LIMIT_ORDER: tuple[str, ...] = (
+    "min_age",
+    "max_age",
+    "foreign_language_only",
+    "min_unemployment_months",
+    "reduced_work_ability_only",
+    "business_plan_required",
+    "entrepreneurship_interest_required",
+    "requires_barrier",
+    "labour_market_statuses",
+    "unemployment_benefits",
+    "education_levels",
+    "max_language_level",
+)
+_VALUE_LIMITS: dict[str, str] = {
+    "labour_market_statuses": "labour_market_status",
+    "unemployment_benefits": "unemployment_benefit",
+    "education_levels": "education_level",
+}
+
+
+def limit_line(limits: ServiceLimits, name: str, lang: str) -> str | None:
+    """The sentence of one limit (a `ServiceLimits` field name); None when it is not set."""
     words: dict[str, str] = texts(lang)["limits"]
-    lines: list[str] = []
-    if limits.min_age is not None and limits.max_age is not None:
-        lines.append(words["age_between"].format(min_age=limits.min_age, max_age=limits.max_age))
-    elif limits.min_age is not None:
-        lines.append(words["age_at_least"].format(min_age=limits.min_age))
-    elif limits.max_age is not None:
-        lines.append(words["age_at_most"].format(max_age=limits.max_age))
-    if limits.foreign_language_only:
-        lines.append(words["foreign_language_only"])
-    if limits.min_unemployment_months:
-        lines.append(words["min_unemployment_months"].format(n=limits.min_unemployment_months))
-    for flag in (
+    if name in ("min_age", "max_age"):
+        if limits.min_age is not None and limits.max_age is not None:
+            return words["age_between"].format(min_age=limits.min_age, max_age=limits.max_age)
+        if limits.min_age is not None:
+            return words["age_at_least"].format(min_age=limits.min_age)
+        if limits.max_age is not None:
+            return words["age_at_most"].format(max_age=limits.max_age)
+        return None
+    if name == "foreign_language_only":
+        return words[name] if limits.foreign_language_only else None
+    if name == "min_unemployment_months":
+        n = limits.min_unemployment_months
+        return words[name].format(n=n) if n else None
+    if name in (
         "reduced_work_ability_only",
         "business_plan_required",
         "entrepreneurship_interest_required",
     ):
-        if getattr(limits, flag):
-            lines.append(words[flag])
-    if limits.requires_barrier:
+        return words[name] if getattr(limits, name) else None
+    if name == "requires_barrier":
+        if not limits.requires_barrier:
+            return None
         names = ", ".join(field_label(flag, lang).lower() for flag in limits.requires_barrier)
-        lines.append(words["requires_barrier"].format(names=names))
-    for key, field_name in (
-        ("labour_market_statuses", "labour_market_status"),
-        ("unemployment_benefits", "unemployment_benefit"),
-        ("education_levels", "education_level"),
-    ):
-        allowed: tuple[str, ...] = getattr(limits, key)
-        if allowed:
-            lines.append(f"{field_label(field_name, lang)}: {_list(allowed, field_name, lang)}")
-    if limits.max_language_level is not None:
+        return words["requires_barrier"].format(names=names)
+    if name in _VALUE_LIMITS:
+        allowed: tuple[str, ...] = getattr(limits, name)
+        field_name = _VALUE_LIMITS[name]
+        return (
+            f"{field_label(field_name, lang)}: {_list(allowed, field_name, lang)}"
+            if allowed
+            else None
+        )
+    if name == "max_language_level":
+        if limits.max_language_level is None:
+            return None
         level = value_label("language_level", limits.max_language_level, lang)
-        lines.append(words["max_language_level"].format(level=level))
+        return words["max_language_level"].format(level=level)
+    raise KeyError(f"no wording for the limit {name!r}")
+
+
+def limit_lines(
+    limits: ServiceLimits, lang: str, names: tuple[str, ...] = _LIMIT_ORDER
+) -> list[str]:
+    """Who may take a service, one plain sentence per limit of `names` it sets (all by
+    default; empty: open to everyone)."""
+    lines: list[str] = []
+    for name in _LIMIT_ORDER:
+        if name in names:
+            line = limit_line(limits, name, lang)
+            if line is not None and line not in lines:
+                lines.append(line)
     return lines
 
 

@@ -19,14 +19,16 @@ from typing import Any, Final
 import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
 from models.catalog import Catalog, load_catalog
 from models.henkilotunnus import contains_henkilotunnus
 from models.objectives import Objective
 from models.profile_validation import ProfileValidationError
-from service.audit import AuditUnavailableError
+from service.audit import AuditUnavailableError, DecisionRecord
 from service.auth import AccessLimits, client_address, key_digest
+from service.client_history import EarlierAnswer, client_history, decisions_of
 from service.errors import redact
 from service.pages import answers as answers_module
 from service.pages import form as profile_form
@@ -44,6 +46,7 @@ from service.pages.session import (
     write_session,
 )
 from service.suggest import (
+    DecisionConflictError,
     DecisionForbiddenError,
     DecisionRejectedError,
     NoModelError,
@@ -154,7 +157,8 @@ def _render(
             session=session,
             t=lambda key, **values: i18n.ui(key, lang, **values),
             label=lambda name: i18n.field_label(name, lang),
-            help=lambda name: i18n.field_help(name, lang),
+            help=lambda name: i18n.field_help(name, lang, **_window_words(lang)),
+            attrs=profile_form.field_attrs,
             value_label=lambda name, value: i18n.value_label(name, value, lang),
             **context,
         )
@@ -162,6 +166,11 @@ def _render(
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     write_session(request, response, session)
     return response
+
+
+def _window_words(lang: str) -> dict[str, str]:
+    start, end = profile_form.experiment_window()
+    return {"start": i18n.date_text(start, lang), "end": i18n.date_text(end, lang)}
 
 
 def _here(request: Request) -> str:
@@ -303,9 +312,14 @@ async def assess(request: Request) -> Response:
                 profile=checked.profile,
                 objective=answer.objective,
                 top_k=top_k,
-                ranking=answers_module.shown_ranking(answer.ranking, checked.profile),
-                model_version=answer.model_version,
+                # Switched off: shown as an answer without suggestions, and said so.
+                ranking=None
+                if answer.degraded
+                else answers_module.shown_ranking(answer.ranking, checked.profile),
+                model_version=None if answer.degraded else answer.model_version,
                 decision=answer.decision,
+                degraded=answer.degraded,
+                not_suggested=answer.not_suggested,
             )
         except NoModelError:
             assessed = await suggestions.eligibility(
@@ -353,12 +367,18 @@ def _answer_page(
     catalog = _catalog_for(request, held)
     if catalog is None:
         return _gone(request, session)
+    recorded_decisions = _recorded_decisions(request, held.request_id)
+    if recorded_decisions is not None:
+        held.decisions = recorded_decisions  # the audit store's, whoever recorded them
+    view = answers_module.answer_view(
+        held, catalog, session.lang, _history(request, held.request_id), session.label
+    )
     return _render(
         request,
         session,
         "page.html",
         {
-            "answer": answers_module.answer_view(held, catalog, session.lang),
+            "answer": view,
             "decision_error": decision_error,
             "decision_field": decision_field,
             # Never re-rendered: a value holding an identity code (a refused reason).
@@ -368,6 +388,27 @@ def _answer_page(
         },
         status_code,
     )
+
+
+def _history(request: Request, request_id: str) -> list[EarlierAnswer] | None:
+    """The client's earlier answers, found by the pseudonymous key the audit store holds for
+    this answer (read-only; None when the store cannot be read)."""
+    store = _suggestions(request).audit
+    try:
+        shown = store.suggestion(request_id)
+        if shown is None:
+            return None
+        return client_history(store.engine, shown.client_key, before=request_id)
+    except SQLAlchemyError:
+        return None
+
+
+def _recorded_decisions(request: Request, request_id: str) -> list[DecisionRecord] | None:
+    """The decisions the audit store holds for the answer (None when it cannot be read)."""
+    try:
+        return decisions_of(_suggestions(request).audit.engine, request_id)
+    except SQLAlchemyError:
+        return None
 
 
 def _gone(request: Request, session: PageSession) -> HTMLResponse:
@@ -414,6 +455,7 @@ async def record_decision(request: Request, reference: str) -> Response:
     picked = posted.get("choice", "")
     service_id: str | None
     reason = posted.get("reason", "").strip() or None
+    corrects = posted.get("corrects") == "1"
     if picked.startswith("suggested:"):
         choice, service_id = "suggested", picked.removeprefix("suggested:")
     elif picked == "other":
@@ -447,11 +489,23 @@ async def record_decision(request: Request, reference: str) -> Response:
             service_id=service_id,
             reason=reason,
             actor=session.label,
+            corrects=corrects,
+        )
+    except DecisionConflictError:
+        return _answer_page(
+            request,
+            session,
+            held,
+            decision_error="already_decided",
+            decision_field="choice",
+            posted=posted,
+            status_code=409,
         )
     except DecisionRejectedError as exc:
         key, where = {
-            "reason": ("reason_needed", "reason"),
+            "reason": ("correction_reason_needed" if corrects else "reason_needed", "reason"),
             "service_id": ("pick_needed", "choice"),
+            "corrects": ("nothing_to_correct", "choice"),
         }.get(exc.field, ("not_decidable", "choice"))
         return _answer_page(
             request,
@@ -475,8 +529,9 @@ async def record_decision(request: Request, reference: str) -> Response:
             request, session, held, decision_error="audit_down", posted=posted, status_code=503
         )
     held.decisions.append(record)
+    # Land on the confirmation, not at the top of a long page.
     response = _redirect(
-        request, session, f"{answers_module.answer_path(held.request_id)}?recorded=1"
+        request, session, f"{answers_module.answer_path(held.request_id)}?recorded=1#recorded"
     )
     _hold_answer(request, response, held)
     return response

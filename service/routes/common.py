@@ -23,7 +23,9 @@ BODY: Final[dict[int | str, dict[str, Any]]] = {
     413: {"model": ErrorOut, "description": "Request body too large."},
     422: {
         "model": ValidationErrorOut,
-        "description": "Invalid request: field paths and messages, never the values sent.",
+        "description": "Invalid request: field paths and messages, never the values sent. A "
+        "body that is not JSON in UTF-8 is one entry at `body` of type `json_invalid` "
+        "(answered after the key is checked).",
     },
 }
 QUERY: Final[dict[int | str, dict[str, Any]]] = {

@@ -1,4 +1,4 @@
-"""`POST /v1/decisions`: what the caseworker decided (append-only; a correction is new)."""
+"""`POST /v1/decisions`: what the caseworker decided (append-only; a correction says so)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 
 from service.deps import Caseworker, SuggestionsDep
 from service.routes.common import AUDIT_DOWN, AUTH, BODY
 from service.schemas import DecisionIn, DecisionOut, ErrorOut
+from service.suggest import DecisionConflictError
+from service.versions import Versions
+from service.views import versions_out
 
 router = APIRouter(prefix="/v1", tags=["caseworker"])
 
@@ -24,24 +28,36 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
     }
 }
 
+ALREADY_DECIDED: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorOut,
+        "description": "A decision is already recorded for this request and this one does "
+        "not say it `corrects` it.",
+    }
+}
+
 
 @router.post(
     "/decisions",
     response_model=DecisionOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH, **BODY, **NOT_YOURS, **NOT_FOUND, **AUDIT_DOWN},
+    responses={**AUTH, **BODY, **NOT_YOURS, **NOT_FOUND, **ALREADY_DECIDED, **AUDIT_DOWN},
 )
 async def record_decision(
     body: DecisionIn, principal: Caseworker, suggestions: SuggestionsDep
-) -> DecisionOut:
+) -> DecisionOut | JSONResponse:
     """Record the caseworker's decision for an answered recommendation they asked for."""
-    record = await suggestions.decide(
-        body.request_id,
-        choice=body.choice,
-        service_id=body.service_id,
-        reason=body.reason,
-        actor=principal.label,
-    )
+    try:
+        record = await suggestions.decide(
+            body.request_id,
+            choice=body.choice,
+            service_id=body.service_id,
+            reason=body.reason,
+            actor=principal.label,
+            corrects=body.corrects,
+        )
+    except DecisionConflictError as exc:
+        return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
     return DecisionOut(
         request_id=record.request_id,
         recorded_at=record.created_at.replace(tzinfo=dt.UTC),  # the store's UTC, said so
@@ -49,4 +65,6 @@ async def record_decision(
         service_id=record.service_id,
         followed_top=record.followed_top,
         reason=record.reason,
+        versions=versions_out(Versions.of(record)),
+        corrects=body.corrects,
     )

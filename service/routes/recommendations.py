@@ -20,10 +20,15 @@ router = APIRouter(prefix="/v1", tags=["caseworker"])
 async def recommend(
     body: RecommendationRequest, principal: Caseworker, suggestions: SuggestionsDep
 ) -> RecommendationResponse:
-    """Rank the services this client may take by their expected effect, with reasons."""
+    """Rank the services this client may take by their expected effect, with reasons.
+
+    While a data scientist has switched the model off, the answer is `degraded`: the gate's
+    decision and the services open to the client, unranked (no model is needed).
+    """
     # async def on purpose: scoring is short and CPU-bound, so running it on the event loop
     # one request at a time beats threads contending for the GIL.
-    suggestions.served_model()  # no model: answer 503 before checking the profile
+    if suggestions.switch.model_on:
+        suggestions.served_model()  # no model: answer 503 before checking the profile
     answer = await suggestions.recommend(
         checked_profile(body.profile),
         top_k=body.top_k,

@@ -339,3 +339,41 @@ def test_recommend_says_whether_each_service_can_be_told_apart(
             else:
                 assert r.p_above_next is not None
                 assert (r.p_above_next > 0.5) == (r.uplift > after.uplift)
+
+
+def test_answer_ranks_as_recommend_and_accounts_for_every_catalog_service(
+    tiny_model: PolkuModel,
+) -> None:
+    from models.objectives import TARGETS, Objective
+
+    # The A1 speaker: the Finnish course must be reachable from the answer.
+    profile = base_profile(language_level="A1", mother_tongue="so", immigrant=True)
+    for objective in (*TARGETS, "employment_or_education_6m=0.5,employment_12m=0.5"):
+        parsed = Objective.parse(objective)
+        decision, ranked = tiny_model.recommend(profile, parsed, top_k=3)
+        answer = tiny_model.answer(profile, parsed, top_k=3)
+        assert answer.decision == decision
+        assert [r.service_id for r in answer.ranked] == [r.service_id for r in ranked]
+        assert [r.uplift for r in answer.ranked] == [r.uplift for r in ranked]
+        ids = [r.service_id for r in answer.ranked] + [n.service_id for n in answer.not_suggested]
+        assert sorted(ids) == sorted(tiny_model.catalog.ids)
+        _, every = tiny_model.recommend(profile, parsed)
+        lower = [n for n in answer.not_suggested if n.reason == "ranked_lower"]
+        assert [(n.service_id, n.rank, n.uplift) for n in lower] == [
+            (r.service_id, r.rank, r.uplift) for r in every[3:]
+        ]
+        for r in answer.ranked:
+            assert [e.target for e in r.by_target] == list(TARGETS)
+            if len(parsed.weights) == 1:  # the ranked target's effect is the suggestion's own
+                [own] = [e for e in r.by_target if e.target == objective]
+                assert (own.uplift, own.uplift_low, own.uplift_high) == (
+                    r.uplift,
+                    r.uplift_low,
+                    r.uplift_high,
+                )
+        closed = [n for n in answer.not_suggested if n.reason == "closed"]
+        assert all(n.limits for n in closed)
+    outside = base_profile(home_municipality="049")
+    refused = tiny_model.answer(outside)
+    assert refused.ranked == ()
+    assert {n.reason for n in refused.not_suggested} == {"not_a_client"}

@@ -338,3 +338,31 @@ def test_from_snapshot_validates_like_the_file(services_catalog: Catalog) -> Non
         Catalog.from_snapshot(snapshot)
     with pytest.raises(CatalogError, match="version"):
         Catalog.from_snapshot({"services": []})
+
+
+def test_provider_names_are_in_every_language_and_old_snapshots_still_load(
+    services_catalog: Catalog,
+) -> None:
+    debt = services_catalog.get("debt_advice").provider
+    assert debt.fi.startswith("Valtion oikeusaputoimistot")
+    assert debt.sv.startswith("Statens rättshjälpsbyråer")
+    assert debt.en.startswith("State legal aid offices")
+    assert all(s.provider.fi and s.provider.sv and s.provider.en for s in services_catalog.services)
+    # A model trained before the names were translated holds one text per provider.
+    snapshot = services_catalog.to_snapshot()
+    for raw in snapshot["services"]:
+        raw["provider"] = raw["provider"]["en"]
+    old = Catalog.from_snapshot(snapshot)
+    assert old.get("debt_advice").provider.fi == debt.en
+
+
+def test_failed_limits_name_the_limits_a_client_does_not_meet(
+    services_catalog: Catalog,
+) -> None:
+    from tests.models.world import base_profile
+
+    profile = base_profile(language_level="native", mother_tongue="fi", immigrant=False)
+    failed = dict(zip(services_catalog.ids, services_catalog.failed_limits(profile), strict=True))
+    allowed = dict(zip(services_catalog.ids, services_catalog.allowed(profile), strict=True))
+    assert all(bool(allowed[s]) == (failed[s] == ()) for s in services_catalog.ids)
+    assert "foreign_language_only" in failed["finnish_language_course"]

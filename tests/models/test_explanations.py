@@ -91,11 +91,52 @@ def test_explain_keeps_the_largest_shares_above_the_threshold() -> None:
             Driver("low_digital_skills", 0.13),  # -3 points
         ),
     )
-    explained = explain(ranked, profile, "en", limit=2)
+    explained = explain(ranked, profile, "en")
     assert tuple(d.text for d in explained) == (
         "Health limitations raise the expected effect by 8.0 percentage points.",
         "Low digital skills lower the expected effect by 3.0 percentage points.",
     )
+    assert not any(d.small for d in explained)
+
+
+def _ranked(uplift: float, *drivers: Driver) -> RankedService:
+    return RankedService(
+        service_id="debt_advice",
+        rank=1,
+        expected_with=0.4 + uplift,
+        expected_without=0.4,
+        uplift=uplift,
+        uplift_low=uplift - 0.05,
+        uplift_high=uplift + 0.05,
+        drivers=drivers,
+    )
+
+
+def test_explain_names_what_raises_the_effect_before_what_limits_it() -> None:
+    # The debt-advice client: the language level lowers the effect most, but the
+    # debt problems that make the service suggested come first.
+    profile = base_profile(language_level="A1", debt_problems=True)
+    ranked = _ranked(
+        0.05,
+        Driver("language_level", 0.09),  # -4 points
+        Driver("debt_problems", 0.03),  # +2 points
+        Driver("unemployment_months", 0.06),  # -1 point
+    )
+    explained = explain(ranked, profile, "en", limiting=1)
+    assert [d.factor for d in explained] == ["debt_problems", "language_level"]
+    assert [d.raises for d in explained] == [True, False]
+    assert explained[0].text == "Debt problems raise the expected effect by 2.0 percentage points."
+
+
+def test_explain_names_the_largest_needs_when_none_reaches_the_threshold() -> None:
+    profile = base_profile(language_level="A1", debt_problems=True)
+    ranked = _ranked(0.01, Driver("language_level", 0.0112), Driver("debt_problems", 0.0085))
+    explained = explain(ranked, profile, "fi")
+    assert [d.factor for d in explained] == ["debt_problems", "language_level"]
+    assert all(d.small for d in explained)
+    assert "laskee odotettua vaikutusta 0,1 prosenttiyksikköä" in explained[1].text
+    # Only a client with none of the needs the model weighs gets no driver at all.
+    assert explain(_ranked(0.01), base_profile(), "en") == ()
 
 
 def test_explain_words_real_suggestions(polku_model: PolkuModel) -> None:

@@ -80,6 +80,22 @@ def test_latest_decisions_keeps_the_correction():
     assert not bool(latest.loc["a", "followed_top"])
 
 
+def test_latest_decisions_leaves_out_answers_made_with_the_model_switched_off():
+    # A degraded (gate-only) answer suggested nothing: its decision neither follows nor
+    # overrides a suggestion. Exports from before the column have no `degraded` at all.
+    audit = pd.DataFrame(
+        {
+            "request_id": ["a", "b", "c"],
+            "created_at": ["2022-01-01T10:00"] * 3,
+            "client_key": ["k1", "k2", "k3"],
+            "decided_at": ["2022-01-01T11:00"] * 3,
+            "followed_top": [True, False, False],
+            "degraded": [False, True, None],
+        }
+    )
+    assert list(latest_decisions(audit)["request_id"]) == ["a", "c"]
+
+
 def test_join_audit_matches_each_decision_to_its_assessment(world):
     audit, picked = _audit(world)
     joined = join_audit(audit, world.episodes, KEY, clients=world.clients)

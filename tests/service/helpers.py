@@ -146,6 +146,7 @@ class LiveServer:
     base_url: str
     state_dir: Path
     log_path: Path
+    ready_path: str = "/health/ready"
 
     @property
     def audit_path(self) -> Path:
@@ -156,7 +157,7 @@ class LiveServer:
         if self.process.poll() is not None:
             raise RuntimeError(f"the server exited early:\n{self.log_path.read_text()[-3000:]}")
         try:
-            return httpx.get(f"{self.base_url}/health/ready", timeout=1).status_code == 200
+            return httpx.get(f"{self.base_url}{self.ready_path}", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -182,8 +183,20 @@ def copy_registry(source: Path, target: Path) -> Path:
     return target
 
 
-def start_server(state_dir: Path, registry: Path, *, timeout: float = 90.0) -> LiveServer:
-    """Start `polku serve` with test keys, an audit store in `state_dir`, the given registry."""
+def start_server(
+    state_dir: Path,
+    registry: Path,
+    *,
+    timeout: float = 90.0,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    ready_path: str = "/health/ready",
+) -> LiveServer:
+    """Start `polku serve` with test keys, an audit store in `state_dir`, the given registry.
+
+    `env` adds to (or overrides) the environment, `args` to the command line; the server
+    counts as started once `ready_path` answers 200.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = state_dir / f"server-{port}.log"
@@ -197,17 +210,18 @@ def start_server(state_dir: Path, registry: Path, *, timeout: float = 90.0) -> L
         "POLKU_EVALUATOR_KEYS": json.dumps({"eval-1": KEYS["evaluator"]}),
         # The load of the kill -9 tests comes from one key and address.
         "POLKU_API_REQUESTS_PER_MINUTE": "100000000",
+        **(env or {}),
     }
     env.pop("POLKU_AUDIT_DB_URL", None)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [str(POLKU), "serve", "--port", str(port)],
+            [str(POLKU), "serve", "--port", str(port), *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=state_dir,
         )
-    server = LiveServer(process, f"http://127.0.0.1:{port}", state_dir, log_path)
+    server = LiveServer(process, f"http://127.0.0.1:{port}", state_dir, log_path, ready_path)
     try:
         wait_until(server.ready, timeout, "the server's /health/ready", interval=0.2)
     except AssertionError:

@@ -39,7 +39,12 @@ def _sql(store: AuditStore, *statements: str) -> None:
 def test_an_untouched_store_verifies_and_names_its_heads(store: AuditStore) -> None:
     result = store.verify()
     assert result.ok, result.broken
-    assert result.checked == {"suggestions": 5, "decisions": 3, "security_events": 0}
+    assert result.checked == {
+        "suggestions": 5,
+        "decisions": 3,
+        "security_events": 0,
+        "model_switch_events": 0,
+    }
     assert result.heads["suggestions"][0] == 5
     assert store.verify({"suggestions": result.heads["suggestions"]}).ok
 

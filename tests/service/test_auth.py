@@ -24,6 +24,13 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/v1/services", None, {"caseworker", "data_scientist", "evaluator"}),
     ("GET", "/v1/model", None, {"caseworker", "data_scientist", "evaluator"}),
     ("POST", "/v1/admin/reload", None, {"data_scientist"}),
+    ("GET", "/v1/admin/model-switch", None, {"data_scientist", "evaluator"}),
+    (
+        "PUT",
+        "/v1/admin/model-switch",
+        {"model_on": True, "reason": "role check"},
+        {"data_scientist"},
+    ),
     ("GET", "/v1/audit/records", None, {"evaluator"}),
 ]
 

@@ -117,11 +117,23 @@ def test_decisions_on_an_eligibility_check_are_refused(api: TestClient) -> None:
     assert response.json()["detail"][0]["loc"] == ["body", "request_id"]
 
 
-def test_a_correction_is_a_new_record_and_both_are_kept(api: TestClient) -> None:
+def test_a_second_decision_is_refused_unless_it_is_an_explicit_correction(
+    api: TestClient,
+) -> None:
+    # A second click 0.6 s later once recorded a contradicting decision that won in the
+    # audit analysis: now it is a 409 unless it says it corrects the first, with a reason.
     answer = _suggest(api)
     rid, top = answer["request_id"], answer["services"][0]["service_id"]
     assert _decide(api, request_id=rid, choice="suggested", service_id=top).status_code == 201
-    assert _decide(api, request_id=rid, choice="none", reason="mistake").status_code == 201
+    again = _decide(api, request_id=rid, choice="none", reason="mistake")
+    assert again.status_code == 409
+    assert "corrects" in again.json()["detail"]
+    no_reason = _decide(api, request_id=rid, choice="suggested", service_id=top, corrects=True)
+    assert no_reason.status_code == 422
+    assert no_reason.json()["detail"][0]["loc"] == ["body", "reason"]
+    corrected = _decide(api, request_id=rid, choice="none", reason="mistake", corrects=True)
+    assert corrected.status_code == 201
+    assert corrected.json()["corrects"] is True
     rows = [
         r
         for r in api.app.state.audit.records()  # type: ignore[attr-defined]
@@ -130,6 +142,17 @@ def test_a_correction_is_a_new_record_and_both_are_kept(api: TestClient) -> None
     assert [r["choice"] for r in rows] == ["suggested", "none"]
     assert rows[0]["decision_id"] < rows[1]["decision_id"]
     assert all(r["decided_by"] == "desk-1" for r in rows)
+    engine = api.app.state.audit.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        events = conn.exec_driver_sql("select event, actor, request_id from security_events").all()
+    assert ("decision_corrected", "desk-1", rid) in [tuple(e) for e in events]
+
+
+def test_a_correction_needs_a_decision_to_correct(api: TestClient) -> None:
+    rid = _suggest(api)["request_id"]
+    response = _decide(api, request_id=rid, choice="none", reason="x", corrects=True)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "corrects"]
 
 
 def test_a_reason_holding_a_personal_identity_code_is_refused(api: TestClient) -> None:

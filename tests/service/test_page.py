@@ -258,7 +258,7 @@ def test_page_client_answer_shows_ranked_services_and_is_audited(caseworker: Tes
     assert "Päätöksen tekee aina virkailija" in page
     top = _top_service(page)
     assert catalog.name(top, "fi") in page
-    assert catalog.get(top).provider in page
+    assert catalog.get(top).provider.fi in page
     assert page.count('<svg class="bar"') == page.count('<li class="service"') >= 2
     assert 'role="img" aria-label="Vaikutus' in page
     # The form comes back from the validated profile: birth date yes, identity code never.
@@ -321,6 +321,9 @@ def test_page_non_client_gets_reasons_and_no_services(caseworker: TestClient) ->
     assert "Kotikunta ei ole Helsinki" in page
     assert '<li class="service"' not in page
     assert "/decision" not in page
+    # Every service is accounted for: closed by the gate, said once, not 33 times.
+    assert page.count('<li id="why-') == len(load_catalog())
+    assert page.count("henkilö ei ole Helsingin työllisyyspalvelujen asiakas") == 1
 
 
 def test_page_without_a_model_still_decides_eligibility(no_model: TestClient) -> None:
@@ -394,7 +397,8 @@ def test_page_taking_the_top_suggestion_is_recorded(caseworker: TestClient) -> N
     top = _top_service(page)
     response = _decide(caseworker, request_id, choice=f"suggested:{top}")
     assert response.status_code == 303
-    assert response.headers["location"] == f"{answer_path(request_id)}?recorded=1"
+    # The browser lands on the confirmation, not at the top of the page.
+    assert response.headers["location"] == f"{answer_path(request_id)}?recorded=1#recorded"
     [row] = _decisions(caseworker, request_id)
     assert (row["choice"], row["chosen_service_id"], row["followed_top"]) == (
         "suggested",
@@ -424,7 +428,15 @@ def test_page_override_with_a_reason_and_corrections_are_appended(caseworker: Te
         caseworker, request_id, choice="other", other_service=other, reason="Waiting list shorter"
     )
     assert first.status_code == 303
-    second = _decide(caseworker, request_id, choice="none", reason="Client declined")
+    # After a recorded decision the form is a correction: nothing pre-selected, and a plain
+    # second decision (a misclick) is refused with what to do instead.
+    after = caseworker.get(first.headers["location"].split("#")[0]).text
+    assert 'id="correction"' in after and 'name="corrects" value="1"' in after
+    assert not re.search(r'name="choice" value="[^"]*" id="[^"]*"\s*checked', after)
+    again = _decide(caseworker, request_id, choice="none", reason="Client declined")
+    assert again.status_code == 409
+    assert 'id="decision-error"' in again.text
+    second = _decide(caseworker, request_id, choice="none", reason="Client declined", corrects="1")
     assert second.status_code == 303
     rows = _decisions(caseworker, request_id)
     assert [
@@ -435,6 +447,7 @@ def test_page_override_with_a_reason_and_corrections_are_appended(caseworker: Te
     ]
     html = caseworker.get(f"{answer_path(request_id)}?lang=en").text
     assert html.count("differed from the top suggestion") == 2
+    assert "(correction)" in html
 
 
 def test_page_other_service_must_be_picked(caseworker: TestClient) -> None:

@@ -195,7 +195,7 @@ def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
         assert "Cannot be told apart from no service" in top_notes
     page.click(f"#service-{top_id} summary")  # the catalog's facts, folded by default
     facts = page.inner_text(f"#service-{top_id} dl.facts")
-    assert catalog.get(top_id).provider in facts
+    assert catalog.get(top_id).provider.en in facts
     assert catalog.get(top_id).description.en in facts
     page.locator(f"#service-{top_id}").screenshot(path=str(ARTIFACTS / "page-4a-service-en.png"))
 
@@ -207,7 +207,7 @@ def test_page_browser_client_flow_languages_and_override_reach_the_audit_store(
     _shot(page, "4-decision-refused-en")
     page.fill("#reason", "Client starts a job next week.")
     page.click("form[action$='/decision'] button")
-    page.wait_for_url("**?recorded=1")
+    page.wait_for_url("**?recorded=1#recorded")
     assert page.is_visible("#recorded")
     assert "differed from the top suggestion" in page.inner_text("#recorded-list")
     _shot(page, "5-decision-recorded-en")
@@ -278,3 +278,114 @@ def test_page_browser_invalid_profile_shows_errors_next_to_fields(
     assert page.input_value("#f-henkilotunnus") == ""
     assert "170500A9057" not in page.content()
     _shot(page, "8-errors-fi")
+
+
+def _no_sideways_scroll(page: Any, where: str) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    assert width <= viewport, f"{where}: the page is {width} px wide in a {viewport} px window"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_page_browser_fits_desktop_and_phone_in_every_language(
+    browser: Any, served: tuple[str, Path], width: int
+) -> None:
+    base, _ = served
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, locale="sv-SE", java_script_enabled=False
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        _sign_in(page, base)
+        _no_sideways_scroll(page, f"form {width}")
+        _shot(page, f"form-{width}")
+        # The default assessment date lies inside the experiment window, which the field states.
+        low, high = (
+            page.get_attribute("#f-assessment_date", "min"),
+            page.get_attribute("#f-assessment_date", "max"),
+        )
+        assert (low, high) == ("2021-03-01", "2024-12-31")
+        assert low <= page.input_value("#f-assessment_date") <= high
+        _fill_profile(page, mother_tongue="so")
+        page.select_option("#f-language_level", "A1")  # the A1 speaker
+        page.click("button.primary")
+        page.wait_for_url(f"{base}/answers/*")
+        for lang in ("fi", "sv", "en"):
+            page.click(f"a[hreflang={lang}]")
+            page.wait_for_load_state()
+            assert page.get_attribute("html", "lang") == lang
+            page.click("#why-not summary")  # folded by default
+            assert page.locator("ul.why-not > li").count() >= 1
+            _no_sideways_scroll(page, f"answer {lang} {width}")
+            _shot(page, f"answer-{lang}-{width}")
+    finally:
+        context.close()
+
+
+def test_page_browser_answer_explains_why_not_and_both_objectives(
+    page: Any, served: tuple[str, Path]
+) -> None:
+    base, _ = served
+    catalog = load_catalog()
+    _sign_in(page, base)
+    page.click("a[hreflang=en]")
+    page.wait_for_load_state()
+    # Without an identity code the pseudonymous key is the client id's: a client new here.
+    alone = {"client_id": "client-page-3", "henkilotunnus": "", "birth_date": "2000-05-17"}
+    _fill_profile(page, **alone)
+    page.click("button.primary")
+    page.wait_for_url(f"{base}/answers/*")
+    services = page.locator("ol.services > li")
+    # Both objectives under every suggestion, the ranked one marked.
+    assert page.locator("table.effects").count() == services.count()
+    assert page.locator("table.effects tr").count() == 2 * services.count()
+    assert "(ranked by)" in page.inner_text("ol.services > li >> nth=0 >> table.effects")
+    assert "Places a month:" in page.inner_text("ol.services > li >> nth=0 >> .capacity")
+    # Every catalog service is either suggested or in the folded why-not list.
+    assert not page.is_visible("ul.why-not")
+    page.click("#why-not summary")
+    assert services.count() + page.locator("ul.why-not > li").count() == len(catalog)
+    course = page.inner_text("#why-finnish_language_course")  # a Finnish speaker
+    assert "foreign-language speakers" in course
+    # The client's history: this client (client-page-3) has not been assessed before.
+    assert page.is_visible("#history-none")
+    page.goto(base + "/")
+    _fill_profile(page, **alone)
+    page.click("button.primary")
+    page.wait_for_url(f"{base}/answers/*")
+    assert page.locator("#history-list > li").count() == 1
+    assert "(you)" in page.inner_text("#history-list")
+
+
+def test_page_browser_a_decision_lands_on_its_confirmation_and_prints_without_forms(
+    page: Any, served: tuple[str, Path]
+) -> None:
+    base, _ = served
+    _sign_in(page, base)
+    _fill_profile(page, client_id="client-page-4")
+    page.click("button.primary")
+    page.wait_for_url(f"{base}/answers/*")
+    page.click("form.decide button")  # the top suggestion, pre-selected before any decision
+    page.wait_for_url("**?recorded=1#recorded")
+    box = page.locator("#recorded").bounding_box()
+    assert box is not None and 0 <= box["y"] < 900, box  # in view, not 2,200 px below
+    _shot(page, "decision-recorded-fi")
+    # After the decision nothing is pre-selected, and the change is a folded correction.
+    assert page.locator("input[name=choice]:checked").count() == 0
+    assert not page.is_visible("form.decide")
+    page.click("#correction summary")
+    page.check("#choice-none")
+    page.click("form.decide button")  # a correction without its reason
+    assert "Korjaus tarvitsee oman perustelun" in page.inner_text("#decision-error")
+    page.fill("#reason", "Asiakas aloittaa työn.")
+    page.click("form.decide button")
+    page.wait_for_url("**?recorded=1#recorded")
+    assert "(korjaus)" in page.inner_text("#recorded-list")
+    page.emulate_media(media="print")
+    assert page.is_visible("ol.services") and page.is_visible("#recorded-list")
+    assert not page.is_visible("form.profile") and not page.is_visible(".top")
+    assert page.locator("form:visible").count() == 0
+    assert page.is_visible("ul.why-not")  # folded on screen, open on paper
+    _shot(page, "print-fi")
+    page.emulate_media(media="screen")

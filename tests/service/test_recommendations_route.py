@@ -220,3 +220,71 @@ def test_a_request_checks_its_profile_once_and_parses_its_objective_once(
     response = api.post("/v1/eligibility", json={"profile": client_profile()}, headers=CASEWORKER)
     assert response.status_code == 200
     assert len(checks) == 1
+
+
+def test_every_catalog_service_is_accounted_for_with_its_reason(
+    api: TestClient, tiny_model: PolkuModel
+) -> None:
+    answer = _recommend(api, top_k=3, language="en")
+    catalog = load_catalog()
+    shown = [s["service_id"] for s in answer["services"]]
+    others = answer["not_suggested"]
+    assert sorted(shown + [o["service_id"] for o in others]) == sorted(catalog.ids)
+    lower = [o for o in others if o["reason"] == "ranked_lower"]
+    # Ranked lower: in rank order right after the suggestions, each with its effect.
+    assert [o["rank"] for o in lower] == list(range(4, 4 + len(lower)))
+    assert all(o["uplift_low"] <= o["uplift"] <= o["uplift_high"] for o in lower)
+    assert lower[0]["text"].startswith("Ranked 4. Expected effect")
+    # The client (a Finnish speaker aged 23) is closed out of the Finnish course by its limit.
+    course = next(o for o in others if o["service_id"] == "finnish_language_course")
+    assert course["reason"] == "closed"
+    assert "foreign_language_only" in course["limits"]
+    assert "foreign-language speakers" in course["text"]
+    unsupported = {
+        s
+        for s, ok in zip(tiny_model.service_ids, tiny_model.ranker.supported_, strict=True)
+        if not ok
+    }
+    closed = {o["service_id"] for o in others if o["reason"] == "closed"}
+    assert {
+        o["service_id"] for o in others if o["reason"] == "not_supported"
+    } == unsupported - closed
+    # The same reasons in every language.
+    fi = _recommend(api, top_k=3, language="fi")["not_suggested"]
+    assert [(o["service_id"], o["reason"]) for o in fi] == [
+        (o["service_id"], o["reason"]) for o in others
+    ]
+    assert next(o for o in fi if o["reason"] == "ranked_lower")["text"].startswith("Sija 4.")
+
+
+def test_non_client_answer_closes_every_service_by_the_gate(api: TestClient) -> None:
+    response = api.post(
+        "/v1/recommendations", json={"profile": non_client_profile()}, headers=CASEWORKER
+    )
+    others = response.json()["not_suggested"]
+    assert len(others) == len(load_catalog())
+    assert {o["reason"] for o in others} == {"not_a_client"}
+
+
+def test_each_suggestion_shows_both_objectives_and_warns_of_credible_harm(
+    api: TestClient,
+) -> None:
+    answer = _recommend(api, top_k=5, objective="employment_12m")
+    for service in answer["services"]:
+        effects = {e["target"]: e for e in service["effects"]}
+        assert set(effects) == {"employment_or_education_6m", "employment_12m"}
+        ranked = effects["employment_12m"]
+        assert ranked["ranked_by"] and not effects["employment_or_education_6m"]["ranked_by"]
+        # The ranked objective's effect is the suggestion's own number.
+        assert ranked["uplift"] == service["uplift"]
+        assert (ranked["uplift_low"], ranked["uplift_high"]) == (
+            service["uplift_low"],
+            service["uplift_high"],
+        )
+        harmful = [t for t, e in effects.items() if e["uplift_high"] < 0]
+        assert service["harmful_targets"] == harmful
+        assert (
+            service["monthly_capacity"]
+            == load_catalog().get(service["service_id"]).monthly_capacity
+        )
+        assert service["places_left"] is None
