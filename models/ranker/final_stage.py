@@ -172,6 +172,30 @@ def fit_uplift(
     return coef_out, boot_out
 
 
+def plug_in_projection(x: np.ndarray, plug_in: np.ndarray) -> np.ndarray:
+    """The final stage's plug-in part alone: (n_coef, n_outputs), as in `final_stage`."""
+    return solve_ridge(x.T @ x, x.T @ plug_in, PLUG_IN_ALPHA)
+
+
+def fit_plug_in(
+    design: np.ndarray, plug_in: np.ndarray, masks: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """The plug-in part of the final stage (`fit_uplift` without the correction).
+
+    Returns
+    -------
+    ndarray (targets, n_coef, services); zero for services in no mask.
+    """
+    n_services = plug_in.shape[2]
+    out = np.zeros((len(TARGETS), design.shape[1], n_services))
+    for mask_columns, mask in masks:
+        rows_k = np.flatnonzero(mask)
+        plug_k = plug_in[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
+        coef = plug_in_projection(design[rows_k], plug_k)
+        out[:, :, mask_columns] = unstack(coef, len(mask_columns))
+    return out
+
+
 def unstack(coef: np.ndarray, n_columns: int) -> np.ndarray:
     """(n_coef, targets * k) from a stacked solve -> (targets, n_coef, k)."""
     n_coef = coef.shape[0]

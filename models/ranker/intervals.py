@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 
 from models.objectives import TARGETS
-from models.ranker.final_stage import final_stage, plug_in_effect, pseudo_outcomes
+from models.ranker.final_stage import (
+    final_stage,
+    plug_in_effect,
+    plug_in_projection,
+    pseudo_outcomes,
+)
 from models.ranker.nuisances import sigmoid
 
 # Profile indicators the calibration model adds to the prediction: effects differ along
@@ -44,10 +49,14 @@ class OutOfFold:
     fold_coef : list of ndarray (targets, n_coef, services)
         Each fold's DR-learner (fitted without the fold), NaN for services it did not fit:
         independent estimates of the same uplift when there are two folds.
+    plug_in : ndarray (n, targets, services)
+        The plug-in part of `uplift` (the outcome model's own effect, without the AIPW
+        correction), NaN where `uplift` is.
     """
 
     uplift: np.ndarray
     fold_coef: list[np.ndarray]
+    plug_in: np.ndarray
 
 
 def out_of_fold_fits(
@@ -77,6 +86,7 @@ def out_of_fold_fits(
     n = len(design)
     n_services = fold_coefs[0].shape[2] - 1
     oof = np.full((n, len(TARGETS), n_services), np.nan)
+    oof_plug = np.full_like(oof, np.nan)
     fitted: list[np.ndarray] = []
     for f, coef_f in enumerate(fold_coefs):
         train = np.flatnonzero(folds != f)
@@ -105,9 +115,12 @@ def out_of_fold_fits(
                 design.shape[1], len(TARGETS), -1
             ).transpose(1, 0, 2)
             predicted = (design[predict_rows] @ coef).reshape(len(predict_rows), len(TARGETS), -1)
+            plug_coef = plug_in_projection(design[train[fit_rows]], plug_k)
+            plug_predicted = (design[predict_rows] @ plug_coef).reshape(predicted.shape)
             for j, k in enumerate(mask_columns):
                 oof[predict_rows, :, k] = predicted[:, :, j]
-    return OutOfFold(oof, fitted)
+                oof_plug[predict_rows, :, k] = plug_predicted[:, :, j]
+    return OutOfFold(oof, fitted, oof_plug)
 
 
 def calibrate(

@@ -24,6 +24,7 @@ from models.objectives import TARGETS, Objective, check_binary, objective_weight
 from models.persistence import persistable
 from models.ranker.final_stage import (
     distinct_masks,
+    fit_plug_in,
     fit_uplift,
     plug_in_effect,
     pseudo_outcomes,
@@ -139,11 +140,13 @@ class ServiceRanker(BaseEstimator):
         prediction time, so one fit serves all three.
     min_treated : int, default 20
         Services received fewer times than this are marked unsupported (not ranked).
-    stack : {"auto", "dr", "scaled_dr_and_practice"}, default "auto"
-        How the served uplift is made from the final stage (`models.ranker.stacking`):
-        "dr" serves the final stage as it is; "scaled_dr_and_practice" serves
-        `a + b * final stage + c * practice log-odds` fitted on out-of-fold predictions;
-        "auto" takes the stacking when its cross-validated DR loss is credibly lower.
+    stack : {"auto", "dr", "scaled_dr_and_practice", "dr_plug_in_and_practice"}
+        How the served uplift is made from the final stage (`models.ranker.stacking`;
+        default "auto"): "dr" serves the final stage as it is; "scaled_dr_and_practice"
+        serves `a + b * final stage + c * practice log-odds` fitted on out-of-fold
+        predictions; "dr_plug_in_and_practice" adds `d * plug-in part` (the outcome model's
+        own effect); "auto" takes the candidate of lowest cross-validated DR loss among
+        those credibly better than the final stage.
     max_iter : int, default 300
         Iterations of the logistic models' solver.
     random_state : int, default 0
@@ -171,6 +174,8 @@ class ServiceRanker(BaseEstimator):
         The stacking used (`stack`, or the one "auto" chose).
     stack_coef_ : ndarray of shape (n_targets, n_services, 3)
         Its `a`, `b`, `c` (`models.ranker.stacking.STACK_TERMS`).
+    stack_plug_in_ : ndarray of shape (n_targets, n_services)
+        Its `d`, the weight of the plug-in part (0 unless "dr_plug_in_and_practice").
     stack_cv_ : pandas.DataFrame
         The cross-validated DR loss of each stacking candidate (per target, summed) and the
         client-clustered standard error of its difference from "dr".
@@ -384,6 +389,7 @@ class ServiceRanker(BaseEstimator):
         self.uplift_coef_, self.uplift_boot_ = fit_uplift(
             design, plug_in, correction, masks, self.final_alpha_, boot_weights
         )
+        plug_in_coef = fit_plug_in(design, plug_in, masks)
 
         out_of_fold = out_of_fold_fits(
             design,
@@ -397,7 +403,9 @@ class ServiceRanker(BaseEstimator):
         )
         pseudo = plug_in + correction
         del plug_in, correction
-        oof = self._fit_stack(out_of_fold.uplift, pseudo, practice, group_codes)
+        oof = self._fit_stack(
+            out_of_fold.uplift, out_of_fold.plug_in, plug_in_coef, pseudo, practice, group_codes
+        )
         names = self.encoder_.feature_names_out_
         self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
         # The intervals describe the DR-learner's own estimate (as the shown number does):
@@ -427,6 +435,8 @@ class ServiceRanker(BaseEstimator):
     def _fit_stack(
         self,
         oof: np.ndarray,
+        oof_plug: np.ndarray,
+        plug_coef: np.ndarray,
         pseudo: np.ndarray,
         practice: PracticeFit,
         group_codes: np.ndarray,
@@ -434,23 +444,33 @@ class ServiceRanker(BaseEstimator):
         """Choose and fit the stacking (`models.ranker.stacking`); the stacked out-of-fold uplift.
 
         Replaces `uplift_coef_` and `uplift_boot_` by their stacked versions (the final
-        stage's own stay in `dr_uplift_coef_`).
+        stage's own stay in `dr_uplift_coef_`). `oof_plug` and `plug_coef` are the final
+        stage's plug-in part, out of fold and fitted on all rows.
         """
         scored = np.isfinite(oof).any(axis=(0, 1))
         self.stack_cv_ = stack_cv_loss(
-            oof, pseudo, practice.logit, group_codes, self.n_folds, self.random_state
+            oof,
+            pseudo,
+            practice.logit,
+            group_codes,
+            self.n_folds,
+            self.random_state,
+            plug=oof_plug,
         )
         if self.stack == "auto":
             self.stack_ = choose_candidate(self.stack_cv_)
         else:
             self.stack_ = str(self.stack)
-        stack = fit_stack(oof, pseudo, practice.logit, STACK_CANDIDATES[self.stack_])
+        stack = fit_stack(oof, pseudo, practice.logit, STACK_CANDIDATES[self.stack_], plug=oof_plug)
         self.stack_coef_ = stack.coef
+        self.stack_plug_in_ = (
+            np.zeros(stack.coef.shape[:2]) if stack.plug_in is None else stack.plug_in
+        )
         self.practice_coef_ = practice.coef
         self.dr_uplift_coef_ = self.uplift_coef_
-        self.uplift_coef_ = stack.design_coef(self.uplift_coef_, practice.coef, scored)
-        self.uplift_boot_ = stack.design_coef(self.uplift_boot_, practice.coef, scored)
-        return stack.apply(oof, practice.logit)
+        self.uplift_coef_ = stack.design_coef(self.uplift_coef_, practice.coef, scored, plug_coef)
+        self.uplift_boot_ = stack.design_coef(self.uplift_boot_, practice.coef, scored, plug_coef)
+        return stack.apply(oof, practice.logit, oof_plug)
 
     def _check_params(self) -> None:
         check_scalar(self.n_folds, "n_folds", int, min_val=2)

@@ -13,7 +13,10 @@ service under a model of the caseworkers' choices (`nuisances.cross_fit_practice
 below 1 shrinks the noisy estimate toward a common effect; `c_t` > 0 leans on practice
 where caseworkers choose what works. With `b_t` = 0 the ranking is the imitation of
 practice (its most likely service first), so where the data cannot tell the services
-apart the ranking falls back to what caseworkers most often do, not to noise.
+apart the ranking falls back to what caseworkers most often do, not to noise. One candidate
+adds `d_t * plug_in_tk(x)`, `d_t` >= 0: the final stage's plug-in part (the outcome model's
+own effect, before the AIPW correction), so the data may weigh the smooth outcome model
+more than the correction, whose per-service averages are the noisiest part.
 
 `a_t`, `b_t` >= 0 and `c_t` >= 0 are a least-squares fit, pooled over the services, of the
 AIPW pseudo-outcomes on out-of-fold predictions (neither the final stage nor the practice
@@ -34,16 +37,19 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-# Each candidate: which of (a, b, c) it fits; "dr" is the final stage as it is (a = 0, b = 1,
-# c = 0, nothing fitted).
-STACK_CANDIDATES: Final[dict[str, tuple[bool, bool, bool]]] = {
-    "dr": (False, False, False),
-    "scaled_dr_and_practice": (True, True, True),
+# Each candidate: which of (a, b, c, d) it fits; "dr" is the final stage as it is (a = 0,
+# b = 1, c = d = 0, nothing fitted). `d` weighs the outcome model's own effect (the final
+# stage's plug-in part) on top of `b * dr`: with it the data may lean on the smooth plug-in
+# more than on the AIPW correction, whose per-service averages are the noisiest part.
+STACK_CANDIDATES: Final[dict[str, tuple[bool, bool, bool, bool]]] = {
+    "dr": (False, False, False, False),
+    "scaled_dr_and_practice": (True, True, True, False),
+    "dr_plug_in_and_practice": (True, True, True, True),
 }
 
 STACK_TERMS: Final = ("intercept", "dr", "practice")
 
-_IDENTITY: Final = (0.0, 1.0, 0.0)
+_IDENTITY: Final = (0.0, 1.0, 0.0, 0.0)
 # Practice weight when neither term is credible: orders ties, moves no shown number.
 TIE_BREAK: Final = 1e-9
 
@@ -56,46 +62,72 @@ class Stack:
     ----------
     coef : ndarray (targets, services, 3)
         `a`, `b`, `c` of each target and service (`STACK_TERMS`; pooled: equal over services).
+    plug_in : ndarray (targets, services), optional
+        `d`, the weight of the final stage's plug-in part (None: 0).
     """
 
     coef: np.ndarray
+    plug_in: np.ndarray | None = None
 
-    def apply(self, oof: np.ndarray, practice: np.ndarray) -> np.ndarray:
-        """The stacked uplift of out-of-fold predictions, (n, targets, services) (NaN kept)."""
+    def apply(
+        self, oof: np.ndarray, practice: np.ndarray, plug: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The stacked uplift of out-of-fold predictions, (n, targets, services) (NaN kept).
+
+        `plug` (like `oof`) is the out-of-fold plug-in part, needed when `plug_in` is set.
+        """
         a, b, c = (self.coef[None, :, :, j] for j in range(3))
-        return a + b * oof + c * practice[:, None, :]
+        out = a + b * oof + c * practice[:, None, :]
+        if self.plug_in is not None and plug is not None:
+            out = out + self.plug_in[None] * plug
+        return out
 
     def design_coef(
-        self, uplift_coef: np.ndarray, practice_coef: np.ndarray, scored: np.ndarray
+        self,
+        uplift_coef: np.ndarray,
+        practice_coef: np.ndarray,
+        scored: np.ndarray,
+        plug_coef: np.ndarray | None = None,
     ) -> np.ndarray:
         """The stacked uplift as design coefficients, (..., targets, 1 + d, services).
 
         `uplift_coef` is the final stage's (or its bootstrap replicas'), `practice_coef`
-        (1 + d, services) the practice log-odds'; services not `scored` keep their own.
+        (1 + d, services) the practice log-odds', `plug_coef` (targets, 1 + d, services) the
+        final stage's plug-in part; services not `scored` keep their own.
         """
         a, b, c = (self.coef[:, None, :, j] for j in range(3))  # (targets, 1, services)
         out = b * uplift_coef + c * practice_coef
+        if self.plug_in is not None and plug_coef is not None:
+            out = out + self.plug_in[:, None, :] * plug_coef
         out[..., 0, :] += a[:, 0, :]
         return np.where(scored, out, uplift_coef)
 
 
 def _pairs(
-    oof: np.ndarray, pseudo: np.ndarray, practice: np.ndarray, t: int, rows: np.ndarray
+    oof: np.ndarray,
+    pseudo: np.ndarray,
+    practice: np.ndarray,
+    plug: np.ndarray | None,
+    t: int,
+    rows: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Basis (pairs, 3) and pseudo-outcomes (pairs,) of target t's finite (row, service) pairs."""
+    """Basis (pairs, 4) and pseudo-outcomes (pairs,) of target t's finite (row, service) pairs."""
     sub = oof[rows, t, :]
     finite = np.isfinite(sub)
-    basis = np.column_stack([np.ones(int(finite.sum())), sub[finite], practice[rows][finite]])
+    plug_column = np.zeros(int(finite.sum())) if plug is None else plug[rows, t, :][finite]
+    basis = np.column_stack(
+        [np.ones(int(finite.sum())), sub[finite], practice[rows][finite], plug_column]
+    )
     return basis, pseudo[rows, t, :][finite]
 
 
-def _solve(basis: np.ndarray, y: np.ndarray, terms: tuple[bool, bool, bool]) -> np.ndarray:
-    """Least squares of `y` on the chosen columns with `b`, `c` >= 0 (best feasible subset)."""
+def _solve(basis: np.ndarray, y: np.ndarray, terms: tuple[bool, ...]) -> np.ndarray:
+    """Least squares of `y` on the chosen columns with `b`, `c`, `d` >= 0 (best feasible subset)."""
     if not any(terms) or len(y) < 10:
         return np.array(_IDENTITY)
-    free = [j for j in (1, 2) if terms[j]]
+    free = [j for j in (1, 2, 3) if terms[j]]
     gram, rhs = basis.T @ basis, basis.T @ y
-    best, best_loss = np.zeros(3), float(y @ y)
+    best, best_loss = np.zeros(4), float(y @ y)
     for size in range(len(free), -1, -1):
         for subset in itertools.combinations(free, size):
             columns = [0, *subset] if terms[0] else list(subset)
@@ -105,12 +137,12 @@ def _solve(basis: np.ndarray, y: np.ndarray, terms: tuple[bool, bool, bool]) -> 
             solved = np.linalg.solve(g, rhs[columns])
             if any(solved[i] < 0 for i, j in enumerate(columns) if j > 0):
                 continue
-            coef = np.zeros(3)
+            coef = np.zeros(4)
             coef[columns] = solved
             loss = float(y @ y - 2 * coef @ rhs + coef @ gram @ coef)
             if loss < best_loss:
                 best, best_loss = coef, loss
-    if terms[2] and best[1] == 0.0 and best[2] == 0.0:
+    if terms[2] and best[1] == 0.0 and best[2] == 0.0 and best[3] == 0.0:
         # Nothing tells the services apart: break the ties by practice's most likely choice
         # (a weight far below anything shown), not by catalog order.
         best[2] = TIE_BREAK
@@ -121,8 +153,9 @@ def fit_stack(
     oof: np.ndarray,
     pseudo: np.ndarray,
     practice: np.ndarray,
-    terms: tuple[bool, bool, bool],
+    terms: tuple[bool, ...],
     rows: np.ndarray | None = None,
+    plug: np.ndarray | None = None,
 ) -> Stack:
     """Fit a stacking candidate on the rows `rows` (default: all).
 
@@ -135,12 +168,15 @@ def fit_stack(
     practice : ndarray (n, services)
         Out-of-fold practice log-odds.
     terms : `STACK_CANDIDATES` value
+    plug : ndarray (n, targets, services), optional
+        Out-of-fold plug-in part of `oof` (the candidates with `d`; None: zeros, so `d` = 0).
     """
     rows = np.arange(len(oof)) if rows is None else rows
     coef = np.array(
-        [_solve(*_pairs(oof, pseudo, practice, t, rows), terms) for t in range(oof.shape[1])]
+        [_solve(*_pairs(oof, pseudo, practice, plug, t, rows), terms) for t in range(oof.shape[1])]
     )
-    return Stack(np.repeat(coef[:, None, :], oof.shape[2], axis=1))
+    pooled = np.repeat(coef[:, None, :], oof.shape[2], axis=1)
+    return Stack(pooled[..., :3].copy(), pooled[..., 3].copy() if terms[3] else None)
 
 
 def stack_cv_loss(
@@ -150,13 +186,15 @@ def stack_cv_loss(
     groups: np.ndarray,
     n_folds: int = 2,
     random_state: int = 0,
+    plug: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Held-out squared error of the pseudo-outcomes of each candidate.
 
     Each candidate is fitted on the other client folds and scored on each fold. Rows: the
     candidates (`STACK_CANDIDATES`); columns: the loss per target (`loss_0`, `loss_1`, ...),
     their sum `loss`, and `se_vs_dr`, the standard error of the candidate's summed loss
-    minus the final stage's (`dr`), over clients (a client's rows are one unit).
+    minus the final stage's (`dr`), over clients (a client's rows are one unit), and
+    `se_vs_previous`, the same against the candidate before it (each adds terms to it).
     """
     n_targets = oof.shape[1]
     n_groups = int(groups.max()) + 1 if len(groups) else 0
@@ -167,22 +205,29 @@ def stack_cv_loss(
     for f in range(n_folds):
         train, test = np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)
         for i, name in enumerate(names):
-            stack = fit_stack(oof, pseudo, practice, STACK_CANDIDATES[name], train)
-            error = (pseudo[test] - stack.apply(oof[test], practice[test])) ** 2
+            stack = fit_stack(oof, pseudo, practice, STACK_CANDIDATES[name], train, plug)
+            plug_test = None if plug is None else plug[test]
+            error = (pseudo[test] - stack.apply(oof[test], practice[test], plug_test)) ** 2
             error = np.where(np.isfinite(error), error, 0.0)
             loss[i] += error.sum(axis=(0, 2))
             per_client[i] += np.bincount(
                 groups[test], weights=error.sum(axis=(1, 2)), minlength=n_groups
             )
-    difference = per_client - per_client[names.index("dr")]
-    se = difference.std(axis=1, ddof=1) * np.sqrt(n_groups) if n_groups > 1 else 0.0 * loss[:, 0]
+
+    def clustered_se(difference: np.ndarray) -> np.ndarray:
+        if n_groups < 2:
+            return np.zeros(len(difference))
+        return np.asarray(difference.std(axis=1, ddof=1) * np.sqrt(n_groups))
+
+    previous = np.concatenate([per_client[:1], per_client[:-1]])
     table = pd.DataFrame(
         loss,
         index=pd.Index(list(names), name="candidate"),
         columns=[f"loss_{t}" for t in range(n_targets)],
     )
     table["loss"] = loss.sum(axis=1)
-    table["se_vs_dr"] = se
+    table["se_vs_dr"] = clustered_se(per_client - per_client[names.index("dr")])
+    table["se_vs_previous"] = clustered_se(per_client - previous)
     return table
 
 
@@ -192,7 +237,10 @@ def choose_candidate(cv: pd.DataFrame, margin_se: float = 2.0) -> str:
     A candidate replaces the final stage only when its cross-validated loss is below the
     final stage's by more than `margin_se` standard errors of the difference: the DR loss is
     noisy (inverse propensities up to 100), and a noise-level "improvement" could shrink a
-    real, strong effect away.
+    real, strong effect away. Among the credible ones the loss alone decides (measured:
+    also asking the plug-in candidate to beat the scaled one by `margin_se` of their own
+    difference kept it out of a world where it gained 6.8 points, and let it in nowhere
+    new; docs/MODEL.md).
     """
     base = float(cv["loss"].to_numpy()[list(cv.index).index("dr")])
     credible = cv[(base - cv["loss"]) > margin_se * cv["se_vs_dr"]]

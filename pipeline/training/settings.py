@@ -25,7 +25,8 @@ class TrainSettings:
         Bootstrap refits of the ranker's final stage (its uplift intervals).
     stack : str
         The ranker's stacking of its uplift with practice (`ServiceRanker(stack=...)`):
-        "auto" (the cross-validated DR loss chooses), "dr" or "scaled_dr_and_practice".
+        "auto" (the cross-validated DR loss chooses), "dr", "scaled_dr_and_practice" or
+        "dr_plug_in_and_practice".
     """
 
     objective: str = DEFAULT_OBJECTIVE

@@ -118,7 +118,13 @@ def dr_only(world: ToyEpisodes, catalog: Catalog) -> ServiceRanker:
 
 def test_ranker_records_the_stacking_it_chose(ranker: ServiceRanker) -> None:
     assert ranker.stack_ in STACK_CANDIDATES
-    assert list(ranker.stack_cv_.columns) == ["loss_0", "loss_1", "loss", "se_vs_dr"]
+    assert list(ranker.stack_cv_.columns) == [
+        "loss_0",
+        "loss_1",
+        "loss",
+        "se_vs_dr",
+        "se_vs_previous",
+    ]
     assert ranker.practice_coef_.shape == (ranker.n_features_in_ + 1, len(ranker.services_))
     assert ranker.dr_uplift_coef_.shape == ranker.uplift_coef_.shape
 
@@ -131,3 +137,36 @@ def test_ranker_without_stacking_serves_the_final_stage(dr_only: ServiceRanker) 
 def test_ranker_rejects_an_unknown_stacking(world: ToyEpisodes, catalog: Catalog) -> None:
     with pytest.raises(ValueError, match="stack must be one of"):
         fit_ranker(world, catalog, n_bootstrap=0, stack="forest")
+
+
+def test_the_plug_in_candidate_leans_on_the_outcome_model_where_the_correction_is_noise() -> None:
+    # The final stage = plug-in part + a correction that is pure noise: the truth follows the
+    # plug-in alone, so the data should put its weight on `d` and little on `b`.
+    rng = np.random.default_rng(7)
+    n = 20_000
+    plug = rng.normal(0.0, 0.05, size=(n, 2, 4))
+    oof = plug + rng.normal(0.0, 0.05, size=plug.shape)
+    practice = rng.normal(0.0, 1.0, size=(n, 4))
+    pseudo = 0.6 * plug + rng.normal(0.0, 0.3, size=plug.shape)
+    stack = fit_stack(oof, pseudo, practice, STACK_CANDIDATES["dr_plug_in_and_practice"], plug=plug)
+    assert stack.plug_in is not None
+    assert (stack.plug_in > 0.4).all() and (stack.coef[..., 1] < 0.15).all()
+    cv = stack_cv_loss(oof, pseudo, practice, np.arange(n), plug=plug)
+    assert cv.loc["dr_plug_in_and_practice", "loss"] < cv.loc["scaled_dr_and_practice", "loss"]
+
+
+def test_stacked_design_coefficients_with_the_plug_in_equal_the_stacked_predictions() -> None:
+    rng = np.random.default_rng(4)
+    design = with_intercept(rng.normal(size=(50, 6)))
+    uplift_coef = rng.normal(size=(2, 7, 4))
+    plug_coef = rng.normal(size=(2, 7, 4))
+    practice_coef = rng.normal(size=(7, 4))
+    stack = Stack(rng.uniform(0.0, 1.0, size=(2, 4, 3)), rng.uniform(0.0, 1.0, size=(2, 4)))
+    scored = np.ones(4, dtype=bool)
+    coef = stack.design_coef(uplift_coef, practice_coef, scored, plug_coef)
+    expected = stack.apply(
+        np.einsum("np,tpk->ntk", design, uplift_coef),
+        design @ practice_coef,
+        np.einsum("np,tpk->ntk", design, plug_coef),
+    )
+    np.testing.assert_allclose(np.einsum("np,tpk->ntk", design, coef), expected)
