@@ -18,6 +18,7 @@ BODY_ROUTES = {
     "/v1/recommendations": ("POST", "caseworker", "evaluator"),
     "/v1/decisions": ("POST", "caseworker", "evaluator"),
     "/v1/admin/model-switch": ("PUT", "data_scientist", "caseworker"),
+    "/v1/allocations": ("POST", "data_scientist", "caseworker"),
 }
 NOT_UTF8_BODIES = {
     "latin-1": f'{{"profile": {{"client_id": "Äijä", "henkilotunnus": "{CODE}"}}}}'.encode(
