@@ -74,7 +74,12 @@ def test_the_last_place_taken_marks_the_service_full_with_the_next_best(
     # A correction of the first decision to none frees the place.
     freed = api.post(
         "/v1/decisions",
-        json={"request_id": answer["request_id"], "choice": "none", "reason": "moved away"},
+        json={
+            "request_id": answer["request_id"],
+            "choice": "none",
+            "reason": "moved away",
+            "corrects": True,
+        },
         headers=CASEWORKER,
     )
     assert freed.status_code == 201
