@@ -621,6 +621,7 @@ def main() -> None:
     args = parser.parse_args()
     state = args.state or Path(tempfile.mkdtemp(prefix="polku-review-"))
     state = state.resolve()
+    state.mkdir(parents=True, exist_ok=True)
     print(f"state: {state}", flush=True)
     prepare(state, args.clients)
     started = time.monotonic()

@@ -13,6 +13,7 @@ import sys
 import typer
 
 from pipeline.commands import (
+    allocate,
     effects,
     eligibility,
     evaluate,
@@ -34,6 +35,7 @@ COMMAND_MODULES = (
     evaluate,
     promote,
     score,
+    allocate,
     effects,
     replay,
     service_commands,
