@@ -16,7 +16,7 @@ from models.henkilotunnus import format_henkilotunnus
 from models.objectives import DEFAULT_OBJECTIVE
 from models.profile import HELSINKI_MUNICIPALITY
 
-# A weekday inside the experiment (2021-03-01 to 2024-12-31, data/rules/).
+# A weekday inside the experiment (2021-03-01 to 2024-12-31, models/data/rules/).
 ASSESSMENT_DATE: Final = dt.date(2024, 3, 4)
 BIRTH_DATE: Final = dt.date(2000, 5, 17)  # under 30 on the assessment date
 SYNTHETIC_INDIVIDUAL_NUMBER: Final = 905

@@ -287,4 +287,5 @@ def test_each_suggestion_shows_both_objectives_and_warns_of_credible_harm(
             service["monthly_capacity"]
             == load_catalog().get(service["service_id"]).monthly_capacity
         )
-        assert service["places_left"] is None
+        # Places are counted against the month's capacity (issue 15's ledger).
+        assert 0 <= service["places_left"] <= service["monthly_capacity"]
