@@ -13,6 +13,7 @@ import sys
 import typer
 
 from pipeline.commands import (
+    allocate,
     effects,
     eligibility,
     evaluate,
@@ -36,6 +37,7 @@ COMMAND_MODULES = (
     evaluate,
     promote,
     score,
+    allocate,
     effects,
     replay,
     feedback,

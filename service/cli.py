@@ -72,7 +72,14 @@ def serve(
         # uvloop sets TCP_NODELAY on every connection (asyncio misses it with --workers).
         loop=_best_loop(),
         http=_best_http(),
+        # A worker imports pandas, scikit-learn and MLflow before it answers the supervisor's
+        # ping; on a loaded machine that takes longer than uvicorn's 5 s, and the supervisor
+        # would kill and restart it forever.
+        timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
     )
+
+
+WORKER_STARTUP_SECONDS = 60
 
 
 def _refuse_a_wrong_setup() -> None:

@@ -29,10 +29,12 @@ from service.model_holder import LoadedChampion, ModelHolder, champion_version
 from service.model_switch import ModelSwitch
 from service.orphans import follow_supervisor
 from service.pages import routes as page
+from service.places import PlacesLedger
 from service.request_id import RequestIdMiddleware
 from service.retention import run_retention
 from service.routes import (
     admin,
+    allocation,
     audit,
     decisions,
     eligibility,
@@ -137,6 +139,7 @@ def create_app(
             audit_timeout=settings.audit_timeout_seconds,
             decision_rule=DecisionRule(settings.caseworker_teams),
             switch=switch,
+            places=PlacesLedger(lambda: store.engine),
             exploration=(
                 OfficeExploration(settings.exploration_offices, settings.caseworker_teams)
                 if settings.exploration_offices
@@ -202,6 +205,7 @@ def create_app(
         model,
         admin,
         model_switch,
+        allocation,
         audit,
         page,
     ):

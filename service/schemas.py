@@ -340,7 +340,15 @@ class RankedServiceOut(_Strict):
     )
     monthly_capacity: int = Field(description="Typical places a month (the catalog's figure)")
     places_left: int | None = Field(
-        default=None, description="Places left this month, where allocation reports them"
+        default=None,
+        ge=0,
+        description="Places of the service left this month (its monthly capacity minus the "
+        "decisions that took one); null where places are not counted",
+    )
+    full: bool = Field(default=False, description="Every place of the service is taken this month")
+    next_with_places: str | None = Field(
+        default=None,
+        description="For a full service: the next ranked service that still has places",
     )
 
     @classmethod
@@ -351,6 +359,8 @@ class RankedServiceOut(_Strict):
         drivers: Sequence[ExplainedDriver],
         language: str,
         objective: Objective,
+        places_left: int | None = None,
+        next_with_places: str | None = None,
     ) -> RankedServiceOut:
         """A ranked service as answered: named in `language`, with the drivers `explain` chose."""
         weighted = {target for target, weight in objective.weights if weight > 0}
@@ -390,6 +400,9 @@ class RankedServiceOut(_Strict):
             ],
             harmful_targets=list(ranked.harmful_targets),
             monthly_capacity=service.monthly_capacity,
+            places_left=places_left,
+            full=places_left == 0,
+            next_with_places=next_with_places if places_left == 0 else None,
         )
 
 

@@ -42,6 +42,7 @@ from service.client_history import decisions_of
 from service.exploration import OfficeExploration
 from service.model_holder import ModelHolder, ServedModel
 from service.model_switch import DEGRADED_REASON, ModelSwitch
+from service.places import PlacesLedger
 from service.request_id import new_request_id
 from service.versions import Versions, catalog_version
 
@@ -141,6 +142,9 @@ class RecommendationAnswer:
         """The model was switched off: the gate alone answered."""
         return self.degraded_reason is not None
 
+    # Places left this month per ranked service (`service.places`); None without a ledger.
+    places_left: Mapping[str, int] | None = None
+
     @property
     def notice(self) -> str:
         """That the suggestion is advice and the caseworker decides, in the language."""
@@ -161,6 +165,9 @@ class SuggestionService:
         answer (`AuditUnavailableError`, a 503) rather than hanging.
     decision_rule : who may decide on whose request (default: the asker only).
     switch : the model's kill switch (default: always on).
+    places : the places left per service this month (`service.places`): shown with each
+        suggestion, and a decision that would take a place beyond them is refused. None
+        (tests of other things): places are neither shown nor enforced.
     exploration : offices whose recommendations randomise the first place among services
         the model cannot tell apart (`service.exploration`; default none).
     """
@@ -175,6 +182,7 @@ class SuggestionService:
         decision_rule: DecisionRule | None = None,
         input_hash_key: bytes | None = None,
         switch: ModelSwitch | None = None,
+        places: PlacesLedger | None = None,
         exploration: OfficeExploration | None = None,
     ) -> None:
         if len(pseudonym_key) < 16 or (input_hash_key is not None and len(input_hash_key) < 16):
@@ -189,6 +197,7 @@ class SuggestionService:
         self._file_catalog: Catalog | None = None
         self._file_catalog_version: str | None = None
         self.switch = switch or ModelSwitch()
+        self.places = places
         self._exploration = exploration
 
     # -- catalog -----------------------------------------------------------------------------
@@ -310,6 +319,12 @@ class SuggestionService:
             _ranking_json(ranking, explored),
             request_id=request_id,
         )
+        places_left = None
+        if self.places is not None and ranking:
+            left = self.places.left(served.catalog)
+            places_left = {
+                r.service_id: left[r.service_id] for r in ranking if r.service_id in left
+            }
         return RecommendationAnswer(
             request_id=record.request_id,
             language=language,
@@ -324,6 +339,7 @@ class SuggestionService:
             versions=versions,
             not_suggested=answered.not_suggested,
             ranked_by=objective,
+            places_left=places_left,
         )
 
     def _gate_only(
@@ -543,6 +559,8 @@ class SuggestionService:
 
         A forbidden attempt is audited (a `decision_refused` event) before it is refused; a
         correction is audited as one (a `decision_corrected` event beside the new decision).
+        With places, a decision taking a service whose places this month are all taken is
+        refused inside the writing transaction (`service.places.PlacesExhaustedError`).
         """
         try:
             record = self.prepare_decision(
@@ -559,12 +577,25 @@ class SuggestionService:
             )
             await self._durable(self.audit.submit_security_event(event))
             raise
-        written = self.audit.submit_decision(record)
-        if corrects:
-            event = SecurityEventRecord(record.created_at, "decision_corrected", actor, request_id)
-            await self._durable(self.audit.submit_security_event(event))
-        await self._durable(written)
+        check = None
+        if self.places is not None and record.service_id is not None:
+            check = self.places.guard(self.catalog(), record.service_id, record.request_id)
+        try:
+            written = self.audit.submit_decision(record, check)
+            if corrects:
+                event = SecurityEventRecord(
+                    record.created_at, "decision_corrected", actor, request_id
+                )
+                await self._durable(self.audit.submit_security_event(event))
+            await self._durable(written)
+        finally:
+            if self.places is not None:
+                self.places.forget()
         return record
+
+    async def record_event(self, event: SecurityEventRecord) -> None:
+        """Write an event to the audit store and wait until it is durable."""
+        await self._durable(self.audit.submit_security_event(event))
 
     async def _durable(self, written: Future[None]) -> None:
         try:

@@ -9,6 +9,7 @@ from models.eligibility import EligibilityDecision
 from models.explanations import explain
 from models.objectives import Objective
 from service.pages.wording import not_suggested_text
+from service.places import next_with_places
 from service.schemas import (
     EligibilityOut,
     EligibilityResponse,
@@ -77,8 +78,9 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
                 explain(ranked, answer.profile, answer.language),
                 answer.language,
                 objective,
+                *_places(answer, position),
             )
-            for ranked in answer.ranking
+            for position, ranked in enumerate(answer.ranking)
         ],
         not_suggested=[
             NotSuggestedOut(
@@ -107,6 +109,15 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
             for service in map(answer.catalog.get, answer.open_services)
         ],
     )
+
+
+def _places(answer: RecommendationAnswer, position: int) -> tuple[int | None, str | None]:
+    """Places left of the ranked service at `position`, and the next one with places."""
+    if answer.places_left is None:
+        return None, None
+    service_id = answer.ranking[position].service_id
+    ids = [r.service_id for r in answer.ranking]
+    return answer.places_left.get(service_id), next_with_places(ids, answer.places_left, position)
 
 
 @functools.lru_cache(maxsize=16)

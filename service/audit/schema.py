@@ -316,14 +316,15 @@ class DecisionRecord:
     catalog_version: str | None = None
 
 
-SecurityEvent = Literal["decision_refused", "decision_corrected"]
+SecurityEvent = Literal["decision_refused", "decision_corrected", "allocation_run"]
 
 
 @dataclass(frozen=True, slots=True)
 class SecurityEventRecord:
     """An event worth an auditor's eye: `decision_refused` (a caseworker tried to decide on a
-    request they may not decide on) or `decision_corrected` (a decision recorded as an
-    explicit correction of an earlier one). Its fields are `SECURITY_EVENT_COLUMNS`."""
+    request they may not decide on), `decision_corrected` (a decision recorded as an explicit
+    correction of an earlier one) or `allocation_run` (a data scientist allocated a cohort,
+    `request_id` holding the run's id). Its fields are `SECURITY_EVENT_COLUMNS`."""
 
     created_at: dt.datetime
     event: SecurityEvent

@@ -20,13 +20,13 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
-from sqlalchemy import Engine, Table, create_engine, event, insert
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
@@ -57,11 +57,22 @@ class AuditUnavailableError(RuntimeError):
     """The audit store is closed or failed to write: no suggestion may be answered."""
 
 
+class WriteRefusedError(RuntimeError):
+    """A record's check refused it inside the writing transaction (it was not written)."""
+
+
+# A check run in the transaction that writes its record, just before the record: it sees
+# every row committed and every row written before it in the same batch, and raises
+# `WriteRefusedError` to keep the record out (`service.places`: the last place of a service).
+WriteCheck = Callable[[Connection], None]
+
+
 @dataclass(slots=True)
 class _Pending:
     table: Table
     row: dict[str, Any]
     done: Future[None]
+    check: WriteCheck | None = None
 
 
 _STOP: Final = object()
@@ -143,9 +154,15 @@ class AuditStore:
         """Queue a suggestion; the future completes once it is committed (or failed)."""
         return self._submit(suggestions, _row(record))
 
-    def submit_decision(self, record: DecisionRecord) -> Future[None]:
-        """Queue a decision; the future completes once it is committed (or failed)."""
-        return self._submit(decisions, _row(record))
+    def submit_decision(
+        self, record: DecisionRecord, check: WriteCheck | None = None
+    ) -> Future[None]:
+        """Queue a decision; the future completes once it is committed (or failed).
+
+        With a `check`, the decision is written only if the check passes inside the writing
+        transaction; otherwise the future fails with the check's `WriteRefusedError`.
+        """
+        return self._submit(decisions, _row(record), check)
 
     def submit_security_event(self, record: SecurityEventRecord) -> Future[None]:
         """Queue a security event; the future completes once it is committed (or failed)."""
@@ -167,12 +184,14 @@ class AuditStore:
         """Write a decision and wait until it is durable."""
         self.submit_decision(record).result()
 
-    def _submit(self, table: Table, row: dict[str, Any]) -> Future[None]:
+    def _submit(
+        self, table: Table, row: dict[str, Any], check: WriteCheck | None = None
+    ) -> Future[None]:
         done: Future[None] = Future()
         if not self._accepting:
             done.set_exception(AuditUnavailableError("the audit store is not open"))
             return done
-        self._queue.put(_Pending(table, row, done))
+        self._queue.put(_Pending(table, row, done, check))
         return done
 
     def _write_loop(self) -> None:
@@ -208,14 +227,23 @@ class AuditStore:
                 item.done.set_exception(AuditUnavailableError("the audit store closed"))
 
     def _commit(self, batch: Sequence[_Pending]) -> None:
+        refused: dict[int, WriteRefusedError] = {}
         try:
             with self._exclusive_write(), self.engine.begin() as conn:
                 for table in CHAINED_TABLES:  # parents first
-                    rows = [p.row for p in batch if p.table is table]
-                    if rows:
-                        # Under the write lock: no other writer can move the head meanwhile.
-                        chain.chain_rows(self.chain_key, chain.head(conn, table), table, rows)
-                        conn.execute(insert(table), rows)
+                    queued = [p for p in batch if p.table is table]
+                    if any(p.check is not None for p in queued):
+                        # Checked rows go one at a time, so each check sees those before it.
+                        for p in queued:
+                            if p.check is not None:
+                                try:
+                                    p.check(conn)
+                                except WriteRefusedError as exc:
+                                    refused[id(p)] = exc
+                                    continue
+                            self._insert(conn, table, [p.row])
+                    elif queued:
+                        self._insert(conn, table, [p.row for p in queued])
                 inputs = [p.row for p in batch if p.table is served_inputs]
                 if inputs:  # after their suggestions; not chained (not the record)
                     conn.execute(insert(served_inputs), inputs)
@@ -229,7 +257,15 @@ class AuditStore:
             batch[0].done.set_exception(AuditUnavailableError("the audit write failed"))
             return
         for pending in batch:
-            pending.done.set_result(None)
+            if id(pending) in refused:
+                pending.done.set_exception(refused[id(pending)])
+            else:
+                pending.done.set_result(None)
+
+    def _insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        # Under the write lock: no other writer can move the head meanwhile.
+        chain.chain_rows(self.chain_key, chain.head(conn, table), table, rows)
+        conn.execute(insert(table), rows)
 
     @contextlib.contextmanager
     def _exclusive_write(self) -> Iterator[None]:

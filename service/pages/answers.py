@@ -411,7 +411,12 @@ def _why_not_groups(
             {
                 "id": item.service_id,
                 "name": catalog.name(item.service_id, lang),
-                "text": not_suggested_text(item, catalog, lang),
+                # Under its group heading a closed service needs only its limits.
+                "text": "; ".join(
+                    i18n.limit_lines(catalog.get(item.service_id).limits, lang, item.limits)
+                )
+                if reason == "closed"
+                else not_suggested_text(item, catalog, lang),
             }
             for item in items
             if item.reason == reason and item.service_id in catalog.ids

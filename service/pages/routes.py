@@ -45,6 +45,7 @@ from service.pages.session import (
     signed_in,
     write_session,
 )
+from service.places import PlacesExhaustedError
 from service.suggest import (
     DecisionConflictError,
     DecisionForbiddenError,
@@ -527,6 +528,10 @@ async def record_decision(request: Request, reference: str) -> Response:
     except AuditUnavailableError:
         return _answer_page(
             request, session, held, decision_error="audit_down", posted=posted, status_code=503
+        )
+    except PlacesExhaustedError:
+        return _answer_page(
+            request, session, held, decision_error="service_full", posted=posted, status_code=409
         )
     held.decisions.append(record)
     # Land on the confirmation, not at the top of a long page.

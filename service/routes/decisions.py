@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from service.deps import Caseworker, SuggestionsDep
+from service.places import PlacesExhaustedError
 from service.routes.common import AUDIT_DOWN, AUTH, BODY
 from service.schemas import DecisionIn, DecisionOut, ErrorOut
 from service.suggest import DecisionConflictError
@@ -27,12 +28,13 @@ NOT_YOURS: dict[int | str, dict[str, Any]] = {
         "team): only they decide. The attempt is audited.",
     }
 }
-
-ALREADY_DECIDED: dict[int | str, dict[str, Any]] = {
+# Both refusals are conflicts with what is recorded; nothing is written for either.
+CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorOut,
-        "description": "A decision is already recorded for this request and this one does "
-        "not say it `corrects` it.",
+        "description": "Not recorded: a decision is already recorded for this request and "
+        "this one does not say it `corrects` it, or every place of the chosen service is "
+        "taken this month (another caseworker may have taken the last one).",
     }
 }
 
@@ -41,7 +43,7 @@ ALREADY_DECIDED: dict[int | str, dict[str, Any]] = {
     "/decisions",
     response_model=DecisionOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH, **BODY, **NOT_YOURS, **NOT_FOUND, **ALREADY_DECIDED, **AUDIT_DOWN},
+    responses={**AUTH, **BODY, **NOT_YOURS, **NOT_FOUND, **CONFLICT, **AUDIT_DOWN},
 )
 async def record_decision(
     body: DecisionIn, principal: Caseworker, suggestions: SuggestionsDep
@@ -58,6 +60,14 @@ async def record_decision(
         )
     except DecisionConflictError as exc:
         return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
+    except PlacesExhaustedError:
+        return JSONResponse(
+            status_code=status.HTTP_409_CONFLICT,
+            content={
+                "detail": "every place of the chosen service is taken this month; "
+                "nothing was recorded"
+            },
+        )
     return DecisionOut(
         request_id=record.request_id,
         recorded_at=record.created_at.replace(tzinfo=dt.UTC),  # the store's UTC, said so

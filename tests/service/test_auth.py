@@ -31,6 +31,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
         {"model_on": True, "reason": "role check"},
         {"data_scientist"},
     ),
+    ("POST", "/v1/allocations", {"profiles": [client_profile()]}, {"data_scientist"}),
     ("GET", "/v1/audit/records", None, {"evaluator"}),
 ]
 

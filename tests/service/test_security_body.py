@@ -12,7 +12,13 @@ from service.errors import NOT_JSON, NOT_UTF8
 from tests.service.helpers import auth, client_profile
 
 CODE = "170500A9056"
-BODY_ROUTES = ("/v1/eligibility", "/v1/recommendations", "/v1/decisions")
+# Every route that reads a JSON body: its method, the role it serves and a role it refuses.
+BODY_ROUTES = {
+    "/v1/eligibility": ("POST", "caseworker", "evaluator"),
+    "/v1/recommendations": ("POST", "caseworker", "evaluator"),
+    "/v1/decisions": ("POST", "caseworker", "evaluator"),
+    "/v1/admin/model-switch": ("PUT", "data_scientist", "caseworker"),
+}
 NOT_UTF8_BODIES = {
     "latin-1": f'{{"profile": {{"client_id": "Äijä", "henkilotunnus": "{CODE}"}}}}'.encode(
         "latin-1"
@@ -23,7 +29,10 @@ NOT_UTF8_BODIES = {
 
 
 def _post(api: TestClient, path: str, body: bytes, headers: dict[str, str]) -> Any:
-    return api.post(path, content=body, headers={"Content-Type": "application/json", **headers})
+    method = BODY_ROUTES[path][0]
+    return api.request(
+        method, path, content=body, headers={"Content-Type": "application/json", **headers}
+    )
 
 
 @pytest.mark.parametrize("name", sorted(NOT_UTF8_BODIES))
@@ -32,9 +41,10 @@ def test_a_body_that_is_not_utf8_is_answered_only_after_the_role_check(
     api: TestClient, path: str, name: str
 ) -> None:
     body = NOT_UTF8_BODIES[name]
+    _, role, other_role = BODY_ROUTES[path]
     assert _post(api, path, body, {}).status_code == 401
-    assert _post(api, path, body, auth("evaluator")).status_code == 401  # a key of another role
-    answer = _post(api, path, body, auth("caseworker"))
+    assert _post(api, path, body, auth(other_role)).status_code == 401  # a key of another role
+    answer = _post(api, path, body, auth(role))
     assert answer.status_code == 422
     assert answer.json() == {"detail": [{"loc": ["body"], "msg": NOT_UTF8, "type": "json_invalid"}]}
     assert len(answer.headers["x-request-id"]) == 32
@@ -47,7 +57,7 @@ def test_a_body_that_is_not_json_is_answered_only_after_the_role_check(
 ) -> None:
     body = f'{{"profile": {{"henkilotunnus": "{CODE}"'.encode()  # cut short
     assert _post(api, path, body, {}).status_code == 401
-    answer = _post(api, path, body, auth("caseworker"))
+    answer = _post(api, path, body, auth(BODY_ROUTES[path][1]))
     assert answer.status_code == 422
     assert answer.json()["detail"] == [{"loc": ["body"], "msg": NOT_JSON, "type": "json_invalid"}]
     assert CODE not in answer.text

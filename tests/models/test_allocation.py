@@ -1,0 +1,163 @@
+"""The allocation programme: exact, within places, one service per client, group floors."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from models.allocation import (
+    NO_SERVICE,
+    TIE_BREAK,
+    AllocationError,
+    best_with_places,
+    pair_values,
+    period_places,
+    rank_in_own_list,
+    solve_allocation,
+)
+from models.bundle import FrameScores
+from models.catalog import load_catalog
+
+
+def _brute_force(value: np.ndarray, places: np.ndarray) -> float:
+    n, m = value.shape
+    best = 0.0
+    for choice in itertools.product(range(-1, m), repeat=n):
+        counts = np.bincount([c for c in choice if c >= 0], minlength=m)
+        if (counts > places).any():
+            continue
+        total = sum(
+            value[i, c] for i, c in enumerate(choice) if c >= 0 and np.isfinite(value[i, c])
+        )
+        best = max(best, total)
+    return best
+
+
+def _check_feasible(service: np.ndarray, value: np.ndarray, places: np.ndarray) -> None:
+    given = service >= 0
+    assert np.isfinite(value[np.flatnonzero(given), service[given]]).all()
+    assert (value[np.flatnonzero(given), service[given]] > 0).all()
+    assert (np.bincount(service[given], minlength=value.shape[1]) <= places).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_solution_is_the_brute_force_optimum(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    value = rng.normal(0.02, 0.05, (6, 3))
+    value[rng.random(value.shape) < 0.25] = np.nan
+    places = rng.integers(0, 3, 3)
+    allocation = solve_allocation(value, places)
+    assert allocation.status == "optimal"
+    _check_feasible(allocation.service, value, places)
+    assert allocation.objective == pytest.approx(_brute_force(value, places), abs=1e-9)
+
+
+def test_it_matches_an_assignment_over_expanded_places() -> None:
+    rng = np.random.default_rng(7)
+    value = rng.normal(0.01, 0.05, (300, 6))
+    value[rng.random(value.shape) < 0.3] = np.nan
+    places = np.array([5, 40, 0, 12, 100, 3])
+    allocation = solve_allocation(value, places)
+    _check_feasible(allocation.service, value, places)
+    # linear_sum_assignment on one column per place, never worse than leaving a place empty.
+    slots = np.repeat(np.arange(6), places)
+    gain = np.clip(np.nan_to_num(value, nan=0.0), 0.0, None)[:, slots]
+    rows, cols = linear_sum_assignment(gain, maximize=True)
+    assert allocation.objective == pytest.approx(gain[rows, cols].sum(), abs=1e-9)
+
+
+def test_scarce_places_go_to_who_gains_most_not_to_who_comes_first() -> None:
+    value = np.array([[0.05, 0.04], [0.30, 0.01], [0.20, np.nan]])
+    allocation = solve_allocation(value, [1, 5])
+    assert allocation.service.tolist() == [1, 0, NO_SERVICE]
+    assert allocation.used(2).tolist() == [1, 1]
+
+
+def test_a_group_floor_lifts_a_group_the_plain_optimum_leaves_out() -> None:
+    # Group b gains a little less from the one scarce service and nothing elsewhere.
+    value = np.array([[0.30, 0.05], [0.28, 0.05], [0.20, np.nan], [0.18, np.nan]])
+    groups = np.array(["a", "a", "b", "b"])
+    plain = solve_allocation(value, [1, 2])
+    assert plain.service[2:].tolist() == [NO_SERVICE, NO_SERVICE]
+    floored = solve_allocation(value, [1, 2], groups=groups, group_floor=0.5)
+    assert floored.status == "optimal"
+    gains = np.where(floored.service >= 0, value[np.arange(4), floored.service.clip(0)], 0.0)
+    for label in ("a", "b"):
+        assert gains[groups == label].sum() >= floored.floors[label] - 1e-9
+    assert floored.floors["b"] > 0
+    assert floored.objective <= plain.objective + 1e-12
+    _check_feasible(floored.service, value, np.array([1, 2]))
+
+
+def test_floors_that_cannot_all_hold_are_reported_infeasible() -> None:
+    value = np.array([[1.0], [1.0]])
+    with pytest.raises(AllocationError) as caught:
+        solve_allocation(value, [1], groups=np.array(["a", "b"]), group_floor=1.0)
+    assert caught.value.status == "infeasible"
+
+
+def test_nothing_of_positive_value_allocates_no_one() -> None:
+    allocation = solve_allocation(np.array([[-0.1, np.nan], [0.0, -0.2]]), [3, 3])
+    assert allocation.service.tolist() == [NO_SERVICE, NO_SERVICE]
+    assert allocation.status == "optimal"
+
+
+def test_places_of_a_period_scale_the_monthly_capacity() -> None:
+    catalog = load_catalog()
+    monthly = np.array([s.monthly_capacity for s in catalog.services])
+    assert (period_places(catalog, 365.25 / 12) == monthly).all()
+    week = period_places(catalog, 7)
+    assert (week == np.rint(monthly * 7 / (365.25 / 12))).all()
+    assert (period_places(catalog, 7, share=0.5) <= week).all()
+    with pytest.raises(ValueError):
+        period_places(catalog, 0)
+
+
+def test_rank_and_the_best_alternative_with_places() -> None:
+    key = np.array([[0.3, 0.2, 0.1], [0.1, 0.5, 0.4]])
+    allowed = np.array([[True, True, True], [True, False, True]])
+    service = np.array([1, NO_SERVICE])
+    assert rank_in_own_list(key, allowed, service).tolist() == [2, 0]
+    left = np.array([0, 3, 1])
+    assert best_with_places(key, allowed, left, service).tolist() == [2, 2]
+    assert best_with_places(key, allowed, np.zeros(3), service).tolist() == [-1, -1]
+
+
+def _scores(uplift, low, raw, allowed) -> FrameScores:  # type: ignore[no-untyped-def]
+    uplift, low, raw = (np.asarray(x, dtype=float) for x in (uplift, low, raw))
+    allowed = np.asarray(allowed, dtype=bool)
+    return FrameScores(
+        service_ids=("a", "b"),
+        eligible=np.ones(len(uplift), dtype=bool),
+        allowed=allowed,
+        expected_without=np.full(len(uplift), 0.3),
+        uplift=uplift,
+        uplift_low=low,
+        uplift_high=2 * uplift - low,
+        rank_key=raw,
+    )
+
+
+def test_values_read_the_uncertainty_and_break_ties_by_the_models_order() -> None:
+    scores = _scores(
+        uplift=[[0.0, 0.0], [0.04, 0.02]],
+        low=[[-0.01, -0.01], [-0.02, 0.01]],
+        raw=[[0.01, 0.03], [0.05, 0.02]],
+        allowed=[[True, True], [True, False]],
+    )
+    shrunk = pair_values(scores, "shrunk")
+    assert np.isnan(shrunk[1, 1])
+    # All shown uplifts 0: the model's own order decides, and a place is still worth giving.
+    assert shrunk[0, 1] > shrunk[0, 0] > 0
+    lower = pair_values(scores, "lower", quantile=0.05)
+    assert lower[1, 0] == pytest.approx(-0.02 + TIE_BREAK * 0.05)
+    quarter = pair_values(scores, "lower", quantile=0.25)
+    assert lower[1, 0] < quarter[1, 0] < shrunk[1, 0]
+    assert pair_values(scores, "raw")[0, 1] == 0.03
+    with pytest.raises(ValueError):
+        pair_values(scores, "median")
+    allocation = solve_allocation(shrunk, [0, 5])
+    assert allocation.service.tolist() == [1, NO_SERVICE]
