@@ -20,6 +20,7 @@ import hmac
 import json
 import re
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
@@ -310,11 +311,13 @@ def answer_view(
     lang: str,
     history: list[EarlierAnswer] | None = None,
     viewer: str | None = None,
+    places_left: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Everything the answer template shows, worded in `lang`.
 
     `history` are the client's earlier answers from the audit store (newest first), worded
-    with `viewer` (the signed-in caseworker) as "you".
+    with `viewer` (the signed-in caseworker) as "you". `places_left` are the places left this
+    month per service (`service.places`), counted when the answer is shown, not when given.
     """
     decision = answer.decision
     view: dict[str, Any] = {
@@ -378,8 +381,7 @@ def answer_view(
                 "harm": harm_warnings(ranked, objective, lang),
                 "certainty": certainty_notes(ranked, lang),
                 "capacity": i18n.ui("capacity", lang, n=service.monthly_capacity),
-                # The allocation's places-left figure goes here once it is reported.
-                "places_left": None,
+                "places_left": None if places_left is None else places_left.get(service.id),
                 # Swedish descriptions may be missing from the catalog: Finnish stands in,
                 # marked as Finnish for screen readers.
                 "description": service.description.get(lang) or service.description.fi,

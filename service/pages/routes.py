@@ -377,7 +377,12 @@ def _answer_page(
     if recorded_decisions is not None:
         held.decisions = recorded_decisions  # the audit store's, whoever recorded them
     view = answers_module.answer_view(
-        held, catalog, session.lang, _history(request, held.request_id), session.label
+        held,
+        catalog,
+        session.lang,
+        _history(request, held.request_id),
+        session.label,
+        _places_left(request, catalog),
     )
     return _render(
         request,
@@ -405,6 +410,18 @@ def _history(request: Request, request_id: str) -> list[EarlierAnswer] | None:
         if shown is None:
             return None
         return client_history(store.engine, shown.client_key, before=request_id)
+    except SQLAlchemyError:
+        return None
+
+
+def _places_left(request: Request, catalog: Catalog) -> dict[str, int] | None:
+    """Places left this month per service, as the answer is shown (None: not counted, or
+    the store cannot be read)."""
+    places = _suggestions(request).places
+    if places is None:
+        return None
+    try:
+        return places.left(catalog)
     except SQLAlchemyError:
         return None
 

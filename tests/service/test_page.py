@@ -271,6 +271,20 @@ def test_page_client_answer_shows_ranked_services_and_is_audited(caseworker: Tes
     assert record.ranked_service_ids()[0] == top
 
 
+def test_page_shows_the_places_left_this_month_counted_when_shown(
+    caseworker: TestClient,
+) -> None:
+    request_id, page = _answer(caseworker)
+    top = _top_service(page)
+    capacity = load_catalog().get(top).monthly_capacity
+    assert f"Paikkoja jäljellä tässä kuussa: {capacity}" in page
+    decided = _decide(caseworker, request_id, choice=f"suggested:{top}")
+    assert decided.status_code == 303, decided.text[:500]
+    # The answer shown again counts the place its own decision took.
+    again = caseworker.get(answer_path(request_id)).text
+    assert f"Paikkoja jäljellä tässä kuussa: {capacity - 1}" in again
+
+
 def test_page_logs_hold_no_identity_code(
     caseworker: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
