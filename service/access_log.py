@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Sequence
 from typing import Any, Final
 
 ACCESS_LOGGER: Final = "polku.access"
@@ -33,12 +34,15 @@ def log_access(
     status: int,
     milliseconds: float,
     request_id: str,
+    audit_ids: Sequence[str] = (),
 ) -> None:
     """Write one access line. `target` is the path and query as sent; the redaction filter
-    on the handlers decodes and scrubs it (`service.errors.redact`)."""
+    on the handlers decodes and scrubs it (`service.errors.redact`). `audit_ids` are the
+    audit records the request wrote or decided on (`audit_id=`), joining line and row."""
     where = f"{client[0]}:{client[1]}" if client else "-"
+    audit = f" audit_id={','.join(audit_ids)}" if audit_ids else ""
     _access.info(
-        '%s - "%s %s HTTP/%s" %s %.1fms request_id=%s',
+        '%s - "%s %s HTTP/%s" %s %.1fms request_id=%s%s',
         where,
         method,
         target,
@@ -46,6 +50,7 @@ def log_access(
         status or "-",  # no answer was sent (the client went away first)
         milliseconds,
         request_id,
+        audit,
     )
 
 

@@ -15,6 +15,7 @@ import re
 import time
 import traceback
 import uuid
+from contextvars import ContextVar
 from typing import Final
 
 from starlette.requests import ClientDisconnect
@@ -45,6 +46,26 @@ def new_request_id() -> str:
             return candidate
 
 
+# The audit records a request wrote or decided on, for its access line: a list shared by
+# every copy of the context, so an id noted in a worker thread reaches the line too.
+_AUDIT_IDS: ContextVar[list[str] | None] = ContextVar("polku_audit_ids", default=None)
+
+
+def note_audit_id(audit_id: str) -> None:
+    """Put `audit_id` (an audit record's request id) on this request's access line."""
+    noted = _AUDIT_IDS.get()
+    if noted is not None:
+        noted.append(audit_id)
+
+
+def new_audit_id() -> str:
+    """A fresh id for an audit record (`new_request_id`), noted on the access line, so a log
+    line joins its audit row."""
+    audit_id = new_request_id()
+    note_audit_id(audit_id)
+    return audit_id
+
+
 def request_id_of(scope: Scope) -> str:
     """The request id `RequestIdMiddleware` gave this request ("" outside it)."""
     return str(scope.get("state", {}).get("request_id", ""))
@@ -73,6 +94,8 @@ class RequestIdMiddleware:
         text_id = request_id.decode()
         scope.setdefault("state", {})["request_id"] = text_id
         status = 0
+        audit_ids: list[str] = []
+        noting = _AUDIT_IDS.set(audit_ids)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -103,6 +126,7 @@ class RequestIdMiddleware:
                 await send({"type": "http.response.body", "body": body})
             # else the answer was cut short; the server closes the connection
         finally:
+            _AUDIT_IDS.reset(noting)
             if access_enabled():
                 log_access(
                     client=scope.get("client"),
@@ -112,6 +136,7 @@ class RequestIdMiddleware:
                     status=408 if scope["state"].get(TIMED_OUT) else status,
                     milliseconds=1000 * (time.perf_counter() - started_at),
                     request_id=text_id,
+                    audit_ids=audit_ids,
                 )
 
 

@@ -43,7 +43,7 @@ from service.exploration import OfficeExploration
 from service.model_holder import ModelHolder, ServedModel
 from service.model_switch import DEGRADED_REASON, ModelSwitch
 from service.places import PlacesLedger
-from service.request_id import new_request_id
+from service.request_id import new_audit_id, note_audit_id
 from service.versions import Versions, catalog_version
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ class SuggestionService:
         """Run the gate on a profile checked at the edge."""
         decision = assess_eligibility(checked.profile)
         versions = self.versions(decision.rules_version)
-        request_id = new_request_id()
+        request_id = new_audit_id()
         record = SuggestionRecord(
             request_id=request_id,
             created_at=utc_now(),
@@ -303,7 +303,7 @@ class SuggestionService:
         decision = answered.decision
         ranking = list(answered.ranked) if decision.eligible else []
         versions = self._versions_of(served, decision.rules_version)
-        request_id = new_request_id()
+        request_id = new_audit_id()
         explored = None
         if ranking and self._exploration is not None and self._exploration.applies(actor):
             explored = self._exploration.explore(ranking, served.model, request_id)
@@ -394,7 +394,7 @@ class SuggestionService:
         request_id: str | None = None,
     ) -> SuggestionRecord:
         return SuggestionRecord(
-            request_id=request_id or new_request_id(),
+            request_id=request_id or new_audit_id(),
             created_at=utc_now(),
             kind="recommendation",
             actor=actor,
@@ -562,6 +562,7 @@ class SuggestionService:
         With places, a decision taking a service whose places this month are all taken is
         refused inside the writing transaction (`service.places.PlacesExhaustedError`).
         """
+        note_audit_id(request_id)  # the access line names the answer decided on
         try:
             record = self.prepare_decision(
                 request_id,

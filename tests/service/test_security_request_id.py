@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.access_log import ACCESS_LOGGER, log_config
 from service.main import create_app
-from tests.service.helpers import FakeLoaded, auth, make_settings
+from tests.service.helpers import FakeLoaded, auth, client_profile, make_settings
 
 CODE = "170500A9056"
 
@@ -26,6 +26,12 @@ def failing_app(tmp_path: Path, loader: Callable[[], FakeLoaded]) -> Iterator[Te
 
     app.add_api_route("/v1/fails", fails, methods=["GET"])
     with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def caseworker_api(tmp_path: Path, loader: Callable[[], FakeLoaded]) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(tmp_path), model_loader=loader)) as client:
         yield client
 
 
@@ -72,6 +78,26 @@ def test_every_access_line_carries_the_request_id_and_no_code(
         assert f"request_id={answer.headers['x-request-id']}" in line
         assert f'" {answer.status_code} ' in line
     assert all(CODE not in line and CODE[:6] not in line for line in lines), lines
+
+
+def test_the_access_line_names_the_audit_record_it_wrote_or_decided_on(
+    caseworker_api: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        body = {"profile": client_profile(), "top_k": 3}
+        answer = caseworker_api.post("/v1/recommendations", json=body, headers=auth("caseworker"))
+        assert answer.status_code == 200, answer.text
+        audit_id = answer.json()["request_id"]
+        decision = {"request_id": audit_id, "choice": "none", "reason": "client declined"}
+        decided = caseworker_api.post("/v1/decisions", json=decision, headers=auth("caseworker"))
+        assert decided.status_code == 201, decided.text
+        health = caseworker_api.get("/health/live")
+    lines = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert len(lines) == 3
+    assert audit_id != answer.headers["x-request-id"]  # two ids: the line joins them
+    assert f"request_id={answer.headers['x-request-id']} audit_id={audit_id}" in lines[0]
+    assert f"request_id={decided.headers['x-request-id']} audit_id={audit_id}" in lines[1]
+    assert health.status_code == 200 and "audit_id=" not in lines[2]
 
 
 def test_serve_turns_uvicorns_access_line_off_and_the_services_on() -> None:
