@@ -18,6 +18,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final
 
+from sqlalchemy import Connection, select
+
 from models.bundle import RulesVersionError
 from models.catalog import Catalog, load_catalog
 from models.eligibility import EligibilityDecision, assess_eligibility, current_rules_version
@@ -36,7 +38,9 @@ from service.audit import (
     SuggestionRecord,
     utc_now,
 )
+from service.audit.schema import decisions
 from service.audit.served_inputs import ServedInputsRecord
+from service.audit.writer import WriteCheck, WriteRefusedError
 from service.authz import DecisionRule
 from service.client_history import decisions_of
 from service.exploration import OfficeExploration
@@ -67,8 +71,15 @@ class DecisionForbiddenError(PermissionError):
     """The caller may not decide on this request (`service.authz.DecisionRule`)."""
 
 
-class DecisionConflictError(RuntimeError):
-    """A decision is already recorded for this request and the new one is not a correction."""
+class DecisionConflictError(WriteRefusedError):
+    """A decision is already recorded for this request and the new one is not a correction
+    (found before the write, or by `_first_decision_only` inside it)."""
+
+
+ALREADY_DECIDED: Final = (
+    "a decision is already recorded for this request; to change it, send a "
+    "correction (corrects: true) with its own reason"
+)
 
 
 class DecisionRejectedError(ValueError):
@@ -525,10 +536,7 @@ class SuggestionService:
         # Checked last, so that a malformed second decision is told what is wrong with it.
         earlier = decisions_of(self.audit.engine, request_id)
         if earlier and not corrects:
-            raise DecisionConflictError(
-                "a decision is already recorded for this request; to change it, send a "
-                "correction (corrects: true) with its own reason"
-            )
+            raise DecisionConflictError(ALREADY_DECIDED)
         if corrects and not earlier:
             raise DecisionRejectedError("corrects", "there is no recorded decision to correct")
         if corrects and not reason:
@@ -578,11 +586,13 @@ class SuggestionService:
             )
             await self._durable(self.audit.submit_security_event(event))
             raise
-        check = None
+        # Checked again inside the writing transaction: two first decisions sent at the same
+        # moment both pass the check above.
+        checks = [] if corrects else [_first_decision_only(request_id)]
         if self.places is not None and record.service_id is not None:
-            check = self.places.guard(self.catalog(), record.service_id, record.request_id)
+            checks.append(self.places.guard(self.catalog(), record.service_id, record.request_id))
         try:
-            written = self.audit.submit_decision(record, check)
+            written = self.audit.submit_decision(record, _all_of(checks))
             if corrects:
                 event = SecurityEventRecord(
                     record.created_at, "decision_corrected", actor, request_id
@@ -619,6 +629,29 @@ class SuggestionService:
         return hmac.new(
             self._input_hash_key, b"polku-input\x00" + canonical.encode(), hashlib.sha256
         ).hexdigest()
+
+
+def _first_decision_only(request_id: str) -> WriteCheck:
+    """The writer's check that no decision is recorded yet for `request_id`."""
+
+    def check(conn: Connection) -> None:
+        taken = select(decisions.c.id).where(decisions.c.request_id == request_id).limit(1)
+        if conn.execute(taken).first() is not None:
+            raise DecisionConflictError(ALREADY_DECIDED)
+
+    return check
+
+
+def _all_of(checks: Sequence[WriteCheck]) -> WriteCheck | None:
+    """One writer's check running `checks` in order (None: nothing to check)."""
+    if not checks:
+        return None
+
+    def check(conn: Connection) -> None:
+        for each in checks:
+            each(conn)
+
+    return check
 
 
 def _ranking_json(ranking: Sequence[RankedService], explored: ExploredRanking | None = None) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+import service.suggest
 from models.catalog import load_catalog
 from tests.service.helpers import auth, client_profile, non_client_profile
 
@@ -146,6 +148,27 @@ def test_a_second_decision_is_refused_unless_it_is_an_explicit_correction(
     with engine.connect() as conn:
         events = conn.exec_driver_sql("select event, actor, request_id from security_events").all()
     assert ("decision_corrected", "desk-1", rid) in [tuple(e) for e in events]
+
+
+def test_two_first_decisions_at_the_same_moment_record_one(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two first decisions sent at once both pass the check made before the write (neither
+    # sees the other yet); the writer's own check inside its transaction refuses the second.
+    # Blinding the first check makes the race certain.
+    monkeypatch.setattr(service.suggest, "decisions_of", lambda engine, request_id: [])
+    answer = _suggest(api)
+    rid, top = answer["request_id"], answer["services"][0]["service_id"]
+    assert _decide(api, request_id=rid, choice="suggested", service_id=top).status_code == 201
+    late = _decide(api, request_id=rid, choice="none", reason="clicked twice")
+    assert late.status_code == 409
+    assert "corrects" in late.json()["detail"]
+    rows = [
+        r
+        for r in api.app.state.audit.records()  # type: ignore[attr-defined]
+        if r["request_id"] == rid
+    ]
+    assert [r["choice"] for r in rows] == ["suggested"]
 
 
 def test_a_correction_needs_a_decision_to_correct(api: TestClient) -> None:
