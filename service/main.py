@@ -115,7 +115,11 @@ def create_app(
             limit_serving_threads()  # in each worker, before the model (and its pools) loads
         if settings.dev_keys:
             log.warning("DEVELOPMENT API KEYS ARE ACCEPTED: never run like this in production")
-        store = AuditStore(settings.resolved_audit_db_url(), chain_key=keys.audit_chain)
+        store = AuditStore(
+            settings.resolved_audit_db_url(),
+            chain_key=keys.audit_chain,
+            pool=(settings.audit_pool_size, settings.audit_pool_overflow),
+        )
         await run_in_threadpool(store.open)
         sessions = SessionStore(
             settings.resolved_session_db_url(),

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         PostgreSQL: `postgresql+psycopg://polku_service@host/polku` (docs/DEPLOYMENT.md).
     audit_owner_db_url : URL of the same database as the role owning its tables, used by
         `polku audit migrate` and `polku audit prune` only; default `audit_db_url`.
+    audit_pool_size, audit_pool_overflow : connections a worker keeps open to a server
+        audit database, and how many more it may open at a peak (SQLAlchemy's 5 and 10;
+        an SQLite file has no pool). Per worker: size the database's `max_connections`
+        for replicas × workers × (size + overflow).
     environment : `production` (default) or `development`. Outside development the
         server refuses to start without `hmac_key`, and never accepts the development keys.
     hmac_key : the secret the keys of pseudonyms, input hashes, page sessions and the audit
@@ -92,6 +96,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "production"
     audit_db_url: str | None = None
     audit_owner_db_url: str | None = None
+    audit_pool_size: int = Field(default=5, ge=1, le=100)
+    audit_pool_overflow: int = Field(default=10, ge=0, le=100)
     hmac_key: SecretStr | None = None
     caseworker_keys: dict[str, SecretStr] = Field(default_factory=dict)
     data_scientist_keys: dict[str, SecretStr] = Field(default_factory=dict)

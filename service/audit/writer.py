@@ -93,8 +93,17 @@ class AuditStore:
     >>> store.open(); store.write_suggestion(record); store.close()  # doctest: +SKIP
     """
 
-    def __init__(self, url: str, *, chain_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        chain_key: bytes | None = None,
+        pool: tuple[int, int] | None = None,
+    ) -> None:
+        """`pool`: (size, overflow) of a server database's connection pool (SQLAlchemy's
+        default 5 and 10 when None; an SQLite file ignores it)."""
         self.url = url
+        self._pool = pool
         self.chain_key = chain_key or chain.UNKEYED
         self._engine: Engine | None = None
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
@@ -112,7 +121,7 @@ class AuditStore:
         """The engine, created on first use once the store is at this code's schema revision
         (migrated if this role may: `service.audit.migrate.ensure_current`)."""
         if self._engine is None:
-            engine = _make_engine(self.url)
+            engine = _make_engine(self.url, self._pool)
             try:
                 migrate.ensure_current(engine, lock=self._exclusive_write)
             except BaseException:
@@ -363,11 +372,12 @@ def _write_lock_path(url: str) -> Path | None:
     return Path(database + ".write-lock")
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, pool: tuple[int, int] | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        sizes = {} if pool is None else {"pool_size": pool[0], "max_overflow": pool[1]}
         try:
-            return create_engine(url, pool_pre_ping=True)
+            return create_engine(url, pool_pre_ping=True, **sizes)
         except ModuleNotFoundError as error:
             raise AuditUnavailableError(
                 f"the audit store's URL needs the {error.name} driver: "

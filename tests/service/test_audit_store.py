@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy.exc
+import sqlalchemy.pool
 
 from service.audit import (
     AuditStore,
@@ -353,3 +354,17 @@ def test_records_and_the_joined_view_derive_from_the_table_definition() -> None:
     )
     assert tuple(parquet_schema().names) == EXPORT_COLUMNS
     assert tuple(AuditRecordOut.model_fields) == EXPORT_COLUMNS
+
+
+def test_a_server_databases_pool_is_sized_by_the_settings(
+    postgres_audit_db: AuditDatabase,
+) -> None:
+    postgres_audit_db.migrate()
+    with postgres_audit_db.store(pool=(2, 1)) as sized:
+        pool = sized.engine.pool
+        assert isinstance(pool, sqlalchemy.pool.QueuePool)
+        assert (pool.size(), pool._max_overflow) == (2, 1)
+    with postgres_audit_db.store() as default:  # SQLAlchemy's own
+        pool = default.engine.pool
+        assert isinstance(pool, sqlalchemy.pool.QueuePool)
+        assert (pool.size(), pool._max_overflow) == (5, 10)
