@@ -6,6 +6,9 @@ same registered version two ways on loopback:
 
 - Polku's API (`polku serve`: FastAPI, uvicorn, the audit store writing every suggestion
   with synchronous=FULL), with one worker and with two;
+- the same with the audit store on PostgreSQL (a throwaway cluster started by
+  tests/postgres.py, fsync on, migrated by `polku audit migrate` and served as the
+  append-only role), when PostgreSQL is installed (`--no-postgres` skips these rows);
 - `mlflow models serve` of the same version (its pyfunc; no audit, no auth).
 
 Each is loaded with `wrk` (Debian's package: `apt-get install wrk`) at concurrency 1, 8
@@ -16,6 +19,7 @@ section of BENCHMARKS.md. Requests rotate over real profiles of the generated wo
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -27,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +39,10 @@ import httpx
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks_md import write_section
+
+from tests.postgres import PostgresCluster, PostgresDatabase, find_bin_dir, why_unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -49,10 +57,20 @@ class Run:
     p99_ms: float
     errors: int
     cpu_ms: float  # server CPU time (user + system, all its processes) per request
+    db_cpu_ms: float = 0.0  # the same for the PostgreSQL server (its postmaster and backends)
 
 
 def group_cpu_seconds(pgid: int) -> float:
     """CPU seconds used so far by every process of the process group `pgid`."""
+    return _cpu_seconds(lambda pid, ppid, group: group == pgid)
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds used so far by `root` and its children (PostgreSQL: postmaster, backends)."""
+    return _cpu_seconds(lambda pid, ppid, group: root in (pid, ppid))
+
+
+def _cpu_seconds(chosen: Callable[[int, int, int], bool]) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in Path("/proc").iterdir():
@@ -62,8 +80,9 @@ def group_cpu_seconds(pgid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:  # field 5 of stat: process group
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        # Fields 4 and 5 of stat: parent and process group; 14 and 15: utime, stime.
+        if chosen(int(entry.name), int(fields[1]), int(fields[2])):
+            total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
 
@@ -142,26 +161,41 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(url: str, script: Path, concurrency: int, seconds: int, pgid: int) -> Run:
+def wrk_command(url: str, script: Path, concurrency: int, seconds: int, threads: int) -> list[str]:
+    return [
+        "wrk",
+        f"-t{threads}",
+        f"-c{concurrency}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+
+
+def wrk(
+    url: str, script: Path, concurrency: int, seconds: int, pgid: int, db_pid: int | None = None
+) -> Run:
     threads = min(concurrency, 2)
     cpu_before = group_cpu_seconds(pgid)
+    db_before = tree_cpu_seconds(db_pid) if db_pid else 0.0
     out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{concurrency}",
-            f"-d{seconds}s",
-            "--latency",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            url,
-        ],
+        wrk_command(url, script, concurrency, seconds, threads),
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    rps, p50, p99, errors, served = parse_wrk(out)
+    cpu_ms = (group_cpu_seconds(pgid) - cpu_before) * 1000 / max(served, 1)
+    db_ms = (tree_cpu_seconds(db_pid) - db_before) * 1000 / max(served, 1) if db_pid else 0.0
+    return Run(rps, p50, p99, errors, cpu_ms, db_ms)
+
+
+def parse_wrk(out: str) -> tuple[float, float, float, int, int]:
+    """req/s, p50 ms, p99 ms, errors (non-2xx and timeouts) and requests of a `wrk --latency`."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -170,28 +204,35 @@ def wrk(url: str, script: Path, concurrency: int, seconds: int, pgid: int) -> Ru
     errors = int(bad.group(1)) if bad else 0
     errors += int(socket_errors.group(1)) if socket_errors else 0
     served = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    cpu_ms = (group_cpu_seconds(pgid) - cpu_before) * 1000 / max(served, 1)
-    return Run(rps, p50, p99, errors, cpu_ms)
+    return rps, p50, p99, errors, served
 
 
 def measure(
-    name: str, url: str, script: Path, repeats: int, seconds: int, pgid: int
+    name: str,
+    url: str,
+    script: Path,
+    repeats: int,
+    seconds: int,
+    pgid: int,
+    db_pid: int | None = None,
 ) -> dict[int, Run]:
     results: dict[int, Run] = {}
     wrk(url, script, 8, 2, pgid)  # warm up
     for concurrency in CONCURRENCY:
-        runs = [wrk(url, script, concurrency, seconds, pgid) for _ in range(repeats)]
+        runs = [wrk(url, script, concurrency, seconds, pgid, db_pid) for _ in range(repeats)]
         results[concurrency] = Run(
             statistics.median(r.rps for r in runs),
             statistics.median(r.p50_ms for r in runs),
             statistics.median(r.p99_ms for r in runs),
             sum(r.errors for r in runs),
             statistics.median(r.cpu_ms for r in runs),
+            statistics.median(r.db_cpu_ms for r in runs),
         )
         r = results[concurrency]
         print(
             f"{name:<30} c={concurrency:<3} {r.rps:8.1f} req/s  p50 {r.p50_ms:7.1f} ms  "
-            f"p99 {r.p99_ms:7.1f} ms  server CPU {r.cpu_ms:5.2f} ms/req  errors {r.errors}",
+            f"p99 {r.p99_ms:7.1f} ms  server CPU {r.cpu_ms:5.2f} ms/req "
+            f"(+ PostgreSQL {r.db_cpu_ms:5.2f})  errors {r.errors}",
             flush=True,
         )
     return results
@@ -239,11 +280,42 @@ def start_mlflow(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes
     return process, f"http://127.0.0.1:{port}"
 
 
+def start_postgres() -> tuple[PostgresCluster, PostgresDatabase]:
+    """A throwaway cluster (fsync on, as deployed) and one fresh database in it."""
+    bin_dir = find_bin_dir()
+    assert bin_dir is not None
+    cluster = PostgresCluster(bin_dir).start(durable=True)
+    return cluster, cluster.new_database()
+
+
+def migrate_postgres(env: dict[str, str], database: PostgresDatabase) -> dict[str, str]:
+    """Migrate as the owner (`polku audit migrate`); the service's environment after."""
+    served = {**env, "POLKU_AUDIT_DB_URL": database.service_url}
+    run(
+        [str(BIN / "polku"), "audit", "migrate"],
+        {**served, "POLKU_AUDIT_OWNER_DB_URL": database.owner_url},
+    )
+    return served
+
+
+def count_postgres_rows(database: PostgresDatabase) -> int:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database.owner_url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(sqlalchemy.text("SELECT COUNT(*) FROM suggestions")).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def table(results: dict[str, dict[int, Run]], starts: dict[str, float]) -> str:
     head = (
         "| server | start (s) | "
         + " | ".join(f"c={c}" for c in CONCURRENCY)
-        + " | server CPU per request (ms, c=8) |"
+        + " | server CPU per request (ms, c=8; + PostgreSQL's) |"
     )
     rows = [head, "|---|---|" + "---|" * (len(CONCURRENCY) + 1)]
     for name, by_c in results.items():
@@ -253,7 +325,11 @@ def table(results: dict[str, dict[int, Run]], starts: dict[str, float]) -> str:
             for r in (by_c[c] for c in CONCURRENCY)
         ]
         rows.append(
-            f"| {name} | {starts[name]:.1f} | " + " | ".join(cells) + f" | {by_c[8].cpu_ms:.2f} |"
+            f"| {name} | {starts[name]:.1f} | "
+            + " | ".join(cells)
+            + f" | {by_c[8].cpu_ms:.2f}"
+            + (f" + {by_c[8].db_cpu_ms:.2f}" if by_c[8].db_cpu_ms else "")
+            + " |"
         )
     return "\n".join(rows)
 
@@ -264,9 +340,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the state directory")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="skip the rows with the audit on PostgreSQL"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
+    postgres_missing = "--no-postgres given" if args.no_postgres else why_unavailable()
+    if postgres_missing:
+        print(f"no PostgreSQL rows: {postgres_missing}", flush=True)
 
     state = Path(tempfile.mkdtemp(prefix="polku-bench-api-"))
     env = {
@@ -281,6 +363,8 @@ def main() -> None:
         "OMP_NUM_THREADS": "1",
     }
     processes: list[subprocess.Popen[bytes]] = []
+    cluster: PostgresCluster | None = None
+    audited_pg: int | None = None
     try:
         world = state / "world"
         run(
@@ -314,9 +398,14 @@ def main() -> None:
         )
         results: dict[str, dict[int, Run]] = {}
         starts: dict[str, float] = {}
-        for workers in (1, 2):
-            name = f"Polku API, {workers} worker{'s' if workers > 1 else ''}"
-            process, base = start_polku(env, workers, state / f"polku-{workers}.log")
+        backends: list[tuple[str, dict[str, str]]] = [("", env)]
+        if not postgres_missing:
+            cluster, database = start_postgres()
+            backends.append((", PostgreSQL", migrate_postgres(env, database)))
+        for (store, served_env), workers in itertools.product(backends, (1, 2)):
+            name = f"Polku API, {workers} worker{'s' if workers > 1 else ''}{store}"
+            log = state / f"polku-{workers}{store.replace(', ', '-')}.log"
+            process, base = start_polku(served_env, workers, log)
             processes.append(process)
             starts[name] = wait_until(f"{base}/health/ready", process)
             results[name] = measure(
@@ -326,9 +415,12 @@ def main() -> None:
                 args.repeats,
                 args.seconds,
                 process.pid,
+                cluster.postmaster_pid() if cluster is not None and store else None,
             )
             stop(process)
         audited = _count_audit_rows(state / "audit.sqlite3")
+        if cluster is not None:
+            audited_pg = count_postgres_rows(database)
         name = "mlflow models serve, 1 worker"
         process, base = start_mlflow(env, state / "mlflow.log")
         processes.append(process)
@@ -340,11 +432,20 @@ def main() -> None:
     finally:
         for process in processes:
             stop(process)
+        if cluster is not None:
+            cluster.stop()
         if not args.keep:
             shutil.rmtree(state, ignore_errors=True)
 
     body = report(
-        results, starts, args.repeats, args.seconds, args.clients, audited, os.getloadavg()
+        results,
+        starts,
+        args.repeats,
+        args.seconds,
+        args.clients,
+        audited,
+        os.getloadavg(),
+        audited_pg,
     )
     write_section("api", "python bench/bench_api.py", body)
     print(body)
@@ -358,6 +459,7 @@ def report(
     clients: int,
     audited: int,
     load: tuple[float, float, float],
+    audited_pg: int | None = None,
 ) -> str:
     """The body of the `api` section of BENCHMARKS.md."""
     polku8 = results["Polku API, 1 worker"][8]
@@ -388,8 +490,8 @@ At concurrency 8: Polku with 1 worker {polku8.rps:.0f} req/s (p99 {polku8.p99_ms
 {best8.rps / mlflow8.rps:.1f}x in throughput. Per request the Polku server spends
 {polku8.cpu_ms:.2f} ms of CPU against {mlflow8.cpu_ms:.2f} ms for MLflow
 ({mlflow8.cpu_ms / polku8.cpu_ms:.1f}x less), i.e. about {1000 / polku8.cpu_ms:.0f} req/s per
-free core. {audited:,} audit rows were written during the Polku runs.
-
+free core. {audited:,} audit rows were written during the Polku runs on SQLite.
+{_postgres_paragraph(results, audited_pg)}
 Goal of issue 5 at concurrency 8 (at least 300 req/s with p99 under 30 ms, and at least 10x
 the throughput of `mlflow models serve`): {goals}.
 
@@ -403,6 +505,29 @@ second core (2 workers; their SQLite commits take turns through a file lock inst
 SQLite's sleeping busy handler, which had given them a p99 over 100 ms).
 """
     return body
+
+
+def _postgres_paragraph(results: dict[str, dict[int, Run]], audited_pg: int | None) -> str:
+    """The PostgreSQL rows against the SQLite ones, at concurrency 8 (empty without them)."""
+    if "Polku API, 1 worker, PostgreSQL" not in results:
+        return "\nNo PostgreSQL rows in this run (PostgreSQL not installed, or `--no-postgres`).\n"
+    lines = []
+    for workers in ("1 worker", "2 workers"):
+        lite = results[f"Polku API, {workers}"][8]
+        pg = results[f"Polku API, {workers}, PostgreSQL"][8]
+        lines.append(
+            f"{workers}: {pg.rps:.0f} req/s against {lite.rps:.0f} on SQLite "
+            f"({pg.rps / lite.rps:.2f}x), p99 {pg.p99_ms:.1f} against {lite.p99_ms:.1f} ms, "
+            f"Polku's CPU {pg.cpu_ms:.2f} + PostgreSQL's {pg.db_cpu_ms:.2f} against "
+            f"{lite.cpu_ms:.2f} ms per request"
+        )
+    return (
+        "\nWith the audit on PostgreSQL (a local cluster on the same two cores, fsync on, the "
+        "service connecting as its append-only role; the CPU column adds the PostgreSQL "
+        "server's own, its postmaster and backends), at concurrency 8: "
+        + "; ".join(lines)
+        + f". {audited_pg or 0:,} audit rows were written to PostgreSQL.\n"
+    )
 
 
 def _goal_verdict(polku: Run, mlflow: Run) -> str:

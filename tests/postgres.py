@@ -101,8 +101,12 @@ class PostgresCluster:
             log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
             raise RuntimeError(f"{tool} failed:\n{done.stdout}\n{done.stderr}\n{log[-3000:]}")
 
-    def start(self) -> PostgresCluster:
-        """initdb and start; returns once the server accepts connections."""
+    def start(self, *, durable: bool = False) -> PostgresCluster:
+        """initdb and start; returns once the server accepts connections.
+
+        `durable` keeps PostgreSQL's fsync on (the benchmarks: a commit costs what it would in
+        a deployment); the tests turn it off.
+        """
         if self._run_as is not None:
             os.chown(self.root, self._run_as.pw_uid, self._run_as.pw_gid)
         self._run(
@@ -118,11 +122,12 @@ class PostgresCluster:
         )
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-            "-c max_connections=200 -c shared_buffers=32MB "
+            "-c max_connections=200 -c shared_buffers=32MB"
+        )
+        if not durable:
             # The tests kill Polku, never this server: a commit is safe from their kill -9
             # once PostgreSQL has it; fsync would guard against power loss, at seconds a test.
-            "-c fsync=off -c full_page_writes=off"
-        )
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path), "-o", options, "-w",
             "start",
@@ -138,6 +143,10 @@ class PostgresCluster:
         with contextlib.suppress(RuntimeError):
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def postmaster_pid(self) -> int:
+        """The server's process id (first line of postmaster.pid)."""
+        return int((self.data_dir / "postmaster.pid").read_text().split()[0])
 
     def url(self, role: str, database: str = "postgres") -> str:
         """The SQLAlchemy URL of `database` as `role` (psycopg 3 over loopback TCP)."""
