@@ -15,17 +15,16 @@ import numpy as np
 import pandas as pd
 
 from models.catalog import Catalog
+from pipeline.allocation.office_file import OfficeFileError, read_office_file
 from pipeline.data.register import RegisterError
 
 CAPACITY_COLUMNS: Final = ("service_id", "places")
 
 
-class CapacityFileError(ValueError):
+class CapacityFileError(OfficeFileError):
     """The capacity file cannot be used; `.errors` names each problem."""
 
-    def __init__(self, errors: list[RegisterError]) -> None:
-        super().__init__(str(errors[0]) if errors else "invalid capacity file")
-        self.errors = tuple(errors)
+    what = "capacity file"
 
 
 def read_capacity(path: Path, catalog: Catalog, default: np.ndarray) -> np.ndarray:
@@ -38,20 +37,7 @@ def read_capacity(path: Path, catalog: Catalog, default: np.ndarray) -> np.ndarr
         are not a whole number of at least 0.
     """
     name = path.name
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError) as exc:
-        raise CapacityFileError(
-            [RegisterError(name, 0, "-", f"cannot read the file ({type(exc).__name__})")]
-        ) from None
-    missing = [c for c in CAPACITY_COLUMNS if c not in raw.columns]
-    if missing:
-        raise CapacityFileError(
-            [
-                RegisterError(name, 0, c, "column missing (expected service_id, places)")
-                for c in missing
-            ]
-        )
+    raw = read_office_file(path, CAPACITY_COLUMNS, CapacityFileError)
     places = np.asarray(default, dtype=np.int64).copy()
     errors: list[RegisterError] = []
     seen: set[str] = set()

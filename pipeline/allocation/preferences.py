@@ -22,18 +22,17 @@ import numpy as np
 import pandas as pd
 
 from models.catalog import Catalog
+from pipeline.allocation.office_file import OfficeFileError, read_office_file
 from pipeline.data.register import RegisterError
 
 PREFERENCE_COLUMNS: Final = ("client_id", "service_id", "preference")
 PREFERENCES: Final = ("allowed", "preferred", "refused")
 
 
-class PreferencesFileError(ValueError):
+class PreferencesFileError(OfficeFileError):
     """The preferences file cannot be used; `.errors` names each problem."""
 
-    def __init__(self, errors: list[RegisterError]) -> None:
-        super().__init__(str(errors[0]) if errors else "invalid preferences file")
-        self.errors = tuple(errors)
+    what = "preferences file"
 
 
 @dataclass(frozen=True)
@@ -61,15 +60,7 @@ def read_preferences(path: Path, client_ids: np.ndarray, catalog: Catalog) -> Pr
         Unreadable file, a missing column, an unknown client, service or preference word.
     """
     name = path.name
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError) as exc:
-        raise PreferencesFileError(
-            [RegisterError(name, 0, "-", f"cannot read the file ({type(exc).__name__})")]
-        ) from None
-    missing = [c for c in PREFERENCE_COLUMNS if c not in raw.columns]
-    if missing:
-        raise PreferencesFileError([RegisterError(name, 0, c, "column missing") for c in missing])
+    raw = read_office_file(path, PREFERENCE_COLUMNS, PreferencesFileError)
     clients = np.asarray(client_ids, dtype=object).astype(str)
     rows_of: dict[str, list[int]] = {}
     for i, client in enumerate(clients):
