@@ -8,7 +8,9 @@ sum over clients of the true uplift (objective outcome with the service minus wi
 world's truth) of the service it gave:
 
 - `optimal`: `polku allocate`'s programme on Polku's shown (shrunk) estimates
-  (`pipeline.allocation.plan.allocate_scores`); `optimal_lower` on the 25 % quantile of the uplift;
+  (`pipeline.allocation.plan.allocate_scores`), with its default do-no-harm floors (no group
+  below what today's practice gives it by the estimates, less a lower-confidence slack);
+  `optimal_allow_harm` without them; `optimal_lower` on the 25 % quantile of the uplift;
   `optimal_fair`: with every language group at >= 90 % of the mean expected gain;
 - `greedy`: in arrival order each client takes their best service (by the same values as
   `optimal`) that still has places, if it is expected to help: top-1 until places run out,
@@ -16,7 +18,18 @@ world's truth) of the service it gave:
 - `caseworkers`: the logged caseworker choice in arrival order while its service has places,
   none once it is full;
 - `random`: in arrival order a uniformly random allowed service that still has places;
-- `oracle`: the same programme solved on the true uplifts (the capacity-constrained best).
+- `oracle`: the same programme solved on the true uplifts (the capacity-constrained best),
+  over the pairs Polku may offer (the gate, the catalog's limits and the ranker's support:
+  the model's information), without floors.
+
+Where the gap to the oracle comes from: the true gain of every client's own Polku top-1
+with no places, as a share of the unconstrained oracle (every client's true best), is what
+the estimates allow; the optimum's share of that top-1, against the oracle's share of its
+own unconstrained best, is what the places cost the programme on the estimates beside what
+they cost it on the truth. The product of the two is the optimum's share of the oracle.
+
+Groups: each group's mean true gain per client against the caseworkers', with its standard
+error (paired over the group's clients: the cohort is one draw of them).
 
 Capacities: `catalog` scales each service's `monthly_capacity` to the cohort as the
 generator's caseworkers see it (`monthly_capacity x cohort / HELSINKI_ASSESSMENTS_PER_MONTH`,
@@ -52,7 +65,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from benchmarks_md import write_section
 
-from models.allocation import NO_SERVICE, AllocationError, pair_values, solve_allocation
+from models.allocation import (
+    DO_NO_HARM_Z,
+    NO_SERVICE,
+    AllocationError,
+    pair_values,
+    solve_allocation,
+)
 from models.bundle import FrameScores
 from pipeline.allocation.plan import AllocationOptions, allocate_scores
 from pipeline.data.world import load_world
@@ -66,6 +85,7 @@ from pipeline.training.train import fit_model
 RESULTS_JSON: Final = Path(__file__).resolve().parent / "results" / "allocation.json"
 POLICIES: Final = (
     "optimal",
+    "optimal_allow_harm",
     "optimal_lower",
     "optimal_fair",
     "greedy",
@@ -179,8 +199,10 @@ def judge(
     keys = np.arange(1, n + 1)
     services: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
+    floors: dict[str, int] = {}
     for name, options in (
         ("optimal", AllocationOptions()),
+        ("optimal_allow_harm", AllocationOptions(do_no_harm=False)),
         ("optimal_lower", AllocationOptions(uncertainty="lower")),
         (
             "optimal_fair",
@@ -194,6 +216,12 @@ def judge(
             continue
         services[name] = result.allocation.service
         seconds[name] = result.allocation.seconds
+        if name == "optimal":
+            floors = {
+                "groups": len(result.allocation.floors),
+                "positive": sum(f > 0 for f in result.allocation.floors.values()),
+                "binding": len(result.allocation.binding),
+            }
     # Greedy sees what the optimum sees (the same values): only the allocation differs.
     value = np.nan_to_num(pair_values(scores, "shrunk"), nan=-np.inf)
     services["greedy"] = greedy_in_arrival(order, value, scores.allowed, places)
@@ -208,11 +236,13 @@ def judge(
     labels = group_labels(frame)
     groups = {
         f"{grouping}={label}": {
-            name: float(gains[name][np.asarray(group).astype(str) == label].mean())
-            for name in POLICIES
+            **{name: float(gains[name][member].mean()) for name in POLICIES},
+            "clients": int(member.sum()),
+            "optimal_vs_caseworkers_se": _paired_se(gains["optimal"], gains["caseworkers"], member),
         }
         for grouping, group in labels.items()
         for label in sorted(set(np.asarray(group).astype(str).tolist()))
+        for member in [np.asarray(group).astype(str) == label]
     }
     rank_demand = scores.top(1)[:, 0]
     demand = np.bincount(rank_demand[rank_demand >= 0], minlength=len(places))
@@ -230,8 +260,15 @@ def judge(
         "total": {name: float(g.sum()) for name, g in gains.items()},
         "allocated": {name: int((s >= 0).sum()) for name, s in services.items()},
         "groups": groups,
+        "do_no_harm_floors": floors,
         "solve_seconds": seconds,
     }
+
+
+def _paired_se(a: np.ndarray, b: np.ndarray, member: np.ndarray) -> float:
+    """Standard error of the mean of a - b over the members (nan for fewer than two)."""
+    diff = (a - b)[member]
+    return float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else math.nan
 
 
 def time_cohort(model: Any, frame: Any, objective: str, places: np.ndarray, seed: int) -> dict:
@@ -247,7 +284,7 @@ def time_cohort(model: Any, frame: Any, objective: str, places: np.ndarray, seed
     for _ in range(TIME_REPEATS):
         started = time.perf_counter()
         with limited_threads():
-            scores = model.score_frame(cohort, objective, with_intervals=True)
+            scores = model.score_frame(cohort, objective, with_intervals=True, with_practice=True)
         scored = time.perf_counter() - started
         result = allocate_scores(
             scores, cohort, np.arange(1, TIME_ROWS + 1), "row_id", big, AllocationOptions()
@@ -289,7 +326,9 @@ def run_cell(n_clients: int, seed: int, directory: Path, progress: Progress) -> 
     logged = np.array([position.get(int(a), len(columns)) for a in logged_catalog])
     frame = held_out.frame.reset_index(drop=True)
     with limited_threads():
-        scores = model.score_frame(frame, settings.objective, with_intervals=True)
+        scores = model.score_frame(
+            frame, settings.objective, with_intervals=True, with_practice=True
+        )
     monthly = np.array([catalog.get(s).monthly_capacity for s in model.service_ids], dtype=float)
     cell: dict[str, Any] = {
         "n_clients": n_clients,
@@ -372,7 +411,10 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "gain; `greedy` = each client's best service (same values) with places, in arrival "
         "order; "
         "`caseworkers` = the logged choice while places last; `random` = a random allowed "
-        "service with places; `oracle` = the same programme on the true uplifts. "
+        "service with places; `oracle` = the same programme on the true uplifts, over the "
+        "pairs Polku may offer. `optimal` keeps `polku allocate`'s default do-no-harm floors "
+        "(every group at least what today's practice gives it by the estimates, less a "
+        "one-sided 95 % slack); `allow harm` = the same without them. "
         f"BLAS threads: {numeric_threads()}. All cells: `bench/results/allocation.json`.",
         "",
         "Commands:",
@@ -382,9 +424,9 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "**Share of the capacity-constrained oracle's true gain** (%, median [min, max] over "
         "seeds):",
         "",
-        "| clients | capacity | cohort | services binding | optimal | lower | fair | greedy | "
-        "caseworkers | random | optimal / greedy | without places: Polku top-1 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| clients | capacity | cohort | services binding | optimal | allow harm | lower | fair | "
+        "greedy | caseworkers | random | optimal / greedy | without places: Polku top-1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, group in by_size.items():
         for kind in CAPACITIES:
@@ -400,19 +442,64 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
             lines.append(
                 f"| {size:,} | {kind} | {statistics.median(c['cohort'] for c in group):,.0f} | "
                 f"{statistics.median(r['binding_services'] for r in runs):.0f} of "
-                f"{group[0]['services']} | {share('optimal')} | {share('optimal_lower')} | "
+                f"{group[0]['services']} | {share('optimal')} | {share('optimal_allow_harm')} | "
+                f"{share('optimal_lower')} | "
                 f"{share('optimal_fair')} | {share('greedy')} | {share('caseworkers')} | "
                 f"{share('random')} | {statistics.median(ratio):.2f} | {ceiling} |"
             )
-    lines += [
-        "",
-        "The last column is the ceiling the estimates set, places aside: the true gain of "
-        "every client's own Polku top-1 as a share of every client's true best (both without "
-        "capacity). The allocation keeps (or beats) that share under the places; what is "
-        "missing to the oracle is the estimates', not the allocation's.",
-    ]
-    lines += ["", *render_groups(by_size), "", *render_times(by_size), "", *render_goals(cells)]
+    lines += ["", *render_gap(by_size), "", *render_groups(by_size), "", *render_floors(by_size)]
+    lines += ["", *render_times(by_size), "", *render_goals(cells)]
     return "\n".join(lines)
+
+
+def render_gap(by_size: dict[int, list[dict]]) -> list[str]:
+    """Where the gap to the oracle comes from: the estimates, or the programme under places."""
+    lines = [
+        "**Where the gap comes from** (%, median [min, max] over seeds; per seed (a) = (b) x "
+        "(c) / (d)): (a) the optimum's share of the oracle with places; (b) Polku's own top-1 "
+        "for every client, no places, as a share of the unconstrained oracle (every client's "
+        "true best among the pairs Polku may offer): what the estimates allow; (c) the optimum "
+        "with places as a share of that top-1: what the places cost on the estimates; (d) the "
+        "oracle with places as a share of the unconstrained one: what they cost on the truth. "
+        "(c) / (d) is the programme's part: 100 % when the places cost Polku's estimates no more "
+        "than they cost the truth.",
+        "",
+        "| clients | capacity | (a) optimal / oracle | (b) estimates: Polku top-1 / best | "
+        "(c) optimal / Polku top-1 | (d) oracle with / without places | (c) / (d) programme |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size, group in by_size.items():
+        for kind in CAPACITIES:
+            runs = [c["capacities"][kind] for c in group]
+            a = [r["total"]["optimal"] / r["total"]["oracle"] for r in runs]
+            b = [r["unlimited"]["polku_top1"] / r["unlimited"]["oracle_top1"] for r in runs]
+            c = [r["total"]["optimal"] / r["unlimited"]["polku_top1"] for r in runs]
+            d = [r["total"]["oracle"] / r["unlimited"]["oracle_top1"] for r in runs]
+            programme = [x / y for x, y in zip(c, d, strict=True)]
+            lines.append(
+                f"| {size:,} | {kind} | {_spread(a)} | {_spread(b)} | {_spread(c)} | "
+                f"{_spread(d)} | {_spread(programme)} |"
+            )
+    return lines
+
+
+def render_floors(by_size: dict[int, list[dict]]) -> list[str]:
+    """How many do-no-harm floors were above 0, and how many held the optimum back."""
+    lines = [
+        "**Do-no-harm floors** (of `optimal`, summed over seeds): groups floored, floors above "
+        "0 (practice's estimated gain above its slack), floors met with equality (binding).",
+        "",
+        "| clients | capacity | groups | above 0 | binding |",
+        "|---|---|---|---|---|",
+    ]
+    for size, group in by_size.items():
+        for kind in CAPACITIES:
+            f = [c["capacities"][kind].get("do_no_harm_floors", {}) for c in group]
+            lines.append(
+                f"| {size:,} | {kind} | {sum(x.get('groups', 0) for x in f)} | "
+                f"{sum(x.get('positive', 0) for x in f)} | {sum(x.get('binding', 0) for x in f)} |"
+            )
+    return lines
 
 
 def render_groups(by_size: dict[int, list[dict]]) -> list[str]:
@@ -421,13 +508,19 @@ def render_groups(by_size: dict[int, list[dict]]) -> list[str]:
         "of the group's mean true gain per client over the caseworkers' in that group, over "
         "seeds and groups (age band, language group, gender, long-term unemployment)):",
         "",
-        "| clients | capacity | optimal | lower | fair | greedy |",
-        "|---|---|---|---|---|---|",
+        "| clients | capacity | optimal | allow harm | lower | fair | greedy |",
+        "|---|---|---|---|---|---|---|",
     ]
     for size, group in by_size.items():
         for kind in CAPACITIES:
             row = [f"{size:,}", kind]
-            for name in ("optimal", "optimal_lower", "optimal_fair", "greedy"):
+            for name in (
+                "optimal",
+                "optimal_allow_harm",
+                "optimal_lower",
+                "optimal_fair",
+                "greedy",
+            ):
                 worst, where = min(
                     (g[name] - g["caseworkers"], f"{label}, seed {c['seed']}")
                     for c in group
@@ -435,7 +528,47 @@ def render_groups(by_size: dict[int, list[dict]]) -> list[str]:
                 )
                 row.append(f"{worst:+.4f} ({where})" + (" **below**" if worst < 0 else ""))
             lines.append("| " + " | ".join(row) + " |")
+    return [*lines, "", *render_every_group(by_size)]
+
+
+def render_every_group(by_size: dict[int, list[dict]]) -> list[str]:
+    """Every group's margin over the caseworkers, in units of its standard error too."""
+    cells = [(size, kind, group) for size, group in by_size.items() for kind in CAPACITIES]
+    names = sorted({g for _, _, group in cells for c in group for g in _groups(c, CAPACITIES[0])})
+    lines = [
+        "**Every group against the caseworkers** (`optimal`: the lowest over seeds of the "
+        "group's mean true gain per client minus the caseworkers', its z = margin / paired "
+        "standard error, the seed and the group's median size in the cohort; `allow harm` "
+        "after the semicolon, the same seed's margin):",
+        "",
+        "| group | " + " | ".join(f"{size:,} {kind}" for size, kind, _ in cells) + " |",
+        "|---|" + "---|" * len(cells),
+    ]
+    for name in names:
+        row = [name]
+        for _, kind, group in cells:
+            found = [(c["seed"], _groups(c, kind)[name]) for c in group if name in _groups(c, kind)]
+            if not found:
+                row.append("")
+                continue
+            seed, g = min(found, key=lambda x: x[1]["optimal"] - x[1]["caseworkers"])
+            margin = g["optimal"] - g["caseworkers"]
+            z = (
+                margin / g["optimal_vs_caseworkers_se"]
+                if g.get("optimal_vs_caseworkers_se")
+                else math.nan
+            )
+            before = g.get("optimal_allow_harm", math.nan) - g["caseworkers"]
+            size = statistics.median(x[1].get("clients", 0) for x in found)
+            row.append(
+                f"{margin:+.4f} (z {z:+.1f}, seed {seed}, {size:,.0f} clients); {before:+.4f}"
+            )
+        lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _groups(cell: dict[str, Any], kind: str) -> dict[str, dict[str, float]]:
+    return dict(cell["capacities"][kind]["groups"])
 
 
 def render_times(by_size: dict[int, list[dict]]) -> list[str]:
@@ -486,6 +619,14 @@ def render_goals(cells: list[dict]) -> list[str]:
         for label, g in c["capacities"][k]["groups"].items()
         if g["optimal"] < g["caseworkers"]
     ]
+    clearly_below = [
+        f"{label} ({k}, {c['n_clients']:,}, seed {c['seed']})"
+        for c in cells
+        for k in CAPACITIES
+        for label, g in c["capacities"][k]["groups"].items()
+        if g["optimal"] - g["caseworkers"]
+        < -DO_NO_HARM_Z * g.get("optimal_vs_caseworkers_se", math.inf)
+    ]
     totals = [c["timing"]["total_seconds"] for c in cells]
     slowest, typical = max(totals), statistics.median(totals)
     return [
@@ -497,7 +638,9 @@ def render_goals(cells: list[dict]) -> list[str]:
         f"- optimal beats greedy where capacity binds: smallest margin {100 * min(margins):+.1f} % "
         f"over {len(margins)} cells.",
         "- no group's gain below the caseworkers' (optimal): "
-        + ("met." if not below else "**not met** in " + "; ".join(below[:8]) + "."),
+        + ("met." if not below else "**not met** in " + "; ".join(below[:8]) + ".")
+        + " Below by more than 1.645 standard errors (one-sided 95 %): "
+        + ("none." if not clearly_below else "; ".join(clearly_below[:8]) + "."),
         f"- {TIME_ROWS:,} x services scored and solved: median {typical:.2f} s, slowest "
         f"{slowest:.2f} s (goal < {TIME_GOAL_SECONDS:.0f} s): "
         + (

@@ -8,6 +8,10 @@ The programme (solved exactly by HiGHS through scipy):
                 sum_{i in g, j} gain[i, j] x[i, j] >= floor[g]   (optional group floors)
                 x[i, j] in {0, 1}, and x[i, j] = 0 where value[i, j] is NaN (not allowed)
 
+The default floors are do-no-harm ones (`do_no_harm_floors`): no group gets less, by the
+model's own estimates, than today's practice would give it within the same places, less a
+lower-confidence slack so that a small group's floor is not set by noise.
+
 Only pairs of positive value are variables: giving a client a service expected to do
 nothing or harm never raises the total, nor a group's gain. Without group floors the
 constraint matrix is that of a transportation problem (totally unimodular): the linear
@@ -45,10 +49,13 @@ STATUS_OPTIMAL: Final = "optimal"
 UNCERTAINTY: Final = ("shrunk", "lower", "raw")
 DEFAULT_QUANTILE: Final = 0.25
 # The shown interval is a nominal 90 % one: its lower end is the 5 % quantile.
-_INTERVAL_Z: Final = 1.6448536269514722  # ndtri(0.95)
+INTERVAL_Z: Final = 1.6448536269514722  # ndtri(0.95)
 # Where the shrinkage leaves the shown uplifts equal (all of them 0 when the data cannot
 # tell the services apart), the model's own order decides, as it orders the client's list.
 TIE_BREAK: Final = 1e-3
+# The do-no-harm floor is practice's expected gain less this many standard deviations of it
+# (one-sided 95 %): a group is held to what practice gives it with that confidence.
+DO_NO_HARM_Z: Final = 1.6448536269514722
 _MILP_STATUS: Final = {
     0: STATUS_OPTIMAL,
     1: "time_limit",
@@ -99,13 +106,86 @@ def pair_values(
             raise ValueError("the lower reading needs the scores' intervals")
         if not 0.0 < quantile < 0.5:
             raise ValueError(f"the lower quantile must lie in (0, 0.5), got {quantile}")
-        sigma = (scores.uplift - scores.uplift_low) / _INTERVAL_Z
+        sigma = (scores.uplift - scores.uplift_low) / INTERVAL_Z
         value = scores.uplift + float(ndtri(quantile)) * sigma + TIE_BREAK * raw
     elif uncertainty == "raw":
         value = raw
     else:
         raise ValueError(f"uncertainty must be one of {', '.join(UNCERTAINTY)}")
     return np.where(scores.allowed, value, np.nan)
+
+
+@dataclass(frozen=True)
+class GroupFloor:
+    """A lower bound on the total expected gain of a group of clients.
+
+    Attributes
+    ----------
+    name : str
+        `grouping=label` (how it is reported).
+    member : bool ndarray (n,)
+    floor : float
+        The group's total (not mean) expected gain must be at least this.
+    """
+
+    name: str
+    member: np.ndarray
+    floor: float
+
+
+def practice_under_places(practice: np.ndarray, places: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Today's practice within the places: where it would ask for more places of a service
+    than there are, each client's chance of it is cut in proportion (first come, first
+    served, when arrival does not depend on who the client is)."""
+    demand = practice.sum(axis=0)
+    capacity = np.asarray(places, dtype=np.float64)
+    share = np.divide(capacity, demand, out=np.ones_like(demand), where=demand > capacity)
+    return practice * np.minimum(share, 1.0)[None, :]
+
+
+def do_no_harm_floors(
+    practice: np.ndarray,
+    gain: np.ndarray,
+    places: Sequence[int] | np.ndarray,
+    groupings: dict[str, np.ndarray],
+    *,
+    spread: np.ndarray | None = None,
+    z: float = DO_NO_HARM_Z,
+) -> list[GroupFloor]:
+    """Each group's floor: what today's practice gives it within the places, by the model's
+    estimates, less `z` standard deviations (never below 0).
+
+    Practice's gain for client i is random, one service j with probability p_ij
+    (`practice_under_places`) worth gain_ij, known only up to `spread`_ij (the estimate's
+    standard deviation): mean e_i = sum_j p_ij gain_ij, variance sum_j p_ij (gain_ij^2 +
+    spread_ij^2) - e_i^2. A group's floor is sum e_i - z sqrt(sum variance): it holds the
+    group to practice where the estimates say practice does it good with confidence, and
+    asks nothing of a group too small to tell (nor where practice is estimated to harm).
+
+    Parameters
+    ----------
+    practice : float ndarray (n, m)
+        Each client's probability of each service under today's practice (0: not allowed).
+    gain : float ndarray (n, m)
+        The expected gain the floors count (NaN: may not take it, counted as 0).
+    places : int array (m,)
+    groupings : grouping -> label per client
+    spread : float ndarray (n, m), optional
+        Standard deviation of each estimate (NaN or absent: 0).
+    """
+    p = practice_under_places(np.asarray(practice, dtype=np.float64), places)
+    g = np.nan_to_num(np.asarray(gain, dtype=np.float64), nan=0.0)
+    s2 = 0.0 if spread is None else np.nan_to_num(np.asarray(spread), nan=0.0) ** 2
+    mean = (p * g).sum(axis=1)
+    variance = np.maximum((p * (g**2 + s2)).sum(axis=1) - mean**2, 0.0)
+    floors = []
+    for grouping, labels in groupings.items():
+        text = np.asarray(labels).astype(str)
+        for label in sorted(set(text.tolist())):
+            member = text == label
+            floor = float(mean[member].sum() - z * np.sqrt(variance[member].sum()))
+            floors.append(GroupFloor(f"{grouping}={label}", member, max(floor, 0.0)))
+    return floors
 
 
 @dataclass(frozen=True)
@@ -127,6 +207,10 @@ class Allocation:
     n_variables : int
         Pairs the programme chose among (allowed, of positive value).
     floors : dict of group -> floor, empty without floors
+        Each group's floor on its total expected gain.
+    binding : tuple of str
+        The floors (of positive value) the allocation meets with equality: where one
+        moved it away from the plain optimum, its group's is among them.
     """
 
     service: np.ndarray
@@ -137,6 +221,7 @@ class Allocation:
     seconds: float
     n_variables: int
     floors: dict[str, float]
+    binding: tuple[str, ...] = ()
 
     def used(self, n_services: int) -> np.ndarray:
         """Places used per service."""
@@ -151,6 +236,7 @@ def solve_allocation(
     gain: np.ndarray | None = None,
     groups: np.ndarray | None = None,
     group_floor: float | None = None,
+    floors: Sequence[GroupFloor] = (),
     time_limit: float | None = 60.0,
 ) -> Allocation:
     """Solve the programme of the module docstring.
@@ -171,6 +257,9 @@ def solve_allocation(
         Every group's mean expected gain per client is at least this share of the whole
         cohort's mean under the allocation without floors (capped at what the group could
         gain with unlimited places). Needs `groups`.
+    floors : sequence of GroupFloor, optional
+        Further floors, given (e.g. `do_no_harm_floors`); the total expected `gain` of each
+        one's members is at least its floor.
     time_limit : float, optional
         Seconds HiGHS may take; past it the best solution found is returned with status
         `time_limit`.
@@ -196,6 +285,8 @@ def solve_allocation(
     pair_value = value[rows, cols]
     k = len(rows)
     if k == 0:  # nothing of positive value to give anyone (HiGHS wants a variable)
+        if any(f.floor > 0 for f in floors):
+            raise AllocationError("infeasible", "nothing of positive value to meet the floors")
         return Allocation(
             np.full(n, NO_SERVICE, dtype=np.int64),
             STATUS_OPTIMAL,
@@ -204,7 +295,7 @@ def solve_allocation(
             0.0,
             time.perf_counter() - started,
             0,
-            {},
+            {f.name: f.floor for f in floors},
         )
     assignment = sparse.csr_array(
         (np.ones(2 * k), (np.r_[rows, n + cols], np.r_[np.arange(k), np.arange(k)])),
@@ -212,29 +303,25 @@ def solve_allocation(
     )
     lower = np.zeros(n + m)
     upper = np.r_[np.ones(n), capacity]
-    floors: dict[str, float] = {}
-    matrices = [assignment]
+    pair_gain = np.nan_to_num(gain[rows, cols], nan=0.0)
+    result = _solve(pair_value, assignment, lower, upper, time_limit, floors=False)
+    bounds = list(floors)
     if group_floor is not None and groups is not None:
-        base = _solve(pair_value, assignment, lower, upper, time_limit, floors=False)
-        base_x = _chosen(base.x, k)
-        mean_gain = float(gain[rows, cols][base_x].sum()) / max(n, 1)
-        labels = np.asarray(groups).astype(str)
-        pair_gain = np.nan_to_num(gain[rows, cols], nan=0.0)
-        best_alone = np.nanmax(np.where(np.isnan(gain), -np.inf, gain), axis=1, initial=0.0)
-        floor_rows = []
-        for label in sorted(set(labels.tolist())):
-            member = labels == label
-            floor = min(
-                group_floor * mean_gain * int(member.sum()),
-                float(np.maximum(best_alone[member], 0.0).sum()),
-            )
-            floors[label] = floor
-            floor_rows.append(np.where(member[rows], pair_gain, 0.0))
-        matrices.append(sparse.csr_array(np.vstack(floor_rows)))
-        lower = np.r_[lower, list(floors.values())]
-        upper = np.r_[upper, np.full(len(floors), np.inf)]
-    constraints = sparse.vstack(matrices, format="csr")
-    result = _solve(pair_value, constraints, lower, upper, time_limit, floors=bool(floors))
+        bounds += _share_floors(gain, groups, group_floor, pair_gain[_chosen(result.x, k)].sum())
+    floor_rows = np.array([np.where(f.member[rows], pair_gain, 0.0) for f in bounds]).reshape(
+        len(bounds), k
+    )
+    floor_values = np.array([f.floor for f in bounds])
+    # Floors the plain optimum already meets change nothing: then no MIP is solved.
+    if bounds and (result.x is None or not _meets(floor_rows, result.x, k, floor_values).all()):
+        result = _solve(
+            pair_value,
+            sparse.vstack([assignment, sparse.csr_array(floor_rows)], format="csr"),
+            np.r_[lower, floor_values],
+            np.r_[upper, np.full(len(bounds), np.inf)],
+            time_limit,
+            floors=True,
+        )
     status = _MILP_STATUS.get(int(result.status), "other")
     if result.x is None:
         raise AllocationError(status, str(result.message))
@@ -250,8 +337,39 @@ def solve_allocation(
         mip_gap=float(gap) if gap is not None else 0.0,
         seconds=time.perf_counter() - started,
         n_variables=k,
-        floors=floors,
+        floors={f.name: f.floor for f in bounds},
+        binding=tuple(
+            f.name
+            for f, met in zip(bounds, floor_rows @ chosen, strict=True)
+            if f.floor > 0 and met <= f.floor + 1e-6 * max(f.floor, 1e-3)
+        ),
     )
+
+
+def _share_floors(
+    gain: np.ndarray, groups: np.ndarray, share: float, total: float
+) -> list[GroupFloor]:
+    """`group_floor`'s floors: `share` of the cohort's mean gain `total` / n per client of
+    each group, capped at what the group could gain with unlimited places."""
+    n = len(gain)
+    best_alone = np.nanmax(np.where(np.isnan(gain), -np.inf, gain), axis=1, initial=0.0)
+    labels = np.asarray(groups).astype(str)
+    floors = []
+    for label in sorted(set(labels.tolist())):
+        member = labels == label
+        floor = min(
+            share * float(total) / max(n, 1) * int(member.sum()),
+            float(np.maximum(best_alone[member], 0.0).sum()),
+        )
+        floors.append(GroupFloor(label, member, floor))
+    return floors
+
+
+def _meets(floor_rows: np.ndarray, x: np.ndarray, k: int, floors: np.ndarray) -> np.ndarray:
+    """Which floors the 0/1 solution `x` meets (to a rounding tolerance)."""
+    if len(floors) == 0:
+        return np.zeros(0, dtype=bool)
+    return floor_rows @ _chosen(x, k) >= floors - 1e-9
 
 
 def _solve(

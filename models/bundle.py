@@ -124,6 +124,18 @@ class _Ranking:
     shown_every: np.ndarray | None = None
 
 
+def practice_probabilities(logit: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Each row's probability of each allowed service from its log-odds against none.
+
+    A multinomial choice among the allowed services and none (log-odds 0), as the ranker's
+    model of practice renormalises over the allowed actions; 0 where not allowed.
+    """
+    keyed = np.where(allowed, logit, -np.inf)
+    top = np.maximum(keyed.max(axis=1, initial=-np.inf), 0.0)[:, None]  # none's log-odds: 0
+    weight = np.where(allowed, np.exp(keyed - top), 0.0)
+    return weight / (np.exp(-top) + weight.sum(axis=1, keepdims=True))
+
+
 @dataclass(frozen=True, slots=True)
 class FrameScores:
     """Scores of every row of a profile frame against every service of the model.
@@ -151,6 +163,11 @@ class FrameScores:
         `uplift`.
     rules_version : ndarray of str, shape (n,), or None
         The rule set the gate decided each row under.
+    practice : ndarray of shape (n, n_services) or None
+        Today's practice (only when asked for): the probability that a caseworker gives the
+        row each service, under the ranker's model of the logged choices
+        (`ServiceRanker.practice_coef_`), over the allowed services and none; 0 where not
+        allowed, so a row's sum is the chance it gets any service.
     """
 
     service_ids: tuple[str, ...]
@@ -162,6 +179,7 @@ class FrameScores:
     uplift_high: np.ndarray | None = None
     rank_key: np.ndarray | None = None
     rules_version: np.ndarray | None = None
+    practice: np.ndarray | None = None
 
     def _keyed(self) -> np.ndarray:
         key = self.uplift if self.rank_key is None else self.rank_key
@@ -576,6 +594,7 @@ class PolkuModel:
         objective: Objective | str = DEFAULT_OBJECTIVE,
         *,
         with_intervals: bool = False,
+        with_practice: bool = False,
         chunk_size: int = 20_000,
     ) -> FrameScores:
         """Gate and score every row of a typed profile frame against every service.
@@ -587,6 +606,9 @@ class PolkuModel:
         objective : Objective or str
         with_intervals : bool, default False
             Also compute the uplift intervals (slower: one product per bootstrap replica).
+        with_practice : bool, default False
+            Also give today's practice (`FrameScores.practice`); a ranker fitted before it
+            kept a model of practice leaves it None.
         chunk_size : int
             Rows per chunk (bounds memory).
 
@@ -594,7 +616,9 @@ class PolkuModel:
         -------
         FrameScores
         """
-        return self._score_frame(frame, as_objective(objective), with_intervals, chunk_size)
+        return self._score_frame(
+            frame, as_objective(objective), with_intervals, chunk_size, with_practice=with_practice
+        )
 
     def _score_frame(
         self,
@@ -603,6 +627,8 @@ class PolkuModel:
         with_intervals: bool,
         chunk_size: int,
         design: np.ndarray | None = None,
+        *,
+        with_practice: bool = False,
     ) -> FrameScores:
         """`score_frame`, optionally on the frame's design matrix already encoded."""
         decisions = assess_eligibility_frame(frame)
@@ -620,6 +646,8 @@ class PolkuModel:
         uplift = np.empty_like(raw)
         low = np.empty_like(uplift) if with_intervals else None
         high = np.empty_like(uplift) if with_intervals else None
+        practice_coef = getattr(self.ranker, "practice_coef_", None) if with_practice else None
+        practice = None if practice_coef is None else np.empty_like(raw)
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
             if design is None:
@@ -628,6 +656,8 @@ class PolkuModel:
                 part = design[start:stop]
             base[start:stop] = self.ranker.baseline_from_design(part) @ weights
             raw[start:stop] = part @ coef
+            if practice is not None:
+                practice[start:stop] = part @ practice_coef
             if low is not None and high is not None:
                 shown = self.ranker.shown_interval_from_design(part, parsed)
                 uplift[start:stop], low[start:stop], high[start:stop] = shown
@@ -639,7 +669,11 @@ class PolkuModel:
             if values is not None:
                 values[~allowed] = np.nan
         rules = decisions["rules_version"].to_numpy(dtype=object)
-        return FrameScores(self.service_ids, eligible, allowed, base, uplift, low, high, raw, rules)
+        if practice is not None:
+            practice = practice_probabilities(practice, allowed)
+        return FrameScores(
+            self.service_ids, eligible, allowed, base, uplift, low, high, raw, rules, practice
+        )
 
     def rank_frame(
         self,

@@ -15,6 +15,12 @@ Uncertainty readings (`models.allocation.UNCERTAINTY`):
 - `lower`: a lower quantile of the uplift (default the 25 % one, from the spread of the
   shown 90 % interval): places go where the gain is likely, not merely large on average;
 - `raw`: the model's own uplift before shrinkage (what it ranks by).
+
+Do no harm (default): every group of `GROUPINGS` gets at least what today's practice would
+give it within the same places, by the model's own estimates, less a lower-confidence slack
+(`models.allocation.do_no_harm_floors`; practice is the ranker's model of the caseworkers'
+logged choices, `FrameScores.practice`). A model without a model of practice allocates
+without these floors, and the summary says so.
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ import pandas as pd
 
 from models.allocation import (
     DEFAULT_QUANTILE,
+    INTERVAL_Z,
     NO_SERVICE,
     UNCERTAINTY,
     Allocation,
+    GroupFloor,
     best_with_places,
+    do_no_harm_floors,
     pair_values,
     rank_in_own_list,
     solve_allocation,
@@ -67,6 +76,8 @@ class AllocationOptions:
     ----------
     uncertainty : str
         One of `UNCERTAINTY`.
+    do_no_harm : bool
+        Floor every group at what today's practice gives it (see the module docstring).
     quantile : float
         The quantile of the `lower` reading, in (0, 0.5).
     group_by : str or None
@@ -80,6 +91,7 @@ class AllocationOptions:
     """
 
     uncertainty: str = "shrunk"
+    do_no_harm: bool = True
     quantile: float = DEFAULT_QUANTILE
     group_by: str | None = None
     group_floor: float | None = None
@@ -115,12 +127,15 @@ class CohortAllocation:
         The solver's result (status, time, objective, floors).
     groups : dict
         grouping -> label -> {clients, allocated, mean_expected_gain}.
+    do_no_harm : str
+        `floors` (the do-no-harm floors were set), `off`, or why they could not be.
     """
 
     clients: pd.DataFrame
     services: pd.DataFrame
     allocation: Allocation
     groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    do_no_harm: str = "off"
 
 
 def allocate_cohort(
@@ -141,7 +156,9 @@ def allocate_cohort(
     preferences : masks in the order of `model.service_ids`, optional
     """
     with limited_threads():
-        scores = model.score_frame(frame, objective, with_intervals=True)
+        scores = model.score_frame(
+            frame, objective, with_intervals=True, with_practice=options.do_no_harm
+        )
     return allocate_scores(scores, frame, keys, key_column, places, options, preferences)
 
 
@@ -162,18 +179,30 @@ def allocate_scores(
     )
     value = gain + options.preference_weight * prefs.preferred
     labels = group_labels(frame) if len(frame) else {}
+    floors: list[GroupFloor] = []
+    do_no_harm = "off"
+    if options.do_no_harm and scores.practice is None:
+        do_no_harm = "unavailable: the model keeps no model of today's practice"
+    elif options.do_no_harm:
+        assert scores.practice is not None
+        spread = None
+        if scores.uplift_low is not None:
+            spread = (scores.uplift - scores.uplift_low) / INTERVAL_Z
+        floors = do_no_harm_floors(scores.practice, gain, places, labels, spread=spread)
+        do_no_harm = "floors"
     allocation = solve_allocation(
         value,
         places,
         gain=gain,
         groups=labels[options.group_by] if options.group_by is not None else None,
         group_floor=options.group_floor,
+        floors=floors,
         time_limit=options.time_limit,
     )
     clients = describe_clients(scores, frame, keys, key_column, places, allocation.service)
     services = describe_services(scores, places, allocation.service)
     groups = describe_groups(labels, allocation.service, gain)
-    return CohortAllocation(clients, services, allocation, groups)
+    return CohortAllocation(clients, services, allocation, groups, do_no_harm)
 
 
 def _take(matrix: np.ndarray | None, service: np.ndarray) -> np.ndarray:
@@ -278,7 +307,9 @@ def summary(result: CohortAllocation, extra: dict[str, Any]) -> dict[str, Any]:
         "clients": len(result.clients),
         "allocated": int(result.clients["service_id"].notna().sum()),
         "expected_gain_total": float(np.nansum(result.clients["uplift"])),
+        "do_no_harm": result.do_no_harm,
         "group_floors": a.floors,
+        "binding_floors": list(a.binding),
         "services": result.services.to_dict(orient="records"),
         "groups": result.groups,
     }

@@ -75,6 +75,13 @@ def allocate(
             min=0.0, max=1.0, help="Every group gets this share of the mean expected gain."
         ),
     ] = None,
+    do_no_harm: Annotated[
+        bool,
+        typer.Option(
+            "--do-no-harm/--allow-harm",
+            help="Floor every group at what today's practice gives it, by the estimates.",
+        ),
+    ] = True,
     preferences: Annotated[
         Path | None,
         typer.Option(help="CSV of client_id, service_id, preference.", exists=True),
@@ -115,6 +122,7 @@ def allocate(
     try:
         options = AllocationOptions(
             uncertainty=uncertainty,
+            do_no_harm=do_no_harm,
             quantile=quantile,
             group_by=group_by,
             group_floor=group_floor,
@@ -221,6 +229,10 @@ def allocate(
         f"{int(clients['service_id'].notna().sum()):,} of {len(clients):,} allocated, expected "
         f"gain {np.nansum(clients['uplift']):.1f}; wrote {out} and {written.name}"
     )
+    if result.do_no_harm != "floors":
+        typer.echo(f"do-no-harm floors: {result.do_no_harm}")
+    elif a.binding:
+        typer.echo(f"do-no-harm and group floors that moved the allocation: {', '.join(a.binding)}")
     full = result.services[(result.services["left"] == 0) & (result.services["places"] > 0)]
     if len(full):
         typer.echo(f"services with every place used: {', '.join(full['service_id'])}")

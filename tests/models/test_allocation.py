@@ -9,16 +9,20 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from models.allocation import (
+    DO_NO_HARM_Z,
     NO_SERVICE,
     TIE_BREAK,
     AllocationError,
+    GroupFloor,
     best_with_places,
+    do_no_harm_floors,
     pair_values,
     period_places,
+    practice_under_places,
     rank_in_own_list,
     solve_allocation,
 )
-from models.bundle import FrameScores
+from models.bundle import FrameScores, practice_probabilities
 from models.catalog import load_catalog
 
 
@@ -90,6 +94,69 @@ def test_a_group_floor_lifts_a_group_the_plain_optimum_leaves_out() -> None:
     assert floored.floors["b"] > 0
     assert floored.objective <= plain.objective + 1e-12
     _check_feasible(floored.service, value, np.array([1, 2]))
+
+
+def test_practice_probabilities_choose_among_the_allowed_services_and_none() -> None:
+    logit = np.array([[0.0, np.log(2.0), 50.0], [800.0, -800.0, 0.0]])
+    allowed = np.array([[True, True, False], [True, True, True]])
+    p = practice_probabilities(logit, allowed)
+    # Row 0: none (log-odds 0), 1 and 2 weigh 1, 1, 2: a quarter, a quarter and a half.
+    assert p[0].tolist() == pytest.approx([0.25, 0.5, 0.0])
+    assert p[1].tolist() == pytest.approx([1.0, 0.0, 0.0])  # no overflow
+    assert np.isfinite(p).all() and (p.sum(axis=1) <= 1 + 1e-12).all()
+
+
+def test_practice_within_places_is_cut_in_proportion_where_it_asks_too_much() -> None:
+    practice = np.array([[0.8, 0.1], [0.6, 0.2], [0.6, 0.0]])
+    within = practice_under_places(practice, [1, 5])
+    assert within[:, 0].tolist() == pytest.approx([0.4, 0.3, 0.3])  # 2 asked, 1 place
+    assert within[:, 1].tolist() == pytest.approx([0.1, 0.2, 0.0])  # fits: unchanged
+    assert within[:, 0].sum() == pytest.approx(1.0)
+
+
+def test_do_no_harm_floors_are_practice_less_the_slack_and_never_negative() -> None:
+    gain = np.array([[0.10, 0.0], [0.10, 0.0], [0.10, 0.0], [-0.3, 0.0]])
+    practice = np.array([[1.0, 0.0], [0.5, 0.0], [0.5, 0.0], [1.0, 0.0]])
+    groups = {"g": np.array(["a", "a", "a", "b"])}
+    floors = {f.name: f for f in do_no_harm_floors(practice, gain, [10, 10], groups)}
+    # Group a: mean 0.1 + 0.05 + 0.05, variance 0 + 2 x (0.5 x 0.01 - 0.0025).
+    expected = 0.2 - DO_NO_HARM_Z * np.sqrt(2 * 0.0025)
+    assert floors["g=a"].floor == pytest.approx(expected)
+    assert floors["g=a"].member.tolist() == [True, True, True, False]
+    assert floors["g=b"].floor == 0.0  # practice harms b: nothing to hold it to
+    # The estimates' own spread widens the slack: a noisy enough estimate asks nothing.
+    spread = np.full(gain.shape, 1.0)
+    noisy = do_no_harm_floors(practice, gain, [10, 10], groups, spread=spread)
+    assert all(f.floor == 0.0 for f in noisy)
+
+
+def test_a_do_no_harm_floor_keeps_a_group_at_what_practice_gives_it() -> None:
+    # Practice gives client 2 (group b) the scarce service; the plain optimum does not.
+    value = np.array([[0.30, 0.05], [0.28, 0.05], [0.20, np.nan]])
+    practice = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    groups = {"g": np.array(["a", "a", "b"])}
+    plain = solve_allocation(value, [1, 2])
+    assert plain.service[2] == NO_SERVICE and plain.binding == ()
+    floors = do_no_harm_floors(practice, value, [1, 2], groups, z=0.0)
+    held = solve_allocation(value, [1, 2], floors=floors)
+    assert held.service.tolist() == [1, 1, 0]
+    assert "g=b" in held.binding  # met with equality (a is too: practice gives it 0.10)
+    assert held.floors == {"g=a": pytest.approx(0.10), "g=b": pytest.approx(0.20)}
+    _check_feasible(held.service, value, np.array([1, 2]))
+
+
+def test_floors_the_plain_optimum_meets_leave_it_unchanged() -> None:
+    rng = np.random.default_rng(3)
+    value = rng.normal(0.02, 0.05, (200, 5))
+    places = np.array([10, 20, 5, 0, 50])
+    plain = solve_allocation(value, places)
+    low = GroupFloor("all", np.ones(200, dtype=bool), 0.5 * plain.objective)
+    floored = solve_allocation(value, places, floors=[low])
+    assert floored.service.tolist() == plain.service.tolist()
+    assert floored.message == plain.message  # the relaxation's answer: no MIP was solved
+    assert floored.binding == ()
+    with pytest.raises(AllocationError):
+        solve_allocation(np.full((2, 1), -1.0), [1], floors=[GroupFloor("x", np.ones(2, bool), 1)])
 
 
 def test_floors_that_cannot_all_hold_are_reported_infeasible() -> None:

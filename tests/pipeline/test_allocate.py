@@ -43,6 +43,15 @@ def test_allocation_respects_places_and_describes_each_client(
     summary = json.loads((tmp_path / "alloc" / "week.summary.json").read_text())
     assert summary["solver"]["status"] == "optimal"
     assert summary["solver"]["seconds"] >= 0
+    # Do no harm (default): a floor for every group of every grouping, each one held.
+    assert summary["do_no_harm"] == "floors"
+    floors = summary["group_floors"]
+    assert {name.split("=")[0] for name in floors} == set(summary["groups"])
+    for name, floor in floors.items():
+        grouping, label = name.split("=")
+        group = summary["groups"][grouping][label]
+        assert floor >= 0
+        assert group["mean_expected_gain"] * group["clients"] >= floor - 1e-9
 
     episodes = pd.read_parquet(tiny_world_dir / "episodes.parquet")
     assert len(clients) == len(episodes)
@@ -161,9 +170,10 @@ def test_a_period_a_lower_quantile_and_a_group_floor(
     assert len(clients) == inside
     summary = json.loads((tmp_path / "q1.summary.json").read_text())
     assert summary["period"] == {"from": start, "to": end, "days": 90}
-    assert set(summary["group_floors"]) <= {"foreign_language", "national_language"}
+    share_floors = {k: v for k, v in summary["group_floors"].items() if "=" not in k}
+    assert set(share_floors) <= {"foreign_language", "national_language"}
     groups = summary["groups"]["language_group"]
-    for label, floor in summary["group_floors"].items():
+    for label, floor in share_floors.items():
         # The floor is on the allocated pairs' lower ends (the values allocated on).
         assert groups[label]["mean_expected_gain"] * groups[label]["clients"] >= floor - 1e-9
     # On the 25 % quantile, only pairs likely to help are worth a place.
