@@ -377,3 +377,21 @@ def test_answer_ranks_as_recommend_and_accounts_for_every_catalog_service(
     refused = tiny_model.answer(outside)
     assert refused.ranked == ()
     assert {n.reason for n in refused.not_suggested} == {"not_a_client"}
+
+
+def test_score_frame_gives_todays_practice_when_asked(
+    polku_model: PolkuModel, world: ToyEpisodes
+) -> None:
+    assert polku_model.score_frame(world.frame.iloc[:5]).practice is None
+    scores = polku_model.score_frame(world.frame, with_practice=True)
+    practice = scores.practice
+    assert practice is not None and practice.shape == scores.allowed.shape
+    assert (practice[~scores.allowed] == 0).all() and (practice >= 0).all()
+    assert (practice.sum(axis=1) < 1).all()  # none keeps its share
+    # The model of the logged choices gives, over the episodes, about the share that got a
+    # service, and about each service's share.
+    logged = np.array([a != "none" for a in world.actions])
+    assert practice.sum(axis=1).mean() == pytest.approx(logged.mean(), abs=0.05)
+    for k, service_id in enumerate(polku_model.service_ids):
+        share = float(np.mean(world.actions == service_id))
+        assert practice[:, k].mean() == pytest.approx(share, abs=0.03)

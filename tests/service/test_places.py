@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from models.catalog import load_catalog
 from service.audit import AuditStore
 from service.audit.schema import decisions
 from service.places import PlacesExhaustedError, PlacesLedger, month_of, used_places
+from tests.service.audit_db import AuditDatabase
 from tests.service.helpers import auth, client_profile, decision, suggestion
 
 CASEWORKER = auth("caseworker")
@@ -136,6 +139,53 @@ def test_checked_decisions_in_one_batch_see_each_other(tmp_path: Path) -> None:
         assert store.verify().ok
     finally:
         store.close()
+
+
+def test_two_replicas_racing_for_the_last_place_take_it_once(audit_db: AuditDatabase) -> None:
+    """Two stores on one database (two replicas: each its own writer thread and
+    connections) write a decision for the last place at once. Each check lingers after
+    counting, holding its transaction open, so without the writers' lock both would count
+    the place free and both decisions would be written; under it (PostgreSQL: the chain's
+    advisory lock; SQLite: the file lock) the second counts the first's and is refused."""
+    now = dt.datetime(2026, 3, 1, 12, 0, 0)
+    catalog = load_catalog()
+    share = 1 / catalog.get("debt_advice").monthly_capacity
+    stores = [audit_db.store().open(), audit_db.store().open()]
+    counted: list[str] = []
+    lock = threading.Lock()
+    try:
+        requests = ("a" * 32, "b" * 32)
+        for store, rid in zip(stores, requests, strict=True):
+            store.write_suggestion(suggestion(rid, created_at=now))
+        futures = []
+        for store, rid in zip(stores, requests, strict=True):
+            check = PlacesLedger(lambda s=store: s.engine, share=share, clock=lambda: now).guard(
+                catalog, "debt_advice", rid
+            )
+
+            def lingering(conn: Any, check: Any = check, rid: str = rid) -> None:
+                try:
+                    check(conn)
+                finally:
+                    with lock:
+                        counted.append(rid)
+                time.sleep(0.5)  # the other writer's check runs now, unless it must wait
+
+            futures.append(store.submit_decision(decision(rid), lingering))
+        outcomes = []
+        for future in futures:
+            try:
+                future.result(timeout=30)
+                outcomes.append("written")
+            except PlacesExhaustedError:
+                outcomes.append("refused")
+        assert sorted(outcomes) == ["refused", "written"]
+        assert sorted(counted) == sorted(requests)  # both checks ran, one after the other
+        assert audit_db.scalars("SELECT count(*) FROM decisions") == [1]
+        assert stores[0].verify().ok
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_a_month_ends_where_the_next_begins() -> None:
