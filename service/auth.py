@@ -27,7 +27,7 @@ WRONG_KEY: Final = "unknown credentials"
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="A bearer token of a role (caseworker, data_scientist, evaluator).",
+    description="A bearer token of a role (caseworker, data_scientist, evaluator, team_lead).",
 )
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key of a role.")
 

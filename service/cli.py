@@ -28,7 +28,8 @@ def serve(
         typer.Option(
             "--dev-keys",
             help="Accept the well-known DEVELOPMENT keys (dev-caseworker-key, "
-            "dev-data-scientist-key, dev-evaluator-key). Your own machine only.",
+            "dev-data-scientist-key, dev-evaluator-key, dev-team-lead-key). Your own machine "
+            "only.",
         ),
     ] = False,
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
@@ -44,7 +45,8 @@ def serve(
         os.environ.setdefault("POLKU_ENVIRONMENT", "development")
         typer.secho(
             "DEVELOPMENT KEYS ENABLED: caseworker=dev-caseworker-key, "
-            "data_scientist=dev-data-scientist-key, evaluator=dev-evaluator-key",
+            "data_scientist=dev-data-scientist-key, evaluator=dev-evaluator-key, "
+            "team_lead=dev-team-lead-key",
             fg=typer.colors.YELLOW,
             err=True,
         )

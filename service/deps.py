@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from service.audit import AuditStore
 from service.auth import Principal, require_role
 from service.model_holder import ModelHolder
-from service.settings import Settings
+from service.settings import ROLES, Settings
 from service.suggest import SuggestionService
 
 
@@ -41,4 +41,6 @@ SuggestionsDep = Annotated[SuggestionService, Depends(get_suggestions)]
 Caseworker = Annotated[Principal, Depends(require_role("caseworker"))]
 DataScientist = Annotated[Principal, Depends(require_role("data_scientist"))]
 Evaluator = Annotated[Principal, Depends(require_role("evaluator"))]
-AnyRole = Annotated[Principal, Depends(require_role("caseworker", "data_scientist", "evaluator"))]
+AnyRole = Annotated[Principal, Depends(require_role(*ROLES))]
+# Who may run an allocation: the data scientists, and an office's team lead.
+AllocationRunner = Annotated[Principal, Depends(require_role("data_scientist", "team_lead"))]

@@ -60,7 +60,7 @@ append-only audit store before it is returned. The personal identity code is acc
 to derive the birth date and a keyed pseudonym; it is never stored, logged or returned.
 
 Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`; each key belongs to
-one role (caseworker, data_scientist, evaluator).
+one role (caseworker, data_scientist, evaluator, team_lead).
 """
 
 

@@ -16,8 +16,10 @@ from sqlalchemy.engine import make_url
 
 from models.state import state_dir
 
-Role = Literal["caseworker", "data_scientist", "evaluator"]
-ROLES: Final[tuple[Role, ...]] = ("caseworker", "data_scientist", "evaluator")
+Role = Literal["caseworker", "data_scientist", "evaluator", "team_lead"]
+ROLES: Final[tuple[Role, ...]] = ("caseworker", "data_scientist", "evaluator", "team_lead")
+# Roles shown what a caseworker is shown of the served model (no metrics, no fingerprint).
+PUBLIC_MODEL_ROLES: Final[frozenset[Role]] = frozenset({"caseworker", "team_lead"})
 
 # Well-known keys for a developer's own machine only: `polku serve --dev-keys` turns them
 # on, and the server says so loudly at start. Never valid unless dev_keys is true.
@@ -25,6 +27,7 @@ DEV_KEYS: Final[dict[Role, dict[str, str]]] = {
     "caseworker": {"dev-caseworker": "dev-caseworker-key"},
     "data_scientist": {"dev-data-scientist": "dev-data-scientist-key"},
     "evaluator": {"dev-evaluator": "dev-evaluator-key"},
+    "team_lead": {"dev-team-lead": "dev-team-lead-key"},
 }
 
 
@@ -48,6 +51,9 @@ class Settings(BaseSettings):
         development; in development a random one is kept in the state dir (0600).
     caseworker_keys, data_scientist_keys, evaluator_keys : label -> API key or bearer token,
         as JSON in the environment, e.g. `POLKU_CASEWORKER_KEYS='{"desk-7": "..."}'`.
+    team_lead_keys : the same for team leads (optional): they may run an allocation for
+        their office's cohort and read what any role reads (services, the public model),
+        nothing a caseworker may not see otherwise.
     caseworker_teams : caseworker label -> team, as JSON; a caseworker may record decisions
         on requests asked by a member of their own team. Default none: only the caseworker
         who asked decides (`service.authz.DecisionRule`).
@@ -102,6 +108,7 @@ class Settings(BaseSettings):
     caseworker_keys: dict[str, SecretStr] = Field(default_factory=dict)
     data_scientist_keys: dict[str, SecretStr] = Field(default_factory=dict)
     evaluator_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    team_lead_keys: dict[str, SecretStr] = Field(default_factory=dict)
     caseworker_teams: dict[str, str] = Field(default_factory=dict)
     dev_keys: bool = False
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -154,6 +161,7 @@ class Settings(BaseSettings):
             "caseworker": self.caseworker_keys,
             "data_scientist": self.data_scientist_keys,
             "evaluator": self.evaluator_keys,
+            "team_lead": self.team_lead_keys,
         }
         keys: dict[Role, dict[str, str]] = {
             role: {label: key.get_secret_value() for label, key in configured[role].items()}

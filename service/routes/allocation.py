@@ -1,8 +1,9 @@
-"""`POST /v1/allocations`: allocate a cohort within the places (data scientists; audited).
+"""`POST /v1/allocations`: allocate a cohort within the places (data scientists and team
+leads; audited).
 
-A data scientist (the role that runs the office's offline work; there is no team lead role)
-sends a week's cohort of profiles and gets each client's allocated service, or none, within
-each service's places for the period (`service.allocation`). Every run is written to the
+A data scientist, or an office's team lead, sends a week's cohort of profiles and gets each
+client's allocated service, or none, within each service's places for the period
+(`service.allocation`). Every run is written to the
 audit store before the answer leaves (a security event `allocation_run` naming the caller
 and the run id the answer carries). The cohort is bounded by `MAX_COHORT` and by the
 server's body limit (`POLKU_MAX_BODY_BYTES`): a larger office allocates offline with
@@ -23,7 +24,7 @@ from models.allocation import AllocationError
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
 from service.allocation import allocate_profiles
 from service.audit import SecurityEventRecord, utc_now
-from service.deps import DataScientist, SuggestionsDep
+from service.deps import AllocationRunner, SuggestionsDep
 from service.routes.common import AUDIT_DOWN, AUTH, BODY, NO_MODEL, checked_profile
 from service.schemas import ObjectiveIn, ProfileIn, ValidationErrorOut, _Strict
 
@@ -111,7 +112,7 @@ INFEASIBLE: Final[dict[int | str, dict[str, Any]]] = {
     responses={**AUTH, **BODY, **INFEASIBLE, **NO_MODEL, **AUDIT_DOWN},
 )
 async def allocate(
-    body: AllocationRequest, principal: DataScientist, suggestions: SuggestionsDep
+    body: AllocationRequest, principal: AllocationRunner, suggestions: SuggestionsDep
 ) -> AllocationResponse:
     """Allocate each client of a cohort at most one service within the period's places."""
     served = suggestions.served_model()

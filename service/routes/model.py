@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from service.deps import AnyRole, HolderDep
 from service.routes.common import AUTH, NO_MODEL
 from service.schemas import ModelDetail, ModelPublic
+from service.settings import PUBLIC_MODEL_ROLES
 from service.suggest import NoModelError
 
 router = APIRouter(prefix="/v1", tags=["model"])
@@ -28,7 +29,7 @@ async def served_model(principal: AnyRole, holder: HolderDep) -> ModelDetail | M
         trained_at=served.trained_at,
         loaded_at=served.loaded_at,
     )
-    if principal.role == "caseworker":
+    if principal.role in PUBLIC_MODEL_ROLES:
         return public
     return ModelDetail(
         **public.model_dump(),

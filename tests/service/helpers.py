@@ -27,6 +27,7 @@ KEYS = {
     "caseworker": "test-caseworker-key-0001",
     "data_scientist": "test-data-scientist-key-0001",
     "evaluator": "test-evaluator-key-0001",
+    "team_lead": "test-team-lead-key-0001",
 }
 HMAC_KEY = "test-hmac-key-of-sufficient-length"
 
@@ -82,6 +83,7 @@ def make_settings(tmp_path: Path, **changes: Any) -> Settings:
         "caseworker_keys": {"desk-1": KEYS["caseworker"]},
         "data_scientist_keys": {"ds-1": KEYS["data_scientist"]},
         "evaluator_keys": {"eval-1": KEYS["evaluator"]},
+        "team_lead_keys": {"lead-1": KEYS["team_lead"]},
         "limit_native_threads": False,
     }
     values.update(changes)
@@ -211,6 +213,7 @@ def start_server(
         "POLKU_CASEWORKER_KEYS": json.dumps({"desk-1": KEYS["caseworker"]}),
         "POLKU_DATA_SCIENTIST_KEYS": json.dumps({"ds-1": KEYS["data_scientist"]}),
         "POLKU_EVALUATOR_KEYS": json.dumps({"eval-1": KEYS["evaluator"]}),
+        "POLKU_TEAM_LEAD_KEYS": json.dumps({"lead-1": KEYS["team_lead"]}),
         # The load of the kill -9 tests comes from one key and address.
         "POLKU_API_REQUESTS_PER_MINUTE": "100000000",
     }

@@ -85,11 +85,16 @@ def test_the_places_taken_this_month_bound_the_allocation(api: TestClient) -> No
     assert entry["places"] == 0 and entry["used"] == 0
 
 
-def test_only_data_scientists_may_allocate(api: TestClient) -> None:
+def test_only_data_scientists_and_team_leads_may_allocate(api: TestClient) -> None:
     for role in ("caseworker", "evaluator"):
         response = api.post("/v1/allocations", json={"profiles": _cohort(2)}, headers=auth(role))
         assert response.status_code == 401
     assert api.post("/v1/allocations", json={"profiles": _cohort(2)}).status_code == 401
+    led = api.post("/v1/allocations", json={"profiles": _cohort(2)}, headers=auth("team_lead"))
+    assert led.status_code == 200, led.text
+    with api.app.state.audit.engine.connect() as conn:  # type: ignore[attr-defined]
+        events = conn.execute(select(security_events.c.event, security_events.c.actor)).all()
+    assert ("allocation_run", "lead-1") in [tuple(e) for e in events]
 
 
 def test_an_invalid_profile_is_named_by_its_position(api: TestClient) -> None:

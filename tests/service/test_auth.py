@@ -21,8 +21,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
         {"request_id": "0" * 32, "choice": "none"},
         {"caseworker"},
     ),
-    ("GET", "/v1/services", None, {"caseworker", "data_scientist", "evaluator"}),
-    ("GET", "/v1/model", None, {"caseworker", "data_scientist", "evaluator"}),
+    ("GET", "/v1/services", None, {"caseworker", "data_scientist", "evaluator", "team_lead"}),
+    ("GET", "/v1/model", None, {"caseworker", "data_scientist", "evaluator", "team_lead"}),
     ("POST", "/v1/admin/reload", None, {"data_scientist"}),
     ("GET", "/v1/admin/model-switch", None, {"data_scientist", "evaluator"}),
     (
@@ -31,7 +31,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
         {"model_on": True, "reason": "role check"},
         {"data_scientist"},
     ),
-    ("POST", "/v1/allocations", {"profiles": [client_profile()]}, {"data_scientist"}),
+    ("POST", "/v1/allocations", {"profiles": [client_profile()]}, {"data_scientist", "team_lead"}),
     ("GET", "/v1/audit/records", None, {"evaluator"}),
 ]
 
@@ -119,7 +119,7 @@ def test_keyring_refuses_a_key_shared_by_two_roles() -> None:
 
 def test_app_refuses_to_start_without_keys(tmp_path: Any) -> None:
     settings = make_settings(
-        tmp_path, caseworker_keys={}, data_scientist_keys={}, evaluator_keys={}
+        tmp_path, caseworker_keys={}, data_scientist_keys={}, evaluator_keys={}, team_lead_keys={}
     )
     with pytest.raises(RuntimeError, match="no API keys configured"):
         create_app(settings)
@@ -130,3 +130,4 @@ def test_dev_keys_are_accepted_only_when_enabled(tmp_path: Any) -> None:
     assert "dev-caseworker-key" not in plain["caseworker"].values()
     dev = make_settings(tmp_path, dev_keys=True).api_keys()
     assert dev["caseworker"]["dev-caseworker"] == "dev-caseworker-key"
+    assert dev["team_lead"]["dev-team-lead"] == "dev-team-lead-key"

@@ -56,6 +56,8 @@ def admin_api(tmp_path: Path, registry: Registry) -> Any:
 
 def test_model_shows_metrics_to_data_scientists_only(admin_api: TestClient) -> None:
     public = admin_api.get("/v1/model", headers=auth("caseworker")).json()
+    # A team lead sees what a caseworker sees of the model, not its metrics.
+    assert admin_api.get("/v1/model", headers=auth("team_lead")).json() == public
     detail = admin_api.get("/v1/model", headers=DATA_SCIENTIST).json()
     assert public["version"] == detail["version"] == "1"
     assert "metrics" not in public
