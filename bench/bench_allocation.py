@@ -249,9 +249,14 @@ def judge(
     # What the estimates allow at best, places aside: Polku's own top-1 against the truth's.
     own_top1 = np.where(rank_demand >= 0, rank_demand, NO_SERVICE)
     best_true = np.where(scores.allowed, true_uplift, -np.inf).max(axis=1, initial=-np.inf)
+    # The programme without places: each client's best pair by the optimum's values, if
+    # it is expected to help (what the optimum gives when no place is short).
+    keyed = np.where(scores.allowed, value, -np.inf)
+    unlimited = np.where(keyed.max(axis=1, initial=-np.inf) > 0, np.argmax(keyed, axis=1), -1)
     return {
         "unlimited": {
             "polku_top1": float(true_gain(own_top1, true_uplift).sum()),
+            "optimal": float(true_gain(unlimited, true_uplift).sum()),
             "oracle_top1": float(np.maximum(best_true, 0.0).sum()),
         },
         "places": int(places.sum()),
@@ -383,14 +388,17 @@ def merge_cells(old: list[dict], new: list[dict]) -> list[dict]:
     return [merged[k] for k in sorted(merged)]
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f}"
+def _pct(value: float | None, signed: bool = False) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
 
 
-def _spread(values: Sequence[float]) -> str:
+def _spread(values: Sequence[float], signed: bool = False) -> str:
     if len(values) == 1:
-        return _pct(values[0])
-    return f"{_pct(statistics.median(values))} [{_pct(min(values))}, {_pct(max(values))}]"
+        return _pct(values[0], signed)
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{_pct(mid, signed)} [{_pct(low, signed)}, {_pct(high, signed)}]"
 
 
 def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
@@ -455,30 +463,34 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
 def render_gap(by_size: dict[int, list[dict]]) -> list[str]:
     """Where the gap to the oracle comes from: the estimates, or the programme under places."""
     lines = [
-        "**Where the gap comes from** (%, median [min, max] over seeds; per seed (a) = (b) x "
-        "(c) / (d)): (a) the optimum's share of the oracle with places; (b) Polku's own top-1 "
-        "for every client, no places, as a share of the unconstrained oracle (every client's "
-        "true best among the pairs Polku may offer): what the estimates allow; (c) the optimum "
-        "with places as a share of that top-1: what the places cost on the estimates; (d) the "
-        "oracle with places as a share of the unconstrained one: what they cost on the truth. "
-        "(c) / (d) is the programme's part: 100 % when the places cost Polku's estimates no more "
-        "than they cost the truth.",
+        "**Where the gap comes from** (%, median [min, max] over seeds). (a) the optimum's "
+        "share of the oracle, both with places. Without places, as shares of the "
+        "unconstrained oracle (every client's true best among the pairs Polku may offer, if "
+        "it helps): (b) Polku's own top-1 for every client (its list's order); (b') the "
+        "programme without places (each client's best pair by the optimum's values, if it is "
+        "expected to help). (b) and (b') are what the estimates allow; (a) - (b) and "
+        "(a) - (b') (points, per seed) what the programme loses (below 0) or gains under the "
+        "places beside that; (d) the oracle with places as a share of the unconstrained one: "
+        "what the places cost on the truth.",
         "",
-        "| clients | capacity | (a) optimal / oracle | (b) estimates: Polku top-1 / best | "
-        "(c) optimal / Polku top-1 | (d) oracle with / without places | (c) / (d) programme |",
-        "|---|---|---|---|---|---|---|",
+        "| clients | capacity | (a) optimal / oracle | (b) Polku top-1, no places | "
+        "(b') programme, no places | (a) - (b), points | (a) - (b'), points | "
+        "(d) oracle with / without places |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for size, group in by_size.items():
         for kind in CAPACITIES:
             runs = [c["capacities"][kind] for c in group]
+            best = [r["unlimited"]["oracle_top1"] for r in runs]
             a = [r["total"]["optimal"] / r["total"]["oracle"] for r in runs]
-            b = [r["unlimited"]["polku_top1"] / r["unlimited"]["oracle_top1"] for r in runs]
-            c = [r["total"]["optimal"] / r["unlimited"]["polku_top1"] for r in runs]
-            d = [r["total"]["oracle"] / r["unlimited"]["oracle_top1"] for r in runs]
-            programme = [x / y for x, y in zip(c, d, strict=True)]
+            b = [r["unlimited"]["polku_top1"] / o for r, o in zip(runs, best, strict=True)]
+            b2 = [r["unlimited"]["optimal"] / o for r, o in zip(runs, best, strict=True)]
+            d = [r["total"]["oracle"] / o for r, o in zip(runs, best, strict=True)]
             lines.append(
-                f"| {size:,} | {kind} | {_spread(a)} | {_spread(b)} | {_spread(c)} | "
-                f"{_spread(d)} | {_spread(programme)} |"
+                f"| {size:,} | {kind} | {_spread(a)} | {_spread(b)} | {_spread(b2)} | "
+                f"{_spread([x - y for x, y in zip(a, b, strict=True)], signed=True)} | "
+                f"{_spread([x - y for x, y in zip(a, b2, strict=True)], signed=True)} | "
+                f"{_spread(d)} |"
             )
     return lines
 
