@@ -42,6 +42,29 @@ def pseudo_outcomes(
     return pseudo
 
 
+def pseudo_outcome_weights(
+    practice_logit: np.ndarray, allowed: np.ndarray, floor: float
+) -> np.ndarray:
+    """Inverse-variance weights (n, services) of the AIPW pseudo-outcomes, from x alone.
+
+    The pseudo-outcome of service k carries `(Y - mu_k) / e_k` where k was taken and
+    `(Y - mu_0) / e_0` where none was, so its variance given x is about
+    `s^2 (1 / e_k + 1 / e_0)`. Each pair is weighted by the inverse of `1 / e_k + 1 / e_0`
+    (propensities from the practice model's log-odds, floored as in the pseudo-outcomes).
+    The weights depend on x only, so the weighted loss is still the weighted error against
+    the true uplift plus a constant; what changes is that a few pairs with tiny
+    propensities (weights up to 100) no longer decide a least-squares fit.
+    """
+    logit = np.where(allowed, practice_logit, -np.inf)
+    top = np.maximum(logit.max(axis=1, keepdims=True), 0.0)
+    odds = np.exp(logit - top)
+    none = np.exp(-top)
+    total = odds.sum(axis=1, keepdims=True) + none
+    e_k = np.maximum(odds / total, floor)
+    e_0 = np.maximum(none / total, floor)
+    return np.where(allowed, 1.0 / (1.0 / e_k + 1.0 / e_0), 0.0)
+
+
 def distinct_masks(
     allowed: np.ndarray, supported: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray]]:

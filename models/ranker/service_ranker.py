@@ -27,6 +27,7 @@ from models.ranker.final_stage import (
     fit_plug_in,
     fit_uplift,
     plug_in_effect,
+    pseudo_outcome_weights,
     pseudo_outcomes,
     ridge_cv_loss,
 )
@@ -147,6 +148,10 @@ class ServiceRanker(BaseEstimator):
         predictions; "dr_plug_in_and_practice" adds `d * plug-in part` (the outcome model's
         own effect); "auto" takes the candidate of lowest cross-validated DR loss among
         those credibly better than the final stage.
+    stack_weights : bool, default True
+        Weigh each (client, service) pair in the stacking's least squares and its
+        cross-validated loss by the inverse variance of its pseudo-outcome
+        (`final_stage.pseudo_outcome_weights`); False: equal weights, as before December 2026.
     max_iter : int, default 300
         Iterations of the logistic models' solver.
     random_state : int, default 0
@@ -233,6 +238,7 @@ class ServiceRanker(BaseEstimator):
         interval_method: str = "shrunk",
         min_treated: int = 20,
         stack: str = "auto",
+        stack_weights: bool = True,
         max_iter: int = 300,
         random_state: int = 0,
     ) -> None:
@@ -249,6 +255,7 @@ class ServiceRanker(BaseEstimator):
         self.interval_method = interval_method
         self.min_treated = min_treated
         self.stack = stack
+        self.stack_weights = stack_weights
         self.max_iter = max_iter
         self.random_state = random_state
 
@@ -404,7 +411,13 @@ class ServiceRanker(BaseEstimator):
         pseudo = plug_in + correction
         del plug_in, correction
         oof = self._fit_stack(
-            out_of_fold.uplift, out_of_fold.plug_in, plug_in_coef, pseudo, practice, group_codes
+            out_of_fold.uplift,
+            out_of_fold.plug_in,
+            plug_in_coef,
+            pseudo,
+            practice,
+            group_codes,
+            allowed_mask,
         )
         names = self.encoder_.feature_names_out_
         self.calibration_columns_ = np.array([names.index(c) for c in CALIBRATION_FEATURES])
@@ -440,6 +453,7 @@ class ServiceRanker(BaseEstimator):
         pseudo: np.ndarray,
         practice: PracticeFit,
         group_codes: np.ndarray,
+        allowed_mask: np.ndarray,
     ) -> np.ndarray:
         """Choose and fit the stacking (`models.ranker.stacking`); the stacked out-of-fold uplift.
 
@@ -448,6 +462,11 @@ class ServiceRanker(BaseEstimator):
         stage's plug-in part, out of fold and fitted on all rows.
         """
         scored = np.isfinite(oof).any(axis=(0, 1))
+        weights = (
+            pseudo_outcome_weights(practice.logit, allowed_mask, self.propensity_floor)
+            if self.stack_weights
+            else None
+        )
         self.stack_cv_ = stack_cv_loss(
             oof,
             pseudo,
@@ -456,12 +475,20 @@ class ServiceRanker(BaseEstimator):
             self.n_folds,
             self.random_state,
             plug=oof_plug,
+            weights=weights,
         )
         if self.stack == "auto":
             self.stack_ = choose_candidate(self.stack_cv_)
         else:
             self.stack_ = str(self.stack)
-        stack = fit_stack(oof, pseudo, practice.logit, STACK_CANDIDATES[self.stack_], plug=oof_plug)
+        stack = fit_stack(
+            oof,
+            pseudo,
+            practice.logit,
+            STACK_CANDIDATES[self.stack_],
+            plug=oof_plug,
+            weights=weights,
+        )
         self.stack_coef_ = stack.coef
         self.stack_plug_in_ = (
             np.zeros(stack.coef.shape[:2]) if stack.plug_in is None else stack.plug_in
@@ -506,6 +533,8 @@ class ServiceRanker(BaseEstimator):
         check_scalar(self.min_treated, "min_treated", int, min_val=1)
         if self.stack not in STACK_CHOICES:
             raise ValueError(f"stack must be one of {', '.join(STACK_CHOICES)}, got {self.stack!r}")
+        if not isinstance(self.stack_weights, bool):
+            raise ValueError(f"stack_weights must be True or False, got {self.stack_weights!r}")
         check_scalar(self.max_iter, "max_iter", int, min_val=1)
 
     def _resolve_actions(self, action_values: np.ndarray) -> ActionSpace:
