@@ -70,8 +70,13 @@ def test_recommendations_word_the_drivers_with_their_share(
     reasons = [r for s in answer["services"] for r in s["reasons"]]
     assert reasons, "a client with debts and low digital skills should have drivers"
     for service in answer["services"]:
-        shares = [abs(r["share"]) for r in service["reasons"]]
-        assert shares == sorted(shares, reverse=True)
+        # What raises the number comes first, then what lowers it, each largest first.
+        shares = [r["share"] for r in service["reasons"]]
+        ups = [x for x in shares if x > 0]
+        downs = [x for x in shares if x <= 0]
+        assert shares == ups + downs
+        assert ups == sorted(ups, reverse=True)
+        assert downs == sorted(downs)
         for reason in service["reasons"]:
             assert "percentage points" in reason["text"] or "hardly" in reason["text"]
 
