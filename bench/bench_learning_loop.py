@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
-from models.exploration import ExplorationRule
+from models.exploration import DESIGNS, ExplorationRule
 from pipeline.loop.simulate import LoopConfig, results_frame, run_loop
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -183,6 +184,28 @@ def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
     return "\n".join(lines)
 
 
+def _rule(args: argparse.Namespace) -> ExplorationRule:
+    """The exploration arm's rule: the design's defaults, overridden by the options given."""
+    base = ExplorationRule.posterior() if args.design == "posterior" else ExplorationRule()
+    return replace(
+        base,
+        share=base.share if args.share is None else args.share,
+        max_candidates=base.max_candidates if args.max_candidates is None else args.max_candidates,
+        floor=base.floor if args.floor is None else args.floor,
+    )
+
+
+def describe_rule(rule: ExplorationRule) -> str:
+    """The exploration arm in words, for the section's first paragraph."""
+    if rule.design == "posterior":
+        return (
+            f"exploration design posterior (probability of being best, floor {rule.floor}, "
+            f"the top keeping at least {1 - rule.share:g}) among at most "
+            f"{rule.max_candidates} services"
+        )
+    return f"exploration share {rule.share} among at most {rule.max_candidates} services"
+
+
 def _signed(values: pd.Series) -> str:
     return ", ".join(f"{v:+.4f}" for v in values)
 
@@ -194,8 +217,12 @@ def main() -> None:
     parser.add_argument("--initial-persons", type=int, default=10_000)
     parser.add_argument("--persons-per-round", type=int, default=8_000)
     parser.add_argument("--follow", type=float, default=0.6)
-    parser.add_argument("--share", type=float, default=0.5)
-    parser.add_argument("--max-candidates", type=int, default=3)
+    parser.add_argument(
+        "--design", choices=DESIGNS, default="near_ties", help="models.exploration's design"
+    )
+    parser.add_argument("--share", type=float, help="default: the design's")
+    parser.add_argument("--max-candidates", type=int, help="default: the design's")
+    parser.add_argument("--floor", type=float, help="posterior design only; default its own")
     parser.add_argument("--n-bootstrap", type=int, default=10)
     parser.add_argument("--name", default="learning_loop", help="results files and section")
     parser.add_argument("--write", action="store_true", help="write the BENCHMARKS.md section")
@@ -204,7 +231,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     started = time.perf_counter()
-    rule = ExplorationRule(share=args.share, max_candidates=args.max_candidates)
+    rule = _rule(args)
     frames = []
     if args.summarise:
         frames.append(pd.read_csv(RESULTS / f"{args.name}.csv"))
@@ -232,7 +259,7 @@ def main() -> None:
         f"Rounds {args.rounds} (round 1: caseworker logs of a {args.initial_persons:,}-person "
         f"world; then {args.rounds - 1} served periods of {args.persons_per_round:,} persons "
         f"each, about 1.2 eligible assessments a person), follow probability {args.follow}, "
-        f"exploration share {args.share} among at most {args.max_candidates} services, "
+        f"{describe_rule(rule)}, "
         f"ranker bootstrap {args.n_bootstrap}"
         + (
             " (summarised from the saved rows).\n\n"
