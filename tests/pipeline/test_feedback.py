@@ -92,7 +92,9 @@ def test_feedback_joins_decided_recommendations_with_their_outcomes(
     assert bool(r1["randomised"]) and r1["suggestion_probability"] == 0.25
     assert r1["service_id"] == "s2" and bool(r1["followed_top"])
     assert r1["employed_6m"] == 1 and pd.isna(r1["employed_12m"])  # not yet known
+    assert json.loads(r1["first_place_probabilities"]) == {"s2": 0.25, "s1": 0.5, "s3": 0.25}
     assert not bool(r2["randomised"]) and r2["suggestion_probability"] == 1.0
+    assert json.loads(r2["first_place_probabilities"]) == {"s1": 1.0}  # the only one possible
     assert r2["choice"] == "none" and r2["service_id"] == "none"  # the correction
     assert r2["reason"] == "client moved away" and r2["employed_12m"] == 1
     # Profile columns of the extract come along, the client named by its key only.

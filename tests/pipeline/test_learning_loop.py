@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.exploration import ExplorationRule
-from pipeline.loop.ope import doubly_robust, ipw
+from pipeline.feedback.ope import doubly_robust, ipw
 from pipeline.loop.simulate import LoopConfig, results_frame, run_loop
 
 
