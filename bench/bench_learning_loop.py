@@ -14,8 +14,8 @@ Reported, as means over seeds: the true value of the served policy per round (th
 employed or in education at six months), of the served model's own best-first ("greedy")
 policy, of the caseworkers alone and of the oracle; the final round per group, each
 exploring arm minus none; and the coverage of the 95 % off-policy intervals (IPW and DR
-with the logged probabilities) of (a) the served model's greedy policy on its own round and (b) the next
-model's greedy policy on the round it learnt from. The plot is written to
+with the logged probabilities) of (a) the served model's greedy policy on its own round
+and (b) the next model's greedy policy on the round it learnt from. The plot is written to
 `bench/results/NAME.png`, the rows to `bench/results/NAME.csv` (`--name`, default
 `learning_loop`).
 
@@ -146,9 +146,7 @@ def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
         "",
         "Final round per group, exploring arm minus none (mean over seeds; min over seeds):",
         "",
-        "| group | "
-        + " | ".join(f"served {a} | min | greedy {a} | min" for a in explorers)
-        + " |",
+        "| group | " + " | ".join(f"served {a} | min | greedy {a} | min" for a in explorers) + " |",
         "|---|" + "---:|" * (4 * len(explorers)),
     ]
     groups = frame[frame["round"] == last].set_index(["group", "arm", "seed"])
