@@ -223,7 +223,7 @@ def parse_arm(spec: str) -> ExplorationRule:
     design, _, options = spec.partition(":")
     if design not in DESIGNS:
         raise argparse.ArgumentTypeError(f"unknown design {design!r}; expected one of {DESIGNS}")
-    base = ExplorationRule.posterior() if design == "posterior" else ExplorationRule()
+    base = ExplorationRule.of_design(design)
     changes: dict[str, float | int] = {}
     for option in filter(None, options.split(",")):
         key, _, value = option.partition("=")

@@ -91,6 +91,13 @@ class ExplorationRule:
         """The `posterior` design (module docstring) with its defaults."""
         return cls(share=share, max_candidates=max_candidates, design="posterior", floor=floor)
 
+    @classmethod
+    def of_design(cls, design: str) -> ExplorationRule:
+        """A design of `DESIGNS` with its defaults."""
+        if design not in DESIGNS:
+            raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
+        return cls.posterior() if design == "posterior" else cls()
+
 
 def top_probabilities(
     order: np.ndarray,

@@ -71,6 +71,28 @@ def test_an_exploring_office_logs_the_probability_of_what_it_showed_first(
         assert len(firsts) > 1
 
 
+def test_an_office_can_explore_with_the_posterior_design(
+    tmp_path: Path, loader: Callable[[], FakeLoaded]
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        caseworker_teams={"desk-1": "itakeskus"},
+        exploration_offices=["itakeskus"],
+        exploration_design="posterior",
+    )
+    with TestClient(create_app(settings, model_loader=loader)) as api:
+        candidates = set()
+        for i in range(8):
+            answer = _ask(api, client_profile(client_id=f"client-{i:04d}"))
+            entries = _ranking(api, answer["request_id"])
+            top = next(e for e in entries if e["model_rank"] == 1)
+            # The top keeps at least 1 - share (0.8) of the first place.
+            assert 0.8 - 1e-9 <= top["p_first"] < 1.0
+            assert sum(e["p_first"] for e in entries) == pytest.approx(1.0)
+            candidates.add(sum(e["p_first"] > 0 for e in entries))
+        assert max(candidates) > 1
+
+
 def test_served_inputs_hold_the_model_inputs_and_nothing_identifying(
     api: TestClient, tmp_path: Path
 ) -> None:
