@@ -61,11 +61,15 @@ def evaluate_feedback(
         raise fail("give --version or --champion, not both")
     try:
         raw = read_table(episodes, "feedback episodes")
-        chosen = Objective.parse(objective or _episodes_objective(raw) or DEFAULT_OBJECTIVE)
     except FeedbackError as exc:
         raise fail(str(exc)) from None
+    given = objective or _episodes_objective(raw)
+    try:
+        chosen = Objective.parse(given or DEFAULT_OBJECTIVE)
     except ValueError as exc:
-        raise fail(f"--objective: {exc}") from None
+        if objective:
+            raise fail(f"--objective: {exc}") from None
+        raise fail(f"the episodes' objective {given!r}: {exc} (give --objective)") from None
     model, label = None, None
     if version is not None or champion:
         try:

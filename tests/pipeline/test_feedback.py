@@ -135,3 +135,23 @@ def test_feedback_without_the_secret_says_how_to_give_it(
     result = _run(*map(str, inputs), "--out", str(tmp_path / "e.parquet"))
     assert result.exit_code == 2
     assert "HMAC" in result.output
+
+
+def test_evaluate_feedback_reads_what_feedback_writes(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "episodes.parquet"
+    assert _run(*map(str, inputs), "--out", str(out), env={"POLKU_HMAC_KEY": SECRET}).exit_code == 0
+    evaluate = ["evaluate-feedback", str(out), "--no-mlflow"]
+    result = CliRunner().invoke(build_app(), evaluate)
+    assert result.exit_code == 2  # the fixture's objective "eo6" is no objective
+    assert "the episodes' objective 'eo6'" in result.output and "give --objective" in result.output
+    result = CliRunner().invoke(
+        build_app(), [*evaluate, "--objective", "employment_or_education_6m"]
+    )
+    assert result.exit_code == 0, result.output
+    # r1 (randomised, p 0.25, employed) and r2 (not randomised, in education): both known.
+    assert "2 episodes read, 2 with the employment_or_education_6m outcome known" in result.output
+    assert "1 with the first place randomised" in result.output
+    # The served model's best first (s1) was shown only in r2 (reward 1, p 1): IPW 1/2.
+    assert "the served model's best first: IPW 0.5000" in result.output
