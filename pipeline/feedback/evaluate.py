@@ -388,7 +388,9 @@ def evaluate_feedback(
         n_suggested=int((logged.shown >= 0).sum()),
         chances_logged=logged.chances is not None,
         model_versions=sorted(
-            {str(v) for v in logged.frame.get("model_version", pd.Series()).dropna()}
+            {str(v) for v in logged.frame["model_version"] if not is_blank(v)}
+            if "model_version" in logged.frame.columns
+            else set()
         ),
         served=estimate(served_terms, 1.0),
         candidate_version=candidate_version,

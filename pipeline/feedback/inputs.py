@@ -85,8 +85,10 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
 
 
 def is_blank(value: object) -> bool:
-    """None, NaN or the empty string: a field left empty."""
-    return value is None or (isinstance(value, float) and pd.isna(value)) or str(value) == ""
+    """None, NaN, pandas' NA or NaT, or the empty string: a field left empty."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return (isinstance(value, float) and pd.isna(value)) or str(value) == ""
 
 
 def parse_bool(value: object) -> bool | None:
