@@ -260,7 +260,7 @@ def main() -> None:
     parser.add_argument(
         "--arms",
         nargs="+",
-        default=["near_ties"],
+        default=["near_ties", "posterior"],
         help="exploring arms beside none: design[:share=..,max_candidates=..,floor=..]",
     )
     parser.add_argument("--n-bootstrap", type=int, default=10)

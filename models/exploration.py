@@ -27,7 +27,7 @@ same two ethical limits but spends less on more of them:
   approximation; a wide interval, where the training data are thin for clients like this
   one, gives a service more chance), mixed with a uniform `floor` so that every candidate
   keeps some support for later off-policy estimates;
-- the top keeps at least `1 - share`: the others are scaled down to `share` if their
+- the top keeps at least `1 - share` (0.9): the others are scaled down to `share` if their
   posterior weight would take more.
 
 Only the order shown changes (the drawn service first, the others after it in the model's
@@ -86,9 +86,14 @@ class ExplorationRule:
 
     @classmethod
     def posterior(
-        cls, share: float = 0.2, max_candidates: int = 8, floor: float = 0.5
+        cls, share: float = 0.1, max_candidates: int = 8, floor: float = 0.5
     ) -> ExplorationRule:
-        """The `posterior` design (module docstring) with its defaults."""
+        """The `posterior` design (module docstring) with its defaults.
+
+        Share 0.1: of the settings `bench/bench_learning_loop.py` compared (share 0.2 with
+        floor 0.5 or 0, share 0.1), the one that cost the least served value over both
+        follow rates while keeping the next model's support (BENCHMARKS.md,
+        `learning_loop_designs*`)."""
         return cls(share=share, max_candidates=max_candidates, design="posterior", floor=floor)
 
     @classmethod
