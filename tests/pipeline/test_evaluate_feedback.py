@@ -172,6 +172,14 @@ def test_bad_episodes_are_named_row_and_field_and_nothing_is_written(
     broken.loc[4, "followed_top"] = "maybe"
     broken.loc[6, "first_place_probabilities"] = "{not json"
     broken.loc[7, "employed_6m"] = 3.0
+    first = str(broken.loc[9, "suggested_service_id"])
+    p9 = float(broken.loc[9, "suggestion_probability"])
+    broken.loc[9, "first_place_probabilities"] = json.dumps({first: p9, "not-a-service": 0.02})
+    # Six decimals per entry, as the audit row keeps them: a sum a little off 1 is fine.
+    rounded = json.loads(broken.loc[10, "first_place_probabilities"])
+    broken.loc[10, "first_place_probabilities"] = json.dumps(
+        {k: round(v, 6) + 5e-7 for k, v in rounded.items()}
+    )
     path = tmp_path / "episodes.csv"
     broken.to_csv(path, index=False)
     out = tmp_path / "out"
@@ -182,8 +190,10 @@ def test_bad_episodes_are_named_row_and_field_and_nothing_is_written(
         "feedback episodes row 5, followed_top: is not true or false",
         "feedback episodes row 7, first_place_probabilities: is not a JSON object",
         "feedback episodes row 8, employed_6m: is not 0, 1 or empty",
+        "feedback episodes row 10, first_place_probabilities: does not sum to 1",
     ):
         assert text in result.output
+    assert "row 11" not in result.output
     assert not out.exists()
     missing = tmp_path / "missing.csv"
     episodes.iloc[:5].drop(columns=["followed_top"]).to_csv(missing, index=False)

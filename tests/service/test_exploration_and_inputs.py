@@ -90,8 +90,9 @@ def test_an_office_explores_with_the_posterior_design_by_default(
             entries = _ranking(api, answer["request_id"])
             top = next(e for e in entries if e["model_rank"] == 1)
             # The top keeps at least 1 - share (0.9) of the first place.
-            assert 0.9 - 1e-9 <= top["p_first"] < 1.0
-            assert sum(e["p_first"] for e in entries) == pytest.approx(1.0)
+            assert 0.9 - 1e-6 <= top["p_first"] < 1.0
+            # The audit row keeps each probability to 6 decimals.
+            assert sum(e["p_first"] for e in entries) == pytest.approx(1.0, abs=1e-5)
             candidates.add(sum(e["p_first"] > 0 for e in entries))
         assert max(candidates) > 1
 
