@@ -134,7 +134,7 @@ def test_the_command_writes_the_report_and_an_mlflow_run(
     _, _, episodes = served
     path = tmp_path / "feedback-episodes.parquet"
     episodes.iloc[:400].assign(employed_12m=np.nan).to_parquet(path, index=False)
-    version = register_fitted()
+    version = register_fitted(promote_if_first=True)
     result = _run(str(path), "--version", version, "--report", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert "400 episodes read, 400 with the employment_or_education_6m outcome known" in (
@@ -155,6 +155,9 @@ def test_the_command_writes_the_report_and_an_mlflow_run(
         "tags.`polku.kind` = 'feedback_evaluation'",
     )
     assert len(runs) == 1 and runs[0].data.metrics["candidate_support"] == 1.0
+    champion = _run(str(path), "--champion", "--no-mlflow")
+    assert champion.exit_code == 0 and f"candidate (version {version})" in champion.output
+    assert _run(str(path), "--champion", "--version", version).exit_code == 2
     # Valued on the twelve-month outcome, which none of these episodes has yet.
     result = _run(str(path), "--objective", "employment_12m", "--no-mlflow")
     assert result.exit_code == 2
