@@ -3,22 +3,25 @@
 The loop of `pipeline.loop.simulate` on synthetic worlds: round 1 trains on the world's
 caseworker logs; each later round serves a fresh period of clients (caseworkers follow the
 service shown first with probability `--follow`, otherwise choose as they would alone),
-draws the outcomes from the world's truth and retrains on every round so far. Two arms on
-the same periods: no exploration (the model's best always first) and exploration
-(`models.exploration`: the first place drawn among the services the model cannot tell
-apart, the model's best keeping 1 - share, never a credibly negative service).
+draws the outcomes from the world's truth and retrains on every round so far. Arms on the
+same periods: no exploration (the model's best always first) and one or more exploring
+arms (`--arms`, each a design of `models.exploration` with its options: `near_ties`, the
+first place drawn among at most 3 services the model cannot tell apart, the model's best
+keeping 1 - share; `posterior`, the probability of being best among more of them with a
+floor, the best keeping at least 1 - share; never a credibly negative service).
 
 Reported, as means over seeds: the true value of the served policy per round (the share
 employed or in education at six months), of the served model's own best-first ("greedy")
-policy, of the caseworkers alone and of the oracle; the final round per group, exploration
-minus none; and the coverage of the 95 % off-policy intervals (IPW and DR with the logged
-probabilities) of (a) the served model's greedy policy on its own round and (b) the next
-model's greedy policy on the round it learnt from. The plot is written to
+policy, of the caseworkers alone and of the oracle; the final round per group, each
+exploring arm minus none; and the coverage of the 95 % off-policy intervals (IPW and DR
+with the logged probabilities) of (a) the served model's greedy policy on its own round
+and (b) the next model's greedy policy on the round it learnt from. The plot is written to
 `bench/results/NAME.png`, the rows to `bench/results/NAME.csv` (`--name`, default
 `learning_loop`).
 
 Run: `nice -n 10 .venv/bin/python bench/bench_learning_loop.py [--seeds 1 2 3 4]
-[--rounds 7] [--initial-persons 10000] [--persons-per-round 8000] [--write]`.
+[--rounds 7] [--initial-persons 10000] [--persons-per-round 8000]
+[--arms near_ties posterior posterior:share=0.1] [--write]`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -35,11 +39,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
-from models.exploration import ExplorationRule
+from models.exploration import DESIGNS, ExplorationRule
 from pipeline.loop.simulate import LoopConfig, results_frame, run_loop
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ARMS = ("none", "explore")
+NONE = "none"
+COLOURS = ("tab:orange", "tab:green", "tab:red", "tab:purple")
+
+
+def arm_names(frame: pd.DataFrame) -> list[str]:
+    """The exploring arms of a results frame, in the order they were run."""
+    return [a for a in pd.unique(frame["arm"]) if a != NONE]
 
 
 def plot(frame: pd.DataFrame, out: Path) -> None:
@@ -52,11 +62,12 @@ def plot(frame: pd.DataFrame, out: Path) -> None:
     data = frame[frame["group"] == "all"]
     figure = Figure(figsize=(11, 4))
     axes = figure.subplots(1, 2, sharey=True)
-    colours = {"none": "tab:blue", "explore": "tab:orange"}
+    arms = [NONE, *arm_names(frame)]
+    colours = dict(zip(arms, ("tab:blue", *COLOURS), strict=False))
     for ax, column, title in zip(
         axes, ("served", "greedy"), ("policy served", "served model's best-first"), strict=True
     ):
-        for arm in ARMS:
+        for arm in arms:
             arm_rows = data[data["arm"] == arm]
             for _, seed_rows in arm_rows.groupby("seed"):
                 ax.plot(seed_rows["round"], seed_rows[column], color=colours[arm], alpha=0.2)
@@ -66,7 +77,7 @@ def plot(frame: pd.DataFrame, out: Path) -> None:
             ("caseworkers", "--", "caseworkers alone"),
             ("oracle", ":", "oracle"),
         ):
-            reference = data[data["arm"] == "none"].groupby("round")[column_ref].mean()
+            reference = data[data["arm"] == NONE].groupby("round")[column_ref].mean()
             ax.plot(reference.index, reference.to_numpy(), "k" + style, label=label, alpha=0.7)
         ax.set_title(f"True value: {title}")
         ax.set_xlabel("round (1: caseworker logs only)")
@@ -77,60 +88,84 @@ def plot(frame: pd.DataFrame, out: Path) -> None:
 
 
 def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
-    """The markdown body: the per-round table, the groups, the coverage and the verdict."""
+    """The markdown body: the per-round table, the groups, the coverage and the verdicts."""
     data = frame[frame["group"] == "all"]
     served_rounds = data[data["round"] > 1]
+    explorers = arm_names(frame)
+    arms = [NONE, *explorers]
     lines = [
-        "| round | served none | served explore | greedy none | greedy explore | "
-        "caseworkers | oracle | randomised (explore) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| round | "
+        + " | ".join(f"served {a}" for a in arms)
+        + " | "
+        + " | ".join(f"greedy {a}" for a in arms)
+        + " | caseworkers | oracle | "
+        + " | ".join(f"randomised ({a})" for a in explorers)
+        + " |",
+        "|" + "---:|" * (2 * len(arms) + 3 + len(explorers)),
     ]
     by = data.groupby(["arm", "round"]).mean(numeric_only=True)
     for r in sorted(data["round"].unique()):
-        n, e = by.loc[("none", r)], by.loc[("explore", r)]
+        rows = {a: by.loc[(a, r)] for a in arms}
         lines.append(
-            f"| {r} | {n.served:.4f} | {e.served:.4f} | {n.greedy:.4f} | {e.greedy:.4f} | "
-            f"{n.caseworkers:.4f} | {n.oracle:.4f} | {e.randomised_share:.0%} |"
+            f"| {r} | "
+            + " | ".join(f"{rows[a].served:.4f}" for a in arms)
+            + " | "
+            + " | ".join(f"{rows[a].greedy:.4f}" for a in arms)
+            + f" | {rows[NONE].caseworkers:.4f} | {rows[NONE].oracle:.4f} | "
+            + " | ".join(f"{rows[a].randomised_share:.0%}" for a in explorers)
+            + " |"
         )
-    mean_served = served_rounds.groupby("arm")["served"].mean()
     last = data["round"].max()
-    final = data[data["round"] == last].set_index(["arm", "seed"])
-    first_half = served_rounds[served_rounds["round"] <= (2 + last) / 2]
-    early = first_half.groupby("arm")["served"].mean()
     seeds = sorted(frame["seed"].unique())
+    final = data[data["round"] == last].set_index(["arm", "seed"])
     final_served = final["served"].unstack("arm")
     final_greedy = final["greedy"].unstack("arm")
+    first_half = served_rounds[served_rounds["round"] <= (2 + last) / 2]
+    mean_served = served_rounds.groupby("arm")["served"].mean()
+    early = first_half.groupby("arm")["served"].mean()
     lines += [
         "",
         f"Means over seeds {', '.join(str(s) for s in seeds)}. Mean served value over the "
-        f"served rounds: none {mean_served['none']:.4f}, explore {mean_served['explore']:.4f} "
-        f"(first half: {early['none']:.4f} against {early['explore']:.4f}). Final round "
-        f"{last}, explore minus none: served "
-        f"{(final_served['explore'] - final_served['none']).mean():+.4f} "
-        f"(per seed {_signed(final_served['explore'] - final_served['none'])}), greedy "
-        f"{(final_greedy['explore'] - final_greedy['none']).mean():+.4f} "
-        f"(per seed {_signed(final_greedy['explore'] - final_greedy['none'])}).",
+        "served rounds (first half in brackets): "
+        + ", ".join(f"{a} {mean_served[a]:.4f} ({early[a]:.4f})" for a in arms)
+        + ".",
         "",
-        "Final round per group, explore minus none (mean over seeds; min over seeds):",
+        f"Final round {last}, each exploring arm minus none (mean over seeds; per seed):",
         "",
-        "| group | served | min | greedy | min | explore vs caseworkers (served) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| arm | served | per seed | greedy | per seed |",
+        "|---|---:|---|---:|---|",
+    ]
+    for arm in explorers:
+        d_served = final_served[arm] - final_served[NONE]
+        d_greedy = final_greedy[arm] - final_greedy[NONE]
+        lines.append(
+            f"| {arm} | {d_served.mean():+.4f} | {_signed(d_served)} | "
+            f"{d_greedy.mean():+.4f} | {_signed(d_greedy)} |"
+        )
+    lines += [
+        "",
+        "Final round per group, exploring arm minus none (mean over seeds; min over seeds):",
+        "",
+        "| group | " + " | ".join(f"served {a} | min | greedy {a} | min" for a in explorers) + " |",
+        "|---|" + "---:|" * (4 * len(explorers)),
     ]
     groups = frame[frame["round"] == last].set_index(["group", "arm", "seed"])
-    losing = []
+    losing: dict[str, list[str]] = {arm: [] for arm in explorers}
     for group in frame["group"].unique():
         g = groups.loc[group]
         served = g["served"].unstack("arm")
         greedy = g["greedy"].unstack("arm")
-        d_served = served["explore"] - served["none"]
-        d_greedy = greedy["explore"] - greedy["none"]
-        vs_cw = (g.loc["explore"]["served"] - g.loc["explore"]["caseworkers"]).mean()
-        if d_served.mean() < 0:
-            losing.append(group)
-        lines.append(
-            f"| {group} | {d_served.mean():+.4f} | {d_served.min():+.4f} | "
-            f"{d_greedy.mean():+.4f} | {d_greedy.min():+.4f} | {vs_cw:+.4f} |"
-        )
+        cells = []
+        for arm in explorers:
+            d_served = served[arm] - served[NONE]
+            d_greedy = greedy[arm] - greedy[NONE]
+            if d_served.mean() < 0:
+                losing[arm].append(group)
+            cells.append(
+                f"{d_served.mean():+.4f} | {d_served.min():+.4f} | "
+                f"{d_greedy.mean():+.4f} | {d_greedy.min():+.4f}"
+            )
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Coverage of the 95 % off-policy intervals over served rounds x seeds (support: "
@@ -141,7 +176,7 @@ def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     coverage = {}
-    for arm in ARMS:
+    for arm in arms:
         rows = served_rounds[served_rounds["arm"] == arm]
         for target, label in (("ope_greedy", "served model, own round"),
                               ("ope_next", "next model, round it learnt from")):  # fmt: skip
@@ -154,33 +189,61 @@ def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
                 f"{(rows[f'{target}_ipw'] - rows[f'{target}_truth']).mean():+.4f} | "
                 f"{(rows[f'{target}_dr'] - rows[f'{target}_truth']).mean():+.4f} |"
             )
-    # "Met" only when every seed agrees: the means differ by less than the seeds do.
-    early_seed = first_half.groupby(["arm", "seed"])["served"].mean().unstack("arm")
-    d_served = final_served["explore"] - final_served["none"]
-    d_greedy = final_greedy["explore"] - final_greedy["none"]
-    faster = bool((early_seed["explore"] > early_seed["none"]).all())
-    higher = bool((d_served > 0).all())
-    higher_greedy = bool((d_greedy > 0).all())
-    covered = min(coverage[("explore", "ope_greedy")]) >= 0.9
 
     def verdict(met: bool, wins: int) -> str:
         return f"{'met' if met else 'not met'}, {wins} of {len(seeds)} seeds"
 
-    lines += [
-        "",
-        "Goal (issue 16; met = in every seed): with exploration the policy value rises faster "
-        f"({verdict(faster, int((early_seed['explore'] > early_seed['none']).sum()))}), ends "
-        f"higher (served: {verdict(higher, int((d_served > 0).sum()))}; the model's own "
-        f"best-first: {verdict(higher_greedy, int((d_greedy > 0).sum()))}), no group loses "
-        f"({'met' if not losing else 'not met: ' + ', '.join(losing)}), off-policy intervals "
-        "with the logged probabilities hold the truth >= 90 % "
-        f"({'met' if covered else 'not met'} for the served model's policy; the next "
-        f"model's: IPW {coverage[('explore', 'ope_next')][0]:.0%}, "
-        f"DR {coverage[('explore', 'ope_next')][1]:.0%}).",
-        "",
-        f"![learning loop](bench/results/{name}.png)",
-    ]
+    # "Met" only when every seed agrees: the means differ by less than the seeds do.
+    early_seed = first_half.groupby(["arm", "seed"])["served"].mean().unstack("arm")
+    lines += ["", "Goal (issue 16; met = in every seed):", ""]
+    for arm in explorers:
+        d_served = final_served[arm] - final_served[NONE]
+        d_greedy = final_greedy[arm] - final_greedy[NONE]
+        faster = early_seed[arm] > early_seed[NONE]
+        covered = min(coverage[(arm, "ope_greedy")]) >= 0.9
+        lines.append(
+            f"- **{arm}**: the policy value rises faster "
+            f"({verdict(bool(faster.all()), int(faster.sum()))}), ends higher (served: "
+            f"{verdict(bool((d_served > 0).all()), int((d_served > 0).sum()))}; the model's own "
+            f"best-first: {verdict(bool((d_greedy > 0).all()), int((d_greedy > 0).sum()))}), "
+            "no group loses "
+            f"({'met' if not losing[arm] else 'not met: ' + ', '.join(losing[arm])}), "
+            "off-policy intervals with the logged probabilities hold the truth >= 90 % "
+            f"({'met' if covered else 'not met'} for the served model's policy; the next "
+            f"model's: IPW {coverage[(arm, 'ope_next')][0]:.0%}, "
+            f"DR {coverage[(arm, 'ope_next')][1]:.0%})."
+        )
+    lines += ["", f"![learning loop](bench/results/{name}.png)"]
     return "\n".join(lines)
+
+
+def parse_arm(spec: str) -> ExplorationRule:
+    """An exploring arm from `design[:key=value,...]` (keys: share, max_candidates, floor),
+    the design's defaults for what is not given; e.g. `posterior:share=0.1`."""
+    design, _, options = spec.partition(":")
+    if design not in DESIGNS:
+        raise argparse.ArgumentTypeError(f"unknown design {design!r}; expected one of {DESIGNS}")
+    base = ExplorationRule.of_design(design)
+    changes: dict[str, float | int] = {}
+    for option in filter(None, options.split(",")):
+        key, _, value = option.partition("=")
+        if key not in ("share", "max_candidates", "floor"):
+            raise argparse.ArgumentTypeError(f"unknown option {key!r} in {spec!r}")
+        changes[key] = int(value) if key == "max_candidates" else float(value)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def describe_rule(name: str, rule: ExplorationRule) -> str:
+    """One exploring arm in words, for the section's first paragraph."""
+    if rule.design == "posterior":
+        return (
+            f"{name}: the probability of being best among at most {rule.max_candidates} "
+            f"services, floor {rule.floor}, the top keeping at least {1 - rule.share:g}"
+        )
+    return (
+        f"{name}: the top keeping {1 - rule.share:g}, the rest shared among at most "
+        f"{rule.max_candidates - 1} near-ties"
+    )
 
 
 def _signed(values: pd.Series) -> str:
@@ -194,8 +257,12 @@ def main() -> None:
     parser.add_argument("--initial-persons", type=int, default=10_000)
     parser.add_argument("--persons-per-round", type=int, default=8_000)
     parser.add_argument("--follow", type=float, default=0.6)
-    parser.add_argument("--share", type=float, default=0.5)
-    parser.add_argument("--max-candidates", type=int, default=3)
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        default=["near_ties", "posterior"],
+        help="exploring arms beside none: design[:share=..,max_candidates=..,floor=..]",
+    )
     parser.add_argument("--n-bootstrap", type=int, default=10)
     parser.add_argument("--name", default="learning_loop", help="results files and section")
     parser.add_argument("--write", action="store_true", help="write the BENCHMARKS.md section")
@@ -204,7 +271,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     started = time.perf_counter()
-    rule = ExplorationRule(share=args.share, max_candidates=args.max_candidates)
+    rules = {spec: parse_arm(spec) for spec in args.arms}
     frames = []
     if args.summarise:
         frames.append(pd.read_csv(RESULTS / f"{args.name}.csv"))
@@ -219,7 +286,7 @@ def main() -> None:
         )
         results = run_loop(
             config,
-            {"none": None, "explore": rule},
+            {NONE: None, **rules},
             progress=lambda m: print(f"[{time.perf_counter() - started:7.0f} s] {m}", flush=True),
         )
         frames.append(results_frame(results).assign(seed=seed))
@@ -231,9 +298,10 @@ def main() -> None:
     body = (
         f"Rounds {args.rounds} (round 1: caseworker logs of a {args.initial_persons:,}-person "
         f"world; then {args.rounds - 1} served periods of {args.persons_per_round:,} persons "
-        f"each, about 1.2 eligible assessments a person), follow probability {args.follow}, "
-        f"exploration share {args.share} among at most {args.max_candidates} services, "
-        f"ranker bootstrap {args.n_bootstrap}"
+        f"each, about 1.2 eligible assessments a person), follow probability {args.follow}; "
+        "exploring arms: "
+        + "; ".join(describe_rule(name, rule) for name, rule in rules.items())
+        + f"; ranker bootstrap {args.n_bootstrap}"
         + (
             " (summarised from the saved rows).\n\n"
             if args.summarise

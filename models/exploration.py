@@ -19,6 +19,17 @@ The rule, for one client's ranking (services best first by the model):
 - the top keeps probability `1 - share` of being shown first, the other candidates share
   `share` equally; with one candidate the top is shown first with probability 1.
 
+That is the `near_ties` design. The `posterior` design keeps the same candidates and the
+same two ethical limits but spends less on more of them:
+
+- up to `max_candidates` (default 8) candidates, each with probability in proportion to
+  the model's posterior probability that it is the best of them (the same normal
+  approximation; a wide interval, where the training data are thin for clients like this
+  one, gives a service more chance), mixed with a uniform `floor` so that every candidate
+  keeps some support for later off-policy estimates;
+- the top keeps at least `1 - share` (0.9): the others are scaled down to `share` if their
+  posterior weight would take more.
+
 Only the order shown changes (the drawn service first, the others after it in the model's
 order); the numbers shown are the model's, and the caseworker still decides. The function
 takes the random generator, so the service and the simulations own their seeds.
@@ -38,6 +49,11 @@ from models.suggestions import RankedService
 
 DEFAULT_SHARE: Final = 0.5
 DEFAULT_MAX_CANDIDATES: Final = 3
+DESIGNS: Final = ("near_ties", "posterior")
+# Gauss-Hermite nodes for the posterior probability of being best (exact to ~1e-4 here).
+_QUADRATURE_NODES: Final = 32
+# Rows per chunk of that integral (bounds memory: rows x candidates^2 x nodes floats).
+_POSTERIOR_CHUNK: Final = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +71,37 @@ class ExplorationRule:
 
     share: float = DEFAULT_SHARE
     max_candidates: int = DEFAULT_MAX_CANDIDATES
+    design: str = "near_ties"
+    floor: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.share < 1.0:
             raise ValueError(f"share must be in (0, 1), got {self.share!r}")
         if self.max_candidates < 2:
             raise ValueError(f"max_candidates must be at least 2, got {self.max_candidates!r}")
+        if self.design not in DESIGNS:
+            raise ValueError(f"design must be one of {DESIGNS}, got {self.design!r}")
+        if not 0.0 <= self.floor < 1.0:
+            raise ValueError(f"floor must be in [0, 1), got {self.floor!r}")
+
+    @classmethod
+    def posterior(
+        cls, share: float = 0.1, max_candidates: int = 8, floor: float = 0.5
+    ) -> ExplorationRule:
+        """The `posterior` design (module docstring) with its defaults.
+
+        Share 0.1: of the settings `bench/bench_learning_loop.py` compared (share 0.2 with
+        floor 0.5 or 0, share 0.1), the one that cost the least served value over both
+        follow rates while keeping the next model's support (BENCHMARKS.md,
+        `learning_loop_designs*`)."""
+        return cls(share=share, max_candidates=max_candidates, design="posterior", floor=floor)
+
+    @classmethod
+    def of_design(cls, design: str) -> ExplorationRule:
+        """A design of `DESIGNS` with its defaults."""
+        if design not in DESIGNS:
+            raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
+        return cls.posterior() if design == "posterior" else cls()
 
 
 def top_probabilities(
@@ -120,15 +161,73 @@ def top_probabilities(
     credibly_negative_top = has_top & (hi[:, 0] < 0.0)
     candidate[credibly_negative_top, 1:] = False
     others = candidate[:, 1:].sum(axis=1)
-    position_p = np.zeros(order.shape)
-    position_p[:, 0] = np.where(others > 0, 1.0 - rule.share, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        each = np.where(others > 0, rule.share / np.maximum(others, 1), 0.0)
-    position_p[:, 1:] = np.where(candidate[:, 1:], each[:, None], 0.0)
+    if rule.design == "posterior":
+        position_p = _posterior_shares(candidate, s, sd, rule)
+    else:
+        position_p = np.zeros(order.shape)
+        position_p[:, 0] = np.where(others > 0, 1.0 - rule.share, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            each = np.where(others > 0, rule.share / np.maximum(others, 1), 0.0)
+        position_p[:, 1:] = np.where(candidate[:, 1:], each[:, None], 0.0)
     position_p[~has_top] = 0.0
     r, c = np.nonzero(position_p > 0)
     probabilities[rows[r], safe_order[r, c]] = position_p[r, c]
     return probabilities
+
+
+def _posterior_shares(
+    candidate: np.ndarray, shown: np.ndarray, sd: np.ndarray, rule: ExplorationRule
+) -> np.ndarray:
+    """Per position of each row's order, its probability of being shown first (`posterior`).
+
+    `candidate` (n, m) marks the candidate positions (position 0 is the top, a candidate
+    wherever the row has one); `shown` and `sd` are the positions' means and standard
+    deviations. P(best among the candidates) under independent normals, mixed with a
+    uniform `floor`; the top keeps at least `1 - share`.
+    """
+    n, m = candidate.shape
+    out = np.zeros((n, m))
+    width = min(rule.max_candidates, m)
+    if width == 0:
+        return out
+    # Each row's candidate positions, packed left (the top first); -1 past the last.
+    packed = np.argsort(~candidate, axis=1, kind="stable")[:, :width]
+    present = np.take_along_axis(candidate, packed, axis=1)
+    mu = np.where(present, np.take_along_axis(shown, packed, axis=1), 0.0)
+    sigma = np.where(present, np.take_along_axis(sd, packed, axis=1), 1.0)
+    sigma = np.maximum(np.nan_to_num(sigma, nan=0.0), 1e-9)
+    mu = np.nan_to_num(mu, nan=0.0)
+    best = np.zeros((n, width))
+    nodes, weights = np.polynomial.hermite_e.hermegauss(_QUADRATURE_NODES)
+    weights = weights / weights.sum()
+    for start in range(0, n, _POSTERIOR_CHUNK):
+        stop = min(start + _POSTERIOR_CHUNK, n)
+        mu_c, sigma_c, present_c = mu[start:stop], sigma[start:stop], present[start:stop]
+        # x[r, j, q]: candidate j's value at node q; z[r, j, i, q]: how many of i's sds
+        # it lies above i's mean.
+        x = mu_c[:, :, None] + sigma_c[:, :, None] * nodes[None, None, :]
+        z = (x[:, :, None, :] - mu_c[:, None, :, None]) / sigma_c[:, None, :, None]
+        below = ndtr(z)
+        # A non-candidate never beats anyone, and nobody is compared with themself.
+        below = np.where(present_c[:, None, :, None], below, 1.0)
+        eye = np.eye(width, dtype=bool)[None, :, :, None]
+        below = np.where(eye, 1.0, below)
+        best[start:stop] = (below.prod(axis=2) * weights).sum(axis=2)
+    best = np.where(present, best, 0.0)
+    count = present.sum(axis=1, keepdims=True)
+    total = best.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        posterior = np.where(total > 0, best / total, 1.0 / np.maximum(count, 1))
+    mixed = (1.0 - rule.floor) * posterior + rule.floor / np.maximum(count, 1)
+    mixed = np.where(present, mixed, 0.0)
+    # The top keeps at least 1 - share: the others shrink together if they would take more.
+    given = mixed[:, 1:].sum(axis=1)
+    scale = np.where(given > rule.share, rule.share / np.maximum(given, 1e-300), 1.0)
+    mixed[:, 1:] *= scale[:, None]
+    mixed[:, 0] = 1.0 - mixed[:, 1:].sum(axis=1)
+    rows = np.repeat(np.arange(n), width)
+    np.add.at(out, (rows, packed.ravel()), np.where(present, mixed, 0.0).ravel())
+    return out
 
 
 def draw_top(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -17,6 +17,7 @@ from pipeline.commands import (
     effects,
     eligibility,
     evaluate,
+    evaluate_feedback,
     feedback,
     generate,
     monitor,
@@ -41,6 +42,7 @@ COMMAND_MODULES = (
     effects,
     replay,
     feedback,
+    evaluate_feedback,
     monitor,
     service_commands,
 )

@@ -29,6 +29,13 @@ class OfficeExploration:
     teams: Mapping[str, str] = field(default_factory=dict)
     rule: ExplorationRule = field(default_factory=ExplorationRule)
 
+    @classmethod
+    def of_design(
+        cls, offices: frozenset[str], teams: Mapping[str, str], design: str
+    ) -> OfficeExploration:
+        """Exploration in `offices` with a design of `models.exploration.DESIGNS`."""
+        return cls(offices, teams, ExplorationRule.of_design(design))
+
     def applies(self, actor: str | None) -> bool:
         """Whether a request asked by `actor` explores."""
         return actor is not None and self.teams.get(actor) in self.offices

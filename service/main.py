@@ -145,7 +145,11 @@ def create_app(
             switch=switch,
             places=PlacesLedger(lambda: store.engine),
             exploration=(
-                OfficeExploration(settings.exploration_offices, settings.caseworker_teams)
+                OfficeExploration.of_design(
+                    settings.exploration_offices,
+                    settings.caseworker_teams,
+                    settings.exploration_design,
+                )
                 if settings.exploration_offices
                 else None
             ),

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         randomise the first place among services the model cannot tell apart, with the
         probabilities logged in the audit row (`service.exploration`); as JSON, e.g.
         `POLKU_EXPLORATION_OFFICES='["itakeskus"]'`. Default none: off everywhere.
+    exploration_design : how those offices draw the first place (`models.exploration`):
+        `posterior` (the probability of being best among up to 8 services not told apart
+        from the top, with a floor, the top keeping at least 0.9; the default: in the
+        simulated loop it cost no more and gave later off-policy estimates the support
+        they need, docs/LEARNING_LOOP.md) or `near_ties` (the top keeps 0.5, at most two
+        near-ties share the rest).
     """
 
     model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
@@ -132,6 +138,7 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_timeout_seconds: float = Field(default=20.0, gt=0)
     exploration_offices: frozenset[str] = frozenset()
+    exploration_design: Literal["near_ties", "posterior"] = "posterior"
 
     def resolved_audit_db_url(self) -> str:
         """The audit store's URL; the default SQLite file lives in the state directory."""

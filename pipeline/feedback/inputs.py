@@ -53,14 +53,18 @@ class Problem:
         return f"{where}, {self.field}: {self.message}"
 
 
-def raise_problems(problems: list[Problem]) -> None:
-    """Raise one `FeedbackError` listing the problems (none: return)."""
-    if not problems:
-        return
+def describe_problems(problems: list[Problem]) -> str:
+    """The problems as one message (the first `MAX_PROBLEMS` listed)."""
     shown = "\n".join(f"  {p}" for p in problems[:MAX_PROBLEMS])
     more = len(problems) - MAX_PROBLEMS
     tail = f"\n  ... and {more} more" if more > 0 else ""
-    raise FeedbackError(f"{len(problems)} problem(s) in the input:\n{shown}{tail}")
+    return f"{len(problems)} problem(s) in the input:\n{shown}{tail}"
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    """Raise one `FeedbackError` listing the problems (none: return)."""
+    if problems:
+        raise FeedbackError(describe_problems(problems))
 
 
 def read_table(path: Path, what: str) -> pd.DataFrame:
@@ -80,8 +84,11 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
     raise FeedbackError(f"{what} {str(path)!r}: use a .csv, .jsonl or .parquet file")
 
 
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and pd.isna(value)) or str(value) == ""
+def is_blank(value: object) -> bool:
+    """None, NaN, pandas' NA or NaT, or the empty string: a field left empty."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return (isinstance(value, float) and pd.isna(value)) or str(value) == ""
 
 
 def parse_bool(value: object) -> bool | None:
@@ -89,10 +96,19 @@ def parse_bool(value: object) -> bool | None:
     anything else (the caller reports it)."""
     if isinstance(value, bool):
         return value
-    if _blank(value):
+    if is_blank(value):
         return None
     text = str(value).strip().lower()
     return True if text in _TRUE else False if text in _FALSE else None
+
+
+def parse_outcome(value: object) -> float | None:
+    """A 0/1 outcome as a file holds it (number or text): 0.0 or 1.0, NaN while blank (not
+    yet known); None for anything else (the caller reports it)."""
+    if is_blank(value):
+        return float("nan")
+    text = str(value).strip()
+    return float(text) if text in ("0", "1", "0.0", "1.0") else None
 
 
 def check_audit(audit: pd.DataFrame, source: str = "audit export") -> pd.DataFrame:
@@ -110,13 +126,13 @@ def check_audit(audit: pd.DataFrame, source: str = "audit export") -> pd.DataFra
     followed: list[bool | None] = []
     for i, row in enumerate(audit.to_dict("records")):
         n = i + 1
-        if _blank(row["request_id"]):
+        if is_blank(row["request_id"]):
             problems.append(Problem(source, n, "request_id", "is empty"))
-        if _blank(row["client_key"]):
+        if is_blank(row["client_key"]):
             problems.append(Problem(source, n, "client_key", "is empty"))
         if pd.isna(created.iloc[i]):
             problems.append(Problem(source, n, "created_at", "is not a date and time"))
-        decided_here = not _blank(row["choice"])
+        decided_here = not is_blank(row["choice"])
         if decided_here and pd.isna(decided.iloc[i]):
             problems.append(Problem(source, n, "decided_at", "is not a date and time"))
         flag = parse_bool(row["followed_top"])
@@ -169,20 +185,14 @@ def check_outcomes(outcomes: pd.DataFrame, source: str = "outcome extract") -> p
     keys = [k for k in OUTCOME_KEYS if k in outcomes.columns]
     for i, row in enumerate(outcomes.to_dict("records")):
         n = i + 1
-        if all(_blank(row[k]) for k in keys):
+        if all(is_blank(row[k]) for k in keys):
             problems.append(Problem(source, n, "/".join(keys), "no client key, code or id"))
         if pd.isna(dates.iloc[i]):
             problems.append(Problem(source, n, OUTCOME_DATE, "is not a date"))
         for column in EPISODE_OUTCOMES:
-            value = row[column]
-            if _blank(value):
-                values[column].append(float("nan"))
-                continue
-            text = str(value).strip()
-            if text in ("0", "1", "0.0", "1.0"):
-                values[column].append(float(text))
-            else:
+            outcome = parse_outcome(row[column])
+            if outcome is None:
                 problems.append(Problem(source, n, column, "is not 0, 1 or empty"))
-                values[column].append(float("nan"))
+            values[column].append(float("nan") if outcome is None else outcome)
     raise_problems(problems)
     return outcomes.assign(**{OUTCOME_DATE: dates}, **values)

@@ -7,7 +7,9 @@ key) whose assessment date is on or before the day of the suggestion, within
 The episode records what was suggested (the order shown, the first place, the model's own
 best), what the caseworker chose, and the probability with which the first place was shown:
 `p_first` of the audit row's ranking where Polku randomised (`models.exploration`), else 1
-(the model's order is a function of the profile). Identity codes and client ids never leave
+(the model's order is a function of the profile); `first_place_probabilities` keeps every
+service's chance of the first place (a JSON object), which `polku evaluate-feedback` needs
+for the support of another policy. Identity codes and client ids never leave
 this module: an episode's client is its pseudonymous key (also as `client_id`, which
 training groups folds by).
 """
@@ -15,6 +17,7 @@ training groups folds by).
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -40,6 +43,7 @@ EPISODE_COLUMNS: Final = (
     "model_top_service_id",
     "randomised",
     "suggestion_probability",
+    "first_place_probabilities",
     "decided_at",
     "choice",
     "service_id",
@@ -83,17 +87,26 @@ def _suggested(ranking: list[dict[str, object]]) -> dict[str, object]:
             "model_top_service_id": None,
             "randomised": False,
             "suggestion_probability": np.nan,
+            "first_place_probabilities": "",
         }
     first = ranking[0]
     model_top = next((e for e in ranking if e.get("model_rank") == 1), first)
     p = first.get("p_first")
     candidates = sum(1 for e in ranking if _probability(e) > 0.0)
+    # Every service's chance of the first place (off-policy support of other policies);
+    # without exploration the first place was the only one possible.
+    chances = (
+        {str(e["service_id"]): _probability(e) for e in ranking if _probability(e) > 0.0}
+        if p is not None
+        else {str(first["service_id"]): 1.0}
+    )
     return {
         "shown_service_ids": " ".join(str(e["service_id"]) for e in ranking),
         "suggested_service_id": first["service_id"],
         "model_top_service_id": model_top["service_id"],
         "randomised": p is not None and candidates > 1,
         "suggestion_probability": 1.0 if p is None else float(p),  # type: ignore[arg-type]
+        "first_place_probabilities": json.dumps(chances),
     }
 
 

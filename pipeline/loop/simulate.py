@@ -13,7 +13,7 @@ Both arms see the same periods and the same first model (common random numbers);
 the serving differs. Per round it records, per group of `periods.GROUPS`, the true value
 of the policy served, of the served model's best-first policy ("greedy"), of the
 caseworkers alone and of the oracle (the true best allowed service shown first); and the
-off-policy estimates (`pipeline.loop.ope`) with their truth of (a) the served model's
+off-policy estimates (`pipeline.feedback.ope`) with their truth of (a) the served model's
 greedy policy on its own round and (b) the next model's greedy policy on the round it
 learnt from, before it is served.
 """
@@ -32,7 +32,7 @@ from models.catalog import Catalog, load_catalog
 from models.exploration import ExplorationRule
 from models.objectives import DEFAULT_OBJECTIVE, Objective
 from models.ranker import ServiceRanker
-from pipeline.loop.ope import Estimate, doubly_robust, ipw
+from pipeline.feedback.ope import Estimate, doubly_robust, ipw
 from pipeline.loop.periods import Period, draw_period
 from pipeline.loop.serve import ServedLog, Suggestions, one_hot, serve, suggest, true_values
 from pipeline.threads import limited_threads

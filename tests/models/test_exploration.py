@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import ndtr
 
 from models.exploration import ExplorationRule, draw_top, explore_ranking, top_probabilities
 from models.suggestions import RankedService
@@ -98,3 +99,45 @@ def test_rule_is_checked() -> None:
         ExplorationRule(share=1.0)
     with pytest.raises(ValueError):
         ExplorationRule(max_candidates=1)
+
+
+def test_posterior_design_follows_the_probability_of_being_best() -> None:
+    # Two equal services: equal chances; a clearly lower one is no candidate at all.
+    order, s, lo, hi, valid = _one([0.03, 0.03, -0.2], 0.05)
+    even = ExplorationRule.posterior(share=0.9, floor=0.0)
+    p = top_probabilities(order, s, lo, hi, valid, 0.9, even)
+    assert p[0] == pytest.approx([0.5, 0.5, 0.0], abs=1e-6)
+    # One 0.03 above the other, sd 0.05 / z each: P(top is best) = Phi(0.03 / (sqrt 2 sd)).
+    order, s, lo, hi, valid = _one([0.03, 0.0], 0.05)
+    sd = 0.05 / 1.6448536269514722
+    expected = float(ndtr(0.03 / (np.sqrt(2.0) * sd)))
+    p = top_probabilities(order, s, lo, hi, valid, 0.9, even)
+    assert p[0, 0] == pytest.approx(expected, abs=1e-4)
+
+
+def test_posterior_design_spreads_a_small_share_over_more_candidates() -> None:
+    order, s, lo, hi, valid = _one([0.03, 0.028, 0.026, 0.024, 0.022, 0.02], 0.05)
+    rule = ExplorationRule.posterior(share=0.2, max_candidates=5, floor=0.5)
+    p = top_probabilities(order, s, lo, hi, valid, 0.9, rule)[0]
+    assert p.sum() == pytest.approx(1.0)
+    assert p[0] == pytest.approx(0.8)  # the top keeps 1 - share
+    assert (p[1:5] > 0).all() and p[5] == 0.0  # capped at five candidates
+    assert list(p[1:5]) == sorted(p[1:5], reverse=True)  # more for the closer ones
+    # The floor: each candidate had at least floor / 5 = 0.1 before the others were scaled
+    # down to the share (by share / what they had, which is above share).
+    assert p[1:5].min() >= 0.1 * 0.2 - 1e-12
+
+
+def test_posterior_design_keeps_the_ethical_limits() -> None:
+    rule = ExplorationRule.posterior()
+    order, s, lo, hi, valid = _one([0.01, -0.02, 0.0], [0.02, 0.015, 0.02])
+    p = top_probabilities(order, s, lo, hi, valid, 0.9, rule)
+    assert p[0, 1] == 0.0 and p[0].sum() == pytest.approx(1.0)  # credibly negative: never
+    order, s, lo, hi, valid = _one([-0.03, -0.035], 0.01)
+    assert top_probabilities(order, s, lo, hi, valid, 0.9, rule).tolist() == [[1.0, 0.0]]
+    order, s, lo, hi, valid = _one([0.10, 0.02, 0.01], 0.01)  # told apart: never
+    assert top_probabilities(order, s, lo, hi, valid, 0.9, rule).tolist() == [[1.0, 0.0, 0.0]]
+    with pytest.raises(ValueError):
+        ExplorationRule(design="thompson")
+    with pytest.raises(ValueError):
+        ExplorationRule.posterior(floor=1.0)

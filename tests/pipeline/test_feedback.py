@@ -92,7 +92,9 @@ def test_feedback_joins_decided_recommendations_with_their_outcomes(
     assert bool(r1["randomised"]) and r1["suggestion_probability"] == 0.25
     assert r1["service_id"] == "s2" and bool(r1["followed_top"])
     assert r1["employed_6m"] == 1 and pd.isna(r1["employed_12m"])  # not yet known
+    assert json.loads(r1["first_place_probabilities"]) == {"s2": 0.25, "s1": 0.5, "s3": 0.25}
     assert not bool(r2["randomised"]) and r2["suggestion_probability"] == 1.0
+    assert json.loads(r2["first_place_probabilities"]) == {"s1": 1.0}  # the only one possible
     assert r2["choice"] == "none" and r2["service_id"] == "none"  # the correction
     assert r2["reason"] == "client moved away" and r2["employed_12m"] == 1
     # Profile columns of the extract come along, the client named by its key only.
@@ -133,3 +135,23 @@ def test_feedback_without_the_secret_says_how_to_give_it(
     result = _run(*map(str, inputs), "--out", str(tmp_path / "e.parquet"))
     assert result.exit_code == 2
     assert "HMAC" in result.output
+
+
+def test_evaluate_feedback_reads_what_feedback_writes(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "episodes.parquet"
+    assert _run(*map(str, inputs), "--out", str(out), env={"POLKU_HMAC_KEY": SECRET}).exit_code == 0
+    evaluate = ["evaluate-feedback", str(out), "--no-mlflow"]
+    result = CliRunner().invoke(build_app(), evaluate)
+    assert result.exit_code == 2  # the fixture's objective "eo6" is no objective
+    assert "the episodes' objective 'eo6'" in result.output and "give --objective" in result.output
+    result = CliRunner().invoke(
+        build_app(), [*evaluate, "--objective", "employment_or_education_6m"]
+    )
+    assert result.exit_code == 0, result.output
+    # r1 (randomised, p 0.25, employed) and r2 (not randomised, in education): both known.
+    assert "2 episodes read, 2 with the employment_or_education_6m outcome known" in result.output
+    assert "1 with the first place randomised" in result.output
+    # The served model's best first (s1) was shown only in r2 (reward 1, p 1): IPW 1/2.
+    assert "the served model's best first: IPW 0.5000" in result.output

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.exploration import ExplorationRule
-from pipeline.loop.ope import doubly_robust, ipw
+from pipeline.feedback.ope import doubly_robust, ipw
 from pipeline.loop.simulate import LoopConfig, results_frame, run_loop
 
 
@@ -15,7 +15,8 @@ def loop_frame():  # type: ignore[no-untyped-def]
     config = LoopConfig(
         seed=3, rounds=3, initial_persons=1500, persons_per_round=900, n_bootstrap=3
     )
-    return results_frame(run_loop(config, {"none": None, "explore": ExplorationRule()}))
+    arms = {"none": None, "explore": ExplorationRule(), "posterior": ExplorationRule.posterior()}
+    return results_frame(run_loop(config, arms))
 
 
 def test_the_loop_runs_every_round_of_both_arms_on_the_same_clients(loop_frame) -> None:  # type: ignore[no-untyped-def]
@@ -64,3 +65,21 @@ def test_ipw_with_logged_probabilities_is_unbiased_and_dr_agrees() -> None:
     dr = doubly_robust(policy, shown, shown_p, reward, np.ones(n, bool), predicted, p[:, 1])
     assert dr.covers(0.35)
     assert dr.high - dr.low < est.high - est.low  # the model takes out some variance
+
+
+def test_the_posterior_design_randomises_the_same_clients_with_full_greedy_support(
+    loop_frame,
+) -> None:  # type: ignore[no-untyped-def]
+    every = loop_frame[(loop_frame["group"] == "all") & (loop_frame["round"] > 1)]
+    posterior = every[every["arm"] == "posterior"].set_index("round")
+    near_ties = every[every["arm"] == "explore"].set_index("round")
+    assert (posterior["randomised_share"] > 0).all()
+    assert (posterior["ope_greedy_support"] == 1.0).all()
+    # Both designs randomise a client exactly when some service is not told apart from the
+    # top; in round 2 the model is the same first model.
+    assert posterior.loc[2, "randomised_share"] == pytest.approx(
+        near_ties.loc[2, "randomised_share"]
+    )
+    # The top keeps at least 0.8 instead of 0.5: the same model serves closer to its greedy.
+    cost = posterior.loc[2, "greedy"] - posterior.loc[2, "served"]
+    assert abs(cost) <= abs(near_ties.loc[2, "greedy"] - near_ties.loc[2, "served"]) + 1e-4

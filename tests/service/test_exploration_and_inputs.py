@@ -52,8 +52,12 @@ def test_off_by_default_the_ranking_is_the_models_and_logs_no_probabilities(
 def test_an_exploring_office_logs_the_probability_of_what_it_showed_first(
     tmp_path: Path, loader: Callable[[], FakeLoaded]
 ) -> None:
+    # near_ties: where there are near-ties the top keeps only 0.5, so 12 requests vary.
     settings = make_settings(
-        tmp_path, caseworker_teams={"desk-1": "itakeskus"}, exploration_offices=["itakeskus"]
+        tmp_path,
+        caseworker_teams={"desk-1": "itakeskus"},
+        exploration_offices=["itakeskus"],
+        exploration_design="near_ties",
     )
     with TestClient(create_app(settings, model_loader=loader)) as api:
         firsts = set()
@@ -69,6 +73,28 @@ def test_an_exploring_office_logs_the_probability_of_what_it_showed_first(
             firsts.add(entries[0]["model_rank"])
         # The same client profile, different requests: the draw varies with the request.
         assert len(firsts) > 1
+
+
+def test_an_office_explores_with_the_posterior_design_by_default(
+    tmp_path: Path, loader: Callable[[], FakeLoaded]
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        caseworker_teams={"desk-1": "itakeskus"},
+        exploration_offices=["itakeskus"],
+    )  # the posterior design is the default
+    with TestClient(create_app(settings, model_loader=loader)) as api:
+        candidates = set()
+        for i in range(8):
+            answer = _ask(api, client_profile(client_id=f"client-{i:04d}"))
+            entries = _ranking(api, answer["request_id"])
+            top = next(e for e in entries if e["model_rank"] == 1)
+            # The top keeps at least 1 - share (0.9) of the first place.
+            assert 0.9 - 1e-6 <= top["p_first"] < 1.0
+            # The audit row keeps each probability to 6 decimals.
+            assert sum(e["p_first"] for e in entries) == pytest.approx(1.0, abs=1e-5)
+            candidates.add(sum(e["p_first"] > 0 for e in entries))
+        assert max(candidates) > 1
 
 
 def test_served_inputs_hold_the_model_inputs_and_nothing_identifying(

@@ -1,5 +1,8 @@
 """Off-policy estimates of a suggestion policy from logs with the logged probabilities.
 
+One source for both users: `polku evaluate-feedback` on real feedback episodes
+(`pipeline.feedback.evaluate`) and the simulated loop (`pipeline.loop.simulate`).
+
 The quantity is the value of *showing* a policy's choice first, with the caseworkers as
 they are (they follow or not): an intent-to-treat value, which is what a suggestion
 policy can deliver. Because Polku drew what it showed with known probabilities, inverse
@@ -39,8 +42,9 @@ class Estimate:
         return self.low <= truth <= self.high
 
 
-def _estimate(terms: np.ndarray, support: float) -> Estimate:
-    value = float(terms.mean())
+def estimate(terms: np.ndarray, support: float) -> Estimate:
+    """The mean of per-row terms with its normal 95 % interval."""
+    value = float(terms.mean()) if len(terms) else float("nan")
     se = float(terms.std(ddof=1) / np.sqrt(len(terms))) if len(terms) > 1 else float("inf")
     return Estimate(value, value - Z95 * se, value + Z95 * se, support)
 
@@ -50,26 +54,40 @@ def matches(policy: np.ndarray, shown: np.ndarray) -> np.ndarray:
     return policy == shown
 
 
+def supported_share(logged_probability_of_policy: np.ndarray) -> float:
+    """Share of rows whose policy choice had a positive logged probability."""
+    return (
+        float((logged_probability_of_policy > 0).mean())
+        if len(logged_probability_of_policy)
+        else 0.0
+    )
+
+
+def ipw_terms(
+    policy: np.ndarray, shown: np.ndarray, shown_probability: np.ndarray, reward: np.ndarray
+) -> np.ndarray:
+    """Per row `1{shown = policy} / p(shown) * reward`."""
+    return matches(policy, shown) / shown_probability * reward
+
+
 def ipw(
     policy: np.ndarray, shown: np.ndarray, shown_probability: np.ndarray, reward: np.ndarray,
     logged_probability_of_policy: np.ndarray,
 ) -> Estimate:  # fmt: skip
     """Inverse probability weighting of a deterministic policy's choice (-1: none)."""
-    weight = matches(policy, shown) / shown_probability
-    support = float((logged_probability_of_policy > 0).mean())
-    return _estimate(weight * reward, support)
+    terms = ipw_terms(policy, shown, shown_probability, reward)
+    return estimate(terms, supported_share(logged_probability_of_policy))
 
 
-def doubly_robust(
+def dr_terms(
     policy: np.ndarray,
     shown: np.ndarray,
     shown_probability: np.ndarray,
     reward: np.ndarray,
     followed: np.ndarray,
     predicted: np.ndarray,
-    logged_probability_of_policy: np.ndarray,
-) -> Estimate:
-    """The doubly robust estimate (see the module docstring); `predicted` is (n, k + 1)."""
+) -> np.ndarray:
+    """Per row the doubly robust term (module docstring); `predicted` is (n, k + 1)."""
     has = shown >= 0
     follow = float(followed[has].mean()) if has.any() else 0.0
     overridden = has & ~followed
@@ -83,6 +101,18 @@ def doubly_robust(
         return np.where(action >= 0, follow * m + (1.0 - follow) * ybar, reward.mean())
 
     weight = matches(policy, shown) / shown_probability
-    terms = q(policy) + weight * (reward - q(shown))
-    support = float((logged_probability_of_policy > 0).mean())
-    return _estimate(terms, support)
+    return q(policy) + weight * (reward - q(shown))
+
+
+def doubly_robust(
+    policy: np.ndarray,
+    shown: np.ndarray,
+    shown_probability: np.ndarray,
+    reward: np.ndarray,
+    followed: np.ndarray,
+    predicted: np.ndarray,
+    logged_probability_of_policy: np.ndarray,
+) -> Estimate:
+    """The doubly robust estimate (see the module docstring); `predicted` is (n, k + 1)."""
+    terms = dr_terms(policy, shown, shown_probability, reward, followed, predicted)
+    return estimate(terms, supported_share(logged_probability_of_policy))
