@@ -9,7 +9,7 @@ coefficients. Actions follow `models.actions` (services in order, "none" last).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -562,32 +562,61 @@ class ServiceRanker(BaseEstimator):
         check_is_fitted(self, "uplift_coef_")
         return np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
 
-    def score_design(self, design: np.ndarray, objective: Objective | str) -> ClientScores:
+    def design_replicas(self, design: np.ndarray) -> np.ndarray:
+        """Every target's uplift of every service for one encoded client (design row of shape
+        (n_coef,)): the point estimate, then each bootstrap replica, (1 + n_bootstrap,
+        targets, services) from one product. `score_design` reads it for any objective, so a
+        second objective of the same client need not repeat the product."""
+        check_is_fitted(self, "uplift_coef_")
+        values = design @ self._serving_matrix()  # (targets * (1 + n_bootstrap) * services,)
+        return values.reshape(1 + self.n_bootstrap, len(TARGETS), -1)
+
+    def score_design(
+        self,
+        design: np.ndarray,
+        objective: Objective | str,
+        *,
+        services: np.ndarray | None = None,
+        replicas: np.ndarray | None = None,
+    ) -> ClientScores:
         """Scores of one encoded client (design row of shape (n_coef,)) on an objective.
 
         The serving path: one small matrix product for the point estimates and the bootstrap
         replicas together; the interval is calibrated (`interval_method="calibrated"`, the
         default) or the replicas' percentiles.
+
+        Parameters
+        ----------
+        design : ndarray of shape (n_coef,)
+        objective : Objective or str
+        services : ndarray of int, optional
+            Score only these services (positions in `services_`): the result's arrays hold
+            them in this order, with the values the full scoring has at those positions. The
+            intervals, most of the cost, are then computed for these alone.
+        replicas : ndarray, optional
+            `design_replicas(design)`, when already computed for this client.
         """
         check_is_fitted(self, "uplift_coef_")
         weights = objective_weights(objective)
         base = float(weights @ sigmoid(self.baseline_coef_ @ design))
-        serving = self._serving_matrix()
-        values = design @ serving  # (targets * (1 + n_bootstrap) * services,)
-        values = values.reshape(1 + self.n_bootstrap, len(TARGETS), -1)
+        values = self.design_replicas(design) if replicas is None else replicas
+        if services is not None:
+            values = values[..., services]
         combined = np.tensordot(weights, values, axes=([0], [1]))  # (1 + n_bootstrap, services)
         uplift = combined[0]
         if self.n_bootstrap == 0:
             low, high = uplift.copy(), uplift.copy()
         else:
             low, high = percentile_rows(combined[1:], self.interval)
+        if self._shrinks() or self.interval_method != "bootstrap":
+            own = design @ self._shrink_base()  # (targets, services)
+            if services is not None:
+                own = own[:, services]
         if self._shrinks():
-            shrunk_from = np.einsum("p,tpk->tk", design, self._shrink_base(), optimize=True)
-            shown, low, high = self._shrunk_interval(shrunk_from, design, low, high, weights)
+            shown, low, high = self._shrunk_interval(own, design, low, high, weights, services)
             return ClientScores(base, uplift, low, high, shown)
         if self.interval_method != "bootstrap":
-            own = np.einsum("p,tpk->tk", design, self._shrink_base(), optimize=True)
-            low, high = self._calibrated_interval(own, design, uplift, low, high, weights)
+            low, high = self._calibrated_interval(own, design, uplift, low, high, weights, services)
         return ClientScores(base, uplift, low, high)
 
     def objective_uplift_coef(self, objective: Objective | str) -> np.ndarray:
@@ -664,17 +693,28 @@ class ServiceRanker(BaseEstimator):
         low: np.ndarray,
         high: np.ndarray,
         weights: np.ndarray,
+        services: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`shrinkage.shrunk_interval` with this ranker's shrinkage and calibration models."""
+        """`shrinkage.shrunk_interval` with this ranker's shrinkage and calibration models
+        (of `services` alone, when given: `per_target`, `low`, `high` hold only those)."""
+        coef, cov = self._calibration_of(services)
+        shrinkage = self.shrinkage_
+        if services is not None:
+            shrinkage = replace(
+                shrinkage,
+                coef=shrinkage.coef[:, services],
+                cov=shrinkage.cov[:, services],
+                mean_share=shrinkage.mean_share[:, services],
+            )
         return shrunk_interval(
             per_target,
             design[..., self.calibration_columns_ + 1],
             low,
             high,
             weights,
-            self.shrinkage_,
-            self.calibration_coef_,
-            self.calibration_cov_,
+            shrinkage,
+            coef,
+            cov,
             self.interval,
         )
 
@@ -686,20 +726,21 @@ class ServiceRanker(BaseEstimator):
         low: np.ndarray,
         high: np.ndarray,
         weights: np.ndarray,
+        services: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`intervals.calibrated_interval` with this ranker's calibration models."""
+        """`intervals.calibrated_interval` with this ranker's calibration models (of
+        `services` alone, when given)."""
         indicators = design[..., self.calibration_columns_ + 1]  # (..., m)
+        coef, cov = self._calibration_of(services)
         return calibrated_interval(
-            per_target,
-            indicators,
-            point,
-            low,
-            high,
-            weights,
-            self.calibration_coef_,
-            self.calibration_cov_,
-            self.interval,
+            per_target, indicators, point, low, high, weights, coef, cov, self.interval
         )
+
+    def _calibration_of(self, services: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The calibration models' coefficients and covariances, of `services` if given."""
+        if services is None:
+            return self.calibration_coef_, self.calibration_cov_
+        return self.calibration_coef_[:, services], self.calibration_cov_[:, services]
 
     def _serving_matrix(self) -> np.ndarray:
         # (n_coef, (1 + B) * targets * services), built once per process; not pickled.

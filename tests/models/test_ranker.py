@@ -228,6 +228,33 @@ def test_ranker_score_design_matches_frame_predictions(
         assert scores.expected_without == pytest.approx(base)
 
 
+def test_score_design_of_some_services_is_the_full_scoring_at_them(
+    ranker: ServiceRanker, world: ToyEpisodes
+) -> None:
+    # The serving path scores only the services a client may take, and another target only
+    # for the suggestions shown: the numbers must be the full scoring's at those positions.
+    design = ranker.encode(world.frame.iloc[:24])
+    rng = np.random.default_rng(5)
+    objectives = ("employment_12m", "employment_or_education_6m=0.3,employment_12m=0.7")
+    # Each interval method has its own path through the calibration models.
+    methods = ("shrunk", "calibrated", "bootstrap")
+    by_method = {method: copy.copy(ranker) for method in methods}
+    for method, each in by_method.items():
+        each.interval_method = method
+    for i in range(len(design)):
+        objective, ranker = objectives[i % 2], by_method[methods[i % 3]]
+        full = ranker.score_design(design[i], objective)
+        services = rng.permutation(len(ranker.services_))[: rng.integers(1, len(ranker.services_))]
+        some = ranker.score_design(
+            design[i], objective, services=services, replicas=ranker.design_replicas(design[i])
+        )
+        assert some.expected_without == full.expected_without
+        for name in ("uplift", "uplift_low", "uplift_high", "uplift_shown"):
+            np.testing.assert_allclose(
+                getattr(some, name), getattr(full, name)[services], rtol=1e-12, atol=1e-15
+            )
+
+
 def test_outcomes_from_episodes_combines_six_month_outcomes() -> None:
     episodes = pd.DataFrame(
         {"employed_6m": [0, 1, 0, 0], "education_6m": [0, 0, 1, 0], "employed_12m": [1, 0, 0, 1]}
