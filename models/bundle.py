@@ -390,9 +390,9 @@ class PolkuModel:
         catalog service is not suggested (what the caseworker's answer shows).
 
         The ranking is `recommend`'s (the objective stays the key). Another target costs
-        one `score_design` of the suggestions alone, from the ranking's own product (the
-        objective's own target is the ranking's numbers); the reasons for the services left
-        out reuse the ranking's numbers and its one check of the catalog limits.
+        one `score_design` from the ranking's own product (the objective's own target is the
+        ranking's numbers); the reasons for the services left out reuse the ranking's numbers
+        and its one check of the catalog limits.
         """
         parsed = as_objective(objective)
         # One BLAS thread: the products are small, and waking a pool costs more than it saves.
@@ -434,21 +434,18 @@ class PolkuModel:
         design[0] = 1.0
         design[1:] = row
         replicas = self.ranker.design_replicas(design)
-        # Only the services the client may take are scored (their arrays in `candidates`'
-        # order): the others are neither ranked nor shown.
-        scores = self.ranker.score_design(design, parsed, services=candidates, replicas=replicas)
+        scores = self.ranker.score_design(design, parsed, replicas=replicas)
         # Ranked by the model's uplift; the numbers shown are the shrunk ones.
-        best_first = np.argsort(-scores.uplift, kind="stable")
-        every = candidates[best_first]
+        every = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
         order = every if top_k is None else every[:top_k]
         without = self._driver_uplift(counterfactuals, parsed, order)
         # The numbers a caseworker sees must agree: probabilities in [0, 1], the uplift their
         # difference, the interval and the drivers' uplifts within what is possible from here.
         base, with_service, uplift, low, high = consistent_outcomes(
             scores.expected_without,
-            scores.uplift_shown[best_first],
-            scores.uplift_low[best_first],
-            scores.uplift_high[best_first],
+            scores.uplift_shown[every],
+            scores.uplift_low[every],
+            scores.uplift_high[every],
         )
         assert low is not None and high is not None
         without = np.clip(without, -base, 1.0 - base)
@@ -504,14 +501,16 @@ class PolkuModel:
                     )
                 )
                 continue
+            # From the ranking's own product: the intervals of all the services cost little
+            # more than of the few shown (the cost is per call, not per service).
             scores = self.ranker.score_design(
-                ranking.design,
-                Objective(((target, 1.0),)),
-                services=columns,
-                replicas=ranking.replicas,
+                ranking.design, Objective(((target, 1.0),)), replicas=ranking.replicas
             )
             base, with_service, uplift, low, high = consistent_outcomes(
-                scores.expected_without, scores.uplift_shown, scores.uplift_low, scores.uplift_high
+                scores.expected_without,
+                scores.uplift_shown[columns],
+                scores.uplift_low[columns],
+                scores.uplift_high[columns],
             )
             assert low is not None and high is not None
             out.append(

@@ -9,7 +9,7 @@ coefficients. Actions follow `models.actions` (services in order, "none" last).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -568,6 +568,9 @@ class ServiceRanker(BaseEstimator):
         targets, services) from one product. `score_design` reads it for any objective, so a
         second objective of the same client need not repeat the product."""
         check_is_fitted(self, "uplift_coef_")
+        return self._replicas(design)
+
+    def _replicas(self, design: np.ndarray) -> np.ndarray:
         values = design @ self._serving_matrix()  # (targets * (1 + n_bootstrap) * services,)
         return values.reshape(1 + self.n_bootstrap, len(TARGETS), -1)
 
@@ -576,47 +579,32 @@ class ServiceRanker(BaseEstimator):
         design: np.ndarray,
         objective: Objective | str,
         *,
-        services: np.ndarray | None = None,
         replicas: np.ndarray | None = None,
     ) -> ClientScores:
         """Scores of one encoded client (design row of shape (n_coef,)) on an objective.
 
         The serving path: one small matrix product for the point estimates and the bootstrap
-        replicas together; the interval is calibrated (`interval_method="calibrated"`, the
-        default) or the replicas' percentiles.
-
-        Parameters
-        ----------
-        design : ndarray of shape (n_coef,)
-        objective : Objective or str
-        services : ndarray of int, optional
-            Score only these services (positions in `services_`): the result's arrays hold
-            them in this order, with the values the full scoring has at those positions. The
-            intervals, most of the cost, are then computed for these alone.
-        replicas : ndarray, optional
-            `design_replicas(design)`, when already computed for this client.
+        replicas together (`replicas`: `design_replicas(design)` when already computed for
+        this client, as for a second objective); the interval is calibrated
+        (`interval_method="calibrated"`, the default) or the replicas' percentiles.
         """
         check_is_fitted(self, "uplift_coef_")
         weights = objective_weights(objective)
         base = float(weights @ sigmoid(self.baseline_coef_ @ design))
-        values = self.design_replicas(design) if replicas is None else replicas
-        if services is not None:
-            values = values[..., services]
+        values = self._replicas(design) if replicas is None else replicas
         combined = np.tensordot(weights, values, axes=([0], [1]))  # (1 + n_bootstrap, services)
         uplift = combined[0]
         if self.n_bootstrap == 0:
             low, high = uplift.copy(), uplift.copy()
         else:
             low, high = percentile_rows(combined[1:], self.interval)
-        if self._shrinks() or self.interval_method != "bootstrap":
-            own = design @ self._shrink_base()  # (targets, services)
-            if services is not None:
-                own = own[:, services]
         if self._shrinks():
-            shown, low, high = self._shrunk_interval(own, design, low, high, weights, services)
+            own = design @ self._shrink_base()  # (targets, services)
+            shown, low, high = self._shrunk_interval(own, design, low, high, weights)
             return ClientScores(base, uplift, low, high, shown)
         if self.interval_method != "bootstrap":
-            low, high = self._calibrated_interval(own, design, uplift, low, high, weights, services)
+            own = design @ self._shrink_base()
+            low, high = self._calibrated_interval(own, design, uplift, low, high, weights)
         return ClientScores(base, uplift, low, high)
 
     def objective_uplift_coef(self, objective: Objective | str) -> np.ndarray:
@@ -693,28 +681,17 @@ class ServiceRanker(BaseEstimator):
         low: np.ndarray,
         high: np.ndarray,
         weights: np.ndarray,
-        services: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`shrinkage.shrunk_interval` with this ranker's shrinkage and calibration models
-        (of `services` alone, when given: `per_target`, `low`, `high` hold only those)."""
-        coef, cov = self._calibration_of(services)
-        shrinkage = self.shrinkage_
-        if services is not None:
-            shrinkage = replace(
-                shrinkage,
-                coef=shrinkage.coef[:, services],
-                cov=shrinkage.cov[:, services],
-                mean_share=shrinkage.mean_share[:, services],
-            )
+        """`shrinkage.shrunk_interval` with this ranker's shrinkage and calibration models."""
         return shrunk_interval(
             per_target,
             design[..., self.calibration_columns_ + 1],
             low,
             high,
             weights,
-            shrinkage,
-            coef,
-            cov,
+            self.shrinkage_,
+            self.calibration_coef_,
+            self.calibration_cov_,
             self.interval,
         )
 
@@ -726,21 +703,20 @@ class ServiceRanker(BaseEstimator):
         low: np.ndarray,
         high: np.ndarray,
         weights: np.ndarray,
-        services: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """`intervals.calibrated_interval` with this ranker's calibration models (of
-        `services` alone, when given)."""
+        """`intervals.calibrated_interval` with this ranker's calibration models."""
         indicators = design[..., self.calibration_columns_ + 1]  # (..., m)
-        coef, cov = self._calibration_of(services)
         return calibrated_interval(
-            per_target, indicators, point, low, high, weights, coef, cov, self.interval
+            per_target,
+            indicators,
+            point,
+            low,
+            high,
+            weights,
+            self.calibration_coef_,
+            self.calibration_cov_,
+            self.interval,
         )
-
-    def _calibration_of(self, services: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The calibration models' coefficients and covariances, of `services` if given."""
-        if services is None:
-            return self.calibration_coef_, self.calibration_cov_
-        return self.calibration_coef_[:, services], self.calibration_cov_[:, services]
 
     def _serving_matrix(self) -> np.ndarray:
         # (n_coef, (1 + B) * targets * services), built once per process; not pickled.

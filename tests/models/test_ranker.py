@@ -228,31 +228,26 @@ def test_ranker_score_design_matches_frame_predictions(
         assert scores.expected_without == pytest.approx(base)
 
 
-def test_score_design_of_some_services_is_the_full_scoring_at_them(
+def test_one_client_scores_are_the_batch_scores_under_every_interval_method(
     ranker: ServiceRanker, world: ToyEpisodes
 ) -> None:
-    # The serving path scores only the services a client may take, and another target only
-    # for the suggestions shown: the numbers must be the full scoring's at those positions.
-    design = ranker.encode(world.frame.iloc[:24])
-    rng = np.random.default_rng(5)
+    # One client takes its own shortcuts through the interval math (no lookup of distinct
+    # indicators, a plain product over targets, its product reused for a second objective):
+    # the numbers must stay the batch path's.
+    design = ranker.encode(world.frame.iloc[:12])
     objectives = ("employment_12m", "employment_or_education_6m=0.3,employment_12m=0.7")
-    # Each interval method has its own path through the calibration models.
-    methods = ("shrunk", "calibrated", "bootstrap")
-    by_method = {method: copy.copy(ranker) for method in methods}
-    for method, each in by_method.items():
+    for method in ("shrunk", "calibrated", "bootstrap"):
+        each = copy.copy(ranker)
         each.interval_method = method
-    for i in range(len(design)):
-        objective, ranker = objectives[i % 2], by_method[methods[i % 3]]
-        full = ranker.score_design(design[i], objective)
-        services = rng.permutation(len(ranker.services_))[: rng.integers(1, len(ranker.services_))]
-        some = ranker.score_design(
-            design[i], objective, services=services, replicas=ranker.design_replicas(design[i])
-        )
-        assert some.expected_without == full.expected_without
-        for name in ("uplift", "uplift_low", "uplift_high", "uplift_shown"):
-            np.testing.assert_allclose(
-                getattr(some, name), getattr(full, name)[services], rtol=1e-12, atol=1e-15
-            )
+        for objective in objectives:
+            shown, low, high = each.shown_interval_from_design(design, objective)
+            for i in range(len(design)):
+                scores = each.score_design(
+                    design[i], objective, replicas=each.design_replicas(design[i])
+                )
+                np.testing.assert_allclose(scores.uplift_shown, shown[i], rtol=1e-10, atol=1e-13)
+                np.testing.assert_allclose(scores.uplift_low, low[i], rtol=1e-10, atol=1e-13)
+                np.testing.assert_allclose(scores.uplift_high, high[i], rtol=1e-10, atol=1e-13)
 
 
 def test_outcomes_from_episodes_combines_six_month_outcomes() -> None:
