@@ -14,6 +14,11 @@ same registered version two ways on loopback:
 Each is loaded with `wrk` (Debian's package: `apt-get install wrk`) at concurrency 1, 8
 and 32, three runs of `--seconds` each; the medians of req/s, p50 and p99 go into the `api`
 section of BENCHMARKS.md. Requests rotate over real profiles of the generated world.
+
+With `--against LABEL=DIR` (another source tree of Polku, e.g. `git archive` of main), the
+one-worker SQLite row is served twice at once, by this tree and by that one (same model,
+same audit store), and each `wrk` run alternates between the two: a before/after pair
+measured under the same load, which separate runs on a shared machine are not.
 """
 
 from __future__ import annotations
@@ -216,37 +221,57 @@ def measure(
     pgid: int,
     db_pid: int | None = None,
 ) -> dict[int, Run]:
-    results: dict[int, Run] = {}
-    wrk(url, script, 8, 2, pgid)  # warm up
+    return measure_alternating([(name, url, pgid)], script, repeats, seconds, db_pid)[name]
+
+
+def measure_alternating(
+    servers: list[tuple[str, str, int]],
+    script: Path,
+    repeats: int,
+    seconds: int,
+    db_pid: int | None = None,
+) -> dict[str, dict[int, Run]]:
+    """`wrk` runs on each of `servers` (name, url, process group) in turn, per concurrency
+    and repeat, the order reversed each repeat: medians per server and concurrency."""
+    for _, url, pgid in servers:
+        wrk(url, script, 8, 2, pgid)  # warm up
+    results: dict[str, dict[int, Run]] = {name: {} for name, _, _ in servers}
     for concurrency in CONCURRENCY:
-        runs = [wrk(url, script, concurrency, seconds, pgid, db_pid) for _ in range(repeats)]
-        results[concurrency] = Run(
-            statistics.median(r.rps for r in runs),
-            statistics.median(r.p50_ms for r in runs),
-            statistics.median(r.p99_ms for r in runs),
-            sum(r.errors for r in runs),
-            statistics.median(r.cpu_ms for r in runs),
-            statistics.median(r.db_cpu_ms for r in runs),
-        )
-        r = results[concurrency]
-        print(
-            f"{name:<30} c={concurrency:<3} {r.rps:8.1f} req/s  p50 {r.p50_ms:7.1f} ms  "
-            f"p99 {r.p99_ms:7.1f} ms  server CPU {r.cpu_ms:5.2f} ms/req "
-            f"(+ PostgreSQL {r.db_cpu_ms:5.2f})  errors {r.errors}",
-            flush=True,
-        )
+        runs: dict[str, list[Run]] = {name: [] for name, _, _ in servers}
+        for repeat in range(repeats):
+            for name, url, pgid in servers if repeat % 2 == 0 else servers[::-1]:
+                runs[name].append(wrk(url, script, concurrency, seconds, pgid, db_pid))
+        for name, _, _ in servers:
+            done = runs[name]
+            r = results[name][concurrency] = Run(
+                statistics.median(r.rps for r in done),
+                statistics.median(r.p50_ms for r in done),
+                statistics.median(r.p99_ms for r in done),
+                sum(r.errors for r in done),
+                statistics.median(r.cpu_ms for r in done),
+                statistics.median(r.db_cpu_ms for r in done),
+            )
+            print(
+                f"{name:<30} c={concurrency:<3} {r.rps:8.1f} req/s  p50 {r.p50_ms:7.1f} ms  "
+                f"p99 {r.p99_ms:7.1f} ms  server CPU {r.cpu_ms:5.2f} ms/req "
+                f"(+ PostgreSQL {r.db_cpu_ms:5.2f})  errors {r.errors}",
+                flush=True,
+            )
     return results
 
 
 def start_polku(
-    env: dict[str, str], workers: int, log: Path
+    env: dict[str, str], workers: int, log: Path, tree: Path = ROOT
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """`polku serve` of the source tree `tree` (another tree: first on PYTHONPATH)."""
     port = free_port()
+    if tree != ROOT:
+        env = {**env, "PYTHONPATH": str(tree)}
     with log.open("ab") as handle:
         process = subprocess.Popen(
             [str(BIN / "polku"), "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
-            cwd=ROOT,
+            cwd=tree,
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -343,7 +368,13 @@ def main() -> None:
     parser.add_argument(
         "--no-postgres", action="store_true", help="skip the rows with the audit on PostgreSQL"
     )
+    parser.add_argument(
+        "--against",
+        metavar="LABEL=DIR",
+        help="also serve the one-worker SQLite row from this other source tree, alternating",
+    )
     args = parser.parse_args()
+    against = _tree_argument(args.against) if args.against else None
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
     postgres_missing = "--no-postgres given" if args.no_postgres else why_unavailable()
@@ -408,16 +439,28 @@ def main() -> None:
             process, base = start_polku(served_env, workers, log)
             processes.append(process)
             starts[name] = wait_until(f"{base}/health/ready", process)
-            results[name] = measure(
-                name,
-                f"{base}/v1/recommendations",
-                scripts["polku"],
-                args.repeats,
-                args.seconds,
-                process.pid,
-                cluster.postmaster_pid() if cluster is not None and store else None,
+            servers = [(name, f"{base}/v1/recommendations", process.pid)]
+            other = None
+            if against is not None and workers == 1 and not store:
+                other_name = f"{name} ({against[0]})"
+                other, other_base = start_polku(
+                    served_env, workers, state / "polku-against.log", against[1]
+                )
+                processes.append(other)
+                starts[other_name] = wait_until(f"{other_base}/health/ready", other)
+                servers.append((other_name, f"{other_base}/v1/recommendations", other.pid))
+            results.update(
+                measure_alternating(
+                    servers,
+                    scripts["polku"],
+                    args.repeats,
+                    args.seconds,
+                    cluster.postmaster_pid() if cluster is not None and store else None,
+                )
             )
             stop(process)
+            if other is not None:
+                stop(other)
         audited = _count_audit_rows(state / "audit.sqlite3")
         if cluster is not None:
             audited_pg = count_postgres_rows(database)
@@ -446,9 +489,21 @@ def main() -> None:
         audited,
         os.getloadavg(),
         audited_pg,
+        against[0] if against else None,
     )
-    write_section("api", "python bench/bench_api.py", body)
+    command = "python bench/bench_api.py"
+    if args.against:
+        command += f" --against {args.against}"
+    write_section("api", command, body)
     print(body)
+
+
+def _tree_argument(value: str) -> tuple[str, Path]:
+    label, _, directory = value.rpartition("=")
+    tree = Path(directory).resolve()
+    if not label or not (tree / "service" / "cli.py").is_file():
+        sys.exit(f"--against wants LABEL=DIR with DIR a Polku source tree, got {value!r}")
+    return label, tree
 
 
 def report(
@@ -460,6 +515,7 @@ def report(
     audited: int,
     load: tuple[float, float, float],
     audited_pg: int | None = None,
+    against: str | None = None,
 ) -> str:
     """The body of the `api` section of BENCHMARKS.md."""
     polku8 = results["Polku API, 1 worker"][8]
@@ -491,7 +547,7 @@ At concurrency 8: Polku with 1 worker {polku8.rps:.0f} req/s (p99 {polku8.p99_ms
 {polku8.cpu_ms:.2f} ms of CPU against {mlflow8.cpu_ms:.2f} ms for MLflow
 ({mlflow8.cpu_ms / polku8.cpu_ms:.1f}x less), i.e. about {1000 / polku8.cpu_ms:.0f} req/s per
 free core. {audited:,} audit rows were written during the Polku runs on SQLite.
-{_postgres_paragraph(results, audited_pg)}
+{_postgres_paragraph(results, audited_pg)}{_against_paragraph(results, against)}
 Goal of issue 5 at concurrency 8 (at least 300 req/s with p99 under 30 ms, and at least 10x
 the throughput of `mlflow models serve`): {goals}.
 
@@ -527,6 +583,24 @@ def _postgres_paragraph(results: dict[str, dict[int, Run]], audited_pg: int | No
         "server's own, its postmaster and backends), at concurrency 8: "
         + "; ".join(lines)
         + f". {audited_pg or 0:,} audit rows were written to PostgreSQL.\n"
+    )
+
+
+def _against_paragraph(results: dict[str, dict[int, Run]], against: str | None) -> str:
+    """This tree's one worker against the other tree's, run for run (empty without one)."""
+    if against is None:
+        return ""
+    now = results["Polku API, 1 worker"]
+    then = results[f"Polku API, 1 worker ({against})"]
+    cells = "; ".join(
+        f"c={c}: {then[c].rps:.0f} -> {now[c].rps:.0f} req/s ({now[c].rps / then[c].rps:.2f}x), "
+        f"p99 {then[c].p99_ms:.1f} -> {now[c].p99_ms:.1f} ms"
+        for c in CONCURRENCY
+    )
+    return (
+        f"\nThis tree against {against}, one worker each on SQLite, served at the same time and "
+        f"loaded in turn (`--against`): server CPU per request at c=8 {then[8].cpu_ms:.2f} -> "
+        f"{now[8].cpu_ms:.2f} ms ({then[8].cpu_ms / now[8].cpu_ms:.2f}x less); {cells}.\n"
     )
 
 

@@ -12,12 +12,17 @@ episodes as `polku train` does, fit the `ServiceRanker` (timed), bundle it, then
 Latency runs with BLAS limited to one thread (what a serving process should set; see
 docs/MODEL.md) and, for comparison, with the default pools. Medians of three repeats.
 
-Run: `.venv/bin/python bench/bench_ranker.py [--clients N] [--seed S]`.
+With `--against LABEL=DIR` (another source tree of Polku, e.g. `git archive` of main), the
+same fitted model and held-out clients are also timed through `recommend`, `answer` and the
+API's body in that tree and this one, side by side in one run (`bench/one_client.py`).
+
+Run: `.venv/bin/python bench/bench_ranker.py [--clients N] [--seed S] [--against LABEL=DIR]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -54,6 +59,7 @@ CALLS = 2000
 GOAL_P50_MS = 2.0
 GOAL_P99_MS = 5.0
 GOAL_PAIRS_PER_S = 200_000
+THIS_TREE = "this tree"
 
 
 def percentiles(fn: Callable[[Any], object], items: list[Any]) -> tuple[float, float]:
@@ -132,7 +138,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
+    parser.add_argument(
+        "--against",
+        metavar="LABEL=DIR",
+        help="also time one client's answer in this other source tree, side by side",
+    )
     args = parser.parse_args()
+    against = _tree_argument(args.against) if args.against else None
     catalog = load_catalog()
 
     with tempfile.TemporaryDirectory(prefix="polku-bench-ranker-") as tmp:
@@ -184,6 +196,10 @@ def main() -> None:
             lambda p: model._drivers(p, DEFAULT_OBJECTIVE, np.arange(len(catalog))), profiles
         )
     default_threads = percentiles(model.recommend, profiles)
+    compared = None
+    if against is not None:
+        print(f"one client side by side with {against[0]}", flush=True)
+        compared = (against[0], compare_trees(model, profiles, against))
 
     print("the plain scikit-learn alternative", flush=True)
     started = time.perf_counter()
@@ -229,13 +245,40 @@ def main() -> None:
         ranked_counts,
         len(catalog),
         ranker,
+        compared,
     )
     print(body)
     if not args.no_write:
         command = ".venv/bin/python bench/bench_ranker.py"
         if args.clients != 100_000 or args.seed != 0:
             command += f" --clients {args.clients} --seed {args.seed}"
+        if args.against:
+            command += f" --against {args.against}"
         write_section("ranker", command, body)
+
+
+def _tree_argument(value: str) -> tuple[str, Path]:
+    label, _, directory = value.rpartition("=")
+    tree = Path(directory).resolve()
+    if not label or not (tree / "models" / "bundle.py").is_file():
+        sys.exit(f"--against wants LABEL=DIR with DIR a Polku source tree, got {value!r}")
+    return label, tree
+
+
+def compare_trees(
+    model: PolkuModel, profiles: list[ClientProfile], against: tuple[str, Path]
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """One client's paths in the other tree and this one (`one_client.side_by_side`)."""
+    from one_client import profile_records, side_by_side
+
+    from models.persistence import dump
+
+    with tempfile.TemporaryDirectory(prefix="polku-bench-trees-") as tmp:
+        model_path, profiles_path = Path(tmp) / "model.polku", Path(tmp) / "profiles.json"
+        dump(model, model_path, header={})
+        profiles_path.write_text(json.dumps(profile_records(profiles[:500])))
+        trees = {against[0]: against[1], THIS_TREE: Path(__file__).resolve().parent.parent}
+        return side_by_side(trees, model_path, profiles_path, calls=CALLS, rounds=5)
 
 
 def render(
@@ -250,6 +293,7 @@ def render(
     ranked_counts: list[int],
     n_services: int,
     ranker: ServiceRanker,
+    compared: tuple[str, dict[str, dict[str, tuple[float, float]]]] | None = None,
 ) -> str:
     """The BENCHMARKS.md section."""
     p50, p99 = latency["recommend (all of it)"]
@@ -281,6 +325,7 @@ def render(
         f"({p50:.2f} / {p99:.2f} ms). The sklearn Pipeline alternative takes {sk50 / p50:.0f}x "
         "as long for the bare outcome predictions alone (no gate, limits, intervals or "
         "drivers).",
+        *(_compared_lines(*compared) if compared else []),
         "",
         "| batch | client-service pairs / s |",
         "|---|---|",
@@ -299,6 +344,29 @@ def render(
         f"default OpenMP pools) took {sk_fit_seconds:.0f} s in the same run.",
     ]
     return "\n".join(lines)
+
+
+def _compared_lines(label: str, timings: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
+    """The side-by-side table of one client's paths in the other tree and this one."""
+    from one_client import LANGUAGE, TOP_K
+
+    before, after = timings[label], timings[THIS_TREE]
+    lines = [
+        "",
+        f"The same model and clients in {label} and in this tree, side by side "
+        f"(`bench/one_client.py`: one worker process per tree, asked in turn, order "
+        f"alternating; top {TOP_K}, the default objective, language {LANGUAGE}; "
+        f"{CALLS:,} calls per round, medians of 5 rounds):",
+        "",
+        f"| path | {label} p50 / p99 ms | this tree p50 / p99 ms | {label} / this tree (p50) |",
+        "|---|---|---|---|",
+    ]
+    for path, (b50, b99) in before.items():
+        a50, a99 = after[path]
+        lines.append(
+            f"| {path} | {b50:.3f} / {b99:.3f} | {a50:.3f} / {a99:.3f} | {b50 / a50:.2f} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":

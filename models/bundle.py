@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from models.catalog import Catalog
+from models.catalog.limits import LimitVerdicts
 from models.eligibility import (
     EligibilityDecision,
     assess_eligibility,
@@ -35,7 +36,7 @@ from models.features import FeatureLayoutError
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective, as_objective
 from models.persistence import persistable
 from models.profile import ClientProfile
-from models.ranker import ClientScores, ServiceRanker
+from models.ranker import ServiceRanker
 from models.separation import p_above_next, p_above_zero, wide_interval
 from models.suggestions import (
     Driver,
@@ -113,14 +114,17 @@ class _Ranking:
 
     `every` holds the ranker columns of all the services the client may take, best first
     (the suggestions are its first `len(ranked)`); `shown_every` their shown uplift, low
-    and high (3, len(every)).
+    and high (3, len(every)). `verdicts` are the catalog limits checked once (None for a
+    non-client), which both chose `every` and name what closes the rest; `replicas` the
+    client's `ServiceRanker.design_replicas`, which another target is scored from.
     """
 
     decision: EligibilityDecision
     ranked: tuple[RankedService, ...]
     every: np.ndarray
     design: np.ndarray | None
-    scores: ClientScores | None = None
+    verdicts: LimitVerdicts | None = None
+    replicas: np.ndarray | None = None
     shown_every: np.ndarray | None = None
 
 
@@ -350,6 +354,7 @@ class PolkuModel:
         self._catalog_columns = np.array([self.catalog.index(s) for s in self.service_ids])
         self._supported = np.asarray(self.ranker.supported_, dtype=bool)
         self._n_coef = self.ranker.encoder_.n_features_out_ + 1
+        self._catalog_ids = self.catalog.ids  # a property that builds the tuple each time
 
     def __getstate__(self) -> dict[str, Any]:
         return {
@@ -389,7 +394,8 @@ class PolkuModel:
             first, each with its interval and the client's needs that drive it (largest
             share first).
         """
-        ranking = self._rank(profile, as_objective(objective), top_k)
+        with _thread_pools().limit(limits=1, user_api="blas"):
+            ranking = self._rank(profile, as_objective(objective), top_k)
         return ranking.decision, list(ranking.ranked)
 
     def answer(
@@ -401,28 +407,34 @@ class PolkuModel:
         """`recommend`, with each suggestion's effect on every target and why every other
         catalog service is not suggested (what the caseworker's answer shows).
 
-        The ranking is `recommend`'s (the objective stays the key). The other targets cost
-        one `score_design` each (the objective's own target is reused); the reasons for the
-        services left out reuse the ranking's numbers, with no further model pass.
+        The ranking is `recommend`'s (the objective stays the key). Another target costs
+        one `score_design` from the ranking's own product (the objective's own target is the
+        ranking's numbers); the reasons for the services left out reuse the ranking's numbers
+        and its one check of the catalog limits.
         """
         parsed = as_objective(objective)
-        ranking = self._rank(profile, parsed, top_k)
-        if not ranking.decision.eligible:
-            return ModelAnswer(
-                ranking.decision,
-                (),
-                tuple(NotSuggested(s, "not_a_client") for s in self.catalog.ids),
-            )
-        ranked = ranking.ranked
-        if ranked:
-            effects = self._effects_by_target(ranking, parsed)
-            ranked = tuple(
-                replace(r, by_target=tuple(e[i] for e in effects)) for i, r in enumerate(ranked)
-            )
-        return ModelAnswer(ranking.decision, ranked, self._not_suggested(profile, ranking))
+        # One BLAS thread: the products are small, and waking a pool costs more than it saves.
+        with _thread_pools().limit(limits=1, user_api="blas"):
+            ranking = self._rank(profile, parsed, top_k)
+            if not ranking.decision.eligible:
+                return ModelAnswer(
+                    ranking.decision,
+                    (),
+                    tuple(NotSuggested(s, "not_a_client") for s in self._catalog_ids),
+                )
+            ranked = ranking.ranked
+            if ranked:
+                effects = self._effects_by_target(ranking, parsed)
+                ranked = tuple(
+                    replace(r, by_target=tuple(e[i] for e in effects)) for i, r in enumerate(ranked)
+                )
+        return ModelAnswer(ranking.decision, ranked, self._not_suggested(ranking))
 
     def _rank(self, profile: ClientProfile, parsed: Objective, top_k: int | None) -> _Ranking:
-        """The one ranking of one client: gate, limits, encode, score, separation, drivers."""
+        """The one ranking of one client: gate, limits, encode, score, separation, drivers.
+
+        Callers hold BLAS to one thread around it (`recommend`, `answer`).
+        """
         if top_k is not None and top_k < 1:
             raise ValueError("top_k must be at least 1")
         decision = assess_eligibility(profile)
@@ -430,21 +442,21 @@ class PolkuModel:
         empty = np.zeros(0, dtype=np.int64)
         if not decision.eligible:
             return _Ranking(decision, (), empty, None)
-        allowed = self.catalog.allowed(profile)[self._catalog_columns] & self._supported
+        verdicts = self.catalog.verdicts(profile)
+        allowed = verdicts.allowed[self._catalog_columns] & self._supported
         candidates = np.flatnonzero(allowed)
         if len(candidates) == 0:
-            return _Ranking(decision, (), empty, None)
+            return _Ranking(decision, (), empty, None, verdicts)
         row, factors, counterfactuals = self.ranker.encoder_.encode_with_counterfactuals(profile)
         design = np.empty(self._n_coef)
         design[0] = 1.0
         design[1:] = row
-        # One BLAS thread: the products are small, and waking a pool costs more than it saves.
-        with _thread_pools().limit(limits=1, user_api="blas"):
-            scores = self.ranker.score_design(design, parsed)
-            # Ranked by the model's uplift; the numbers shown are the shrunk ones.
-            every = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
-            order = every if top_k is None else every[:top_k]
-            without = self._driver_uplift(counterfactuals, parsed, order)
+        replicas = self.ranker.design_replicas(design)
+        scores = self.ranker.score_design(design, parsed, replicas=replicas)
+        # Ranked by the model's uplift; the numbers shown are the shrunk ones.
+        every = candidates[np.argsort(-scores.uplift[candidates], kind="stable")]
+        order = every if top_k is None else every[:top_k]
+        without = self._driver_uplift(counterfactuals, parsed, order)
         # The numbers a caseworker sees must agree: probabilities in [0, 1], the uplift their
         # difference, the interval and the drivers' uplifts within what is possible from here.
         base, with_service, uplift, low, high = consistent_outcomes(
@@ -481,21 +493,37 @@ class PolkuModel:
                 )
             )
         shown_every = np.stack([uplift, low, high])
-        return _Ranking(decision, tuple(ranked), every, design, scores, shown_every)
+        return _Ranking(decision, tuple(ranked), every, design, verdicts, replicas, shown_every)
 
     def _effects_by_target(
         self, ranking: _Ranking, parsed: Objective
     ) -> list[tuple[TargetEffect, ...]]:
         """Per target of `TARGETS`, the effect of each suggestion (suggestion order)."""
-        assert ranking.design is not None and ranking.scores is not None
+        assert ranking.design is not None and ranking.replicas is not None
         columns = ranking.every[: len(ranking.ranked)]
         out = []
         for target in TARGETS:
             if parsed.weights == ((target, 1.0),):
-                scores = ranking.scores  # the objective is this target: already scored
-            else:
-                with _thread_pools().limit(limits=1, user_api="blas"):
-                    scores = self.ranker.score_design(ranking.design, Objective(((target, 1.0),)))
+                # The objective is this target: its effects are the suggestions' own numbers.
+                out.append(
+                    tuple(
+                        TargetEffect(
+                            target=target,
+                            expected_with=r.expected_with,
+                            expected_without=r.expected_without,
+                            uplift=r.uplift,
+                            uplift_low=r.uplift_low,
+                            uplift_high=r.uplift_high,
+                        )
+                        for r in ranking.ranked
+                    )
+                )
+                continue
+            # From the ranking's own product: the intervals of all the services cost little
+            # more than of the few shown (the cost is per call, not per service).
+            scores = self.ranker.score_design(
+                ranking.design, Objective(((target, 1.0),)), replicas=ranking.replicas
+            )
             base, with_service, uplift, low, high = consistent_outcomes(
                 scores.expected_without,
                 scores.uplift_shown[columns],
@@ -518,9 +546,9 @@ class PolkuModel:
             )
         return out
 
-    def _not_suggested(self, profile: ClientProfile, ranking: _Ranking) -> tuple[NotSuggested, ...]:
+    def _not_suggested(self, ranking: _Ranking) -> tuple[NotSuggested, ...]:
         """Every catalog service not among the suggestions, with its reason."""
-        shown = {r.service_id for r in ranking.ranked}
+        assert ranking.verdicts is not None
         lower = []
         for position in range(len(ranking.ranked), len(ranking.every)):
             assert ranking.shown_every is not None
@@ -535,17 +563,18 @@ class PolkuModel:
                     uplift_high=high,
                 )
             )
-        ranked_ids = shown | {n.service_id for n in lower}
-        supported = {s for s, ok in zip(self.service_ids, self._supported, strict=True) if ok}
+        # `every` is all the services the client may take that the ranker estimates: each
+        # other one fails a limit (closed, naming it) or has no estimate (not supported).
+        ranked = set(self._catalog_columns[ranking.every].tolist())
+        closed_on = ranking.verdicts.closed_on()
         closed, unsupported = [], []
-        for service_id, failed in zip(
-            self.catalog.ids, self.catalog.failed_limits(profile), strict=True
-        ):
-            if service_id in ranked_ids:
+        for position, service_id in enumerate(self._catalog_ids):
+            if position in ranked:
                 continue
+            failed = closed_on[position]
             if failed:
                 closed.append(NotSuggested(service_id, "closed", limits=failed))
-            elif service_id not in supported:
+            else:
                 unsupported.append(NotSuggested(service_id, "not_supported"))
         return (*lower, *closed, *unsupported)
 

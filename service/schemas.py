@@ -217,6 +217,13 @@ class RecommendationRequest(_Strict):
         json_schema_extra={"default": DEFAULT_OBJECTIVE},
     )
     language: Language = DEFAULT_LANGUAGE
+    why_not_text: bool = Field(
+        default=False,
+        description="Also word why each other catalog service is not suggested, in "
+        "`language` (`not_suggested[].text`). Off by default: the reason code, the limits, "
+        "the rank and the effect say the same, and wording every service of the catalog "
+        "costs more than the rest of the answer.",
+    )
 
 
 class ReasonOut(_Strict):
@@ -415,7 +422,9 @@ class OpenServiceOut(_Strict):
 
 
 class NotSuggestedOut(_Strict):
-    """A catalog service that is not among the suggestions, and why (worded in `text`)."""
+    """A catalog service that is not among the suggestions, and why: `reason` (a code) with
+    `limits` or `rank` and the effect, worded in `text` when the request asked
+    (`why_not_text`)."""
 
     service_id: str
     name: str
@@ -423,7 +432,10 @@ class NotSuggestedOut(_Strict):
         description="not_a_client (the gate), closed (a catalog limit, named in `limits`), "
         "not_supported (too little data to estimate its effect) or ranked_lower"
     )
-    text: str
+    text: str | None = Field(
+        description="The reason worded in the answer's language, as the page words it; null "
+        "unless the request set `why_not_text`"
+    )
     limits: list[str] = Field(description="The catalog limits the client does not meet")
     rank: int | None = Field(description="Its rank among the services the client may take")
     uplift: float | None

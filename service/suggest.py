@@ -454,18 +454,12 @@ class SuggestionService:
         """The model inputs of an answered recommendation, with the services the catalog's
         limits closed for an admitted client (`service.audit.served_inputs`)."""
         eligible = answer.decision.eligible
-        allowed = answer.catalog.allowed(answer.profile) if eligible else None
-        closed = (
-            []
-            if allowed is None
-            else [s for s, ok in zip(answer.catalog.ids, allowed, strict=True) if not ok]
-        )
         return ServedInputsRecord.of(
             answer.request_id,
             answer.audit.created_at,
             eligible,
             input_record(answer.profile),
-            closed,
+            _closed_by_catalog(answer) if eligible else [],
         )
 
     def record_inputs(self, answer: RecommendationAnswer) -> Future[None] | None:
@@ -629,6 +623,15 @@ class SuggestionService:
         return hmac.new(
             self._input_hash_key, b"polku-input\x00" + canonical.encode(), hashlib.sha256
         ).hexdigest()
+
+
+def _closed_by_catalog(answer: RecommendationAnswer) -> list[str]:
+    """The services the catalog's limits close to an admitted client, in catalog order: the
+    answer already says so (its limits are checked once per answer, not again here)."""
+    if answer.degraded:
+        open_services = set(answer.open_services)
+        return [s for s in answer.catalog.ids if s not in open_services]
+    return [n.service_id for n in answer.not_suggested if n.reason == "closed"]
 
 
 def _first_decision_only(request_id: str) -> WriteCheck:

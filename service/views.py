@@ -60,8 +60,11 @@ def eligibility_response(answer: EligibilityAnswer) -> EligibilityResponse:
     )
 
 
-def recommendation_response(answer: RecommendationAnswer) -> RecommendationResponse:
-    """The body of `POST /v1/recommendations`."""
+def recommendation_response(
+    answer: RecommendationAnswer, *, why_not_text: bool = False
+) -> RecommendationResponse:
+    """The body of `POST /v1/recommendations`; `why_not_text` also words why each other
+    service is not suggested (the codes, limits, rank and effect are always there)."""
     objective = answer.ranked_by or Objective.parse(answer.objective)
     return RecommendationResponse(
         request_id=answer.request_id,
@@ -87,7 +90,11 @@ def recommendation_response(answer: RecommendationAnswer) -> RecommendationRespo
                 service_id=item.service_id,
                 name=answer.catalog.name(item.service_id, answer.language),
                 reason=item.reason,
-                text=not_suggested_text(item, answer.catalog, answer.language),
+                text=(
+                    not_suggested_text(item, answer.catalog, answer.language)
+                    if why_not_text
+                    else None
+                ),
                 limits=list(item.limits),
                 rank=item.rank,
                 uplift=item.uplift,

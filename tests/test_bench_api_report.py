@@ -54,3 +54,23 @@ def test_the_report_sets_postgresql_rows_beside_sqlite(bench_api: ModuleType) ->
     assert "4,000 audit rows were written to PostgreSQL" in body
     without = {k: v for k, v in results.items() if "PostgreSQL" not in k}
     assert "No PostgreSQL rows" in bench_api.report(without, starts, 3, 8, 10_000, 5000, (1, 1, 1))
+
+
+def test_the_report_sets_the_other_tree_beside_this_one(bench_api: ModuleType) -> None:
+    def runs(rps: float, cpu: float) -> dict[int, object]:
+        return {c: bench_api.Run(rps, 5.0, 20.0, 0, cpu) for c in bench_api.CONCURRENCY}
+
+    results = {
+        "Polku API, 1 worker": runs(300, 3.0),
+        "Polku API, 1 worker (main)": runs(100, 6.0),
+        "Polku API, 2 workers": runs(400, 3.2),
+        "mlflow models serve, 1 worker": runs(30, 15.0),
+    }
+    starts = dict.fromkeys(results, 2.0)
+    body = bench_api.report(results, starts, 3, 8, 10_000, 5000, (1, 1, 1), None, "main")
+    assert "| Polku API, 1 worker (main) | 2.0 |" in body
+    assert "server CPU per request at c=8 6.00 -> 3.00 ms (2.00x less)" in body
+    assert "c=8: 100 -> 300 req/s (3.00x)" in body
+    assert "This tree against" not in bench_api.report(
+        results, starts, 3, 8, 10_000, 5000, (1, 1, 1)
+    )

@@ -25,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from models.catalog.limits import LIMIT_COLUMNS, LimitTable, profile_facts
+from models.catalog.limits import LIMIT_COLUMNS, LimitTable, LimitVerdicts, profile_facts
 from models.catalog.loading import CatalogError, read_services, services_from_tables
 from models.catalog.services import Service
 from models.profile import ClientProfile
@@ -82,6 +82,11 @@ class Catalog:
         """Which services this client may take: bool array, one per service, catalog order."""
         return self._limits.allowed(profile_facts(self._profile_columns(profile)))[0]
 
+    def verdicts(self, profile: ClientProfile | Mapping[str, Any]) -> LimitVerdicts:
+        """The limits checked once for this client: `allowed` and, per closed service, the
+        limits it closes on (what the serving path needs both of, without checking twice)."""
+        return LimitVerdicts.of(self._limits.checks(profile_facts(self._profile_columns(profile))))
+
     def failed_limits(
         self, profile: ClientProfile | Mapping[str, Any]
     ) -> tuple[tuple[str, ...], ...]:
@@ -92,11 +97,7 @@ class Catalog:
         >>> closed[load_catalog().index("finnish_course")]  # doctest: +SKIP
         ('foreign_language_only',)
         """
-        checks = self._limits.checks(profile_facts(self._profile_columns(profile)))
-        return tuple(
-            tuple(name for name, test in checks.items() if not test[0, j])
-            for j in range(len(self.services))
-        )
+        return self.verdicts(profile).closed_on()
 
     @staticmethod
     def _profile_columns(profile: ClientProfile | Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -197,11 +197,45 @@ class LimitTable:
 
     def allowed(self, facts: _ProfileFacts) -> np.ndarray:
         """(n_rows, n_services): where every limit a service sets holds."""
-        tests = iter(self.checks(facts).values())
-        out = np.array(next(tests), dtype=bool)
-        for test in tests:
-            out &= test
-        return out
+        return all_hold(self.checks(facts))
+
+
+def all_hold(checks: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Where every one of `LimitTable.checks`' tests holds (the services a row may take)."""
+    tests = iter(checks.values())
+    out = np.array(next(tests), dtype=bool)
+    for test in tests:
+        out &= test
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LimitVerdicts:
+    """One client's limit tests for every service, checked once (`Catalog.verdicts`).
+
+    `allowed` is what `Catalog.allowed` answers; `closed_on()` names, per service (catalog
+    order), the limits it closes on, what `Catalog.failed_limits` answers, from the same
+    tests, so the ranking and the reasons for what it leaves out cannot disagree.
+    """
+
+    names: tuple[str, ...]
+    passed: np.ndarray  # (n_limits, n_services) bool, in the order of `names`
+    allowed: np.ndarray  # (n_services,) bool: every limit holds
+
+    @classmethod
+    def of(cls, checks: Mapping[str, np.ndarray]) -> LimitVerdicts:
+        """From `LimitTable.checks` of one row."""
+        passed = np.vstack([test[0] for test in checks.values()])
+        return cls(tuple(checks), passed, all_hold(checks)[0])
+
+    def closed_on(self) -> tuple[tuple[str, ...], ...]:
+        """Per service, the limits that fail, in `LimitTable.checks` order (empty: allowed)."""
+        # Plain lists: a few hundred booleans read faster in Python than by numpy calls.
+        by_service = self.passed.T.tolist()
+        return tuple(
+            () if ok else tuple(n for n, held in zip(self.names, row, strict=True) if not held)
+            for ok, row in zip(self.allowed.tolist(), by_service, strict=True)
+        )
 
 
 def profile_facts(columns: Mapping[str, Any]) -> _ProfileFacts:

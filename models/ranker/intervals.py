@@ -272,14 +272,20 @@ def interval_around(
     percentiles `low`, `high` (..., services) add the final stage's spread scaled by the
     slope: half-width `z * sqrt(se^2 + (b * bootstrap sd)^2)`.
     """
-    calibrated = np.tensordot(calibrated_t, weights, axes=([-2], [0]))
-    se = np.tensordot(np.sqrt(np.maximum(variance_t, 0.0)), weights, axes=([-2], [0]))
+    calibrated = _over_targets(calibrated_t, weights)
+    se = _over_targets(np.sqrt(np.maximum(variance_t, 0.0)), weights)
     z = NormalDist().inv_cdf((1.0 + interval) / 2.0)
-    slope = np.abs(
-        np.tensordot(np.broadcast_to(slope_t, calibrated_t.shape), weights, axes=([-2], [0]))
-    )
+    slope = np.abs(_over_targets(np.broadcast_to(slope_t, calibrated_t.shape), weights))
     boot_sd = slope * np.maximum(high - low, 0.0) / (2.0 * z)
     return calibrated, z * np.sqrt(se**2 + boot_sd**2)
+
+
+def _over_targets(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`values` (..., targets, services) combined over the targets with `weights`."""
+    if values.ndim == 2:
+        # One client (the serving path): a plain product, a fraction of tensordot's overhead.
+        return np.asarray(weights @ values)
+    return np.tensordot(values, weights, axes=([-2], [0]))
 
 
 def calibration_at(
@@ -306,7 +312,8 @@ def calibration_at(
     s = cov.reshape(pairs, 2 + m, 2 + m)
     # b S b = [S00 + z.(S0z + Sz0) + z Szz z] + [S01 + S10 + z.(S1z + Sz1)] x + S11 x^2:
     # the brackets depend on z alone, so they are computed once per distinct z.
-    if m <= 12 and np.isin(z, (0.0, 1.0)).all():
+    # Fewer clients than distinct z (the one client served) use their own z directly.
+    if m <= 12 and len(z) > 1 << m and np.isin(z, (0.0, 1.0)).all():
         # Indicators (the usual case): at most 2^m distinct z, looked up by their bits.
         code = z.astype(np.int64) @ (1 << np.arange(m))
         distinct = (np.arange(1 << m)[:, None] >> np.arange(m) & 1).astype(np.float64)

@@ -591,19 +591,36 @@ class ServiceRanker(BaseEstimator):
         check_is_fitted(self, "uplift_coef_")
         return np.einsum("np,tpk->ntk", design, self.uplift_coef_, optimize=True)
 
-    def score_design(self, design: np.ndarray, objective: Objective | str) -> ClientScores:
+    def design_replicas(self, design: np.ndarray) -> np.ndarray:
+        """Every target's uplift of every service for one encoded client (design row of shape
+        (n_coef,)): the point estimate, then each bootstrap replica, (1 + n_bootstrap,
+        targets, services) from one product. `score_design` reads it for any objective, so a
+        second objective of the same client need not repeat the product."""
+        check_is_fitted(self, "uplift_coef_")
+        return self._replicas(design)
+
+    def _replicas(self, design: np.ndarray) -> np.ndarray:
+        values = design @ self._serving_matrix()  # (targets * (1 + n_bootstrap) * services,)
+        return values.reshape(1 + self.n_bootstrap, len(TARGETS), -1)
+
+    def score_design(
+        self,
+        design: np.ndarray,
+        objective: Objective | str,
+        *,
+        replicas: np.ndarray | None = None,
+    ) -> ClientScores:
         """Scores of one encoded client (design row of shape (n_coef,)) on an objective.
 
         The serving path: one small matrix product for the point estimates and the bootstrap
-        replicas together; the interval is calibrated (`interval_method="calibrated"`, the
-        default) or the replicas' percentiles.
+        replicas together (`replicas`: `design_replicas(design)` when already computed for
+        this client, as for a second objective); the interval is calibrated
+        (`interval_method="calibrated"`, the default) or the replicas' percentiles.
         """
         check_is_fitted(self, "uplift_coef_")
         weights = objective_weights(objective)
         base = float(weights @ sigmoid(self.baseline_coef_ @ design))
-        serving = self._serving_matrix()
-        values = design @ serving  # (targets * (1 + n_bootstrap) * services,)
-        values = values.reshape(1 + self.n_bootstrap, len(TARGETS), -1)
+        values = self._replicas(design) if replicas is None else replicas
         combined = np.tensordot(weights, values, axes=([0], [1]))  # (1 + n_bootstrap, services)
         uplift = combined[0]
         if self.n_bootstrap == 0:
@@ -611,11 +628,11 @@ class ServiceRanker(BaseEstimator):
         else:
             low, high = percentile_rows(combined[1:], self.interval)
         if self._shrinks():
-            shrunk_from = np.einsum("p,tpk->tk", design, self._shrink_base(), optimize=True)
-            shown, low, high = self._shrunk_interval(shrunk_from, design, low, high, weights)
+            own = design @ self._shrink_base()  # (targets, services)
+            shown, low, high = self._shrunk_interval(own, design, low, high, weights)
             return ClientScores(base, uplift, low, high, shown)
         if self.interval_method != "bootstrap":
-            own = np.einsum("p,tpk->tk", design, self._shrink_base(), optimize=True)
+            own = design @ self._shrink_base()
             low, high = self._calibrated_interval(own, design, uplift, low, high, weights)
         return ClientScores(base, uplift, low, high)
 

@@ -36,4 +36,4 @@ async def recommend(
         language=body.language,
         actor=principal.label,
     )
-    return recommendation_response(answer)
+    return recommendation_response(answer, why_not_text=body.why_not_text)

@@ -228,6 +228,28 @@ def test_ranker_score_design_matches_frame_predictions(
         assert scores.expected_without == pytest.approx(base)
 
 
+def test_one_client_scores_are_the_batch_scores_under_every_interval_method(
+    ranker: ServiceRanker, world: ToyEpisodes
+) -> None:
+    # One client takes its own shortcuts through the interval math (no lookup of distinct
+    # indicators, a plain product over targets, its product reused for a second objective):
+    # the numbers must stay the batch path's.
+    design = ranker.encode(world.frame.iloc[:12])
+    objectives = ("employment_12m", "employment_or_education_6m=0.3,employment_12m=0.7")
+    for method in ("shrunk", "calibrated", "bootstrap"):
+        each = copy.copy(ranker)
+        each.interval_method = method
+        for objective in objectives:
+            shown, low, high = each.shown_interval_from_design(design, objective)
+            for i in range(len(design)):
+                scores = each.score_design(
+                    design[i], objective, replicas=each.design_replicas(design[i])
+                )
+                np.testing.assert_allclose(scores.uplift_shown, shown[i], rtol=1e-10, atol=1e-13)
+                np.testing.assert_allclose(scores.uplift_low, low[i], rtol=1e-10, atol=1e-13)
+                np.testing.assert_allclose(scores.uplift_high, high[i], rtol=1e-10, atol=1e-13)
+
+
 def test_outcomes_from_episodes_combines_six_month_outcomes() -> None:
     episodes = pd.DataFrame(
         {"employed_6m": [0, 1, 0, 0], "education_6m": [0, 0, 1, 0], "employed_12m": [1, 0, 0, 1]}

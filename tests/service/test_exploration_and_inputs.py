@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from models.bundle import PolkuModel
 from models.input_profile import INPUT_COLUMNS
+from models.profile_validation import parse_profile
 from service.audit.served_inputs import export_served_inputs, iter_served_inputs
 from service.main import create_app
 from tests.helpers import wait_until
@@ -98,7 +100,7 @@ def test_an_office_explores_with_the_posterior_design_by_default(
 
 
 def test_served_inputs_hold_the_model_inputs_and_nothing_identifying(
-    api: TestClient, tmp_path: Path
+    api: TestClient, tmp_path: Path, tiny_model: PolkuModel
 ) -> None:
     answer = _ask(api, client_profile())
     refused = _ask(api, non_client_profile(client_id="client-0002"))
@@ -117,7 +119,14 @@ def test_served_inputs_hold_the_model_inputs_and_nothing_identifying(
     text = json.dumps(row, default=str)
     for secret in ("170500A9056", "client-0001", "2000-05-17", "mother_tongue", "gender"):
         assert secret not in text
-    assert isinstance(row["closed_by_catalog"], list)
+    # Taken from the answer's own check of the limits: what the served model's catalog
+    # closes (stored sorted).
+    catalog = tiny_model.catalog
+    allowed = catalog.allowed(parse_profile(client_profile()))
+    assert row["closed_by_catalog"] == sorted(
+        s for s, ok in zip(catalog.ids, allowed, strict=True) if not ok
+    )
+    assert row["closed_by_catalog"]  # the 23-year-old Finnish speaker is closed out of some
     out = export_served_inputs(engine, tmp_path / "inputs.parquet")
     assert out == 2
     assert len(pd.read_parquet(tmp_path / "inputs.parquet")) == 2

@@ -230,7 +230,7 @@ def test_a_request_checks_its_profile_once_and_parses_its_objective_once(
 def test_every_catalog_service_is_accounted_for_with_its_reason(
     api: TestClient, tiny_model: PolkuModel
 ) -> None:
-    answer = _recommend(api, top_k=3, language="en")
+    answer = _recommend(api, top_k=3, language="en", why_not_text=True)
     catalog = load_catalog()
     shown = [s["service_id"] for s in answer["services"]]
     others = answer["not_suggested"]
@@ -255,11 +255,23 @@ def test_every_catalog_service_is_accounted_for_with_its_reason(
         o["service_id"] for o in others if o["reason"] == "not_supported"
     } == unsupported - closed
     # The same reasons in every language.
-    fi = _recommend(api, top_k=3, language="fi")["not_suggested"]
+    fi = _recommend(api, top_k=3, language="fi", why_not_text=True)["not_suggested"]
     assert [(o["service_id"], o["reason"]) for o in fi] == [
         (o["service_id"], o["reason"]) for o in others
     ]
     assert next(o for o in fi if o["reason"] == "ranked_lower")["text"].startswith("Sija 4.")
+
+
+def test_why_not_is_worded_only_when_asked_and_the_codes_are_the_same(api: TestClient) -> None:
+    # Wording every catalog service cost more than the rest of the answer: the codes, limits,
+    # rank and effect come always, the sentences on request (the page words its own).
+    plain = _recommend(api, top_k=3, language="en")["not_suggested"]
+    worded = _recommend(api, top_k=3, language="en", why_not_text=True)["not_suggested"]
+    assert plain and all(o["text"] is None for o in plain)
+    assert all(isinstance(o["text"], str) and o["text"] for o in worded)
+    assert [{k: v for k, v in o.items() if k != "text"} for o in plain] == [
+        {k: v for k, v in o.items() if k != "text"} for o in worded
+    ]
 
 
 def test_non_client_answer_closes_every_service_by_the_gate(api: TestClient) -> None:
