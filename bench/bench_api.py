@@ -374,7 +374,9 @@ def main() -> None:
         help="also serve the one-worker SQLite row from this other source tree, alternating",
     )
     args = parser.parse_args()
-    against = _tree_argument(args.against) if args.against else None
+    from one_client import source_tree_argument
+
+    against = source_tree_argument(args.against) if args.against else None
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
     postgres_missing = "--no-postgres given" if args.no_postgres else why_unavailable()
@@ -496,14 +498,6 @@ def main() -> None:
         command += f" --against {args.against}"
     write_section("api", command, body)
     print(body)
-
-
-def _tree_argument(value: str) -> tuple[str, Path]:
-    label, _, directory = value.rpartition("=")
-    tree = Path(directory).resolve()
-    if not label or not (tree / "service" / "cli.py").is_file():
-        sys.exit(f"--against wants LABEL=DIR with DIR a Polku source tree, got {value!r}")
-    return label, tree
 
 
 def report(

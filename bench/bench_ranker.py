@@ -144,7 +144,9 @@ def main() -> None:
         help="also time one client's answer in this other source tree, side by side",
     )
     args = parser.parse_args()
-    against = _tree_argument(args.against) if args.against else None
+    from one_client import source_tree_argument
+
+    against = source_tree_argument(args.against) if args.against else None
     catalog = load_catalog()
 
     with tempfile.TemporaryDirectory(prefix="polku-bench-ranker-") as tmp:
@@ -255,14 +257,6 @@ def main() -> None:
         if args.against:
             command += f" --against {args.against}"
         write_section("ranker", command, body)
-
-
-def _tree_argument(value: str) -> tuple[str, Path]:
-    label, _, directory = value.rpartition("=")
-    tree = Path(directory).resolve()
-    if not label or not (tree / "models" / "bundle.py").is_file():
-        sys.exit(f"--against wants LABEL=DIR with DIR a Polku source tree, got {value!r}")
-    return label, tree
 
 
 def compare_trees(

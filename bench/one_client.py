@@ -34,6 +34,15 @@ TOP_K = 5
 LANGUAGE = "fi"
 
 
+def source_tree_argument(value: str) -> tuple[str, Path]:
+    """`--against LABEL=DIR` of the bench scripts: the label and a Polku source tree."""
+    label, _, directory = value.rpartition("=")
+    tree = Path(directory).resolve()
+    if not label or not all((tree / f).is_file() for f in ("models/bundle.py", "service/cli.py")):
+        sys.exit(f"--against wants LABEL=DIR with DIR a Polku source tree, got {value!r}")
+    return label, tree
+
+
 def side_by_side(
     trees: dict[str, Path],
     model_path: Path,
