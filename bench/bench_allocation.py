@@ -73,9 +73,9 @@ from models.allocation import (
     solve_allocation,
 )
 from models.bundle import FrameScores
+from models.groupings import group_labels
 from pipeline.allocation.plan import AllocationOptions, allocate_scores
 from pipeline.data.world import load_world
-from pipeline.evaluation.evaluate import group_labels
 from pipeline.synth.caseworkers import HELSINKI_ASSESSMENTS_PER_MONTH
 from pipeline.synth.world import SynthConfig, generate_world, write_world
 from pipeline.threads import limited_threads, numeric_threads

@@ -42,10 +42,10 @@ from peers import PEERS, Peer, PeerData
 from top1_honesty import top1_honesty
 
 from models.features import FeatureEncoder
+from models.groupings import group_labels
 from pipeline.data.episodes import PreparedEpisodes, objective_rewards
 from pipeline.data.world import load_world
 from pipeline.evaluation import metrics
-from pipeline.evaluation.evaluate import group_labels
 from pipeline.evaluation.policies import best_allowed
 from pipeline.synth.scenarios import SCENARIOS
 from pipeline.synth.world import SynthConfig, generate_world, write_world

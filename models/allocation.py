@@ -8,9 +8,10 @@ The programme (solved exactly by HiGHS through scipy):
                 sum_{i in g, j} gain[i, j] x[i, j] >= floor[g]   (optional group floors)
                 x[i, j] in {0, 1}, and x[i, j] = 0 where value[i, j] is NaN (not allowed)
 
-The default floors are do-no-harm ones (`do_no_harm_floors`): no group gets less, by the
-model's own estimates, than today's practice would give it within the same places, less a
-lower-confidence slack so that a small group's floor is not set by noise.
+The default floors are do-no-harm ones (`do_no_harm_floors`, set on a scored cohort by
+`cohort_do_no_harm` for `polku allocate` and `POST /v1/allocations` alike): no group gets
+less, by the model's own estimates, than today's practice would give it within the same
+places, less a lower-confidence slack so that a small group's floor is not set by noise.
 
 Only pairs of positive value are variables: giving a client a service expected to do
 nothing or harm never raises the total, nor a group's gain. Without group floors the
@@ -186,6 +187,60 @@ def do_no_harm_floors(
             floor = float(mean[member].sum() - z * np.sqrt(variance[member].sum()))
             floors.append(GroupFloor(f"{grouping}={label}", member, max(floor, 0.0)))
     return floors
+
+
+DO_NO_HARM_FLOORS: Final = "floors"
+DO_NO_HARM_OFF: Final = "off"
+DO_NO_HARM_UNAVAILABLE: Final = "unavailable: the model keeps no model of today's practice"
+
+
+@dataclass(frozen=True)
+class DoNoHarm:
+    """A cohort's do-no-harm floors and what became of them.
+
+    Attributes
+    ----------
+    status : str
+        `floors` (set), `off` (not asked for), or why they could not be set.
+    floors : tuple of GroupFloor
+        One per group of every grouping (empty unless `status` is `floors`).
+    """
+
+    status: str
+    floors: tuple[GroupFloor, ...] = ()
+
+
+def cohort_do_no_harm(
+    scores: FrameScores,
+    gain: np.ndarray,
+    places: Sequence[int] | np.ndarray,
+    groupings: dict[str, np.ndarray],
+    *,
+    enabled: bool,
+) -> DoNoHarm:
+    """The do-no-harm floors of a scored cohort, as `polku allocate` and the API set them.
+
+    Practice is the model's (`FrameScores.practice`, scored `with_practice=True`); each
+    estimate's spread comes from the shown 90 % interval when the scores have one. A model
+    without a model of practice gets no floors, and the status says so.
+
+    Parameters
+    ----------
+    gain : float ndarray (n, m)
+        What the floors count (the chosen uncertainty reading; NaN: may not take it).
+    groupings : grouping -> label per client (`models.groupings.group_labels`)
+    enabled : bool
+        False: no floors (`--allow-harm`, the API's `do_no_harm: false`).
+    """
+    if not enabled:
+        return DoNoHarm(DO_NO_HARM_OFF)
+    if scores.practice is None:
+        return DoNoHarm(DO_NO_HARM_UNAVAILABLE)
+    spread = None
+    if scores.uplift_low is not None:
+        spread = (scores.uplift - scores.uplift_low) / INTERVAL_Z
+    floors = do_no_harm_floors(scores.practice, gain, places, groupings, spread=spread)
+    return DoNoHarm(DO_NO_HARM_FLOORS, tuple(floors))
 
 
 @dataclass(frozen=True)

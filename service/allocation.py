@@ -4,10 +4,12 @@ What `POST /v1/allocations` runs (`service.routes.allocation`): the cohort's pro
 (validated as every profile is) are scored by the served model with intervals
 (`PolkuModel.score_frame`: the gate, the catalog's limits and the ranker's support decide
 what each client may take), valued under the uncertainty reading and solved with the
-programme `polku allocate` solves (`models.allocation`). The places are the catalog's
-monthly capacity scaled to the period (times the office's share), and never more than the
-places left this month (`service.places`). Clients are named by their pseudonymous key and
-their position in the request, never by an identity code.
+programme `polku allocate` solves (`models.allocation`), with the same do-no-harm floors
+unless the caller turns them off (`models.allocation.cohort_do_no_harm`, over the groups of
+`models.groupings`). The places are the catalog's monthly capacity scaled to the period
+(times the office's share), and never more than the places left this month
+(`service.places`). Clients are named by their pseudonymous key and their position in the
+request, never by an identity code.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import pandas as pd
 from models.allocation import (
     Allocation,
     best_with_places,
+    cohort_do_no_harm,
     pair_values,
     period_places,
     rank_in_own_list,
     solve_allocation,
 )
 from models.bundle import PolkuModel, RulesVersionError
+from models.groupings import group_labels
 from models.objectives import Objective
 from models.profile import ClientProfile
 from models.profile_validation import parse_profile_frame
@@ -64,6 +68,7 @@ class CohortAllocationAnswer:
     services: tuple[ServicePlaces, ...]
     solved: Allocation
     model_version: str
+    do_no_harm: str
 
 
 def _number(matrix: np.ndarray | None, i: int, j: int) -> float | None:
@@ -84,6 +89,7 @@ def allocate_profiles(
     period_days: int,
     share: float,
     places_left: Mapping[str, int] | None,
+    do_no_harm: bool,
 ) -> CohortAllocationAnswer:
     """Score, solve and describe a cohort (see the module docstring)."""
     parsed = parse_profile_frame(pd.DataFrame([p.to_record() for p in profiles]))
@@ -94,7 +100,7 @@ def allocate_profiles(
     if not isinstance(model, PolkuModel):  # the holder's protocol only promises `recommend`
         raise NoModelError("the served model cannot score a cohort")
     try:
-        scores = model.score_frame(frame, objective, with_intervals=True)
+        scores = model.score_frame(frame, objective, with_intervals=True, with_practice=do_no_harm)
     except RulesVersionError as exc:
         raise NoModelError(str(exc)) from None
     catalog = served.catalog
@@ -103,9 +109,9 @@ def allocate_profiles(
     if places_left is not None:
         left = [places_left.get(s, int(p)) for s, p in zip(ids, places, strict=True)]
         places = np.minimum(places, left)
-    solved = solve_allocation(
-        pair_values(scores, uncertainty, quantile), places, time_limit=SOLVER_TIME_LIMIT
-    )
+    value = pair_values(scores, uncertainty, quantile)
+    harm = cohort_do_no_harm(scores, value, places, group_labels(frame), enabled=do_no_harm)
+    solved = solve_allocation(value, places, floors=harm.floors, time_limit=SOLVER_TIME_LIMIT)
     service = solved.service
     used = solved.used(len(ids))
     rank_key = scores.uplift if scores.rank_key is None else scores.rank_key
@@ -128,4 +134,4 @@ def allocate_profiles(
         ServicePlaces(s, int(p), int(u), int(p - u))
         for s, p, u in zip(ids, places, used, strict=True)
     )
-    return CohortAllocationAnswer(clients, services, solved, served.version)
+    return CohortAllocationAnswer(clients, services, solved, served.version, harm.status)

@@ -16,11 +16,12 @@ Uncertainty readings (`models.allocation.UNCERTAINTY`):
   shown 90 % interval): places go where the gain is likely, not merely large on average;
 - `raw`: the model's own uplift before shrinkage (what it ranks by).
 
-Do no harm (default): every group of `GROUPINGS` gets at least what today's practice would
-give it within the same places, by the model's own estimates, less a lower-confidence slack
-(`models.allocation.do_no_harm_floors`; practice is the ranker's model of the caseworkers'
-logged choices, `FrameScores.practice`). A model without a model of practice allocates
-without these floors, and the summary says so.
+Do no harm (default): every group of `models.groupings.GROUPINGS` gets at least what
+today's practice would give it within the same places, by the model's own estimates, less a
+lower-confidence slack (`models.allocation.cohort_do_no_harm`, which the API's allocation
+shares; practice is the ranker's model of the caseworkers' logged choices,
+`FrameScores.practice`). A model without a model of practice allocates without these
+floors, and the summary says so.
 """
 
 from __future__ import annotations
@@ -34,24 +35,21 @@ import pandas as pd
 
 from models.allocation import (
     DEFAULT_QUANTILE,
-    INTERVAL_Z,
     NO_SERVICE,
     UNCERTAINTY,
     Allocation,
-    GroupFloor,
     best_with_places,
-    do_no_harm_floors,
+    cohort_do_no_harm,
     pair_values,
     rank_in_own_list,
     solve_allocation,
 )
 from models.bundle import FrameScores, PolkuModel
+from models.groupings import GROUPINGS, group_labels
 from models.objectives import Objective
 from pipeline.allocation.preferences import Preferences
-from pipeline.evaluation.evaluate import group_labels
 from pipeline.threads import limited_threads
 
-GROUPINGS: Final = ("age_band", "language_group", "gender", "long_term_unemployed")
 CLIENT_COLUMNS: Final = (
     "client_id",
     "assessment_date",
@@ -179,30 +177,20 @@ def allocate_scores(
     )
     value = gain + options.preference_weight * prefs.preferred
     labels = group_labels(frame) if len(frame) else {}
-    floors: list[GroupFloor] = []
-    do_no_harm = "off"
-    if options.do_no_harm and scores.practice is None:
-        do_no_harm = "unavailable: the model keeps no model of today's practice"
-    elif options.do_no_harm:
-        assert scores.practice is not None
-        spread = None
-        if scores.uplift_low is not None:
-            spread = (scores.uplift - scores.uplift_low) / INTERVAL_Z
-        floors = do_no_harm_floors(scores.practice, gain, places, labels, spread=spread)
-        do_no_harm = "floors"
+    do_no_harm = cohort_do_no_harm(scores, gain, places, labels, enabled=options.do_no_harm)
     allocation = solve_allocation(
         value,
         places,
         gain=gain,
         groups=labels[options.group_by] if options.group_by is not None else None,
         group_floor=options.group_floor,
-        floors=floors,
+        floors=do_no_harm.floors,
         time_limit=options.time_limit,
     )
     clients = describe_clients(scores, frame, keys, key_column, places, allocation.service)
     services = describe_services(scores, places, allocation.service)
     groups = describe_groups(labels, allocation.service, gain)
-    return CohortAllocation(clients, services, allocation, groups, do_no_harm)
+    return CohortAllocation(clients, services, allocation, groups, do_no_harm.status)
 
 
 def _take(matrix: np.ndarray | None, service: np.ndarray) -> np.ndarray:

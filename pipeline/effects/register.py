@@ -17,7 +17,7 @@ The defaults of `polku effects DIR` when DIR holds a register (`episodes.parquet
   people who got it, which the logged data can answer without extrapolating to people no
   caseworker would send.
 
-The group slices are those of the evaluation report (`pipeline.evaluation.evaluate.group_labels`):
+The group slices are those of the evaluation report (`models.groupings.group_labels`):
 age band, language group and long-term unemployment. A group's estimate reuses the
 comparison's cross-fitted nuisances and restricts the estimator's sums to the group.
 """
@@ -36,6 +36,7 @@ from models.actions import NO_SERVICE
 from models.catalog import Catalog
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
+from models.groupings import group_labels
 from models.objectives import TARGETS, outcomes_from_episodes
 from models.profile import NEED_FIELDS, PROFILE_COLUMNS
 from pipeline.effects.analysis import ESTIMAND_WORDS
@@ -53,7 +54,6 @@ from pipeline.effects.estimators import (
     fit_nuisances,
     standardise,
 )
-from pipeline.evaluation.evaluate import group_labels
 
 EXTRA_COVARIATES: Final = (
     "age",

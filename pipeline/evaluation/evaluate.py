@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.actions import allowed_actions, no_service_index, uplift_over_no_service
-from models.demographics import age_in_years, is_foreign_language
+from models.groupings import AGE_BANDS, group_labels
 from pipeline.effects.estimators import Estimate
 from pipeline.effects.policy import evaluate_policy
 from pipeline.evaluation import metrics
@@ -46,7 +46,6 @@ from pipeline.evaluation.results import (
     UpliftSummary,
 )
 
-GROUPINGS: Final = ("age_band", "language_group", "gender", "long_term_unemployed")
 TOP_K: Final = 3
 CALIBRATION_BINS: Final = 10
 
@@ -125,34 +124,6 @@ class Evaluation:
     group_labels: dict[str, np.ndarray] = field(repr=False)
     # The episodes judged, with the propensities used (estimated when the register logs none).
     data: EvaluationData | None = field(default=None, repr=False)
-
-
-def group_labels(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The audit slices of each episode: age band, language group, gender, long-term unemployed.
-
-    The language group is `foreign_language` or `national_language` by
-    `models.demographics.is_foreign_language`; like gender, it is used here for auditing only
-    and never reaches the ranker.
-    """
-    birth = pd.to_datetime(frame["birth_date"]).to_numpy(dtype="datetime64[D]")
-    on = pd.to_datetime(frame["assessment_date"]).to_numpy(dtype="datetime64[D]")
-    foreign = is_foreign_language(
-        frame["mother_tongue"].astype(str).to_numpy(), frame["immigrant"].to_numpy(dtype=bool)
-    )
-    if "gender" in frame.columns:
-        gender = frame["gender"].astype(object).where(frame["gender"].notna(), "unknown")
-        gender_labels = gender.astype(str).to_numpy(dtype=object)
-    else:
-        gender_labels = np.full(len(frame), "unknown", dtype=object)
-    long_term = metrics.long_term_unemployed(frame["unemployment_months"].to_numpy())
-    return {
-        "age_band": metrics.age_band(age_in_years(birth, on)),
-        "language_group": np.where(foreign, "foreign_language", "national_language").astype(object),
-        "gender": gender_labels,
-        "long_term_unemployed": np.where(long_term, "12_months_or_more", "under_12_months").astype(
-            object
-        ),
-    }
 
 
 def policy_choices(
@@ -441,7 +412,7 @@ def evaluate_policies(
                 ope=group_ope,
             )
         if grouping == "age_band":  # youngest first, not alphabetical
-            order = [band for band, _, _ in metrics.AGE_BANDS] + ["unknown"]
+            order = [band for band, _, _ in AGE_BANDS] + ["unknown"]
             results = {label: results[label] for label in order if label in results}
         by_group[grouping] = results
 

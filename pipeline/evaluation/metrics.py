@@ -18,8 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.features import LONG_TERM_MONTHS
-
 
 def _choice_array(choice: npt.ArrayLike, n_rows: int, n_actions: int, name: str) -> np.ndarray:
     chosen = np.asarray(choice)
@@ -347,29 +345,7 @@ def expected_calibration_error(
     return float(np.sum(gaps * bins.count[filled]) / bins.count.sum())
 
 
-# --- Slicing by group -------------------------------------------------------------------
-
-AGE_BANDS: tuple[tuple[str, int, int], ...] = (
-    ("under_25", 0, 25),
-    ("25_29", 25, 30),
-    ("30_44", 30, 45),
-    ("45_54", 45, 55),
-    ("55_plus", 55, 200),
-)
-
-
-def age_band(age_years: npt.ArrayLike) -> np.ndarray:
-    """Label each age with its band (`under_25`, `25_29`, `30_44`, `45_54`, `55_plus`)."""
-    ages = np.asarray(age_years)
-    labels = np.full(ages.shape, "unknown", dtype=object)
-    for label, low, high in AGE_BANDS:
-        labels[(ages >= low) & (ages < high)] = label
-    return labels
-
-
-def long_term_unemployed(unemployment_months: npt.ArrayLike) -> np.ndarray:
-    """True for `models.features.LONG_TERM_MONTHS` (12) or more months of unemployment."""
-    return np.asarray(unemployment_months) >= LONG_TERM_MONTHS
+# --- Slicing by group (the groups themselves: `models.groupings`) ----------------------
 
 
 def mean_by_group(values: npt.ArrayLike, labels: npt.ArrayLike) -> dict[str, float]:

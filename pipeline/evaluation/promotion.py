@@ -219,7 +219,7 @@ class PairedEpisodes:
     clients : ndarray (n,)
         The client of each episode (the interval's clusters).
     groups : mapping of grouping to label ndarray (n,)
-        The audit slices (`pipeline.evaluation.evaluate.group_labels`).
+        The audit slices (`models.groupings.group_labels`).
     champion_true, challenger_true : float ndarray (n,), optional
         True outcome probability under each policy's choice, when the world knows it.
     """

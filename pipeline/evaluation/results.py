@@ -366,7 +366,7 @@ class EvaluationSummary:
     calibration : Calibration
     uplift : UpliftSummary
     by_group : mapping of grouping -> group label -> GroupResult
-        Groupings in `pipeline.evaluation.evaluate.GROUPINGS` order.
+        Groupings in `models.groupings.GROUPINGS` order.
     model_version, objective, data_fingerprint : str or None
         What was evaluated on what, set by `polku evaluate` (`dataclasses.replace`).
     evaluation_kind : {"truth", "off_policy"}

@@ -3,9 +3,10 @@ leads; audited).
 
 A data scientist, or an office's team lead, sends a week's cohort of profiles and gets each
 client's allocated service, or none, within each service's places for the period
-(`service.allocation`). Every run is written to the
-audit store before the answer leaves (a security event `allocation_run` naming the caller
-and the run id the answer carries). The cohort is bounded by `MAX_COHORT` and by the
+(`service.allocation`), with the do-no-harm floors `polku allocate` sets unless the
+request's `do_no_harm` is false. Every run is written to the audit store before the answer
+leaves (a security event `allocation_run` naming the caller and the run id the answer
+carries). The cohort is bounded by `MAX_COHORT` and by the
 server's body limit (`POLKU_MAX_BODY_BYTES`): a larger office allocates offline with
 `polku allocate`.
 """
@@ -18,7 +19,7 @@ from typing import Any, Final, Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from models.allocation import AllocationError
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
@@ -55,6 +56,11 @@ class AllocationRequest(_Strict):
     )
     share: float = Field(
         default=1.0, gt=0.0, le=1.0, description="The office's share of the catalog's places."
+    )
+    do_no_harm: StrictBool = Field(
+        default=True,
+        description="Floor every group at what today's practice gives it, by the model's "
+        "estimates (as `polku allocate`); false allows harm (`--allow-harm`).",
     )
 
 
@@ -94,6 +100,13 @@ class AllocationResponse(_Strict):
     solver_seconds: float
     allocated: int
     expected_gain: float = Field(description="Sum of the allocated services' shown uplifts")
+    do_no_harm: str = Field(
+        description="`floors` (set), `off` (turned off), or why they could not be set"
+    )
+    group_floors: dict[str, float] = Field(
+        description="Each group's floor on its total expected gain, keyed `grouping=label`"
+    )
+    binding_floors: list[str] = Field(description="The floors the allocation meets with equality")
     clients: list[AllocatedClientOut]
     services: list[ServicePlacesOut]
 
@@ -131,6 +144,7 @@ async def allocate(
             period_days=body.period_days,
             share=body.share,
             places_left=left,
+            do_no_harm=body.do_no_harm,
         )
     except AllocationError as exc:
         raise HTTPException(status_code=422, detail=f"no allocation: {exc.status}") from None
@@ -156,6 +170,9 @@ async def allocate(
         solver_seconds=round(solved.seconds, 4),
         allocated=sum(c.service_id is not None for c in answer.clients),
         expected_gain=sum(c.uplift or 0.0 for c in answer.clients if c.service_id is not None),
+        do_no_harm=answer.do_no_harm,
+        group_floors=solved.floors,
+        binding_floors=list(solved.binding),
         clients=[AllocatedClientOut(**vars(c)) for c in answer.clients],
         services=[ServicePlacesOut(**vars(s)) for s in answer.services],
     )

@@ -14,7 +14,6 @@ from pipeline.evaluation.evaluate import (
     Baselines,
     EvaluationData,
     evaluate_policies,
-    group_labels,
 )
 from pipeline.evaluation.policies import POLICY_NAMES, ImitationPolicy, PopularPolicy
 from pipeline.evaluation.report import write_report
@@ -128,32 +127,6 @@ def test_evaluation_data_rejects_misaligned_arrays():
             data.true_outcomes,
             data.allowed,
         )
-
-
-def test_group_labels_slices_by_age_language_gender_and_unemployment():
-    frame = pd.DataFrame(
-        {
-            "birth_date": pd.to_datetime(["2000-07-01", "1990-01-01", "1960-01-01"]),
-            "assessment_date": pd.to_datetime(["2022-06-30", "2022-06-30", "2022-06-30"]),
-            "mother_tongue": ["fi", "ru", "sv"],
-            "immigrant": [False, False, True],
-            "gender": ["female", None, "male"],
-            "unemployment_months": [3, 12, 40],
-        }
-    )
-    labels = group_labels(frame)
-    assert labels["age_band"].tolist() == ["under_25", "30_44", "55_plus"]
-    assert labels["language_group"].tolist() == [
-        "national_language",
-        "foreign_language",
-        "foreign_language",
-    ]
-    assert labels["gender"].tolist() == ["female", "unknown", "male"]
-    assert labels["long_term_unemployed"].tolist() == [
-        "under_12_months",
-        "12_months_or_more",
-        "12_months_or_more",
-    ]
 
 
 def test_write_report_writes_json_html_and_plots(tmp_path):

@@ -209,26 +209,6 @@ def test_calibration_rejects_probability_out_of_range():
         metrics.brier_score([1.2], [1])
 
 
-def test_age_band_edges():
-    labels = metrics.age_band(np.array([18, 24, 25, 29, 30, 44, 45, 54, 55, 70]))
-    assert labels.tolist() == [
-        "under_25",
-        "under_25",
-        "25_29",
-        "25_29",
-        "30_44",
-        "30_44",
-        "45_54",
-        "45_54",
-        "55_plus",
-        "55_plus",
-    ]
-
-
-def test_long_term_unemployed_starts_at_twelve_months():
-    assert metrics.long_term_unemployed([0, 11, 12, 30]).tolist() == [False, False, True, True]
-
-
 def test_policy_values_by_group_hand_computed():
     labels = np.array(["a", "b", "a", "b"])
     choices = {"first": np.array([0, 0, 0, 0]), "best": TRUTH.argmax(axis=1)}

@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from models import allocation
+from models.bundle import PolkuModel
+from models.groupings import GROUPINGS
+from models.objectives import DEFAULT_OBJECTIVE, Objective
+from models.profile_validation import parse_profile_frame
+from pipeline.allocation.plan import AllocationOptions, allocate_cohort
 from service.audit.schema import security_events
 from tests.service.helpers import auth, client_profile
 
@@ -106,3 +115,80 @@ def test_an_invalid_profile_is_named_by_its_position(api: TestClient) -> None:
     assert ["body", "profiles", 2, "unemployment_months"] in locs
     empty = api.post("/v1/allocations", json={"profiles": []}, headers=DATA_SCIENTIST)
     assert empty.status_code == 422
+
+
+def test_the_do_no_harm_floors_are_on_by_default_and_off_when_asked(api: TestClient) -> None:
+    cohort = _cohort(40)
+    floored = api.post(
+        "/v1/allocations", json={"profiles": cohort, "share": 0.02}, headers=DATA_SCIENTIST
+    )
+    assert floored.status_code == 200, floored.text
+    body = floored.json()
+    assert body["do_no_harm"] == "floors"
+    # One floor per group of every grouping, as `polku allocate` reports them.
+    assert {name.split("=")[0] for name in body["group_floors"]} == set(GROUPINGS)
+    assert "language_group=foreign_language" in body["group_floors"]
+    assert all(floor >= 0.0 for floor in body["group_floors"].values())
+    assert set(body["binding_floors"]) <= set(body["group_floors"])
+    off = api.post(
+        "/v1/allocations",
+        json={"profiles": cohort, "share": 0.02, "do_no_harm": False},
+        headers=DATA_SCIENTIST,
+    ).json()
+    assert off["do_no_harm"] == "off"
+    assert off["group_floors"] == {} and off["binding_floors"] == []
+
+
+def test_do_no_harm_must_be_a_boolean(api: TestClient) -> None:
+    for bad in ("maybe", "false", 0, None):
+        response = api.post(
+            "/v1/allocations",
+            json={"profiles": _cohort(2), "do_no_harm": bad},
+            headers=DATA_SCIENTIST,
+        )
+        assert response.status_code == 422, bad
+        assert ["body", "do_no_harm"] in [e["loc"] for e in response.json()["detail"]]
+
+
+def test_the_api_sets_the_floors_polku_allocate_sets(
+    api: TestClient, tiny_model: PolkuModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tiny model rates practice's choices at or below 0, so every floor is 0 on either
+    # path: what each path hands the one floor rule is compared as well as what it answers.
+    calls: list[tuple[Any, ...]] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> list[allocation.GroupFloor]:
+        calls.append((*args, kwargs["spread"]))
+        return floor_rule(*args, **kwargs)
+
+    floor_rule = allocation.do_no_harm_floors
+    monkeypatch.setattr(allocation, "do_no_harm_floors", recorded)
+    cohort = _cohort(41)[1:]  # without the identity code: the frame is read as a table
+    body = api.post(
+        "/v1/allocations", json={"profiles": cohort, "share": 0.05}, headers=DATA_SCIENTIST
+    ).json()
+    frame = parse_profile_frame(pd.DataFrame(cohort)).frame.reset_index(drop=True)
+    places = np.array([s["places"] for s in body["services"]])
+    assert [s["service_id"] for s in body["services"]] == list(tiny_model.service_ids)
+    offline = allocate_cohort(
+        tiny_model,
+        frame,
+        frame["client_id"].to_numpy(),
+        "client_id",
+        Objective.parse(DEFAULT_OBJECTIVE),
+        places,
+        AllocationOptions(),
+    )
+    assert offline.do_no_harm == body["do_no_harm"] == "floors"
+    assert body["group_floors"] == pytest.approx(offline.allocation.floors, abs=1e-12)
+    assert body["binding_floors"] == list(offline.allocation.binding)
+    assert [c["service_id"] for c in body["clients"]] == offline.clients["service_id"].tolist()
+    served, cli = calls
+    practice, gain, floor_places, groupings, spread = served
+    np.testing.assert_allclose(practice, cli[0], atol=1e-12)
+    np.testing.assert_allclose(gain, cli[1], atol=1e-12)
+    np.testing.assert_array_equal(floor_places, cli[2])
+    assert list(groupings) == list(GROUPINGS) == list(cli[3])
+    for grouping in GROUPINGS:
+        assert groupings[grouping].tolist() == cli[3][grouping].tolist()
+    np.testing.assert_allclose(spread, cli[4], atol=1e-12)
