@@ -11,6 +11,7 @@ world's truth) of the service it gave:
   (`pipeline.allocation.plan.allocate_scores`), with its default do-no-harm floors (no group
   below what today's practice gives it by the estimates, less a lower-confidence slack);
   `optimal_allow_harm` without them; `optimal_lower` on the 25 % quantile of the uplift;
+  `optimal_raw` on the model's own (stacked, unshrunk) uplift, the order the ranking serves;
   `optimal_fair`: with every language group at >= 90 % of the mean expected gain;
 - `greedy`: in arrival order each client takes their best service (by the same values as
   `optimal`) that still has places, if it is expected to help: top-1 until places run out,
@@ -87,6 +88,7 @@ POLICIES: Final = (
     "optimal",
     "optimal_allow_harm",
     "optimal_lower",
+    "optimal_raw",
     "optimal_fair",
     "greedy",
     "caseworkers",
@@ -204,6 +206,7 @@ def judge(
         ("optimal", AllocationOptions()),
         ("optimal_allow_harm", AllocationOptions(do_no_harm=False)),
         ("optimal_lower", AllocationOptions(uncertainty="lower")),
+        ("optimal_raw", AllocationOptions(uncertainty="raw")),
         (
             "optimal_fair",
             AllocationOptions(group_by="language_group", group_floor=FAIR_FLOOR),
@@ -432,9 +435,9 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "**Share of the capacity-constrained oracle's true gain** (%, median [min, max] over "
         "seeds):",
         "",
-        "| clients | capacity | cohort | services binding | optimal | allow harm | lower | fair | "
-        "greedy | caseworkers | random | optimal / greedy | without places: Polku top-1 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| clients | capacity | cohort | services binding | optimal | allow harm | lower | raw | "
+        "fair | greedy | caseworkers | random | optimal / greedy | without places: Polku top-1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, group in by_size.items():
         for kind in CAPACITIES:
@@ -451,7 +454,7 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
                 f"| {size:,} | {kind} | {statistics.median(c['cohort'] for c in group):,.0f} | "
                 f"{statistics.median(r['binding_services'] for r in runs):.0f} of "
                 f"{group[0]['services']} | {share('optimal')} | {share('optimal_allow_harm')} | "
-                f"{share('optimal_lower')} | "
+                f"{share('optimal_lower')} | {share('optimal_raw')} | "
                 f"{share('optimal_fair')} | {share('greedy')} | {share('caseworkers')} | "
                 f"{share('random')} | {statistics.median(ratio):.2f} | {ceiling} |"
             )
@@ -520,8 +523,8 @@ def render_groups(by_size: dict[int, list[dict]]) -> list[str]:
         "of the group's mean true gain per client over the caseworkers' in that group, over "
         "seeds and groups (age band, language group, gender, long-term unemployment)):",
         "",
-        "| clients | capacity | optimal | allow harm | lower | fair | greedy |",
-        "|---|---|---|---|---|---|---|",
+        "| clients | capacity | optimal | allow harm | lower | raw | fair | greedy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for size, group in by_size.items():
         for kind in CAPACITIES:
@@ -530,6 +533,7 @@ def render_groups(by_size: dict[int, list[dict]]) -> list[str]:
                 "optimal",
                 "optimal_allow_harm",
                 "optimal_lower",
+                "optimal_raw",
                 "optimal_fair",
                 "greedy",
             ):
