@@ -284,7 +284,7 @@ def render(
 ) -> str:
     """The BENCHMARKS.md section."""
     whole = latency["recommend (all of it)"]
-    p50, p99 = whole.p50_ms, whole.p99_ms
+    p50 = whole.p50_ms
     best_pairs = batch["score_frame"]
     lines = [
         f"World of {args.clients:,} clients (seed {args.seed}); the ranker fitted on "
@@ -307,11 +307,8 @@ def render(
     sk50 = latency["sklearn Pipeline.predict_proba (34-row DataFrame)"].p50_ms
     lines += [
         "",
-        f"Goal p50 <= {GOAL_P50_MS} ms and p99 <= {GOAL_P99_MS} ms: "
-        f"{'met' if p50 <= GOAL_P50_MS and p99 <= GOAL_P99_MS else 'NOT met'} "
-        f"({p50:.2f} / {p99:.2f} ms on the wall clock; CPU p99 {whole.cpu_p99_ms:.2f} ms, "
-        f"{whole.descheduled:.1%} of the calls descheduled for more than "
-        f"{DESCHEDULED_MS:g} ms). The sklearn Pipeline alternative takes {sk50 / p50:.0f}x "
+        f"Goal for `recommend` p50 <= {GOAL_P50_MS:g} ms and p99 <= {GOAL_P99_MS:g} ms: "
+        f"{_verdict(whole)}. The sklearn Pipeline alternative takes {sk50 / p50:.0f}x "
         "as long for the bare outcome predictions alone (no gate, limits, intervals or "
         "drivers).",
         *(_compared_lines(*compared) if compared else []),
@@ -333,6 +330,18 @@ def render(
         f"default OpenMP pools) took {sk_fit_seconds:.0f} s in the same run.",
     ]
     return "\n".join(lines)
+
+
+def _verdict(times: CallTimes) -> str:
+    """The goal judged on the wall clock, with what the code itself costs (its CPU clock)."""
+    met = times.p50_ms <= GOAL_P50_MS and times.p99_ms <= GOAL_P99_MS
+    cpu_met = times.cpu_p50_ms <= GOAL_P50_MS and times.cpu_p99_ms <= GOAL_P99_MS
+    return (
+        f"{'met' if met else 'NOT met'} on the wall clock ({times.p50_ms:.2f} / "
+        f"{times.p99_ms:.2f} ms, {times.descheduled:.1%} of the calls descheduled for more "
+        f"than {DESCHEDULED_MS:g} ms); on the CPU clock {times.cpu_p50_ms:.2f} / "
+        f"{times.cpu_p99_ms:.2f} ms, {'within' if cpu_met else 'outside'} it"
+    )
 
 
 def _times_cells(times: CallTimes) -> str:
@@ -365,6 +374,7 @@ def _compared_lines(label: str, timings: dict[str, dict[str, CallTimes]]) -> lis
             f"| {b.p50_ms / a.p50_ms:.2f} | {b.cpu_p99_ms:.3f} / {a.cpu_p99_ms:.3f} "
             f"| {b.descheduled:.1%} / {a.descheduled:.1%} |"
         )
+    lines += ["", f"Goal for `recommend` in this tree: {_verdict(after['recommend'])}."]
     return lines
 
 
