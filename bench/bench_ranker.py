@@ -10,7 +10,9 @@ episodes as `polku train` does, fit the `ServiceRanker` (timed), bundle it, then
 - batch scoring (`PolkuModel.score_frame`) in client-service pairs per second.
 
 Latency runs with BLAS limited to one thread (what a serving process should set; see
-docs/MODEL.md) and, for comparison, with the default pools. Medians of three repeats.
+docs/MODEL.md) and, for comparison, with the default pools. Medians of three repeats. Each
+call is timed on the wall clock and on the thread's CPU clock (`one_client.time_calls`): the
+CPU p99 is what the code costs, the share of calls descheduled what the scheduler adds.
 
 With `--against LABEL=DIR` (another source tree of Polku, e.g. `git archive` of main), the
 same fitted model and held-out clients are also timed through `recommend`, `answer` and the
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
+from one_client import DESCHEDULED_MS, CallTimes, median_times, time_calls
 
 from models.actions import action_ids
 from models.bundle import PolkuModel
@@ -56,25 +59,15 @@ from pipeline.synth.world import SynthConfig, generate_world, write_world
 
 REPEATS = 3
 CALLS = 2000
-GOAL_P50_MS = 2.0
-GOAL_P99_MS = 5.0
+GOAL_P50_MS = 1.0  # issue 12, one client's `recommend`
+GOAL_P99_MS = 3.0
 GOAL_PAIRS_PER_S = 200_000
 THIS_TREE = "this tree"
 
 
-def percentiles(fn: Callable[[Any], object], items: list[Any]) -> tuple[float, float]:
-    """Median over repeats of the p50 and p99 (ms) of `fn(item)` over `CALLS` calls."""
-    p50s, p99s = [], []
-    for _ in range(REPEATS):
-        times = np.empty(CALLS)
-        for i in range(CALLS):
-            item = items[i % len(items)]
-            start = time.perf_counter_ns()
-            fn(item)
-            times[i] = time.perf_counter_ns() - start
-        p50s.append(float(np.percentile(times, 50)) / 1e6)
-        p99s.append(float(np.percentile(times, 99)) / 1e6)
-    return statistics.median(p50s), statistics.median(p99s)
+def percentiles(fn: Callable[[Any], object], items: list[Any]) -> CallTimes:
+    """Median over repeats of the `CallTimes` of `fn(item)` over `CALLS` calls."""
+    return median_times([time_calls(fn, items, CALLS) for _ in range(REPEATS)])
 
 
 def sklearn_alternative(train_frame: pd.DataFrame, actions: np.ndarray, y: np.ndarray) -> Any:
@@ -185,7 +178,7 @@ def main() -> None:
     ]
 
     print(f"latency over {len(profiles):,} eligible held-out clients", flush=True)
-    latency: dict[str, tuple[float, float]] = {}
+    latency: dict[str, CallTimes] = {}
     with threadpool_limits(limits=1):
         latency["recommend (all of it)"] = percentiles(model.recommend, profiles)
         latency["- gate (assess_eligibility)"] = percentiles(assess_eligibility, profiles)
@@ -280,17 +273,18 @@ def render(
     n_train: int,
     fit_seconds: float,
     sk_fit_seconds: float,
-    latency: dict[str, tuple[float, float]],
-    default_threads: tuple[float, float],
+    latency: dict[str, CallTimes],
+    default_threads: CallTimes,
     batch: dict[str, float],
     n_batch: int,
     ranked_counts: list[int],
     n_services: int,
     ranker: ServiceRanker,
-    compared: tuple[str, dict[str, dict[str, tuple[float, float]]]] | None = None,
+    compared: tuple[str, dict[str, dict[str, CallTimes]]] | None = None,
 ) -> str:
     """The BENCHMARKS.md section."""
-    p50, p99 = latency["recommend (all of it)"]
+    whole = latency["recommend (all of it)"]
+    p50 = whole.p50_ms
     best_pairs = batch["score_frame"]
     lines = [
         f"World of {args.clients:,} clients (seed {args.seed}); the ranker fitted on "
@@ -302,21 +296,19 @@ def render(
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine: p99 mostly "
         "measures the scheduler).",
         "",
-        "| path | p50 ms | p99 ms |",
-        "|---|---|---|",
+        "| path | p50 ms | p99 ms | CPU p50 ms | CPU p99 ms | calls descheduled |",
+        "|---|---|---|---|---|---|",
     ]
-    for label, (a, b) in latency.items():
-        lines.append(f"| {label} | {a:.3f} | {b:.3f} |")
-    lines.append(
-        f"| recommend, default BLAS/OpenMP pools | {default_threads[0]:.3f} | "
-        f"{default_threads[1]:.3f} |"
-    )
-    sk50 = latency["sklearn Pipeline.predict_proba (34-row DataFrame)"][0]
+    for label, times in (
+        *latency.items(),
+        ("recommend, default BLAS/OpenMP pools", default_threads),
+    ):
+        lines.append(f"| {label} | {_times_cells(times)} |")
+    sk50 = latency["sklearn Pipeline.predict_proba (34-row DataFrame)"].p50_ms
     lines += [
         "",
-        f"Goal p50 <= {GOAL_P50_MS} ms and p99 <= {GOAL_P99_MS} ms: "
-        f"{'met' if p50 <= GOAL_P50_MS and p99 <= GOAL_P99_MS else 'NOT met'} "
-        f"({p50:.2f} / {p99:.2f} ms). The sklearn Pipeline alternative takes {sk50 / p50:.0f}x "
+        f"Goal for `recommend` p50 <= {GOAL_P50_MS:g} ms and p99 <= {GOAL_P99_MS:g} ms: "
+        f"{_verdict(whole)}. The sklearn Pipeline alternative takes {sk50 / p50:.0f}x "
         "as long for the bare outcome predictions alone (no gate, limits, intervals or "
         "drivers).",
         *(_compared_lines(*compared) if compared else []),
@@ -340,7 +332,26 @@ def render(
     return "\n".join(lines)
 
 
-def _compared_lines(label: str, timings: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
+def _verdict(times: CallTimes) -> str:
+    """The goal judged on the wall clock, with what the code itself costs (its CPU clock)."""
+    met = times.p50_ms <= GOAL_P50_MS and times.p99_ms <= GOAL_P99_MS
+    cpu_met = times.cpu_p50_ms <= GOAL_P50_MS and times.cpu_p99_ms <= GOAL_P99_MS
+    return (
+        f"{'met' if met else 'NOT met'} on the wall clock ({times.p50_ms:.2f} / "
+        f"{times.p99_ms:.2f} ms, {times.descheduled:.1%} of the calls descheduled for more "
+        f"than {DESCHEDULED_MS:g} ms); on the CPU clock {times.cpu_p50_ms:.2f} / "
+        f"{times.cpu_p99_ms:.2f} ms, {'within' if cpu_met else 'outside'} it"
+    )
+
+
+def _times_cells(times: CallTimes) -> str:
+    return (
+        f"{times.p50_ms:.3f} | {times.p99_ms:.3f} | {times.cpu_p50_ms:.3f} | "
+        f"{times.cpu_p99_ms:.3f} | {times.descheduled:.1%}"
+    )
+
+
+def _compared_lines(label: str, timings: dict[str, dict[str, CallTimes]]) -> list[str]:
     """The side-by-side table of one client's paths in the other tree and this one."""
     from one_client import LANGUAGE, TOP_K
 
@@ -352,14 +363,18 @@ def _compared_lines(label: str, timings: dict[str, dict[str, tuple[float, float]
         f"alternating; top {TOP_K}, the default objective, language {LANGUAGE}; "
         f"{CALLS:,} calls per round, medians of 5 rounds):",
         "",
-        f"| path | {label} p50 / p99 ms | this tree p50 / p99 ms | {label} / this tree (p50) |",
-        "|---|---|---|---|",
+        f"| path | {label} p50 / p99 ms | this tree p50 / p99 ms | {label} / this tree (p50) "
+        f"| CPU p99 ms, {label} / this tree | calls descheduled, {label} / this tree |",
+        "|---|---|---|---|---|---|",
     ]
-    for path, (b50, b99) in before.items():
-        a50, a99 = after[path]
+    for path, b in before.items():
+        a = after[path]
         lines.append(
-            f"| {path} | {b50:.3f} / {b99:.3f} | {a50:.3f} / {a99:.3f} | {b50 / a50:.2f} |"
+            f"| {path} | {b.p50_ms:.3f} / {b.p99_ms:.3f} | {a.p50_ms:.3f} / {a.p99_ms:.3f} "
+            f"| {b.p50_ms / a.p50_ms:.2f} | {b.cpu_p99_ms:.3f} / {a.cpu_p99_ms:.3f} "
+            f"| {b.descheduled:.1%} / {a.descheduled:.1%} |"
         )
+    lines += ["", f"Goal for `recommend` in this tree: {_verdict(after['recommend'])}."]
     return lines
 
 

@@ -14,6 +14,12 @@ Paths timed (top 5 services, the default objective, Finnish, as `bench_api.py` a
   (`service.views.recommendation_response`, serialised to JSON), as each tree builds it by
   default.
 
+Every call is timed twice (`time_calls`): on the wall clock, and on the CPU clock of the
+calling thread. The difference is time the thread was not running (on this shared machine
+the scheduler takes the core away for a whole 4 ms tick now and then), so the CPU p99 is
+what the code itself costs, and the share of calls descheduled says how much of the wall
+p99 the scheduler makes.
+
 Run as a script, this file is the worker: `python bench/one_client.py MODEL PROFILES`, with
 Polku's tree first on `PYTHONPATH`; it reads one request per line on stdin.
 """
@@ -26,12 +32,51 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
 PATHS = ("recommend", "answer", "answer + API body")
 TOP_K = 5
 LANGUAGE = "fi"
+# A call that spent this much longer on the wall clock than on the CPU was descheduled.
+DESCHEDULED_MS = 1.0
+
+
+@dataclass(frozen=True)
+class CallTimes:
+    """Percentiles (ms) of one path's calls, on the wall clock and on the thread's CPU clock,
+    and the share of the calls descheduled (wall minus CPU above `DESCHEDULED_MS`)."""
+
+    p50_ms: float
+    p99_ms: float
+    cpu_p50_ms: float
+    cpu_p99_ms: float
+    descheduled: float
+
+
+def time_calls(fn: Callable[[Any], object], items: Sequence[Any], calls: int) -> CallTimes:
+    """Time `fn(item)` over `calls` calls, cycling through `items`."""
+    import numpy as np
+
+    wall, cpu = np.empty(calls), np.empty(calls)
+    for i in range(calls):
+        item = items[i % len(items)]
+        cpu_start = time.thread_time_ns()
+        start = time.perf_counter_ns()
+        fn(item)
+        wall[i] = time.perf_counter_ns() - start
+        cpu[i] = time.thread_time_ns() - cpu_start
+    p50, p99 = np.percentile(wall, [50, 99]) / 1e6
+    cpu_p50, cpu_p99 = np.percentile(cpu, [50, 99]) / 1e6
+    descheduled = float(np.mean(wall - cpu > DESCHEDULED_MS * 1e6))
+    return CallTimes(float(p50), float(p99), float(cpu_p50), float(cpu_p99), descheduled)
+
+
+def median_times(runs: Sequence[CallTimes]) -> CallTimes:
+    """Each field's median over repeated runs."""
+    return CallTimes(*(statistics.median(field) for field in zip(*map(astuple, runs), strict=True)))
 
 
 def source_tree_argument(value: str) -> tuple[str, Path]:
@@ -50,14 +95,14 @@ def side_by_side(
     *,
     calls: int = 2000,
     rounds: int = 5,
-) -> dict[str, dict[str, tuple[float, float]]]:
-    """Per tree label and path, the median over `rounds` of each round's p50 and p99 (ms).
+) -> dict[str, dict[str, CallTimes]]:
+    """Per tree label and path, the median over `rounds` of each round's `CallTimes`.
 
     Every round times every path once in every tree, the trees' order reversed each round.
     """
     workers = {label: _start(tree, model_path, profiles_path) for label, tree in trees.items()}
     try:
-        samples: dict[str, dict[str, list[tuple[float, float]]]] = {
+        samples: dict[str, dict[str, list[CallTimes]]] = {
             label: {path: [] for path in PATHS} for label in trees
         }
         labels = list(trees)
@@ -66,13 +111,7 @@ def side_by_side(
                 for path in PATHS:
                     samples[label][path].append(_ask(workers[label], path, calls))
         return {
-            label: {
-                path: (
-                    statistics.median(p50 for p50, _ in runs),
-                    statistics.median(p99 for _, p99 in runs),
-                )
-                for path, runs in by_path.items()
-            }
+            label: {path: median_times(runs) for path, runs in by_path.items()}
             for label, by_path in samples.items()
         }
     finally:
@@ -99,12 +138,11 @@ def _start(tree: Path, model_path: Path, profiles_path: Path) -> subprocess.Pope
     return worker
 
 
-def _ask(worker: subprocess.Popen[str], path: str, calls: int) -> tuple[float, float]:
+def _ask(worker: subprocess.Popen[str], path: str, calls: int) -> CallTimes:
     assert worker.stdin is not None
     worker.stdin.write(json.dumps({"path": path, "calls": calls}) + "\n")
     worker.stdin.flush()
-    answer = json.loads(_line(worker))
-    return float(answer["p50_ms"]), float(answer["p99_ms"])
+    return CallTimes(**json.loads(_line(worker)))
 
 
 def _line(worker: subprocess.Popen[str]) -> str:
@@ -135,7 +173,8 @@ def profile_records(profiles: list[Any]) -> list[dict[str, Any]]:
 
 
 def _worker(model_path: str, profiles_path: str) -> None:
-    import numpy as np
+    import dataclasses
+
     from threadpoolctl import threadpool_limits
 
     import models
@@ -182,14 +221,8 @@ def _worker(model_path: str, profiles_path: str) -> None:
             fn, calls = timed[request["path"]], int(request["calls"])
             for item in checked[:20]:  # warm the caches of this path
                 fn(item)
-            times = np.empty(calls)
-            for i in range(calls):
-                item = checked[i % len(checked)]
-                start = time.perf_counter_ns()
-                fn(item)
-                times[i] = time.perf_counter_ns() - start
-            p50, p99 = np.percentile(times, [50, 99]) / 1e6
-            print(json.dumps({"p50_ms": p50, "p99_ms": p99}), flush=True)
+            times = time_calls(fn, checked, calls)
+            print(json.dumps(dataclasses.asdict(times)), flush=True)
 
 
 if __name__ == "__main__":

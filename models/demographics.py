@@ -17,16 +17,6 @@ import numpy.typing as npt
 NATIONAL_LANGUAGES: Final = ("fi", "sv", "se", "smn", "sms")
 
 
-def _ymd(dates: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    days = np.asarray(dates, dtype="datetime64[D]")
-    years = days.astype("datetime64[Y]")
-    months = days.astype("datetime64[M]")
-    year = years.astype(np.int64) + 1970
-    month = (months - years).astype(np.int64) + 1
-    day = (days - months).astype(np.int64) + 1
-    return year, month, day
-
-
 def age_in_years(birth_dates: npt.ArrayLike, on_dates: npt.ArrayLike) -> np.ndarray:
     """Completed years of age on each date (a birthday counts from its own day).
 
@@ -44,16 +34,21 @@ def age_in_years(birth_dates: npt.ArrayLike, on_dates: npt.ArrayLike) -> np.ndar
     >>> int(age_in_years("1995-06-15", "2025-06-14")[()])
     29
     """
-    by, bm, bd = _ymd(birth_dates)
-    oy, om, od = _ymd(on_dates)
-    before_birthday = (om < bm) | ((om == bm) & (od < bd))
-    return np.asarray(oy - by - before_birthday.astype(np.int64))
+    born = np.asarray(birth_dates, dtype="datetime64[D]")
+    on = np.asarray(on_dates, dtype="datetime64[D]")
+    born_month, on_month = born.astype("datetime64[M]"), on.astype("datetime64[M]")
+    # Whole calendar months between the two months, one fewer while the day of the month is
+    # still before the birth day: its twelfths are the completed years. The same as comparing
+    # (year, month, day), in a third of the small-array operations (one client's path).
+    months = (on_month - born_month).astype(np.int64)
+    before_day = (on - on_month) < (born - born_month)
+    return np.asarray((months - before_day) // 12)
 
 
 def is_foreign_language(mother_tongue: npt.ArrayLike, immigrant: npt.ArrayLike) -> np.ndarray:
     """True where the registered mother tongue is not a national language, or for immigrants."""
     tongues = np.char.lower(np.asarray(mother_tongue, dtype=str))
-    return np.asarray(~np.isin(tongues, NATIONAL_LANGUAGES) | np.asarray(immigrant, dtype=bool))
+    return np.asarray(~is_one_of(tongues, NATIONAL_LANGUAGES) | np.asarray(immigrant, dtype=bool))
 
 
 def is_one_of(values: npt.ArrayLike, allowed: Sequence[str]) -> np.ndarray:

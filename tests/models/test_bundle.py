@@ -395,3 +395,34 @@ def test_score_frame_gives_todays_practice_when_asked(
     for k, service_id in enumerate(polku_model.service_ids):
         share = float(np.mean(world.actions == service_id))
         assert practice[:, k].mean() == pytest.approx(share, abs=0.03)
+
+
+def test_one_blas_thread_limits_the_blas_pools_and_restores_them() -> None:
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    from models.bundle import one_blas_thread
+
+    pools = ThreadpoolController().select(user_api="blas")
+    if not pools.lib_controllers:
+        pytest.skip("no BLAS library is loaded")
+    with threadpool_limits(limits=2, user_api="blas"):
+        with one_blas_thread():
+            assert [lib.num_threads for lib in pools.lib_controllers] == [1] * len(pools)
+        assert [lib.num_threads for lib in pools.lib_controllers] == [2] * len(pools)
+
+
+def test_one_blas_thread_leaves_pools_at_one_thread_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A serving process limits its pools at start (service.threads): no limit per call.
+    from threadpoolctl import threadpool_limits
+
+    from models import bundle
+
+    def limit(**_: object) -> None:
+        raise AssertionError("the pools were limited again")
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        monkeypatch.setattr(bundle._blas_pools(), "limit", limit)
+        with bundle.one_blas_thread():
+            pass
