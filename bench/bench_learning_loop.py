@@ -183,8 +183,13 @@ def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
     coverage = {}
     targets = [("ope_greedy", "served model, own round"),
                ("ope_next", "next model, round it learnt from (in-sample)")]  # fmt: skip
-    if "ope_next_cf_truth" in served_rounds:
-        targets.append(("ope_next_cf", "next model, same round cross-fitted"))
+    for target, label in (
+        ("ope_next_redrawn", "next model, in-sample, the round's outcomes redrawn"),
+        ("ope_next_cf", "next model, cross-fitted (fold-bounded SE)"),
+        ("ope_next_cf_naive", "next model, cross-fitted, rows as independent"),
+    ):
+        if f"{target}_truth" in served_rounds:
+            targets.append((target, label))
     for arm in arms:
         arm_rows = served_rounds[served_rounds["arm"] == arm]
         for target, label in targets:

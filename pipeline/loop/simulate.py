@@ -24,7 +24,7 @@ the truth of the fold models' own choices).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,15 @@ from models.objectives import DEFAULT_OBJECTIVE, Objective
 from models.ranker import ServiceRanker
 from pipeline.feedback.ope import Estimate, by_own_fold, doubly_robust, ipw, person_folds
 from pipeline.loop.periods import Period, draw_period
-from pipeline.loop.serve import ServedLog, Suggestions, one_hot, serve, suggest, true_values
+from pipeline.loop.serve import (
+    ServedLog,
+    Suggestions,
+    draw_rewards,
+    one_hot,
+    serve,
+    suggest,
+    true_values,
+)
 from pipeline.threads import limited_threads
 
 Progress = Callable[[str], None]
@@ -127,6 +135,7 @@ class RoundResult:
     ope_greedy: OffPolicy | None = None
     ope_next: OffPolicy | None = None
     ope_next_cross_fit: OffPolicy | None = None
+    diagnostics: dict[str, OffPolicy] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
@@ -145,6 +154,8 @@ class RoundResult:
             common.update(self.ope_next.row("ope_next"))
         if self.ope_next_cross_fit is not None:
             common.update(self.ope_next_cross_fit.row("ope_next_cf"))
+        for prefix, off_policy in self.diagnostics.items():
+            common.update(off_policy.row(prefix))
         return [
             {
                 **common,
@@ -355,6 +366,22 @@ def run_loop(
                     stands_for=following.greedy,
                     folds=folds,
                 )
+                # Why the in-sample estimate misses: the same rows with rows taken as
+                # independent, and in-sample with outcomes the next model never saw.
+                result.diagnostics["ope_next_cf_naive"] = _off_policy(
+                    period,
+                    held_out.greedy,
+                    log,
+                    suggested,
+                    held_out.predicted,
+                    config.follow,
+                    stands_for=following.greedy,
+                )
+            unseen = np.random.default_rng([config.seed, r, arm, 1])
+            redrawn = replace(log, reward=draw_rewards(period, log.action, objective, unseen)[1])
+            result.diagnostics["ope_next_redrawn"] = _off_policy(
+                period, following.greedy, redrawn, suggested, following.predicted, config.follow
+            )
             results.append(result)
             say(
                 f"seed {config.seed} {name} round {r}: served {result.served['all']:.4f}, "
