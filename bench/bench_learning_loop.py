@@ -15,7 +15,11 @@ employed or in education at six months), of the served model's own best-first ("
 policy, of the caseworkers alone and of the oracle; the final round per group, each
 exploring arm minus none; and the coverage of the 95 % off-policy intervals (IPW and DR
 with the logged probabilities) of (a) the served model's greedy policy on its own round
-and (b) the next model's greedy policy on the round it learnt from. The plot is written to
+and (b) the next model's greedy policy on the round it learnt from: in-sample, with that
+round's outcomes redrawn, and cross-fitted over `--cross-fit-folds` folds of its persons
+(one extra fit per fold and round; the fold-bounded interval of `pipeline.feedback.ope`,
+and beside it the rows taken as independent), each with the z mean and SD of its errors.
+The plot is written to
 `bench/results/NAME.png`, the rows to `bench/results/NAME.csv` (`--name`, default
 `learning_loop`).
 
