@@ -15,7 +15,11 @@ employed or in education at six months), of the served model's own best-first ("
 policy, of the caseworkers alone and of the oracle; the final round per group, each
 exploring arm minus none; and the coverage of the 95 % off-policy intervals (IPW and DR
 with the logged probabilities) of (a) the served model's greedy policy on its own round
-and (b) the next model's greedy policy on the round it learnt from. The plot is written to
+and (b) the next model's greedy policy on the round it learnt from: in-sample, with that
+round's outcomes redrawn, and cross-fitted over `--cross-fit-folds` folds of its persons
+(one extra fit per fold and round; the fold-bounded interval of `pipeline.feedback.ope`,
+and beside it the rows taken as independent), each with the z mean and SD of its errors.
+The plot is written to
 `bench/results/NAME.png`, the rows to `bench/results/NAME.csv` (`--name`, default
 `learning_loop`).
 
@@ -40,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks_md import write_section
 
 from models.exploration import DESIGNS, ExplorationRule
+from pipeline.feedback.ope import Z95
 from pipeline.loop.simulate import LoopConfig, results_frame, run_loop
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -169,25 +174,44 @@ def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
     lines += [
         "",
         "Coverage of the 95 % off-policy intervals over served rounds x seeds (support: "
-        "share of clients whose policy choice had a positive logged probability):",
+        "share of clients whose policy choice had a positive logged probability; z: the "
+        "error over the interval's standard error, mean and SD, which are 0 and 1 for an "
+        "unbiased estimate with an honest standard error; cross-fitted: each half of the "
+        "round's persons judged by the next model refitted without it, against the next "
+        "model's truth and, in brackets, the fold models' own):",
         "",
         "| arm | target | IPW coverage | DR coverage | mean support | IPW mean error | "
-        "DR mean error |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "DR mean error | IPW z mean, SD | DR z mean, SD |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     coverage = {}
+    targets = [("ope_greedy", "served model, own round"),
+               ("ope_next", "next model, round it learnt from (in-sample)")]  # fmt: skip
+    for target, label in (
+        ("ope_next_redrawn", "next model, in-sample, the round's outcomes redrawn"),
+        ("ope_next_cf", "next model, cross-fitted (fold-bounded SE)"),
+        ("ope_next_cf_naive", "next model, cross-fitted, rows as independent"),
+    ):
+        if f"{target}_truth" in served_rounds:
+            targets.append((target, label))
     for arm in arms:
-        rows = served_rounds[served_rounds["arm"] == arm]
-        for target, label in (("ope_greedy", "served model, own round"),
-                              ("ope_next", "next model, round it learnt from")):  # fmt: skip
-            ipw_cov = rows[f"{target}_ipw_covers"].mean()
-            dr_cov = rows[f"{target}_dr_covers"].mean()
+        arm_rows = served_rounds[served_rounds["arm"] == arm]
+        for target, label in targets:
+            ipw_cov = arm_rows[f"{target}_ipw_covers"].mean()
+            dr_cov = arm_rows[f"{target}_dr_covers"].mean()
             coverage[(arm, target)] = (ipw_cov, dr_cov)
+            own = {
+                name: f" ({arm_rows[f'{target}_{name}_covers_own'].mean():.0%})"
+                if f"{target}_{name}_covers_own" in arm_rows
+                else ""
+                for name in ("ipw", "dr")
+            }
             lines.append(
-                f"| {arm} | {label} | {ipw_cov:.0%} | {dr_cov:.0%} | "
-                f"{rows[f'{target}_support'].mean():.0%} | "
-                f"{(rows[f'{target}_ipw'] - rows[f'{target}_truth']).mean():+.4f} | "
-                f"{(rows[f'{target}_dr'] - rows[f'{target}_truth']).mean():+.4f} |"
+                f"| {arm} | {label} | {ipw_cov:.0%}{own['ipw']} | {dr_cov:.0%}{own['dr']} | "
+                f"{arm_rows[f'{target}_support'].mean():.0%} | "
+                f"{(arm_rows[f'{target}_ipw'] - arm_rows[f'{target}_truth']).mean():+.4f} | "
+                f"{(arm_rows[f'{target}_dr'] - arm_rows[f'{target}_truth']).mean():+.4f} | "
+                f"{_z(arm_rows, target, 'ipw')} | {_z(arm_rows, target, 'dr')} |"
             )
 
     def verdict(met: bool, wins: int) -> str:
@@ -211,7 +235,14 @@ def summary(frame: pd.DataFrame, name: str = "learning_loop") -> str:
             "off-policy intervals with the logged probabilities hold the truth >= 90 % "
             f"({'met' if covered else 'not met'} for the served model's policy; the next "
             f"model's: IPW {coverage[(arm, 'ope_next')][0]:.0%}, "
-            f"DR {coverage[(arm, 'ope_next')][1]:.0%})."
+            f"DR {coverage[(arm, 'ope_next')][1]:.0%} in-sample"
+            + (
+                f", IPW {coverage[(arm, 'ope_next_cf')][0]:.0%}, "
+                f"DR {coverage[(arm, 'ope_next_cf')][1]:.0%} cross-fitted"
+                if (arm, "ope_next_cf") in coverage
+                else ""
+            )
+            + ")."
         )
     lines += ["", f"![learning loop](bench/results/{name}.png)"]
     return "\n".join(lines)
@@ -246,6 +277,13 @@ def describe_rule(name: str, rule: ExplorationRule) -> str:
     )
 
 
+def _z(rows: pd.DataFrame, target: str, name: str) -> str:
+    """Mean and SD of (estimate - truth) / SE, the SE read back from the 95 % interval."""
+    se = (rows[f"{target}_{name}_high"] - rows[f"{target}_{name}_low"]) / (2 * Z95)
+    z = (rows[f"{target}_{name}"] - rows[f"{target}_truth"]) / se
+    return f"{z.mean():+.2f}, {z.std(ddof=1):.2f}"
+
+
 def _signed(values: pd.Series) -> str:
     return ", ".join(f"{v:+.4f}" for v in values)
 
@@ -264,6 +302,9 @@ def main() -> None:
         help="exploring arms beside none: design[:share=..,max_candidates=..,floor=..]",
     )
     parser.add_argument("--n-bootstrap", type=int, default=10)
+    parser.add_argument(
+        "--cross-fit-folds", type=int, default=2, help="for the next model's estimate; 0: off"
+    )
     parser.add_argument("--name", default="learning_loop", help="results files and section")
     parser.add_argument("--write", action="store_true", help="write the BENCHMARKS.md section")
     parser.add_argument(
@@ -283,6 +324,7 @@ def main() -> None:
             persons_per_round=args.persons_per_round,
             follow=args.follow,
             n_bootstrap=args.n_bootstrap,
+            cross_fit_folds=args.cross_fit_folds,
         )
         results = run_loop(
             config,

@@ -124,11 +124,20 @@ def serve(
     )
     propensity = mix[rows, action]
     assert no_service_index(k) == k
+    outcomes, reward = draw_rewards(period, action, objective, rng)
+    return ServedLog(shown, shown_probability, followed, action, propensity, outcomes, reward)
+
+
+def draw_rewards(
+    period: Period, action: np.ndarray, objective: Objective, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes of the actions taken drawn from the world's truth (`(n, len(TARGETS))`), and
+    the objective's reward; drawn again, the outcomes a model fitted on the first draw never
+    saw."""
     drawn = draw_outcomes(period.truth, action, rng)
     six = np.maximum(drawn["employed_6m"], drawn["education_6m"])
     outcomes = np.column_stack([six, drawn["employed_12m"]]).astype(np.float64)
-    reward = outcomes @ objective_weights(objective)
-    return ServedLog(shown, shown_probability, followed, action, propensity, outcomes, reward)
+    return outcomes, outcomes @ objective_weights(objective)
 
 
 def true_values(period: Period, probabilities: np.ndarray, follow: float) -> np.ndarray:

@@ -15,13 +15,16 @@ of the policy served, of the served model's best-first policy ("greedy"), of the
 caseworkers alone and of the oracle (the true best allowed service shown first); and the
 off-policy estimates (`pipeline.feedback.ope`) with their truth of (a) the served model's
 greedy policy on its own round and (b) the next model's greedy policy on the round it
-learnt from, before it is served.
+learnt from, before it is served: in-sample (the next model judges rows it learnt from,
+which flatters it) and cross-fitted (`cross_fit_folds` models, each fitted without one
+fold of the round's persons, judge that fold; against the next model's truth and against
+the truth of the fold models' own choices).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,9 +35,17 @@ from models.catalog import Catalog, load_catalog
 from models.exploration import ExplorationRule
 from models.objectives import DEFAULT_OBJECTIVE, Objective
 from models.ranker import ServiceRanker
-from pipeline.feedback.ope import Estimate, doubly_robust, ipw
+from pipeline.feedback.ope import Estimate, by_own_fold, doubly_robust, ipw, person_folds
 from pipeline.loop.periods import Period, draw_period
-from pipeline.loop.serve import ServedLog, Suggestions, one_hot, serve, suggest, true_values
+from pipeline.loop.serve import (
+    ServedLog,
+    Suggestions,
+    draw_rewards,
+    one_hot,
+    serve,
+    suggest,
+    true_values,
+)
 from pipeline.threads import limited_threads
 
 Progress = Callable[[str], None]
@@ -53,6 +64,8 @@ class LoopConfig:
     follow : probability that a caseworker takes the service shown first
     objective : what the ranker ranks by and the values are measured on
     n_bootstrap : the ranker's bootstrap refits (its intervals)
+    cross_fit_folds : folds of each served round's persons for the cross-fitted estimate of
+        the next model (one extra fit per fold and round); 0: not estimated
     """
 
     seed: int = 0
@@ -62,21 +75,29 @@ class LoopConfig:
     follow: float = 0.6
     objective: str = DEFAULT_OBJECTIVE
     n_bootstrap: int = 10
+    cross_fit_folds: int = 2
 
     def __post_init__(self) -> None:
         if self.rounds < 2:
             raise ValueError("rounds must be at least 2 (round 1 and one served round)")
         if not 0.0 <= self.follow <= 1.0:
             raise ValueError(f"follow must be within [0, 1], got {self.follow!r}")
+        if self.cross_fit_folds == 1 or self.cross_fit_folds < 0:
+            raise ValueError(f"cross_fit_folds must be 0 or >= 2, got {self.cross_fit_folds!r}")
 
 
 @dataclass
 class OffPolicy:
-    """IPW and DR estimates of one policy's value and its true value on the same clients."""
+    """IPW and DR estimates of one policy's value and its true value on the same clients.
+
+    `own_truth`: where the rows were judged by other policies (the fold models of a
+    cross-fit), their true value, beside `truth` (the policy the estimate stands for).
+    """
 
     truth: float
     ipw: Estimate
     dr: Estimate
+    own_truth: float | None = None
 
     def row(self, prefix: str) -> dict[str, float]:
         out = {f"{prefix}_truth": self.truth}
@@ -89,6 +110,10 @@ class OffPolicy:
                     f"{prefix}_{name}_covers": float(estimate.covers(self.truth)),
                 }
             )
+            if self.own_truth is not None:
+                out[f"{prefix}_{name}_covers_own"] = float(estimate.covers(self.own_truth))
+        if self.own_truth is not None:
+            out[f"{prefix}_own_truth"] = self.own_truth
         out[f"{prefix}_support"] = self.ipw.support
         return out
 
@@ -109,6 +134,8 @@ class RoundResult:
     followed_share: float = 0.0
     ope_greedy: OffPolicy | None = None
     ope_next: OffPolicy | None = None
+    ope_next_cross_fit: OffPolicy | None = None
+    diagnostics: dict[str, OffPolicy] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
@@ -125,6 +152,10 @@ class RoundResult:
             common.update(self.ope_greedy.row("ope_greedy"))
         if self.ope_next is not None:
             common.update(self.ope_next.row("ope_next"))
+        if self.ope_next_cross_fit is not None:
+            common.update(self.ope_next_cross_fit.row("ope_next_cf"))
+        for prefix, off_policy in self.diagnostics.items():
+            common.update(off_policy.row(prefix))
         return [
             {
                 **common,
@@ -212,22 +243,64 @@ def _off_policy(
     logged: Suggestions,
     predicted: np.ndarray,
     follow: float,
+    stands_for: np.ndarray | None = None,
+    folds: np.ndarray | None = None,
 ) -> OffPolicy:
-    """Estimates of showing `policy` first, from a period's logs, beside its truth."""
+    """Estimates of showing `policy` first, from a period's logs, beside its truth;
+    `stands_for`: the policy the estimate is meant for when `policy` is its cross-fit
+    over `folds`."""
     rows = np.arange(len(policy))
     logged_p = np.where(
         policy >= 0, logged.probabilities[rows, np.maximum(policy, 0)], (log.shown < 0) * 1.0
     )
-    truth = float(
-        true_values(period, one_hot(policy, logged.probabilities.shape[1]), follow).mean()
-    )
+    k = logged.probabilities.shape[1]
+
+    def truth_of(choice: np.ndarray) -> float:
+        return float(true_values(period, one_hot(choice, k), follow).mean())
+
+    truth = truth_of(policy)
     return OffPolicy(
-        truth=truth,
-        ipw=ipw(policy, log.shown, log.shown_probability, log.reward, logged_p),
+        truth=truth if stands_for is None else truth_of(stands_for),
+        own_truth=None if stands_for is None else truth,
+        ipw=ipw(policy, log.shown, log.shown_probability, log.reward, logged_p, folds),
         dr=doubly_robust(
-            policy, log.shown, log.shown_probability, log.reward, log.followed, predicted, logged_p
+            policy,
+            log.shown,
+            log.shown_probability,
+            log.reward,
+            log.followed,
+            predicted,
+            logged_p,
+            folds,
         ),
     )
+
+
+def _held_out_suggestions(
+    before: _Logs,
+    period: Period,
+    log: ServedLog,
+    catalog: Catalog,
+    config: LoopConfig,
+    seed: int,
+    objective: Objective,
+) -> tuple[Suggestions, np.ndarray]:
+    """The next model's greedy choices and predictions cross-fitted over the period's persons
+    (each fold as seen by a model fitted on `before` and the period's other folds), and the
+    folds."""
+    folds = person_folds(period.frame["client_id"].to_numpy(), config.cross_fit_folds, seed)
+    per_fold = []
+    for fold in range(config.cross_fit_folds):
+        keep = folds != fold
+        others = period.frame.loc[keep].reset_index(drop=True)
+        logs = before.add(others, log.action[keep], log.outcomes[keep], log.propensity[keep])
+        per_fold.append(suggest(fit(logs, catalog, config, seed), period, objective, None))
+    held_out = Suggestions(
+        probabilities=by_own_fold(folds, [s.probabilities for s in per_fold]),
+        greedy=by_own_fold(folds, [s.greedy for s in per_fold]),
+        predicted=by_own_fold(folds, [s.predicted for s in per_fold]),
+    )
+    return held_out, folds
 
 
 def run_loop(
@@ -273,11 +346,41 @@ def run_loop(
             result.ope_greedy = _off_policy(
                 period, suggested.greedy, log, suggested, suggested.predicted, config.follow
             )
-            logs = logs.add(period.frame, log.action, log.outcomes, log.propensity)
+            before, logs = logs, logs.add(period.frame, log.action, log.outcomes, log.propensity)
             model = fit(logs, catalog, config, config.seed + r)
             following = suggest(model, period, objective, None)
             result.ope_next = _off_policy(
                 period, following.greedy, log, suggested, following.predicted, config.follow
+            )
+            if config.cross_fit_folds:
+                held_out, folds = _held_out_suggestions(
+                    before, period, log, catalog, config, config.seed + r, objective
+                )
+                result.ope_next_cross_fit = _off_policy(
+                    period,
+                    held_out.greedy,
+                    log,
+                    suggested,
+                    held_out.predicted,
+                    config.follow,
+                    stands_for=following.greedy,
+                    folds=folds,
+                )
+                # Why the in-sample estimate misses: the same rows with rows taken as
+                # independent, and in-sample with outcomes the next model never saw.
+                result.diagnostics["ope_next_cf_naive"] = _off_policy(
+                    period,
+                    held_out.greedy,
+                    log,
+                    suggested,
+                    held_out.predicted,
+                    config.follow,
+                    stands_for=following.greedy,
+                )
+            unseen = np.random.default_rng([config.seed, r, arm, 1])
+            redrawn = replace(log, reward=draw_rewards(period, log.action, objective, unseen)[1])
+            result.diagnostics["ope_next_redrawn"] = _off_policy(
+                period, following.greedy, redrawn, suggested, following.predicted, config.follow
             )
             results.append(result)
             say(

@@ -83,3 +83,18 @@ def test_the_posterior_design_randomises_the_same_clients_with_full_greedy_suppo
     # The top keeps at least 0.8 instead of 0.5: the same model serves closer to its greedy.
     cost = posterior.loc[2, "greedy"] - posterior.loc[2, "served"]
     assert abs(cost) <= abs(near_ties.loc[2, "greedy"] - near_ties.loc[2, "served"]) + 1e-4
+
+
+def test_the_next_model_is_also_judged_cross_fitted_and_on_redrawn_outcomes(loop_frame) -> None:  # type: ignore[no-untyped-def]
+    served = loop_frame[(loop_frame["group"] == "all") & (loop_frame["round"] > 1)]
+    # The cross-fit stands for the next model: same truth, its own fold models' truth beside.
+    assert np.allclose(served["ope_next_cf_truth"], served["ope_next_truth"])
+    assert served["ope_next_cf_own_truth"].notna().all()
+    # One point estimate, two intervals: the fold-bounded one is the wider.
+    assert np.allclose(served["ope_next_cf_ipw"], served["ope_next_cf_naive_ipw"])
+    bounded = served["ope_next_cf_ipw_high"] - served["ope_next_cf_ipw_low"]
+    naive = served["ope_next_cf_naive_ipw_high"] - served["ope_next_cf_naive_ipw_low"]
+    assert (bounded > naive).all()
+    # Redrawn outcomes change the estimate of the same policy, not its truth.
+    assert np.allclose(served["ope_next_redrawn_truth"], served["ope_next_truth"])
+    assert not np.allclose(served["ope_next_redrawn_ipw"], served["ope_next_ipw"])
