@@ -91,9 +91,14 @@ def final_stage(
     instead of towards zero.
     """
     xw = x * weights[:, None]
-    gram = xw.T @ x
-    coef = solve_ridge(gram, xw.T @ plug_in, PLUG_IN_ALPHA)
-    corr_rhs = xw.T @ correction
+    return final_stage_from_moments(xw.T @ x, xw.T @ plug_in, xw.T @ correction, alphas)
+
+
+def final_stage_from_moments(
+    gram: np.ndarray, plug_rhs: np.ndarray, corr_rhs: np.ndarray, alphas: np.ndarray
+) -> np.ndarray:
+    """`final_stage` from its weighted moments `X'WX`, `X'W plug_in`, `X'W correction`."""
+    coef = solve_ridge(gram, plug_rhs, PLUG_IN_ALPHA)
     for alpha in np.unique(alphas):
         columns = alphas == alpha
         coef[:, columns] += solve_ridge(gram, corr_rhs[:, columns], float(alpha))
@@ -180,19 +185,60 @@ def fit_uplift(
     n_services = plug_in.shape[2]
     coef_out = np.zeros((len(TARGETS), design.shape[1], n_services))
     boot_out = np.zeros((len(boot_weights), *coef_out.shape))
-    for mask_columns, mask in masks:
-        rows_k = np.flatnonzero(mask)
-        x_k = design[rows_k]
-        plug_k = plug_in[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
-        corr_k = correction[rows_k][:, :, mask_columns].reshape(len(rows_k), -1)
-        column_alphas = np.tile(alphas[mask_columns], len(TARGETS))
-        coef = final_stage(x_k, plug_k, corr_k, np.ones(len(rows_k)), column_alphas)
-        coef_out[:, :, mask_columns] = unstack(coef, len(mask_columns))
-        for b, weights in enumerate(boot_weights):
-            w = weights[rows_k].astype(np.float64)
-            coef_b = final_stage(x_k, plug_k, corr_k, w, column_alphas)
-            boot_out[b][:, :, mask_columns] = unstack(coef_b, len(mask_columns))
+    n = len(design)
+    replicas = np.vstack([np.ones((1, n)), np.asarray(boot_weights, dtype=np.float64)])
+    # Most rows are allowed most services, so a mask over more than half the rows takes
+    # its moments as those of all rows less those of the rows outside it: the full moments
+    # are summed once per replica (over the columns such masks need), and each mask then
+    # costs its smaller side (the bootstrap was a third of a 100k-client fit).
+    wide = [bool(2 * mask.sum() > n) for _, mask in masks]
+    wide_columns = np.unique(
+        np.concatenate(
+            [_mask_outputs(c, n_services) for (c, _), w in zip(masks, wide, strict=True) if w]
+            or [np.zeros(0, dtype=np.int64)]
+        )
+    )
+    plug_all = plug_in.reshape(n, -1)
+    corr_all = correction.reshape(n, -1)
+    wide_plug, wide_corr = _finite(plug_all[:, wide_columns], corr_all[:, wide_columns])
+    full = [_moments(design, w, wide_plug, wide_corr) for w in replicas] if any(wide) else []
+    for (mask_columns, mask), is_wide in zip(masks, wide, strict=True):
+        columns = _mask_outputs(mask_columns, n_services)
+        rows = np.flatnonzero(~mask if is_wide else mask)
+        x_r = design[rows]
+        plug_r, corr_r = _finite(plug_all[rows][:, columns], corr_all[rows][:, columns])
+        where = np.searchsorted(wide_columns, columns) if is_wide else columns
+        penalties = np.tile(alphas[mask_columns], len(TARGETS))
+        for b, weights in enumerate(replicas):
+            gram, plug_rhs, corr_rhs = _moments(x_r, weights[rows], plug_r, corr_r)
+            if is_wide:
+                gram = full[b][0] - gram
+                plug_rhs = full[b][1][:, where] - plug_rhs
+                corr_rhs = full[b][2][:, where] - corr_rhs
+            coef = final_stage_from_moments(gram, plug_rhs, corr_rhs, penalties)
+            target = coef_out if b == 0 else boot_out[b - 1]
+            target[:, :, mask_columns] = unstack(coef, len(mask_columns))
     return coef_out, boot_out
+
+
+def _finite(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays (fresh copies) with a disallowed pair's NaN read as 0: a wide mask's rows
+    outside it enter its full and its complement moments alike, so they cancel."""
+    return tuple(np.nan_to_num(a, copy=False) for a in arrays)
+
+
+def _moments(
+    x: np.ndarray, weights: np.ndarray, plug_in: np.ndarray, correction: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`X'WX`, `X'W plug_in`, `X'W correction` of some rows."""
+    xw = x * weights[:, None]
+    return xw.T @ x, xw.T @ plug_in, xw.T @ correction
+
+
+def _mask_outputs(mask_columns: np.ndarray, n_services: int) -> np.ndarray:
+    """Columns of a (targets * services) flattening that `[:, :, mask_columns]` keeps, in
+    the order of `plug_in[:, :, mask_columns].reshape(n, -1)` (target-major)."""
+    return (np.arange(len(TARGETS))[:, None] * n_services + mask_columns[None, :]).ravel()
 
 
 def plug_in_projection(x: np.ndarray, plug_in: np.ndarray) -> np.ndarray:
