@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -356,7 +357,8 @@ def run_loop(
                 held_out, folds = _held_out_suggestions(
                     before, period, log, catalog, config, config.seed + r, objective
                 )
-                result.ope_next_cross_fit = _off_policy(
+                judged_held_out = partial(
+                    _off_policy,
                     period,
                     held_out.greedy,
                     log,
@@ -364,19 +366,11 @@ def run_loop(
                     held_out.predicted,
                     config.follow,
                     stands_for=following.greedy,
-                    folds=folds,
                 )
+                result.ope_next_cross_fit = judged_held_out(folds=folds)
                 # Why the in-sample estimate misses: the same rows with rows taken as
                 # independent, and in-sample with outcomes the next model never saw.
-                result.diagnostics["ope_next_cf_naive"] = _off_policy(
-                    period,
-                    held_out.greedy,
-                    log,
-                    suggested,
-                    held_out.predicted,
-                    config.follow,
-                    stands_for=following.greedy,
-                )
+                result.diagnostics["ope_next_cf_naive"] = judged_held_out()
             unseen = np.random.default_rng([config.seed, r, arm, 1])
             redrawn = replace(log, reward=draw_rewards(period, log.action, objective, unseen)[1])
             result.diagnostics["ope_next_redrawn"] = _off_policy(
