@@ -277,3 +277,31 @@ def test_parse_profile_frame_splits_json_values_alike_for_few_and_many_rows() ->
         (e.row, e.field, e.message) for e in many_result.errors if e.row <= len(odd_rows)
     ] == expected
     pd.testing.assert_frame_equal(few_result.frame, many_result.frame.loc[few_result.frame.index])
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        CODE,
+        "１３１０５２－３０８Ｔ",  # full width
+        "131052\u200b-308T",
+        "asiakas 131052 308T",
+        "131052\u00a0-308t",
+    ],
+)
+@pytest.mark.parametrize("n_rows", [1, 300])  # per cell, and the string kernels
+def test_a_client_id_holding_a_disguised_code_is_refused_unshown(
+    client_id: str, n_rows: int
+) -> None:
+    rows = [_raw(client_id=f"c{k}") for k in range(n_rows)]
+    rows[-1] = _raw(client_id=client_id)
+    result = parse_profile_frame(pd.DataFrame(rows))
+    assert [(e.row, e.field, e.code) for e in result.errors] == [
+        (n_rows, "client_id", "looks_like_henkilotunnus")
+    ]
+    assert "308" not in result.errors[0].message
+
+
+@pytest.mark.parametrize("client_id", ["c-1", "client:0042_b.x", "Äijä 2024-03-04 10:15"])
+def test_a_client_id_without_a_code_is_accepted(client_id: str) -> None:
+    assert parse_profile(_raw(client_id=client_id)).client_id == client_id

@@ -1,5 +1,6 @@
 """No echo of an identity code (issue 13 item 6): the reason filter sees through light
-disguises, refused page posts never re-render a code, a 404 for `/answers/<code>` writes no
+disguises (in a decision or model-switch reason and a cohort's profile), refused page posts
+never re-render a code, a 404 for `/answers/<code>` writes no
 code into its links, and access-log lines are decoded before they are redacted."""
 
 from __future__ import annotations
@@ -71,6 +72,33 @@ def test_the_api_refuses_a_reason_with_a_disguised_code(api: TestClient, variant
     )
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert _gone_from(refused.text)
+
+
+@pytest.mark.parametrize("variant", DISGUISED)
+def test_the_api_refuses_a_switch_reason_with_a_disguised_code(
+    api: TestClient, variant: str
+) -> None:
+    refused = api.put(
+        "/v1/admin/model-switch",
+        json={"model_on": False, "reason": f"asiakas {variant} valitti"},
+        headers=auth("data_scientist"),
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert _gone_from(refused.text)
+    assert api.app.state.audit.count("model_switch_events") == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("variant", [CODE, *DISGUISED])
+@pytest.mark.parametrize("field", ["client_id", "mother_tongue"])
+def test_an_allocation_cohort_carrying_a_disguised_code_is_refused_unechoed(
+    api: TestClient, variant: str, field: str
+) -> None:
+    cohort = [client_profile(client_id="client-0"), client_profile(**{field: variant})]
+    refused = api.post("/v1/allocations", json={"profiles": cohort}, headers=auth("team_lead"))
+    assert refused.status_code == 422
+    assert ["body", "profiles", 1, field] in [e["loc"] for e in refused.json()["detail"]]
     assert _gone_from(refused.text)
 
 
