@@ -15,9 +15,11 @@ a fresh state directory it generates a world and trains a champion (`polku gener
 3. **the echo scan**: valid and disguised identity codes sent through every input (each
    profile field, unknown field names, objective, language, decision reason and ids, query
    parameters, paths, the request id and key headers, the page's sign-in, profile and
-   decision forms, a body that is not UTF-8), then searched for in every sink: the answers
-   (bodies and headers), the server's log, the audit database, the session database, an
-   audit export and the MLflow store (which is also searched for the world's own codes).
+   decision forms, a body that is not UTF-8, the profiles of an allocation cohort as a data
+   scientist and as a team lead, the model switch's reason), then searched for in every
+   sink: the answers (bodies and headers), the server's log, the audit database, the
+   session database, an audit export and the MLflow store (which is also searched for the
+   world's own codes).
 4. **kill -9 under load**: six clients asking and deciding, the server killed mid-stream
    `--kills` times; every answered suggestion and decision must be in the audit store
    after the restart.
@@ -420,17 +422,18 @@ def echo_scan(base: str, state: Path, n_codes: int) -> dict[str, Any]:
         for k, code in enumerate(plain):
             for variant in variants[code]:
                 given = profile(client_id=f"echo-{k}", henkilotunnus=code)
+                # The profiles with the variant in them, sent alone and in a cohort.
+                carrying = [
+                    {**given, variant: variant},
+                    {**given, "henkilotunnus": variant},
+                    *({**given, name: variant} for name in string_fields),
+                ]
                 bodies: list[tuple[str, Any]] = [
                     ("/v1/recommendations", {"profile": given, "top_k": 3}),
-                    ("/v1/eligibility", {"profile": {**given, variant: variant}}),
-                    ("/v1/eligibility", {"profile": {**given, "henkilotunnus": variant}}),
+                    *(("/v1/eligibility", {"profile": one}) for one in carrying),
                     ("/v1/recommendations", {"profile": given, "objective": variant}),
                     ("/v1/recommendations", {"profile": given, "language": variant}),
                     ("/v1/eligibility", {"profile": given, variant: 1}),
-                ]
-                bodies += [
-                    ("/v1/eligibility", {"profile": {**given, name: variant}})
-                    for name in string_fields
                 ]
                 for path, body in bodies:
                     sent.keep(http.post(path, json=body, headers=caseworker))
@@ -480,6 +483,8 @@ def echo_scan(base: str, state: Path, n_codes: int) -> dict[str, Any]:
                 )
                 inputs += len(bodies) + 3 + 5 + 4 + 4 + 1
                 inputs += _page_round(http, sent, code, variant)
+                inputs += _allocation_round(http, sent, given, carrying)
+                inputs += _switch_round(http, sent, variant)
     export = state / "review-export.csv"
     subprocess.run(
         [str(BIN / "polku"), "audit", "export", "--out", str(export)],
@@ -538,6 +543,33 @@ def _page_round(http: httpx.Client, sent: Sent, code: str, variant: str) -> int:
         )
     http.cookies.clear()
     return 4
+
+
+def _allocation_round(
+    http: httpx.Client, sent: Sent, given: dict[str, Any], carrying: list[dict[str, Any]]
+) -> int:
+    """As a data scientist and as a team lead, allocate a cohort of the valid profile with
+    the plain code, then one cohort of each profile carrying the variant."""
+    cohorts = [[given], *([one] for one in carrying)]
+    for caller in ("ds-1", "lead-1"):
+        for cohort in cohorts:
+            sent.keep(
+                http.post("/v1/allocations", json={"profiles": cohort}, headers=headers_of(caller))
+            )
+    return 2 * len(cohorts)
+
+
+def _switch_round(http: httpx.Client, sent: Sent, variant: str) -> int:
+    """As a data scientist, switch the model off and then on with the variant as the reason,
+    each from the other state (a turn to the state in force stores nothing), then back on
+    with a plain reason and read the switch (its answer repeats the stored reason)."""
+    path, scientist = "/v1/admin/model-switch", headers_of("ds-1")
+    for model_on in (False, True):
+        http.put(path, json={"model_on": not model_on, "reason": "echo scan"}, headers=scientist)
+        sent.keep(http.put(path, json={"model_on": model_on, "reason": variant}, headers=scientist))
+    sent.keep(http.put(path, json={"model_on": True, "reason": "echo scan"}, headers=scientist))
+    sent.keep(http.get(path, headers=scientist))
+    return 2
 
 
 def _files_text(paths: Any) -> str:
