@@ -23,6 +23,17 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -35.0, 35.0)))
 
 
+def client_folds(client_codes: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
+    """Each row's fold: clients (codes 0 .. n_clients - 1) shuffled and dealt round the folds,
+    so all of a client's rows share one fold and fold sizes in clients differ by at most one.
+
+    The one rule of cross-fitting by client: the ranker's nuisances and the off-policy
+    estimates of a retrained model (`pipeline.feedback.ope.person_folds`) both use it.
+    """
+    n_clients = int(client_codes.max(initial=-1)) + 1
+    return (rng.permutation(n_clients) % n_folds)[client_codes]
+
+
 @dataclass(frozen=True)
 class OutcomeFit:
     """Cross-fitted outcome models of every target.

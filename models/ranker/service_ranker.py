@@ -40,6 +40,7 @@ from models.ranker.intervals import (
 )
 from models.ranker.nuisances import (
     PracticeFit,
+    client_folds,
     cross_fit_outcomes,
     cross_fit_practice,
     sigmoid,
@@ -325,7 +326,7 @@ class ServiceRanker(BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         group_codes = _group_codes(groups, n)
         n_groups = int(group_codes.max()) + 1
-        folds = rng.permutation(n_groups)[group_codes] % self.n_folds
+        folds = client_folds(group_codes, self.n_folds, rng)
 
         outcome_fit = cross_fit_outcomes(
             features,

@@ -39,6 +39,8 @@ from typing import Final
 
 import numpy as np
 
+from models.ranker.nuisances import client_folds
+
 Z95: Final = 1.959963984540054
 
 
@@ -167,8 +169,7 @@ def person_folds(keys: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     persons, person_of_row = np.unique(keys, return_inverse=True)
     if len(persons) < n_folds:
         raise ValueError(f"{len(persons)} persons cannot fill {n_folds} folds")
-    fold_of_person = np.random.default_rng(seed).permutation(len(persons)) % n_folds
-    return fold_of_person[person_of_row]
+    return client_folds(person_of_row, n_folds, np.random.default_rng(seed))
 
 
 def by_own_fold(folds: np.ndarray, per_fold: Sequence[np.ndarray]) -> np.ndarray:
