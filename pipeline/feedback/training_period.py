@@ -34,6 +34,10 @@ DATE_COLUMNS: Final = (OUTCOME_DATE, SUGGESTED_ON)
 FLAG: Final = "--allow-training-period"
 
 
+def _episodes(n: int) -> str:
+    return "1 episode" if n == 1 else f"{n} episodes"
+
+
 class TrainingPeriodError(FeedbackError):
     """Every episode (or all but one) may be among the candidate's training episodes."""
 
@@ -103,12 +107,12 @@ class PeriodCheck:
             return f"no episode {self._cutoff()}"
         if self.allowed:
             return (
-                f"{self.in_period} episodes {self._cutoff()} kept ({FLAG}): "
+                f"{_episodes(self.in_period)} {self._cutoff()} kept ({FLAG}): "
                 f"{self._whose()} may have been trained on them, so its estimates may be "
                 "flattered"
             )
         return (
-            f"{self.in_period} episodes {self._cutoff()} left out: {self._whose()} may have "
+            f"{_episodes(self.in_period)} {self._cutoff()} left out: {self._whose()} may have "
             "been trained on them"
         )
 
