@@ -65,6 +65,7 @@ from models.registry_listing import (
     tracking_uri,
 )
 from models.state import state_dir
+from models.training_period import training_period_of
 
 CHAMPION_ALIAS: Final = "champion"
 EXPERIMENT_NAME: Final = "polku-ranker"
@@ -442,8 +443,16 @@ def describe_version(version: str | int, description: str, metrics: dict[str, fl
 
 
 def log_model(model: PolkuModel, *, input_example: pd.DataFrame | None = None) -> str:
-    """Log the bundle in the active run and register it; returns the new version number."""
-    return register(log_polku_model(model, input_example=input_example))
+    """Log the bundle in the active run and register it; returns the new version number.
+
+    The version is tagged with its training period (`models.training_period`, dates only)
+    when the model records one, so the registry shows what data a version may not be
+    judged on."""
+    version = register(log_polku_model(model, input_example=input_example))
+    period = training_period_of(model.metadata)
+    for key, value in ({} if period is None else period.tags()).items():
+        set_version_tag(version, key, value)
+    return version
 
 
 def champion_version() -> str | None:

@@ -31,6 +31,15 @@ def evaluate_feedback(
     report: Annotated[
         Path | None, typer.Option(help="Directory for evaluation.json and report.md.")
     ] = None,
+    allow_training_period: Annotated[
+        bool,
+        typer.Option(
+            "--allow-training-period",
+            help="Judge the candidate also on episodes assessed on or before its last training "
+            "date (left out otherwise: it may have learnt from them); every output then says "
+            "its estimates may be flattered.",
+        ),
+    ] = False,
     mlflow: Annotated[bool, typer.Option(help="Log the figures as an MLflow run.")] = True,
 ) -> None:
     """Estimate what showing a policy's choice first is worth, from logged episodes.
@@ -40,8 +49,11 @@ def evaluate_feedback(
     probability weighting with the logged probabilities of the first place, and the
     candidate's also doubly robust (its own predictions as the direct term), with 95 %
     intervals, its difference from the served value, and its support: the share of
-    episodes where its choice had a positive logged probability. Exit 2 for bad input
-    (each bad row and field named), else 0.
+    episodes where its choice had a positive logged probability. The candidate is judged
+    only on episodes assessed after its training data (the others are left out and
+    counted; `--allow-training-period` keeps them); a version that records no training
+    period is said to be unchecked. Exit 2 for bad input (each bad row and field named) or
+    when no episode is left to judge the candidate on, else 0.
     """
     from models.bundle import IncompatibleModelError
     from models.objectives import DEFAULT_OBJECTIVE, Objective
@@ -80,7 +92,9 @@ def evaluate_feedback(
         model, label = loaded.model, str(loaded.version)
     try:
         logged = read_episodes(raw, chosen)
-        result = run_evaluation(logged, chosen, model, label)
+        result = run_evaluation(
+            logged, chosen, model, label, allow_training_period=allow_training_period
+        )
     except FeedbackError as exc:
         raise fail(str(exc)) from None
     typer.echo(describe(result))

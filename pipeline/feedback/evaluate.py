@@ -21,13 +21,16 @@ Three policies:
   others as zero, so it is unbiased only at full support, and DR fills them from the
   candidate's outcome model (which is then what the estimate rests on there).
 
-Every bad row and field is named (`pipeline.feedback.inputs.Problem`).
+A candidate is judged only on episodes assessed after its training data: the others may
+be among the episodes it learnt from, which flatters it (`pipeline.feedback.training_period`;
+`allow_training_period` keeps them, and the outputs say so). Every bad row and field is
+named (`pipeline.feedback.inputs.Problem`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
@@ -54,6 +57,7 @@ from pipeline.feedback.ope import (
     ipw_terms,
     supported_share,
 )
+from pipeline.feedback.training_period import PeriodCheck, check_training_period
 
 SOURCE: Final = "feedback episodes"
 REQUIRED: Final = (
@@ -105,6 +109,22 @@ class LoggedEpisodes:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def subset(self, keep: np.ndarray) -> LoggedEpisodes:
+        """Only the rows where `keep` (the same actions; rows read and unknown as before)."""
+        return replace(
+            self,
+            frame=self.frame.loc[keep].reset_index(drop=True),
+            shown=self.shown[keep],
+            shown_probability=self.shown_probability[keep],
+            chances=None
+            if self.chances is None
+            else [c for c, k in zip(self.chances, keep, strict=True) if k],
+            followed=self.followed[keep],
+            reward=self.reward[keep],
+            randomised=self.randomised[keep],
+            file_rows=self.file_rows[keep],
+        )
 
     def indices(self, service_ids: np.ndarray, space: tuple[str, ...]) -> np.ndarray:
         """Indices of service ids in `space` (which starts with `actions`); -1 for none."""
@@ -292,6 +312,12 @@ class FeedbackEvaluation:
     served: Estimate
     policies: list[PolicyValue] = field(default_factory=list)
     candidate_version: str | None = None
+    # The guard against judging the candidate on its training data (None: no candidate).
+    training_period: PeriodCheck | None = None
+
+    @property
+    def n_excluded(self) -> int:
+        return 0 if self.training_period is None else self.training_period.excluded
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -299,6 +325,7 @@ class FeedbackEvaluation:
             "episodes": {
                 "read": self.n_read,
                 "outcome_not_yet_known": self.n_unknown,
+                "excluded_training_period": self.n_excluded,
                 "evaluated": self.n_episodes,
                 "with_a_suggestion": self.n_suggested,
                 "randomised_with_logged_probabilities": self.n_randomised,
@@ -306,6 +333,9 @@ class FeedbackEvaluation:
             },
             "served_model_versions": self.model_versions,
             "candidate_version": self.candidate_version,
+            "training_period": None
+            if self.training_period is None
+            else self.training_period.to_json(),
             "served": {
                 "value": self.served.value,
                 "low": self.served.low,
@@ -322,6 +352,7 @@ class FeedbackEvaluation:
             "served_value": self.served.value,
             "served_low": self.served.low,
             "served_high": self.served.high,
+            **({} if self.training_period is None else self.training_period.metrics()),
         }
         for policy in self.policies:
             out[f"{policy.name}_support"] = policy.ipw.support
@@ -373,8 +404,27 @@ def evaluate_feedback(
     objective: Objective,
     candidate: PolkuModel | None = None,
     candidate_version: str | None = None,
+    *,
+    allow_training_period: bool = False,
 ) -> FeedbackEvaluation:
-    """The served value, the served model's best first, and the candidate's (if given)."""
+    """The served value, the served model's best first, and the candidate's (if given).
+
+    With a candidate, the episodes assessed on or before its last training date are left
+    out of every estimate (they stay paired), unless `allow_training_period`.
+
+    Raises
+    ------
+    FeedbackError
+        Fewer than 2 episodes to evaluate (`TrainingPeriodError` when the guard left
+        out the others), or a candidate without the episodes' profiles.
+    """
+    check = None
+    if candidate is not None:
+        check, keep = check_training_period(
+            candidate.metadata, logged.frame, allow=allow_training_period,
+            version=candidate_version,
+        )  # fmt: skip
+        logged = logged.subset(keep)
     if len(logged) < 2:
         raise FeedbackError(
             f"{SOURCE}: {len(logged)} episode(s) with a known outcome; at least 2 are needed"
@@ -395,6 +445,7 @@ def evaluate_feedback(
         ),
         served=estimate(served_terms, 1.0),
         candidate_version=candidate_version,
+        training_period=check,
     )
     if MODEL_TOP in logged.frame.columns:
         top = logged.frame[MODEL_TOP].to_numpy(dtype=object)

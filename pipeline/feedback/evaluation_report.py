@@ -30,9 +30,13 @@ def _interval(value: Estimate | None) -> str:
 def describe(result: FeedbackEvaluation) -> str:
     """One paragraph: what was read and the headline figures."""
     versions = ", ".join(result.model_versions) or "unknown"
+    known = result.n_episodes + result.n_excluded
+    check = result.training_period
     text = (
-        f"{result.n_read} episodes read, {result.n_episodes} with the {result.objective} "
-        f"outcome known ({result.n_unknown} not yet); {result.n_suggested} had a suggestion, "
+        f"{result.n_read} episodes read, {known} with the {result.objective} "
+        f"outcome known ({result.n_unknown} not yet)"
+        + ("" if check is None else f"; {check.sentence()}")
+        + f"; {result.n_episodes} evaluated, {result.n_suggested} had a suggestion, "
         f"{result.n_randomised} with the first place randomised (logged probabilities); "
         f"served model versions {versions}. Served value {_interval(result.served)}."
     )
@@ -87,6 +91,18 @@ def markdown(result: FeedbackEvaluation) -> str:
             "episodes nothing logged speaks for its choice: IPW counts them as zero (it is "
             "biased low there) and DR rests on the candidate's own outcome model for them."
         )
+    check = result.training_period
+    if check is not None and check.flattered:
+        lines.append(
+            f"\n**The estimates may be flattered:** {check.sentence()}. Judged on the episodes "
+            "it learnt from a model looks better than it is (the simulated loop measured IPW "
+            "+1.6 points, docs/LEARNING_LOOP.md)."
+        )
+    elif check is not None and not check.checked:
+        lines.append(
+            f"\n**Not checked against its training data:** {check.sentence()}. Judge it only "
+            "on episodes assessed after its training data."
+        )
     if not result.chances_logged:
         lines.append(
             "\nThe episodes carry no `first_place_probabilities` (older `polku feedback`): "
@@ -122,6 +138,11 @@ def log_to_mlflow(result: FeedbackEvaluation, report_dir: Path | None) -> str:
         tags = {"polku.kind": "feedback_evaluation", "polku.objective": result.objective}
         if result.candidate_version is not None:
             tags["polku.candidate_version"] = result.candidate_version
+        check = result.training_period
+        if check is not None:
+            tags["polku.training_period"] = (
+                "not_recorded" if not check.checked else "allowed" if check.flattered else "checked"
+            )
         run.set_tags(tags)
         run.log_metrics(result.metrics())
         payload = finite(result.to_dict())

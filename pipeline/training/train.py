@@ -35,6 +35,9 @@ from models.objectives import Objective
 from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
 from models.training_clients import METADATA_KEY, TrainingClients
+from models.training_period import DATE_COLUMN as TRAINING_DATE
+from models.training_period import METADATA_KEY as PERIOD_KEY
+from models.training_period import TrainingPeriod
 from pipeline.data.episodes import PreparedEpisodes, prepare_episodes
 from pipeline.data.mapping import ExtractMapping
 from pipeline.data.support import InsufficientDataError, check_support
@@ -224,6 +227,11 @@ def fit_model(
             ).to_dict(),
         },
     )
+    # When its training episodes were assessed (dates only): evaluate-feedback judges it
+    # only on episodes assessed after them.
+    period = TrainingPeriod.of(train.frame[TRAINING_DATE])
+    if period is not None:
+        model.metadata[PERIOD_KEY] = period.to_dict()
     timings["fit_seconds"] = time.perf_counter() - started
     progress(
         f"fitted the ranker on {len(train.frame)} episodes in {timings['fit_seconds']:.1f} s "

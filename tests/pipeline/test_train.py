@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -13,6 +14,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from models.training_period import TAG_FIRST, TAG_LAST
 from pipeline.cli import build_app
 
 FAST = ["--bootstrap", "5"]
@@ -96,6 +98,10 @@ def test_train_describes_the_run_version_dataset_and_groups_in_mlflow(trained):
     group_keys = [k for k in run.data.metrics if k.startswith("group.")]
     assert "group.age_band.under_25.n" in run.data.metrics, group_keys[:5]
     assert any(k.endswith(".policy_value_polku") for k in group_keys)
+    # The version says when its training episodes were assessed: dates only, in the world's.
+    assessed = pd.to_datetime(pd.read_parquet(world / "episodes.parquet")["assessment_date"])
+    first, last = (dt.date.fromisoformat(version.tags[k]) for k in (TAG_FIRST, TAG_LAST))
+    assert assessed.min().date() <= first < last <= assessed.max().date()
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert experiment.tags["mlflow.note.content"]

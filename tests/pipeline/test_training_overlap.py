@@ -8,9 +8,11 @@ import copy
 import json
 from pathlib import Path
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from models.training_clients import METADATA_KEY, TrainingClients
+from models.training_period import METADATA_KEY as PERIOD_KEY
 from pipeline.cli import build_app
 from tests.helpers import TinyTraining
 
@@ -39,6 +41,15 @@ def test_the_model_records_its_training_clients_and_data(tiny_training: TinyTrai
     facts = json.dumps(model.describe())  # MLflow tags and the health route: a count only
     assert record["digests"][0] not in facts
     assert model.describe()["n_training_clients"] == record["n_clients"]
+    # And when its training episodes were assessed (what evaluate-feedback guards by).
+    dates = pd.to_datetime(tiny_training.trained.prepared.train.frame["assessment_date"])
+    assert model.metadata[PERIOD_KEY] == {
+        "column": "assessment_date",
+        "first": dates.min().date().isoformat(),
+        "last": dates.max().date().isoformat(),
+    }
+    held_out = pd.to_datetime(tiny_training.trained.prepared.held_out.frame["assessment_date"])
+    assert dates.max() <= held_out.max()  # the period is of the training part, not all
 
 
 def test_evaluate_on_the_held_out_part_of_the_training_world_is_no_overlap(
