@@ -45,8 +45,9 @@ def test_columns_grow_smoothly_with_services_and_months() -> None:
 
 
 def test_a_service_of_unknown_date_counts_as_served_long_ago() -> None:
-    np.testing.assert_array_equal(
-        _columns(2, NEVER), [1.0, np.log(3) / np.log1p(SERVICES_CAP), 1.0]
+    # Close, not equal: numpy's log may differ in the last bit between builds.
+    np.testing.assert_allclose(
+        _columns(2, NEVER), [1.0, np.log(3) / np.log1p(SERVICES_CAP), 1.0], rtol=1e-12
     )
     # A date without a count still means one service.
     assert _columns(0, 3.0)[0] == 1.0 and _columns(0, 3.0)[1] == _columns(1, 3.0)[1]
