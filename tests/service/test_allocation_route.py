@@ -204,7 +204,7 @@ def test_the_run_id_never_looks_like_a_code_and_joins_the_log_lines(
     api: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every other draw is a hex id the log redaction takes for a code (about one random id
-    # in eight did in the security review's rerun): an id drawn once, unchecked, gets one.
+    # in eight is): an id drawn once, unchecked, gets one.
     shaped = uuid.UUID(hex="131052a3080000000000000000000000")
     draws = itertools.count()
     real = uuid.uuid4
