@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def new_request_id() -> str:
     """A fresh id: 32 hex digits that do not look like an identity code.
 
-    About one random hex id in four holds six digits, a letter a-f, three digits and one
+    About one random hex id in eight holds six digits, a letter a-f, three digits and one
     more character, which the log redaction would scrub (and so break the join of a log
     line with its answer); such ids are drawn again.
     """

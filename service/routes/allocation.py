@@ -14,7 +14,6 @@ server's body limit (`POLKU_MAX_BODY_BYTES`): a larger office allocates offline 
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any, Final, Literal
 
 from fastapi import APIRouter, HTTPException
@@ -26,6 +25,7 @@ from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
 from service.allocation import allocate_profiles
 from service.audit import SecurityEventRecord, utc_now
 from service.deps import AllocationRunner, SuggestionsDep
+from service.request_id import new_audit_id
 from service.routes.common import AUDIT_DOWN, AUTH, BODY, NO_MODEL, checked_profile
 from service.schemas import ObjectiveIn, ProfileIn, ValidationErrorOut, _Strict
 
@@ -148,7 +148,9 @@ async def allocate(
         )
     except AllocationError as exc:
         raise HTTPException(status_code=422, detail=f"no allocation: {exc.status}") from None
-    run_id = uuid.uuid4().hex
+    # An audit record's id: never shaped like a code (else the log redaction would scrub it
+    # from the line below) and named on the access line, as every audited write is.
+    run_id = new_audit_id()
     event = SecurityEventRecord(utc_now(), "allocation_run", principal.label, run_id)
     await suggestions.record_event(event)
     solved = answer.solved
