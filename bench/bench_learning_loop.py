@@ -23,9 +23,13 @@ The plot is written to
 `bench/results/NAME.png`, the rows to `bench/results/NAME.csv` (`--name`, default
 `learning_loop`).
 
+`--scenario` draws every period in a structural scenario of the generator
+(`pipeline.synth.scenarios`, default `baseline`), e.g. `weak_overlap`, where caseworkers
+rarely give a few strong services to those who would gain most; the rows record it.
+
 Run: `nice -n 10 .venv/bin/python bench/bench_learning_loop.py [--seeds 1 2 3 4]
 [--rounds 7] [--initial-persons 10000] [--persons-per-round 8000]
-[--arms near_ties posterior posterior:share=0.1] [--write]`.
+[--arms near_ties posterior posterior:share=0.1] [--scenario weak_overlap] [--write]`.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from benchmarks_md import write_section
 from models.exploration import DESIGNS, ExplorationRule
 from pipeline.feedback.ope import Z95
 from pipeline.loop.simulate import LoopConfig, results_frame, run_loop
+from pipeline.synth.scenarios import DEFAULT_SCENARIO, SCENARIOS, scenario_named
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NONE = "none"
@@ -264,6 +269,15 @@ def parse_arm(spec: str) -> ExplorationRule:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
+def rows_scenario(frame: pd.DataFrame, given: str | None) -> str:
+    """The one scenario saved rows were run in (rows from before `scenario` was recorded:
+    baseline); refuses rows of several scenarios or of another than `given`."""
+    found = set(frame["scenario"].unique()) if "scenario" in frame else {DEFAULT_SCENARIO}
+    if len(found) != 1 or (given is not None and given not in found):
+        raise SystemExit(f"the saved rows are of scenario(s) {sorted(found)}, not {given!r}")
+    return found.pop()
+
+
 def describe_rule(name: str, rule: ExplorationRule) -> str:
     """One exploring arm in words, for the section's first paragraph."""
     if rule.design == "posterior":
@@ -305,6 +319,13 @@ def main() -> None:
     parser.add_argument(
         "--cross-fit-folds", type=int, default=2, help="for the next model's estimate; 0: off"
     )
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default=None,
+        help=f"the generator's structural scenario (default {DEFAULT_SCENARIO}; "
+        "with --summarise: that of the saved rows)",
+    )
     parser.add_argument("--name", default="learning_loop", help="results files and section")
     parser.add_argument("--write", action="store_true", help="write the BENCHMARKS.md section")
     parser.add_argument(
@@ -314,8 +335,10 @@ def main() -> None:
     started = time.perf_counter()
     rules = {spec: parse_arm(spec) for spec in args.arms}
     frames = []
+    scenario = args.scenario or DEFAULT_SCENARIO
     if args.summarise:
         frames.append(pd.read_csv(RESULTS / f"{args.name}.csv"))
+        scenario = rows_scenario(frames[0], args.scenario)
     for seed in [] if args.summarise else args.seeds:
         config = LoopConfig(
             seed=seed,
@@ -325,19 +348,21 @@ def main() -> None:
             follow=args.follow,
             n_bootstrap=args.n_bootstrap,
             cross_fit_folds=args.cross_fit_folds,
+            scenario=scenario,
         )
         results = run_loop(
             config,
             {NONE: None, **rules},
             progress=lambda m: print(f"[{time.perf_counter() - started:7.0f} s] {m}", flush=True),
         )
-        frames.append(results_frame(results).assign(seed=seed))
+        frames.append(results_frame(results).assign(seed=seed, scenario=scenario))
         frame = pd.concat(frames, ignore_index=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
         frame.to_csv(RESULTS / f"{args.name}.csv", index=False)  # kept as seeds finish
     frame = pd.concat(frames, ignore_index=True)
     plot(frame, RESULTS / f"{args.name}.png")
     body = (
+        f"Scenario `{scenario}`: {scenario_named(scenario).description} "
         f"Rounds {args.rounds} (round 1: caseworker logs of a {args.initial_persons:,}-person "
         f"world; then {args.rounds - 1} served periods of {args.persons_per_round:,} persons "
         f"each, about 1.2 eligible assessments a person), follow probability {args.follow}; "
@@ -353,8 +378,11 @@ def main() -> None:
     )
     print(body)
     if args.write:
+        given = [a for a in sys.argv[1:] if a != "--summarise"]
+        if args.scenario is None:
+            given += ["--scenario", scenario]
         command = "nice -n 10 .venv/bin/python " + " ".join(
-            ["bench/bench_learning_loop.py", *(a for a in sys.argv[1:] if a != "--summarise")]
+            ["bench/bench_learning_loop.py", *given]
         )
         write_section(args.name, command, body)
 

@@ -24,6 +24,7 @@ from pipeline.data.episodes import true_objective_outcomes
 from pipeline.data.truth import truth_matrices
 from pipeline.synth.caseworkers import choice_probabilities
 from pipeline.synth.population import PERIOD_START
+from pipeline.synth.scenarios import DEFAULT_SCENARIO, scenario_named
 from pipeline.synth.world import SynthConfig, generate_world
 
 # The groups the loop reports policy values for (evaluation only: never model inputs).
@@ -62,10 +63,19 @@ class Period:
 
 
 def draw_period(
-    n_persons: int, seed: int, index: int, catalog: Catalog, objective: Objective
+    n_persons: int,
+    seed: int,
+    index: int,
+    catalog: Catalog,
+    objective: Objective,
+    scenario: str = DEFAULT_SCENARIO,
 ) -> Period:
-    """The eligible assessments of a fresh world of `n_persons` persons (seeded by both)."""
-    world = generate_world(SynthConfig(n_clients=n_persons, seed=seed * 1000 + index), catalog)
+    """The eligible assessments of a fresh world of `n_persons` persons (seeded by both),
+    drawn in `scenario` (`pipeline.synth.scenarios`): its truth, its caseworkers' practice,
+    and its catalog (derived from `catalog` as the world derives it)."""
+    world = generate_world(
+        SynthConfig(n_clients=n_persons, seed=seed * 1000 + index, scenario=scenario), catalog
+    )
     episodes = world.episodes
     eligible = assess_eligibility_frame(episodes[list(PROFILE_COLUMNS)])["eligible"].to_numpy(
         dtype=bool
@@ -82,7 +92,12 @@ def draw_period(
         frame["mother_tongue"].to_numpy(dtype=str), frame["immigrant"].to_numpy()
     )
     practice = choice_probabilities(
-        world.catalog, allowed, truth, month=month, foreign_language=foreign
+        world.catalog,
+        allowed,
+        truth,
+        month=month,
+        foreign_language=foreign,
+        scenario=scenario_named(scenario),
     )
     ids = {service: j for j, service in enumerate((*world.catalog.ids, "none"))}
     logged_action = episodes["service_id"].map(ids).to_numpy(dtype=np.int64)

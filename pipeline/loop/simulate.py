@@ -47,6 +47,7 @@ from pipeline.loop.serve import (
     suggest,
     true_values,
 )
+from pipeline.synth.scenarios import DEFAULT_SCENARIO, scenario_catalog, scenario_named
 from pipeline.threads import limited_threads
 
 Progress = Callable[[str], None]
@@ -67,6 +68,8 @@ class LoopConfig:
     n_bootstrap : the ranker's bootstrap refits (its intervals)
     cross_fit_folds : folds of each served round's persons for the cross-fitted estimate of
         the next model (one extra fit per fold and round); 0: not estimated
+    scenario : the synthetic world's structural scenario (`pipeline.synth.scenarios.SCENARIOS`)
+        every period, its truth and its caseworkers' practice are drawn in
     """
 
     seed: int = 0
@@ -77,8 +80,10 @@ class LoopConfig:
     objective: str = DEFAULT_OBJECTIVE
     n_bootstrap: int = 10
     cross_fit_folds: int = 2
+    scenario: str = DEFAULT_SCENARIO
 
     def __post_init__(self) -> None:
+        scenario_named(self.scenario)  # refuses an unknown name, naming the known ones
         if self.rounds < 2:
             raise ValueError("rounds must be at least 2 (round 1 and one served round)")
         if not 0.0 <= self.follow <= 1.0:
@@ -312,16 +317,19 @@ def run_loop(
 ) -> list[RoundResult]:
     """Run the loop once per arm (name -> exploration rule, None: no exploration)."""
     say = progress or (lambda _message: None)
-    catalog = catalog or load_catalog()
+    base = catalog or load_catalog()
+    # The periods derive the scenario's catalog from `base` as the generator does; the
+    # models rank that one (a scenario may split services into variants).
+    catalog = scenario_catalog(scenario_named(config.scenario), base)
     objective = Objective.parse(config.objective)
-    first = draw_period(config.initial_persons, config.seed, 0, catalog, objective)
+    first = draw_period(config.initial_persons, config.seed, 0, base, objective, config.scenario)
     start = _Logs().add(
         first.frame, first.logged_action, first.logged_outcomes, first.logged_propensity
     )
-    say(f"seed {config.seed}: round 1, {len(first):,} caseworker-logged episodes")
+    say(f"seed {config.seed} ({config.scenario}): round 1, {len(first):,} logged episodes")
     first_model = fit(start, catalog, config, config.seed)
     periods = [
-        draw_period(config.persons_per_round, config.seed, r, catalog, objective)
+        draw_period(config.persons_per_round, config.seed, r, base, objective, config.scenario)
         for r in range(1, config.rounds)
     ]
     results: list[RoundResult] = []

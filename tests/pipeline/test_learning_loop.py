@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.actions import uplift_over_no_service
+from models.catalog import load_catalog
 from models.exploration import ExplorationRule
+from models.objectives import Objective
 from pipeline.feedback.ope import doubly_robust, ipw
+from pipeline.loop.periods import draw_period
 from pipeline.loop.simulate import LoopConfig, results_frame, run_loop
+from pipeline.synth.scenarios import SCENARIOS
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +103,48 @@ def test_the_next_model_is_also_judged_cross_fitted_and_on_redrawn_outcomes(loop
     # Redrawn outcomes change the estimate of the same policy, not its truth.
     assert np.allclose(served["ope_next_redrawn_truth"], served["ope_next_truth"])
     assert not np.allclose(served["ope_next_redrawn_ipw"], served["ope_next_ipw"])
+
+
+def _withheld_share_against_gain(scenario: str) -> tuple[float, float]:
+    """For one period of `scenario`: the correlation, over clients allowed the withheld
+    services, between the caseworkers' chance of giving one and its true six-month gain;
+    and the smallest chance any allowed option keeps."""
+    catalog = load_catalog()
+    period = draw_period(700, 5, 1, catalog, Objective.parse(LoopConfig().objective), scenario)
+    withheld = np.isin(catalog.ids, SCENARIOS["weak_overlap"].withheld_services)
+    gain = uplift_over_no_service(period.truth["employment_or_education_6m"])[:, withheld]
+    allowed = period.allowed[:, withheld]
+    share = period.practice[:, :-1][:, withheld]
+    correlation = float(np.corrcoef(share[allowed], gain[allowed])[0, 1])
+    options = np.hstack([period.allowed, np.ones((len(period), 1), dtype=bool)])
+    return correlation, float(period.practice[options].min())
+
+
+def test_a_period_is_drawn_in_the_scenario_asked_for() -> None:
+    baseline, baseline_floor = _withheld_share_against_gain("baseline")
+    weak, weak_floor = _withheld_share_against_gain("weak_overlap")
+    # weak_overlap: the more a client would gain from a withheld service, the rarer it is
+    # given; in the baseline caseworkers lean towards what helps.
+    assert weak < 0 < baseline
+    # ... and caseworkers explore less (share 0.05 of each choice instead of 0.2).
+    assert weak_floor < baseline_floor
+
+
+def test_the_loop_draws_every_period_in_its_scenario_and_refuses_an_unknown_one() -> None:
+    tiny = LoopConfig(
+        seed=5, rounds=2, initial_persons=700, persons_per_round=400, n_bootstrap=2,
+        cross_fit_folds=0, scenario="weak_overlap",
+    )  # fmt: skip
+    frame = results_frame(run_loop(tiny, {"none": None}))
+    every = frame[frame["group"] == "all"].set_index("round")["caseworkers"]
+    objective = Objective.parse(tiny.objective)
+    for r, persons in ((1, 700), (2, 400)):
+        expected = {
+            scenario: float((period.practice * period.value).sum(axis=1).mean())
+            for scenario in ("baseline", "weak_overlap")
+            for period in [draw_period(persons, 5, r - 1, load_catalog(), objective, scenario)]
+        }
+        assert every[r] == pytest.approx(expected["weak_overlap"])
+        assert every[r] != pytest.approx(expected["baseline"])
+    with pytest.raises(ValueError, match=r"unknown scenario 'nowhere'.*weak_overlap"):
+        LoopConfig(scenario="nowhere")
