@@ -21,7 +21,9 @@ import fcntl
 import logging
 import os
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -391,11 +393,11 @@ def _make_engine(url: str, pool: tuple[int, int] | None = None) -> Engine:
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        _switch_to_wal(cursor)
         # FULL: a commit is on disk before the answer leaves, even across a power cut.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     return engine
@@ -406,3 +408,17 @@ def _row(
 ) -> dict[str, Any]:
     # Shallow: every field is immutable (`dataclasses.asdict` deep-copies each value).
     return {name: getattr(record, name) for name in record.__slots__}
+
+
+def _switch_to_wal(cursor: Any, attempts: int = 50) -> None:
+    """`PRAGMA journal_mode=WAL`, retried: on a new file opened by several replicas at once
+    SQLite may refuse the switch with "database is locked" at once, without waiting on the
+    busy timeout (seen in CI), while another connection makes the same switch."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
