@@ -40,6 +40,7 @@ from models.bundle import PolkuModel
 from models.objectives import TARGETS, Objective
 from models.profile_validation import parse_profile_frame
 from pipeline.feedback.inputs import (
+    MIN_EPISODES,
     FeedbackError,
     Problem,
     describe_problems,
@@ -425,9 +426,10 @@ def evaluate_feedback(
             version=candidate_version,
         )  # fmt: skip
         logged = logged.subset(keep)
-    if len(logged) < 2:
+    if len(logged) < MIN_EPISODES:
         raise FeedbackError(
-            f"{SOURCE}: {len(logged)} episode(s) with a known outcome; at least 2 are needed"
+            f"{SOURCE}: {len(logged)} episode(s) with a known outcome; at least "
+            f"{MIN_EPISODES} are needed"
         )
     served_terms = logged.reward
     result = FeedbackEvaluation(

@@ -31,6 +31,8 @@ AUDIT_DECISION: Final = ("decided_at", "choice", "chosen_service_id", "followed_
 OUTCOME_KEYS: Final = ("client_key", "henkilotunnus", "client_id")
 OUTCOME_DATE: Final = "assessment_date"
 MAX_PROBLEMS: Final = 20
+# Episodes an off-policy estimate needs at the least (a mean and its standard error).
+MIN_EPISODES: Final = 2
 _TRUE: Final = ("true", "1", "yes")
 _FALSE: Final = ("false", "0", "no")
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from models.training_period import TrainingPeriod, training_period_of
-from pipeline.feedback.inputs import OUTCOME_DATE, FeedbackError
+from pipeline.feedback.inputs import MIN_EPISODES, OUTCOME_DATE, FeedbackError
 
 SUGGESTED_ON: Final = "suggested_on"
 DATE_COLUMNS: Final = (OUTCOME_DATE, SUGGESTED_ON)
@@ -167,10 +167,10 @@ def check_training_period(
     if allow:
         return check, keep
     left = int(after.sum())
-    if left < 2 and check.in_period > 0:  # none left out: the usual count error
+    if left < MIN_EPISODES and check.in_period > 0:  # none left out: the usual count error
         raise TrainingPeriodError(
             f"{check.in_period} of the {len(frame)} feedback episodes with a known outcome "
-            f"are {check._cutoff()}, leaving {left} (at least 2 are needed): "
+            f"are {check._cutoff()}, leaving {left} (at least {MIN_EPISODES} are needed): "
             f"{check._whose()} may have been trained on them, and judged on the episodes it "
             f"learnt from it looks better than it is; judge it on episodes assessed after "
             f"{period.last.isoformat()}, or pass {FLAG} to judge it on these anyway"
