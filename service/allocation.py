@@ -24,6 +24,7 @@ from models.allocation import (
     Allocation,
     best_with_places,
     cohort_do_no_harm,
+    pair_gains,
     pair_values,
     period_places,
     rank_in_own_list,
@@ -110,8 +111,11 @@ def allocate_profiles(
         left = [places_left.get(s, int(p)) for s, p in zip(ids, places, strict=True)]
         places = np.minimum(places, left)
     value = pair_values(scores, uncertainty, quantile)
-    harm = cohort_do_no_harm(scores, value, places, group_labels(frame), enabled=do_no_harm)
-    solved = solve_allocation(value, places, floors=harm.floors, time_limit=SOLVER_TIME_LIMIT)
+    gain = pair_gains(scores, uncertainty, quantile)
+    harm = cohort_do_no_harm(scores, gain, places, group_labels(frame), enabled=do_no_harm)
+    solved = solve_allocation(
+        value, places, gain=gain, floors=harm.floors, time_limit=SOLVER_TIME_LIMIT
+    )
     service = solved.service
     used = solved.used(len(ids))
     rank_key = scores.uplift if scores.rank_key is None else scores.rank_key

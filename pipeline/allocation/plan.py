@@ -10,11 +10,13 @@ places) and per service (places, used, left, how many have it as their own top-1
 
 Uncertainty readings (`models.allocation.UNCERTAINTY`):
 
-- `shrunk` (default): the uplift the caseworker is shown (shrunk towards the service's
+- `shrunk`: the uplift the caseworker is shown (shrunk towards the service's
   average where the data are thin, `models.ranker.shrinkage`);
 - `lower`: a lower quantile of the uplift (default the 25 % one, from the spread of the
   shown 90 % interval): places go where the gain is likely, not merely large on average;
-- `raw`: the model's own uplift before shrinkage (what it ranks by).
+- `raw`: the model's own uplift before shrinkage (what it ranks by);
+- `ranked` (default): the pairs the shown uplift says help, valued by the model's own uplift
+  (`models.allocation.ranked_values`); the floors and the summary count the shown uplift.
 
 Do no harm (default): every group of `models.groupings.GROUPINGS` gets at least what
 today's practice would give it within the same places, by the model's own estimates, less a
@@ -35,11 +37,13 @@ import pandas as pd
 
 from models.allocation import (
     DEFAULT_QUANTILE,
+    DEFAULT_UNCERTAINTY,
     NO_SERVICE,
     UNCERTAINTY,
     Allocation,
     best_with_places,
     cohort_do_no_harm,
+    pair_gains,
     pair_values,
     rank_in_own_list,
     solve_allocation,
@@ -88,7 +92,7 @@ class AllocationOptions:
         Seconds the solver may take.
     """
 
-    uncertainty: str = "shrunk"
+    uncertainty: str = DEFAULT_UNCERTAINTY
     do_no_harm: bool = True
     quantile: float = DEFAULT_QUANTILE
     group_by: str | None = None
@@ -173,9 +177,12 @@ def allocate_scores(
     n, m = scores.allowed.shape
     prefs = preferences or Preferences.none(n, m)
     gain = np.where(
+        prefs.permitted, pair_gains(scores, options.uncertainty, options.quantile), np.nan
+    )
+    objective = np.where(
         prefs.permitted, pair_values(scores, options.uncertainty, options.quantile), np.nan
     )
-    value = gain + options.preference_weight * prefs.preferred
+    value = objective + options.preference_weight * prefs.preferred
     labels = group_labels(frame) if len(frame) else {}
     do_no_harm = cohort_do_no_harm(scores, gain, places, labels, enabled=options.do_no_harm)
     allocation = solve_allocation(

@@ -57,9 +57,14 @@ def allocate(
         typer.Option(min=0.001, help="The office's share of the catalog places."),
     ] = 1.0,
     uncertainty: Annotated[
-        str,
-        typer.Option(help="shrunk, lower (a --quantile of the uplift) or raw."),
-    ] = "shrunk",
+        str | None,
+        typer.Option(
+            help="shrunk, lower (a --quantile of the uplift), raw, or ranked (the shown "
+            "uplift says who gains, the ranking which service). Default: "
+            "models.allocation.DEFAULT_UNCERTAINTY (ranked).",
+            show_default=False,
+        ),
+    ] = None,
     quantile: Annotated[
         float, typer.Option(help="The quantile of --uncertainty lower, in (0, 0.5).")
     ] = 0.25,
@@ -100,7 +105,7 @@ def allocate(
     import numpy as np
     import pandas as pd
 
-    from models.allocation import AllocationError, period_places
+    from models.allocation import DEFAULT_UNCERTAINTY, AllocationError, period_places
     from models.bundle import IncompatibleModelError, RulesVersionError
     from models.catalog import CatalogError, load_catalog
     from models.objectives import DEFAULT_OBJECTIVE, Objective
@@ -121,7 +126,7 @@ def allocate(
         raise fail(f"--out {out.name}: the output is Parquet; name it FILE.parquet")
     try:
         options = AllocationOptions(
-            uncertainty=uncertainty,
+            uncertainty=uncertainty or DEFAULT_UNCERTAINTY,
             do_no_harm=do_no_harm,
             quantile=quantile,
             group_by=group_by,

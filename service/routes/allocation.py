@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, StrictBool
 
-from models.allocation import AllocationError
+from models.allocation import DEFAULT_UNCERTAINTY, AllocationError
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
 from service.allocation import allocate_profiles
 from service.audit import SecurityEventRecord, utc_now
@@ -45,10 +45,10 @@ class AllocationRequest(_Strict):
         description=f"A target ({', '.join(TARGETS)}) or a weighted mix.",
         json_schema_extra={"default": DEFAULT_OBJECTIVE},
     )
-    uncertainty: Literal["shrunk", "lower", "raw"] = Field(
-        default="shrunk",
-        description="Allocate on the shown (shrunk) uplift, a lower quantile of it, or the "
-        "model's own uplift",
+    uncertainty: Literal["shrunk", "lower", "raw", "ranked"] = Field(
+        default=DEFAULT_UNCERTAINTY,
+        description="Allocate on the shown (shrunk) uplift, a lower quantile of it, the "
+        "model's own uplift, or the pairs the shown uplift says help valued by the model's own",
     )
     quantile: float = Field(default=0.25, gt=0.0, lt=0.5, description="Of `lower`.")
     period_days: int = Field(

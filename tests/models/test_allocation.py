@@ -16,6 +16,7 @@ from models.allocation import (
     GroupFloor,
     best_with_places,
     do_no_harm_floors,
+    pair_gains,
     pair_values,
     period_places,
     practice_under_places,
@@ -206,6 +207,62 @@ def _scores(uplift, low, raw, allowed) -> FrameScores:  # type: ignore[no-untype
         uplift_high=2 * uplift - low,
         rank_key=raw,
     )
+
+
+def test_ranked_takes_who_gains_from_the_shown_uplift_and_which_service_from_the_ranking() -> None:
+    scores = _scores(
+        # client 0: shown prefers a, the ranking b; client 1: the ranking's level is below 0
+        # everywhere but the shown uplift says b helps; client 2: the shown uplift says nothing
+        # helps, whatever the ranking says.
+        uplift=[[0.04, 0.01], [-0.01, 0.02], [-0.01, -0.02]],
+        low=[[0.0, 0.0], [-0.03, 0.0], [-0.03, -0.04]],
+        raw=[[0.01, 0.05], [-0.03, -0.02], [0.09, 0.08]],
+        allowed=[[True, True], [True, True], [True, True]],
+    )
+    value = pair_values(scores, "ranked")
+    assert value[0, 1] > value[0, 0] > 0
+    assert value[1, 1] > 0 and value[1, 0] == 0 and (value[2] == 0).all()
+    # The floors and the summary count what the caseworker is shown.
+    np.testing.assert_array_equal(pair_gains(scores, "ranked"), pair_values(scores, "shrunk"))
+    allocation = solve_allocation(value, [5, 5])
+    assert allocation.service.tolist() == [1, 1, NO_SERVICE]
+    # The raw reading, by contrast, places client 2 and not client 1.
+    assert solve_allocation(pair_values(scores, "raw"), [5, 5]).service.tolist() == [1, -1, 0]
+    # Shown as exactly 0, the ranking's own positive uplift lets a pair in (the shrunk
+    # reading's tie-break); shown below 0, however little, it does not.
+    edge = _scores(
+        uplift=[[-1e-5, 0.0]],
+        low=[[-0.01, -0.01]],
+        raw=[[0.05, 0.01]],
+        allowed=[[True, True]],
+    )
+    edge_value = pair_values(edge, "ranked")
+    assert edge_value[0, 0] == 0 < edge_value[0, 1]
+    assert pair_values(edge, "shrunk")[0, 0] > 0  # where shrunk would let the first one in
+
+
+def test_ranked_fills_places_first_and_keeps_differences_the_solver_can_see() -> None:
+    # One place of b: the ranking values client 0's b most, but placing both clients (client 0
+    # in a) is what the shown uplifts say gains more people.
+    scores = _scores(
+        uplift=[[0.01, 0.03], [-0.01, 0.02]],
+        low=[[0.0, 0.0], [-0.02, 0.0]],
+        raw=[[0.001, 0.20], [0.0, 0.01]],
+        allowed=[[True, True], [True, True]],
+    )
+    assert solve_allocation(pair_values(scores, "ranked"), [1, 1]).service.tolist() == [0, 1]
+    # A stacking with no credible term leaves the ranking flat (its level and a 1e-9
+    # practice tie-break): the values keep the ranking's scale, so the shown uplift's
+    # tie-break (1e-3 of it) stays large enough for the solver to decide between services.
+    flat = _scores(
+        uplift=[[0.01, 0.03], [0.02, 0.01]],
+        low=[[0.0, 0.0], [0.0, 0.0]],
+        raw=[[0.0074, 0.0074 + 1e-9], [0.0074, 0.0074]],
+        allowed=[[True, True], [True, True]],
+    )
+    value = pair_values(flat, "ranked")
+    assert value.min() >= 0.0074
+    assert solve_allocation(value, [5, 5]).service.tolist() == [1, 0]
 
 
 def test_values_read_the_uncertainty_and_break_ties_by_the_models_order() -> None:

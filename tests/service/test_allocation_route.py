@@ -220,3 +220,20 @@ def test_the_run_id_never_looks_like_a_code_and_joins_the_log_lines(
     assert said and f"allocation {run_id}:" in said[0] and redact(said[0]) == said[0]
     access = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
     assert access and access[-1].endswith(f"audit_id={run_id}")
+
+
+def test_the_ranked_reading_places_only_where_the_shown_uplift_helps(api: TestClient) -> None:
+    cohort = _cohort(40)
+    body = {"profiles": cohort, "period_days": 7, "share": 0.02}
+    ranked = api.post(
+        "/v1/allocations", json={**body, "uncertainty": "ranked"}, headers=DATA_SCIENTIST
+    )
+    assert ranked.status_code == 200, ranked.text
+    given = [c for c in ranked.json()["clients"] if c["service_id"] is not None]
+    # A pair is given only where the shown uplift is positive (or 0, the ranking's own > 0).
+    assert given and all(c["uplift"] >= 0 for c in given)
+    refused = api.post(
+        "/v1/allocations", json={**body, "uncertainty": "median"}, headers=DATA_SCIENTIST
+    )
+    assert refused.status_code == 422
+    assert "uncertainty" in refused.text
