@@ -7,11 +7,13 @@ at most one service within the same places, and is scored by its **true total ga
 sum over clients of the true uplift (objective outcome with the service minus without, the
 world's truth) of the service it gave:
 
-- `optimal`: `polku allocate`'s programme on Polku's shown (shrunk) estimates
-  (`pipeline.allocation.plan.allocate_scores`), with its default do-no-harm floors (no group
-  below what today's practice gives it by the estimates, less a lower-confidence slack);
-  `optimal_allow_harm` without them; `optimal_lower` on the 25 % quantile of the uplift;
-  `optimal_raw` on the model's own (stacked, unshrunk) uplift, the order the ranking serves;
+- `optimal`: `polku allocate`'s programme with its defaults
+  (`pipeline.allocation.plan.allocate_scores`): the `ranked` reading (the pairs the shown
+  uplift says help, valued by the model's own uplift, `models.allocation.ranked_values`) and
+  the do-no-harm floors (no group below what today's practice gives it by the estimates,
+  less a lower-confidence slack); `optimal_allow_harm` without the floors; `optimal_shrunk`
+  on the shown (shrunk) uplift, the default before `ranked`; `optimal_lower` on its 25 %
+  quantile; `optimal_raw` on the model's own (stacked, unshrunk) uplift alone;
   `optimal_fair`: with every language group at >= 90 % of the mean expected gain;
 - `greedy`: in arrival order each client takes their best service (by the same values as
   `optimal`) that still has places, if it is expected to help: top-1 until places run out,
@@ -67,6 +69,7 @@ import numpy as np
 from benchmarks_md import write_section
 
 from models.allocation import (
+    DEFAULT_UNCERTAINTY,
     DO_NO_HARM_Z,
     NO_SERVICE,
     AllocationError,
@@ -89,6 +92,7 @@ POLICIES: Final = (
     "optimal_allow_harm",
     "optimal_lower",
     "optimal_raw",
+    "optimal_shrunk",
     "optimal_fair",
     "greedy",
     "caseworkers",
@@ -207,6 +211,7 @@ def judge(
         ("optimal_allow_harm", AllocationOptions(do_no_harm=False)),
         ("optimal_lower", AllocationOptions(uncertainty="lower")),
         ("optimal_raw", AllocationOptions(uncertainty="raw")),
+        ("optimal_shrunk", AllocationOptions(uncertainty="shrunk")),
         (
             "optimal_fair",
             AllocationOptions(group_by="language_group", group_floor=FAIR_FLOOR),
@@ -226,7 +231,7 @@ def judge(
                 "binding": len(result.allocation.binding),
             }
     # Greedy sees what the optimum sees (the same values): only the allocation differs.
-    value = np.nan_to_num(pair_values(scores, "shrunk"), nan=-np.inf)
+    value = np.nan_to_num(pair_values(scores, DEFAULT_UNCERTAINTY), nan=-np.inf)
     services["greedy"] = greedy_in_arrival(order, value, scores.allowed, places)
     services["caseworkers"] = caseworkers_in_arrival(order, logged, places)
     services["random"] = random_in_arrival(
@@ -417,7 +422,10 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "cohort as the generator's caseworkers see it; `scarce` = the same with the "
         f"{SCARCE_SERVICES} services most often a client's true best cut to "
         f"{100 * SCARCITY:.0f} % of that demand (a bench override). Policies: `optimal` = "
-        "`polku allocate` on the shown estimates; `lower` = on their 25 % quantile; "
+        "`polku allocate` with its defaults (the `ranked` reading: the pairs the shown uplift "
+        "says help, valued by the model's own uplift); `shrunk` = on the shown estimates (the "
+        "default before); `raw` = on the model's own uplift alone; `lower` = on the shown "
+        "estimates' 25 % quantile; "
         f"`fair` = with every language group >= {100 * FAIR_FLOOR:.0f} % of the mean expected "
         "gain; `greedy` = each client's best service (same values) with places, in arrival "
         "order; "
@@ -436,8 +444,9 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "seeds):",
         "",
         "| clients | capacity | cohort | services binding | optimal | allow harm | lower | raw | "
-        "fair | greedy | caseworkers | random | optimal / greedy | without places: Polku top-1 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "shrunk | fair | greedy | caseworkers | random | optimal / greedy | without places: "
+        "Polku top-1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, group in by_size.items():
         for kind in CAPACITIES:
@@ -455,7 +464,8 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
                 f"{statistics.median(r['binding_services'] for r in runs):.0f} of "
                 f"{group[0]['services']} | {share('optimal')} | {share('optimal_allow_harm')} | "
                 f"{share('optimal_lower')} | {share('optimal_raw')} | "
-                f"{share('optimal_fair')} | {share('greedy')} | {share('caseworkers')} | "
+                f"{share('optimal_shrunk')} | {share('optimal_fair')} | {share('greedy')} | "
+                f"{share('caseworkers')} | "
                 f"{share('random')} | {statistics.median(ratio):.2f} | {ceiling} |"
             )
     lines += ["", *render_gap(by_size), "", *render_groups(by_size), "", *render_floors(by_size)]
@@ -523,8 +533,8 @@ def render_groups(by_size: dict[int, list[dict]]) -> list[str]:
         "of the group's mean true gain per client over the caseworkers' in that group, over "
         "seeds and groups (age band, language group, gender, long-term unemployment)):",
         "",
-        "| clients | capacity | optimal | allow harm | lower | raw | fair | greedy |",
-        "|---|---|---|---|---|---|---|---|",
+        "| clients | capacity | optimal | allow harm | lower | raw | shrunk | fair | greedy |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for size, group in by_size.items():
         for kind in CAPACITIES:
@@ -534,6 +544,7 @@ def render_groups(by_size: dict[int, list[dict]]) -> list[str]:
                 "optimal_allow_harm",
                 "optimal_lower",
                 "optimal_raw",
+                "optimal_shrunk",
                 "optimal_fair",
                 "greedy",
             ):
