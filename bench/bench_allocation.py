@@ -1,6 +1,7 @@
 """Benchmark: allocating a cohort within places, judged on the synthetic truth.
 
-For each cell of size x seed x capacity: generate a world (`pipeline.synth.world`), fit
+For each cell of size x seed x capacity: generate a world (`pipeline.synth.world`; a baseline
+one unless `--scenario` names another of the family or the alien world, `bench/worlds.py`), fit
 Polku as `polku train` does (`fit_model`: 75 % of the clients), and take the held-out
 assessments as one cohort arriving in assessment-date order. Every policy gives each client
 at most one service within the same places, and is scored by its **true total gain**: the
@@ -44,6 +45,8 @@ Time: the scoring and the solve of a cohort of `TIME_ROWS` assessments (resample
 held-out ones) x the model's services.
 
 Run: `nice -n 10 .venv/bin/python bench/bench_allocation.py --sizes 10000,30000 --seeds 0,1,2`
+(another world: `--scenario alien --results bench/results/allocation_alien.json
+--section allocation_alien`)
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from benchmarks_md import write_section
+from worlds import draw_world
 
 from models.allocation import (
     DEFAULT_UNCERTAINTY,
@@ -81,7 +85,7 @@ from models.groupings import group_labels
 from pipeline.allocation.plan import AllocationOptions, allocate_scores
 from pipeline.data.world import load_world
 from pipeline.synth.caseworkers import HELSINKI_ASSESSMENTS_PER_MONTH
-from pipeline.synth.world import SynthConfig, generate_world, write_world
+from pipeline.synth.world import write_world
 from pipeline.threads import limited_threads, numeric_threads
 from pipeline.training.settings import TrainSettings
 from pipeline.training.train import fit_model
@@ -100,6 +104,7 @@ POLICIES: Final = (
     "oracle",
 )
 CAPACITIES: Final = ("catalog", "scarce")
+BASELINE: Final = "baseline"
 SCARCE_SERVICES: Final = 5
 SCARCITY: Final = 0.3
 FAIR_FLOOR: Final = 0.9
@@ -318,9 +323,11 @@ def time_cohort(model: Any, frame: Any, objective: str, places: np.ndarray, seed
     }
 
 
-def run_cell(n_clients: int, seed: int, directory: Path, progress: Progress) -> dict[str, Any]:
-    world_dir = directory / f"world-{n_clients}-{seed}"
-    generated = generate_world(SynthConfig(n_clients=n_clients, seed=seed))
+def run_cell(
+    scenario: str, n_clients: int, seed: int, directory: Path, progress: Progress
+) -> dict[str, Any]:
+    world_dir = directory / f"world-{scenario}-{n_clients}-{seed}"
+    generated = draw_world(scenario, n_clients, seed)
     write_world(generated, world_dir)
     catalog = generated.catalog
     del generated
@@ -344,6 +351,7 @@ def run_cell(n_clients: int, seed: int, directory: Path, progress: Progress) -> 
         )
     monthly = np.array([catalog.get(s).monthly_capacity for s in model.service_ids], dtype=float)
     cell: dict[str, Any] = {
+        "scenario": scenario,
         "n_clients": n_clients,
         "seed": seed,
         "cohort": len(frame),
@@ -375,8 +383,13 @@ def run_cell(n_clients: int, seed: int, directory: Path, progress: Progress) -> 
 # -- results and report ------------------------------------------------------------------------
 
 
-def _key(cell: dict[str, Any]) -> tuple[int, int]:
-    return (int(cell["n_clients"]), int(cell["seed"]))
+def _key(cell: dict[str, Any]) -> tuple[str, int, int]:
+    # Cells measured before scenarios were named are of the baseline world.
+    return (_scenario(cell), int(cell["n_clients"]), int(cell["seed"]))
+
+
+def _scenario(cell: dict[str, Any]) -> str:
+    return str(cell.get("scenario", BASELINE))
 
 
 def load_cells(path: Path) -> list[dict[str, Any]]:
@@ -396,6 +409,13 @@ def merge_cells(old: list[dict], new: list[dict]) -> list[dict]:
     return [merged[k] for k in sorted(merged)]
 
 
+def _shown_path(path: Path) -> str:
+    """The results file as the project names it (relative to the root when inside it)."""
+    root = Path(__file__).resolve().parent.parent
+    resolved = path.resolve()
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+
+
 def _pct(value: float | None, signed: bool = False) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
@@ -409,12 +429,17 @@ def _spread(values: Sequence[float], signed: bool = False) -> str:
     return f"{_pct(mid, signed)} [{_pct(low, signed)}, {_pct(high, signed)}]"
 
 
-def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
+def render(cells: list[dict[str, Any]], commands: Sequence[str], results: Path) -> str:
+    scenarios = sorted({_scenario(c) for c in cells})
+    if len(scenarios) != 1:  # the tables pool seeds of one world
+        raise ValueError(f"one world a results file, found {', '.join(scenarios)}")
+    scenario = scenarios[0]
     by_size: dict[int, list[dict]] = {}
     for cell in sorted(cells, key=_key):
         by_size.setdefault(cell["n_clients"], []).append(cell)
     lines = [
-        "Each cell: a baseline world of the size (the seed's draw), Polku trained as "
+        f"Each cell: a{'n' if scenario[0] in 'aeiou' else ''} `{scenario}` world of the size "
+        "(the seed's draw), Polku trained as "
         "`polku train` does on 75 % of the clients, and the held-out assessments allocated as "
         "one cohort arriving in date order; every policy is scored by the **true** total "
         "gain (sum of the true uplifts of the services it gave, objective "
@@ -434,7 +459,8 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "pairs Polku may offer. `optimal` keeps `polku allocate`'s default do-no-harm floors "
         "(every group at least what today's practice gives it by the estimates, less a "
         "one-sided 95 % slack); `allow harm` = the same without them. "
-        f"BLAS threads: {numeric_threads()}. All cells: `bench/results/allocation.json`.",
+        f"BLAS threads: {numeric_threads()}. All cells: "
+        f"`{_shown_path(results)}`.",
         "",
         "Commands:",
         "",
@@ -689,14 +715,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,30000")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--scenario", default=BASELINE, help="a scenario of the family or alien")
     parser.add_argument("--results", type=Path, default=RESULTS_JSON)
+    parser.add_argument("--section", default="allocation", help="the BENCHMARKS.md section")
     parser.add_argument("--no-write", action="store_true", help="print only; touch no file")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args(argv)
     if args.render_only:
         cells = load_cells(args.results)
         commands = list(dict.fromkeys(c["command"] for c in cells))
-        write_section("allocation", commands[-1], render(cells, commands))
+        write_section(args.section, commands[-1], render(cells, commands, args.results))
         return
     command = "nice -n 10 .venv/bin/python bench/bench_allocation.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
@@ -706,18 +734,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="polku-bench-allocation-") as tmp:
         for size in _ints(args.sizes):
             for seed in _ints(args.seeds):
-                print(f"{size:,} clients, seed {seed}", flush=True)
-                cell = run_cell(size, seed, Path(tmp), lambda s: print(s, flush=True))
+                print(f"{args.scenario}: {size:,} clients, seed {seed}", flush=True)
+                cell = run_cell(
+                    args.scenario, size, seed, Path(tmp), lambda s: print(s, flush=True)
+                )
                 cell["command"] = command.strip()
                 new.append(cell)
                 if not args.no_write:
                     save_cells(args.results, merge_cells(old, new))
     cells = merge_cells(old, new)
     commands = list(dict.fromkeys(c["command"] for c in cells))
-    body = render(cells, commands)
+    body = render(cells, commands, args.results)
     print(body)
     if not args.no_write:
-        write_section("allocation", commands[-1], body)
+        write_section(args.section, commands[-1], body)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
-from alien_world import alien_world
 from benchmarks_md import write_section
 from peers import PEERS, Peer, PeerData
 from top1_honesty import top1_honesty
+from worlds import ALIEN, draw_world, scenario_names
 
 from models.features import FeatureEncoder
 from models.groupings import group_labels
@@ -47,8 +47,7 @@ from pipeline.data.episodes import PreparedEpisodes, objective_rewards
 from pipeline.data.world import load_world
 from pipeline.evaluation import metrics
 from pipeline.evaluation.policies import best_allowed
-from pipeline.synth.scenarios import SCENARIOS
-from pipeline.synth.world import SynthConfig, generate_world, write_world
+from pipeline.synth.world import write_world
 from pipeline.threads import limited_threads, numeric_threads
 from pipeline.training.settings import TrainSettings
 from pipeline.training.train import fit_model
@@ -62,27 +61,6 @@ COVERAGE_GOAL: Final = 0.87
 TRAIN_GOAL_SECONDS: Final = 120.0
 
 Progress = Callable[[str], None]
-
-
-# -- worlds ------------------------------------------------------------------------------------
-
-
-# A world outside the generator's family (`bench/alien_world.py`): its own effects and
-# caseworkers drawn at random from the seed; no one tuned the ranker to it. Run on request
-# (`--scenarios alien` or `all+alien`), and kept apart from the family's medians.
-ALIEN: Final = "alien"
-
-
-def scenario_names() -> tuple[str, ...]:
-    """The generator's structural scenarios (`pipeline.synth.scenarios`), baseline first."""
-    return tuple(SCENARIOS)
-
-
-def draw_world(scenario: str, n_clients: int, seed: int) -> Any:
-    """The generated world of a cell: a scenario of the family, or the alien world."""
-    if scenario == ALIEN:
-        return alien_world(n_clients, seed)
-    return generate_world(SynthConfig(n_clients=n_clients, seed=seed, scenario=scenario))
 
 
 # -- one cell ----------------------------------------------------------------------------------
@@ -304,7 +282,8 @@ def _median(values: Iterable[float | None]) -> float | None:
 
 
 def _groups(cells: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
-    order = {name: i for i, name in enumerate(SCENARIOS)}  # the registry's order, baseline first
+    # The registry's order, baseline first.
+    order = {name: i for i, name in enumerate(scenario_names())}
 
     def place(cell: dict[str, Any]) -> tuple[int, str, int, int]:
         scenario, size, seed = _key(cell)
