@@ -146,7 +146,8 @@ def ranked_values(shown: np.ndarray, raw: np.ndarray, allowed: np.ndarray) -> np
     where the stacking leans on practice, its intercept put every pair at or below 0 in one
     10,000-client world, and allocating on it placed 6 clients (docs/ALLOCATION.md).
     `delta` is also at least the largest raw magnitude, so the values keep the raw scale
-    and HiGHS's tolerances (about 1e-7) do not erase differences the ranking makes.
+    and HiGHS's tolerances (about 1e-7) do not erase differences the ranking makes; where
+    the ranking is 0 everywhere, the largest shown uplift, so those still give places.
     `TIE_BREAK` x the shown uplift orders pairs the ranking leaves equal (a stacking with
     no credible term).
     """
@@ -154,7 +155,7 @@ def ranked_values(shown: np.ndarray, raw: np.ndarray, allowed: np.ndarray) -> np
     if not eligible.any():
         return np.zeros_like(raw)
     low, high = float(raw[eligible].min()), float(raw[eligible].max())
-    delta = max(high - low, float(np.abs(raw[eligible]).max()))
+    delta = max(high - low, float(np.abs(raw[eligible]).max())) or float(shown[eligible].max())
     return np.where(eligible, raw - low + delta + TIE_BREAK * shown, 0.0)
 
 

@@ -263,6 +263,17 @@ def test_ranked_fills_places_first_and_keeps_differences_the_solver_can_see() ->
     value = pair_values(flat, "ranked")
     assert value.min() >= 0.0074
     assert solve_allocation(value, [5, 5]).service.tolist() == [1, 0]
+    # A ranking that is 0 everywhere (no term credible, no intercept): the shown uplifts
+    # still decide, on their own scale.
+    zero = _scores(
+        uplift=[[0.01, 0.03], [0.02, 0.01]],
+        low=[[0.0, 0.0], [0.0, 0.0]],
+        raw=[[0.0, 0.0], [0.0, 0.0]],
+        allowed=[[True, True], [True, True]],
+    )
+    zero_value = pair_values(zero, "ranked")
+    assert zero_value.min() >= 0.03
+    assert solve_allocation(zero_value, [5, 5]).service.tolist() == [1, 0]
 
 
 def test_values_read_the_uncertainty_and_break_ties_by_the_models_order() -> None:
