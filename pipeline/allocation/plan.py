@@ -164,6 +164,20 @@ def allocate_cohort(
     return allocate_scores(scores, frame, keys, key_column, places, options, preferences)
 
 
+def with_preferences(
+    objective: np.ndarray, gain: np.ndarray, preferred: np.ndarray, weight: float
+) -> np.ndarray:
+    """The programme's values with clients' preferred services lifted by `weight`.
+
+    The lift is judged on the scale of the shown gain, whatever the reading: a preference can
+    tip a pair expected to do about nothing, never one expected to harm by more than the
+    weight (the `ranked` reading values such a pair at 0, not at its harm, so lifting its
+    value would give it a place).
+    """
+    lifted = preferred & (gain + weight > 0)
+    return objective + weight * lifted
+
+
 def allocate_scores(
     scores: FrameScores,
     frame: pd.DataFrame,
@@ -182,7 +196,7 @@ def allocate_scores(
     objective = np.where(
         prefs.permitted, pair_values(scores, options.uncertainty, options.quantile), np.nan
     )
-    value = objective + options.preference_weight * prefs.preferred
+    value = with_preferences(objective, gain, prefs.preferred, options.preference_weight)
     labels = group_labels(frame) if len(frame) else {}
     do_no_harm = cohort_do_no_harm(scores, gain, places, labels, enabled=options.do_no_harm)
     allocation = solve_allocation(

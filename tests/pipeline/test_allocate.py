@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from models.allocation import DEFAULT_UNCERTAINTY
 from models.bundle import PolkuModel
 from models.henkilotunnus import contains_henkilotunnus
+from pipeline.allocation.plan import with_preferences
 from pipeline.cli import build_app
 
 
@@ -43,6 +45,7 @@ def test_allocation_respects_places_and_describes_each_client(
     summary = json.loads((tmp_path / "alloc" / "week.summary.json").read_text())
     assert summary["solver"]["status"] == "optimal"
     assert summary["solver"]["seconds"] >= 0
+    assert summary["uncertainty"] == DEFAULT_UNCERTAINTY == "ranked"
     # Do no harm (default): a floor for every group of every grouping, each one held.
     assert summary["do_no_harm"] == "floors"
     floors = summary["group_floors"]
@@ -150,6 +153,19 @@ def test_preferences_constrain_and_weigh(
     assert result.exit_code == 2
     assert "row 1, field 'client_id': not a client of the cohort" in result.output
     assert "row 1, field 'preference'" in result.output
+
+
+def test_a_preference_tips_a_pair_that_does_about_nothing_never_one_that_harms() -> None:
+    # Values as the ranked reading gives them: pairs the shown uplift says do not help are 0.
+    objective = np.array([[0.0, 0.0, 0.5, np.nan]])
+    gain = np.array([[-0.30, -0.01, 0.02, np.nan]])
+    preferred = np.array([[True, True, True, True]])
+    value = with_preferences(objective, gain, preferred, 0.02)
+    assert value[0, 0] == 0.0  # expected to harm by 0.30: stays out of the programme
+    assert value[0, 1] == pytest.approx(0.02)  # about nothing: the preference tips it in
+    assert value[0, 2] == pytest.approx(0.52) and np.isnan(value[0, 3])
+    unpreferred = with_preferences(objective, gain, ~preferred, 0.02)
+    np.testing.assert_array_equal(unpreferred, objective)
 
 
 def test_a_period_a_lower_quantile_and_a_group_floor(
