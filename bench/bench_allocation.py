@@ -45,8 +45,8 @@ Time: the scoring and the solve of a cohort of `TIME_ROWS` assessments (resample
 held-out ones) x the model's services.
 
 Run: `nice -n 10 .venv/bin/python bench/bench_allocation.py --sizes 10000,30000 --seeds 0,1,2`
-(another world: `--scenario alien --results bench/results/allocation_alien.json
---section allocation_alien`)
+(another world: `--scenario alien`, into `bench/results/allocation_alien.json` and the section
+`allocation_alien`)
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from benchmarks_md import write_section
-from worlds import draw_world
+from worlds import ALIEN, draw_world, scenario_names
 
 from models.allocation import (
     DEFAULT_UNCERTAINTY,
@@ -715,12 +715,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,30000")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--scenario", default=BASELINE, help="a scenario of the family or alien")
-    parser.add_argument("--results", type=Path, default=RESULTS_JSON)
-    parser.add_argument("--section", default="allocation", help="the BENCHMARKS.md section")
+    parser.add_argument(
+        "--scenario",
+        default=BASELINE,
+        choices=(*scenario_names(), ALIEN),
+        help="the world: a scenario of the family, or alien",
+    )
+    parser.add_argument(
+        "--results", type=Path, help="default bench/results/allocation[_SCENARIO].json"
+    )
+    parser.add_argument("--section", help="BENCHMARKS.md section; default allocation[_SCENARIO]")
     parser.add_argument("--no-write", action="store_true", help="print only; touch no file")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args(argv)
+    # One world a results file and a section: the tables pool the seeds of one world.
+    suffix = "" if args.scenario == BASELINE else f"_{args.scenario}"
+    args.results = args.results or RESULTS_JSON.with_name(f"allocation{suffix}.json")
+    args.section = args.section or f"allocation{suffix}"
     if args.render_only:
         cells = load_cells(args.results)
         commands = list(dict.fromkeys(c["command"] for c in cells))

@@ -14,7 +14,8 @@ less, by the model's own estimates, than today's practice would give it within t
 places, less a lower-confidence slack so that a small group's floor is not set by noise.
 
 Only pairs of positive value are variables: giving a client a service expected to do
-nothing or harm never raises the total, nor a group's gain. Without group floors the
+nothing or harm never raises the total, nor a group's gain (under the `ranked` reading a
+pair's value is positive where its shown uplift is, `ranked_values`). Without group floors the
 constraint matrix is that of a transportation problem (totally unimodular): the linear
 relaxation's vertex optimum (HiGHS's interior point method with crossover,
 `scipy.optimize.linprog`) is integral,
@@ -140,9 +141,11 @@ def ranked_values(shown: np.ndarray, raw: np.ndarray, allowed: np.ndarray) -> np
     as the `shrunk` reading's tie-break allows. Such a pair is worth the model's own uplift
     (`raw`, the stacked uplift the client's list is ordered by) shifted so that the lowest is
     worth `delta`, at least the values' spread: each client placed adds more than any
-    exchange between services can (nearly lexicographic), so the places go first to as many
-    clients as the shown numbers say would gain, and among those allocations to the one the
-    ranking values most. The raw uplift's level is not trusted to say who gains at all:
+    exchange between two services can, so the programme prefers one more client placed of
+    those the shown numbers say would gain to better services for those placed, and among
+    such allocations takes the one the ranking values most (not strictly lexicographic: a
+    chain of exchanges through three or more clients can trade a placement for ranking
+    value). The raw uplift's level is not trusted to say who gains at all:
     where the stacking leans on practice, its intercept put every pair at or below 0 in one
     10,000-client world, and allocating on it placed 6 clients (docs/ALLOCATION.md).
     `delta` is also at least the largest raw magnitude, so the values keep the raw scale
@@ -270,7 +273,7 @@ def cohort_do_no_harm(
     Parameters
     ----------
     gain : float ndarray (n, m)
-        What the floors count (the chosen uncertainty reading; NaN: may not take it).
+        What the floors count (`pair_gains` of the reading; NaN: may not take it).
     groupings : grouping -> label per client (`models.groupings.group_labels`)
     enabled : bool
         False: no floors (`--allow-harm`, the API's `do_no_harm: false`).

@@ -126,7 +126,7 @@ def allocate(
         raise fail(f"--out {out.name}: the output is Parquet; name it FILE.parquet")
     try:
         options = AllocationOptions(
-            uncertainty=uncertainty or DEFAULT_UNCERTAINTY,
+            uncertainty=DEFAULT_UNCERTAINTY if uncertainty is None else uncertainty,
             do_no_harm=do_no_harm,
             quantile=quantile,
             group_by=group_by,

@@ -6,7 +6,7 @@ import itertools
 import logging
 import re
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from pipeline.allocation.plan import AllocationOptions, allocate_cohort
 from service.access_log import ACCESS_LOGGER
 from service.audit.schema import security_events
 from service.errors import redact
+from service.routes.allocation import AllocationRequest
 from tests.service.helpers import auth, client_profile
 
 DATA_SCIENTIST = auth("data_scientist")
@@ -237,3 +238,15 @@ def test_the_ranked_reading_places_only_where_the_shown_uplift_helps(api: TestCl
     )
     assert refused.status_code == 422
     assert "uncertainty" in refused.text
+    # Unnamed, the reading is the default one, the same as polku allocate's.
+    default = api.post("/v1/allocations", json=body, headers=DATA_SCIENTIST)
+    assert default.status_code == 200, default.text
+    assert default.json()["uncertainty"] == allocation.DEFAULT_UNCERTAINTY == "ranked"
+    assert [c["service_id"] for c in default.json()["clients"]] == [
+        c["service_id"] for c in ranked.json()["clients"]
+    ]
+
+
+def test_the_api_offers_every_reading_the_programme_knows() -> None:
+    annotation = AllocationRequest.model_fields["uncertainty"].annotation
+    assert get_args(annotation) == allocation.UNCERTAINTY
