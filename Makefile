@@ -40,8 +40,8 @@ notebook: setup ## Execute the evaluators' notebooks into .polku/notebooks/ (out
 	done
 	@echo "open them with: $(VENV)/bin/jupyter notebook .polku/notebooks/ (or any .ipynb viewer)"
 
-test: setup ## Run the default test suite and docstring examples (all but tests marked slow)
-	$(VENV)/bin/pytest -m "not slow"
+test: setup ## Run the default test suite and docstring examples (all but tests marked slow), in two processes
+	$(VENV)/bin/pytest -m "not slow" -n 2
 
 test-all: setup ## Run every test, slow ones included
 	$(VENV)/bin/pytest
