@@ -9,7 +9,8 @@ The programme (solved exactly by HiGHS through scipy):
                 x[i, j] in {0, 1}, and x[i, j] = 0 where value[i, j] is NaN (not allowed)
 
 The default floors are do-no-harm ones (`do_no_harm_floors`, set on a scored cohort by
-`cohort_do_no_harm` for `polku allocate` and `POST /v1/allocations` alike): no group gets
+`cohort_do_no_harm` in `allocate_reading`, the one path of `polku allocate` and
+`POST /v1/allocations`): no group gets
 less, by the model's own estimates, than today's practice would give it within the same
 places, less a lower-confidence slack so that a small group's floor is not set by noise.
 
@@ -114,9 +115,8 @@ def pair_values(
     shown uplifts are told apart as the client's list tells them.
     """
     raw = scores.uplift if scores.rank_key is None else scores.rank_key
-    shown = scores.uplift + TIE_BREAK * raw
     if uncertainty == "shrunk":
-        value = shown
+        value = scores.uplift + TIE_BREAK * raw
     elif uncertainty == "lower":
         if scores.uplift_low is None:
             raise ValueError("the lower reading needs the scores' intervals")
@@ -445,6 +445,71 @@ def solve_allocation(
             if f.floor > 0 and met <= f.floor + 1e-6 * max(f.floor, 1e-3)
         ),
     )
+
+
+def with_preferences(
+    objective: np.ndarray, gain: np.ndarray, preferred: np.ndarray, weight: float
+) -> np.ndarray:
+    """The programme's values with clients' preferred services lifted by `weight`.
+
+    The lift is judged on the scale of the shown gain, whatever the reading: a preference can
+    tip a pair expected to do about nothing, never one expected to harm by more than the
+    weight (the `ranked` reading values such a pair at 0, not at its harm, so lifting its
+    value would give it a place).
+    """
+    lifted = preferred & (gain + weight > 0)
+    return objective + weight * lifted
+
+
+@dataclass(frozen=True)
+class ReadingAllocation:
+    """A scored cohort allocated under a reading: the solution, what its pairs are expected
+    to gain (`pair_gains`, NaN where a client may not take the service) and the floors."""
+
+    allocation: Allocation
+    gain: np.ndarray
+    do_no_harm: DoNoHarm
+
+
+def allocate_reading(
+    scores: FrameScores,
+    places: Sequence[int] | np.ndarray,
+    groupings: dict[str, np.ndarray],
+    *,
+    uncertainty: str,
+    quantile: float = DEFAULT_QUANTILE,
+    do_no_harm: bool = True,
+    permitted: np.ndarray | None = None,
+    preferred: np.ndarray | None = None,
+    preference_weight: float = 0.0,
+    groups: np.ndarray | None = None,
+    group_floor: float | None = None,
+    time_limit: float | None = 60.0,
+) -> ReadingAllocation:
+    """Value a scored cohort under a reading, set its do-no-harm floors and solve it: the
+    one path of `polku allocate` and `POST /v1/allocations`.
+
+    `permitted` (n, m) removes pairs (clients' refusals); `preferred` (n, m) lifts pairs by
+    `preference_weight` (`with_preferences`); `groups` and `group_floor` as in
+    `solve_allocation`.
+    """
+    gain = pair_gains(scores, uncertainty, quantile)
+    value = pair_values(scores, uncertainty, quantile)
+    if permitted is not None:
+        gain, value = np.where(permitted, gain, np.nan), np.where(permitted, value, np.nan)
+    if preferred is not None:
+        value = with_preferences(value, gain, preferred, preference_weight)
+    harm = cohort_do_no_harm(scores, gain, places, groupings, enabled=do_no_harm)
+    allocation = solve_allocation(
+        value,
+        places,
+        gain=gain,
+        groups=groups,
+        group_floor=group_floor,
+        floors=harm.floors,
+        time_limit=time_limit,
+    )
+    return ReadingAllocation(allocation, gain, harm)
 
 
 def _share_floors(

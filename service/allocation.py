@@ -22,13 +22,10 @@ import pandas as pd
 
 from models.allocation import (
     Allocation,
+    allocate_reading,
     best_with_places,
-    cohort_do_no_harm,
-    pair_gains,
-    pair_values,
     period_places,
     rank_in_own_list,
-    solve_allocation,
 )
 from models.bundle import PolkuModel, RulesVersionError
 from models.groupings import group_labels
@@ -110,12 +107,16 @@ def allocate_profiles(
     if places_left is not None:
         left = [places_left.get(s, int(p)) for s, p in zip(ids, places, strict=True)]
         places = np.minimum(places, left)
-    value = pair_values(scores, uncertainty, quantile)
-    gain = pair_gains(scores, uncertainty, quantile)
-    harm = cohort_do_no_harm(scores, gain, places, group_labels(frame), enabled=do_no_harm)
-    solved = solve_allocation(
-        value, places, gain=gain, floors=harm.floors, time_limit=SOLVER_TIME_LIMIT
+    reading = allocate_reading(
+        scores,
+        places,
+        group_labels(frame),
+        uncertainty=uncertainty,
+        quantile=quantile,
+        do_no_harm=do_no_harm,
+        time_limit=SOLVER_TIME_LIMIT,
     )
+    solved, harm = reading.allocation, reading.do_no_harm
     service = solved.service
     used = solved.used(len(ids))
     rank_key = scores.uplift if scores.rank_key is None else scores.rank_key

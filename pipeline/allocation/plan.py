@@ -41,12 +41,9 @@ from models.allocation import (
     NO_SERVICE,
     UNCERTAINTY,
     Allocation,
+    allocate_reading,
     best_with_places,
-    cohort_do_no_harm,
-    pair_gains,
-    pair_values,
     rank_in_own_list,
-    solve_allocation,
 )
 from models.bundle import FrameScores, PolkuModel
 from models.groupings import GROUPINGS, group_labels
@@ -164,20 +161,6 @@ def allocate_cohort(
     return allocate_scores(scores, frame, keys, key_column, places, options, preferences)
 
 
-def with_preferences(
-    objective: np.ndarray, gain: np.ndarray, preferred: np.ndarray, weight: float
-) -> np.ndarray:
-    """The programme's values with clients' preferred services lifted by `weight`.
-
-    The lift is judged on the scale of the shown gain, whatever the reading: a preference can
-    tip a pair expected to do about nothing, never one expected to harm by more than the
-    weight (the `ranked` reading values such a pair at 0, not at its harm, so lifting its
-    value would give it a place).
-    """
-    lifted = preferred & (gain + weight > 0)
-    return objective + weight * lifted
-
-
 def allocate_scores(
     scores: FrameScores,
     frame: pd.DataFrame,
@@ -190,28 +173,26 @@ def allocate_scores(
     """`allocate_cohort` on scores already computed (the bench reuses one scoring)."""
     n, m = scores.allowed.shape
     prefs = preferences or Preferences.none(n, m)
-    gain = np.where(
-        prefs.permitted, pair_gains(scores, options.uncertainty, options.quantile), np.nan
-    )
-    objective = np.where(
-        prefs.permitted, pair_values(scores, options.uncertainty, options.quantile), np.nan
-    )
-    value = with_preferences(objective, gain, prefs.preferred, options.preference_weight)
     labels = group_labels(frame) if len(frame) else {}
-    do_no_harm = cohort_do_no_harm(scores, gain, places, labels, enabled=options.do_no_harm)
-    allocation = solve_allocation(
-        value,
+    solved = allocate_reading(
+        scores,
         places,
-        gain=gain,
+        labels,
+        uncertainty=options.uncertainty,
+        quantile=options.quantile,
+        do_no_harm=options.do_no_harm,
+        permitted=prefs.permitted,
+        preferred=prefs.preferred,
+        preference_weight=options.preference_weight,
         groups=labels[options.group_by] if options.group_by is not None else None,
         group_floor=options.group_floor,
-        floors=do_no_harm.floors,
         time_limit=options.time_limit,
     )
+    allocation, gain = solved.allocation, solved.gain
     clients = describe_clients(scores, frame, keys, key_column, places, allocation.service)
     services = describe_services(scores, places, allocation.service)
     groups = describe_groups(labels, allocation.service, gain)
-    return CohortAllocation(clients, services, allocation, groups, do_no_harm.status)
+    return CohortAllocation(clients, services, allocation, groups, solved.do_no_harm.status)
 
 
 def _take(matrix: np.ndarray | None, service: np.ndarray) -> np.ndarray:

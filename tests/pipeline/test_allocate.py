@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from models.allocation import DEFAULT_UNCERTAINTY
+from models.allocation import DEFAULT_UNCERTAINTY, with_preferences
 from models.bundle import PolkuModel
 from models.henkilotunnus import contains_henkilotunnus
-from pipeline.allocation.plan import with_preferences
 from pipeline.cli import build_app
 
 
