@@ -247,22 +247,3 @@ def cross_fit_practice(
     # An action never seen in a training fold gets probability 0: floor it, do not drop it.
     return PracticeFit(np.maximum(propensity, 1e-6), logit, coef_sum / n_folds)
 
-
-def cross_fit_propensity(
-    features: np.ndarray,
-    action_index: np.ndarray,
-    allowed_actions: np.ndarray,
-    folds: np.ndarray,
-    n_folds: int,
-    *,
-    C: float,
-    max_iter: int,
-) -> np.ndarray:
-    """Out-of-fold probability of the logged action, renormalised over the allowed actions.
-
-    `allowed_actions` is (n, n_services + 1), "none" (always allowed) last.
-    """
-    fit = cross_fit_practice(
-        features, action_index, allowed_actions, folds, n_folds, C=C, max_iter=max_iter
-    )
-    return fit.propensity
