@@ -246,4 +246,3 @@ def cross_fit_practice(
         propensity[test] = proba[np.arange(len(proba)), action_index[test]]
     # An action never seen in a training fold gets probability 0: floor it, do not drop it.
     return PracticeFit(np.maximum(propensity, 1e-6), logit, coef_sum / n_folds)
-
