@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ from peers import PEERS, Peer, PeerData
 from top1_honesty import top1_honesty
 from worlds import ALIEN, draw_world, scenario_names
 
+from models.catalog import Catalog
 from models.features import FeatureEncoder
 from models.groupings import group_labels
 from pipeline.data.episodes import PreparedEpisodes, objective_rewards
@@ -50,7 +52,7 @@ from pipeline.evaluation.policies import best_allowed
 from pipeline.synth.world import write_world
 from pipeline.threads import limited_threads, numeric_threads
 from pipeline.training.settings import TrainSettings
-from pipeline.training.train import fit_model
+from pipeline.training.train import TrainedModel, fit_model
 
 RESULTS_JSON: Final = Path(__file__).resolve().parent / "results" / "ranking_quality.json"
 PRACTICE: Final = ("imitation", "popular", "random")
@@ -140,15 +142,21 @@ def run_peer(
     }
 
 
-def run_cell(
-    scenario: str,
-    n_clients: int,
-    seed: int,
-    peers: Sequence[Peer],
-    directory: Path,
-    progress: Progress,
-) -> dict[str, Any]:
-    """Generate, fit Polku and the peers, and judge them on one world."""
+@dataclass(frozen=True)
+class FittedCell:
+    """One cell's world fitted as `polku train` fits it (before MLflow)."""
+
+    trained: TrainedModel
+    catalog: Catalog
+    settings: TrainSettings
+    generate_seconds: float
+    load_seconds: float
+
+
+def fit_cell(
+    scenario: str, n_clients: int, seed: int, directory: Path, progress: Progress
+) -> FittedCell:
+    """Generate a cell's world, write and read it as a register, and fit Polku on it."""
     world_dir = directory / f"{scenario}-{n_clients}-{seed}"
     started = time.perf_counter()
     generated = draw_world(scenario, n_clients, seed)
@@ -164,6 +172,21 @@ def run_cell(
     settings = TrainSettings(seed=seed)
     trained = fit_model(world, settings, lambda line: progress(f"    {line}"), catalog=catalog)
     shutil.rmtree(world_dir, ignore_errors=True)
+    return FittedCell(trained, catalog, settings, generate_seconds, load_seconds)
+
+
+def run_cell(
+    scenario: str,
+    n_clients: int,
+    seed: int,
+    peers: Sequence[Peer],
+    directory: Path,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Generate, fit Polku and the peers, and judge them on one world."""
+    fitted = fit_cell(scenario, n_clients, seed, directory, progress)
+    trained, catalog, settings = fitted.trained, fitted.catalog, fitted.settings
+    generate_seconds, load_seconds = fitted.generate_seconds, fitted.load_seconds
     summary = trained.evaluation.summary
     prepared = trained.prepared
     held_out = prepared.held_out

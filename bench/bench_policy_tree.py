@@ -1,0 +1,264 @@
+"""Benchmark: a policy learned directly for value (shallow policy trees) against Polku's ranker.
+
+Issue 12 names "a policy learned directly for value" among the ways a ranker could learn the
+shapes itself. For each cell (scenario x size x seed) this fits Polku as `polku train` does
+(`bench_ranking_quality.fit_cell`), keeps the doubly robust pseudo-outcomes Polku's own
+final stage learns from (the AIPW scores with the served propensity floor, read where the
+ranker passes them to its stacking), and fits on them, over the ranker's own encoded
+features of the training clients, the exact policy tree of depth 0, 1 and 2
+(`bench/policy_tree.py`; 8 quantile bins, leaves of at least max(100, n/100) rows). Each is
+scored as Polku is: its top-1 on the held-out clients (services the catalog allows and the
+ranker supports) against the truth, as oracle gain captured.
+
+A ceiling for the class: the depth-2 tree fitted on the held-out clients' true uplift
+(two folds of held-out clients, each scored on the other) shows how much of the oracle's
+gain any tree of four leaves can capture, however well its scores are estimated.
+
+Cells go to `bench/results/policy_trees.jsonl` (a rerun of a cell replaces it) and a table
+to `bench/results/policy_trees.md`.
+
+Run: `nice -n 10 .venv/bin/python bench/bench_policy_tree.py --scenarios baseline,alien
+--sizes 30000 --seeds 0`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+from bench_ranking_quality import Progress, fit_cell
+from policy_tree import NO_SERVICE, PolicyTree, fit_policy_tree
+
+from models.actions import uplift_over_no_service
+from models.objectives import objective_weights
+from models.ranker import ServiceRanker
+from pipeline.evaluation import metrics
+
+RESULTS: Final = Path(__file__).resolve().parent / "results"
+RESULTS_JSONL: Final = RESULTS / "policy_trees.jsonl"
+RESULTS_MD: Final = RESULTS / "policy_trees.md"
+DEPTHS: Final = (0, 1, 2)
+N_BINS: Final = 8
+
+
+@contextmanager
+def captured_pseudo_outcomes() -> Iterator[list[np.ndarray]]:
+    """The pseudo-outcomes (n, targets, services) each `ServiceRanker.fit` stacks on."""
+    captured: list[np.ndarray] = []
+    original = ServiceRanker._fit_stack
+
+    def spy(self: ServiceRanker, *args: Any, **kwargs: Any) -> np.ndarray:
+        captured.append(np.array(args[3], copy=True))  # (oof, oof_plug, plug_coef, pseudo, ...)
+        return original(self, *args, **kwargs)
+
+    ServiceRanker._fit_stack = spy  # type: ignore[method-assign]
+    try:
+        yield captured
+    finally:
+        ServiceRanker._fit_stack = original  # type: ignore[method-assign]
+
+
+def tree_actions(tree: PolicyTree, x: np.ndarray, rankable: np.ndarray) -> np.ndarray:
+    """The tree's choice as an action index (services, then none last)."""
+    choice = tree.choose(x, rankable)
+    return np.where(choice == NO_SERVICE, rankable.shape[1], choice)
+
+
+def class_ceiling(
+    x: np.ndarray, true_uplift: np.ndarray, rankable: np.ndarray, clients: np.ndarray, seed: int
+) -> np.ndarray:
+    """Actions of the depth-2 tree fitted on the truth, two-fold over held-out clients."""
+    rng = np.random.default_rng(seed)
+    unique, client_index = np.unique(clients, return_inverse=True)
+    fold = rng.integers(0, 2, size=len(unique))[client_index]
+    scores = np.where(rankable, true_uplift, np.nan)
+    actions = np.empty(len(x), dtype=np.int64)
+    for k in (0, 1):
+        fit_rows, score_rows = fold != k, fold == k
+        tree = fit_policy_tree(
+            x[fit_rows],
+            scores[fit_rows],
+            depth=2,
+            min_leaf=max(50, int(fit_rows.sum()) // 400),
+            n_bins=N_BINS,
+        )
+        actions[score_rows] = tree_actions(tree, x[score_rows], rankable[score_rows])
+    return actions
+
+
+def run_cell(
+    scenario: str, n_clients: int, seed: int, directory: Path, progress: Progress
+) -> dict[str, Any]:
+    with captured_pseudo_outcomes() as captured:
+        fitted = fit_cell(scenario, n_clients, seed, directory, progress)
+    trained = fitted.trained
+    model, prepared = trained.model, trained.prepared
+    train, held_out = prepared.train, prepared.held_out
+    truth = held_out.true_outcomes
+    assert truth is not None, "a generated world has a truth"
+    pseudo = captured[-1]
+    if len(pseudo) != len(train.frame):
+        raise RuntimeError("the captured pseudo-outcomes are not the training rows")
+    ranker = model.ranker
+    supported = np.asarray(ranker.supported_, dtype=bool)
+    objective = fitted.settings.objective
+    train_scores = np.einsum("nts,t->ns", pseudo, objective_weights(objective))
+    train_open = np.asarray(train.allowed, dtype=bool) & supported
+    train_scores[~train_open] = np.nan
+    x_train = ranker.encoder_.transform(train.frame)
+    x_test = ranker.encoder_.transform(held_out.frame)
+    rankable = np.asarray(held_out.allowed, dtype=bool) & supported
+    values = dict(trained.evaluation.summary.policy_value.items())
+
+    def gain(actions: np.ndarray) -> float:
+        value = metrics.policy_value(truth, actions)
+        return metrics.oracle_gain_captured(value, values["caseworkers"], values["oracle"])
+
+    gains = {
+        name: metrics.oracle_gain_captured(values[name], values["caseworkers"], values["oracle"])
+        for name in ("polku", "imitation", "popular")
+    }
+    trees: dict[str, Any] = {}
+    min_leaf = max(100, len(x_train) // 100)
+    for depth in DEPTHS:
+        started = time.perf_counter()
+        tree = fit_policy_tree(x_train, train_scores, depth=depth, min_leaf=min_leaf, n_bins=N_BINS)
+        seconds = time.perf_counter() - started
+        actions = tree_actions(tree, x_test, rankable)
+        trees[f"depth{depth}"] = {
+            "gain": gain(actions),
+            "fit_seconds": seconds,
+            "services_chosen": len(np.unique(actions)),
+            # What the tree claims per training row for its own choice (its winner's curse).
+            "claimed_uplift": tree.value / len(x_train),
+            "true_uplift": float(
+                np.mean(metrics.chosen_outcomes(uplift_with_none(truth), actions))
+            ),
+        }
+        progress(
+            f"    depth {depth}: gain {_pct(trees[f'depth{depth}']['gain'])} in {seconds:.1f} s"
+        )
+    ceiling = class_ceiling(
+        x_test,
+        uplift_over_no_service(truth),
+        rankable,
+        held_out.frame["client_id"].to_numpy(),
+        seed,
+    )
+    cell = {
+        "scenario": scenario,
+        "n_clients": n_clients,
+        "seed": seed,
+        "train_episodes": len(x_train),
+        "held_out_episodes": len(x_test),
+        "features": x_train.shape[1],
+        "min_leaf": min_leaf,
+        "gains": gains,
+        "trees": trees,
+        "depth2_on_truth_gain": gain(ceiling),
+    }
+    progress(
+        f"    Polku {_pct(gains['polku'])}, imitation {_pct(gains['imitation'])}, "
+        f"depth 2 on the truth {_pct(cell['depth2_on_truth_gain'])}"
+    )
+    return cell
+
+
+def uplift_with_none(truth: np.ndarray) -> np.ndarray:
+    """True uplift per action against none, none's own column 0."""
+    return np.column_stack([uplift_over_no_service(truth), np.zeros(len(truth))])
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+def load_cells(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def save_cells(path: Path, cells: list[dict[str, Any]]) -> None:
+    def key(cell: dict[str, Any]) -> tuple[str, int, int]:
+        return cell["scenario"], cell["n_clients"], cell["seed"]
+
+    merged = {key(cell): cell for cell in cells}
+    text = "".join(json.dumps(merged[k], sort_keys=True) + "\n" for k in sorted(merged))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)  # never half a file
+
+
+def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
+    lines = [
+        "# Policy trees on Polku's doubly robust scores, against the served ranker",
+        "",
+        "Oracle gain captured on held-out clients (%). Trees: exact depth 0 / 1 / 2 over the",
+        "ranker's encoded features (8 quantile bins), fitted on the AIPW pseudo-outcomes Polku's",
+        "final stage learns from. *Depth 2 on the truth*: the same class fitted on the held-out",
+        "clients' true uplift (two-fold), the class's ceiling.",
+        "",
+        "| scenario | clients | seed | Polku | imitation | popular | depth 0 | depth 1 | depth 2 "
+        "| depth 2 on the truth | depth 2 claimed / true uplift |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cell in sorted(cells, key=lambda c: (c["n_clients"], c["scenario"], c["seed"])):
+        trees, gains = cell["trees"], cell["gains"]
+        deepest = trees["depth2"]
+        lines.append(
+            f"| {cell['scenario']} | {cell['n_clients']:,} | {cell['seed']} | "
+            f"{_pct(gains['polku'])} | {_pct(gains['imitation'])} | {_pct(gains['popular'])} | "
+            + " | ".join(_pct(trees[f"depth{d}"]["gain"]) for d in DEPTHS)
+            + f" | {_pct(cell['depth2_on_truth_gain'])} | "
+            f"{deepest['claimed_uplift']:+.3f} / {deepest['true_uplift']:+.3f} |"
+        )
+    lines += ["", "Produced by:", ""] + [f"    {c}" for c in commands] + [""]
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", default="baseline")
+    parser.add_argument("--sizes", default="30000")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--out", type=Path, default=RESULTS_JSONL)
+    args = parser.parse_args(argv)
+    cells = load_cells(args.out)
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            for scenario in args.scenarios.split(","):
+                for seed in (int(s) for s in args.seeds.split(",")):
+                    print(f"{scenario} {size:,} seed {seed}", flush=True)
+                    cells.append(run_cell(scenario, size, seed, Path(tmp), print))
+                    save_cells(args.out, cells)
+                    cells = load_cells(args.out)
+    command = "nice -n 10 .venv/bin/python bench/bench_policy_tree.py " + shlex.join(
+        sys.argv[1:] if argv is None else list(argv)
+    )
+    commands_file = args.out.with_suffix(".commands")
+    commands = commands_file.read_text().splitlines() if commands_file.exists() else []
+    if command not in commands:
+        commands.append(command)
+        commands_file.write_text("\n".join(commands) + "\n")
+    args.out.with_suffix(".md").write_text(render(cells, commands))
+
+
+if __name__ == "__main__":
+    main()
