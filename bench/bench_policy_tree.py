@@ -14,8 +14,8 @@ A ceiling for the class: the depth-2 tree fitted on the held-out clients' true u
 (two folds of held-out clients, each scored on the other) shows how much of the oracle's
 gain any tree of four leaves can capture, however well its scores are estimated.
 
-Cells go to `bench/results/policy_trees.jsonl` (a rerun of a cell replaces it) and a table
-to `bench/results/policy_trees.md`.
+Cells go to `bench/results/policy_trees.jsonl` (a rerun of a cell replaces it); the
+BENCHMARKS.md section `policy_trees` is rendered from all of them, with their commands.
 
 Run: `nice -n 10 .venv/bin/python bench/bench_policy_tree.py --scenarios baseline,alien
 --sizes 30000 --seeds 0`
@@ -40,16 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from bench_ranking_quality import Progress, fit_cell
+from benchmarks_md import write_section
 from policy_tree import NO_SERVICE, PolicyTree, fit_policy_tree
+from worlds import ALIEN
 
 from models.actions import uplift_over_no_service
 from models.objectives import objective_weights
 from models.ranker import ServiceRanker
 from pipeline.evaluation import metrics
 
-RESULTS: Final = Path(__file__).resolve().parent / "results"
-RESULTS_JSONL: Final = RESULTS / "policy_trees.jsonl"
-RESULTS_MD: Final = RESULTS / "policy_trees.md"
+RESULTS_JSONL: Final = Path(__file__).resolve().parent / "results" / "policy_trees.jsonl"
 DEPTHS: Final = (0, 1, 2)
 N_BINS: Final = 8
 
@@ -191,7 +191,9 @@ def load_cells(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def save_cells(path: Path, cells: list[dict[str, Any]]) -> None:
+def save_cells(path: Path, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write the cells, a later cell of the same world replacing an earlier; the cells kept."""
+
     def key(cell: dict[str, Any]) -> tuple[str, int, int]:
         return cell["scenario"], cell["n_clients"], cell["seed"]
 
@@ -200,16 +202,22 @@ def save_cells(path: Path, cells: list[dict[str, Any]]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(path)  # never half a file
+    return [merged[k] for k in sorted(merged)]
 
 
 def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
     lines = [
-        "# Policy trees on Polku's doubly robust scores, against the served ranker",
+        "**Policy trees, a policy learned directly for value, on Polku's own doubly robust "
+        "scores** (issue 12; docs/MODEL.md).",
         "",
         "Oracle gain captured on held-out clients (%). Trees: exact depth 0 / 1 / 2 over the",
         "ranker's encoded features (8 quantile bins), fitted on the AIPW pseudo-outcomes Polku's",
         "final stage learns from. *Depth 2 on the truth*: the same class fitted on the held-out",
-        "clients' true uplift (two-fold), the class's ceiling.",
+        "clients' true uplift (two-fold), the class's ceiling. *Claimed / true*: the depth-2",
+        "tree's mean doubly robust score of its own choice on the training clients, against the",
+        "mean true uplift of its choice on the held-out clients (its winner's curse).",
+        "",
+        *render_summary(cells),
         "",
         "| scenario | clients | seed | Polku | imitation | popular | depth 0 | depth 1 | depth 2 "
         "| depth 2 on the truth | depth 2 claimed / true uplift |",
@@ -225,8 +233,46 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
             + f" | {_pct(cell['depth2_on_truth_gain'])} | "
             f"{deepest['claimed_uplift']:+.3f} / {deepest['true_uplift']:+.3f} |"
         )
-    lines += ["", "Produced by:", ""] + [f"    {c}" for c in commands] + [""]
+    lines += ["", "Commands:", ""] + [f"- `{c}`" for c in commands]
     return "\n".join(lines)
+
+
+def render_summary(cells: list[dict[str, Any]]) -> list[str]:
+    """Per size and world set: medians over the cells, and how often a tree beat Polku."""
+    lines = [
+        "**Summary**: medians over the cells (%), and the cells where a tree's gain is above "
+        "the served ranker's.",
+        "",
+        "| clients | worlds | cells | Polku | imitation | depth 0 | depth 1 | depth 2 "
+        "| depth 2 on the truth | depth 0 / 1 / 2 above Polku |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in sorted({c["n_clients"] for c in cells}):
+        for worlds, alien in (("family", False), ("alien", True)):
+            group = [
+                c for c in cells if c["n_clients"] == size and (c["scenario"] == ALIEN) == alien
+            ]
+            if not group:
+                continue
+
+            def median(values: list[float]) -> str:
+                return _pct(float(np.median(values)))
+
+            depth_gains = {d: [c["trees"][f"depth{d}"]["gain"] for c in group] for d in DEPTHS}
+            above = [
+                sum(t > c["gains"]["polku"] for t, c in zip(depth_gains[d], group, strict=True))
+                for d in DEPTHS
+            ]
+            lines.append(
+                f"| {size:,} | {worlds} | {len(group)} | "
+                f"{median([c['gains']['polku'] for c in group])} | "
+                f"{median([c['gains']['imitation'] for c in group])} | "
+                + " | ".join(median(depth_gains[d]) for d in DEPTHS)
+                + f" | {median([c['depth2_on_truth_gain'] for c in group])} | "
+                + " / ".join(str(a) for a in above)
+                + " |"
+            )
+    return lines
 
 
 def _pct(value: float | None) -> str:
@@ -235,29 +281,29 @@ def _pct(value: float | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default="baseline")
+    parser.add_argument("--scenarios", default="baseline", help="comma list of worlds")
     parser.add_argument("--sizes", default="30000")
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--out", type=Path, default=RESULTS_JSONL)
+    parser.add_argument("--results", type=Path, default=RESULTS_JSONL)
+    parser.add_argument("--section", default="policy_trees", help="BENCHMARKS.md section")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the section from the results file"
+    )
     args = parser.parse_args(argv)
-    cells = load_cells(args.out)
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in (int(s) for s in args.sizes.split(",")):
-            for scenario in args.scenarios.split(","):
-                for seed in (int(s) for s in args.seeds.split(",")):
-                    print(f"{scenario} {size:,} seed {seed}", flush=True)
-                    cells.append(run_cell(scenario, size, seed, Path(tmp), print))
-                    save_cells(args.out, cells)
-                    cells = load_cells(args.out)
     command = "nice -n 10 .venv/bin/python bench/bench_policy_tree.py " + shlex.join(
         sys.argv[1:] if argv is None else list(argv)
     )
-    commands_file = args.out.with_suffix(".commands")
-    commands = commands_file.read_text().splitlines() if commands_file.exists() else []
-    if command not in commands:
-        commands.append(command)
-        commands_file.write_text("\n".join(commands) + "\n")
-    args.out.with_suffix(".md").write_text(render(cells, commands))
+    cells = load_cells(args.results)
+    if not args.render_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in (int(s) for s in args.sizes.split(",")):
+                for scenario in args.scenarios.split(","):
+                    for seed in (int(s) for s in args.seeds.split(",")):
+                        print(f"{scenario} {size:,} seed {seed}", flush=True)
+                        cell = run_cell(scenario, size, seed, Path(tmp), print)
+                        cells = save_cells(args.results, [*cells, {**cell, "command": command}])
+    commands = list(dict.fromkeys(c["command"] for c in cells))
+    write_section(args.section, commands[-1], render(cells, commands))
 
 
 if __name__ == "__main__":
