@@ -24,6 +24,7 @@ Run: `nice -n 10 .venv/bin/python bench/bench_policy_tree.py --scenarios baselin
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import shlex
@@ -45,7 +46,7 @@ from policy_tree import NO_SERVICE, PolicyTree, fit_policy_tree
 from worlds import ALIEN
 
 from models.actions import uplift_over_no_service
-from models.objectives import objective_weights
+from models.objectives import TARGETS, objective_weights
 from models.ranker import ServiceRanker
 from pipeline.evaluation import metrics
 
@@ -59,9 +60,11 @@ def captured_pseudo_outcomes() -> Iterator[list[np.ndarray]]:
     """The pseudo-outcomes (n, targets, services) each `ServiceRanker.fit` stacks on."""
     captured: list[np.ndarray] = []
     original = ServiceRanker._fit_stack
+    signature = inspect.signature(original)  # by name: a reordered signature still binds
 
     def spy(self: ServiceRanker, *args: Any, **kwargs: Any) -> np.ndarray:
-        captured.append(np.array(args[3], copy=True))  # (oof, oof_plug, plug_coef, pseudo, ...)
+        pseudo = signature.bind(self, *args, **kwargs).arguments["pseudo"]
+        captured.append(np.array(pseudo, copy=True))
         return original(self, *args, **kwargs)
 
     ServiceRanker._fit_stack = spy  # type: ignore[method-assign]
@@ -110,8 +113,8 @@ def run_cell(
     truth = held_out.true_outcomes
     assert truth is not None, "a generated world has a truth"
     pseudo = captured[-1]
-    if len(pseudo) != len(train.frame):
-        raise RuntimeError("the captured pseudo-outcomes are not the training rows")
+    if pseudo.shape != (len(train.frame), len(TARGETS), len(fitted.catalog)):
+        raise RuntimeError(f"captured pseudo-outcomes of shape {pseudo.shape}, not the training's")
     ranker = model.ranker
     supported = np.asarray(ranker.supported_, dtype=bool)
     objective = fitted.settings.objective

@@ -144,3 +144,42 @@ def test_bad_arguments_are_refused(trees) -> None:
     tree = trees.fit_policy_tree(x, scores, depth=1, min_leaf=10)
     with pytest.raises(ValueError, match="3 columns"):
         tree.choose(x[:, :2], np.ones((len(x), 3), dtype=bool))
+
+
+BENCH_PATH = TREE_PATH.parent / "bench_policy_tree.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_policy_tree_runner", BENCH_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_policy_tree_runner"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_pseudo_outcome_spy_restores_the_ranker_even_on_failure(bench) -> None:
+    from models.ranker import ServiceRanker
+
+    original = ServiceRanker._fit_stack
+    with pytest.raises(RuntimeError, match="inside"), bench.captured_pseudo_outcomes():
+        assert ServiceRanker._fit_stack is not original
+        raise RuntimeError("inside")
+    assert ServiceRanker._fit_stack is original
+
+
+def test_a_cell_runs_on_polkus_own_scores_and_the_truth_fitted_tree_captures_most_gain(
+    bench, tmp_path: Path
+) -> None:
+    cell = bench.run_cell("baseline", 3000, 0, tmp_path, lambda line: None)
+    assert cell["train_episodes"] > 0 and cell["features"] > 0
+    assert set(cell["trees"]) == {"depth0", "depth1", "depth2"}
+    # With the truth, four groups capture most of the oracle's gain; the estimated trees,
+    # learning from noisy scores, capture less than the truth-fitted one.
+    assert 0.5 < cell["depth2_on_truth_gain"] <= 1.0
+    assert all(t["gain"] < cell["depth2_on_truth_gain"] for t in cell["trees"].values())
+    # Each tree claims at least as much as it truly delivers (the winner's curse).
+    assert all(t["claimed_uplift"] > t["true_uplift"] for t in cell["trees"].values())
+    table = bench.render([{**cell, "command": "cmd"}], ["cmd"])
+    assert "| baseline | 3,000 | 0 |" in table and "`cmd`" in table
