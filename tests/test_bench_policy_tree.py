@@ -178,8 +178,28 @@ def test_a_cell_runs_on_polkus_own_scores_and_the_truth_fitted_tree_captures_mos
     # With the truth, four groups capture most of the oracle's gain; the estimated trees,
     # learning from noisy scores, capture less than the truth-fitted one.
     assert 0.5 < cell["depth2_on_truth_gain"] <= 1.0
+    assert 0.5 < cell["linear_on_truth_gain"] <= 1.0
     assert all(t["gain"] < cell["depth2_on_truth_gain"] for t in cell["trees"].values())
     # Each tree claims at least as much as it truly delivers (the winner's curse).
     assert all(t["claimed_uplift"] > t["true_uplift"] for t in cell["trees"].values())
     table = bench.render([{**cell, "command": "cmd"}], ["cmd"])
     assert "| baseline | 3,000 | 0 |" in table and "`cmd`" in table
+
+
+def test_the_linear_ceiling_recovers_a_linear_truth_and_keeps_closed_services_closed(
+    bench,
+) -> None:
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(2000, 3))
+    true_uplift = x @ np.array([[0.1, -0.1, 0.0], [0.0, 0.05, -0.2], [0.02, 0.0, 0.1]])
+    true_uplift -= 0.05
+    rankable = np.ones_like(true_uplift, dtype=bool)
+    rankable[:500, 0] = False
+    halves = bench.client_halves(np.arange(2000) // 2, seed=0)
+    assert set(np.unique(halves[::2] == halves[1::2])) == {True}  # a client's rows together
+    actions = bench.linear_ceiling(x, true_uplift, rankable, halves)
+    open_uplift = np.where(rankable, true_uplift, -np.inf)
+    best = np.argmax(open_uplift, axis=1)
+    expected = np.where(open_uplift.max(axis=1) > 0, best, 3)
+    assert np.array_equal(actions, expected)
+    assert not np.any(actions[:500] == 0)
