@@ -1,0 +1,246 @@
+"""Benchmark: the outcome model's interaction penalty chosen by its own out-of-fold log loss.
+
+The served outcome model shrinks each service's slopes by one fixed `interaction_scale`
+(0.3, the best of 0.1 / 0.3 / 1.0 in the median of six 30,000-client worlds; docs/MODEL.md).
+Where the client-level deviations lose most of the gain, the right amount of shrinkage
+should depend on the data: stronger with fewer episodes a service, weaker with more. The
+generic, data-driven choice is cross-validation of the outcome model itself: the ranker
+already predicts every training row out of fold, so the log loss of the logged outcome
+under the logged action (`cross_fit_outcomes`' `mu`) costs nothing to read.
+
+For each cell this fits Polku as `polku train` does (`bench_ranking_quality.run_cell`, no
+peers) once per scale, records the out-of-fold log loss (all rows, and the treated rows
+only, summed over the targets) and the gain the truth gives each fit. The rule judged is
+fixed in advance: serve the scale with the lowest out-of-fold log loss over all rows.
+Its adoption test was also set before the first run (seven worlds, 10,000 and 30,000
+clients, seeds 20-21, never used before; scales 0.15 / 0.3 / 0.6): at each size the chosen
+rule's median at least the served one's, and at least 1 point above it at 30,000; no more
+cells below imitation than served at either size; no cell more than 10 points lower.
+
+Cells go to `bench/results/outcome_penalty.jsonl` (a rerun of a cell and scale replaces
+it); the BENCHMARKS.md section `outcome_penalty` is rendered from all of them.
+
+Run: `nice -n 10 .venv/bin/python bench/bench_outcome_penalty.py --scenarios baseline
+--sizes 10000 --seeds 20 --scales 0.15,0.3,0.6`
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import json
+import shlex
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+from bench_ranking_quality import run_cell
+from benchmarks_md import write_section
+
+import models.ranker.service_ranker as service_ranker_module
+import pipeline.training.train as train_module
+from models.ranker import ServiceRanker
+
+RESULTS_JSONL: Final = Path(__file__).resolve().parent / "results" / "outcome_penalty.jsonl"
+SERVED_SCALE: Final = 0.3
+EPS: Final = 1e-12
+
+
+def out_of_fold_log_loss(
+    mu: np.ndarray, action_index: np.ndarray, y: np.ndarray
+) -> tuple[float, float]:
+    """Mean log loss of the logged outcomes under the logged action: all rows, treated rows.
+
+    `mu` is (n, targets, services + 1) with "no service" last; each is summed over targets.
+    """
+    n, n_targets, n_actions = mu.shape
+    p = np.clip(mu[np.arange(n), :, action_index], EPS, 1 - EPS)  # (n, targets)
+    loss = -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum(axis=1)
+    treated = action_index < n_actions - 1
+    return float(loss.mean()), float(loss[treated].mean())
+
+
+@contextmanager
+def outcome_scale(scale: float) -> Iterator[list[tuple[float, float]]]:
+    """Train with `interaction_scale=scale`; collect each outcome fit's out-of-fold log loss."""
+    losses: list[tuple[float, float]] = []
+    original_fit = service_ranker_module.cross_fit_outcomes
+    signature = inspect.signature(original_fit)
+    original_ranker = train_module.ServiceRanker
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs).arguments
+        if bound["interaction_scale"] != scale:
+            raise AssertionError("the ranker did not take the scale under test")
+        fit = original_fit(*args, **kwargs)
+        losses.append(out_of_fold_log_loss(fit.mu, bound["action_index"], bound["y"]))
+        return fit
+
+    service_ranker_module.cross_fit_outcomes = spy  # type: ignore[assignment]
+    train_module.ServiceRanker = functools.partial(  # type: ignore[misc]
+        ServiceRanker, interaction_scale=scale
+    )
+    try:
+        yield losses
+    finally:
+        service_ranker_module.cross_fit_outcomes = original_fit
+        train_module.ServiceRanker = original_ranker  # type: ignore[misc]
+
+
+def run_scale(scenario: str, n_clients: int, seed: int, scale: float, directory: Path) -> dict:
+    with outcome_scale(scale) as losses:
+        cell = run_cell(scenario, n_clients, seed, [], directory, lambda line: print(line))
+    if len(losses) != 1:
+        raise AssertionError(f"expected one outcome fit, saw {len(losses)}")
+    all_rows, treated = losses[0]
+    return {
+        "scenario": scenario,
+        "n_clients": n_clients,
+        "seed": seed,
+        "scale": scale,
+        "log_loss": all_rows,
+        "log_loss_treated": treated,
+        "gains": cell["gains"],
+        "top1_shown_over_true": _ratio(cell["honesty"]),
+        "worst_group_margin": cell["polku_worst_group_margin"],
+        "fit_seconds": cell["seconds"]["fit"],
+    }
+
+
+def _ratio(honesty: dict[str, Any]) -> float | None:
+    true = honesty.get("top1_mean_true")
+    if not true:
+        return None
+    return float(honesty["top1_mean_predicted"] / true)
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _key(row: dict[str, Any]) -> tuple[str, int, int, float]:
+    return (row["scenario"], row["n_clients"], row["seed"], row["scale"])
+
+
+def save_rows(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    merged = {_key(r): r for r in rows}
+    ordered = [merged[k] for k in sorted(merged)]
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered))
+    return ordered
+
+
+def cells_of(rows: list[dict[str, Any]]) -> dict[tuple[str, int, int], dict[float, dict]]:
+    """Rows grouped by cell, keeping cells that have the served scale and at least one other."""
+    cells: dict[tuple[str, int, int], dict[float, dict]] = {}
+    for row in rows:
+        cells.setdefault(_key(row)[:3], {})[row["scale"]] = row  # type: ignore[index]
+    return {k: v for k, v in cells.items() if SERVED_SCALE in v and len(v) > 1}
+
+
+def chosen_scale(by_scale: dict[float, dict], criterion: str = "log_loss") -> float:
+    return min(by_scale, key=lambda s: by_scale[s][criterion])
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def render(rows: list[dict[str, Any]], commands: Sequence[str]) -> str:
+    cells = cells_of(rows)
+    scales = sorted({r["scale"] for r in rows})
+    lines = [
+        "The outcome model's interaction penalty chosen by its own out-of-fold log loss "
+        "(`bench/bench_outcome_penalty.py`). Each cell is fitted once per `interaction_scale`; "
+        "*chosen* serves the scale with the lowest out-of-fold log loss over all training rows "
+        f"(the served scale is {SERVED_SCALE}). Oracle gain captured on held-out clients (%).",
+        "",
+        "Commands:",
+        "",
+        *[f"    {c}" for c in commands],
+        "",
+        "| clients | cells | served median | chosen median | chosen - served, median / min / max "
+        "| cells below imitation: served / chosen | scale chosen (count) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size in sorted({k[1] for k in cells}):
+        group = {k: v for k, v in cells.items() if k[1] == size}
+        served = [v[SERVED_SCALE]["gains"]["polku"] for v in group.values()]
+        chosen_rows = [v[chosen_scale(v)] for v in group.values()]
+        chosen = [r["gains"]["polku"] for r in chosen_rows]
+        diffs = [c - s for c, s in zip(chosen, served, strict=True)]
+        imitation = [v[SERVED_SCALE]["gains"]["imitation"] for v in group.values()]
+        below_served = sum(s < i for s, i in zip(served, imitation, strict=True))
+        below_chosen = sum(c < i for c, i in zip(chosen, imitation, strict=True))
+        counts = {s: sum(r["scale"] == s for r in chosen_rows) for s in scales}
+        lines.append(
+            f"| {size:,} | {len(group)} | {_pct(statistics.median(served))} | "
+            f"{_pct(statistics.median(chosen))} | {_pct(statistics.median(diffs))} / "
+            f"{_pct(min(diffs))} / {_pct(max(diffs))} | {below_served} / {below_chosen} | "
+            + ", ".join(f"{s}: {n}" for s, n in counts.items())
+            + " |"
+        )
+    lines += [
+        "",
+        "| scenario | clients | seed | imitation | "
+        + " | ".join(f"scale {s}: gain / log loss" for s in scales)
+        + " | chosen |",
+        "|---|---|---|---|" + "---|" * len(scales) + "---|",
+    ]
+    for (scenario, size, seed), by_scale in sorted(cells.items(), key=lambda kv: kv[0]):
+        parts = [
+            f"{_pct(by_scale[s]['gains']['polku'])} / {by_scale[s]['log_loss']:.5f}"
+            if s in by_scale
+            else "n/a"
+            for s in scales
+        ]
+        lines.append(
+            f"| {scenario} | {size:,} | {seed} | "
+            f"{_pct(by_scale[SERVED_SCALE]['gains']['imitation'])} | "
+            + " | ".join(parts)
+            + f" | {chosen_scale(by_scale)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", default="baseline", help="comma list of worlds")
+    parser.add_argument("--sizes", default="10000")
+    parser.add_argument("--seeds", default="20")
+    parser.add_argument("--scales", default="0.15,0.3,0.6")
+    parser.add_argument("--results", type=Path, default=RESULTS_JSONL)
+    parser.add_argument("--section", default="outcome_penalty", help="BENCHMARKS.md section")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the section from the results file"
+    )
+    args = parser.parse_args(argv)
+    command = "nice -n 10 .venv/bin/python bench/bench_outcome_penalty.py " + shlex.join(
+        sys.argv[1:] if argv is None else list(argv)
+    )
+    rows = load_rows(args.results)
+    if not args.render_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in (int(s) for s in args.sizes.split(",")):
+                for scenario in args.scenarios.split(","):
+                    for seed in (int(s) for s in args.seeds.split(",")):
+                        for scale in (float(s) for s in args.scales.split(",")):
+                            print(f"{scenario} {size:,} seed {seed} scale {scale}", flush=True)
+                            row = run_scale(scenario, size, seed, scale, Path(tmp))
+                            rows = save_rows(args.results, [*rows, {**row, "command": command}])
+    commands = list(dict.fromkeys(r["command"] for r in rows))
+    write_section(args.section, commands[-1], render(rows, commands))
+
+
+if __name__ == "__main__":
+    main()
