@@ -62,7 +62,7 @@ def out_of_fold_log_loss(
 
     `mu` is (n, targets, services + 1) with "no service" last; each is summed over targets.
     """
-    n, n_targets, n_actions = mu.shape
+    n, _, n_actions = mu.shape
     p = np.clip(mu[np.arange(n), :, action_index], EPS, 1 - EPS)  # (n, targets)
     loss = -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum(axis=1)
     treated = action_index < n_actions - 1
