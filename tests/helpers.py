@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
@@ -11,6 +15,21 @@ if TYPE_CHECKING:
     from pipeline.training.train import TrainedModel, TrainSettings
 
 T = TypeVar("T")
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+
+
+def load_bench_module(filename: str, module_name: str) -> ModuleType:
+    """Import a script of `bench/` (not a package) under `module_name`.
+
+    It is registered in `sys.modules` because dataclasses look their module up by name.
+    """
+    spec = importlib.util.spec_from_file_location(module_name, BENCH_DIR / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 class TinyTraining(NamedTuple):

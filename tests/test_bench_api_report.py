@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH_API = Path(__file__).resolve().parent.parent / "bench" / "bench_api.py"
+from tests.helpers import load_bench_module
 
 WRK_OUT = """Running 8s test @ http://127.0.0.1:1/v1/recommendations
   Latency Distribution
@@ -23,12 +20,7 @@ Requests/sec:    300.00
 
 @pytest.fixture(scope="module")
 def bench_api() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_api", BENCH_API)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_api"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_module("bench_api.py", "bench_api")
 
 
 def test_wrk_output_is_read_with_its_units(bench_api: ModuleType) -> None:

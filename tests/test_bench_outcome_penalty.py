@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -14,18 +11,12 @@ import pytest
 import models.ranker.service_ranker as service_ranker_module
 import pipeline.training.train as train_module
 from models.ranker import ServiceRanker
-
-BENCH_PATH = Path(__file__).resolve().parent.parent / "bench" / "bench_outcome_penalty.py"
+from tests.helpers import load_bench_module
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_outcome_penalty_runner", BENCH_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_outcome_penalty_runner"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_module("bench_outcome_penalty.py", "bench_outcome_penalty_runner")
 
 
 def test_the_log_loss_reads_the_logged_action_and_splits_out_the_treated_rows(bench) -> None:

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-PEERS_PATH = Path(__file__).resolve().parent.parent / "bench" / "peers.py"
+from tests.helpers import load_bench_module
 
 
 @pytest.fixture(scope="module")
 def peers() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_peers", PEERS_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_peers"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_module("peers.py", "bench_peers")
 
 
 def _world(peers: ModuleType, n: int = 3000, seed: int = 0):  # type: ignore[no-untyped-def]

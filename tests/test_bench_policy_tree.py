@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-TREE_PATH = Path(__file__).resolve().parent.parent / "bench" / "policy_tree.py"
+from tests.helpers import load_bench_module
 
 
 @pytest.fixture(scope="module")
 def trees() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_policy_tree_module", TREE_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_policy_tree_module"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_module("policy_tree.py", "bench_policy_tree_module")
 
 
 def _world(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,17 +139,9 @@ def test_bad_arguments_are_refused(trees) -> None:
         tree.choose(x[:, :2], np.ones((len(x), 3), dtype=bool))
 
 
-BENCH_PATH = TREE_PATH.parent / "bench_policy_tree.py"
-
-
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_policy_tree_runner", BENCH_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_policy_tree_runner"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_module("bench_policy_tree.py", "bench_policy_tree_runner")
 
 
 def test_the_pseudo_outcome_spy_restores_the_ranker_even_on_failure(bench) -> None:
