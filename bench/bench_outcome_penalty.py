@@ -30,7 +30,6 @@ import argparse
 import functools
 import inspect
 import json
-import shlex
 import statistics
 import sys
 import tempfile
@@ -45,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from bench_ranking_quality import run_cell
 from benchmarks_md import write_section
+from cell_grid import add_grid_arguments, cells, command_line
 
 import models.ranker.service_ranker as service_ranker_module
 import pipeline.training.train as train_module
@@ -215,29 +215,20 @@ def render(rows: list[dict[str, Any]], commands: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default="baseline", help="comma list of worlds")
-    parser.add_argument("--sizes", default="10000")
-    parser.add_argument("--seeds", default="20")
+    add_grid_arguments(
+        parser, results=RESULTS_JSONL, section="outcome_penalty", sizes="10000", seeds="20"
+    )
     parser.add_argument("--scales", default="0.15,0.3,0.6")
-    parser.add_argument("--results", type=Path, default=RESULTS_JSONL)
-    parser.add_argument("--section", default="outcome_penalty", help="BENCHMARKS.md section")
-    parser.add_argument(
-        "--render-only", action="store_true", help="rewrite the section from the results file"
-    )
     args = parser.parse_args(argv)
-    command = "nice -n 10 .venv/bin/python bench/bench_outcome_penalty.py " + shlex.join(
-        sys.argv[1:] if argv is None else list(argv)
-    )
+    command = command_line("bench_outcome_penalty.py", argv)
     rows = load_rows(args.results)
     if not args.render_only:
         with tempfile.TemporaryDirectory() as tmp:
-            for size in (int(s) for s in args.sizes.split(",")):
-                for scenario in args.scenarios.split(","):
-                    for seed in (int(s) for s in args.seeds.split(",")):
-                        for scale in (float(s) for s in args.scales.split(",")):
-                            print(f"{scenario} {size:,} seed {seed} scale {scale}", flush=True)
-                            row = run_scale(scenario, size, seed, scale, Path(tmp))
-                            rows = save_rows(args.results, [*rows, {**row, "command": command}])
+            for scenario, size, seed in cells(args):
+                for scale in (float(s) for s in args.scales.split(",")):
+                    print(f"{scenario} {size:,} seed {seed} scale {scale}", flush=True)
+                    row = run_scale(scenario, size, seed, scale, Path(tmp))
+                    rows = save_rows(args.results, [*rows, {**row, "command": command}])
     commands = list(dict.fromkeys(r["command"] for r in rows))
     write_section(args.section, commands[-1], render(rows, commands))
 

@@ -27,7 +27,6 @@ import argparse
 import inspect
 import json
 import math
-import shlex
 import sys
 import tempfile
 import time
@@ -42,6 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from bench_ranking_quality import Progress, fit_cell
 from benchmarks_md import write_section
+from cell_grid import add_grid_arguments, command_line
+from cell_grid import cells as grid_cells
 from policy_tree import NO_SERVICE, PolicyTree, fit_policy_tree
 from worlds import ALIEN
 
@@ -317,27 +318,18 @@ def _pct(value: float | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default="baseline", help="comma list of worlds")
-    parser.add_argument("--sizes", default="30000")
-    parser.add_argument("--seeds", default="0")
-    parser.add_argument("--results", type=Path, default=RESULTS_JSONL)
-    parser.add_argument("--section", default="policy_trees", help="BENCHMARKS.md section")
-    parser.add_argument(
-        "--render-only", action="store_true", help="rewrite the section from the results file"
+    add_grid_arguments(
+        parser, results=RESULTS_JSONL, section="policy_trees", sizes="30000", seeds="0"
     )
     args = parser.parse_args(argv)
-    command = "nice -n 10 .venv/bin/python bench/bench_policy_tree.py " + shlex.join(
-        sys.argv[1:] if argv is None else list(argv)
-    )
+    command = command_line("bench_policy_tree.py", argv)
     cells = load_cells(args.results)
     if not args.render_only:
         with tempfile.TemporaryDirectory() as tmp:
-            for size in (int(s) for s in args.sizes.split(",")):
-                for scenario in args.scenarios.split(","):
-                    for seed in (int(s) for s in args.seeds.split(",")):
-                        print(f"{scenario} {size:,} seed {seed}", flush=True)
-                        cell = run_cell(scenario, size, seed, Path(tmp), print)
-                        cells = save_cells(args.results, [*cells, {**cell, "command": command}])
+            for scenario, size, seed in grid_cells(args):
+                print(f"{scenario} {size:,} seed {seed}", flush=True)
+                cell = run_cell(scenario, size, seed, Path(tmp), print)
+                cells = save_cells(args.results, [*cells, {**cell, "command": command}])
     commands = list(dict.fromkeys(c["command"] for c in cells))
     write_section(args.section, commands[-1], render(cells, commands))
 
