@@ -229,7 +229,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     print(f"{scenario} {size:,} seed {seed} scale {scale}", flush=True)
                     row = run_scale(scenario, size, seed, scale, Path(tmp))
                     rows = save_rows(args.results, [*rows, {**row, "command": command}])
-    commands = list(dict.fromkeys(r["command"] for r in rows))
+    # Rows of one scale only (the served fit, for another bench to pair with) show no
+    # comparison here, so their commands are not quoted either.
+    shown = [r for by_scale in cells_of(rows).values() for r in by_scale.values()]
+    commands = list(dict.fromkeys(r["command"] for r in shown))
     write_section(args.section, commands[-1], render(rows, commands))
 
 
