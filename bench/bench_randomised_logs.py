@@ -90,11 +90,28 @@ def practice_gains(path: Path) -> dict[tuple[str, int, int], float]:
     }
 
 
+def practice_commands(path: Path, rows: list[dict[str, Any]]) -> list[str]:
+    """The commands that fitted the practice cells these trial rows are set beside."""
+    wanted = {(r["base"], r["n_clients"], r["seed"]) for r in rows}
+    return list(
+        dict.fromkeys(
+            r["command"]
+            for r in load_rows(path)
+            if r["scale"] == SERVED_SCALE and (r["scenario"], r["n_clients"], r["seed"]) in wanted
+        )
+    )
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}"
 
 
-def render(rows: list[dict[str, Any]], practice: dict, commands: Sequence[str]) -> str:
+def render(
+    rows: list[dict[str, Any]],
+    practice: dict,
+    commands: Sequence[str],
+    practice_commands: Sequence[str] = (),
+) -> str:
     lines = [
         "The served ranker on logs where every option was given at random "
         "(`bench/bench_randomised_logs.py`: the scenario with `exploration` = 1, same "
@@ -108,6 +125,11 @@ def render(rows: list[dict[str, Any]], practice: dict, commands: Sequence[str]) 
         "",
         *[f"    {c}" for c in commands],
         "",
+        *(
+            ["The practice cells:", "", *[f"    {c}" for c in practice_commands], ""]
+            if practice_commands
+            else []
+        ),
         "| clients | cells | trial median | practice median (same cells) |",
         "|---|---|---|---|",
     ]
@@ -161,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 rows = save_rows(args.results, [*rows, row])
     commands = list(dict.fromkeys(r["command"] for r in rows))
     practice = practice_gains(PRACTICE_JSONL)
-    write_section(args.section, commands[-1], render(rows, practice, commands))
+    paired = practice_commands(PRACTICE_JSONL, rows)
+    write_section(args.section, commands[-1], render(rows, practice, commands, paired))
 
 
 if __name__ == "__main__":
