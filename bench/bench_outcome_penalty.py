@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import functools
 import inspect
-import json
+import math
 import statistics
 import sys
 import tempfile
@@ -44,7 +44,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from bench_ranking_quality import run_cell
 from benchmarks_md import write_section
-from cell_grid import add_grid_arguments, cells, command_line
+from cell_grid import (
+    add_grid_arguments,
+    cell_key,
+    cells,
+    command_line,
+    load_results,
+    pct,
+    save_results,
+)
 
 import models.ranker.service_ranker as service_ranker_module
 import pipeline.training.train as train_module
@@ -98,7 +106,7 @@ def outcome_scale(scale: float) -> Iterator[list[tuple[float, float]]]:
 
 def run_scale(scenario: str, n_clients: int, seed: int, scale: float, directory: Path) -> dict:
     with outcome_scale(scale) as losses:
-        cell = run_cell(scenario, n_clients, seed, [], directory, lambda line: print(line))
+        cell = run_cell(scenario, n_clients, seed, [], directory, print)
     if len(losses) != 1:
         raise AssertionError(f"expected one outcome fit, saw {len(losses)}")
     all_rows, treated = losses[0]
@@ -110,54 +118,35 @@ def run_scale(scenario: str, n_clients: int, seed: int, scale: float, directory:
         "log_loss": all_rows,
         "log_loss_treated": treated,
         "gains": cell["gains"],
-        "top1_shown_over_true": _ratio(cell["honesty"]),
+        "top1_shown_over_true": _finite(cell["honesty"]["top1_ratio"]),
         "worst_group_margin": cell["polku_worst_group_margin"],
         "fit_seconds": cell["seconds"]["fit"],
     }
 
 
-def _ratio(honesty: dict[str, Any]) -> float | None:
-    true = honesty.get("top1_mean_true")
-    if not true:
-        return None
-    return float(honesty["top1_mean_predicted"] / true)
-
-
-def load_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None  # NaN is not JSON
 
 
 def _key(row: dict[str, Any]) -> tuple[str, int, int, float]:
-    return (row["scenario"], row["n_clients"], row["seed"], row["scale"])
-
-
-def save_rows(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    merged = {_key(r): r for r in rows}
-    ordered = [merged[k] for k in sorted(merged)]
-    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered))
-    return ordered
+    return (*cell_key(row), row["scale"])
 
 
 def cells_of(rows: list[dict[str, Any]]) -> dict[tuple[str, int, int], dict[float, dict]]:
     """Rows grouped by cell, keeping cells that have the served scale and at least one other."""
-    cells: dict[tuple[str, int, int], dict[float, dict]] = {}
+    grouped: dict[tuple[str, int, int], dict[float, dict]] = {}
     for row in rows:
-        cells.setdefault(_key(row)[:3], {})[row["scale"]] = row  # type: ignore[index]
-    return {k: v for k, v in cells.items() if SERVED_SCALE in v and len(v) > 1}
+        grouped.setdefault(cell_key(row), {})[row["scale"]] = row
+    return {k: v for k, v in grouped.items() if SERVED_SCALE in v and len(v) > 1}
 
 
-def chosen_scale(by_scale: dict[float, dict], criterion: str = "log_loss") -> float:
-    return min(by_scale, key=lambda s: by_scale[s][criterion])
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}"
+def chosen_scale(by_scale: dict[float, dict]) -> float:
+    """The rule judged: the scale whose outcome model had the lowest out-of-fold log loss."""
+    return min(by_scale, key=lambda s: by_scale[s]["log_loss"])
 
 
 def render(rows: list[dict[str, Any]], commands: Sequence[str]) -> str:
-    cells = cells_of(rows)
+    grouped = cells_of(rows)
     scales = sorted({r["scale"] for r in rows})
     lines = [
         "The outcome model's interaction penalty chosen by its own out-of-fold log loss "
@@ -173,8 +162,8 @@ def render(rows: list[dict[str, Any]], commands: Sequence[str]) -> str:
         "| cells below imitation: served / chosen | scale chosen (count) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for size in sorted({k[1] for k in cells}):
-        group = {k: v for k, v in cells.items() if k[1] == size}
+    for size in sorted({k[1] for k in grouped}):
+        group = {k: v for k, v in grouped.items() if k[1] == size}
         served = [v[SERVED_SCALE]["gains"]["polku"] for v in group.values()]
         chosen_rows = [v[chosen_scale(v)] for v in group.values()]
         chosen = [r["gains"]["polku"] for r in chosen_rows]
@@ -184,9 +173,9 @@ def render(rows: list[dict[str, Any]], commands: Sequence[str]) -> str:
         below_chosen = sum(c < i for c, i in zip(chosen, imitation, strict=True))
         counts = {s: sum(r["scale"] == s for r in chosen_rows) for s in scales}
         lines.append(
-            f"| {size:,} | {len(group)} | {_pct(statistics.median(served))} | "
-            f"{_pct(statistics.median(chosen))} | {_pct(statistics.median(diffs))} / "
-            f"{_pct(min(diffs))} / {_pct(max(diffs))} | {below_served} / {below_chosen} | "
+            f"| {size:,} | {len(group)} | {pct(statistics.median(served))} | "
+            f"{pct(statistics.median(chosen))} | {pct(statistics.median(diffs))} / "
+            f"{pct(min(diffs))} / {pct(max(diffs))} | {below_served} / {below_chosen} | "
             + ", ".join(f"{s}: {n}" for s, n in counts.items())
             + " |"
         )
@@ -197,16 +186,16 @@ def render(rows: list[dict[str, Any]], commands: Sequence[str]) -> str:
         + " | chosen |",
         "|---|---|---|---|" + "---|" * len(scales) + "---|",
     ]
-    for (scenario, size, seed), by_scale in sorted(cells.items(), key=lambda kv: kv[0]):
+    for (scenario, size, seed), by_scale in sorted(grouped.items()):
         parts = [
-            f"{_pct(by_scale[s]['gains']['polku'])} / {by_scale[s]['log_loss']:.5f}"
+            f"{pct(by_scale[s]['gains']['polku'])} / {by_scale[s]['log_loss']:.5f}"
             if s in by_scale
             else "n/a"
             for s in scales
         ]
         lines.append(
             f"| {scenario} | {size:,} | {seed} | "
-            f"{_pct(by_scale[SERVED_SCALE]['gains']['imitation'])} | "
+            f"{pct(by_scale[SERVED_SCALE]['gains']['imitation'])} | "
             + " | ".join(parts)
             + f" | {chosen_scale(by_scale)} |"
         )
@@ -221,14 +210,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scales", default="0.15,0.3,0.6")
     args = parser.parse_args(argv)
     command = command_line("bench_outcome_penalty.py", argv)
-    rows = load_rows(args.results)
+    rows = load_results(args.results)
     if not args.render_only:
         with tempfile.TemporaryDirectory() as tmp:
             for scenario, size, seed in cells(args):
                 for scale in (float(s) for s in args.scales.split(",")):
                     print(f"{scenario} {size:,} seed {seed} scale {scale}", flush=True)
                     row = run_scale(scenario, size, seed, scale, Path(tmp))
-                    rows = save_rows(args.results, [*rows, {**row, "command": command}])
+                    rows = save_results(args.results, [*rows, {**row, "command": command}], _key)
     # Rows of one scale only (the served fit, for another bench to pair with) show no
     # comparison here, so their commands are not quoted either.
     shown = [r for by_scale in cells_of(rows).values() for r in by_scale.values()]

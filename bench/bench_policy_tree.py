@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
-import math
 import sys
 import tempfile
 import time
@@ -41,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from bench_ranking_quality import Progress, fit_cell
 from benchmarks_md import write_section
-from cell_grid import add_grid_arguments, command_line
+from cell_grid import add_grid_arguments, cell_key, command_line, load_results, pct, save_results
 from cell_grid import cells as grid_cells
 from policy_tree import NO_SERVICE, PolicyTree, fit_policy_tree
 from worlds import ALIEN
@@ -182,7 +180,7 @@ def run_cell(
             ),
         }
         progress(
-            f"    depth {depth}: gain {_pct(trees[f'depth{depth}']['gain'])} in {seconds:.1f} s"
+            f"    depth {depth}: gain {pct(trees[f'depth{depth}']['gain'])} in {seconds:.1f} s"
         )
     halves = client_halves(held_out.frame["client_id"].to_numpy(), seed)
     true_uplift = uplift_over_no_service(truth)
@@ -202,9 +200,9 @@ def run_cell(
         "linear_on_truth_gain": gain(linear),
     }
     progress(
-        f"    Polku {_pct(gains['polku'])}, imitation {_pct(gains['imitation'])}, "
-        f"depth 2 on the truth {_pct(cell['depth2_on_truth_gain'])}, linear on the truth "
-        f"{_pct(cell['linear_on_truth_gain'])}"
+        f"    Polku {pct(gains['polku'])}, imitation {pct(gains['imitation'])}, "
+        f"depth 2 on the truth {pct(cell['depth2_on_truth_gain'])}, linear on the truth "
+        f"{pct(cell['linear_on_truth_gain'])}"
     )
     return cell
 
@@ -215,26 +213,6 @@ def uplift_with_none(truth: np.ndarray) -> np.ndarray:
 
 
 # -- results -----------------------------------------------------------------------------------
-
-
-def load_cells(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def save_cells(path: Path, cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Write the cells, a later cell of the same world replacing an earlier; the cells kept."""
-
-    def key(cell: dict[str, Any]) -> tuple[str, int, int]:
-        return cell["scenario"], cell["n_clients"], cell["seed"]
-
-    merged = {key(cell): cell for cell in cells}
-    text = "".join(json.dumps(merged[k], sort_keys=True) + "\n" for k in sorted(merged))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)  # never half a file
-    return [merged[k] for k in sorted(merged)]
 
 
 def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
@@ -262,10 +240,10 @@ def render(cells: list[dict[str, Any]], commands: Sequence[str]) -> str:
         deepest = trees["depth2"]
         lines.append(
             f"| {cell['scenario']} | {cell['n_clients']:,} | {cell['seed']} | "
-            f"{_pct(gains['polku'])} | {_pct(gains['imitation'])} | {_pct(gains['popular'])} | "
-            + " | ".join(_pct(trees[f"depth{d}"]["gain"]) for d in DEPTHS)
-            + f" | {_pct(cell['depth2_on_truth_gain'])} | "
-            f"{_pct(cell.get('linear_on_truth_gain'))} | "
+            f"{pct(gains['polku'])} | {pct(gains['imitation'])} | {pct(gains['popular'])} | "
+            + " | ".join(pct(trees[f"depth{d}"]["gain"]) for d in DEPTHS)
+            + f" | {pct(cell['depth2_on_truth_gain'])} | "
+            f"{pct(cell.get('linear_on_truth_gain'))} | "
             f"{deepest['claimed_uplift']:+.3f} / {deepest['true_uplift']:+.3f} |"
         )
     lines += ["", "Commands:", ""] + [f"- `{c}`" for c in commands]
@@ -292,7 +270,7 @@ def render_summary(cells: list[dict[str, Any]]) -> list[str]:
 
             def median(values: list[float | None]) -> str:
                 known = [v for v in values if v is not None]
-                return _pct(float(np.median(known))) if known else "n/a"
+                return pct(float(np.median(known))) if known else "n/a"
 
             depth_gains = {d: [c["trees"][f"depth{d}"]["gain"] for c in group] for d in DEPTHS}
             above = [
@@ -312,10 +290,6 @@ def render_summary(cells: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f}"
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_grid_arguments(
@@ -323,13 +297,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     command = command_line("bench_policy_tree.py", argv)
-    cells = load_cells(args.results)
+    cells = load_results(args.results)
     if not args.render_only:
         with tempfile.TemporaryDirectory() as tmp:
             for scenario, size, seed in grid_cells(args):
                 print(f"{scenario} {size:,} seed {seed}", flush=True)
                 cell = run_cell(scenario, size, seed, Path(tmp), print)
-                cells = save_cells(args.results, [*cells, {**cell, "command": command}])
+                cells = save_results(args.results, [*cells, {**cell, "command": command}], cell_key)
     commands = list(dict.fromkeys(c["command"] for c in cells))
     write_section(args.section, commands[-1], render(cells, commands))
 

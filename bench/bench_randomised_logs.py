@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,15 @@ from bench_outcome_penalty import RESULTS_JSONL as PRACTICE_JSONL
 from bench_outcome_penalty import SERVED_SCALE
 from bench_ranking_quality import run_cell
 from benchmarks_md import write_section
-from cell_grid import add_grid_arguments, cells, command_line
+from cell_grid import (
+    add_grid_arguments,
+    cell_key,
+    cells,
+    command_line,
+    load_results,
+    pct,
+    save_results,
+)
 
 from pipeline.synth.scenarios import SCENARIOS, scenario_named
 
@@ -59,19 +66,6 @@ def register_trial(scenario: str) -> str:
     return name
 
 
-def load_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def save_rows(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    merged = {(r["scenario"], r["n_clients"], r["seed"]): r for r in rows}
-    ordered = [merged[k] for k in sorted(merged)]
-    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered))
-    return ordered
-
-
 def over_random(gains: dict[str, float]) -> float:
     """The ranker's share of the oracle's gain over random choice.
 
@@ -81,37 +75,27 @@ def over_random(gains: dict[str, float]) -> float:
     return (gains["polku"] - gains["random"]) / (1.0 - gains["random"])
 
 
-def practice_gains(path: Path) -> dict[tuple[str, int, int], float]:
-    """The served ranker's share over random on today's practice logs, by cell."""
-    return {
-        (r["scenario"], r["n_clients"], r["seed"]): over_random(r["gains"])
-        for r in load_rows(path)
-        if r["scale"] == SERVED_SCALE
-    }
-
-
-def practice_commands(path: Path, rows: list[dict[str, Any]]) -> list[str]:
-    """The commands that fitted the practice cells these trial rows are set beside."""
-    wanted = {(r["base"], r["n_clients"], r["seed"]) for r in rows}
-    return list(
-        dict.fromkeys(
-            r["command"]
-            for r in load_rows(path)
-            if r["scale"] == SERVED_SCALE and (r["scenario"], r["n_clients"], r["seed"]) in wanted
-        )
-    )
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}"
+def practice_cells(path: Path) -> dict[tuple[str, int, int], dict[str, Any]]:
+    """The served ranker's cells on today's practice logs (the served scale), by cell."""
+    return {cell_key(r): r for r in load_results(path) if r["scale"] == SERVED_SCALE}
 
 
 def render(
-    rows: list[dict[str, Any]],
-    practice: dict,
-    commands: Sequence[str],
-    practice_commands: Sequence[str] = (),
+    rows: list[dict[str, Any]], practice: dict[tuple[str, int, int], dict], commands: Sequence[str]
 ) -> str:
+    """The section; `practice` holds the practice cells the trial rows are set beside."""
+
+    def paired(row: dict[str, Any]) -> float | None:
+        cell = practice.get((row["base"], row["n_clients"], row["seed"]))
+        return None if cell is None else over_random(cell["gains"])
+
+    paired_commands = list(
+        dict.fromkeys(
+            practice[key]["command"]
+            for key in ((r["base"], r["n_clients"], r["seed"]) for r in rows)
+            if key in practice
+        )
+    )
     lines = [
         "The served ranker on logs where every option was given at random "
         "(`bench/bench_randomised_logs.py`: the scenario with `exploration` = 1, same "
@@ -126,8 +110,8 @@ def render(
         *[f"    {c}" for c in commands],
         "",
         *(
-            ["The practice cells:", "", *[f"    {c}" for c in practice_commands], ""]
-            if practice_commands
+            ["The practice cells:", "", *[f"    {c}" for c in paired_commands], ""]
+            if paired_commands
             else []
         ),
         "| clients | cells | trial median | practice median (same cells) |",
@@ -135,12 +119,11 @@ def render(
     ]
     for size in sorted({r["n_clients"] for r in rows}):
         group = [r for r in rows if r["n_clients"] == size]
-        paired = [practice.get((r["base"], size, r["seed"])) for r in group]
-        known = [p for p in paired if p is not None]
+        known = [p for p in map(paired, group) if p is not None]
         lines.append(
             f"| {size:,} | {len(group)} | "
-            f"{_pct(statistics.median(over_random(r['gains']) for r in group))} | "
-            f"{_pct(statistics.median(known)) if known else 'n/a'} |"
+            f"{pct(statistics.median(over_random(r['gains']) for r in group))} | "
+            f"{pct(statistics.median(known)) if known else 'n/a'} |"
         )
     lines += [
         "",
@@ -149,8 +132,8 @@ def render(
     ]
     for r in rows:
         lines.append(
-            f"| {r['base']} | {r['n_clients']:,} | {r['seed']} | {_pct(over_random(r['gains']))} | "
-            f"{_pct(practice.get((r['base'], r['n_clients'], r['seed'])))} | "
+            f"| {r['base']} | {r['n_clients']:,} | {r['seed']} | {pct(over_random(r['gains']))} | "
+            f"{pct(paired(r))} | "
             f"{r['train_episodes']:,} |"
         )
     return "\n".join(lines) + "\n"
@@ -163,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     command = command_line("bench_randomised_logs.py", argv)
-    rows = load_rows(args.results)
+    rows = load_results(args.results)
     if not args.render_only:
         with tempfile.TemporaryDirectory() as tmp:
             for scenario, size, seed in cells(args):
@@ -180,11 +163,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "honesty": cell["honesty"],
                     "command": command,
                 }
-                rows = save_rows(args.results, [*rows, row])
+                rows = save_results(args.results, [*rows, row], cell_key)
     commands = list(dict.fromkeys(r["command"] for r in rows))
-    practice = practice_gains(PRACTICE_JSONL)
-    paired = practice_commands(PRACTICE_JSONL, rows)
-    write_section(args.section, commands[-1], render(rows, practice, commands, paired))
+    practice = practice_cells(PRACTICE_JSONL)
+    write_section(args.section, commands[-1], render(rows, practice, commands))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
-"""The command line of a benchmark that runs a grid of cells (scenario x size x seed)."""
+"""A benchmark over a grid of cells (scenario x size x seed): its command line and results.
+
+The results are a JSON-lines file, a row per cell (or per cell and variant), so a long run
+keeps every cell it finished and a rerun of a cell replaces it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def add_grid_arguments(
@@ -35,3 +42,32 @@ def cells(args: argparse.Namespace) -> Iterator[tuple[str, int, int]]:
         for scenario in args.scenarios.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
                 yield scenario, size, seed
+
+
+def load_results(path: Path) -> list[dict[str, Any]]:
+    """The rows of a results file (none if it does not exist yet)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def save_results(
+    path: Path, rows: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable]
+) -> list[dict[str, Any]]:
+    """Write the rows in key order, a later row of a key replacing an earlier; return them."""
+    merged = {key(row): row for row in rows}
+    ordered = [merged[k] for k in sorted(merged)]  # type: ignore[type-var]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in ordered))
+    tmp.replace(path)  # never half a file
+    return ordered
+
+
+def cell_key(row: dict[str, Any]) -> tuple[str, int, int]:
+    """A row's cell: (scenario, clients, seed)."""
+    return row["scenario"], row["n_clients"], row["seed"]
+
+
+def pct(value: float | None) -> str:
+    """A share as a percentage with one decimal; n/a when missing or not finite."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f}"
