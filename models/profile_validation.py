@@ -121,8 +121,8 @@ class ProfileFrame:
         return not self.errors
 
 
-def _quote(value: object) -> str:
-    """A value for an error message, never a personal identity code."""
+def quote_value(value: object) -> str:
+    """A value for an error message, never a personal identity code (every boundary's quoting)."""
     text = str(value)
     if contains_henkilotunnus(text):
         return "(a value shaped like a henkilötunnus, not shown)"
@@ -291,7 +291,7 @@ def _contains(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
 _NOT_PLAIN: Final = re.compile(r"[^A-Za-z0-9_.:-]")
 
 
-def _holds_code(text: np.ndarray) -> np.ndarray:
+def holds_henkilotunnus(text: np.ndarray) -> np.ndarray:
     """True where the string holds a code, however lightly disguised, as
     `contains_henkilotunnus` judges: the vectorised pattern first, the matcher itself only
     for the strings with a character outside plain ASCII ids (spaces, full width, marks)."""
@@ -345,7 +345,7 @@ def _parse_id(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarra
     column = source[spec.name]
     _parse_text(errors, column, spec)
     errors.add(
-        column.is_text & _holds_code(column.text),
+        column.is_text & holds_henkilotunnus(column.text),
         spec.name,
         "looks_like_henkilotunnus",
         "looks like a henkilötunnus; use a pseudonymous client id",
@@ -372,7 +372,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def _describe_with(problem: str) -> Callable[[Any], str]:
-    return lambda v: f"{problem}, got {_quote(v)}"
+    return lambda v: f"{problem}, got {quote_value(v)}"
 
 
 def _parse_enum(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
@@ -385,7 +385,7 @@ def _parse_enum(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndar
         spec.name,
         "not_allowed_value",
         column.text,
-        lambda v: f"unknown value {_quote(v)}; allowed: {', '.join(allowed)}",
+        lambda v: f"unknown value {quote_value(v)}; allowed: {', '.join(allowed)}",
     )
     out = column.text.copy()
     out[column.missing] = spec.default
@@ -409,7 +409,7 @@ def _parse_bool(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndar
         is_false |= is_bool & (values == False)  # noqa: E712
     bad = ~column.missing & ~is_true & ~is_false
     errors.add_each(
-        bad, spec.name, "not_bool", values, lambda v: f"must be true or false, got {_quote(v)}"
+        bad, spec.name, "not_bool", values, lambda v: f"must be true or false, got {quote_value(v)}"
     )
     if spec.required:
         _require(errors, column, spec.name)
@@ -421,6 +421,21 @@ def _parse_bool(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndar
 def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
     first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
     return ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+
+
+def _calendar_days(values: np.ndarray) -> np.ndarray:
+    """Real dates or timestamps as the calendar day they name, datetime64[D].
+
+    A timestamp with a time zone (Parquet's `timestamp[tz=Europe/Helsinki]`) names the day
+    on its own clock: converting it to UTC first would move a local midnight to the day
+    before, and an assessment on 2021-03-01 out of the experiment.
+    """
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[D]")
+    return np.array(
+        [np.datetime64(v.date() if isinstance(v, dt.datetime) else v, "D") for v in values],
+        dtype="datetime64[D]",
+    )
 
 
 def _parse_date(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
@@ -442,9 +457,7 @@ def _parse_date(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndar
             & ~column.missing
         )
     if is_date.any():
-        out[is_date] = (
-            pd.to_datetime(pd.Series(column.values[is_date])).to_numpy().astype("datetime64[D]")
-        )
+        out[is_date] = _calendar_days(column.values[is_date])
     other = ~column.missing & ~column.is_text & ~is_date
     errors.add(other, name, "bad_date", "must be an ISO date YYYY-MM-DD")
 
@@ -454,7 +467,7 @@ def _parse_date(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndar
         name,
         "bad_date",
         column.text,
-        lambda v: f"must be an ISO date YYYY-MM-DD, got {_quote(v)}",
+        lambda v: f"must be an ISO date YYYY-MM-DD, got {quote_value(v)}",
     )
     if shaped.any():
         year, month, day = _iso_date_parts(column.text[shaped])
@@ -472,7 +485,7 @@ def _parse_date(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndar
             name,
             "impossible_date",
             column.text,
-            lambda v: f"impossible date {_quote(v)}",
+            lambda v: f"impossible date {quote_value(v)}",
         )
         out[rows[exists]] = dates[exists]
 
@@ -539,7 +552,7 @@ def _parse_number(errors: _Collector, source: _Source, spec: FieldSpec) -> np.nd
     out_of_range = given & ~not_number & ((out < lower) | (out > upper))
 
     def describe(v: Any) -> str:
-        return f"must be {unit} from {lower:g} to {upper:g}, got {_quote(v)}"
+        return f"must be {unit} from {lower:g} to {upper:g}, got {quote_value(v)}"
 
     code = "not_whole_number" if whole else "not_number"
     errors.add_each(not_number, name, code, column.values, describe)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.data.register import RegisterError
+from pipeline.data.table_file import TableReadError, read_table_file
 
 
 class OfficeFileError(ValueError):
@@ -26,10 +27,9 @@ def read_office_file(
     """The file as text cells (empty cells missing), or `error` naming why it cannot be read
     or which of `columns` it lacks."""
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError) as exc:
-        problem = f"cannot read the file ({type(exc).__name__})"
-        raise error([RegisterError(path.name, 0, "-", problem)]) from None
+        raw = read_table_file(path)
+    except TableReadError as exc:
+        raise error([RegisterError(exc.file, 0, "-", exc.reason)]) from None
     expected = f"column missing (expected {', '.join(columns)})"
     missing = [RegisterError(path.name, 0, c, expected) for c in columns if c not in raw.columns]
     if missing:

@@ -19,9 +19,11 @@ import pandas as pd
 import typer
 
 from models.eligibility import assess_eligibility_frame
+from models.profile import PROFILE_FIELDS, REQUIRED_FIELDS
 from models.profile_validation import RowError, parse_profile_frame
 from pipeline.commands.options import MappingOption
 from pipeline.data.mapping import ExtractMapping, MappingError, load_mapping
+from pipeline.data.table_file import TableReadError, header_problems, read_table_file
 
 OUTPUT_COLUMNS = ("client_id", "eligible", "target_groups", "failed_conditions", "rules_version")
 INVALID_INPUT_EXIT = 2
@@ -34,13 +36,9 @@ class ExtractError(ValueError):
 def read_extract(path: Path) -> pd.DataFrame:
     """Read a CSV (every cell as text, empty cells empty) or Parquet register extract."""
     try:
-        if path.suffix.lower() == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError as error:
-        raise ExtractError(f"{path}: the file is empty (expected a header row)") from error
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as error:
-        raise ExtractError(f"{path}: cannot read the file ({type(error).__name__})") from error
+        return read_table_file(path)
+    except TableReadError as error:
+        raise ExtractError(f"{path}: {error.reason}") from None
 
 
 def decision_table(profiles: pd.DataFrame) -> pd.DataFrame:
@@ -116,6 +114,14 @@ def eligibility(
     except ExtractError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=INVALID_INPUT_EXIT) from error
+    header = header_problems(raw.columns, PROFILE_FIELDS, REQUIRED_FIELDS)
+    if header:
+        for problem in header:
+            typer.echo(f"{input_path.name}: {problem}", err=True)
+        typer.echo(
+            "error: the extract's columns are not as expected; nothing was written", err=True
+        )
+        raise typer.Exit(code=INVALID_INPUT_EXIT)
 
     result = parse_profile_frame(raw, today=default_date)
     if not result.ok:

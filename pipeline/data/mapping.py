@@ -31,7 +31,7 @@ from typing import Any, Final
 import pandas as pd
 
 from models.objectives import EPISODE_OUTCOMES
-from models.profile import NEVER_FEATURES, SPEC_BY_NAME
+from models.profile import HISTORY_FIELDS, NEVER_FEATURES, PROFILE_COLUMNS, SPEC_BY_NAME
 from pipeline.data.layout import EPISODE_FIELDS, OPTIONAL_EPISODE_FIELDS
 
 # Every field an extract may carry: the profile's and the episodes' own.
@@ -132,7 +132,8 @@ class ExtractMapping:
         ------
         MappingError
             The table also holds, unmapped, a column named like a field the mapping maps
-            another column to (which of the two is meant cannot be told).
+            another column to (which of the two is meant cannot be told), or lacks a column
+            the mapping maps to a profile field.
         """
         shadowed = [
             f"{file}: column {polku!r} is in the extract, but {self.source} maps {own!r} to it"
@@ -142,8 +143,18 @@ class ExtractMapping:
             and polku in raw.columns
             and polku not in self.columns
         ]
-        if shadowed:
-            raise MappingError(self.source, shadowed)
+        # A mapped profile column the table lacks is most likely a misspelt key, and the
+        # field would silently take its default. Not so for a history field (derived from
+        # the extract's own episodes when absent), an episode field or the identity code
+        # (each in one file of a register only).
+        absent = [
+            f"{file}: {self.source} maps column {own!r} to {polku!r}, but the extract has no"
+            f" column {own!r}"
+            for own, polku in self.columns.items()
+            if polku in PROFILE_COLUMNS and polku not in HISTORY_FIELDS and own not in raw.columns
+        ]
+        if shadowed or absent:
+            raise MappingError(self.source, shadowed + absent)
         frame = raw.rename(columns=self.columns)
         for name, codes in self.values.items():
             if name in frame.columns and codes:
@@ -225,10 +236,15 @@ def parse_mapping(document: Mapping[str, Any], source: str = "mapping") -> Extra
             problems.append(f"{key}: must be a table of extract value = Polku value")
             continue
         checked: dict[str, object] = {}
+        written: dict[str, str] = {}
         for code, target in codes.items():
             problem = _target_problem(name, target)
+            if problem is None and code.strip() in written:
+                # Cells are matched with their spaces stripped, so both would claim one code.
+                problem = f"is the same code as {written[code.strip()]!r} once spaces are stripped"
             if problem is None:
                 checked[code.strip()] = target
+                written[code.strip()] = code
             else:
                 problems.append(f"{key}.{code!r}: {problem}")
         values[name] = checked

@@ -23,18 +23,27 @@ import pandas as pd
 from models.actions import NO_SERVICE
 from models.catalog import Catalog
 from models.objectives import EPISODE_OUTCOMES
-from models.profile import HISTORY_FIELDS, PROFILE_COLUMNS, PROFILE_SPEC, TODAY
-from models.profile_validation import parse_profile_frame
+from models.profile import (
+    HISTORY_FIELDS,
+    PROFILE_COLUMNS,
+    PROFILE_FIELDS,
+    PROFILE_SPEC,
+    REQUIRED_FIELDS,
+    TODAY,
+)
+from models.profile_validation import holds_henkilotunnus, parse_profile_frame, quote_value
 from pipeline.data.catalog_file import resolve_catalog
 from pipeline.data.history import derive_history
 from pipeline.data.layout import (
     CLIENTS_FILE,
+    EPISODE_COLUMNS,
     EPISODE_FIELDS,
     EPISODES_FILE,
     TRUTH_FILE,
     find_file,
 )
 from pipeline.data.mapping import ExtractMapping, MappingError
+from pipeline.data.table_file import TableReadError, header_problems, read_table_file
 from pipeline.data.truth import load_truth
 
 
@@ -102,6 +111,10 @@ class RegisterExtract:
         return not self.errors
 
 
+# Every column Polku reads from a register file.
+KNOWN_COLUMNS: Final = (*PROFILE_FIELDS, *EPISODE_COLUMNS)
+
+
 def read_table(path: Path, mapping: ExtractMapping | None = None) -> pd.DataFrame:
     """A raw table: Parquet as typed, CSV as strings (empty cells missing).
 
@@ -115,25 +128,25 @@ def read_table(path: Path, mapping: ExtractMapping | None = None) -> pd.DataFram
         or the mapping cannot be applied to it.
     """
     try:
-        if path.suffix == ".parquet":
-            raw = pd.read_parquet(path)
-        else:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError) as exc:  # pandas' and pyarrow's read errors are ValueErrors
-        problem = RegisterError(path.name, 0, "-", f"cannot read the file ({type(exc).__name__})")
-        raise RegisterValidationError([problem]) from None
-    if mapping is None:
-        return raw
-    try:
-        return mapping.apply(raw, path.name)
-    except MappingError as exc:
-        problems = [RegisterError(path.name, 0, "-", p) for p in exc.problems]
-        raise RegisterValidationError(problems) from None
+        raw = read_table_file(path)
+    except TableReadError as exc:
+        raise RegisterValidationError([RegisterError(exc.file, 0, "-", exc.reason)]) from None
+    if mapping is not None:
+        try:
+            raw = mapping.apply(raw, path.name)
+        except MappingError as exc:
+            problems = [RegisterError(path.name, 0, "-", p) for p in exc.problems]
+            raise RegisterValidationError(problems) from None
+    header = header_problems(raw.columns, KNOWN_COLUMNS, REQUIRED_FIELDS)
+    if header:
+        raise RegisterValidationError([RegisterError(path.name, 0, "-", p) for p in header])
+    return raw
 
 
 # Fields a live request may leave out because they default to the day of the check; a
 # register row records a past event, so "today" would be wrong and a missing value is an error.
 DATED_BY_THE_CHECK: Final = tuple(f.name for f in PROFILE_SPEC if f.default is TODAY)
+PAST_EVENT: Final = "a register row needs it; only a live request defaults it to today"
 
 
 def _profile_errors(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[RegisterError]]:
@@ -142,6 +155,7 @@ def _profile_errors(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Re
     errors = [RegisterError(file, e.row, e.field, e.message) for e in parsed.errors]
     for name in DATED_BY_THE_CHECK:
         if name not in raw.columns:
+            errors.append(RegisterError(file, 0, name, f"column is missing ({PAST_EVENT})"))
             continue
         text = raw[name].astype("string").str.strip()
         missing = (raw[name].isna() | (text == "")).to_numpy(dtype=bool)
@@ -150,7 +164,7 @@ def _profile_errors(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Re
                 file,
                 int(i) + 1,
                 name,
-                "missing (a register row needs it; only a live request defaults it to today)",
+                f"missing ({PAST_EVENT})",
             )
             for i in np.flatnonzero(missing)
         ]
@@ -233,6 +247,12 @@ def validate_episodes(
             "episode_id",
             "duplicate episode id",
         )
+        # The id travels into the training data, evaluation files and messages.
+        add(
+            holds_henkilotunnus(episode_id.astype(str).to_numpy(dtype=object)) & ~missing_id,
+            "episode_id",
+            "looks like a henkilötunnus; use a pseudonymous episode id",
+        )
     if client_ids is not None and "client_id" in raw.columns:
         # pandas' hash-based isin: np.isin on object arrays compares pairwise (minutes at 100k).
         known = raw["client_id"].astype(str).isin({str(c) for c in client_ids}).to_numpy()
@@ -250,7 +270,7 @@ def validate_episodes(
                     file,
                     int(i) + 1,
                     "service_id",
-                    f"{raw['service_id'].iloc[i]!r} is not a catalog service or 'none'",
+                    f"{quote_value(raw['service_id'].iloc[i])} is not a catalog service or 'none'",
                 )
             )
     if "propensity" in raw.columns:
@@ -262,7 +282,9 @@ def validate_episodes(
             values, bad = _numbers(raw, outcome)
             add(bad | ~np.isin(values, (0.0, 1.0)), outcome, "must be 0 or 1")
 
-    if errors or n == 0:
+    if n == 0 and not errors:
+        errors.append(RegisterError(file, 0, "-", "no episode rows (only a header)"))
+    if errors:
         return frame, sorted(errors, key=lambda e: (e.row, e.field))
     typed = frame.reset_index(drop=True)
     out = pd.DataFrame({"episode_id": raw["episode_id"].astype(str).to_numpy()})

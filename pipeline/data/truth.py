@@ -17,6 +17,7 @@ import pandas as pd
 from models.actions import action_ids
 from models.catalog import Catalog
 from models.objectives import TRUTH_OUTCOMES
+from models.profile_validation import quote_value
 from pipeline.data.layout import TRUTH_FILE, find_file, truth_column
 
 
@@ -78,9 +79,8 @@ def load_truth(
     position = pd.Index(truth["episode_id"].astype(str)).get_indexer(wanted)
     if (position < 0).any():
         first = int(np.flatnonzero(position < 0)[0])
-        raise ValueError(
-            f"{path.name}: field 'episode_id': episode {wanted[first]!r} has no truth row"
-        )
+        episode = quote_value(wanted[first])
+        raise ValueError(f"{path.name}: field 'episode_id': episode {episode} has no truth row")
     return truth.iloc[position].reset_index(drop=True)
 
 

@@ -206,7 +206,7 @@ def test_a_partial_mapping_renames_and_recodes_only_what_it_lists() -> None:
         "mother_tongue": ["fi"],
     }
     assert raw.columns.tolist() == ["kunta", "immigrant", "mother_tongue"]  # untouched
-    kept = mapping.apply(pd.DataFrame({"immigrant": ["false", None]}))
+    kept = mapping.apply(pd.DataFrame({"kunta": ["091", "091"], "immigrant": ["false", None]}))
     assert kept["immigrant"].iloc[0] == "false" and pd.isna(kept["immigrant"].iloc[1])
 
 
