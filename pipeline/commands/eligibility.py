@@ -10,8 +10,6 @@ are mapped first (`pipeline.data.mapping`) and each problem names the extract's 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +17,7 @@ import pandas as pd
 import typer
 
 from models.eligibility import assess_eligibility_frame
+from models.output_files import write_atomically
 from models.profile_validation import RowError, parse_profile_frame
 from pipeline.commands.options import MappingOption
 from pipeline.data.mapping import ExtractMapping, MappingError, load_mapping
@@ -59,16 +58,13 @@ def decision_table(profiles: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv_atomically(table: pd.DataFrame, path: Path) -> None:
-    """Write `table` to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+    """Write `table` as UTF-8 CSV to `path` atomically (`models.output_files`)."""
+
+    def fill(temporary: Path) -> None:
+        with temporary.open("w", encoding="utf-8", newline="") as out:
             table.to_csv(out, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    write_atomically(path, fill)
 
 
 def format_row_error(error: RowError, mapping: ExtractMapping | None = None) -> str:

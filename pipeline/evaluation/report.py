@@ -20,7 +20,7 @@ from typing import Any, Final
 import numpy as np
 from matplotlib.figure import Figure
 
-from pipeline.atomic import atomic_write_bytes
+from models.output_files import atomic_write_bytes
 from pipeline.evaluation.evaluate import Evaluation, best_allowed_uplift
 from pipeline.evaluation.policies import POLICY_NAMES
 from pipeline.evaluation.results import ByPolicy, EvaluationSummary, json_ready

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Final
 
-from pipeline.atomic import atomic_write_bytes
+from models.output_files import atomic_write_bytes
 from pipeline.feedback.evaluate import FeedbackEvaluation
 from pipeline.feedback.ope import Estimate
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pipeline.atomic import atomic_write_bytes
+from models.output_files import atomic_write_bytes
 
 if TYPE_CHECKING:
     from pipeline.monitoring.run import MonitorResult

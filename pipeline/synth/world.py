@@ -18,8 +18,6 @@ The same seed gives the same bytes.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
 from models.history import months_between
 from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
+from models.output_files import write_atomically
 from models.profile import PROFILE_COLUMNS
 from pipeline.data.catalog_file import write_catalog
 from pipeline.data.layout import (
@@ -407,25 +406,14 @@ def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False
 
 
 def _atomic(path: Path, frame: pd.DataFrame, kind: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    def fill(temporary: Path) -> None:
         if kind == "parquet":
-            frame.to_parquet(tmp, index=False)
+            frame.to_parquet(temporary, index=False)
         else:
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d", float_format="%.6g")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            frame.to_csv(temporary, index=False, date_format="%Y-%m-%d", float_format="%.6g")
+
+    write_atomically(path, fill)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 __all__ = [
