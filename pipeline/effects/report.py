@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from pipeline.effects.analysis import ComparisonResult, EffectsResult
 
 
+# What an effects report directory holds (the table's and the register's reports alike).
+REPORT_JSON, REPORT_PAGE = "effects.json", "report.html"
+REPORT_FILES = (REPORT_JSON, REPORT_PAGE)
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write `data` (text as UTF-8) to `path` atomically (`models.output_files`)."""
     atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
@@ -217,7 +222,7 @@ def html_report(result: EffectsResult) -> str:
 
 def write_html_report(result: EffectsResult, directory: Path) -> Path:
     """Write `report.html` (and `effects.json` beside it) into `directory`; return the page."""
-    page = directory / "report.html"
-    write_atomic(directory / "effects.json", to_json(result.to_dict()))
+    page = directory / REPORT_PAGE
+    write_atomic(directory / REPORT_JSON, to_json(result.to_dict()))
     write_atomic(page, html_report(result))
     return page

@@ -13,6 +13,7 @@ from pipeline.feedback.ope import Estimate
 
 JSON_NAME: Final = "evaluation.json"
 MARKDOWN_NAME: Final = "report.md"
+REPORT_FILES: Final = (JSON_NAME, MARKDOWN_NAME)
 LABELS: Final = {
     "served_model_best_first": "the served model's best first",
     "candidate": "candidate",

@@ -33,7 +33,7 @@ from models.history import months_between
 from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
 from models.output_files import write_atomically
 from models.profile import PROFILE_COLUMNS
-from pipeline.data.catalog_file import write_catalog
+from pipeline.data.catalog_file import CATALOG_FILE, write_catalog
 from pipeline.data.layout import (
     CLIENT_COLUMNS,
     CLIENTS_FILE,
@@ -381,6 +381,13 @@ def synthetic_henkilotunnus(
     ).astype(object)
 
 
+def world_files(*, csv: bool = False) -> list[str]:
+    """The names `write_world` may write into its directory (`catalog.json` only if needed)."""
+    suffixes = (".parquet", ".csv") if csv else (".parquet",)
+    stems = (CLIENTS_FILE, EPISODES_FILE, TRUTH_FILE)
+    return [*(f"{stem}{suffix}" for stem in stems for suffix in suffixes), CATALOG_FILE]
+
+
 def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False) -> list[Path]:
     """Write clients, episodes and truth as Parquet (and CSV), each atomically.
 
@@ -389,8 +396,7 @@ def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False
     (`pipeline.data.catalog_file`). Returns the paths written. A failure leaves no
     half-written file behind.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)  # made, with its parents, by the first write
     written = []
     for name, frame in (
         (CLIENTS_FILE, world.clients),
