@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from models.output_files import write_atomically
+
 
 @dataclass(frozen=True)
 class PlannedVisit:
@@ -44,13 +46,17 @@ class PlannedVisit:
 
 
 def write_plan(visits: Iterable[PlannedVisit], path: Path) -> int:
-    """Write `visits` to `path` (JSON lines); the number written."""
-    count = 0
-    with path.open("w", encoding="utf-8") as out:
-        for visit in visits:
-            out.write(visit.to_line() + "\n")
-            count += 1
-    return count
+    """Write `visits` to `path` (JSON lines, atomically: `models.output_files`); the number."""
+
+    def fill(temporary: Path) -> int:
+        count = 0
+        with temporary.open("w", encoding="utf-8") as out:
+            for visit in visits:
+                out.write(visit.to_line() + "\n")
+                count += 1
+        return count
+
+    return write_atomically(path, fill)
 
 
 def read_plan(path: Path) -> Iterator[PlannedVisit]:

@@ -133,6 +133,17 @@ audit_app = typer.Typer(
 )
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an --out that cannot be written before the store is read (a usage error, 2);
+    the rule is `models.output_files`, which the export's write raises from as well."""
+    from models.output_files import OutputPathError, check_output_file
+
+    try:
+        check_output_file(out, "--out")
+    except OutputPathError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+
+
 @audit_app.command("export")
 def audit_export(
     out: Annotated[Path, typer.Option("--out", help="File to write: .csv, .jsonl or .parquet.")],
@@ -141,6 +152,7 @@ def audit_export(
     from service.audit import AuditStore
     from service.settings import get_settings
 
+    _check_out(out)
     store = AuditStore(get_settings().resolved_audit_db_url())
     try:
         count = store.export(out)
@@ -161,6 +173,7 @@ def audit_export_inputs(
     from service.audit.served_inputs import export_served_inputs
     from service.settings import get_settings
 
+    _check_out(out)
     store = AuditStore(get_settings().resolved_audit_db_url())
     try:
         count = export_served_inputs(store.engine, out)

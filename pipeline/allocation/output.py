@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.atomic import atomic_write_bytes
+from models.output_files import atomic_write_bytes
 
 
 def summary_path(out: Path) -> Path:

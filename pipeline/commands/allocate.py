@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import MappingOption, fail
+from pipeline.commands.options import MappingOption, check_output, fail
 
 MAX_LISTED = 200
 
@@ -109,6 +109,7 @@ def allocate(
     from models.bundle import IncompatibleModelError, RulesVersionError
     from models.catalog import CatalogError, load_catalog
     from models.objectives import DEFAULT_OBJECTIVE, Objective
+    from models.output_files import OutputPathError
     from models.registry import (
         ArtifactIntegrityError,
         RegistryError,
@@ -116,7 +117,7 @@ def allocate(
         load_version,
     )
     from pipeline.allocation.capacity import CapacityFileError, read_capacity
-    from pipeline.allocation.output import write_allocation
+    from pipeline.allocation.output import summary_path, write_allocation
     from pipeline.allocation.plan import AllocationOptions, allocate_cohort, summary
     from pipeline.allocation.preferences import PreferencesFileError, read_preferences
     from pipeline.data.mapping import MappingError, load_mapping
@@ -124,6 +125,14 @@ def allocate(
 
     if out.suffix.lower() != ".parquet":
         raise fail(f"--out {out.name}: the output is Parquet; name it FILE.parquet")
+    inputs = {
+        "COHORT": cohort_path,
+        "--capacity": capacity,
+        "--preferences": preferences,
+        "--mapping": mapping_path,
+    }
+    check_output(out, "--out", inputs)
+    check_output(summary_path(out), "--out (its summary)", inputs)
     try:
         options = AllocationOptions(
             uncertainty=DEFAULT_UNCERTAINTY if uncertainty is None else uncertainty,
@@ -210,24 +219,29 @@ def allocate(
     except AllocationError as exc:
         raise fail(f"{exc}; nothing was written") from None
     clients = result.clients.assign(objective=chosen.name, model_version=loaded.version)
-    written = write_allocation(
-        clients,
-        summary(
-            result,
-            {
-                "period": {"from": str(first), "to": str(last), "days": days},
-                "objective": chosen.name,
-                "uncertainty": options.uncertainty,
-                "quantile": options.quantile if options.uncertainty == "lower" else None,
-                "model_version": loaded.version,
-                "capacity": str(capacity.name) if capacity is not None else f"catalog x {share:g}",
-                "group_by": options.group_by,
-                "group_floor": options.group_floor,
-                "preferences": preferences is not None,
-            },
-        ),
-        out,
-    )
+    try:
+        written = write_allocation(
+            clients,
+            summary(
+                result,
+                {
+                    "period": {"from": str(first), "to": str(last), "days": days},
+                    "objective": chosen.name,
+                    "uncertainty": options.uncertainty,
+                    "quantile": options.quantile if options.uncertainty == "lower" else None,
+                    "model_version": loaded.version,
+                    "capacity": str(capacity.name)
+                    if capacity is not None
+                    else f"catalog x {share:g}",
+                    "group_by": options.group_by,
+                    "group_floor": options.group_floor,
+                    "preferences": preferences is not None,
+                },
+            ),
+            out,
+        )
+    except OutputPathError as exc:
+        raise fail(str(exc)) from None
     a = result.allocation
     typer.echo(
         f"solver {a.status} in {a.seconds:.2f} s ({a.n_variables:,} pairs); "

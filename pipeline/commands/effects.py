@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from models.objectives import DEFAULT_OBJECTIVE
-from pipeline.commands.options import fail
+from models.output_files import OutputPathError
+from pipeline.commands.options import check_output, check_output_dir, fail
 from pipeline.effects.estimators import ESTIMANDS, EffectsError, Estimand
 
 _DATA_HELP = (
@@ -19,8 +20,8 @@ _DATA_HELP = (
 
 
 def _echo_orfail(run: Callable[[], str], *also: type[Exception]) -> None:
-    """Print what `run` returns, or its error as a clean exit 2."""
-    catch: tuple[type[Exception], ...] = (EffectsError, *also)
+    """Print what `run` returns, or its error (an unwritable output too) as a clean exit 2."""
+    catch: tuple[type[Exception], ...] = (EffectsError, OutputPathError, *also)
     try:
         text = run()
     except catch as exc:
@@ -104,6 +105,7 @@ def effects(
         chosen = "ate"
     if bootstrap < 0:
         raise fail("--bootstrap must be 0 or more")
+    _check_outputs(data, json_out, report, policy=policy, audit=audit, key_file=hmac_key_file)
     table_options = (treatment, outcome, covariates, treated_value, control_value, cluster)
     if data.is_dir() and any(option is not None for option in table_options):
         raise fail(
@@ -191,12 +193,39 @@ def effects(
     except EffectsError as exc:
         raise fail(str(exc)) from None
     typer.echo(text_report(result))
-    if json_out is not None:
-        write_json(result, json_out)
-        typer.echo(f"JSON written to {json_out}")
-    if report is not None:
-        page = write_html_report(result, report)
-        typer.echo(f"HTML report written to {page}")
+    try:
+        if json_out is not None:
+            write_json(result, json_out)
+            typer.echo(f"JSON written to {json_out}")
+        if report is not None:
+            page = write_html_report(result, report)
+            typer.echo(f"HTML report written to {page}")
+    except OutputPathError as exc:
+        raise fail(str(exc)) from None
+
+
+def _check_outputs(
+    data: Path,
+    json_out: Path | None,
+    report: Path | None,
+    *,
+    policy: str | None,
+    audit: Path | None,
+    key_file: Path | None,
+) -> None:
+    """Refuse an unwritable --json or --report before the estimation (exit 2)."""
+    from pipeline.effects.report import REPORT_FILES
+
+    inputs = {"DATA": data, "--audit": audit, "--hmac-key-file": key_file}
+    check_output(json_out, "--json", inputs)
+    if report is None:
+        return
+    files: tuple[str, ...] = REPORT_FILES
+    if policy is not None and audit is None:
+        from pipeline.effects.whatif import WHATIF_FILES
+
+        files = WHATIF_FILES
+    check_output_dir(report, "--report", files, inputs)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,17 +1,17 @@
 """`polku eligibility`: run the gate over a register extract and write one decision per row.
 
 All or nothing: if any row is invalid, every problem is listed (row, field, reason) on
-stderr, nothing is written and the exit status is 2. The output never carries the personal
-identity code; it is written to a temporary file and renamed, so a reader never sees half
-a file. With `--mapping FILE` (`docs/EXTRACTS.md`) the extract's own column names and codes
-are mapped first (`pipeline.data.mapping`) and each problem names the extract's column.
+stderr, nothing is written and the exit status is 2; so too, before the extract is read,
+for an output that cannot be written (a directory, an unwritable place, the input itself).
+The output never carries the personal identity code; it is written to a temporary file and
+renamed, so a reader never sees half a file. With `--mapping FILE` (`docs/EXTRACTS.md`) the
+extract's own column names and codes are mapped first (`pipeline.data.mapping`) and each
+problem names the extract's column.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -19,9 +19,10 @@ import pandas as pd
 import typer
 
 from models.eligibility import assess_eligibility_frame
+from models.output_files import OutputPathError, write_atomically
 from models.profile import PROFILE_FIELDS, REQUIRED_FIELDS
 from models.profile_validation import RowError, parse_profile_frame
-from pipeline.commands.options import MappingOption
+from pipeline.commands.options import MappingOption, check_output
 from pipeline.data.mapping import ExtractMapping, MappingError, load_mapping
 from pipeline.data.table_file import TableReadError, header_problems, read_table_file
 
@@ -57,16 +58,13 @@ def decision_table(profiles: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv_atomically(table: pd.DataFrame, path: Path) -> None:
-    """Write `table` to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+    """Write `table` as UTF-8 CSV to `path` atomically (`models.output_files`)."""
+
+    def fill(temporary: Path) -> None:
+        with temporary.open("w", encoding="utf-8", newline="") as out:
             table.to_csv(out, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    write_atomically(path, fill)
 
 
 def format_row_error(error: RowError, mapping: ExtractMapping | None = None) -> str:
@@ -97,6 +95,7 @@ def eligibility(
     mapping_path: MappingOption = None,
 ) -> None:
     """Decide who is a client of Helsinki's employment services, one row per input row."""
+    check_output(output, "--output", {"INPUT": input_path, "--mapping": mapping_path})
     try:
         default_date = dt.date.fromisoformat(today) if today else None
     except ValueError as error:
@@ -135,7 +134,11 @@ def eligibility(
         raise typer.Exit(code=INVALID_INPUT_EXIT)
 
     table = decision_table(result.frame)
-    write_csv_atomically(table, output)
+    try:
+        write_csv_atomically(table, output)
+    except OutputPathError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=INVALID_INPUT_EXIT) from None
     eligible = int((table["eligible"] == "true").sum())
     typer.echo(
         f"{len(table)} decided: {eligible} clients of Helsinki's employment services, "

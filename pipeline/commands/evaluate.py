@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import MappingOption, fail
+from pipeline.commands.options import MappingOption, check_output, check_output_dir, fail
 
 
 def evaluate(
@@ -46,10 +46,14 @@ def evaluate(
 
     from models.registry import RegistryError
     from models.training_clients import overlap_note
+    from pipeline.evaluation.report import REPORT_FILES
     from pipeline.evaluation.version import evaluate_version
 
     if not data.is_dir():
         raise fail(f"--data {data} is not a directory")
+    inputs = {"--data": data, "--mapping": mapping_path}
+    check_output(json_out, "--json", inputs)
+    check_output_dir(report, "--report", REPORT_FILES, inputs)
     try:
         cut = dt.date.fromisoformat(holdout_from) if holdout_from else None
     except ValueError:

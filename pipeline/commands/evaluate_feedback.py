@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import fail
+from pipeline.commands.options import check_output_dir, fail
 
 
 def evaluate_feedback(
@@ -57,6 +57,7 @@ def evaluate_feedback(
     """
     from models.bundle import IncompatibleModelError
     from models.objectives import DEFAULT_OBJECTIVE, Objective
+    from models.output_files import OutputPathError
     from models.registry import (
         CHAMPION_ALIAS,
         ArtifactIntegrityError,
@@ -66,11 +67,17 @@ def evaluate_feedback(
     )
     from pipeline.feedback.evaluate import evaluate_feedback as run_evaluation
     from pipeline.feedback.evaluate import read_episodes
-    from pipeline.feedback.evaluation_report import describe, log_to_mlflow, write_report
+    from pipeline.feedback.evaluation_report import (
+        REPORT_FILES,
+        describe,
+        log_to_mlflow,
+        write_report,
+    )
     from pipeline.feedback.inputs import FeedbackError, read_table
 
     if version is not None and champion:
         raise fail("give --version or --champion, not both")
+    check_output_dir(report, "--report", REPORT_FILES, {"EPISODES": episodes})
     try:
         raw = read_table(episodes, "feedback episodes")
     except FeedbackError as exc:
@@ -99,7 +106,10 @@ def evaluate_feedback(
         raise fail(str(exc)) from None
     typer.echo(describe(result))
     if report is not None:
-        typer.echo(f"report written to {write_report(result, report)}")
+        try:
+            typer.echo(f"report written to {write_report(result, report)}")
+        except OutputPathError as exc:
+            raise fail(str(exc)) from None
     if mlflow:
         typer.echo(f"MLflow run {log_to_mlflow(result, report)}")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import fail
+from pipeline.commands.options import check_output, fail
 
 
 def feedback(
@@ -36,11 +36,15 @@ def feedback(
     not at all.
     """
     from models.keys import derive_key
+    from models.output_files import OutputPathError
     from pipeline.effects.audit import audit_key
     from pipeline.effects.estimators import EffectsError
     from pipeline.feedback.inputs import FeedbackError, check_audit, check_outcomes, read_table
     from pipeline.feedback.join import join_feedback, write_episodes
 
+    check_output(
+        out, "--out", {"AUDIT": audit, "OUTCOMES": outcomes, "--hmac-key-file": hmac_key_file}
+    )
     try:
         checked_audit = check_audit(read_table(audit, "audit export"))
         extract = check_outcomes(read_table(outcomes, "outcome extract"))
@@ -52,7 +56,7 @@ def feedback(
                 raise FeedbackError(str(exc)) from None
         joined = join_feedback(checked_audit, extract, key)
         write_episodes(joined.episodes, out)
-    except FeedbackError as exc:
+    except (FeedbackError, OutputPathError) as exc:
         raise fail(str(exc)) from None
     typer.echo(joined.summary())
     typer.echo(f"episodes written to {out}")

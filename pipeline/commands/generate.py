@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import fail
+from pipeline.commands.options import check_output_dir, fail
 from pipeline.synth.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
 
@@ -49,9 +49,10 @@ def generate(
     scenario: Annotated[str, typer.Option("--scenario", help=_scenario_help())] = DEFAULT_SCENARIO,
 ) -> None:
     """Generate a synthetic register (clients, episodes) and the true outcomes (truth)."""
+    from models.output_files import OutputPathError
     from models.state import default_data_dir
     from pipeline.synth.marginals import calibration_marginals
-    from pipeline.synth.world import SynthConfig, generate_world, write_world
+    from pipeline.synth.world import SynthConfig, generate_world, world_files, write_world
 
     out = out if out is not None else default_data_dir()
     started = time.perf_counter()
@@ -66,9 +67,13 @@ def generate(
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
+    check_output_dir(out, "--out", world_files(csv=csv))
     world = generate_world(config, progress=progress)
     progress(f"writing to {out}")
-    paths = write_world(world, out, csv=csv)
+    try:
+        paths = write_world(world, out, csv=csv)
+    except OutputPathError as exc:
+        raise fail(str(exc)) from None
     typer.echo(
         f"[{time.perf_counter() - started:6.1f} s] wrote {len(world.clients):,} clients, "
         f"{len(world.episodes):,} episodes and their truth: " + ", ".join(p.name for p in paths)

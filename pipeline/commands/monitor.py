@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from models.objectives import DEFAULT_OBJECTIVE
-from pipeline.commands.options import fail
+from pipeline.commands.options import check_output_dir, fail
 
 # Exit status when a threshold is crossed (a scheduler alerts on it); 2 stays "bad input".
 ALERT_EXIT = 1
@@ -51,11 +51,18 @@ def monitor(
     of >= 50 decisions, outcomes off by > 5 points over >= 200 episodes), 2 for bad input,
     else 0.
     """
+    from models.output_files import OutputPathError
     from pipeline.feedback.inputs import FeedbackError, read_table
-    from pipeline.monitoring.report import write_report
+    from pipeline.monitoring.report import REPORT_FILES, write_report
     from pipeline.monitoring.run import log_to_mlflow, training_reference
     from pipeline.monitoring.run import monitor as run_monitor
 
+    check_output_dir(
+        report,
+        "--report",
+        REPORT_FILES,
+        {"DATA": data, "--inputs": inputs, "--audit": audit, "--outcomes": outcomes},
+    )
     try:
         served = read_table(inputs, "served inputs")
         if "eligible" not in served.columns or "request_id" not in served.columns:
@@ -70,7 +77,10 @@ def monitor(
     for alert in result.alerts:
         typer.echo(f"ALERT {alert}")
     if report is not None:
-        typer.echo(f"report written to {write_report(result, report)}")
+        try:
+            typer.echo(f"report written to {write_report(result, report)}")
+        except OutputPathError as exc:
+            raise fail(str(exc)) from None
     if mlflow:
         typer.echo(f"MLflow run {log_to_mlflow(result, report)}")
     if result.exit_code:

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS
-from pipeline.commands.options import fail
+from pipeline.commands.options import check_output, fail
 
 
 def _step(ctx: typer.Context, args: list[str]) -> None:
@@ -54,12 +54,15 @@ def replay(
     `replay`); the store is then exported to --out for `polku effects DATA --audit OUT`.
     No personal identity code is sent, logged or written.
     """
+    from models.output_files import OutputPathError
     from models.session_plan import write_plan
     from pipeline.effects.estimators import EffectsError
     from pipeline.replay.plan import plan_register
 
     if not data.is_dir():
         raise fail(f"{str(data)!r} is not a register directory")
+    check_output(out, "--out", {"DATA": data})
+    check_output(plan_out, "--plan-out", {"DATA": data, "--out": out})
     try:
         visits = plan_register(data, n_visits=assessments, seed=seed)
     except EffectsError as exc:
@@ -73,7 +76,10 @@ def replay(
     try:
         with tempfile.TemporaryDirectory(prefix="polku-replay-") as scratch:
             plan = plan_out or Path(scratch) / "session.jsonl"
-            count = write_plan(visits, plan)
+            try:
+                count = write_plan(visits, plan)
+            except OutputPathError as exc:
+                raise fail(str(exc)) from None
             typer.echo(f"planned {count} visits from {data}", err=True)
             _step(
                 ctx,

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import MappingOption, fail
+from pipeline.commands.options import MappingOption, check_output, fail
 
 MAX_LISTED = 200
 
@@ -56,6 +56,7 @@ def score(
     from models.bundle import IncompatibleModelError, RulesVersionError
     from models.catalog import CatalogError, load_catalog
     from models.objectives import DEFAULT_OBJECTIVE, Objective
+    from models.output_files import OutputPathError
     from models.registry import (
         CHAMPION_ALIAS,
         ArtifactIntegrityError,
@@ -73,6 +74,7 @@ def score(
 
     if out.suffix.lower() != ".parquet":
         raise fail(f"--out {out.name}: the output is Parquet; name it FILE.parquet")
+    check_output(out, "--out", {"DATA": data, "--mapping": mapping_path})
     if version is not None and alias is not None:
         raise fail("give --version or --alias, not both")
     if alias is not None and alias != CHAMPION_ALIAS:
@@ -114,7 +116,10 @@ def score(
         )
     except RulesVersionError as exc:
         raise fail(str(exc)) from None
-    write_parquet_atomically(table, out)
+    try:
+        write_parquet_atomically(table, out)
+    except OutputPathError as exc:
+        raise fail(str(exc)) from None
     rate = summary.n_pairs / summary.seconds if summary.seconds > 0 else float("nan")
     typer.echo(
         f"{summary.n_scored:,} of {summary.n_assessments:,} assessments are clients; "

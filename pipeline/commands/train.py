@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from models.objectives import DEFAULT_OBJECTIVE
-from pipeline.commands.options import MappingOption, fail
+from pipeline.commands.options import MappingOption, check_output_dir, fail
 
 
 def train(
@@ -56,6 +56,7 @@ def train(
     from models.objectives import Objective
     from pipeline.data.mapping import load_mapping
     from pipeline.data.split import SplitSettings
+    from pipeline.evaluation.report import REPORT_FILES
     from pipeline.training.settings import TrainSettings
     from pipeline.training.train import train_and_register
 
@@ -70,6 +71,7 @@ def train(
         raise fail(str(exc)) from None
     if not data.is_dir():
         raise fail(f"--data {data} is not a directory")
+    check_output_dir(report, "--report", REPORT_FILES, {"--data": data, "--mapping": mapping_path})
     started = time.perf_counter()
 
     def progress(line: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from models.catalog import Catalog, CatalogError, load_catalog
-from pipeline.atomic import atomic_write_bytes
+from models.output_files import atomic_write_bytes
 
 CATALOG_FILE: Final = "catalog.json"
 

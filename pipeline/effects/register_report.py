@@ -26,7 +26,7 @@ from pipeline.effects.register import (
     register_episodes,
     service_effects,
 )
-from pipeline.effects.report import _png, to_json, write_atomic
+from pipeline.effects.report import REPORT_JSON, REPORT_PAGE, _png, to_json, write_atomic
 
 # Services in the main table (largest AIPW effect first) and in each plot by group (the
 # most used: a group estimate of a rare service is mostly noise, or absent).
@@ -220,8 +220,8 @@ def register_html(result: RegisterEffects) -> str:
 
 def write_register_report(result: RegisterEffects, directory: Path) -> Path:
     """Write `report.html` and `effects.json` into `directory` atomically; return the page."""
-    page = directory / "report.html"
-    write_atomic(directory / "effects.json", to_json(result.to_dict()))
+    page = directory / REPORT_PAGE
+    write_atomic(directory / REPORT_JSON, to_json(result.to_dict()))
     write_atomic(page, register_html(result))
     return page
 

@@ -10,13 +10,12 @@ import base64
 import html
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.output_files import atomic_write_bytes
 from pipeline.effects.diagnostics import HISTOGRAM_BINS, MAX_ABS_SMD
 from pipeline.effects.estimators import ESTIMATOR_LABELS, ESTIMATORS
 
@@ -24,19 +23,14 @@ if TYPE_CHECKING:
     from pipeline.effects.analysis import ComparisonResult, EffectsResult
 
 
+# What an effects report directory holds (the table's and the register's reports alike).
+REPORT_JSON, REPORT_PAGE = "effects.json", "report.html"
+REPORT_FILES = (REPORT_JSON, REPORT_PAGE)
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write `data` to `path` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode() if isinstance(data, str) else data
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(handle, 0o644)  # mkstemp makes 0600; a report is for reading
-        with os.fdopen(handle, "wb") as tmp:
-            tmp.write(payload)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    """Write `data` (text as UTF-8) to `path` atomically (`models.output_files`)."""
+    atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
 
 
 def _json_default(value: object) -> object:
@@ -228,7 +222,7 @@ def html_report(result: EffectsResult) -> str:
 
 def write_html_report(result: EffectsResult, directory: Path) -> Path:
     """Write `report.html` (and `effects.json` beside it) into `directory`; return the page."""
-    page = directory / "report.html"
-    write_atomic(directory / "effects.json", to_json(result.to_dict()))
+    page = directory / REPORT_PAGE
+    write_atomic(directory / REPORT_JSON, to_json(result.to_dict()))
     write_atomic(page, html_report(result))
     return page

@@ -29,6 +29,9 @@ from pipeline.effects.register import RegisterEpisodes, load_register, register_
 if TYPE_CHECKING:
     from models.bundle import PolkuModel
 
+# What `--report DIR` holds for `polku effects --policy champion`.
+WHATIF_FILES = ("whatif.json", "whatif.html")
+
 
 def policy_versus_logged(
     data: RegisterEpisodes,
@@ -201,9 +204,10 @@ def run_policy_effects(
         write_atomic(json_out, payload)
         text += f"JSON written to {json_out}\n"
     if report is not None:
-        write_atomic(report / "whatif.json", payload)
-        write_atomic(report / "whatif.html", whatif_html(evaluation, objective, label, note=note))
-        text += f"HTML report written to {report / 'whatif.html'}\n"
+        json_name, page_name = WHATIF_FILES
+        write_atomic(report / json_name, payload)
+        write_atomic(report / page_name, whatif_html(evaluation, objective, label, note=note))
+        text += f"HTML report written to {report / page_name}\n"
     return text
 
 

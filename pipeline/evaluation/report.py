@@ -20,7 +20,7 @@ from typing import Any, Final
 import numpy as np
 from matplotlib.figure import Figure
 
-from pipeline.atomic import atomic_write_bytes
+from models.output_files import atomic_write_bytes
 from pipeline.evaluation.evaluate import Evaluation, best_allowed_uplift
 from pipeline.evaluation.policies import POLICY_NAMES
 from pipeline.evaluation.results import ByPolicy, EvaluationSummary, json_ready
@@ -360,6 +360,12 @@ ECE {_fmt(calibration.ece)}; mean absolute error against the true probabilities
 """
 
 
+# The plots of `report.html`, each a PNG beside it.
+PLOTS = ("policy_values_by_group", "calibration_curve", "uplift_distributions")
+# What `write_report` writes into its directory (the commands check each up front).
+REPORT_FILES = (*(f"{name}.png" for name in PLOTS), "evaluation.json", "report.html")
+
+
 def write_report(
     evaluation: Evaluation,
     allowed: np.ndarray,
@@ -377,12 +383,17 @@ def write_report(
     -------
     Path of `report.html`.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    images = {
-        "policy_values_by_group": _png(plot_policy_values(evaluation.summary)),
-        "calibration_curve": _png(plot_calibration(evaluation.summary)),
-        "uplift_distributions": _png(plot_uplift(evaluation, allowed, true_outcomes)),
-    }
+    images = dict(
+        zip(
+            PLOTS,
+            (
+                _png(plot_policy_values(evaluation.summary)),
+                _png(plot_calibration(evaluation.summary)),
+                _png(plot_uplift(evaluation, allowed, true_outcomes)),
+            ),
+            strict=True,
+        )
+    )
     for name, data in images.items():
         atomic_write_bytes(directory / f"{name}.png", data)
     write_json(directory / "evaluation.json", evaluation.summary.to_json())

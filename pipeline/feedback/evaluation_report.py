@@ -7,12 +7,13 @@ import math
 from pathlib import Path
 from typing import Final
 
-from pipeline.atomic import atomic_write_bytes
+from models.output_files import atomic_write_bytes
 from pipeline.feedback.evaluate import FeedbackEvaluation
 from pipeline.feedback.ope import Estimate
 
 JSON_NAME: Final = "evaluation.json"
 MARKDOWN_NAME: Final = "report.md"
+REPORT_FILES: Final = (JSON_NAME, MARKDOWN_NAME)
 LABELS: Final = {
     "served_model_best_first": "the served model's best first",
     "candidate": "candidate",

@@ -27,8 +27,8 @@ import pandas as pd
 
 from models.henkilotunnus import pseudonymous_key
 from models.objectives import EPISODE_OUTCOMES
+from models.output_files import atomic_write_bytes
 from models.profile import PROFILE_COLUMNS
-from pipeline.atomic import atomic_write_bytes
 from pipeline.effects.audit import MAX_DAYS_BEFORE
 from pipeline.feedback.inputs import OUTCOME_DATE, FeedbackError
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pipeline.atomic import atomic_write_bytes
+from models.output_files import atomic_write_bytes
 
 if TYPE_CHECKING:
     from pipeline.monitoring.run import MonitorResult
@@ -108,11 +108,15 @@ def html_report(result: MonitorResult) -> str:
     )
 
 
+REPORT_JSON, REPORT_PAGE = "monitoring.json", "report.html"
+REPORT_FILES = (REPORT_JSON, REPORT_PAGE)
+
+
 def write_report(result: MonitorResult, directory: Path) -> Path:
     """`report.html` and `monitoring.json` in `directory`, each written atomically."""
-    page = directory / "report.html"
+    page = directory / REPORT_PAGE
     atomic_write_bytes(
-        directory / "monitoring.json",
+        directory / REPORT_JSON,
         json.dumps(result.to_dict(), indent=2, default=str).encode(),
     )
     atomic_write_bytes(page, html_report(result).encode())

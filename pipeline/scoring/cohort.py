@@ -22,8 +22,6 @@ reports progress. The henkilötunnus is never written.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -38,6 +36,7 @@ import pyarrow.parquet as pq
 from models.bundle import PolkuModel, RankedPairs
 from models.catalog import Catalog
 from models.objectives import Objective
+from models.output_files import write_atomically
 from models.profile_validation import parse_profile_frame
 from pipeline.data.mapping import ExtractMapping
 from pipeline.data.register import (
@@ -313,13 +312,5 @@ def _table(
 
 
 def write_parquet_atomically(table: pa.Table, path: Path) -> None:
-    """Write `table` to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write `table` to `path` atomically (`models.output_files.write_atomically`)."""
+    write_atomically(path, lambda temporary: pq.write_table(table, temporary))

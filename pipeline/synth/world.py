@@ -18,8 +18,6 @@ The same seed gives the same bytes.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +31,9 @@ from models.catalog import Catalog, load_catalog
 from models.demographics import is_foreign_language
 from models.history import months_between
 from models.objectives import EPISODE_OUTCOMES, TRUTH_OUTCOMES
+from models.output_files import write_atomically
 from models.profile import PROFILE_COLUMNS
-from pipeline.data.catalog_file import write_catalog
+from pipeline.data.catalog_file import CATALOG_FILE, write_catalog
 from pipeline.data.layout import (
     CLIENT_COLUMNS,
     CLIENTS_FILE,
@@ -382,6 +381,13 @@ def synthetic_henkilotunnus(
     ).astype(object)
 
 
+def world_files(*, csv: bool = False) -> list[str]:
+    """The names `write_world` may write into its directory (`catalog.json` only if needed)."""
+    suffixes = (".parquet", ".csv") if csv else (".parquet",)
+    stems = (CLIENTS_FILE, EPISODES_FILE, TRUTH_FILE)
+    return [*(f"{stem}{suffix}" for stem in stems for suffix in suffixes), CATALOG_FILE]
+
+
 def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False) -> list[Path]:
     """Write clients, episodes and truth as Parquet (and CSV), each atomically.
 
@@ -390,8 +396,7 @@ def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False
     (`pipeline.data.catalog_file`). Returns the paths written. A failure leaves no
     half-written file behind.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)  # made, with its parents, by the first write
     written = []
     for name, frame in (
         (CLIENTS_FILE, world.clients),
@@ -407,25 +412,14 @@ def write_world(world: GeneratedWorld, out_dir: str | Path, *, csv: bool = False
 
 
 def _atomic(path: Path, frame: pd.DataFrame, kind: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    def fill(temporary: Path) -> None:
         if kind == "parquet":
-            frame.to_parquet(tmp, index=False)
+            frame.to_parquet(temporary, index=False)
         else:
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d", float_format="%.6g")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            frame.to_csv(temporary, index=False, date_format="%Y-%m-%d", float_format="%.6g")
+
+    write_atomically(path, fill)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, DateTime, Engine, Integer, delete, insert, select
 
+from models.output_files import write_atomically
 from service.audit.chain import lock_heads, tombstone_seal
 from service.audit.reads import iter_records, naive_utc
 from service.audit.schema import (
@@ -52,22 +53,16 @@ class PruneResult:
 def export(engine: Engine, out: Path | str) -> int:
     """Write suggestions joined with decisions to `out` (.csv, .jsonl or .parquet).
 
-    The file is written to a temporary name beside `out` and renamed when complete.
+    The file is written to a temporary name beside `out` and renamed when complete
+    (`models.output_files.write_atomically`: an `OutputPathError` when it cannot be).
     Returns the number of rows written.
     """
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"cannot export to {out.name!r}: use a .csv, .jsonl or .parquet file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     writers = {".csv": _write_csv, ".jsonl": _write_jsonl, ".parquet": _write_parquet}
-    try:
-        count = writers[suffix](tmp, iter_records(engine))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return count
+    return write_atomically(out, lambda temporary: writers[suffix](temporary, iter_records(engine)))
 
 
 def prune(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from sqlalchemy import (
     select,
 )
 
+from models.output_files import write_atomically
 from service.audit.schema import metadata
 
 served_inputs = Table(
@@ -123,17 +123,15 @@ def export_served_inputs(engine: Engine, out: Path | str) -> int:
     frame["closed_by_catalog"] = frame["closed_by_catalog"].map(
         lambda ids: " ".join(ids) if isinstance(ids, list) else ids
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        suffix = out.suffix.lower()
+    suffix = out.suffix.lower()
+
+    def fill(temporary: Path) -> None:
         if suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
+            frame.to_parquet(temporary, index=False)
         elif suffix == ".csv":
-            frame.to_csv(tmp, index=False)
+            frame.to_csv(temporary, index=False)
         else:
-            frame.to_json(tmp, orient="records", lines=True, date_format="iso")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+            frame.to_json(temporary, orient="records", lines=True, date_format="iso")
+
+    write_atomically(out, fill)
     return len(frame)

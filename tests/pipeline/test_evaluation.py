@@ -291,6 +291,7 @@ def test_by_policy_follows_the_policy_names():
 def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeypatch):
     import os
 
+    from models.output_files import OutputPathError
     from pipeline.evaluation.report import atomic_write_bytes
 
     target = tmp_path / "evaluation.json"
@@ -300,7 +301,7 @@ def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeyp
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputPathError, match=r"cannot write .*evaluation\.json: disk full"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["evaluation.json"]
