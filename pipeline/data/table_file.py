@@ -10,7 +10,7 @@ hold personal data.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -93,7 +93,7 @@ def _folded(name: str) -> str:
 
 
 def header_problems(
-    columns: Sequence[object], fields: Sequence[str], required: Sequence[str] = ()
+    columns: Iterable[object], fields: Sequence[str], required: Sequence[str] = ()
 ) -> list[str]:
     """What is wrong with a table's header, before any row is read.
 
