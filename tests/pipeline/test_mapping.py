@@ -25,38 +25,14 @@ from pipeline.data.register import RegisterValidationError, load_episodes, valid
 from pipeline.data.world import load_world
 from pipeline.scoring.cohort import CohortError, read_cohort
 from pipeline.synth.world import SynthConfig, generate_world, write_world
-from tests.helpers import TinyTraining
+from tests.helpers import EXAMPLE_MAPPING, TinyTraining, rewrite_as_extract
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "mappings" / "example.toml"
+EXAMPLE = EXAMPLE_MAPPING
 
 
 @pytest.fixture(scope="module")
 def example() -> ExtractMapping:
     return load_mapping(EXAMPLE)
-
-
-def _to_extract(frame: pd.DataFrame, mapping: ExtractMapping) -> pd.DataFrame:
-    """A CSV-read table rewritten as the mapped extract writes it: its names, its codes."""
-    out = frame.copy()
-    for name, codes in mapping.values.items():
-        if name not in out.columns:
-            continue
-        back = {str(t).lower() if isinstance(t, bool) else str(t): c for c, t in codes.items()}
-        out[name] = [
-            back.get(v.lower() if v in ("True", "False") else v, v) if isinstance(v, str) else v
-            for v in out[name]
-        ]
-    return out.rename(columns=mapping.column_of)
-
-
-def _rewrite(source: Path, target: Path, mapping: ExtractMapping) -> Path:
-    """Clients and episodes of a CSV world in the extract's shape; the truth copied as is."""
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("clients", "episodes"):
-        raw = pd.read_csv(source / f"{name}.csv", dtype=str, keep_default_na=False)
-        _to_extract(raw, mapping).to_csv(target / f"{name}.csv", index=False)
-    shutil.copy(source / "truth.csv", target / "truth.csv")
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +42,7 @@ def worlds(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog, example: 
     write_world(generate_world(SynthConfig(n_clients=400, seed=5), catalog), original, csv=True)
     for name in ("clients", "episodes", "truth"):
         (original / f"{name}.parquet").unlink()
-    return original, _rewrite(original, tmp_path_factory.mktemp("mapped"), example)
+    return original, rewrite_as_extract(original, tmp_path_factory.mktemp("mapped"), example)
 
 
 def test_rewritten_world_really_is_in_another_shape(worlds: tuple[Path, Path]) -> None:
@@ -310,7 +286,7 @@ def mapped_tiny_world(
         frame.to_csv(
             as_csv / f"{name}.csv", index=False, date_format="%Y-%m-%d", float_format="%.17g"
         )
-    return _rewrite(as_csv, tmp_path_factory.mktemp("tiny-mapped"), example)
+    return rewrite_as_extract(as_csv, tmp_path_factory.mktemp("tiny-mapped"), example)
 
 
 def test_training_reads_the_mapped_world_as_the_original(
