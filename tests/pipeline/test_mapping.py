@@ -170,6 +170,72 @@ def test_a_mapped_cohort_scores_as_the_original(
     ), caught.value.errors
 
 
+def test_polku_effects_reads_the_extract_through_its_mapping(
+    worlds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    original, mapped = worlds
+
+    def effects(data: Path, *extra: str) -> tuple[Any, Path]:
+        out = tmp_path / f"{data.name}-{len(extra)}.json"
+        args = ["effects", str(data), "--json", str(out), *extra]
+        return CliRunner().invoke(build_app(), args), out
+
+    plain, plain_json = effects(original)
+    recoded, recoded_json = effects(mapped, "--mapping", str(EXAMPLE))
+    assert plain.exit_code == 0, plain.output
+    assert recoded.exit_code == 0, recoded.output
+    assert recoded_json.read_bytes() == plain_json.read_bytes()
+    assert json.loads(plain_json.read_text())["data"]["client_episodes"] > 0
+    unmapped, _ = effects(mapped)  # without the mapping the extract is not Polku's
+    assert unmapped.exit_code == 2
+    assert "field 'episode_id': column is missing" in unmapped.output
+    assert "Traceback" not in unmapped.output
+
+
+def test_polku_effects_names_the_extracts_column_and_refuses_a_mapped_table(
+    worlds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, mapped = worlds
+    broken = tmp_path / "broken"
+    shutil.copytree(mapped, broken)
+    episodes = pd.read_csv(broken / "episodes.csv", dtype=str, keep_default_na=False)
+    episodes.loc[1, "palvelu"] = "no_such_service"
+    episodes.to_csv(broken / "episodes.csv", index=False)
+    runner = CliRunner()
+    result = runner.invoke(build_app(), ["effects", str(broken), "--mapping", str(EXAMPLE)])
+    assert result.exit_code == 2
+    assert "the register does not validate" in result.output
+    assert "episodes.csv: row 2, column 'palvelu' (service_id): " in result.output
+    table = runner.invoke(
+        build_app(),
+        ["effects", str(mapped / "episodes.csv"), "--treatment", "palvelu", "--outcome",
+         "tyollinen_6kk", "--mapping", str(EXAMPLE)],
+    )  # fmt: skip
+    assert table.exit_code == 2
+    assert "--mapping applies to a register directory" in table.output
+
+
+def test_polku_effects_policy_reads_the_extract_through_its_mapping(
+    mapped_tiny_world: Path,
+    tiny_world_dir: Path,
+    state_dir: Path,
+    register_fitted: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    register_fitted(promote_if_first=True)
+
+    def whatif(data: Path, *extra: str) -> tuple[Any, Path]:
+        out = tmp_path / f"{data.name}.json"
+        args = ["effects", str(data), "--policy", "champion", "--allow-training-clients"]
+        return CliRunner().invoke(build_app(), [*args, "--json", str(out), *extra]), out
+
+    plain, plain_json = whatif(tiny_world_dir)
+    recoded, recoded_json = whatif(mapped_tiny_world, "--mapping", str(EXAMPLE))
+    assert plain.exit_code == 0, plain.output
+    assert recoded.exit_code == 0, recoded.output
+    assert json.loads(recoded_json.read_text()) == json.loads(plain_json.read_text())
+
+
 def test_a_partial_mapping_renames_and_recodes_only_what_it_lists() -> None:
     mapping = parse_mapping(
         {"columns": {"kunta": "home_municipality"}, "values": {"immigrant": {"K": True}}}
@@ -254,6 +320,7 @@ def test_bad_mapping_files_stop_every_command_with_a_named_error(
         ["eligibility", str(original / "clients.csv"), "--output", str(tmp_path / "o.csv")],
         ["train", "--data", str(original)],
         ["score", str(original), "--out", str(tmp_path / "scores.parquet")],
+        ["effects", str(original)],
     ):
         result = runner.invoke(build_app(), [*args, "--mapping", str(bad)])
         assert result.exit_code == 2, (args, result.output)
