@@ -102,6 +102,21 @@ def contains_henkilotunnus(text: str) -> bool:
     return DISGUISED_PATTERN.search(normalise_for_matching(text)) is not None
 
 
+def is_henkilotunnus_shaped(text: str) -> bool:
+    """Whether `text` as a whole (blanks around it aside) is shaped like a code, however
+    lightly disguised: a data value that is a code, where `contains_henkilotunnus` finds one
+    anywhere in free text (and so inside a longer token such as a hex key, too).
+
+    Examples
+    --------
+    >>> is_henkilotunnus_shaped(" １３１０５２－３０８Ｔ ")
+    True
+    >>> is_henkilotunnus_shaped("9f131052a308c7e1")
+    False
+    """
+    return DISGUISED_PATTERN.fullmatch(normalise_for_matching(text).strip()) is not None
+
+
 def redact_henkilotunnus(text: str, replacement: str) -> str:
     """`text` with anything shaped like a code replaced; unchanged when there is none.
 

@@ -11,12 +11,17 @@ from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.data.mapping import ExtractMapping
     from pipeline.data.world import World
     from pipeline.training.train import TrainedModel, TrainSettings
 
 T = TypeVar("T")
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+# The example extract mapping (docs/EXTRACTS.md): Finnish column names, the extract's codes.
+EXAMPLE_MAPPING = Path(__file__).resolve().parent.parent / "data" / "mappings" / "example.toml"
 
 
 def load_bench_module(filename: str, module_name: str) -> ModuleType:
@@ -56,3 +61,31 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout} s in vain for {what}")
         time.sleep(interval)
+
+
+def to_extract(frame: pd.DataFrame, mapping: ExtractMapping) -> pd.DataFrame:
+    """A CSV-read table rewritten as the mapped extract writes it: its names, its codes."""
+    out = frame.copy()
+    for name, codes in mapping.values.items():
+        if name not in out.columns:
+            continue
+        back = {str(t).lower() if isinstance(t, bool) else str(t): c for c, t in codes.items()}
+        out[name] = [
+            back.get(v.lower() if v in ("True", "False") else v, v) if isinstance(v, str) else v
+            for v in out[name]
+        ]
+    return out.rename(columns=mapping.column_of)
+
+
+def rewrite_as_extract(source: Path, target: Path, mapping: ExtractMapping) -> Path:
+    """Clients and episodes of a CSV world in the extract's shape; the truth copied as is."""
+    import shutil
+
+    import pandas as pd
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("clients", "episodes"):
+        raw = pd.read_csv(source / f"{name}.csv", dtype=str, keep_default_na=False)
+        to_extract(raw, mapping).to_csv(target / f"{name}.csv", index=False)
+    shutil.copy(source / "truth.csv", target / "truth.csv")
+    return target

@@ -1,4 +1,8 @@
-"""`polku effects`: effect estimates with diagnostics, on any table or on a Polku register."""
+"""`polku effects`: effect estimates with diagnostics, on any table or on a Polku register.
+
+A register extract in its own column names and codes is read through `--mapping FILE`
+(`docs/EXTRACTS.md`), as `polku validate` and `polku train` read it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import typer
 
 from models.objectives import DEFAULT_OBJECTIVE
 from models.output_files import OutputPathError
-from pipeline.commands.options import check_output, check_output_dir, fail
+from pipeline.commands.options import MappingOption, check_output, check_output_dir, fail
 from pipeline.effects.estimators import ESTIMANDS, EffectsError, Estimand
 
 _DATA_HELP = (
@@ -96,6 +100,7 @@ def effects(
             "was trained on (refused otherwise); every output then says so.",
         ),
     ] = False,
+    mapping_path: MappingOption = None,
 ) -> None:
     """Estimate the effect of a treatment on an outcome, with diagnostics and warnings."""
     if estimand is not None and estimand not in ESTIMANDS:
@@ -113,6 +118,19 @@ def effects(
             "--cluster apply to a table; a register directory uses the defaults of "
             "docs/EFFECTS.md (export the episodes to a table to choose them)"
         )
+    if mapping_path is not None and not data.is_dir():
+        raise fail(
+            "--mapping applies to a register directory (an extract, docs/EXTRACTS.md); a "
+            "table names its own columns with --treatment, --outcome and --covariates"
+        )
+    from pipeline.data.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    except MappingError as exc:
+        for problem in exc.problems:
+            typer.echo(f"{exc.source}: {problem}", err=True)
+        raise fail(f"invalid mapping {exc.source}") from None
     if audit is not None:
         if not data.is_dir() or policy is not None:
             raise fail("--audit needs a register directory as DATA, and no --policy")
@@ -129,6 +147,7 @@ def effects(
                 key_file=hmac_key_file,
                 json_out=json_out,
                 report=report,
+                mapping=mapping,
             )
         )
         return
@@ -145,6 +164,7 @@ def effects(
                 json_out=json_out,
                 report=report,
                 allow_training_clients=allow_training_clients,
+                mapping=mapping,
             ),
             ValueError,  # an unknown objective, or the champion's training clients
         )
@@ -160,6 +180,7 @@ def effects(
                 seed=seed,
                 json_out=json_out,
                 report=report,
+                mapping=mapping,
             )
         )
         return

@@ -10,7 +10,8 @@ errors point at the extract's own column. Values the mapping does not list pass 
 unchanged, so a partial mapping works.
 
 Every reader of an extract goes through here: `pipeline.data.register` (hence `polku
-validate` and `load_world`, hence `polku train`) and `polku eligibility`. A new reader (such
+validate`, `polku effects DIR` and `load_world`, hence `polku train`) and `polku
+eligibility`. A new reader (such
 as a `polku score` over an extract) takes a `--mapping FILE` option, calls `load_mapping`
 and passes the mapping to `pipeline.data.register` or calls `apply` on its raw table.
 

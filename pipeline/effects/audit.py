@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from models.keys import derive_key
 from models.objectives import TARGETS, outcomes_from_episodes
 from models.profile import NEED_FIELDS
 from pipeline.effects.estimators import EffectsError
+
+if TYPE_CHECKING:
+    from pipeline.data.mapping import ExtractMapping
 
 MAX_DAYS_BEFORE: Final = 31
 HMAC_KEY_ENV: Final = "POLKU_HMAC_KEY"
@@ -257,8 +260,12 @@ def run_audit_effects(
     key_file: Path | None = None,
     json_out: Path | None = None,
     report: Path | None = None,
+    mapping: ExtractMapping | None = None,
 ) -> str:
-    """`polku effects DIR --audit EXPORT`: followed against overridden, with the caveats."""
+    """`polku effects DIR --audit EXPORT`: followed against overridden, with the caveats.
+
+    With a `mapping`, the register's episodes and clients are read through it.
+    """
     from models.catalog import load_catalog
     from pipeline.data.layout import find_file
     from pipeline.data.register import read_table
@@ -270,9 +277,9 @@ def run_audit_effects(
     if target not in TARGETS:
         raise EffectsError(f"--objective for --audit must be one target of {', '.join(TARGETS)}")
     key = derive_key(audit_key(key_file), "pseudonym")  # as the service derives it
-    episodes = load_register(directory, load_catalog())
+    episodes = load_register(directory, load_catalog(), mapping)
     try:
-        clients = read_table(find_file(directory, "clients"))
+        clients = read_table(find_file(directory, "clients"), mapping)
     except FileNotFoundError:
         clients = None
     joined = join_audit(read_audit(audit_path), episodes, key, clients=clients)

@@ -34,6 +34,8 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 
+from models.henkilotunnus import redact_henkilotunnus
+
 Estimand = Literal["ate", "att"]
 ESTIMANDS: Final = ("ate", "att")
 ESTIMATORS: Final = ("difference_in_means", "regression_adjustment", "ipw", "aipw")
@@ -55,8 +57,20 @@ OUTCOME_MODEL_BINARY: Final = f"{_LOGISTIC} per arm on standardised covariates"
 OUTCOME_MODEL_CONTINUOUS: Final = "Ridge(alpha=1.0) per arm on standardised covariates"
 
 
+# What stands in an effects message where something shaped like an identity code was.
+REDACTED_CODE: Final = "[henkilötunnus]"
+
+
 class EffectsError(ValueError):
-    """Bad input for an effect estimate; the message names the column and the problem."""
+    """Bad input for an effect estimate; the message names the column and the problem.
+
+    Anything in the message shaped like a personal identity code (`models.henkilotunnus`)
+    is replaced by `REDACTED_CODE`, whatever quoted it: a value of the data, a label given
+    on the command line, a column name. No effects message can carry a code.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_henkilotunnus(message, REDACTED_CODE))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,9 @@ from pipeline.effects.estimators import (
     fit_nuisances,
     standardise,
 )
+
+if TYPE_CHECKING:
+    from pipeline.data.mapping import ExtractMapping
 
 EXTRA_COVARIATES: Final = (
     "age",
@@ -415,12 +418,15 @@ def true_effect(
     return float(gain[keep].mean())
 
 
-def load_register(directory: Path, catalog: Catalog) -> pd.DataFrame:
-    """The validated episodes of a register directory (`pipeline.data.register.load_episodes`)."""
+def load_register(
+    directory: Path, catalog: Catalog, mapping: ExtractMapping | None = None
+) -> pd.DataFrame:
+    """The validated episodes of a register directory (`pipeline.data.register.load_episodes`),
+    read through the extract's `mapping` (`pipeline.data.mapping`) when there is one."""
     from pipeline.data.register import RegisterValidationError, load_episodes
 
     try:
-        episodes, _ = load_episodes(directory, catalog)
+        episodes, _ = load_episodes(directory, catalog, mapping)
     except FileNotFoundError as exc:
         raise EffectsError(str(exc)) from None
     except RegisterValidationError as exc:

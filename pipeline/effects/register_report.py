@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from pipeline.effects.register import (
     service_effects,
 )
 from pipeline.effects.report import REPORT_JSON, REPORT_PAGE, _png, to_json, write_atomic
+
+if TYPE_CHECKING:
+    from pipeline.data.mapping import ExtractMapping
 
 # Services in the main table (largest AIPW effect first) and in each plot by group (the
 # most used: a group estimate of a rare service is mostly noise, or absent).
@@ -267,10 +271,14 @@ def run_register_effects(
     json_out: Path | None = None,
     report: Path | None = None,
     catalog: Catalog | None = None,
+    mapping: ExtractMapping | None = None,
 ) -> str:
-    """`polku effects DIR`: estimate, write the JSON and report asked for, return the table."""
+    """`polku effects DIR`: estimate, write the JSON and report asked for, return the table.
+
+    With a `mapping`, the extract is read through it (`pipeline.data.mapping`).
+    """
     catalog = catalog or load_catalog()
-    data = register_episodes(load_register(directory, catalog), catalog)
+    data = register_episodes(load_register(directory, catalog, mapping), catalog)
     result = service_effects(data, catalog, estimand=estimand, n_bootstrap=n_bootstrap, seed=seed)
     text = effects_table(result)
     if json_out is not None:

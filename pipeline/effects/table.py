@@ -1,7 +1,10 @@
 """Read and check an evaluator's table before any estimate: columns, treatment arms, gaps.
 
 Every problem is an `EffectsError` whose message names the column (and, for missing values,
-how many rows and the first few row numbers, counted from 1 over the data rows).
+how many rows and the first few row numbers, counted from 1 over the data rows). The
+personal identity code never feeds an estimate: a column named `henkilotunnus`, or any text
+column with a value shaped like a code (`models.henkilotunnus`), is refused when named
+and left out of the default covariates, before any message could quote its values.
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from models.henkilotunnus import is_henkilotunnus_shaped
 from pipeline.effects.estimators import EffectsError
 
 MIN_UNITS_PER_ARM: Final = 10
 # The personal identity code never feeds an estimate, and its values never reach a message.
 IDENTITY_COLUMN: Final = "henkilotunnus"
+_IDENTITY_USE: Final = (
+    "cannot be a treatment, outcome, covariate or cluster; use a pseudonymous key to cluster"
+)
 _TRUE_LABELS: Final = ("1", "true", "yes", "treated")
 _FALSE_LABELS: Final = ("0", "false", "no", "control", "untreated")
 
@@ -56,6 +63,22 @@ def read_table(path: Path) -> pd.DataFrame:
         return pd.read_csv(path)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise EffectsError(f"cannot read {str(path)!r} as a table: {exc}") from None
+
+
+def holds_identity_codes(values: pd.Series) -> bool:
+    """Whether any value of a text column is a personal identity code (by its shape).
+
+    A value that merely holds a code-shaped run inside a longer token (a pseudonymous hex
+    key, often) does not count. Numbers, booleans and dates are not text (a float such as
+    123456.7891 has the code's shape once written out, yet is no code).
+    """
+    if (
+        pd.api.types.is_numeric_dtype(values)
+        or pd.api.types.is_bool_dtype(values)
+        or pd.api.types.is_datetime64_any_dtype(values)
+    ):
+        return False
+    return any(is_henkilotunnus_shaped(str(v)) for v in values.dropna().unique())
 
 
 def _missing_rows_message(column: str, missing: np.ndarray) -> str:
@@ -171,12 +194,14 @@ def check_table(
     named_columns = [treatment, outcome, *(covariates or ()), *([cluster] if cluster else [])]
     if IDENTITY_COLUMN in named_columns:
         raise EffectsError(
-            f"column {IDENTITY_COLUMN!r} (the personal identity code) cannot be a treatment, "
-            "outcome, covariate or cluster; use a pseudonymous key to cluster"
+            f"column {IDENTITY_COLUMN!r} (the personal identity code) {_IDENTITY_USE}"
         )
     if covariates is None:
         covariates = [
-            c for c in frame.columns if c not in (treatment, outcome, cluster, IDENTITY_COLUMN)
+            c
+            for c in frame.columns
+            if c not in (treatment, outcome, cluster, IDENTITY_COLUMN)
+            and not holds_identity_codes(frame[c])
         ]
     named = {"treatment": [treatment], "outcome": [outcome], "covariate": list(covariates)}
     if cluster is not None:
@@ -187,6 +212,11 @@ def check_table(
                 shown = ", ".join(repr(str(c)) for c in list(frame.columns)[:20])
                 raise EffectsError(
                     f"{role} column {column!r} is not in the data (columns: {shown})"
+                )
+            if column in named_columns and holds_identity_codes(frame[column]):
+                raise EffectsError(
+                    f"{role} column {column!r} holds personal identity codes (henkilötunnus), "
+                    f"and such a column {_IDENTITY_USE}"
                 )
     if treatment in covariates or outcome in covariates:
         raise EffectsError("the treatment and outcome columns cannot also be covariates")

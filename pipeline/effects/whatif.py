@@ -28,6 +28,7 @@ from pipeline.effects.register import RegisterEpisodes, load_register, register_
 
 if TYPE_CHECKING:
     from models.bundle import PolkuModel
+    from pipeline.data.mapping import ExtractMapping
 
 # What `--report DIR` holds for `polku effects --policy champion`.
 WHATIF_FILES = ("whatif.json", "whatif.html")
@@ -157,11 +158,12 @@ def run_policy_effects(
     report: Path | None = None,
     catalog: Catalog | None = None,
     allow_training_clients: bool = False,
+    mapping: ExtractMapping | None = None,
 ) -> str:
     """`polku effects DIR --policy champion`: the champion against logged practice.
 
     Refuses (`TrainingClientsError`) a register with clients the champion was trained on,
-    unless `allow_training_clients`.
+    unless `allow_training_clients`. With a `mapping`, the extract is read through it.
     """
     from models.registry import load_champion
     from models.training_clients import (
@@ -173,7 +175,7 @@ def run_policy_effects(
     from pipeline.effects.report import to_json, write_atomic
 
     catalog = catalog or load_catalog()
-    data = register_episodes(load_register(directory, catalog), catalog)
+    data = register_episodes(load_register(directory, catalog, mapping), catalog)
     try:
         loaded = load_champion()
     except Exception as exc:  # no registry, no champion alias, or a broken artifact

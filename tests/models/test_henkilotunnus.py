@@ -17,7 +17,9 @@ from models.henkilotunnus import (
     WRONG_CHECK_CHARACTER,
     HenkilotunnusError,
     birth_date_from_henkilotunnus,
+    contains_henkilotunnus,
     format_henkilotunnus,
+    is_henkilotunnus_shaped,
     is_valid_henkilotunnus,
     parse_henkilotunnus_array,
     pseudonymous_key,
@@ -143,3 +145,27 @@ def test_pseudonymous_key_depends_on_the_secret_and_is_not_a_plain_hash() -> Non
 def test_pseudonymous_key_rejects_an_empty_secret() -> None:
     with pytest.raises(ValueError, match="non-empty secret"):
         pseudonymous_key("c1", b"")
+
+
+@pytest.mark.parametrize(
+    ("text", "shaped"),
+    [
+        ("131052-308T", True),
+        (" 131052-308t\t", True),  # blanks around it, lower case
+        ("１３１０５２－３０８Ｔ", True),  # full width
+        ("131052\u200b-308T", True),  # a zero-width space inside
+        ("131052 308T", True),  # a space for the sign
+        ("asiakas 131052-308T", False),  # holds one, but is not one
+        ("131052-308T1", False),
+        ("123456.7891", True),  # the shape alone: numbers are the caller's to tell apart
+    ],
+)
+def test_is_henkilotunnus_shaped_judges_the_whole_value(text: str, shaped: bool) -> None:
+    assert is_henkilotunnus_shaped(text) is shaped
+
+
+def test_a_hex_key_may_contain_a_code_shape_but_is_not_one() -> None:
+    keys = [pseudonymous_key(f"client-{i}", b"secret") for i in range(2000)]
+    holding = [k for k in keys if contains_henkilotunnus(k)]
+    assert holding  # a quarter of 64-hex keys hold a run shaped like a code
+    assert not any(is_henkilotunnus_shaped(k) for k in keys)

@@ -25,38 +25,14 @@ from pipeline.data.register import RegisterValidationError, load_episodes, valid
 from pipeline.data.world import load_world
 from pipeline.scoring.cohort import CohortError, read_cohort
 from pipeline.synth.world import SynthConfig, generate_world, write_world
-from tests.helpers import TinyTraining
+from tests.helpers import EXAMPLE_MAPPING, TinyTraining, rewrite_as_extract
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "mappings" / "example.toml"
+EXAMPLE = EXAMPLE_MAPPING
 
 
 @pytest.fixture(scope="module")
 def example() -> ExtractMapping:
     return load_mapping(EXAMPLE)
-
-
-def _to_extract(frame: pd.DataFrame, mapping: ExtractMapping) -> pd.DataFrame:
-    """A CSV-read table rewritten as the mapped extract writes it: its names, its codes."""
-    out = frame.copy()
-    for name, codes in mapping.values.items():
-        if name not in out.columns:
-            continue
-        back = {str(t).lower() if isinstance(t, bool) else str(t): c for c, t in codes.items()}
-        out[name] = [
-            back.get(v.lower() if v in ("True", "False") else v, v) if isinstance(v, str) else v
-            for v in out[name]
-        ]
-    return out.rename(columns=mapping.column_of)
-
-
-def _rewrite(source: Path, target: Path, mapping: ExtractMapping) -> Path:
-    """Clients and episodes of a CSV world in the extract's shape; the truth copied as is."""
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("clients", "episodes"):
-        raw = pd.read_csv(source / f"{name}.csv", dtype=str, keep_default_na=False)
-        _to_extract(raw, mapping).to_csv(target / f"{name}.csv", index=False)
-    shutil.copy(source / "truth.csv", target / "truth.csv")
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +42,7 @@ def worlds(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog, example: 
     write_world(generate_world(SynthConfig(n_clients=400, seed=5), catalog), original, csv=True)
     for name in ("clients", "episodes", "truth"):
         (original / f"{name}.parquet").unlink()
-    return original, _rewrite(original, tmp_path_factory.mktemp("mapped"), example)
+    return original, rewrite_as_extract(original, tmp_path_factory.mktemp("mapped"), example)
 
 
 def test_rewritten_world_really_is_in_another_shape(worlds: tuple[Path, Path]) -> None:
@@ -194,6 +170,72 @@ def test_a_mapped_cohort_scores_as_the_original(
     ), caught.value.errors
 
 
+def test_polku_effects_reads_the_extract_through_its_mapping(
+    worlds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    original, mapped = worlds
+
+    def effects(data: Path, *extra: str) -> tuple[Any, Path]:
+        out = tmp_path / f"{data.name}-{len(extra)}.json"
+        args = ["effects", str(data), "--json", str(out), *extra]
+        return CliRunner().invoke(build_app(), args), out
+
+    plain, plain_json = effects(original)
+    recoded, recoded_json = effects(mapped, "--mapping", str(EXAMPLE))
+    assert plain.exit_code == 0, plain.output
+    assert recoded.exit_code == 0, recoded.output
+    assert recoded_json.read_bytes() == plain_json.read_bytes()
+    assert json.loads(plain_json.read_text())["data"]["client_episodes"] > 0
+    unmapped, _ = effects(mapped)  # without the mapping the extract is not Polku's
+    assert unmapped.exit_code == 2
+    assert "field 'episode_id': column is missing" in unmapped.output
+    assert "Traceback" not in unmapped.output
+
+
+def test_polku_effects_names_the_extracts_column_and_refuses_a_mapped_table(
+    worlds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, mapped = worlds
+    broken = tmp_path / "broken"
+    shutil.copytree(mapped, broken)
+    episodes = pd.read_csv(broken / "episodes.csv", dtype=str, keep_default_na=False)
+    episodes.loc[1, "palvelu"] = "no_such_service"
+    episodes.to_csv(broken / "episodes.csv", index=False)
+    runner = CliRunner()
+    result = runner.invoke(build_app(), ["effects", str(broken), "--mapping", str(EXAMPLE)])
+    assert result.exit_code == 2
+    assert "the register does not validate" in result.output
+    assert "episodes.csv: row 2, column 'palvelu' (service_id): " in result.output
+    table = runner.invoke(
+        build_app(),
+        ["effects", str(mapped / "episodes.csv"), "--treatment", "palvelu", "--outcome",
+         "tyollinen_6kk", "--mapping", str(EXAMPLE)],
+    )  # fmt: skip
+    assert table.exit_code == 2
+    assert "--mapping applies to a register directory" in table.output
+
+
+def test_polku_effects_policy_reads_the_extract_through_its_mapping(
+    mapped_tiny_world: Path,
+    tiny_world_dir: Path,
+    state_dir: Path,
+    register_fitted: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    register_fitted(promote_if_first=True)
+
+    def whatif(data: Path, *extra: str) -> tuple[Any, Path]:
+        out = tmp_path / f"{data.name}.json"
+        args = ["effects", str(data), "--policy", "champion", "--allow-training-clients"]
+        return CliRunner().invoke(build_app(), [*args, "--json", str(out), *extra]), out
+
+    plain, plain_json = whatif(tiny_world_dir)
+    recoded, recoded_json = whatif(mapped_tiny_world, "--mapping", str(EXAMPLE))
+    assert plain.exit_code == 0, plain.output
+    assert recoded.exit_code == 0, recoded.output
+    assert json.loads(recoded_json.read_text()) == json.loads(plain_json.read_text())
+
+
 def test_a_partial_mapping_renames_and_recodes_only_what_it_lists() -> None:
     mapping = parse_mapping(
         {"columns": {"kunta": "home_municipality"}, "values": {"immigrant": {"K": True}}}
@@ -278,6 +320,7 @@ def test_bad_mapping_files_stop_every_command_with_a_named_error(
         ["eligibility", str(original / "clients.csv"), "--output", str(tmp_path / "o.csv")],
         ["train", "--data", str(original)],
         ["score", str(original), "--out", str(tmp_path / "scores.parquet")],
+        ["effects", str(original)],
     ):
         result = runner.invoke(build_app(), [*args, "--mapping", str(bad)])
         assert result.exit_code == 2, (args, result.output)
@@ -310,7 +353,7 @@ def mapped_tiny_world(
         frame.to_csv(
             as_csv / f"{name}.csv", index=False, date_format="%Y-%m-%d", float_format="%.17g"
         )
-    return _rewrite(as_csv, tmp_path_factory.mktemp("tiny-mapped"), example)
+    return rewrite_as_extract(as_csv, tmp_path_factory.mktemp("tiny-mapped"), example)
 
 
 def test_training_reads_the_mapped_world_as_the_original(
