@@ -177,3 +177,15 @@ def test_two_codes_equal_once_stripped_are_refused() -> None:
     assert list(caught.value.problems) == [
         "values.work_ability.' T': is the same code as 'T' once spaces are stripped"
     ]
+
+
+def test_hashed_episode_ids_holding_a_code_shaped_run_are_accepted(
+    csv_dir: Path, catalog: Catalog
+) -> None:
+    # 64-hex keys often hold a run shaped like a code ("131052a308c"); only a whole value is one.
+    def hash_ids(table: pd.DataFrame) -> None:
+        table["episode_id"] = [f"9f131052a308c{i:051x}" for i in range(len(table))]
+
+    _edit(csv_dir / "episodes.csv", hash_ids)
+    (csv_dir / "truth.csv").unlink()
+    assert validate_register(csv_dir, catalog).ok
