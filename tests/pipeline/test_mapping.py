@@ -188,7 +188,7 @@ def test_polku_effects_reads_the_extract_through_its_mapping(
     assert json.loads(plain_json.read_text())["data"]["client_episodes"] > 0
     unmapped, _ = effects(mapped)  # without the mapping the extract is not Polku's
     assert unmapped.exit_code == 2
-    assert "field 'episode_id': column is missing" in unmapped.output
+    assert "column 'client_id' is missing (required)" in unmapped.output
     assert "Traceback" not in unmapped.output
 
 
