@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from models.henkilotunnus import format_henkilotunnus
@@ -92,3 +94,35 @@ def test_a_callers_request_id_is_kept_only_when_plain(api: TestClient) -> None:
     odd = api.get("/health/live", headers={"X-Request-ID": "131052-308T<script>"})
     assert odd.headers["x-request-id"] != "131052-308T<script>"
     assert REQUEST_ID.fullmatch(odd.headers["x-request-id"])
+
+
+# A lone surrogate is valid JSON ("\ud800") but cannot be written as UTF-8: the profile's
+# client_id is rejected where profiles are validated, for one profile and for a cohort.
+LONE_SURROGATE_ID = '"ab\\ud800cd"'
+
+
+@pytest.mark.parametrize("path", ["/v1/eligibility", "/v1/recommendations"])
+def test_a_lone_surrogate_client_id_is_a_422_naming_the_field(api: TestClient, path: str) -> None:
+    profile = json.dumps(client_profile(client_id="PLACEHOLDER"))
+    body = '{"profile": ' + profile.replace('"PLACEHOLDER"', LONE_SURROGATE_ID) + "}"
+    answer = api.post(
+        path, content=body, headers={**auth("caseworker"), "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert ["body", "profile", "client_id"] in [e["loc"] for e in answer.json()["detail"]]
+
+
+@pytest.mark.parametrize("size", [3, 40])
+def test_a_lone_surrogate_client_id_in_a_cohort_is_a_422_naming_the_field(
+    api: TestClient, size: int
+) -> None:
+    cohort = [client_profile(client_id=f"client-{i:04d}") for i in range(size)]
+    cohort[1]["client_id"] = "PLACEHOLDER"
+    body = json.dumps({"profiles": cohort}).replace('"PLACEHOLDER"', LONE_SURROGATE_ID)
+    answer = api.post(
+        "/v1/allocations",
+        content=body,
+        headers={**auth("data_scientist"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert ["body", "profiles", 1, "client_id"] in [e["loc"] for e in answer.json()["detail"]]
