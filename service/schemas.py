@@ -52,6 +52,7 @@ from service.examples import (
     recommendation_example,
     with_example,
 )
+from service.suggest import MAX_DECISION_REASON
 
 Choice = Literal["suggested", "other", "none"]
 RequestId = Annotated[
@@ -516,7 +517,7 @@ class DecisionIn(_Strict):
     request_id: RequestId
     choice: Choice
     service_id: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    reason: str | None = Field(default=None, min_length=1, max_length=MAX_DECISION_REASON)
     corrects: StrictBool = Field(
         default=False,
         description="This decision corrects the one already recorded for the request",
