@@ -16,7 +16,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
@@ -341,9 +341,35 @@ def _parse_text(errors: _Collector, column: _Column, spec: FieldSpec) -> None:
     errors.add(_not_text(column), spec.name, "not_text", f"must be text ({spec.hint})")
 
 
+def _utf8_encodable(text: np.ndarray) -> np.ndarray:
+    """True where the string can be written as UTF-8 (JSON can carry lone surrogates)."""
+
+    def encodable(s: str) -> bool:
+        if s.isascii():
+            return True
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    return np.fromiter((encodable(s) for s in text), bool, len(text))
+
+
 def _parse_id(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
     column = source[spec.name]
     _parse_text(errors, column, spec)
+    unencodable = column.is_text & ~_utf8_encodable(column.text)
+    errors.add(
+        unencodable,
+        spec.name,
+        "not_utf8",
+        "must be text encodable as UTF-8 (it holds a lone surrogate)",
+    )
+    if unencodable.any():  # rejected: later checks and keys see no such text
+        text = column.text.copy()
+        text[unencodable] = ""
+        column = replace(column, text=text, is_text=column.is_text & ~unencodable)
     errors.add(
         column.is_text & holds_henkilotunnus(column.text),
         spec.name,

@@ -180,7 +180,7 @@ def body_problem(body: bytes) -> str | None:
         return NOT_UTF8
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deeply for the decoder
         return NOT_JSON
     return None
 

@@ -83,10 +83,17 @@ class _RequestDeadline:
         if self.transport.is_closing():
             return
         log.info("closed a connection whose request %s did not arrive in time", phase)
-        if self.cycle is None or not self.cycle.response_started:
+        cycle = self.cycle
+        if phase == "headers":
+            # No request of this one's has begun: `cycle` is none, or the previous request's
+            # on a kept-alive connection, answered already. Only an answer still being
+            # written (a pipelined request behind it) must not be cut into.
+            if cycle is None or not cycle.response_started or cycle.response_complete:
+                self.transport.write(TIMEOUT_ANSWER)
+        elif cycle is None or not cycle.response_started:
             self.transport.write(TIMEOUT_ANSWER)
-            if self.cycle is not None:  # the app is waiting for the body: its access line
-                self.cycle.scope["state"][TIMED_OUT] = True  # says 408, what the client got
+            if cycle is not None:  # the app is waiting for the body: its access line
+                cycle.scope["state"][TIMED_OUT] = True  # says 408, what the client got
         self.transport.close()
 
 

@@ -20,6 +20,8 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     PrivateAttr,
+    StrictBool,
+    StrictInt,
     ValidationError,
     WithJsonSchema,
     create_model,
@@ -50,6 +52,7 @@ from service.examples import (
     recommendation_example,
     with_example,
 )
+from service.suggest import MAX_DECISION_REASON
 
 Choice = Literal["suggested", "other", "none"]
 RequestId = Annotated[
@@ -207,7 +210,7 @@ class RecommendationRequest(_Strict):
     )
 
     profile: ProfileIn
-    top_k: int = Field(default=5, ge=1, le=50)
+    top_k: StrictInt = Field(default=5, ge=1, le=50)
     objective: ObjectiveIn = Field(
         default_factory=lambda: Objective.parse(DEFAULT_OBJECTIVE),
         description=(
@@ -217,7 +220,7 @@ class RecommendationRequest(_Strict):
         json_schema_extra={"default": DEFAULT_OBJECTIVE},
     )
     language: Language = DEFAULT_LANGUAGE
-    why_not_text: bool = Field(
+    why_not_text: StrictBool = Field(
         default=False,
         description="Also word why each other catalog service is not suggested, in "
         "`language` (`not_suggested[].text`). Off by default: the reason code, the limits, "
@@ -514,8 +517,8 @@ class DecisionIn(_Strict):
     request_id: RequestId
     choice: Choice
     service_id: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(default=None, min_length=1, max_length=2000)
-    corrects: bool = Field(
+    reason: str | None = Field(default=None, min_length=1, max_length=MAX_DECISION_REASON)
+    corrects: StrictBool = Field(
         default=False,
         description="This decision corrects the one already recorded for the request",
     )
@@ -546,7 +549,7 @@ def _no_identity_code(reason: str) -> str:
 class ModelSwitchIn(_Strict):
     """Turn the model off (answers become the gate's only) or on again, and say why."""
 
-    model_on: bool
+    model_on: StrictBool
     reason: Annotated[
         str,
         Field(

@@ -76,6 +76,9 @@ class DecisionConflictError(WriteRefusedError):
     (found before the write, or by `_first_decision_only` inside it)."""
 
 
+# The longest decision reason kept, for the API (`DecisionIn.reason`) and the page alike.
+MAX_DECISION_REASON: Final = 2000
+
 ALREADY_DECIDED: Final = (
     "a decision is already recorded for this request; to change it, send a "
     "correction (corrects: true) with its own reason"
@@ -85,10 +88,11 @@ ALREADY_DECIDED: Final = (
 class DecisionRejectedError(ValueError):
     """A decision contradicts the suggestion it refers to; `field` names the culprit."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code  # what is wrong, where a field can be wrong in more than one way
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,6 +524,10 @@ class SuggestionService:
                 raise DecisionRejectedError("service_id", "is not a service of the catalog")
         followed_top = bool(shown) and service_id == shown[0]
         reason = reason.strip() if reason else None
+        if reason and len(reason) > MAX_DECISION_REASON:
+            raise DecisionRejectedError(
+                "reason", f"longer than {MAX_DECISION_REASON} characters", code="too_long"
+            )
         if reason and contains_henkilotunnus(reason):
             # Free text is stored as written: refuse it rather than keep a code in the audit.
             raise DecisionRejectedError("reason", "must not contain a personal identity code")

@@ -47,6 +47,7 @@ from service.pages.session import (
 )
 from service.places import PlacesExhaustedError
 from service.suggest import (
+    MAX_DECISION_REASON,
     DecisionConflictError,
     DecisionForbiddenError,
     DecisionRejectedError,
@@ -83,13 +84,15 @@ def _template_source(name: str) -> str | None:
 @functools.cache
 def _environment() -> jinja2.Environment:
     """The templates (built on first use, not at import)."""
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.globals["max_reason"] = MAX_DECISION_REASON  # the API's limit, one source
+    return environment
 
 
 def _held_answer(
@@ -530,6 +533,8 @@ async def record_decision(request: Request, reference: str) -> Response:
             "service_id": ("pick_needed", "choice"),
             "corrects": ("nothing_to_correct", "choice"),
         }.get(exc.field, ("not_decidable", "choice"))
+        if exc.field == "reason" and exc.code == "too_long":
+            key = "reason_too_long"
         return _answer_page(
             request,
             session,

@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
 from models.allocation import DEFAULT_UNCERTAINTY, AllocationError
 from models.objectives import DEFAULT_OBJECTIVE, TARGETS, Objective
@@ -50,11 +50,11 @@ class AllocationRequest(_Strict):
         description="Allocate on the shown (shrunk) uplift, a lower quantile of it, the "
         "model's own uplift, or the pairs the shown uplift says help valued by the model's own",
     )
-    quantile: float = Field(default=0.25, gt=0.0, lt=0.5, description="Of `lower`.")
-    period_days: int = Field(
+    quantile: StrictFloat = Field(default=0.25, gt=0.0, lt=0.5, description="Of `lower`.")
+    period_days: StrictInt = Field(
         default=7, ge=1, le=31, description="Days the places are for (monthly capacity x days)."
     )
-    share: float = Field(
+    share: StrictFloat = Field(
         default=1.0, gt=0.0, le=1.0, description="The office's share of the catalog's places."
     )
     do_no_harm: StrictBool = Field(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,3 +133,12 @@ def test_dev_keys_are_accepted_only_when_enabled(tmp_path: Any) -> None:
     dev = make_settings(tmp_path, dev_keys=True).api_keys()
     assert dev["caseworker"]["dev-caseworker"] == "dev-caseworker-key"
     assert dev["team_lead"]["dev-team-lead"] == "dev-team-lead-key"
+
+
+def test_the_docs_say_another_roles_key_gets_401_as_the_code_answers() -> None:
+    # docs/SERVICE.md once said 403, against service/auth.py and docs/SECURITY.md.
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    for name in ("SERVICE.md", "SECURITY.md"):
+        text = " ".join((docs / name).read_text(encoding="utf-8").split())
+        assert not re.search(r"another role[^.]*\b403\b", text), name
+        assert re.search(r"another role[^.]*\b401\b", text), name

@@ -18,6 +18,7 @@ from service.main import create_app
 from service.pages.answers import answer_path, request_id_of
 from service.pages.form import FORM_FIELDS
 from service.pages.session import COOKIE_NAME
+from service.suggest import MAX_DECISION_REASON
 from tests.service.helpers import KEYS, FakeLoaded, client_profile, make_settings
 
 CODE = "170500A9056"  # in helpers.client_profile: born 2000-05-17, test range 900-999
@@ -543,3 +544,18 @@ def test_page_shows_an_answer_again_without_re_running_the_gate(
     again = caseworker.get(f"{answer_path(request_id)}?lang=en")
     assert again.status_code == 200
     assert "The person is a client of Helsinki" in again.text
+
+
+def test_page_reason_longer_than_the_api_allows_is_refused_next_to_the_reason(
+    caseworker: TestClient,
+) -> None:
+    request_id, _ = _answer(caseworker)
+    too_long = "x" * (MAX_DECISION_REASON + 1)
+    response = _decide(caseworker, request_id, choice="none", reason=too_long)
+    assert response.status_code == 422
+    assert 'id="decision-error"' in response.text
+    assert str(MAX_DECISION_REASON) in response.text
+    assert re.search(r'id="reason"[^>]*aria-invalid="true"', response.text)
+    assert _decisions(caseworker, request_id) == []
+    longest = _decide(caseworker, request_id, choice="none", reason="x" * MAX_DECISION_REASON)
+    assert longest.status_code == 303

@@ -64,6 +64,17 @@ def test_a_body_that_is_not_json_is_answered_only_after_the_role_check(
     assert CODE not in answer.text
 
 
+@pytest.mark.parametrize("path", BODY_ROUTES)
+def test_a_deeply_nested_body_is_answered_422_only_after_the_role_check(
+    api: TestClient, path: str
+) -> None:
+    body = ("[" * 30000 + "]" * 30000).encode()  # beyond the JSON decoder's recursion limit
+    assert _post(api, path, body, {}).status_code == 401
+    answer = _post(api, path, body, auth(BODY_ROUTES[path][1]))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == [{"loc": ["body"], "msg": NOT_JSON, "type": "json_invalid"}]
+
+
 def test_readable_bodies_are_untouched(api: TestClient) -> None:
     profile = {"profile": client_profile()}
     for content_type in ("application/json", "application/json; charset=utf-8"):

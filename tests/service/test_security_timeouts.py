@@ -143,3 +143,19 @@ def test_whole_requests_on_a_kept_alive_connection_are_not_cut(server: LiveServe
             answer = _one_answer(connection)
             assert answer.startswith(b"HTTP/1.1 200 "), answer
             time.sleep(0.6)
+
+
+def test_a_stalled_second_request_on_a_kept_alive_connection_gets_the_408(
+    server: LiveServer,
+) -> None:
+    # The deadline saw the first request's finished answer and closed the connection
+    # without a word; the second request's headers are as late as a first one's.
+    with _connect(server) as connection:
+        connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: polku\r\n\r\n")
+        assert _one_answer(connection).startswith(b"HTTP/1.1 200 ")
+        started = time.monotonic()
+        connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: po")
+        answer, _ = _until_closed(connection)
+        seconds = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert HEADER_SECONDS - 0.2 <= seconds <= HEADER_SECONDS + SLACK

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from models.henkilotunnus import format_henkilotunnus
@@ -92,3 +94,78 @@ def test_a_callers_request_id_is_kept_only_when_plain(api: TestClient) -> None:
     odd = api.get("/health/live", headers={"X-Request-ID": "131052-308T<script>"})
     assert odd.headers["x-request-id"] != "131052-308T<script>"
     assert REQUEST_ID.fullmatch(odd.headers["x-request-id"])
+
+
+# A lone surrogate is valid JSON ("\ud800") but cannot be written as UTF-8: the profile's
+# client_id is rejected where profiles are validated, for one profile and for a cohort.
+LONE_SURROGATE_ID = '"ab\\ud800cd"'
+
+
+@pytest.mark.parametrize("path", ["/v1/eligibility", "/v1/recommendations"])
+def test_a_lone_surrogate_client_id_is_a_422_naming_the_field(api: TestClient, path: str) -> None:
+    profile = json.dumps(client_profile(client_id="PLACEHOLDER"))
+    body = '{"profile": ' + profile.replace('"PLACEHOLDER"', LONE_SURROGATE_ID) + "}"
+    answer = api.post(
+        path, content=body, headers={**auth("caseworker"), "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert ["body", "profile", "client_id"] in [e["loc"] for e in answer.json()["detail"]]
+
+
+@pytest.mark.parametrize("size", [3, 40])
+def test_a_lone_surrogate_client_id_in_a_cohort_is_a_422_naming_the_field(
+    api: TestClient, size: int
+) -> None:
+    cohort = [client_profile(client_id=f"client-{i:04d}") for i in range(size)]
+    cohort[1]["client_id"] = "PLACEHOLDER"
+    body = json.dumps({"profiles": cohort}).replace('"PLACEHOLDER"', LONE_SURROGATE_ID)
+    answer = api.post(
+        "/v1/allocations",
+        content=body,
+        headers={**auth("data_scientist"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert ["body", "profiles", 1, "client_id"] in [e["loc"] for e in answer.json()["detail"]]
+
+
+# Request options are strict: a string, a number or a boolean of the wrong kind is a 422
+# naming the option, never read as true or false ("no" switched the model off).
+WRONG_KINDS = [
+    ("/v1/admin/model-switch", "data_scientist", {"model_on": "no", "reason": "x"}, "model_on"),
+    ("/v1/admin/model-switch", "data_scientist", {"model_on": 0, "reason": "x"}, "model_on"),
+    ("/v1/recommendations", "caseworker", {"top_k": True}, "top_k"),
+    ("/v1/recommendations", "caseworker", {"top_k": "5"}, "top_k"),
+    ("/v1/recommendations", "caseworker", {"why_not_text": "yes"}, "why_not_text"),
+    ("/v1/decisions", "caseworker", {"corrects": "yes"}, "corrects"),
+    ("/v1/allocations", "data_scientist", {"period_days": "7"}, "period_days"),
+    ("/v1/allocations", "data_scientist", {"period_days": True}, "period_days"),
+    ("/v1/allocations", "data_scientist", {"share": "0.5"}, "share"),
+    ("/v1/allocations", "data_scientist", {"quantile": "0.3"}, "quantile"),
+]
+
+
+@pytest.mark.parametrize(("path", "role", "option", "field"), WRONG_KINDS)
+def test_request_options_of_the_wrong_kind_are_a_422_naming_them(
+    api: TestClient, path: str, role: str, option: dict[str, Any], field: str
+) -> None:
+    body: dict[str, Any]
+    if path == "/v1/recommendations":
+        body = {"profile": client_profile(), **option}
+    elif path == "/v1/decisions":
+        shown = api.post(
+            "/v1/recommendations", json={"profile": client_profile()}, headers=auth(role)
+        ).json()
+        body = {"request_id": shown["request_id"], "choice": "none", "reason": "x"}
+        assert api.post(path, json=body, headers=auth(role)).status_code == 201
+        body = {**body, "reason": "a correction", **option}  # "yes" was read as true
+    elif path == "/v1/allocations":
+        body = {"profiles": [client_profile()], **option}
+    else:
+        body = option
+    answer = api.request(
+        "PUT" if path.endswith("model-switch") else "POST", path, json=body, headers=auth(role)
+    )
+    assert answer.status_code == 422, answer.text[:300]
+    assert ["body", field] in [e["loc"] for e in answer.json()["detail"]]
+    if path.endswith("model-switch"):
+        assert api.get("/v1/admin/model-switch", headers=auth(role)).json()["model_on"] is True
