@@ -614,7 +614,15 @@ class SuggestionService:
         try:
             await asyncio.wait_for(asyncio.wrap_future(written), self._audit_timeout)
         except TimeoutError:
-            raise AuditUnavailableError("the audit store did not confirm the write") from None
+            # The caller is told the write failed, so it must not happen later: a cancelled
+            # write is skipped by the writer. A write the writer has already begun cannot be
+            # cancelled; it is committing, so its outcome is awaited once more.
+            if written.cancel():
+                raise AuditUnavailableError("the audit store did not confirm the write") from None
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(written), self._audit_timeout)
+            except TimeoutError:
+                raise AuditUnavailableError("the audit store did not confirm the write") from None
 
     # -- keyed hashes ------------------------------------------------------------------------
 

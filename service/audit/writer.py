@@ -80,6 +80,13 @@ class _Pending:
 _STOP: Final = object()
 
 
+def _claim(done: Future[None]) -> bool:
+    """Mark a queued write as being written; False if its caller cancelled it (skip it).
+
+    Idempotent: a batch that failed is retried one write at a time, already claimed."""
+    return done.running() or done.set_running_or_notify_cancel()
+
+
 class AuditStore:
     """The append-only audit store behind one SQLAlchemy URL.
 
@@ -240,13 +247,18 @@ class AuditStore:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(item, _Pending):
+            if isinstance(item, _Pending) and not item.done.cancelled():
                 item.done.set_exception(AuditUnavailableError("the audit store closed"))
 
     def _commit(self, batch: Sequence[_Pending]) -> None:
         refused: dict[int, WriteRefusedError] = {}
         try:
             with self._exclusive_write(), self.engine.begin() as conn:
+                # Under the lock: a write its caller gave up on (and was answered 503 for)
+                # is skipped; one claimed here can no longer be cancelled.
+                batch = [p for p in batch if _claim(p.done)]
+                if not batch:
+                    return
                 chain.lock_heads(conn)  # no other writer moves a head until this commits
                 for table in CHAINED_TABLES:  # parents first
                     queued = [p for p in batch if p.table is table]

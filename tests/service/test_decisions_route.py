@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 import service.suggest
 from models.catalog import load_catalog
+from service.audit import SecurityEventRecord, utc_now
+from service.client_history import decisions_of
 from tests.service.helpers import auth, client_profile, non_client_profile
 
 CASEWORKER = auth("caseworker")
@@ -184,3 +186,25 @@ def test_a_reason_holding_a_personal_identity_code_is_refused(api: TestClient) -
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "reason"]
     assert "131052-308T" not in response.text
+
+
+def test_a_decision_answered_503_is_not_written_later(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The audit write lock held past the timeout: the caseworker is told the decision was
+    # not recorded, so it must not be written once the lock frees (the retry got 409).
+    suggestions = api.app.state.suggestions  # type: ignore[attr-defined]
+    monkeypatch.setattr(suggestions, "_audit_timeout", 0.2)
+    answer = _suggest(api)
+    decision = {"request_id": answer["request_id"], "choice": "none", "reason": "waiting"}
+    audit = suggestions.audit
+    with audit._write_mutex:
+        refused = _decide(api, **decision)
+    assert refused.status_code == 503, refused.text
+    # Once the writer has moved past the refused decision, nothing was written for it.
+    probe = SecurityEventRecord(utc_now(), "decision_corrected", "probe", "probe")
+    audit.submit_security_event(probe).result(timeout=10)
+    assert decisions_of(audit.engine, answer["request_id"]) == []
+    retried = _decide(api, **decision)
+    assert retried.status_code == 201, retried.text
+    assert len(decisions_of(audit.engine, answer["request_id"])) == 1
