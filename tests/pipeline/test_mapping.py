@@ -134,15 +134,20 @@ def test_a_bad_row_is_named_by_the_extracts_column(
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_load_episodes_errors_name_the_extracts_column(
-    worlds: tuple[Path, Path], tmp_path: Path, catalog: Catalog, example: ExtractMapping
-) -> None:
-    _, mapped = worlds
+def _with_an_unknown_service(mapped: Path, tmp_path: Path) -> Path:
+    """A copy of the mapped extract whose second episode names no catalog service."""
     broken = tmp_path / "broken"
     shutil.copytree(mapped, broken)
     episodes = pd.read_csv(broken / "episodes.csv", dtype=str, keep_default_na=False)
     episodes.loc[1, "palvelu"] = "no_such_service"
     episodes.to_csv(broken / "episodes.csv", index=False)
+    return broken
+
+
+def test_load_episodes_errors_name_the_extracts_column(
+    worlds: tuple[Path, Path], tmp_path: Path, catalog: Catalog, example: ExtractMapping
+) -> None:
+    broken = _with_an_unknown_service(worlds[1], tmp_path)
     with pytest.raises(RegisterValidationError) as caught:
         load_episodes(broken, catalog, example)
     assert "episodes.csv: row 2, column 'palvelu' (service_id): " in str(caught.value)
@@ -195,12 +200,7 @@ def test_polku_effects_reads_the_extract_through_its_mapping(
 def test_polku_effects_names_the_extracts_column_and_refuses_a_mapped_table(
     worlds: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    _, mapped = worlds
-    broken = tmp_path / "broken"
-    shutil.copytree(mapped, broken)
-    episodes = pd.read_csv(broken / "episodes.csv", dtype=str, keep_default_na=False)
-    episodes.loc[1, "palvelu"] = "no_such_service"
-    episodes.to_csv(broken / "episodes.csv", index=False)
+    broken = _with_an_unknown_service(worlds[1], tmp_path)
     runner = CliRunner()
     result = runner.invoke(build_app(), ["effects", str(broken), "--mapping", str(EXAMPLE)])
     assert result.exit_code == 2
@@ -208,7 +208,7 @@ def test_polku_effects_names_the_extracts_column_and_refuses_a_mapped_table(
     assert "episodes.csv: row 2, column 'palvelu' (service_id): " in result.output
     table = runner.invoke(
         build_app(),
-        ["effects", str(mapped / "episodes.csv"), "--treatment", "palvelu", "--outcome",
+        ["effects", str(worlds[1] / "episodes.csv"), "--treatment", "palvelu", "--outcome",
          "tyollinen_6kk", "--mapping", str(EXAMPLE)],
     )  # fmt: skip
     assert table.exit_code == 2
