@@ -177,6 +177,9 @@ class _Column:
     is_text: np.ndarray  # bool, non-missing strings
     text: np.ndarray  # object: stripped strings, "" where not text
     all_text: bool  # no value other than text or missing (the usual CSV case)
+    # Strings JSON carried with a lone surrogate: not UTF-8, so no kernel or key can take
+    # them. Their surrogates are replaced in `values` and `text` (the row is an error anyway).
+    unencodable: np.ndarray | None = None
 
 
 class _Source:
@@ -196,7 +199,33 @@ class _Source:
         return self._split[name]
 
 
+def _utf8_encodable(values: np.ndarray) -> np.ndarray:
+    """False where a value is a string that cannot be written as UTF-8 (JSON can carry lone
+    surrogates); text read from a file was decoded from UTF-8 and cannot."""
+
+    def encodable(v: object) -> bool:
+        if not isinstance(v, str) or v.isascii():
+            return True
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    return np.fromiter((encodable(v) for v in values), bool, len(values))
+
+
 def _split_column(raw: pd.Series | np.ndarray | None, n: int) -> _Column:
+    # Only Python strings can hold a lone surrogate: a file's text was decoded from UTF-8.
+    if raw is not None and raw.dtype == object:
+        values = raw.to_numpy() if isinstance(raw, pd.Series) else raw
+        unencodable = ~_utf8_encodable(values)
+        if unencodable.any():
+            cleaned = values.copy()
+            cleaned[unencodable] = [
+                v.encode("utf-8", "replace").decode("utf-8") for v in values[unencodable]
+            ]
+            return replace(_split_column(cleaned, n), unencodable=unencodable)
     if raw is None:
         return _Column(
             np.full(n, None, dtype=object),
@@ -341,35 +370,9 @@ def _parse_text(errors: _Collector, column: _Column, spec: FieldSpec) -> None:
     errors.add(_not_text(column), spec.name, "not_text", f"must be text ({spec.hint})")
 
 
-def _utf8_encodable(text: np.ndarray) -> np.ndarray:
-    """True where the string can be written as UTF-8 (JSON can carry lone surrogates)."""
-
-    def encodable(s: str) -> bool:
-        if s.isascii():
-            return True
-        try:
-            s.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-
-    return np.fromiter((encodable(s) for s in text), bool, len(text))
-
-
 def _parse_id(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarray:
     column = source[spec.name]
     _parse_text(errors, column, spec)
-    unencodable = column.is_text & ~_utf8_encodable(column.text)
-    errors.add(
-        unencodable,
-        spec.name,
-        "not_utf8",
-        "must be text encodable as UTF-8 (it holds a lone surrogate)",
-    )
-    if unencodable.any():  # rejected: later checks and keys see no such text
-        text = column.text.copy()
-        text[unencodable] = ""
-        column = replace(column, text=text, is_text=column.is_text & ~unencodable)
     errors.add(
         column.is_text & holds_henkilotunnus(column.text),
         spec.name,
@@ -659,6 +662,14 @@ def _validate(source: _Source, today: dt.date | None) -> tuple[dict[str, np.ndar
     columns: dict[str, Any] = {}
     code_dates = np.full(source.n_rows, np.datetime64("NaT"), dtype="datetime64[D]")
     for spec in PROFILE_SPEC:
+        unencodable = source[spec.name].unencodable
+        if unencodable is not None:
+            errors.add(
+                unencodable,
+                spec.name,
+                "not_utf8",
+                "must be text encodable as UTF-8 (it holds a lone surrogate)",
+            )
         if spec.kind == "henkilotunnus":
             code_dates = _parse_henkilotunnus(errors, source, spec)
         elif spec.name == "birth_date":

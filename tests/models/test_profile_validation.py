@@ -305,3 +305,30 @@ def test_a_client_id_holding_a_disguised_code_is_refused_unshown(
 @pytest.mark.parametrize("client_id", ["c-1", "client:0042_b.x", "Äijä 2024-03-04 10:15"])
 def test_a_client_id_without_a_code_is_accepted(client_id: str) -> None:
     assert parse_profile(_raw(client_id=client_id)).client_id == client_id
+
+
+@pytest.mark.parametrize("rows", [1, 40, 300])
+@pytest.mark.parametrize(
+    "name", ["client_id", "home_municipality", "labour_market_status", "birth_date", "immigrant"]
+)
+def test_a_lone_surrogate_in_any_text_field_is_an_error_not_a_crash(rows: int, name: str) -> None:
+    # JSON can carry "\ud800"; no string kernel, Arrow array or key can take it.
+    raw = pd.DataFrame(
+        {
+            "client_id": [f"c{i}" for i in range(rows)],
+            "birth_date": ["1990-01-01"] * rows,
+            "home_municipality": ["091"] * rows,
+            "mother_tongue": ["fi"] * rows,
+            "immigrant": ["false"] * rows,
+            "registered_jobseeker": ["true"] * rows,
+            "labour_market_status": ["unemployed"] * rows,
+            "unemployment_benefit": ["none"] * rows,
+            "assessment_date": ["2022-01-01"] * rows,
+        },
+        dtype=object,
+    )
+    raw.loc[0, name] = "ab\ud800cd"
+    result = parse_profile_frame(raw)
+    assert len(result.frame) == rows - 1
+    assert {(e.row, e.field, e.code) for e in result.errors} >= {(1, name, "not_utf8")}
+    assert all(e.row == 1 for e in result.errors)
