@@ -320,7 +320,7 @@ def _contains(text: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
 _NOT_PLAIN: Final = re.compile(r"[^A-Za-z0-9_.:-]")
 
 
-def holds_henkilotunnus(text: np.ndarray) -> np.ndarray:
+def _holds_code(text: np.ndarray) -> np.ndarray:
     """True where the string holds a code, however lightly disguised, as
     `contains_henkilotunnus` judges: the vectorised pattern first, the matcher itself only
     for the strings with a character outside plain ASCII ids (spaces, full width, marks)."""
@@ -374,7 +374,7 @@ def _parse_id(errors: _Collector, source: _Source, spec: FieldSpec) -> np.ndarra
     column = source[spec.name]
     _parse_text(errors, column, spec)
     errors.add(
-        column.is_text & holds_henkilotunnus(column.text),
+        column.is_text & _holds_code(column.text),
         spec.name,
         "looks_like_henkilotunnus",
         "looks like a henkilötunnus; use a pseudonymous client id",

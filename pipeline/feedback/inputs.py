@@ -25,6 +25,7 @@ from typing import Final
 import pandas as pd
 
 from models.objectives import EPISODE_OUTCOMES
+from pipeline.data.table_file import TableReadError, read_table_file
 
 AUDIT_REQUIRED: Final = ("request_id", "created_at", "kind", "client_key", "ranking")
 AUDIT_DECISION: Final = ("decided_at", "choice", "chosen_service_id", "followed_top", "reason")
@@ -74,15 +75,16 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
     if not path.is_file():
         raise FeedbackError(f"{what} {str(path)!r} does not exist")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix == ".jsonl":
+    if suffix in (".csv", ".parquet"):  # the one reader of extracts: ',' or ';', no cell quoted
+        try:
+            return read_table_file(path)
+        except TableReadError as exc:
+            raise FeedbackError(f"cannot read the {what} {str(path)!r}: {exc.reason}") from None
+    if suffix == ".jsonl":
+        try:
             return pd.read_json(path, lines=True, dtype=False)
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError) as exc:
-        raise FeedbackError(f"cannot read the {what} {str(path)!r}: {exc}") from None
+        except (ValueError, OSError) as exc:
+            raise FeedbackError(f"cannot read the {what} {str(path)!r}: {exc}") from None
     raise FeedbackError(f"{what} {str(path)!r}: use a .csv, .jsonl or .parquet file")
 
 
