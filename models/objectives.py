@@ -34,6 +34,10 @@ import pandas as pd
 
 # 0/1 outcomes logged per episode (register extract, synthetic episodes).
 EPISODE_OUTCOMES: Final = ("employed_6m", "education_6m", "employed_12m")
+# Months after the assessment at which each is measured: an extract taken earlier cannot
+# hold it yet (a register is censored).
+OUTCOME_HORIZON_MONTHS: Final = {"employed_6m": 6, "education_6m": 6, "employed_12m": 12}
+assert tuple(OUTCOME_HORIZON_MONTHS) == EPISODE_OUTCOMES
 # True probabilities a synthetic world knows per episode and action.
 TRUTH_OUTCOMES: Final = (
     "employed_6m",
@@ -133,12 +137,15 @@ def outcomes_from_episodes(episodes: pd.DataFrame) -> np.ndarray:
 
     Uses the `TARGETS` columns when present, else builds them from the episode outcomes:
     `employment_or_education_6m = max(employed_6m, education_6m)` and
-    `employment_12m = employed_12m`.
+    `employment_12m = employed_12m`. An outcome not yet observed (a register is censored:
+    a recent episode's 12-month outcome is still ahead) is NaN, and so is the six-month
+    union unless both of its parts are known (`target_observed`).
 
     Raises
     ------
     ValueError
-        A column is missing or a value is not 0/1 (the message names row and column).
+        A column is missing or a value is neither 0, 1 nor missing (the message names row
+        and column).
     """
     if all(t in episodes.columns for t in TARGETS):
         columns = {t: episodes[t] for t in TARGETS}
@@ -147,23 +154,36 @@ def outcomes_from_episodes(episodes: pd.DataFrame) -> np.ndarray:
         if missing:
             raise ValueError(f"episodes lack outcome column(s) {', '.join(missing)}")
         for column in EPISODE_OUTCOMES:
-            check_binary(episodes[column].to_numpy(), column)
+            check_binary(episodes[column].to_numpy(), column, allow_missing=True)
+        # np.maximum propagates NaN: the union is known only when both parts are. Reading a
+        # lone 1 as known would keep the episodes that found work early and drop the
+        # others, biasing the six-month outcome up.
         columns = {
             "employment_or_education_6m": np.maximum(
-                episodes["employed_6m"].to_numpy(), episodes["education_6m"].to_numpy()
+                episodes["employed_6m"].to_numpy(dtype=np.float64),
+                episodes["education_6m"].to_numpy(dtype=np.float64),
             ),
             "employment_12m": episodes["employed_12m"],
         }
     out = np.column_stack([np.asarray(columns[t], dtype=np.float64) for t in TARGETS])
     for j, target in enumerate(TARGETS):
-        check_binary(out[:, j], target)
+        check_binary(out[:, j], target, allow_missing=True)
     return out
 
 
-def check_binary(values: np.ndarray, name: str) -> None:
-    """Raise ValueError naming the first row (1-based) of `values` that is not 0 or 1."""
+def target_observed(outcomes: np.ndarray) -> np.ndarray:
+    """Which outcomes of a target matrix (from `outcomes_from_episodes`) are observed."""
+    return ~np.isnan(np.asarray(outcomes, dtype=np.float64))
+
+
+def check_binary(values: np.ndarray, name: str, *, allow_missing: bool = False) -> None:
+    """Raise ValueError naming the first row (1-based) of `values` that is not 0 or 1
+    (NaN, an outcome not yet observed, passes when `allow_missing`)."""
     values = np.asarray(values, dtype=np.float64)
     bad = ~np.isin(values, (0.0, 1.0))
+    if allow_missing:
+        bad &= ~np.isnan(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 1
-        raise ValueError(f"row {row}: {name} must be 0 or 1")
+        blank = " (or missing while not yet observed)" if allow_missing else ""
+        raise ValueError(f"row {row}: {name} must be 0 or 1{blank}")

@@ -24,17 +24,25 @@ def plug_in_effect(mu: np.ndarray) -> np.ndarray:
 
 
 def pseudo_outcomes(
-    mu: np.ndarray, y: np.ndarray, action_index: np.ndarray, propensity: np.ndarray
+    mu: np.ndarray,
+    y: np.ndarray,
+    action_index: np.ndarray,
+    propensity: np.ndarray,
+    observation_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """AIPW pseudo-outcomes of each service against none, shape (n, targets, services).
 
-    ``mu_k(x) - mu_0(x) + 1[A=k] (Y - mu_k(x)) / e_k(x) - 1[A=none] (Y - mu_0(x)) / e_0(x)``.
+    ``mu_k(x) - mu_0(x) + 1[A=k] (Y - mu_k(x)) / e_k(x) - 1[A=none] (Y - mu_0(x)) / e_0(x)``,
+    the corrections multiplied by `observation_weight` (n, targets) when outcomes may be
+    unknown (`nuisances.observation_weights`: 0 where `y` is NaN).
     """
     n = len(y)
     n_services = mu.shape[2] - 1
     rows = np.arange(n)
     mu_logged = mu[rows, :, action_index]  # (n, targets)
     residual = (y - mu_logged) / propensity[:, None]
+    if observation_weight is not None:
+        residual = np.where(observation_weight > 0, residual * observation_weight, 0.0)
     pseudo = plug_in_effect(mu)
     treated = action_index < n_services
     pseudo[rows[treated], :, action_index[treated]] += residual[treated]

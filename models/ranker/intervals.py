@@ -68,6 +68,7 @@ def out_of_fold_fits(
     masks: list[tuple[np.ndarray, np.ndarray]],
     folds: np.ndarray,
     alphas: np.ndarray,
+    observation_weight: np.ndarray | None = None,
 ) -> OutOfFold:
     """Final-stage predictions of each row by a DR-learner that never saw the row's fold.
 
@@ -96,7 +97,13 @@ def out_of_fold_fits(
         if len(train) == 0 or len(test) == 0:
             continue
         mu = sigmoid(np.einsum("np,tpa->nta", design[train], coef_f, optimize=True))
-        pseudo = pseudo_outcomes(mu, y[train], action_index[train], propensity[train])
+        pseudo = pseudo_outcomes(
+            mu,
+            y[train],
+            action_index[train],
+            propensity[train],
+            None if observation_weight is None else observation_weight[train],
+        )
         plug = plug_in_effect(mu)
         corr = pseudo - plug
         del mu, pseudo

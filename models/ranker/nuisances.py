@@ -1,8 +1,9 @@
-"""The DR-learner's nuisances: the outcome under every action and the logged action's propensity.
+"""The DR-learner's nuisances: the outcome under every action, the logged action's propensity
+and, where outcomes are not yet observed, the probability that they are.
 
-Both are cross-fitted over folds of clients, so each episode's nuisance predictions come
-from models that never saw it. Actions follow `models.actions`: services in order, then
-"no service" last (index `n_services`).
+The first two are cross-fitted over folds of clients, so each episode's nuisance
+predictions come from models that never saw it. Actions follow `models.actions`: services
+in order, then "no service" last (index `n_services`).
 """
 
 from __future__ import annotations
@@ -130,19 +131,25 @@ def cross_fit_outcomes(
     C: float,
     interaction_scale: float,
     max_iter: int,
+    observed: np.ndarray | None = None,
 ) -> OutcomeFit:
-    """Out-of-fold outcome under every action, the fold-averaged models and each fold's."""
+    """Out-of-fold outcome under every action, the fold-averaged models and each fold's.
+
+    `observed` (n, targets) marks the outcomes known (default: all); each target's models
+    are fitted on its known outcomes only, and predict every row.
+    """
     n, d = features.shape
     n_targets = y.shape[1]
     mu = np.zeros((n, n_targets, n_services + 1))
     coef_sum = np.zeros((n_targets, d + 1, n_services + 1))
     fold_coefs = []
     design = action_design(features, action_index, n_services, interaction_scale)
+    known = np.ones(y.shape, dtype=bool) if observed is None else observed
     for fold in range(n_folds):
-        train = folds != fold
-        test = ~train
+        test = folds == fold
         fold_coef = np.zeros_like(coef_sum)
         for t in range(n_targets):
+            train = ~test & known[:, t]
             coef = fit_outcome(
                 design[train],
                 y[train, t],
@@ -157,6 +164,46 @@ def cross_fit_outcomes(
         coef_sum += fold_coef
         fold_coefs.append(fold_coef)
     return OutcomeFit(mu, coef_sum / n_folds, fold_coefs)
+
+
+# Observation probabilities below this are raised to it: caps an episode's weight at 20.
+OBSERVED_FLOOR = 0.05
+
+
+def observation_weights(
+    features: np.ndarray,
+    action_index: np.ndarray,
+    observed: np.ndarray,
+    n_services: int,
+    *,
+    C: float,
+    max_iter: int,
+) -> np.ndarray:
+    """Inverse-probability-of-observation weights (n, targets): 0 where an outcome is unknown.
+
+    A register is censored: a recent episode's outcome is still ahead. Where that is
+    missing at random given the profile and the action (censoring by date is, unless who
+    comes or what is given drifts in ways the profile does not record), the AIPW correction
+    `R (Y - mu) / (e P(R=1 | x, a))` keeps the pseudo-outcomes unbiased while every episode
+    stays in the final stage (an unknown outcome adds the outcome model's effect alone).
+    `P(R=1 | x, a)` is a logistic regression of `R` on the features and the action,
+    floored at `OBSERVED_FLOOR`. A target known everywhere has weight 1 everywhere, so
+    its fit is exactly the uncensored one.
+    """
+    n = len(features)
+    weights = observed.astype(np.float64)
+    if observed.all():
+        return weights
+    action = sp.csr_matrix((np.ones(n), (np.arange(n), action_index)), shape=(n, n_services + 1))
+    design = sp.hstack([sp.csr_matrix(features), action[:, :n_services]]).tocsr()
+    for t in range(observed.shape[1]):
+        known = observed[:, t]
+        if known.all():
+            continue
+        model = LogisticRegression(C=C, max_iter=max_iter).fit(design, known)
+        probability = model.predict_proba(design[known])[:, 1]
+        weights[known, t] = 1.0 / np.maximum(probability, OBSERVED_FLOOR)
+    return weights
 
 
 @dataclass(frozen=True)

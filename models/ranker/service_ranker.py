@@ -8,6 +8,7 @@ coefficients. Actions follow `models.actions` (services in order, "none" last).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -20,7 +21,13 @@ from sklearn.utils.validation import check_is_fitted, check_scalar
 
 from models.actions import NO_SERVICE, ActionSpace, allowed_actions, with_no_service
 from models.features import FeatureEncoder
-from models.objectives import TARGETS, Objective, check_binary, objective_weights
+from models.objectives import (
+    TARGETS,
+    Objective,
+    check_binary,
+    objective_weights,
+    target_observed,
+)
 from models.persistence import persistable
 from models.ranker.final_stage import (
     distinct_masks,
@@ -39,10 +46,12 @@ from models.ranker.intervals import (
     percentile_rows,
 )
 from models.ranker.nuisances import (
+    OBSERVED_FLOOR,
     PracticeFit,
     client_folds,
     cross_fit_outcomes,
     cross_fit_practice,
+    observation_weights,
     sigmoid,
     with_intercept,
 )
@@ -281,7 +290,8 @@ class ServiceRanker(BaseEstimator):
         actions : array-like of str, shape (n,)
             Service received, or `"none"`.
         outcomes : array-like of shape (n, len(TARGETS))
-            0/1 outcomes in `TARGETS` order (see `outcomes_from_episodes`).
+            0/1 outcomes in `TARGETS` order (see `outcomes_from_episodes`); NaN where not
+            yet observed (`nuisances.observation_weights` says how those episodes enter).
         propensity : array-like of shape (n,), optional
             Logged probability of the logged action under the caseworkers' policy. Trusted
             when given (it was recorded at decision time); else estimated.
@@ -307,7 +317,10 @@ class ServiceRanker(BaseEstimator):
         if y.shape != (n, len(TARGETS)):
             raise ValueError(f"outcomes must have shape ({n}, {len(TARGETS)}), got {y.shape}")
         for j, target in enumerate(TARGETS):
-            check_binary(y[:, j], target)
+            check_binary(y[:, j], target, allow_missing=True)
+        observed = target_observed(y)
+        self.n_observed_ = dict(zip(TARGETS, observed.sum(axis=0).tolist(), strict=True))
+        _check_observed(self.n_observed_, n, self.min_treated)
 
         space = self._resolve_actions(action_values)
         services = space.service_ids
@@ -338,8 +351,17 @@ class ServiceRanker(BaseEstimator):
             C=self.outcome_C,
             interaction_scale=self.interaction_scale,
             max_iter=self.max_iter,
+            observed=observed,
         )
         mu = outcome_fit.mu
+        observation = observation_weights(
+            features,
+            action_index,
+            observed,
+            n_services,
+            C=self.propensity_C,
+            max_iter=self.max_iter,
+        )
         self.outcome_coef_ = outcome_fit.coef
         self.baseline_coef_ = outcome_fit.baseline_coef
         # The model of practice: the propensities when the logs carry none, and in any
@@ -366,7 +388,7 @@ class ServiceRanker(BaseEstimator):
             self.propensity_source_ = "logged"
 
         floored = np.maximum(logged_e, self.propensity_floor)
-        pseudo = pseudo_outcomes(mu, y, action_index, floored)
+        pseudo = pseudo_outcomes(mu, y, action_index, floored, observation)
         # The final stage fits the outcome model's own effect (plug-in, low noise) and the
         # AIPW correction apart; only the noisy correction is shrunk, so a large penalty falls
         # back to the outcome model's effect plus a constant correction, not to zero.
@@ -408,6 +430,7 @@ class ServiceRanker(BaseEstimator):
             masks,
             folds,
             self.final_alpha_,
+            observation,
         )
         pseudo = plug_in + correction
         del plug_in, correction
@@ -763,6 +786,26 @@ class ServiceRanker(BaseEstimator):
         state = dict(super().__getstate__())
         state.pop("_serving_cache", None)
         return state
+
+
+# A target known for fewer episodes than this share cannot be learnt (it matches the floor of
+# the observation probabilities: below it, the few known outcomes would carry weights past 20).
+MIN_OBSERVED_SHARE = OBSERVED_FLOOR
+
+
+def _check_observed(n_observed: dict[str, int], n: int, min_treated: int) -> None:
+    """Raise ValueError naming each target whose known outcomes are too few to learn it."""
+    needed = max(min_treated, math.ceil(MIN_OBSERVED_SHARE * n))
+    short = [
+        f"{target} is known for {count:,} of {n:,} episodes"
+        for target, count in n_observed.items()
+        if count < needed
+    ]
+    if short:
+        raise ValueError(
+            f"{'; '.join(short)}: at least {needed:,} are needed to learn an outcome "
+            "(train on an earlier period, whose outcomes have been observed)"
+        )
 
 
 def _checked_propensity(propensity: npt.ArrayLike, n: int) -> np.ndarray:

@@ -47,6 +47,15 @@ def generate(
         ),
     ] = False,
     scenario: Annotated[str, typer.Option("--scenario", help=_scenario_help())] = DEFAULT_SCENARIO,
+    censored: Annotated[
+        bool,
+        typer.Option(
+            "--censored",
+            help="Write the episodes as a register extract taken on the last assessment "
+            "date holds them: outcomes whose 6 or 12 months are still ahead are blank "
+            "(the truth knows them all).",
+        ),
+    ] = False,
 ) -> None:
     """Generate a synthetic register (clients, episodes) and the true outcomes (truth)."""
     from models.output_files import OutputPathError
@@ -63,7 +72,11 @@ def generate(
 
     try:
         config = SynthConfig(
-            n_clients=clients, seed=seed, hidden_confounder=hidden_confounder, scenario=scenario
+            n_clients=clients,
+            seed=seed,
+            hidden_confounder=hidden_confounder,
+            scenario=scenario,
+            censored=censored,
         )
     except ValueError as exc:
         raise fail(str(exc)) from None

@@ -83,8 +83,14 @@ def _profile_frame(episodes: pd.DataFrame) -> pd.DataFrame:
 
 
 def objective_rewards(outcomes: np.ndarray, objective: Objective | str) -> np.ndarray:
-    """The observed reward of the objective: the weighted mix of the 0/1 target outcomes."""
-    return np.asarray(outcomes, dtype=np.float64) @ objective_weights(objective)
+    """The observed reward of the objective: the weighted mix of the 0/1 target outcomes.
+
+    NaN where an outcome the objective weighs is not yet observed; an outcome it gives no
+    weight does not matter (a blank twelve-month outcome leaves a six-month reward known).
+    """
+    weights = objective_weights(objective)
+    used = weights > 0
+    return np.asarray(outcomes, dtype=np.float64)[:, used] @ weights[used]
 
 
 def true_objective_outcomes(
@@ -162,9 +168,16 @@ def prepare_episodes(
     episodes = episodes.reset_index(drop=True)
     frame = _profile_frame(episodes)
     eligible = assess_eligibility_frame(frame)["eligible"].to_numpy(dtype=bool)
+    outcomes = outcomes_from_episodes(episodes)
+    # The held-out episodes judge the objective: one whose outcome is not yet observed
+    # cannot, so it is left out (and counted). Training keeps every episode: the ranker
+    # weighs the known outcomes of each target (`models.ranker.nuisances`).
+    unobserved = np.isnan(objective_rewards(outcomes, objective))
     train_mask, held_mask = split_masks(episodes, split)
     train_mask &= eligible
     held_mask &= eligible
+    held_unobserved = held_mask & unobserved
+    held_mask &= ~unobserved
     counts = {
         "episodes": len(episodes),
         "eligible_episodes": int(eligible.sum()),
@@ -172,15 +185,25 @@ def prepare_episodes(
         "held_out_episodes": int(held_mask.sum()),
         "train_clients": int(episodes.loc[train_mask, "client_id"].nunique()),
         "held_out_clients": int(episodes.loc[held_mask, "client_id"].nunique()),
+        "held_out_unobserved_episodes": int(held_unobserved.sum()),
+        **{
+            f"train_unobserved_{target}": int(np.isnan(outcomes[train_mask, j]).sum())
+            for j, target in enumerate(TARGETS)
+        },
     }
     if counts["train_episodes"] == 0 or counts["held_out_episodes"] == 0:
+        unseen = (
+            f" ({counts['held_out_unobserved_episodes']} more await their outcome)"
+            if counts["held_out_unobserved_episodes"]
+            else ""
+        )
         raise ValueError(
             f"the split leaves {counts['train_episodes']} training and "
-            f"{counts['held_out_episodes']} held-out eligible episodes; need some of each"
+            f"{counts['held_out_episodes']} held-out eligible episodes{unseen}; "
+            "need some of each"
         )
     service_id = episodes["service_id"].astype(str).to_numpy(dtype=object)
     action = ActionSpace(catalog.ids).indices(service_id)
-    outcomes = outcomes_from_episodes(episodes)
     propensity = (
         episodes["propensity"].to_numpy(dtype=np.float64)
         if "propensity" in episodes.columns

@@ -147,6 +147,7 @@ def read_table(path: Path, mapping: ExtractMapping | None = None) -> pd.DataFram
 # Fields a live request may leave out because they default to the day of the check; a
 # register row records a past event, so "today" would be wrong and a missing value is an error.
 DATED_BY_THE_CHECK: Final = tuple(f.name for f in PROFILE_SPEC if f.default is TODAY)
+OUTCOME_RULE: Final = "must be 0 or 1 (or empty while not yet observed)"
 PAST_EVENT: Final = "a register row needs it; only a live request defaults it to today"
 
 
@@ -185,6 +186,12 @@ def validate_clients(
             for i in np.flatnonzero(duplicated)
         ]
     return frame, sorted(errors, key=lambda e: (e.row, e.field))
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    """Cells that are missing or only spaces."""
+    text = column.reset_index(drop=True)
+    return (text.isna() | text.astype(str).str.strip().eq("")).to_numpy(dtype=bool)
 
 
 def _numbers(raw: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -282,8 +289,12 @@ def validate_episodes(
         add(~bad & ((propensity <= 0) | (propensity > 1)), "propensity", "must lie in (0, 1]")
     for outcome in EPISODE_OUTCOMES:
         if outcome in raw.columns:
+            # A blank cell is an outcome not yet observed (a recent episode's 12 months are
+            # still ahead); anything else must be 0 or 1.
             values, bad = _numbers(raw, outcome)
-            add(bad | ~np.isin(values, (0.0, 1.0)), outcome, "must be 0 or 1")
+            bad &= ~_blank(raw[outcome])
+            wrong = ~np.isnan(values) & ~np.isin(values, (0.0, 1.0))
+            add(bad | wrong, outcome, OUTCOME_RULE)
 
     if n == 0 and not errors:
         errors.append(RegisterError(file, 0, "-", "no episode rows (only a header)"))
@@ -302,7 +313,9 @@ def validate_episodes(
     if "propensity" in raw.columns:
         out["propensity"] = _numbers(raw, "propensity")[0]
     for outcome in EPISODE_OUTCOMES:
-        out[outcome] = _numbers(raw, outcome)[0].astype(np.int8)
+        values = _numbers(raw, outcome)[0]
+        # int8 while complete (as a generated world logs them), float with NaN where blank.
+        out[outcome] = values if np.isnan(values).any() else values.astype(np.int8)
     return out, []
 
 

@@ -53,6 +53,7 @@ def calibration_marginals(episodes: pd.DataFrame) -> list[Marginal]:
     unemployed = status == "unemployed"
     months = episodes["unemployment_months"].to_numpy()
     served = episodes["service_id"].to_numpy(dtype=object) != NO_SERVICE
+    employed_6m = episodes["employed_6m"].to_numpy(dtype=np.float64)
     eligible = assess_eligibility_frame(episodes[list(PROFILE_COLUMNS)])["eligible"].to_numpy(
         dtype=bool
     )
@@ -118,7 +119,8 @@ def calibration_marginals(episodes: pd.DataFrame) -> list[Marginal]:
             "25 % open labour market 6 mo after a service, national 2016 (±5 pts)",
             0.20,
             0.30,
-            _share(episodes["employed_6m"].to_numpy() == 1, served & eligible),
+            # Over the episodes whose six months have passed (all, unless `--censored`).
+            _share(employed_6m == 1, served & eligible & ~np.isnan(employed_6m)),
         ),
         Marginal(
             "foreign-language share of clients (gate-eligible)",

@@ -44,6 +44,7 @@ from pipeline.data.layout import (
 )
 from pipeline.data.truth import truth_matrices
 from pipeline.synth.caseworkers import choice_probabilities, draw_choices
+from pipeline.synth.censoring import censor_outcomes
 from pipeline.synth.history import history_effect_scale
 from pipeline.synth.outcomes import draw_outcomes, truth_probabilities
 from pipeline.synth.population import (
@@ -81,12 +82,17 @@ class SynthConfig:
     scenario : str
         Which structural scenario to draw (`pipeline.synth.scenarios.SCENARIOS`); the
         default, "baseline", is the world as it always was.
+    censored : bool
+        Write the episodes as an extract taken on the last assessment date holds them:
+        outcomes whose horizon (6 or 12 months) is still ahead are blank
+        (`pipeline.synth.censoring`). The truth knows them all. Off by default.
     """
 
     n_clients: int
     seed: int = 0
     hidden_confounder: bool = False
     scenario: str = DEFAULT_SCENARIO
+    censored: bool = False
 
     def __post_init__(self) -> None:
         if (
@@ -220,6 +226,8 @@ def generate_world(
     for name in EPISODE_OUTCOMES:
         episodes[name] = outcomes[name]
     episodes = episodes[list(EPISODE_COLUMNS)]
+    if config.censored:
+        episodes = censor_outcomes(episodes)
 
     first = ~episodes["client_id"].duplicated().to_numpy()
     clients = profiles.loc[first].reset_index(drop=True)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from models.bundle import PolkuModel
 from models.catalog import Catalog, load_catalog
-from models.objectives import Objective
+from models.objectives import TARGETS, Objective
 from models.profile_validation import parse_profile_frame
 from models.ranker import ServiceRanker
 from models.training_clients import METADATA_KEY, TrainingClients
@@ -194,6 +194,19 @@ def fit_model(
         f"({counts['train_clients']} clients), {counts['held_out_episodes']} held out "
         f"({counts['held_out_clients']} clients)"
     )
+    unobserved = [
+        f"{counts[f'train_unobserved_{target}']} of {target}"
+        for target in TARGETS
+        if counts[f"train_unobserved_{target}"]
+    ]
+    if unobserved or counts["held_out_unobserved_episodes"]:
+        progress(
+            "outcomes not yet observed: in training "
+            + (", ".join(unobserved) or "none")
+            + " (each target is learnt from its known outcomes); "
+            f"{counts['held_out_unobserved_episodes']} held-out episodes await the "
+            "objective's outcome and are left out of the evaluation"
+        )
     check_support(prepared.train.service_id, counts["held_out_episodes"])
     if prepared.train.propensity is None:
         progress("the register logs no propensity: the ranker and the evaluation estimate it")

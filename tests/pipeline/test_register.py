@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from pipeline.data.register import (
     validate_register,
 )
 from pipeline.data.truth import load_truth, truth_matrices
+from pipeline.synth.censoring import censor_outcomes
 from pipeline.synth.world import GeneratedWorld, SynthConfig, generate_world, write_world
 
 
@@ -103,8 +105,8 @@ def test_episode_of_unknown_client_is_an_error(world_dir: Path, catalog: Catalog
     [
         ("propensity", 0.0, "must lie in (0, 1]"),
         ("propensity", 1.5, "must lie in (0, 1]"),
-        ("employed_6m", 2, "must be 0 or 1"),
-        ("employed_12m", np.nan, "must be 0 or 1"),
+        ("employed_6m", 2, "must be 0 or 1 (or empty while not yet observed)"),
+        ("employed_12m", 0.5, "must be 0 or 1 (or empty while not yet observed)"),
     ],
 )
 def test_bad_episode_values_are_named(
@@ -116,6 +118,42 @@ def test_bad_episode_values_are_named(
 
     _break_episodes(world_dir, change)
     assert f"episodes.parquet: row 3, field '{column}': {message}" in _messages(world_dir, catalog)
+
+
+def test_a_censored_register_validates_with_its_blanks_kept(
+    tmp_path: Path, world: GeneratedWorld, catalog: Catalog
+) -> None:
+    # A real extract: recent episodes' outcomes are blank (CSV) or null (Parquet).
+    censored = censor_outcomes(world.episodes)
+    blank_12m = censored["employed_12m"].isna().to_numpy()
+    assert 0 < blank_12m.sum() < len(censored)
+    for suffix in ("parquet", "csv"):
+        directory = tmp_path / suffix
+        write_world(dataclasses.replace(world, episodes=censored), directory, csv=True)
+        (directory / f"episodes.{'csv' if suffix == 'parquet' else 'parquet'}").unlink()
+        extract = validate_register(directory, catalog)
+        assert extract.ok, extract.errors[:3]
+        episodes, _ = load_episodes(directory, catalog)
+        np.testing.assert_array_equal(episodes["employed_12m"].isna(), blank_12m)
+        known = ~blank_12m
+        np.testing.assert_array_equal(
+            episodes.loc[known, "employed_12m"], world.episodes.loc[known, "employed_12m"]
+        )
+
+
+def test_a_text_outcome_is_still_an_error_beside_blanks(
+    world_dir: Path, catalog: Catalog
+) -> None:
+    def change(e: pd.DataFrame) -> None:
+        e["employed_12m"] = e["employed_12m"].astype(str).astype(object)
+        e.loc[1, "employed_12m"] = None
+        e.loc[4, "employed_12m"] = "yes"
+
+    _break_episodes(world_dir, change)
+    assert _messages(world_dir, catalog) == [
+        "episodes.parquet: row 5, field 'employed_12m': "
+        "must be 0 or 1 (or empty while not yet observed)"
+    ]
 
 
 def test_duplicate_episode_id_and_missing_column(world_dir: Path, catalog: Catalog) -> None:
