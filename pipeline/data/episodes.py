@@ -60,11 +60,17 @@ class TrainingPart:
 
 @dataclass(frozen=True)
 class PreparedEpisodes:
-    """The two parts of the episodes and the counts behind them."""
+    """The two parts of the episodes and the counts behind them.
+
+    `held_out_rows` are the held-out episodes' rows in the episodes prepared (two
+    preparations of one world for different objectives may hold out different episodes:
+    those whose objective's outcome is not yet observed are left out).
+    """
 
     train: TrainingPart
     held_out: EvaluationData
     counts: dict[str, int]
+    held_out_rows: np.ndarray
 
 
 def file_fingerprint(paths: Iterable[Path]) -> str:
@@ -232,4 +238,4 @@ def prepare_episodes(
         true_outcomes=None if truth is None else truth[held_mask],
         allowed=allowed[held_mask],
     )
-    return PreparedEpisodes(train, held_out, counts)
+    return PreparedEpisodes(train, held_out, counts, np.flatnonzero(held_mask))

@@ -37,6 +37,7 @@ def other_targets(objective: str) -> tuple[str, ...]:
 
 def judge_on_target(
     evaluation: Evaluation,
+    evaluated: PreparedEpisodes,
     target: str,
     prepared: PreparedEpisodes,
     model: PolkuModel,
@@ -44,26 +45,38 @@ def judge_on_target(
 ) -> dict[str, Any]:
     """Polku's choices (ranked for the evaluation's objective) judged on `target`.
 
-    `prepared` is the same world prepared for `target`, with the same split, so its
-    held-out rows are the evaluation's rows in the same order (checked).
+    `evaluated` is the preparation the evaluation ran on, `prepared` the same world prepared
+    for `target` with the same split. They are judged on the held-out episodes both hold
+    (in a censored register, those whose outcome on `target` is known too; the count of
+    the others is `left_out_unobserved`).
     """
     data = evaluation.data
     if data is None or data.propensity is None:
         raise ValueError("the evaluation keeps no held-out episodes to judge again")
+    ours = np.isin(evaluated.held_out_rows, prepared.held_out_rows)
+    theirs = np.isin(prepared.held_out_rows, evaluated.held_out_rows)
     held = prepared.held_out
-    if not np.array_equal(held.logged_action, data.logged_action) or len(held.frame) != len(
-        data.frame
-    ):
-        raise ValueError("the two preparations hold different episodes")
-    predicted = predict_for_episodes(model, held.frame, catalog.ids, target)
-    judged = evaluate_policy(
-        held.reward,
-        data.logged_action,
-        data.propensity,
-        evaluation.choices["polku"],
-        predicted.outcomes,
-        clusters=data.frame["client_id"].astype(str).to_numpy(),
-        groups=evaluation.group_labels,
-        true_outcomes=held.true_outcomes,
+    same = (
+        len(evaluated.held_out_rows) == len(data.frame)
+        and np.array_equal(held.logged_action[theirs], data.logged_action[ours])
+        and np.array_equal(
+            held.frame.loc[theirs, "client_id"].to_numpy(),
+            data.frame.loc[ours, "client_id"].to_numpy(),
+        )
     )
-    return judged.to_dict()
+    if not same:
+        raise ValueError("the two preparations hold different episodes")
+    if not ours.any():
+        raise ValueError(f"no held-out episode has a known outcome on {target}")
+    predicted = predict_for_episodes(model, held.frame.loc[theirs], catalog.ids, target)
+    judged = evaluate_policy(
+        held.reward[theirs],
+        data.logged_action[ours],
+        data.propensity[ours],
+        evaluation.choices["polku"][ours],
+        predicted.outcomes,
+        clusters=data.frame.loc[ours, "client_id"].astype(str).to_numpy(),
+        groups={name: labels[ours] for name, labels in evaluation.group_labels.items()},
+        true_outcomes=None if held.true_outcomes is None else held.true_outcomes[theirs],
+    )
+    return {**judged.to_dict(), "left_out_unobserved": int((~ours).sum())}

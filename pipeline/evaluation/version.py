@@ -317,7 +317,7 @@ def evaluate_version(
         again = prepare_episodes(
             world.episodes, world.true_outcomes(target, catalog), catalog, target, settings.split
         )
-        other[target] = judge_on_target(evaluation, target, again, model, catalog)
+        other[target] = judge_on_target(evaluation, prepared, target, again, model, catalog)
     payload = {
         **summary.to_json(),
         "other_objectives": other,

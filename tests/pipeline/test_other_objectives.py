@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from models.objectives import TARGETS
 from pipeline.data.episodes import prepare_episodes
 from pipeline.evaluation.other_objectives import judge_on_target, other_targets
+from pipeline.synth.censoring import censor_outcomes
 from tests.helpers import TinyTraining
 
 
@@ -28,6 +30,7 @@ def test_judged_on_its_own_target_it_repeats_the_evaluation(tiny_training: TinyT
     evaluation = trained.evaluation
     judged = judge_on_target(
         evaluation,
+        trained.prepared,
         settings.objective,
         _prepared(tiny_training, settings.objective),
         trained.model,
@@ -48,7 +51,7 @@ def test_judged_on_the_other_target_it_reads_that_targets_truth(
     (other,) = [t for t in TARGETS if t != settings.objective]
     prepared = _prepared(tiny_training, other)
     judged = judge_on_target(
-        trained.evaluation, other, prepared, trained.model, trained.model.catalog
+        trained.evaluation, trained.prepared, other, prepared, trained.model, trained.model.catalog
     )
     truth = prepared.held_out.true_outcomes
     assert truth is not None
@@ -64,12 +67,28 @@ def test_other_episodes_are_refused(tiny_training: TinyTraining) -> None:
     world, trained, settings = tiny_training
     (other,) = [t for t in TARGETS if t != settings.objective]
     catalog = trained.model.catalog
-    fewer = prepare_episodes(
-        world.episodes.iloc[: len(world.episodes) // 2],
-        None,
-        catalog,
-        other,
-        settings.split,
-    )
+    shuffled = world.episodes.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    again = prepare_episodes(shuffled, None, catalog, other, settings.split)
     with pytest.raises(ValueError, match="different episodes"):
-        judge_on_target(trained.evaluation, other, fewer, trained.model, catalog)
+        judge_on_target(trained.evaluation, trained.prepared, other, again, trained.model, catalog)
+
+
+def test_on_a_censored_register_the_other_target_is_judged_where_it_is_known(
+    tiny_training: TinyTraining,
+) -> None:
+    world, trained, settings = tiny_training
+    catalog = trained.model.catalog
+    censored = censor_outcomes(world.episodes)
+    twelve = "employment_12m"
+    assert settings.objective != twelve
+    again = prepare_episodes(
+        censored, world.true_outcomes(twelve, catalog), catalog, twelve, settings.split
+    )
+    judged = judge_on_target(
+        trained.evaluation, trained.prepared, twelve, again, trained.model, catalog
+    )
+    held = len(trained.prepared.held_out_rows)
+    known = int(np.isin(trained.prepared.held_out_rows, again.held_out_rows).sum())
+    assert 0 < known < held
+    assert judged["overall"]["n_episodes"] == known
+    assert judged["left_out_unobserved"] == held - known
