@@ -17,7 +17,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -107,6 +107,41 @@ def write_atomically(path: Path, fill: Callable[[Path], T]) -> T:
     OutputPathError
         An `OSError` while creating, writing or renaming; no temporary file is left behind.
     """
+    temporary, result = _staged(path, fill)
+    _rename([(temporary, path)])
+    return result
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (`write_atomically`)."""
+    write_atomically(path, lambda temporary: temporary.write_bytes(data))
+
+
+def atomic_write_all(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write files that belong together (a table and its summary), none unless all were
+    written: each goes to its temporary first (where a full disk or a quota fails), and only
+    then is each renamed into place.
+
+    Raises
+    ------
+    OutputPathError
+        As `write_atomically`; a failure before the renames leaves every old file as it was
+        and no temporary behind.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files:
+            temporary, _ = _staged(path, lambda t, data=data: t.write_bytes(data))
+            staged.append((temporary, path))
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    _rename(staged)
+
+
+def _staged(path: Path, fill: Callable[[Path], T]) -> tuple[Path, T]:
+    """A temporary beside `path`, filled and flushed to disk, and what `fill` returned."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -119,19 +154,26 @@ def write_atomically(path: Path, fill: Callable[[Path], T]) -> T:
         result = fill(temporary)
         with temporary.open("rb") as written:
             os.fsync(written.fileno())
-        os.replace(temporary, path)
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise OutputPathError(f"cannot write {path}: {reason(error)}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return result
+    return temporary, result
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (`write_atomically`)."""
-    write_atomically(path, lambda temporary: temporary.write_bytes(data))
+def _rename(staged: Sequence[tuple[Path, Path]]) -> None:
+    """Rename each temporary to its path; on a failure, remove the temporaries left."""
+    try:
+        for temporary, path in staged:
+            try:
+                os.replace(temporary, path)
+            except OSError as error:
+                raise OutputPathError(f"cannot write {path}: {reason(error)}") from error
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
 
 
 def _regular(path: Path) -> bool:

@@ -216,3 +216,30 @@ def test_a_good_output_still_goes_through(place: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (place / "new" / "decisions.csv").read_text().startswith("client_id,eligible")
     assert not list(place.rglob("*.tmp"))
+
+
+def test_an_allocation_whose_summary_cannot_be_written_leaves_neither_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from models.output_files import OutputPathError
+    from pipeline.allocation.output import summary_path, write_allocation
+
+    out = tmp_path / "allocation.parquet"
+    out.write_bytes(b"last week's allocation")
+    real = Path.write_bytes
+    written: list[Path] = []
+
+    def full_after_the_table(path: Path, data: bytes) -> int:
+        written.append(path)
+        if len(written) == 2:  # the summary's temporary: the disk is full by then
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_after_the_table)
+    with pytest.raises(OutputPathError, match="no space left"):
+        write_allocation(pd.DataFrame({"client_id": ["a"]}), {"status": "optimal"}, out)
+    assert out.read_bytes() == b"last week's allocation"  # the table was not replaced
+    assert not summary_path(out).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["allocation.parquet"]

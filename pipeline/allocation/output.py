@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from models.output_files import atomic_write_bytes
+from models.output_files import atomic_write_all
 
 
 def summary_path(out: Path) -> Path:
@@ -29,10 +29,10 @@ def write_allocation(clients: pd.DataFrame, summary: dict[str, Any], out: Path) 
     table = pa.Table.from_pandas(clients, preserve_index=False)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    atomic_write_bytes(out, sink.getvalue().to_pybytes())
     path = summary_path(out)
     text = json.dumps(summary, indent=1, ensure_ascii=False, default=_plain) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    # Both or neither: a table without its summary (places used, solver status) misleads.
+    atomic_write_all([(out, sink.getvalue().to_pybytes()), (path, text.encode("utf-8"))])
     return path
 
 
