@@ -14,6 +14,7 @@ both write through here (neither imports the other).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import tempfile
@@ -131,7 +132,7 @@ def atomic_write_all(files: Sequence[tuple[Path, bytes]]) -> None:
     staged: list[tuple[Path, Path]] = []
     try:
         for path, data in files:
-            temporary, _ = _staged(path, lambda t, data=data: t.write_bytes(data))
+            temporary, _ = _staged(path, functools.partial(_write_bytes, data))
             staged.append((temporary, path))
     except BaseException:
         for temporary, _ in staged:
@@ -161,6 +162,10 @@ def _staged(path: Path, fill: Callable[[Path], T]) -> tuple[Path, T]:
         temporary.unlink(missing_ok=True)
         raise
     return temporary, result
+
+
+def _write_bytes(data: bytes, temporary: Path) -> int:
+    return temporary.write_bytes(data)
 
 
 def _rename(staged: Sequence[tuple[Path, Path]]) -> None:

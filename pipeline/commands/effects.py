@@ -14,7 +14,13 @@ import typer
 
 from models.objectives import DEFAULT_OBJECTIVE
 from models.output_files import OutputPathError
-from pipeline.commands.options import MappingOption, check_output, check_output_dir, fail
+from pipeline.commands.options import (
+    MappingOption,
+    check_output,
+    check_output_dir,
+    fail,
+    mapping_failure,
+)
 from pipeline.effects.estimators import ESTIMANDS, EffectsError, Estimand
 
 _DATA_HELP = (
@@ -128,9 +134,7 @@ def effects(
     try:
         mapping = load_mapping(mapping_path) if mapping_path is not None else None
     except MappingError as exc:
-        for problem in exc.problems:
-            typer.echo(f"{exc.source}: {problem}", err=True)
-        raise fail(f"invalid mapping {exc.source}") from None
+        raise mapping_failure(exc, wrote_nothing=False) from None
     if audit is not None:
         if not data.is_dir() or policy is not None:
             raise fail("--audit needs a register directory as DATA, and no --policy")

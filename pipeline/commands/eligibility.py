@@ -22,7 +22,7 @@ from models.eligibility import assess_eligibility_frame
 from models.output_files import OutputPathError, write_atomically
 from models.profile import PROFILE_FIELDS, REQUIRED_FIELDS
 from models.profile_validation import RowError, parse_profile_frame
-from pipeline.commands.options import MappingOption, check_output
+from pipeline.commands.options import MappingOption, check_output, mapping_failure
 from pipeline.data.mapping import ExtractMapping, MappingError, load_mapping
 from pipeline.data.table_file import TableReadError, header_problems, read_table_file
 
@@ -106,10 +106,7 @@ def eligibility(
         if mapping is not None:
             raw = mapping.apply(raw, input_path.name)
     except MappingError as error:
-        for mapping_problem in error.problems:
-            typer.echo(f"{error.source}: {mapping_problem}", err=True)
-        typer.echo(f"error: invalid mapping {error.source}; nothing was written", err=True)
-        raise typer.Exit(code=INVALID_INPUT_EXIT) from None
+        raise mapping_failure(error) from None
     except ExtractError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=INVALID_INPUT_EXIT) from error

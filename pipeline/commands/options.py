@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from pipeline.data.mapping import MappingError
 
 MappingOption = Annotated[
     Path | None,
@@ -24,6 +27,15 @@ def fail(message: str) -> typer.Exit:
     """Say what is wrong on stderr; the `typer.Exit` to raise (status `INVALID_EXIT`)."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=INVALID_EXIT)
+
+
+def mapping_failure(error: MappingError, *, wrote_nothing: bool = True) -> typer.Exit:
+    """Each problem of an invalid mapping file on stderr, then what it stopped; the
+    `typer.Exit` to raise (status `INVALID_EXIT`)."""
+    for problem in error.problems:
+        typer.echo(f"{error.source}: {problem}", err=True)
+    stopped = "; nothing was written" if wrote_nothing else ""
+    return fail(f"invalid mapping {error.source}{stopped}")
 
 
 # Inputs by the name the user gave them (`INPUT`, `--mapping`); None for an option not given.

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import MappingOption, check_output, fail
+from pipeline.commands.options import MappingOption, check_output, fail, mapping_failure
 
 MAX_LISTED = 200
 
@@ -84,9 +84,7 @@ def score(
         mapping = load_mapping(mapping_path) if mapping_path is not None else None
         cohort = read_cohort(data, catalog, mapping)
     except MappingError as exc:
-        for mapping_problem in exc.problems:
-            typer.echo(f"{exc.source}: {mapping_problem}", err=True)
-        raise fail(f"invalid mapping {exc.source}; nothing was written") from None
+        raise mapping_failure(exc) from None
     except CatalogError as exc:
         raise fail(str(exc)) from None
     except CohortError as exc:

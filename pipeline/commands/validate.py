@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.commands.options import INVALID_EXIT, MappingOption
+from pipeline.commands.options import INVALID_EXIT, MappingOption, mapping_failure
 
 MAX_LISTED = 200
 
@@ -50,10 +50,7 @@ def validate(
         )
         mapping = load_mapping(mapping_path) if mapping_path is not None else None
     except MappingError as error:
-        for mapping_problem in error.problems:
-            typer.echo(f"{error.source}: {mapping_problem}", err=True)
-        typer.echo(f"error: invalid mapping {error.source}", err=True)
-        raise typer.Exit(code=INVALID_EXIT) from None
+        raise mapping_failure(error, wrote_nothing=False) from None
     except (CatalogError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=INVALID_EXIT) from error
