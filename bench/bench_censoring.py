@@ -203,6 +203,20 @@ def render(cells: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _key(cell: dict[str, Any]) -> tuple[str, int, int, str]:
+    return (cell["scenario"], cell["n_clients"], cell["seed"], cell["objective"])
+
+
+def save_cells(new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge `new` into the results file (a rerun of a cell replaces it); all cells kept."""
+    old = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else []
+    merged = {_key(c): c for c in old} | {_key(c): c for c in new}
+    cells = sorted(merged.values(), key=_key)
+    RESULTS_JSON.parent.mkdir(exist_ok=True)
+    RESULTS_JSON.write_text(json.dumps(cells, indent=1, default=float))
+    return cells
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS)
@@ -214,19 +228,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="polku-bench-censoring-") as tmp:
         for scenario in args.scenarios.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
-                cells += run_world(scenario, args.clients, seed, Path(tmp))
-    body = render(cells)
+                world = run_world(scenario, args.clients, seed, Path(tmp))
+                # Each world is kept as it ends: a long run stopped half-way loses one.
+                cells = cells + world if args.no_write else save_cells(world)
+    body = render([c for c in cells if c["n_clients"] == args.clients])
     print(body)
     if not args.no_write:
-        RESULTS_JSON.parent.mkdir(exist_ok=True)
-        RESULTS_JSON.write_text(json.dumps(cells, indent=1, default=float))
         command = "nice -n 10 .venv/bin/python bench/bench_censoring.py"
         defaults = (DEFAULT_CLIENTS, DEFAULT_SEEDS, DEFAULT_SCENARIOS)
         if (args.clients, args.seeds, args.scenarios) != defaults:
             command += (
                 f" --clients {args.clients} --seeds {args.seeds} --scenarios {args.scenarios}"
             )
-        write_section("censoring", command, body)
+        write_section("censoring", command + " (cells of earlier runs kept)", body)
 
 
 if __name__ == "__main__":
