@@ -12,10 +12,12 @@ import dataclasses
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from models.actions import NO_SERVICE
+from models.catalog import Catalog
 from models.objectives import TARGETS, target_observed
 from pipeline.cli import build_app
 from pipeline.effects.estimators import (
@@ -38,9 +40,19 @@ SIX, TWELVE = TARGETS
 PLANTED = "career_guidance"
 
 
+@dataclasses.dataclass(frozen=True)
+class World:
+    """A generated world's episodes and catalog, without its clients: what a failing test
+    reports of its arguments then holds no identity code."""
+
+    episodes: pd.DataFrame = dataclasses.field(repr=False)
+    catalog: Catalog = dataclasses.field(repr=False)
+
+
 @pytest.fixture(scope="module")
-def world():
-    return generate_world(SynthConfig(n_clients=3000, seed=0))
+def world() -> World:
+    generated = generate_world(SynthConfig(n_clients=3000, seed=0))
+    return World(generated.episodes, generated.catalog)
 
 
 @pytest.fixture(scope="module")
