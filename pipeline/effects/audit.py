@@ -11,6 +11,11 @@ client's latest assessment on or before the day of the suggestion (within
 the outcomes and `followed_top`. Neither the code nor the client id leaves this module: the
 joined table carries the pseudonymous key only.
 
+A register is censored: the assessment a recommendation matches may not have its outcome
+yet. The join keeps such a row with its outcome blank (NaN; it still matched the right
+assessment, and an earlier one would be the wrong episode); the estimate leaves it out and
+the output counts it (`AuditJoin.n_unobserved`). It is never read as 0.
+
 The comparison it feeds (followed against overridden) is confounded by whatever made the
 caseworker override, which the register may not record; `CAVEATS` says so in the output.
 """
@@ -55,7 +60,7 @@ class AuditJoin:
     ----------
     table : one row per matched, decided recommendation: `request_id`, `client_key`,
         `followed_top` ("followed" or "overridden"), the need fields, and the outcome targets
-        of `TARGETS`
+        of `TARGETS` (NaN where the register does not know it yet)
     n_decided : decided recommendations in the export
     n_unmatched : of those, how many found no assessment of the client in the window
     n_known_keys : of the decided, how many carry the key of a register client (under this
@@ -70,6 +75,10 @@ class AuditJoin:
     n_known_keys: int = 0
     suggested_span: tuple[dt.date, dt.date] | None = None
     assessed_span: tuple[dt.date, dt.date] | None = None
+
+    def n_unobserved(self, target: str) -> int:
+        """Matched recommendations whose `target` outcome is not yet observed."""
+        return int(self.table[target].isna().sum())
 
     def no_match_reason(self) -> str:
         """Why none of the decided recommendations matched: the keys, or the dates."""
@@ -285,10 +294,19 @@ def run_audit_effects(
     joined = join_audit(read_audit(audit_path), episodes, key, clients=clients)
     if joined.table.empty:
         raise EffectsError(joined.no_match_reason())
+    n_matched = len(joined.table)
+    n_unobserved = joined.n_unobserved(target)
+    if n_unobserved == n_matched:
+        raise EffectsError(
+            f"all {n_matched} matched recommendations await their {target} outcome (not yet "
+            "observed in the register): there is nothing to compare yet"
+        )
+    # Recommendations whose outcome is not yet observed are left out (and counted).
+    known = joined.table.loc[joined.table[target].notna()].reset_index(drop=True)
     # A need nobody in the export has adjusts for nothing (and check_table would refuse it).
-    covariates = [c for c in NEED_FIELDS if joined.table[c].nunique() > 1]
+    covariates = [c for c in NEED_FIELDS if known[c].nunique() > 1]
     table = check_table(
-        joined.table,
+        known,
         treatment="followed_top",
         outcome=target,
         covariates=covariates,
@@ -306,7 +324,14 @@ def run_audit_effects(
     text = (
         f"{joined.n_decided} decided recommendations in the audit export; "
         f"{joined.n_decided - joined.n_unmatched} matched to an assessment in the register "
-        f"(within {MAX_DAYS_BEFORE} days before the suggestion), {joined.n_unmatched} not.\n\n"
+        f"(within {MAX_DAYS_BEFORE} days before the suggestion), {joined.n_unmatched} not."
+        + (
+            f" Of the matched, {n_unobserved} await their {target} outcome (not yet observed "
+            f"in the register) and are left out; the estimate uses {n_matched - n_unobserved}."
+            if n_unobserved
+            else ""
+        )
+        + "\n\n"
         + text_report(result)
         + "\n"
         + CAVEATS

@@ -131,13 +131,19 @@ class PolicyEstimates:
 
 @dataclass(frozen=True)
 class PolicyEvaluation:
-    """A policy against logged practice, overall and by group."""
+    """A policy against logged practice, overall and by group.
+
+    `n_unobserved` counts the episodes left out because their reward is not yet observed
+    (a censored register); they are in none of the estimates.
+    """
 
     overall: PolicyEstimates
     by_group: dict[str, dict[str, PolicyEstimates]]
+    n_unobserved: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
+            "n_unobserved_episodes": self.n_unobserved,
             "overall": self.overall.to_dict(),
             "by_group": {
                 g: {level: e.to_dict() for level, e in levels.items()}

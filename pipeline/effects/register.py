@@ -20,6 +20,13 @@ The defaults of `polku effects DIR` when DIR holds a register (`episodes.parquet
 The group slices are those of the evaluation report (`models.groupings.group_labels`):
 age band, language group and long-term unemployment. A group's estimate reuses the
 comparison's cross-fitted nuisances and restricts the estimator's sums to the group.
+
+A register is censored: a recent episode's outcome may not be observed yet (NaN,
+`models.objectives.target_observed`). Each target is then estimated on the comparison's
+episodes whose outcome for that target is known (complete cases per target), its
+nuisances (propensity and outcome models) fitted on those episodes; the episodes left out
+are counted per target and per comparison. A target known in every episode of a comparison
+is estimated exactly as it always was (one shared fit for the targets known everywhere).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from models.catalog import Catalog
 from models.demographics import age_in_years, is_foreign_language
 from models.eligibility import assess_eligibility_frame
 from models.groupings import group_labels
-from models.objectives import TARGETS, outcomes_from_episodes
+from models.objectives import TARGETS, outcomes_from_episodes, target_observed
 from models.profile import NEED_FIELDS, PROFILE_COLUMNS
 from pipeline.effects.analysis import ESTIMAND_WORDS
 from pipeline.effects.diagnostics import Diagnostics, diagnose, range_warnings
@@ -81,7 +88,7 @@ class RegisterEpisodes:
     ----------
     frame : typed profile columns (no henkilötunnus)
     service_id : the logged service or "none"
-    outcomes : 0/1 outcomes, one column per target of `TARGETS`
+    outcomes : 0/1 outcomes, one column per target of `TARGETS` (NaN: not yet observed)
     covariates : the adjustment columns (`REGISTER_COVARIATES`)
     groups : group label arrays keyed by `GROUPINGS`
     clusters : client id of each episode
@@ -203,6 +210,7 @@ class ServiceEffect:
     diagnostics: Diagnostics
     rows: np.ndarray = field(repr=False)
     fit: ComparisonFit = field(repr=False)
+    n_unobserved: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -215,6 +223,7 @@ class ServiceEffect:
             "service_name": self.service_name,
             "n_treated": self.n_treated,
             "n_control": self.n_control,
+            "n_unobserved": self.n_unobserved,
             "estimates": {k: v.to_dict() for k, v in self.estimates.items()},
             "groups": {
                 g: {level: e.to_dict() for level, e in levels.items()}
@@ -226,7 +235,16 @@ class ServiceEffect:
 
 @dataclass(frozen=True)
 class RegisterEffects:
-    """Every service's effects on every target, and the services left out with the reason."""
+    """Every service's effects on every target, and the services left out with the reason.
+
+    Attributes
+    ----------
+    skipped : services not estimated at all (too few treated or control episodes)
+    skipped_by_target : per target, the services whose estimate on it was left out because
+        too few of their episodes have that outcome observed yet (a censored register)
+    diagnostics : per service, overlap and balance over all the comparison's episodes
+    n_unobserved : per target, the client episodes whose outcome is not yet observed
+    """
 
     estimand: Estimand
     effects: tuple[ServiceEffect, ...]
@@ -236,16 +254,25 @@ class RegisterEffects:
     n_all_episodes: int
     n_bootstrap: int
     features: tuple[str, ...]
+    skipped_by_target: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {t: {} for t in TARGETS}
+    )
+    n_unobserved: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TARGETS, 0))
 
     @property
     def warnings(self) -> list[str]:
-        """Each service's warnings once (overlap is shared by the targets), then per target."""
+        """Each service's warnings once (overlap is shared by the targets), then per target.
+
+        A target estimated on fewer episodes (outcomes not yet observed) has diagnostics of
+        its own, and all of its warnings are listed under it.
+        """
         out = [f"{sid}: {w}" for sid, d in self.diagnostics.items() for w in d.warnings]
         for e in self.effects:
-            out += [
-                f"{e.service_id}, {e.target}: {w}"
-                for w in e.warnings[len(e.diagnostics.warnings) :]
-            ]
+            shared = self.diagnostics.get(e.service_id)
+            own = e.warnings
+            if e.diagnostics is shared:
+                own = own[len(e.diagnostics.warnings) :]
+            out += [f"{e.service_id}, {e.target}: {w}" for w in own]
         return out
 
     def by_target(self, target: str) -> list[ServiceEffect]:
@@ -256,6 +283,7 @@ class RegisterEffects:
             "data": {
                 "episodes": self.n_all_episodes,
                 "client_episodes": self.n_episodes,
+                "unobserved_client_episodes": dict(self.n_unobserved),
                 "covariates": list(REGISTER_COVARIATES),
                 "features": list(self.features),
                 "groups": list(GROUPINGS),
@@ -279,10 +307,14 @@ class RegisterEffects:
                     "control": MIN_CONTROL,
                     "per_group_arm": MIN_GROUP_UNITS,
                 },
+                "unobserved_outcomes": "each target on the episodes whose outcome for it is "
+                "known (complete cases per target, nuisances fitted on them); the others "
+                "are counted as not yet observed",
             },
             "targets": {t: [e.to_dict() for e in self.by_target(t)] for t in TARGETS},
             "diagnostics": {sid: d.to_dict() for sid, d in self.diagnostics.items()},
             "skipped": self.skipped,
+            "skipped_by_target": self.skipped_by_target,
             "warnings": self.warnings,
         }
 
@@ -332,8 +364,10 @@ def service_effects(
     services : restrict to these service ids (default: the whole catalog)
     """
     design = design_matrix(data.covariates, list(data.covariates.columns))
+    known = target_observed(data.outcomes)
     effects: list[ServiceEffect] = []
     skipped: dict[str, str] = {}
+    skipped_by_target: dict[str, dict[str, str]] = {t: {} for t in TARGETS}
     diagnostics: dict[str, Diagnostics] = {}
     for service_id in services or catalog.ids:
         j = catalog.index(service_id)
@@ -347,34 +381,44 @@ def service_effects(
                 f"{MIN_TREATED} and {MIN_CONTROL}"
             )
             continue
-        raw = design.raw[rows]
-        outcomes = [data.outcomes[rows, k] for k in range(len(TARGETS))]
-        propensity, n_clipped, mus = fit_nuisances(standardise(raw), treated, outcomes, seed=seed)
-        diagnostics[service_id] = diagnose(
-            raw, design.names, treated, propensity, estimand, n_clipped=n_clipped
-        )
+        fits = _fit_targets(data, design.raw, design.names, rows, treated, known, estimand, seed)
+        diagnostics[service_id] = fits.overall
         for k, target in enumerate(TARGETS):
+            keep = known[rows, k]
+            n_t_k, n_c_k = int(treated[keep].sum()), int((~treated[keep]).sum())
+            n_unobserved = len(rows) - int(keep.sum())
+            if n_t_k < MIN_TREATED or n_c_k < MIN_CONTROL:
+                skipped_by_target[target][service_id] = (
+                    f"{n_t_k} treated and {n_c_k} control episodes with a known {target} "
+                    f"outcome ({n_unobserved} not yet observed); an estimate needs at least "
+                    f"{MIN_TREATED} and {MIN_CONTROL}"
+                )
+                continue
+            fitted = fits.by_target[k]
+            assert fitted is not None  # fitted for every target with enough known outcomes
+            target_rows = rows[keep]
             fit = comparison_from_nuisances(
-                treated,
-                outcomes[k],
-                propensity,
-                n_clipped,
-                mus[k],
+                treated[keep],
+                data.outcomes[target_rows, k],
+                fitted.propensity,
+                fitted.n_clipped,
+                fitted.mu,
                 estimand,
-                clusters=data.clusters[rows],
+                clusters=data.clusters[target_rows],
             )
             effects.append(
                 ServiceEffect(
                     service_id=service_id,
                     service_name=catalog.name(service_id, "en"),
                     target=target,
-                    n_treated=n_t,
-                    n_control=n_c,
+                    n_treated=n_t_k,
+                    n_control=n_c_k,
                     estimates=fit.estimates(n_bootstrap=n_bootstrap, seed=seed),
-                    groups=_group_effects(fit, data.groups, rows, n_bootstrap, seed),
-                    diagnostics=diagnostics[service_id],
-                    rows=rows,
+                    groups=_group_effects(fit, data.groups, target_rows, n_bootstrap, seed),
+                    diagnostics=fitted.diagnostics,
+                    rows=target_rows,
                     fit=fit,
+                    n_unobserved=n_unobserved,
                 )
             )
     return RegisterEffects(
@@ -386,7 +430,73 @@ def service_effects(
         n_all_episodes=data.n_all_episodes,
         n_bootstrap=n_bootstrap,
         features=design.names,
+        skipped_by_target=skipped_by_target,
+        n_unobserved={t: int((~known[:, k]).sum()) for k, t in enumerate(TARGETS)},
     )
+
+
+@dataclass(frozen=True)
+class _TargetFit:
+    """One target's cross-fitted nuisances on its known rows of a comparison."""
+
+    propensity: np.ndarray
+    n_clipped: int
+    mu: tuple[np.ndarray, np.ndarray]
+    diagnostics: Diagnostics
+
+
+@dataclass(frozen=True)
+class _ComparisonFits:
+    """A comparison's diagnostics over all its rows, and each target's fit (None: too few
+    known outcomes to estimate)."""
+
+    overall: Diagnostics
+    by_target: list[_TargetFit | None]
+
+
+def _fit_targets(
+    data: RegisterEpisodes,
+    raw_all: np.ndarray,
+    names: tuple[str, ...],
+    rows: np.ndarray,
+    treated: np.ndarray,
+    known: np.ndarray,
+    estimand: Estimand,
+    seed: int,
+) -> _ComparisonFits:
+    """Cross-fit one comparison's nuisances, once per set of rows whose outcomes are known.
+
+    The targets known on the same rows share one fit (the propensity and the fold split
+    depend on the rows only); a target known everywhere is fitted on all the comparison's
+    rows together with the others known everywhere, exactly as when nothing is censored.
+    The comparison's own diagnostics are those of all its rows (its overlap): from the fit
+    of the targets known everywhere, else from a propensity fitted on all rows.
+    """
+    shared: dict[bytes, list[int]] = {}
+    for k in range(len(TARGETS)):
+        keep = known[rows, k]
+        n_t, n_c = int(treated[keep].sum()), int((~treated[keep]).sum())
+        if n_t >= MIN_TREATED and n_c >= MIN_CONTROL:
+            shared.setdefault(keep.tobytes(), []).append(k)
+    everywhere = np.ones(len(rows), dtype=bool).tobytes()
+    by_target: list[_TargetFit | None] = [None] * len(TARGETS)
+    overall: Diagnostics | None = None
+    for mask_bytes, ks in shared.items():
+        keep = np.frombuffer(mask_bytes, dtype=bool)
+        raw = raw_all[rows[keep]]
+        t = treated[keep]
+        outcomes = [data.outcomes[rows[keep], k] for k in ks]
+        propensity, n_clipped, mus = fit_nuisances(standardise(raw), t, outcomes, seed=seed)
+        diagnosed = diagnose(raw, names, t, propensity, estimand, n_clipped=n_clipped)
+        for k, mu in zip(ks, mus, strict=True):
+            by_target[k] = _TargetFit(propensity, n_clipped, mu, diagnosed)
+        if mask_bytes == everywhere:
+            overall = diagnosed
+    if overall is None:
+        raw = raw_all[rows]
+        propensity, n_clipped, _ = fit_nuisances(standardise(raw), treated, [], seed=seed)
+        overall = diagnose(raw, names, treated, propensity, estimand, n_clipped=n_clipped)
+    return _ComparisonFits(overall, by_target)
 
 
 def true_effect(

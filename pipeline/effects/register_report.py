@@ -114,21 +114,50 @@ def forest_plot(effects: list[ServiceEffect], target: str) -> str:
 
 
 def _service_rows(effects: list[ServiceEffect]) -> str:
+    """The services' table; a column of episodes left out (outcome not yet observed) when
+    any service has some."""
+    unobserved = any(e.n_unobserved for e in effects)
     rows = []
     for e in effects:
         a, naive = e.estimates["aipw"], e.estimates["difference_in_means"]
+        left_out = f"<td>{e.n_unobserved}</td>" if unobserved else ""
         rows.append(
             f"<tr><td>{html.escape(e.service_name)}</td><td>{e.n_treated}</td>"
-            f"<td>{e.n_control}</td><td>{a.estimate:+.3f}</td><td>{a.ci_low:+.3f}</td>"
+            f"<td>{e.n_control}</td>{left_out}<td>{a.estimate:+.3f}</td><td>{a.ci_low:+.3f}</td>"
             f"<td>{a.ci_high:+.3f}</td><td>{naive.estimate:+.3f}</td>"
             f"<td>{len(e.warnings)}</td></tr>"
         )
     return (
-        "<table><tr><th>service</th><th>treated</th><th>control</th><th>AIPW</th>"
-        "<th>95 % low</th><th>95 % high</th><th>naive</th><th>warnings</th></tr>"
+        "<table><tr><th>service</th><th>treated</th><th>control</th>"
+        + ("<th>unknown</th>" if unobserved else "")
+        + "<th>AIPW</th><th>95 % low</th><th>95 % high</th><th>naive</th><th>warnings</th></tr>"
         + "".join(rows)
         + "</table>"
     )
+
+
+def unobserved_note(result: RegisterEffects, target: str) -> str:
+    """A sentence on the client episodes left out of `target` (empty when none were)."""
+    n = result.n_unobserved.get(target, 0)
+    if not n:
+        return ""
+    return (
+        f"{n} of {result.n_episodes} client episodes left out: their {target} outcome is "
+        "not yet observed. Each comparison uses its episodes with a known outcome "
+        "(unknown: how many of its episodes it left out)"
+    )
+
+
+def _skipped_items(result: RegisterEffects) -> list[tuple[str, str]]:
+    """Every (service, reason) not estimated: whole services, then per target."""
+    return [
+        *result.skipped.items(),
+        *(
+            (f"{sid}, {target}", why)
+            for target, services in result.skipped_by_target.items()
+            for sid, why in services.items()
+        ),
+    ]
 
 
 def _group_rows(effects: list[ServiceEffect]) -> str:
@@ -192,8 +221,10 @@ def register_html(result: RegisterEffects) -> str:
         if not effects:
             continue
         ranked = by_effect(effects)
+        note = unobserved_note(result, target)
         parts += [
             f"<h2>{html.escape(target)}</h2>",
+            *([f"<p>{html.escape(note)}.</p>"] if note else []),
             _img("forest plot", forest_plot(effects, target)),
             f"<h3>The {min(TOP_SERVICES, len(ranked))} services of largest effect</h3>",
             _service_rows(ranked[:TOP_SERVICES]),
@@ -210,10 +241,9 @@ def register_html(result: RegisterEffects) -> str:
             "</details>",
         ]
     parts += ["<h2>Overlap and balance by service</h2>", _overlap_rows(result)]
-    if result.skipped:
-        items = "".join(
-            f"<li>{html.escape(s)}: {html.escape(w)}</li>" for s, w in result.skipped.items()
-        )
+    skipped = _skipped_items(result)
+    if skipped:
+        items = "".join(f"<li>{html.escape(s)}: {html.escape(w)}</li>" for s, w in skipped)
         parts.append(f"<h2>Not estimated</h2><ul>{items}</ul>")
     if result.warnings:
         items = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
@@ -239,22 +269,29 @@ def effects_table(result: RegisterEffects) -> str:
         "",
     ]
     for target in TARGETS:
+        note = unobserved_note(result, target)
+        unobserved = any(e.n_unobserved for e in result.by_target(target))
         lines.append(f"{target}:")
+        if note:
+            lines.append(f"  {note}.")
         lines.append(
-            f"  {'service':<34}{'treated':>8}{'control':>8}{'AIPW':>9}{'95% low':>9}"
-            f"{'95% high':>9}{'naive':>9}  warnings"
+            f"  {'service':<34}{'treated':>8}{'control':>8}"
+            + (f"{'unknown':>8}" if unobserved else "")
+            + f"{'AIPW':>9}{'95% low':>9}{'95% high':>9}{'naive':>9}  warnings"
         )
         for e in result.by_target(target):
             a, naive = e.estimates["aipw"], e.estimates["difference_in_means"]
             lines.append(
-                f"  {e.service_id[:33]:<34}{e.n_treated:>8}{e.n_control:>8}{a.estimate:>9.3f}"
-                f"{a.ci_low:>9.3f}{a.ci_high:>9.3f}{naive.estimate:>9.3f}  "
+                f"  {e.service_id[:33]:<34}{e.n_treated:>8}{e.n_control:>8}"
+                + (f"{e.n_unobserved:>8}" if unobserved else "")
+                + f"{a.estimate:>9.3f}{a.ci_low:>9.3f}{a.ci_high:>9.3f}{naive.estimate:>9.3f}  "
                 f"{len(e.warnings)}"
             )
         lines.append("")
-    if result.skipped:
+    skipped = _skipped_items(result)
+    if skipped:
         lines.append("Not estimated (too few episodes):")
-        lines += [f"  {sid}: {why}" for sid, why in result.skipped.items()]
+        lines += [f"  {sid}: {why}" for sid, why in skipped]
     lines.append(
         "Group estimates (age band, language group, long-term unemployment) and every "
         "warning are in the JSON and the HTML report."

@@ -5,15 +5,18 @@ service with the largest predicted uplift on the objective
 (`pipeline.evaluation.policies.polku_policy`, as in the evaluation report); the logged
 practice is what the caseworker chose. Their values come from `pipeline.effects.policy` with
 the logged propensities, the model's predicted outcomes as the doubly robust estimator's
-outcome model, and intervals summed within clients. Use a register the model was not trained
-on (a later extract, or a world generated with another seed): on its own training episodes
-the model looks better than it is, so `run_policy_effects` refuses a register whose clients
-include the model's training clients (`models.training_clients`) unless
-`allow_training_clients` is set, and then the text, the JSON and the report say so.
+outcome model, and intervals summed within clients. An episode whose objective outcome is
+not yet observed (a censored register) is left out of every value and counted. Use a
+register the model was not trained on (a later extract, or a world generated with another
+seed): on its own training episodes the model looks better than it is, so
+`run_policy_effects` refuses a register whose clients include the model's training clients
+(`models.training_clients`) unless `allow_training_clients` is set, and then the text, the
+JSON and the report say so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models.catalog import Catalog, load_catalog
-from models.objectives import Objective
+from models.objectives import Objective, as_objective
 from pipeline.effects.estimators import EffectsError, Estimate
 from pipeline.effects.policy import POLICY_ESTIMATORS, POLICY_LABELS, PolicyEvaluation
 from pipeline.effects.register import RegisterEpisodes, load_register, register_episodes
@@ -52,6 +55,9 @@ def policy_versus_logged(
     catalog : the services, in the order of `data.allowed`
     true_outcomes : optional true probability of the objective's outcome under each action,
         (n_client_episodes, n_services + 1), "none" last (synthetic worlds)
+
+    The episodes whose reward is not yet observed (an outcome the objective weighs is
+    blank) are left out, never read as 0, and counted in `n_unobserved`.
     """
     from models.actions import ActionSpace, uplift_over_no_service
     from pipeline.data.episodes import objective_rewards
@@ -64,18 +70,37 @@ def policy_versus_logged(
             "the episodes carry no propensity column: off-policy values need the probability "
             "of each logged choice"
         )
+    reward = objective_rewards(data.outcomes, objective)
+    known = ~np.isnan(reward)
+    if not known.any():
+        raise EffectsError(
+            f"no client episode has its {as_objective(objective).name} outcome observed yet: "
+            "there is nothing to value the policy on"
+        )
     predictions = predict_for_episodes(model, data.frame, catalog.ids, objective)
     uplift = uplift_over_no_service(predictions.outcomes)
     choice = polku_policy(uplift, data.allowed & predictions.rankable)
-    return evaluate_policy(
-        objective_rewards(data.outcomes, objective),
-        ActionSpace(catalog.ids).indices(data.service_id),
-        data.propensity,
-        choice,
-        predictions.outcomes,
-        clusters=data.clusters,
-        groups=data.groups,
-        true_outcomes=true_outcomes,
+    evaluation = evaluate_policy(
+        reward[known],
+        ActionSpace(catalog.ids).indices(data.service_id)[known],
+        data.propensity[known],
+        choice[known],
+        predictions.outcomes[known],
+        clusters=data.clusters[known],
+        groups={g: np.asarray(labels)[known] for g, labels in data.groups.items()},
+        true_outcomes=None if true_outcomes is None else np.asarray(true_outcomes)[known],
+    )
+    return dataclasses.replace(evaluation, n_unobserved=int((~known).sum()))
+
+
+def _unobserved_sentence(evaluation: PolicyEvaluation) -> str:
+    """' N more await ...' when episodes were left out for an unknown outcome, else ''."""
+    n = evaluation.n_unobserved
+    if not n:
+        return ""
+    return (
+        f" {n} more client episodes await the objective's outcome (not yet observed) and "
+        "are left out."
     )
 
 
@@ -109,7 +134,8 @@ def whatif_table(
         *([note, ""] if note else []),
         f"What if Polku ({model_label}) had been followed? Objective: {objective}",
         f"{o.n_episodes} client episodes; the caseworker chose Polku's top suggestion in "
-        f"{o.n_matched}. Intervals: 95 %, influence function summed within clients.",
+        f"{o.n_matched}.{_unobserved_sentence(evaluation)} Intervals: 95 %, influence "
+        "function summed within clients.",
         "",
         f"  {'':<32}{'value':>8}{'95% low':>9}{'95% high':>9}{'gain':>9}{'95% low':>9}"
         f"{'95% high':>9}",
@@ -317,7 +343,8 @@ def whatif_html(
         *([f"<div class=warn>{html.escape(note)}</div>"] if note else []),
         f"<p>Model: {html.escape(model_label)}. Objective: {html.escape(objective)}. "
         f"{o.n_episodes} client episodes; the caseworker chose Polku's top suggestion in "
-        f"{o.n_matched}. Intervals: 95 %, influence function summed within clients.</p>",
+        f"{o.n_matched}.{html.escape(_unobserved_sentence(evaluation))} Intervals: 95 %, "
+        "influence function summed within clients.</p>",
         "<h2>Value of each policy, and Polku's gain over logged practice</h2>",
         _summary_rows(evaluation),
         "<h2>Gain by group</h2>",

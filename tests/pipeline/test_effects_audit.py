@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ from models.henkilotunnus import pseudonymous_key
 from models.keys import derive_key
 from pipeline.cli import build_app
 from pipeline.effects.audit import join_audit, latest_decisions
+from pipeline.synth.censoring import censor_outcomes
 from pipeline.synth.world import SynthConfig, generate_world, write_world
 from tests.helpers import EXAMPLE_MAPPING, rewrite_as_extract
 
@@ -184,3 +188,54 @@ def test_no_match_blames_the_key_only_when_no_key_is_known(world):
     joined = join_audit(audit, world.episodes, b"another-secret-0123456789", clients=world.clients)
     assert joined.n_known_keys == 0
     assert "wrong HMAC key" in joined.no_match_reason()
+
+
+def test_audit_on_a_censored_register_leaves_unknown_outcomes_out_and_counts_them(
+    world, tmp_path, monkeypatch
+):
+    """A recommendation whose assessment has no outcome yet still matches that assessment
+    (not an earlier one); the estimate leaves it out, the output counts it, never a 0."""
+    censored = censor_outcomes(world.episodes)
+    audit, _ = _audit(world)
+    full = join_audit(audit, world.episodes, KEY, clients=world.clients)
+    joined = join_audit(audit, censored, KEY, clients=world.clients)
+    assert list(joined.table["request_id"]) == list(full.table["request_id"])
+    blank = joined.table["employment_12m"].isna().to_numpy()
+    assert joined.n_unobserved("employment_12m") == int(blank.sum()) > 0
+    assert joined.n_unobserved("employment_or_education_6m") < int(blank.sum())
+    np.testing.assert_array_equal(
+        joined.table.loc[~blank, "employment_12m"], full.table.loc[~blank, "employment_12m"]
+    )
+    write_world(dataclasses.replace(world, episodes=censored), tmp_path / "world")
+    exported, _ = _audit(world, key=derive_key(KEY, "pseudonym"))
+    exported.to_csv(tmp_path / "audit.csv", index=False)
+    monkeypatch.setenv("POLKU_HMAC_KEY", KEY.decode())
+    out = tmp_path / "audit.json"
+    args = ["effects", str(tmp_path / "world"), "--audit", str(tmp_path / "audit.csv"),
+            "--objective", "employment_12m", "--json", str(out)]  # fmt: skip
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    n_blank = int(blank.sum())
+    assert (
+        f"400 matched to an assessment in the register (within 31 days before the "
+        f"suggestion), 10 not. Of the matched, {n_blank} await their employment_12m outcome "
+        f"(not yet observed in the register) and are left out; the estimate uses "
+        f"{400 - n_blank}."
+    ) in result.output
+    payload = json.loads(out.read_text())
+    assert payload["data"]["rows"] == 400 - n_blank
+    assert np.isfinite(payload["estimates"]["aipw"]["estimate"])
+
+
+def test_audit_when_every_matched_outcome_is_still_ahead_says_so(world, tmp_path, monkeypatch):
+    first_day = world.episodes["assessment_date"].min()
+    censored = censor_outcomes(world.episodes, extract_date=first_day)
+    write_world(dataclasses.replace(world, episodes=censored), tmp_path / "world")
+    audit, _ = _audit(world, key=derive_key(KEY, "pseudonym"))
+    audit.to_csv(tmp_path / "audit.csv", index=False)
+    monkeypatch.setenv("POLKU_HMAC_KEY", KEY.decode())
+    args = ["effects", str(tmp_path / "world"), "--audit", str(tmp_path / "audit.csv"),
+            "--objective", "employment_12m"]  # fmt: skip
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 2
+    assert "all 400 matched recommendations await their employment_12m outcome" in result.output

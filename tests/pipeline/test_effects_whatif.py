@@ -86,3 +86,53 @@ def test_whatif_html_has_table_and_gain_plot(model, fresh_world):
     n_groups = sum(len(levels) for levels in evaluation.by_group.values())
     assert groups.count("<tr>") == n_groups
     assert "<td>long_term_unemployed</td><td>12_months_or_more</td>" in groups
+
+
+def test_policy_versus_logged_on_a_censored_register_leaves_unknown_rewards_out(model, fresh_world):
+    """A reward not yet observed is left out and counted, never read as 0: the logged value
+    stays where the uncensored register has it, where 0s would halve it."""
+    from models.actions import ActionSpace
+    from pipeline.data.episodes import objective_rewards
+    from pipeline.synth.censoring import censor_outcomes
+
+    world, full, _ = fresh_world
+    objective = "employment_12m"
+    data = register_episodes(censor_outcomes(world.episodes), world.catalog)
+    truth = true_objective_outcomes(
+        {k: world.truth_matrix(k)[data.kept] for k in (OBJECTIVE, "employed_12m")}, objective
+    )
+    reward = objective_rewards(data.outcomes, objective)
+    known = ~np.isnan(reward)
+    assert 0 < known.sum() < len(known)
+    evaluation = policy_versus_logged(data, model, objective, world.catalog, true_outcomes=truth)
+    overall = evaluation.overall
+    assert overall.n_episodes == int(known.sum())
+    assert evaluation.n_unobserved == int((~known).sum())
+    assert evaluation.to_dict()["n_unobserved_episodes"] == evaluation.n_unobserved
+    assert overall.logged_value.estimate == pytest.approx(reward[known].mean())
+    logged = ActionSpace(world.catalog.ids).indices(data.service_id)
+    rows = np.flatnonzero(known)
+    assert overall.true_logged_value == pytest.approx(truth[rows, logged[rows]].mean())
+    for estimate in (overall.logged_value, *overall.values.values(), *overall.gains.values()):
+        assert np.isfinite([estimate.estimate, estimate.ci_low, estimate.ci_high]).all()
+    uncensored = policy_versus_logged(full, model, objective, world.catalog)
+    assert uncensored.n_unobserved == 0
+    assert uncensored.overall.n_episodes == len(full.service_id)
+    value = overall.logged_value
+    assert value.ci_low <= uncensored.overall.logged_value.estimate <= value.ci_high
+    assert overall.gains["dr"].ci_low <= uncensored.overall.gains["dr"].estimate
+    assert uncensored.overall.gains["dr"].estimate <= overall.gains["dr"].ci_high
+    assert np.nan_to_num(reward).mean() < value.ci_low - 0.1  # what 0s would have said
+    text = whatif_table(evaluation, objective, "test model")
+    assert (
+        f"{evaluation.n_unobserved} more client episodes await the objective's outcome "
+        "(not yet observed) and are left out."
+    ) in text
+    assert "await the objective's outcome" not in whatif_table(uncensored, objective, "m")
+    # A mix is unknown where any outcome it weighs is; the six-month one alone, less often.
+    mix = f"{OBJECTIVE}=0.5,{objective}=0.5"
+    assert policy_versus_logged(data, model, mix, world.catalog).n_unobserved == int(
+        np.isnan(objective_rewards(data.outcomes, mix)).sum()
+    )
+    six = policy_versus_logged(data, model, OBJECTIVE, world.catalog)
+    assert 0 < six.n_unobserved < evaluation.n_unobserved

@@ -141,9 +141,7 @@ def test_a_censored_register_validates_with_its_blanks_kept(
         )
 
 
-def test_a_text_outcome_is_still_an_error_beside_blanks(
-    world_dir: Path, catalog: Catalog
-) -> None:
+def test_a_text_outcome_is_still_an_error_beside_blanks(world_dir: Path, catalog: Catalog) -> None:
     def change(e: pd.DataFrame) -> None:
         e["employed_12m"] = e["employed_12m"].astype(str).astype(object)
         e.loc[1, "employed_12m"] = None
