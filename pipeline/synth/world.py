@@ -19,7 +19,7 @@ The same seed gives the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -127,10 +127,12 @@ class GeneratedWorld:
     config : SynthConfig
     """
 
-    clients: pd.DataFrame
-    episodes: pd.DataFrame
-    truth: pd.DataFrame
-    catalog: Catalog
+    # Out of the repr: the clients hold (synthetic) identity codes, and a failing test or a
+    # debugger prints a world's repr.
+    clients: pd.DataFrame = field(repr=False)
+    episodes: pd.DataFrame = field(repr=False)
+    truth: pd.DataFrame = field(repr=False)
+    catalog: Catalog = field(repr=False)
     config: SynthConfig
 
     def truth_matrix(self, target: str) -> np.ndarray:

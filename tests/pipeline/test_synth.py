@@ -335,3 +335,11 @@ def test_clients_file_is_the_first_assessment_of_each_person(small_world: Genera
         .reindex(first["client_id"])
         .to_numpy()
     ).all()
+
+
+def test_a_worlds_repr_shows_no_identity_code() -> None:
+    # A failing test prints its fixtures' repr: the clients' codes must not be in it.
+    world = generate_world(SynthConfig(n_clients=30, seed=1))
+    text = repr(world)
+    assert "SynthConfig" in text
+    assert not any(code in text for code in world.clients["henkilotunnus"])
