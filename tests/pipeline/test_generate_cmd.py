@@ -64,6 +64,28 @@ def test_validate_accepts_a_generated_world(tmp_path: Path) -> None:
     assert "valid: 300 clients" in result.output
 
 
+def test_a_censored_world_validates_and_says_which_outcomes_are_awaited_or_missing(
+    tmp_path: Path,
+) -> None:
+    _generate(tmp_path, "--censored")
+    path = tmp_path / "episodes.parquet"
+    episodes = pd.read_parquet(path)
+    dates = pd.to_datetime(episodes["assessment_date"])
+    awaited = int((dates + pd.DateOffset(months=12) > dates.max()).sum())
+    assert episodes["employed_12m"].isna().sum() == awaited > 0
+    # One old episode's twelve-month outcome lost: a gap, not an outcome still ahead.
+    oldest = int(dates.idxmin())
+    episodes.loc[oldest, "employed_12m"] = float("nan")
+    episodes.to_parquet(path, index=False)
+    result = runner.invoke(build_app(), ["validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    known = len(episodes) - awaited - 1
+    assert (
+        f"employed_12m: {known:,} known, {awaited:,} not yet due, "
+        "1 blank though their 12 months had passed"
+    ) in result.output
+
+
 def test_validate_lists_file_row_and_field_and_exits_2(tmp_path: Path) -> None:
     _generate(tmp_path)
     path = tmp_path / "episodes.parquet"
