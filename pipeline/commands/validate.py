@@ -39,8 +39,6 @@ def validate(
     mapping_path: MappingOption = None,
 ) -> None:
     """Validate a register extract: types, enums, dates, clients and catalog services."""
-    import pandas as pd
-
     from models.catalog import CatalogError, load_catalog
     from pipeline.data.catalog_file import resolve_catalog
     from pipeline.data.mapping import MappingError, load_mapping
@@ -70,9 +68,8 @@ def validate(
     files = ", ".join(path.name for path in extract.files.values())
     typer.echo(f"valid: {n_clients:,} clients, {n_episodes:,} episodes ({files})")
     if extract.episodes is not None and n_episodes:
-        statuses = outcome_status(extract.episodes)
+        latest, statuses = outcome_status(extract.episodes)
         if any(s.awaited or s.missing for s in statuses):
-            latest = pd.to_datetime(extract.episodes["assessment_date"]).max().date()
             typer.echo(f"outcomes, as of the latest assessment ({latest}):")
             for status in statuses:
                 typer.echo(f"  {status.sentence()}")

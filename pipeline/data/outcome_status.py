@@ -10,11 +10,30 @@ The extract's date is not in the files; its latest assessment date stands for it
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from models.objectives import OUTCOME_HORIZON_MONTHS
+
+
+def not_yet_due(
+    episodes: pd.DataFrame, extract_date: pd.Timestamp | None = None
+) -> tuple[pd.Timestamp, dict[str, np.ndarray]]:
+    """The extract's day and, per outcome, the episodes whose horizon ends after it.
+
+    The one rule of "not yet due": an outcome measured `OUTCOME_HORIZON_MONTHS` after the
+    assessment cannot be in an extract taken before then. `extract_date` defaults to the
+    latest assessment date.
+    """
+    dates = pd.to_datetime(episodes["assessment_date"])
+    taken = dates.max() if extract_date is None else pd.Timestamp(extract_date)
+    return taken, {
+        outcome: (dates + pd.DateOffset(months=months) > taken).to_numpy()
+        for outcome, months in OUTCOME_HORIZON_MONTHS.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -27,7 +46,7 @@ class OutcomeStatus:
     missing: int
 
     def sentence(self) -> str:
-        """One line for a person, e.g. `employed_12m: 3,010 known, 2,990 awaited`."""
+        """One line for a person, e.g. `employed_12m: 3,010 known, 2,990 not yet due`."""
         parts = [f"{self.known:,} known"]
         if self.awaited:
             parts.append(f"{self.awaited:,} not yet due")
@@ -37,24 +56,23 @@ class OutcomeStatus:
         return f"{self.outcome}: " + ", ".join(parts)
 
 
-def outcome_status(episodes: pd.DataFrame) -> list[OutcomeStatus]:
-    """Per outcome column (`OUTCOME_HORIZON_MONTHS`), how many are known, awaited, missing.
+def outcome_status(episodes: pd.DataFrame) -> tuple[dt.date, list[OutcomeStatus]]:
+    """The extract's day (its latest assessment) and, per outcome column, how many are
+    known, awaited and missing.
 
     `episodes` is a validated episodes table (`assessment_date`, outcome columns with NaN
     where blank).
     """
-    dates = pd.to_datetime(episodes["assessment_date"])
-    taken = dates.max()
+    taken, ahead = not_yet_due(episodes)
     out = []
-    for outcome, months in OUTCOME_HORIZON_MONTHS.items():
+    for outcome, awaited in ahead.items():
         blank = episodes[outcome].isna().to_numpy()
-        due = (dates + pd.DateOffset(months=months) <= taken).to_numpy()
         out.append(
             OutcomeStatus(
                 outcome,
                 known=int((~blank).sum()),
-                awaited=int((blank & ~due).sum()),
-                missing=int((blank & due).sum()),
+                awaited=int((blank & awaited).sum()),
+                missing=int((blank & ~awaited).sum()),
             )
         )
-    return out
+    return taken.date(), out

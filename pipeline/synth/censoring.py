@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.objectives import OUTCOME_HORIZON_MONTHS
+from pipeline.data.outcome_status import not_yet_due
 
 
 def censor_outcomes(
@@ -32,11 +32,8 @@ def censor_outcomes(
     DataFrame
         A copy; the outcome columns are float (NaN where not yet observed).
     """
-    dates = pd.to_datetime(episodes["assessment_date"])
-    taken = dates.max() if extract_date is None else pd.Timestamp(extract_date)
+    _, ahead = not_yet_due(episodes, extract_date)
     out = episodes.copy()
-    for outcome, months in OUTCOME_HORIZON_MONTHS.items():
-        ahead = (dates + pd.DateOffset(months=months) > taken).to_numpy()
-        values = out[outcome].to_numpy(dtype=np.float64)
-        out[outcome] = np.where(ahead, np.nan, values)
+    for outcome, awaited in ahead.items():
+        out[outcome] = np.where(awaited, np.nan, out[outcome].to_numpy(dtype=np.float64))
     return out
