@@ -134,10 +134,9 @@ def atomic_write_all(files: Sequence[tuple[Path, bytes]]) -> None:
         for path, data in files:
             temporary, _ = _staged(path, functools.partial(_write_bytes, data))
             staged.append((temporary, path))
-    except BaseException:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
-        raise
+    finally:
+        if len(staged) < len(files):  # a write failed: nothing is renamed into place
+            _remove(staged)
     _rename(staged)
 
 
@@ -177,8 +176,13 @@ def _rename(staged: Sequence[tuple[Path, Path]]) -> None:
             except OSError as error:
                 raise OutputPathError(f"cannot write {path}: {reason(error)}") from error
     finally:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
+        _remove(staged)
+
+
+def _remove(staged: Sequence[tuple[Path, Path]]) -> None:
+    """Remove the temporaries still there (a renamed one is gone already)."""
+    for temporary, _ in staged:
+        temporary.unlink(missing_ok=True)
 
 
 def _regular(path: Path) -> bool:
