@@ -60,21 +60,15 @@ def place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+# `polku effects` on a table of the place (its treatment and outcome columns named).
+EFFECTS_ON_A_TABLE = ["effects", "clients.csv", "--treatment", "a", "--outcome", "b"]
+
 # Each command and option that writes a file, pointed at an existing directory.
 EXISTING_DIRECTORY = {
     "eligibility --output": ["eligibility", "clients.csv", "--output", "el"],
     "score --out": ["score", "clients.csv", "--out", "dir.parquet"],
     "allocate --out": ["allocate", "clients.csv", "--out", "dir.parquet"],
-    "effects --json": [
-        "effects",
-        "clients.csv",
-        "--treatment",
-        "a",
-        "--outcome",
-        "b",
-        "--json",
-        "el",
-    ],
+    "effects --json": [*EFFECTS_ON_A_TABLE, "--json", "el"],
     "evaluate --json": ["evaluate", "--version", "1", "--data", "world", "--json", "el"],
     "feedback --out": ["feedback", "clients.csv", "clients.csv", "--out", "el"],
     "replay --out": ["replay", "world", "--out", "el"],
@@ -100,7 +94,7 @@ def test_the_allocation_summary_beside_the_output_is_checked_too(place: Path) ->
 
 # Each option that names a directory of files, pointed at an existing file.
 FILE_AS_DIRECTORY = {
-    "effects --report": ["effects", "clients.csv", "--treatment", "a", "--outcome", "b"],
+    "effects --report": EFFECTS_ON_A_TABLE,
     "evaluate --report": ["evaluate", "--version", "1", "--data", "world", "--json", "e.json"],
     "train --report": ["train", "--data", "world"],
     "evaluate-feedback --report": ["evaluate-feedback", "clients.csv"],
@@ -126,9 +120,7 @@ def test_a_report_directory_holding_a_directory_where_a_file_goes_is_refused(
     place: Path,
 ) -> None:
     (place / "report" / "report.html").mkdir(parents=True)
-    result = _invoke(
-        ["effects", "clients.csv", "--treatment", "a", "--outcome", "b", "--report", "report"]
-    )
+    result = _invoke([*EFFECTS_ON_A_TABLE, "--report", "report"])
     _refused(result, "--report report (report.html)", "is an existing directory")
 
 
@@ -136,16 +128,7 @@ def test_a_report_directory_holding_a_directory_where_a_file_goes_is_refused(
     "args",
     [
         ["score", "clients.csv", "--out", "/proc/nope/s.parquet"],
-        [
-            "effects",
-            "clients.csv",
-            "--treatment",
-            "a",
-            "--outcome",
-            "b",
-            "--json",
-            "/proc/nope/x.json",
-        ],
+        [*EFFECTS_ON_A_TABLE, "--json", "/proc/nope/x.json"],
         ["eligibility", "clients.csv", "--output", "/proc/decisions.csv"],
         ["generate", "--out", "/proc/nope"],
     ],
